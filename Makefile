@@ -1,0 +1,147 @@
+# Fusion: the only build entry point. See README.md.
+#   make            build libfusion and the three binaries into build/
+#   make test       build and run every test (unit, integration, conformance, short fuzz runs)
+#   make asan       the same tests built with AddressSanitizer + UBSan (build/asan)
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make bench      benchmarks; table on stdout, build/bench/report.json
+#   make demo       a throw-away demo region on loopback
+#   make deps       install missing Debian packages (as root), or print the apt-get line
+
+VERSION   := 0.1.0
+BUILD     ?= build
+SHARED    ?= ../shared
+CC        ?= cc
+SAN       ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 4
+
+PKGS      := libzmq libczmq libsodium libprotobuf-c sqlite3 yaml-0.1 jansson
+DEB_PKGS  := build-essential pkg-config libzmq3-dev libczmq-dev libsodium-dev libprotobuf-c-dev \
+             protobuf-c-compiler libsqlite3-dev libyaml-dev libjansson-dev libcmocka-dev \
+             clang libclang-rt-14-dev jq
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS  := -D_GNU_SOURCE -DFX_VERSION=\"$(VERSION)\" -Iinclude -I$(BUILD)/gen -MMD -MP
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 $(WARN) -fPIC
+ifeq ($(SAN),1)
+CFLAGS    += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=address,undefined
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS    += $(PKG_LIBS) -lpthread -lm
+
+GEN_C     := $(BUILD)/gen/fusion.pb-c.c
+GEN_H     := $(BUILD)/gen/fusion.pb-c.h
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/fusion.pb-c.o
+LIBFUSION := $(BUILD)/lib/libfusion.a
+
+ADMIN_SRC  := $(wildcard broker/admin*.c)
+BROKER_SRC := $(filter-out $(ADMIN_SRC),$(wildcard broker/*.c))
+AGENT_SRC  := $(wildcard agent/*.c)
+BINS       := $(BUILD)/bin/fusion-broker $(BUILD)/bin/fusion-admin $(BUILD)/bin/fusion-agent
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+.PHONY: all binaries test test-build asan fuzz fuzz-build bench demo deps install clean format
+.SUFFIXES:
+
+all: deps
+	@$(MAKE) --no-print-directory binaries
+
+binaries: $(BINS)
+
+deps:
+	@sh tests/deps.sh $(DEB_PKGS)
+
+$(GEN_C) $(GEN_H): proto/fusion.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/fusion.proto
+
+$(BUILD)/obj/gen/fusion.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIBFUSION): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/fusion-broker: $(BROKER_SRC:%.c=$(BUILD)/obj/%.o) $(LIBFUSION)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/fusion-admin: $(ADMIN_SRC:%.c=$(BUILD)/obj/%.o) $(LIBFUSION)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/fusion-agent: $(AGENT_SRC:%.c=$(BUILD)/obj/%.o) $(LIBFUSION)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o $(LIBFUSION)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/tests/bench/report.o $(LIBFUSION)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Everything the test runner needs, in the chosen build directory.
+test-build: $(BINS) $(UNIT_BINS)
+
+test: deps
+	@$(MAKE) --no-print-directory test-build fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) sh tests/run.sh $(BUILD) $(SHARED)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-build
+	@FUZZ_SECONDS=0 sh tests/run.sh build/asan $(SHARED)
+
+# libFuzzer targets: clang with the fuzzer, ASan and UBSan runtimes, over the library sources.
+FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Ibuild/fuzz/gen -fsanitize=fuzzer,address,undefined
+build/fuzz/gen/fusion.pb-c.c: proto/fusion.proto
+	@mkdir -p build/fuzz/gen
+	protoc-c --proto_path=proto --c_out=build/fuzz/gen proto/fusion.proto
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) build/fuzz/gen/fusion.pb-c.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) build/fuzz/gen/fusion.pb-c.c $(PKG_LIBS) -lpthread -lm -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BINS) $(BENCH_BINS)
+	@sh tests/bench/run.sh $(BUILD) $(BENCH_BINS)
+
+demo: deps
+	@$(MAKE) --no-print-directory binaries
+	@sh deploy/demo.sh $(BUILD)
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,18 @@
+/* fusion-agent: an agency's tool for keys, sending, receiving and exercises. */
+#include <stdlib.h>
+
+#include "agent.h"
+#include "fusion/cli.h"
+#include "fusion/util.h"
+
+static const fx_command_t s_commands[] = {
+    {"keygen", agent_keygen, "generate a principal's key pairs and enrolment request"},
+    {NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    fx_init();
+    return fx_cli_dispatch(AGENT_PROG, "fusion-agent: an agency's tool for Fusion.", s_commands,
+                           argc, argv);
+}

@@ -1,0 +1,10 @@
+/* fusion-agent, the agency's tool: one function per command, each in the agent_*.c file of its
+ * topic. Each takes argv from the command name on and returns the exit code. */
+#ifndef FUSION_AGENT_H
+#define FUSION_AGENT_H
+
+#define AGENT_PROG "fusion-agent"
+
+int agent_keygen(int argc, char **argv); /* agent_keys.c */
+
+#endif

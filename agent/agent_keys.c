@@ -1,0 +1,11 @@
+/* Placeholder until this command lands. */
+#include "agent.h"
+#include "fusion/cli.h"
+#include "fusion/err.h"
+
+int agent_keygen(int argc, char **argv)
+{
+    (void) argc;
+    fx_cli_error(AGENT_PROG, "%s: not built yet", argv[0]);
+    return FX_EXIT_SYSTEM;
+}

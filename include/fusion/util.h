@@ -1,0 +1,49 @@
+/* Small shared helpers: library start-up, allocation that aborts on exhaustion, whole-file I/O,
+ * and time in milliseconds since the Unix epoch (UTC). */
+#ifndef FUSION_UTIL_H
+#define FUSION_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fusion/err.h"
+
+#define FX_WUR __attribute__((warn_unused_result))
+
+/* Initialises libsodium; aborts if it cannot. Call once at the start of every program. */
+void fx_init(void);
+
+/* Allocation that aborts the process when memory is exhausted. */
+void *fx_malloc(size_t size);
+void *fx_calloc(size_t count, size_t size);
+void *fx_realloc(void *ptr, size_t size);
+char *fx_strdup(const char *text);
+char *fx_strndup(const char *text, size_t len);
+
+/* Reads a whole file of at most max_bytes into a new buffer (NUL-terminated, caller frees).
+ * FX_ERR_NOT_FOUND, FX_ERR_IO, or FX_ERR_TOO_LARGE. */
+fx_err_t fx_file_read(const char *path, size_t max_bytes, uint8_t **data_p, size_t *len_p) FX_WUR;
+
+/* Writes a whole file atomically (temporary file, fsync, rename) with the given mode. With
+ * exclusive set, refuses (FX_ERR_EXISTS) if path exists. */
+fx_err_t fx_file_write(const char *path, const void *data, size_t len, mode_t mode,
+                       int exclusive) FX_WUR;
+
+/* Creates a directory and its parents (mode 0700 for new ones); 0 or -1. */
+int fx_mkdir_p(const char *path);
+
+/* Milliseconds since the Unix epoch, from the real-time clock. */
+int64_t fx_now_ms(void);
+
+/* Parses YYYY-MM-DD (00:00 UTC) or an RFC 3339 timestamp into milliseconds. 0 or -1. */
+int fx_time_parse(const char *text, int64_t *ms_p) FX_WUR;
+
+/* Formats ms as RFC 3339 UTC (2026-11-28T00:00:00Z, with .mmm when not whole seconds). */
+#define FX_TIME_BUFSIZE 32
+void fx_time_format(int64_t ms, char buf[FX_TIME_BUFSIZE]);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). Returns out. */
+char *fx_hex(const uint8_t *bytes, size_t len, char *out);
+
+#endif

@@ -1,0 +1,61 @@
+/* Sub-command dispatch shared by fusion-broker, fusion-admin and fusion-agent. */
+#include "fusion/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fusion/err.h"
+
+void fx_cli_print_exit_codes(void)
+{
+    printf("\nExit codes:\n"
+           "  0  success\n"
+           "  1  a check answered no (no match, verification found a problem)\n"
+           "  2  invalid arguments or invalid input (file, query, policy)\n"
+           "  3  refused for security (key file permissions, signature, trust, revocation)\n"
+           "  4  system error (I/O, storage, resources)\n"
+           "  5  the broker could not be reached\n");
+}
+
+static void s_help(const char *prog, const char *about, const fx_command_t *commands)
+{
+    printf("%s\n\nUsage: %s COMMAND [OPTIONS]\n       %s COMMAND --help\n\nCommands:\n", about,
+           prog, prog);
+    for (const fx_command_t *c = commands; c->name; c++)
+        printf("  %-14s %s\n", c->name, c->summary);
+    fx_cli_print_exit_codes();
+}
+
+int fx_cli_dispatch(const char *prog, const char *about, const fx_command_t *commands, int argc,
+                    char **argv)
+{
+    if (argc < 2) {
+        s_help(prog, about, commands);
+        return FX_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        s_help(prog, about, commands);
+        return FX_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("%s %s\n", prog, FX_VERSION);
+        return FX_EXIT_OK;
+    }
+    for (const fx_command_t *c = commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c->run(argc - 1, argv + 1);
+    fx_cli_error(prog, "unknown command '%s' (try '%s --help')", name, prog);
+    return FX_EXIT_USAGE;
+}
+
+void fx_cli_error(const char *prog, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    va_end(args);
+}

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Runs every benchmark; prints a table and writes build/bench/report.json.
+# Usage: tests/bench/run.sh BUILD_DIR BENCH...
+build=$1; shift
+mkdir -p build/bench
+FUSION_BENCH_REPORT=$(pwd)/build/bench/report.json
+FUSION_BIN=$(cd "$build/bin" && pwd)
+export FUSION_BENCH_REPORT FUSION_BIN
+echo '[]' >"$FUSION_BENCH_REPORT"
+status=0
+for b in "$@"; do
+    echo "== $(basename "$b")"
+    "$b" || status=1
+done
+echo "report: $FUSION_BENCH_REPORT"
+exit $status

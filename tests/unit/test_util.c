@@ -1,0 +1,99 @@
+/* Utilities: time parsing and formatting, whole-file I/O. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fusion/util.h"
+#include "fusion/vocab.h"
+#include "testutil.h"
+
+static void test_time_parse(void **state)
+{
+    (void) state;
+    int64_t ms;
+    assert_int_equal(fx_time_parse("1970-01-01", &ms), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(fx_time_parse("2026-11-28T00:00:00Z", &ms), 0);
+    assert_int_equal(ms, 1795824000000LL);
+    assert_int_equal(fx_time_parse("2026-11-28", &ms), 0);
+    assert_int_equal(ms, 1795824000000LL);
+    assert_int_equal(fx_time_parse("2026-11-28T07:00:00+07:00", &ms), 0);
+    assert_int_equal(ms, 1795824000000LL);
+    assert_int_equal(fx_time_parse("2026-11-28T00:00:00.250Z", &ms), 0);
+    assert_int_equal(ms, 1795824000250LL);
+    assert_int_equal(fx_time_parse("2024-02-29", &ms), 0);
+    const char *bad[] = {"", "2026", "2026-13-01", "2023-02-29", "2026-11-28T", "2026-11-28T00:00Z",
+                         "2026-11-28T00:00:00", "2026-11-28 00:00:00Z", "2026-11-28T25:00:00Z",
+                         "2026-11-28T00:00:00Zx", "26-11-28", "2026-11-28T00:00:00.Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(fx_time_parse(bad[i], &ms), -1);
+}
+
+static void test_time_format(void **state)
+{
+    (void) state;
+    char buf[FX_TIME_BUFSIZE];
+    fx_time_format(1795824000000LL, buf);
+    assert_string_equal(buf, "2026-11-28T00:00:00Z");
+    fx_time_format(1795824000250LL, buf);
+    assert_string_equal(buf, "2026-11-28T00:00:00.250Z");
+}
+
+static void test_file_io(void **state)
+{
+    (void) state;
+    char *dir = tu_tempdir(), *path = tu_path(dir, "f");
+    assert_int_equal(fx_file_write(path, "hello", 5, 0640, 1), FX_OK);
+    assert_int_equal(fx_file_write(path, "again", 5, 0640, 1), FX_ERR_EXISTS);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(fx_file_read(path, 100, &data, &len), FX_OK);
+    assert_int_equal(len, 5);
+    assert_string_equal((char *) data, "hello");
+    free(data);
+    assert_int_equal(fx_file_read(path, 4, &data, &len), FX_ERR_TOO_LARGE);
+    assert_null(data);
+    assert_int_equal(fx_file_write(path, "again", 5, 0600, 0), FX_OK);
+    assert_int_equal(fx_file_read("/nonexistent/x", 100, &data, &len), FX_ERR_NOT_FOUND);
+    tu_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+static void test_vocab(void **state)
+{
+    (void) state;
+    assert_int_equal(fx_vocab_parse(FX_VOCAB_TLP, "amber_strict"), FX_TLP_AMBER_STRICT);
+    assert_true(FX_TLP_CLEAR < FX_TLP_GREEN && FX_TLP_AMBER_STRICT < FX_TLP_RED);
+    assert_int_equal(fx_vocab_parse(FX_VOCAB_TLP, "AMBER"), -1);
+    assert_int_equal(fx_vocab_parse(FX_VOCAB_ROLE, "simulated"), FX_ROLE_SIMULATED);
+    assert_string_equal(fx_vocab_name(FX_VOCAB_CATEGORY, FX_CATEGORY_INTEL_SOURCE), "intel_source");
+    assert_null(fx_vocab_name(FX_VOCAB_STAGE, 0));
+    assert_null(fx_vocab_name(FX_VOCAB_STAGE, 4));
+    for (int v = 0; v < FX_VOCAB_COUNT_; v++)
+        assert_true(fx_vocab_size((fx_vocab_t) v) <= 32);
+    uint32_t mask;
+    char bad[64];
+    assert_int_equal(fx_vocab_parse_mask(FX_VOCAB_ROLE, "police,focal_point", &mask, bad, sizeof bad), 0);
+    assert_int_equal(mask, (1u << FX_ROLE_POLICE) | (1u << FX_ROLE_FOCAL_POINT));
+    assert_int_equal(fx_vocab_parse_mask(FX_VOCAB_ROLE, "police,chief", &mask, bad, sizeof bad), -1);
+    assert_string_equal(bad, "chief");
+    char list[256];
+    fx_vocab_list(FX_VOCAB_TLP, list, sizeof list);
+    assert_string_equal(list, "clear, green, amber, amber_strict, red");
+}
+
+int main(void)
+{
+    fx_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_file_io),
+        cmocka_unit_test(test_vocab),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
