@@ -48,7 +48,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all binaries test test-build asan fuzz fuzz-build bench demo deps install clean format
 .SUFFIXES:
@@ -109,14 +109,11 @@ asan: deps
 	@FUZZ_SECONDS=0 sh tests/run.sh build/asan $(SHARED)
 
 # libFuzzer targets: clang with the fuzzer, ASan and UBSan runtimes, over the library sources.
-FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Ibuild/fuzz/gen -fsanitize=fuzzer,address,undefined
-build/fuzz/gen/fusion.pb-c.c: proto/fusion.proto
-	@mkdir -p build/fuzz/gen
-	protoc-c --proto_path=proto --c_out=build/fuzz/gen proto/fusion.proto
-
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) build/fuzz/gen/fusion.pb-c.c
+FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -DFX_VERSION=\"$(VERSION)\" -Iinclude -I$(BUILD)/gen \
+              -fsanitize=fuzzer,address,undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(GEN_C)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) build/fuzz/gen/fusion.pb-c.c $(PKG_LIBS) -lpthread -lm -o $@
+	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) $(GEN_C) $(PKG_LIBS) -lpthread -lm -o $@
 
 fuzz-build: $(FUZZ_BINS)
 

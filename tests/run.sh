@@ -32,7 +32,7 @@ for t in tests/integration/*.sh; do
     [ -f "$t" ] && run "integration/$(basename "$t" .sh)" sh "$t"
 done
 if [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
-    for t in build/fuzz/fuzz_*; do
+    for t in "$build"/fuzz/fuzz_*; do
         [ -x "$t" ] && run "fuzz/$(basename "$t")" sh tests/fuzz/run.sh "$FUZZ_SECONDS" "$t"
     done
 fi
