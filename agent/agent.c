@@ -7,6 +7,8 @@
 
 static const fx_command_t s_commands[] = {
     {"keygen", agent_keygen, "generate a principal's key pairs and enrolment request"},
+    {"seal", agent_seal, "seal a message offline for recipients from a directory"},
+    {"open", agent_open, "verify and open a sealed message as its recipient"},
     {NULL, NULL, NULL},
 };
 

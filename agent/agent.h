@@ -6,5 +6,7 @@
 #define AGENT_PROG "fusion-agent"
 
 int agent_keygen(int argc, char **argv); /* agent_keys.c */
+int agent_seal(int argc, char **argv);   /* agent_envelope.c */
+int agent_open(int argc, char **argv);   /* agent_envelope.c */
 
 #endif
