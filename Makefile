@@ -31,6 +31,10 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
+# V=1 shows full command lines.
+ifneq ($(V),1)
+Q := @
+endif
 
 GEN_C     := $(BUILD)/gen/fusion.pb-c.c
 GEN_H     := $(BUILD)/gen/fusion.pb-c.h
@@ -63,39 +67,48 @@ deps:
 
 $(GEN_C) $(GEN_H): proto/fusion.proto
 	@mkdir -p $(BUILD)/gen
-	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/fusion.proto
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/fusion.proto
 
 $(BUILD)/obj/gen/fusion.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIBFUSION): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/fusion-broker: $(BROKER_SRC:%.c=$(BUILD)/obj/%.o) $(LIBFUSION)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/bin/fusion-admin: $(ADMIN_SRC:%.c=$(BUILD)/obj/%.o) $(LIBFUSION)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/bin/fusion-agent: $(AGENT_SRC:%.c=$(BUILD)/obj/%.o) $(LIBFUSION)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/testutil.o $(LIBFUSION)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/tests/bench/report.o $(LIBFUSION)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Everything the test runner needs, in the chosen build directory.
 test-build: $(BINS) $(UNIT_BINS)
@@ -113,7 +126,8 @@ FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -DFX_VERSION=\"$(VERSION)\" -Iinclud
               -fsanitize=fuzzer,address,undefined
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(GEN_C)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) $(GEN_C) $(PKG_LIBS) -lpthread -lm -o $@
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_FLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) $(GEN_C) $(PKG_LIBS) -lpthread -lm -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
