@@ -48,6 +48,9 @@ static const struct {
     [FX_ERR_STORAGE] = {"storage", "the durable store failed; nothing was acknowledged",
                         FX_EXIT_SYSTEM},
     [FX_ERR_UNAVAILABLE] = {"unavailable", "the broker cannot be reached", FX_EXIT_UNAVAILABLE},
+    [FX_ERR_UNKNOWN_RECIPIENT] = {"unknown_recipient",
+                                  "a recipient is not a valid, unrevoked principal of the directory",
+                                  FX_EXIT_REFUSED},
 };
 
 const char *fx_strerror(fx_err_t err)

@@ -31,6 +31,7 @@ typedef enum {
     FX_ERR_POLICY,            /* the policy itself is invalid */
     FX_ERR_STORAGE,           /* the durable store failed; nothing was acknowledged */
     FX_ERR_UNAVAILABLE,       /* the broker cannot be reached */
+    FX_ERR_UNKNOWN_RECIPIENT, /* a wrapped key for a principal the directory does not hold */
     FX_ERR_COUNT_
 } fx_err_t;
 

@@ -1,0 +1,187 @@
+/* yamldoc: the node tree with positions, refused constructs, and each checked getter's errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fusion/yamldoc.h"
+#include "testutil.h"
+
+static fx_yaml_t *s_parse(const char *text, fx_diag_t **diag_p)
+{
+    *diag_p = fx_diag_new("t.yaml");
+    return fx_yaml_parse((const uint8_t *) text, strlen(text), *diag_p);
+}
+
+/* Asserts the diagnostics hold exactly one problem, at line:column, containing needle. */
+static void s_expect_one(fx_diag_t *diag, unsigned line, unsigned column, const char *needle)
+{
+    assert_int_equal(fx_diag_count(diag), 1);
+    assert_int_equal(fx_diag_line(diag, 0), line);
+    assert_int_equal(fx_diag_column(diag, 0), column);
+    if (!strstr(fx_diag_text(diag, 0), needle))
+        fail_msg("'%s' does not contain '%s'", fx_diag_text(diag, 0), needle);
+}
+
+static void test_tree_and_positions(void **state)
+{
+    (void) state;
+    fx_diag_t *diag;
+    fx_yaml_t *doc = s_parse("a: 1\nlist:\n  - x\n  - 'y'\nmap: {k: v}\n", &diag);
+    assert_non_null(doc);
+    const fx_yaml_node_t *root = fx_yaml_root(doc);
+    assert_int_equal(fx_yaml_type(root), FX_YAML_MAP);
+    assert_int_equal(fx_yaml_count(root), 3);
+    const fx_yaml_node_t *list = fx_yaml_value(root, 1);
+    assert_int_equal(fx_yaml_type(list), FX_YAML_LIST);
+    assert_int_equal(fx_yaml_line(list), 3);
+    assert_int_equal(fx_yaml_column(list), 3);
+    assert_string_equal(fx_yaml_text(fx_yaml_item(list, 1)), "y");
+    assert_false(fx_yaml_plain(fx_yaml_item(list, 1)));
+    assert_int_equal(fx_yaml_line(fx_yaml_item(list, 1)), 4);
+    assert_int_equal(fx_yaml_column(fx_yaml_item(list, 1)), 5);
+    assert_int_equal(fx_diag_count(diag), 0);
+    fx_yaml_destroy(&doc);
+    assert_null(doc);
+    fx_diag_destroy(&diag);
+
+    doc = s_parse("", &diag);
+    assert_non_null(doc);
+    assert_true(fx_yaml_is_null(fx_yaml_root(doc)));
+    fx_yaml_destroy(&doc);
+    fx_diag_destroy(&diag);
+}
+
+static void test_refused_constructs(void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        unsigned line, column;
+        const char *needle;
+    } cases[] = {
+        {"a: &x 1\nb: *x\n", 2, 4, "aliases"},
+        {"a: !!str 1\n", 1, 4, "tags"},
+        {"a: 1\n---\nb: 2\n", 2, 1, "single YAML document"},
+        {"a: [1, 2\n", 2, 1, "YAML syntax error"},
+        {"a: b: c\n", 1, 5, "YAML syntax error"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fx_diag_t *diag;
+        fx_yaml_t *doc = s_parse(cases[i].text, &diag);
+        assert_null(doc);
+        s_expect_one(diag, cases[i].line, cases[i].column, cases[i].needle);
+        assert_non_null(strstr(fx_diag_text(diag, 0), "t.yaml:"));
+        fx_diag_destroy(&diag);
+    }
+    /* Nesting beyond the cap. */
+    char deep[256] = "";
+    for (int i = 0; i < FX_YAML_MAX_DEPTH + 1; i++)
+        strcat(deep, "[");
+    fx_diag_t *diag;
+    assert_null(s_parse(deep, &diag));
+    assert_non_null(strstr(fx_diag_text(diag, 0), "nested"));
+    fx_diag_destroy(&diag);
+}
+
+static void test_fields(void **state)
+{
+    (void) state;
+    fx_diag_t *diag;
+    fx_yaml_t *doc = s_parse("name: x\nport: 7\nname: y\nbogus: 1\n", &diag);
+    static const char *const keys[] = {"name", "port"};
+    const fx_yaml_node_t *found[2];
+    assert_int_equal(fx_yaml_fields(diag, fx_yaml_root(doc), "the configuration", keys, 2, found),
+                     0);
+    assert_non_null(found[1]);
+    assert_int_equal(fx_diag_count(diag), 2);
+    assert_int_equal(fx_diag_line(diag, 0), 3);
+    assert_non_null(strstr(fx_diag_text(diag, 0), "duplicate key 'name'"));
+    assert_non_null(strstr(fx_diag_text(diag, 0), "first at line 1, column 1"));
+    assert_string_equal(fx_diag_text(diag, 1),
+                        "t.yaml:4:1: unknown key 'bogus' in the configuration (expected one of: "
+                        "name, port)");
+    fx_yaml_destroy(&doc);
+    fx_diag_destroy(&diag);
+
+    doc = s_parse("- 1\n", &diag);
+    assert_int_equal(fx_yaml_fields(diag, fx_yaml_root(doc), "the configuration", keys, 2, found),
+                     -1);
+    s_expect_one(diag, 1, 1, "must be a mapping, found a list");
+    fx_yaml_destroy(&doc);
+    fx_diag_destroy(&diag);
+}
+
+static void test_getters(void **state)
+{
+    (void) state;
+    fx_diag_t *diag;
+    fx_yaml_t *doc = s_parse("[true, 'true', yes, 42, 4x2, 8h, 500ms, 0s, 2026-11-28, 2026-02-30, "
+                             "amber, AMBER, purple, [green, red], ~]",
+                             &diag);
+    const fx_yaml_node_t *root = fx_yaml_root(doc);
+    int b;
+    long long n;
+    int64_t ms;
+    uint32_t mask;
+    assert_int_equal(fx_yaml_bool(diag, fx_yaml_item(root, 0), "x", &b), 0);
+    assert_true(b);
+    assert_int_equal(fx_yaml_bool(diag, fx_yaml_item(root, 1), "x", &b), -1);
+    assert_int_equal(fx_yaml_bool(diag, fx_yaml_item(root, 2), "x", &b), -1);
+    assert_int_equal(fx_yaml_int(diag, fx_yaml_item(root, 3), "x", 0, 100, &n), 0);
+    assert_int_equal(n, 42);
+    assert_int_equal(fx_yaml_int(diag, fx_yaml_item(root, 3), "x", 0, 10, &n), -1);
+    assert_int_equal(fx_yaml_int(diag, fx_yaml_item(root, 4), "x", 0, 100, &n), -1);
+    assert_int_equal(fx_yaml_duration(diag, fx_yaml_item(root, 5), "x", &ms), 0);
+    assert_int_equal(ms, 8 * 3600 * 1000);
+    assert_int_equal(fx_yaml_duration(diag, fx_yaml_item(root, 6), "x", &ms), 0);
+    assert_int_equal(ms, 500);
+    assert_int_equal(fx_yaml_duration(diag, fx_yaml_item(root, 7), "x", &ms), -1);
+    assert_int_equal(fx_yaml_date(diag, fx_yaml_item(root, 8), "x", &ms), 0);
+    assert_int_equal(fx_yaml_date(diag, fx_yaml_item(root, 9), "x", &ms), -1);
+    assert_int_equal(fx_yaml_word(diag, fx_yaml_item(root, 10), FX_VOCAB_TLP, "tlp"), FX_TLP_AMBER);
+    assert_int_equal(fx_yaml_word(diag, fx_yaml_item(root, 11), FX_VOCAB_TLP, "tlp"), -1);
+    assert_int_equal(fx_yaml_word(diag, fx_yaml_item(root, 12), FX_VOCAB_TLP, "tlp"), -1);
+    assert_int_equal(fx_yaml_word_mask(diag, fx_yaml_item(root, 13), FX_VOCAB_TLP, "tlp", 0, &mask),
+                     0);
+    assert_int_equal(mask, (1u << FX_TLP_GREEN) | (1u << FX_TLP_RED));
+    assert_int_equal(fx_yaml_word_mask(diag, fx_yaml_item(root, 14), FX_VOCAB_TLP, "tlp", 0, &mask),
+                     0);
+    assert_int_equal(mask, 0);
+    /* Every failure above was reported once, at its own column, in order. */
+    assert_int_equal(fx_diag_count(diag), 8);
+    for (size_t i = 1; i < fx_diag_count(diag); i++)
+        assert_true(fx_diag_column(diag, i) >= fx_diag_column(diag, i - 1));
+    assert_non_null(strstr(fx_diag_message(diag, 6), "lower case ('amber')"));
+    assert_non_null(strstr(fx_diag_message(diag, 7), "expected one of: clear, green"));
+    fx_yaml_destroy(&doc);
+    fx_diag_destroy(&diag);
+}
+
+static void test_load_file(void **state)
+{
+    (void) state;
+    char *dir = tu_tempdir(), *path = tu_path(dir, "c.yaml");
+    tu_write(path, "a: 1\n", 0600);
+    fx_diag_t *diag = fx_diag_new(path);
+    fx_yaml_t *doc = fx_yaml_load(path, 1024, diag);
+    assert_non_null(doc);
+    fx_yaml_destroy(&doc);
+    assert_null(fx_yaml_load(path, 2, diag));
+    assert_null(fx_yaml_load("/nonexistent.yaml", 1024, diag));
+    assert_int_equal(fx_diag_count(diag), 2);
+    fx_diag_destroy(&diag);
+    tu_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tree_and_positions),
+        cmocka_unit_test(test_refused_constructs),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_getters),
+        cmocka_unit_test(test_load_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
