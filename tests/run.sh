@@ -5,9 +5,10 @@
 build=${1:-build}
 shared=${2:-../shared}
 FUSION_BIN=$(cd "$build/bin" && pwd)
+FUSION_TOOLS=$(pwd)/$build/tools
 FUSION_TEST_DATA=$(pwd)/tests/data
 FUSION_SHARED=$shared
-export FUSION_BIN FUSION_TEST_DATA FUSION_SHARED
+export FUSION_BIN FUSION_TOOLS FUSION_TEST_DATA FUSION_SHARED
 log=$build/test-logs
 rm -rf "$log" && mkdir -p "$log/unit" "$log/integration" "$log/fuzz"
 passed=0
