@@ -1,11 +1,99 @@
-/* Placeholder until this command lands. */
+/* fusion-admin route: lets an operator try a route pattern against a route before a liaison
+ * officer subscribes with it (`fusion-admin route match 'MMR>**>MYS' MMR>THA>MYS`). */
+#include <stdio.h>
+#include <string.h>
+
 #include "admin.h"
 #include "fusion/cli.h"
 #include "fusion/err.h"
+#include "fusion/route.h"
+
+static void s_usage_route(void)
+{
+    printf("fusion-admin route: test route patterns.\n\n"
+           "Usage: fusion-admin route match PATTERN ROUTE\n"
+           "       fusion-admin route match --help\n\n"
+           "Commands:\n"
+           "  match          say whether PATTERN matches the whole ROUTE\n\n"
+           "A route is 1 to %d hops separated by '>' (MMR>THA:BKK>MYS): a hop is a three-letter\n"
+           "country code, optionally followed by ':' and a point code of 3 to 5 letters or\n"
+           "digits. A pattern has up to %d hops and may also use '*' (exactly one hop) and '**'\n"
+           "(any number of hops); a country without a point matches it at any point.\n",
+           FX_ROUTE_MAX_HOPS, FX_PATTERN_MAX_HOPS);
+    fx_cli_print_exit_codes();
+}
+
+static void s_usage_match(void)
+{
+    printf("Usage: fusion-admin route match PATTERN ROUTE\n\n"
+           "Prints 'match' and exits 0 when PATTERN matches the whole ROUTE, prints 'no match'\n"
+           "and exits 1 when it does not. An invalid pattern or route is an error naming the\n"
+           "bad hop (exit 2). Quote the arguments: '*' and '>' mean something to the shell.\n\n"
+           "Examples:\n"
+           "  fusion-admin route match 'MMR>**>MYS' 'MMR>THA>MYS'                 match\n"
+           "  fusion-admin route match '*>THA>*' 'MMR>LAO>THA>MYS'                no match\n"
+           "  fusion-admin route match '**>THA:BKK>**' 'LKA:CMB>THA:BKK>AUS:SYD'  match\n");
+    fx_cli_print_exit_codes();
+}
+
+static int s_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
+}
+
+/* route match PATTERN ROUTE; argv[0] is "match". */
+static int s_match(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_usage_match();
+            return FX_EXIT_OK;
+        }
+    if (argc != 3) {
+        fx_cli_error(ADMIN_PROG,
+                     "route match: expected PATTERN and ROUTE, got %d argument%s "
+                     "(try 'fusion-admin route match --help')",
+                     argc - 1, argc == 2 ? "" : "s");
+        return FX_EXIT_USAGE;
+    }
+    fx_route_pattern_t *pattern = NULL;
+    fx_route_t *route = NULL;
+    char why[FX_ROUTE_WHY_SIZE];
+    int exit_code = FX_EXIT_USAGE;
+    if (fx_route_pattern_parse(argv[1], &pattern, why) != FX_OK) {
+        fx_cli_error(ADMIN_PROG, "route match: invalid pattern: %s", why);
+        goto cleanup;
+    }
+    if (fx_route_parse(argv[2], &route, why) != FX_OK) {
+        fx_cli_error(ADMIN_PROG, "route match: invalid route: %s", why);
+        goto cleanup;
+    }
+    if (fx_route_pattern_match(pattern, route)) {
+        puts("match");
+        exit_code = FX_EXIT_OK;
+    } else {
+        puts("no match");
+        exit_code = FX_EXIT_NO;
+    }
+cleanup:
+    fx_route_pattern_destroy(&pattern);
+    fx_route_destroy(&route);
+    return exit_code;
+}
 
 int admin_route(int argc, char **argv)
 {
-    (void) argc;
-    fx_cli_error(ADMIN_PROG, "%s: not built yet", argv[0]);
-    return FX_EXIT_SYSTEM;
+    if (argc < 2) {
+        fx_cli_error(ADMIN_PROG, "route: expected a command (try 'fusion-admin route --help')");
+        return FX_EXIT_USAGE;
+    }
+    if (s_is_help(argv[1])) {
+        s_usage_route();
+        return FX_EXIT_OK;
+    }
+    if (strcmp(argv[1], "match") == 0)
+        return s_match(argc - 1, argv + 1);
+    fx_cli_error(ADMIN_PROG, "route: unknown command '%s' (try 'fusion-admin route --help')",
+                 argv[1]);
+    return FX_EXIT_USAGE;
 }

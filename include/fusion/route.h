@@ -28,6 +28,8 @@ size_t fx_route_hop_count(const fx_route_t *self);
 fx_err_t fx_route_pattern_parse(const char *text, fx_route_pattern_t **pattern_p, char *why) FX_WUR;
 void fx_route_pattern_destroy(fx_route_pattern_t **self_p);
 const char *fx_route_pattern_text(const fx_route_pattern_t *self);
+/* The number of hops in the pattern, counting each '*' and '**' as one. */
+size_t fx_route_pattern_hop_count(const fx_route_pattern_t *self);
 
 /* 1 if the pattern matches the whole route, else 0. Linear in hops x pattern length. */
 int fx_route_pattern_match(const fx_route_pattern_t *pattern, const fx_route_t *route);
