@@ -1,0 +1,1273 @@
+/* The durable store: schema and version check, group commit, rollback, idempotent answers,
+ * delivery order and states, expiry and pruning, subscriptions, referral deadlines, the audit
+ * trail's leaf hashes, and failures: a full disk, a failed fsync, corrupt files and rows. */
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fusion/store.h"
+#include "fusion/vocab.h"
+#include "testutil.h"
+
+#define SENDER     "THA.RTP.fp1"
+#define RECIPIENT1 "IDN.POLRI.fp1"
+#define RECIPIENT2 "MYS.PDRM.lo1"
+#define FAR_FUTURE (4102444800000LL) /* 2100-01-01 */
+
+/* --- Helpers ---------------------------------------------------------------------------- */
+
+static void s_msg_id(int n, uint8_t msg_id[FX_STORE_MSG_ID_BYTES])
+{
+    memset(msg_id, 0, FX_STORE_MSG_ID_BYTES);
+    msg_id[0] = 0xF5;
+    msg_id[12] = (uint8_t) (n >> 24);
+    msg_id[13] = (uint8_t) (n >> 16);
+    msg_id[14] = (uint8_t) (n >> 8);
+    msg_id[15] = (uint8_t) n;
+}
+
+static fx_store_t *s_open(const char *path, const fx_store_options_t *options)
+{
+    fx_store_t *store = NULL;
+    char why[FX_STORE_WHY_SIZE];
+    fx_err_t err = fx_store_open(path, options, &store, why);
+    if (err != FX_OK)
+        fail_msg("fx_store_open %s: %s", path, why);
+    assert_non_null(store);
+    return store;
+}
+
+/* Stores message n (envelope of len bytes derived from n) without deliveries. */
+static fx_err_t s_put_message(fx_store_t *store, int n, int64_t expires_at, size_t len)
+{
+    uint8_t *envelope = malloc(len);
+    assert_non_null(envelope);
+    for (size_t i = 0; i < len; i++)
+        envelope[i] = (uint8_t) (n * 31 + i);
+    fx_store_message_t message = {
+        .sender = SENDER,
+        .sender_serial = 42,
+        .kind = FX_KIND_CASE_ALERT,
+        .urgency = FX_URGENCY_NORMAL,
+        .created_at = 1000,
+        .expires_at = expires_at,
+        .envelope = envelope,
+        .envelope_len = len,
+        .exercise = "",
+    };
+    s_msg_id(n, message.msg_id);
+    char header[32];
+    snprintf(header, sizeof header, "header %d", n);
+    crypto_generichash(message.header_digest, sizeof message.header_digest,
+                       (const uint8_t *) header, strlen(header), NULL, 0);
+    fx_err_t err = fx_store_put_message(store, &message);
+    free(envelope);
+    return err;
+}
+
+/* What the broker writes for one accepted PUBLISH: the message, a delivery per recipient, the
+ * answer and an audit entry. Stops at the first error and returns it. */
+static fx_err_t s_publish(fx_store_t *store, int n, int64_t expires_at, int recipients)
+{
+    uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(n, msg_id);
+    fx_err_t err = s_put_message(store, n, expires_at, 1024);
+    if (err == FX_OK)
+        err = fx_store_delivery_add(store, msg_id, RECIPIENT1);
+    if (err == FX_OK && recipients > 1)
+        err = fx_store_delivery_add(store, msg_id, RECIPIENT2);
+    if (err == FX_OK) {
+        fx_store_answer_t answer = {.accepted = true, .expires_at = expires_at};
+        err = fx_store_put_answer(store, msg_id, &answer);
+    }
+    if (err == FX_OK) {
+        fx_store_audit_entry_t entry = {
+            .time_ms = 5000 + n,
+            .event = "accepted",
+            .actor = SENDER,
+            .msg_id = msg_id,
+            .details = "{\"recipients\":2}",
+        };
+        err = fx_store_audit_append(store, &entry, NULL, NULL);
+    }
+    return err;
+}
+
+static fx_store_stats_t s_stats(fx_store_t *store)
+{
+    fx_store_stats_t stats;
+    assert_int_equal(fx_store_stats(store, &stats), FX_OK);
+    return stats;
+}
+
+/* The message number encoded in a msg_id by s_msg_id. */
+static int s_msg_number(const uint8_t msg_id[FX_STORE_MSG_ID_BYTES])
+{
+    return (msg_id[12] << 24) | (msg_id[13] << 16) | (msg_id[14] << 8) | msg_id[15];
+}
+
+/* Runs SQL on the database file with a connection of the test's own, outside the store. */
+static void s_raw_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *error = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &error) != SQLITE_OK)
+        fail_msg("%s: %s", sql, error);
+    sqlite3_close(db);
+}
+
+/* The first column of the first row of a query, as an integer. */
+static long long s_raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    long long value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+}
+
+typedef struct {
+    char *dir;
+    char *path;
+} fixture_t;
+
+static int s_setup(void **state)
+{
+    fixture_t *fx = calloc(1, sizeof *fx);
+    fx->dir = tu_tempdir();
+    fx->path = tu_path(fx->dir, "broker.db");
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fixture_t *fx = *state;
+    tu_rmtree(fx->dir);
+    free(fx->path);
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* --- Schema ----------------------------------------------------------------------------- */
+
+static void test_create_and_reopen(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    struct stat st;
+    assert_int_equal(stat(fx->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_false(fx_store_failed(store));
+    assert_string_equal(fx_store_error_text(store), "");
+    fx_store_stats_t stats = s_stats(store);
+    assert_int_equal(stats.messages, 0);
+    assert_int_equal(stats.audit_entries, 0);
+    assert_int_equal(stats.oldest_pending_at, 0);
+    assert_int_equal(s_publish(store, 1, FAR_FUTURE, 1), FX_OK);
+    /* The write-ahead log is as private as the database. */
+    char *wal = tu_path(fx->dir, "broker.db-wal");
+    assert_int_equal(stat(wal, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    free(wal);
+    fx_store_destroy(&store);
+    assert_null(store);
+    fx_store_destroy(&store); /* NULL is accepted */
+
+    assert_int_equal(s_raw_int(fx->path, "PRAGMA user_version"), FX_STORE_SCHEMA_VERSION);
+    store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_FULL});
+    assert_int_equal(s_stats(store).messages, 1);
+    fx_store_destroy(&store);
+
+    fx_store_t *none = NULL;
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open("/nonexistent/dir/broker.db", NULL, &none, why), FX_ERR_STORAGE);
+    assert_null(none);
+    assert_non_null(strstr(why, "/nonexistent/dir/broker.db"));
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    fx_store_destroy(&store);
+    s_raw_sql(fx->path, "PRAGMA user_version = 2");
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open(fx->path, NULL, &store, why), FX_ERR_STORAGE);
+    assert_null(store);
+    assert_non_null(strstr(why, "schema version 2, newer"));
+
+    s_raw_sql(fx->path, "PRAGMA user_version = 0");
+    assert_int_equal(fx_store_open(fx->path, NULL, &store, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "unknown schema version 0"));
+
+    /* Another program's database is refused and left as it was (not switched to WAL). */
+    char *other = tu_path(fx->dir, "other.db");
+    s_raw_sql(other, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+    assert_int_equal(fx_store_open(other, NULL, &store, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "not a Fusion store"));
+    assert_int_equal(s_raw_int(other, "SELECT count(*) FROM t"), 1);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_string_equal((const char *) sqlite3_column_text(stmt, 0), "delete");
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    free(other);
+}
+
+/* --- Transactions ----------------------------------------------------------------------- */
+
+static void test_group_commit_survives_reopen(void **state)
+{
+    fixture_t *fx = *state;
+    enum { N = 500 };
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    assert_true(fx_store_in_transaction(store));
+    assert_int_equal(fx_store_begin(store), FX_ERR_INVALID);
+    for (int n = 1; n <= N; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 2), FX_OK);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    assert_false(fx_store_in_transaction(store));
+    assert_int_equal(fx_store_commit(store), FX_ERR_INVALID);
+    fx_store_destroy(&store);
+
+    store = s_open(fx->path, NULL);
+    fx_store_stats_t stats = s_stats(store);
+    assert_int_equal(stats.messages, N);
+    assert_int_equal(stats.answers, N);
+    assert_int_equal(stats.pending_deliveries, 2 * N);
+    assert_int_equal(stats.audit_entries, N);
+    fx_store_pending_t *list = NULL;
+    size_t count = 0;
+    assert_int_equal(fx_store_pending_list(store, RECIPIENT2, 0, 1000, &list, &count), FX_OK);
+    assert_int_equal(count, N);
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal(s_msg_number(list[i].msg_id), (int) i + 1);
+        assert_int_equal(list[i].envelope_len, 1024);
+        assert_int_equal(list[i].envelope[5], (uint8_t) ((i + 1) * 31 + 5));
+        assert_string_equal(list[i].sender, SENDER);
+        assert_int_equal(list[i].sender_serial, 42);
+        assert_int_equal(list[i].kind, FX_KIND_CASE_ALERT);
+        assert_int_equal(list[i].attempts, 0);
+    }
+    fx_store_pending_free(&list, count);
+    assert_null(list);
+    fx_store_destroy(&store);
+}
+
+static void test_rollback_leaves_nothing(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_rollback(store), FX_ERR_INVALID);
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 1; n <= 20; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 2), FX_OK);
+    assert_int_equal(fx_store_rollback(store), FX_OK);
+    fx_store_stats_t stats = s_stats(store);
+    assert_int_equal(stats.messages + stats.answers + stats.pending_deliveries, 0);
+    assert_int_equal(stats.audit_entries, 0);
+
+    /* One PUBLISH of a group undone alone: 1 and 3 stay, 2 goes. */
+    assert_int_equal(fx_store_savepoint(store), FX_ERR_INVALID); /* no transaction */
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    assert_int_equal(s_publish(store, 1, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(fx_store_savepoint(store), FX_OK);
+    assert_int_equal(fx_store_savepoint(store), FX_ERR_INVALID); /* one level */
+    assert_int_equal(s_publish(store, 2, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(fx_store_commit(store), FX_ERR_INVALID); /* savepoint still open */
+    assert_int_equal(fx_store_savepoint_rollback(store), FX_OK);
+    assert_int_equal(fx_store_savepoint(store), FX_OK);
+    assert_int_equal(s_publish(store, 3, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(fx_store_savepoint_release(store), FX_OK);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    fx_store_destroy(&store);
+
+    store = s_open(fx->path, NULL);
+    fx_store_answer_t answer;
+    uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(1, msg_id);
+    assert_int_equal(fx_store_find_answer(store, msg_id, &answer), FX_OK);
+    s_msg_id(2, msg_id);
+    assert_int_equal(fx_store_find_answer(store, msg_id, &answer), FX_ERR_NOT_FOUND);
+    s_msg_id(3, msg_id);
+    assert_int_equal(fx_store_find_answer(store, msg_id, &answer), FX_OK);
+    assert_int_equal(s_stats(store).messages, 2);
+    /* The audit trail has no gap where entry 2 was undone. */
+    int64_t count = 0;
+    assert_int_equal(fx_store_audit_count(store, &count), FX_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(s_raw_int(fx->path, "SELECT max(seq) FROM audit"), 2);
+    fx_store_destroy(&store);
+}
+
+/* --- Messages and answers --------------------------------------------------------------- */
+
+static void test_idempotent_answers(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    uint8_t id1[FX_STORE_MSG_ID_BYTES], id2[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(1, id1);
+    s_msg_id(2, id2);
+    fx_store_answer_t answer, found;
+    assert_int_equal(fx_store_find_answer(store, id1, &found), FX_ERR_NOT_FOUND);
+
+    memset(&answer, 0, sizeof answer);
+    answer.accepted = false;
+    snprintf(answer.code, sizeof answer.code, "tlp_audience");
+    snprintf(answer.reason, sizeof answer.reason, "TLP:RED may go to direct recipients only");
+    snprintf(answer.rule, sizeof answer.rule, "tlp-red-direct");
+    answer.expires_at = FAR_FUTURE;
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    assert_int_equal(fx_store_put_answer(store, id1, &answer), FX_OK);
+    /* A second PUBLISH in the same group sees the first answer. */
+    assert_int_equal(fx_store_find_answer(store, id1, &found), FX_OK);
+    assert_false(found.accepted);
+    fx_store_answer_t second = {.accepted = true, .expires_at = FAR_FUTURE};
+    assert_int_equal(fx_store_put_answer(store, id1, &second), FX_ERR_EXISTS);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+
+    assert_int_equal(s_put_message(store, 2, FAR_FUTURE, 100), FX_OK);
+    assert_int_equal(s_put_message(store, 2, FAR_FUTURE, 100), FX_ERR_EXISTS);
+    assert_int_equal(fx_store_put_answer(store, id2, &second), FX_OK);
+    assert_false(fx_store_failed(store));
+    fx_store_destroy(&store);
+
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_find_answer(store, id1, &found), FX_OK);
+    assert_false(found.accepted);
+    assert_string_equal(found.code, "tlp_audience");
+    assert_string_equal(found.reason, "TLP:RED may go to direct recipients only");
+    assert_string_equal(found.rule, "tlp-red-direct");
+    assert_int_equal(found.expires_at, FAR_FUTURE);
+    assert_int_equal(fx_store_find_answer(store, id2, &found), FX_OK);
+    assert_true(found.accepted);
+    assert_string_equal(found.code, "");
+    assert_int_equal(s_stats(store).messages, 1);
+
+    /* Bad input is refused without harming the store. */
+    fx_store_answer_t bad = {.accepted = false, .expires_at = 1};
+    assert_int_equal(fx_store_put_answer(store, id2, &bad), FX_ERR_INVALID); /* no code */
+    fx_store_message_t message = {.sender = SENDER, .kind = 99, .envelope = id1, .envelope_len = 1};
+    assert_int_equal(fx_store_put_message(store, &message), FX_ERR_INVALID);
+    message.kind = FX_KIND_NOTICE;
+    message.envelope_len = 9u << 20;
+    assert_int_equal(fx_store_put_message(store, &message), FX_ERR_TOO_LARGE);
+    assert_false(fx_store_failed(store));
+    fx_store_destroy(&store);
+}
+
+/* --- Deliveries ------------------------------------------------------------------------- */
+
+/* Lists recipient's pending deliveries and checks they are exactly the messages in expected. */
+static void s_expect_pending(fx_store_t *store, const char *recipient, int64_t now_ms, size_t limit,
+                             const int *expected, size_t n)
+{
+    fx_store_pending_t *list = NULL;
+    size_t count = 0;
+    assert_int_equal(fx_store_pending_list(store, recipient, now_ms, limit, &list, &count), FX_OK);
+    assert_int_equal(count, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(s_msg_number(list[i].msg_id), expected[i]);
+    for (size_t i = 1; i < n; i++)
+        assert_true(list[i].seq > list[i - 1].seq);
+    fx_store_pending_free(&list, count);
+}
+
+static void test_delivery_order_and_states(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    int64_t before = fx_now_ms();
+    /* Stored in the order 5, 3, 1, 4, 2: a recipient gets them in that order, not by id. */
+    const int order[] = {5, 3, 1, 4, 2};
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int i = 0; i < 5; i++) {
+        uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+        s_msg_id(order[i], msg_id);
+        assert_int_equal(s_put_message(store, order[i], FAR_FUTURE, 64), FX_OK);
+        assert_int_equal(fx_store_delivery_add(store, msg_id, RECIPIENT1), FX_OK);
+        if (order[i] % 2)
+            assert_int_equal(fx_store_delivery_add(store, msg_id, RECIPIENT2), FX_OK);
+    }
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    int64_t after = fx_now_ms();
+    uint8_t id[6][FX_STORE_MSG_ID_BYTES];
+    for (int n = 1; n <= 5; n++)
+        s_msg_id(n, id[n]);
+
+    s_expect_pending(store, RECIPIENT1, 0, 3, (const int[]){5, 3, 1}, 3);
+    s_expect_pending(store, RECIPIENT2, 0, 10, (const int[]){5, 3, 1}, 3);
+    /* Adding the same delivery again changes nothing. */
+    assert_int_equal(fx_store_delivery_add(store, id[5], RECIPIENT1), FX_OK);
+    s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){5, 3, 1, 4, 2}, 5);
+    uint8_t unknown[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(99, unknown);
+    assert_int_equal(fx_store_delivery_add(store, unknown, RECIPIENT1), FX_ERR_NOT_FOUND);
+
+    /* Sent: out of the pending list, attempts counted. */
+    assert_int_equal(fx_store_delivery_sent(store, id[5], RECIPIENT1, 7000), FX_OK);
+    assert_int_equal(fx_store_delivery_sent(store, id[3], RECIPIENT1, 7000), FX_OK);
+    s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){1, 4, 2}, 3);
+    fx_delivery_state_t dstate;
+    int attempts = -1;
+    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, &attempts), FX_OK);
+    assert_int_equal(dstate, FX_DELIVERY_SENT);
+    assert_int_equal(attempts, 1);
+    assert_int_equal(fx_store_delivery_state(store, id[2], RECIPIENT2, &dstate, NULL),
+                     FX_ERR_NOT_FOUND);
+    assert_int_equal(fx_store_delivery_sent(store, id[2], RECIPIENT2, 7000), FX_ERR_NOT_FOUND);
+
+    /* Received: idempotent, and only for a delivery that exists. */
+    bool changed = false;
+    assert_int_equal(fx_store_delivery_received(store, id[5], RECIPIENT1, &changed), FX_OK);
+    assert_true(changed);
+    assert_int_equal(fx_store_delivery_received(store, id[5], RECIPIENT1, &changed), FX_OK);
+    assert_false(changed);
+    assert_int_equal(fx_store_delivery_received(store, id[2], RECIPIENT2, &changed),
+                     FX_ERR_NOT_FOUND);
+    assert_false(changed);
+    assert_int_equal(fx_store_delivery_received(store, unknown, RECIPIENT1, &changed),
+                     FX_ERR_NOT_FOUND);
+    /* A late DELIVER of a received message does not bring it back. */
+    assert_int_equal(fx_store_delivery_sent(store, id[5], RECIPIENT1, 8000), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, &attempts), FX_OK);
+    assert_int_equal(dstate, FX_DELIVERY_RECEIVED);
+    assert_int_equal(attempts, 1);
+
+    /* Reconnect: the sent-but-not-received one (3) is pending again, in its place. */
+    size_t reset = 0;
+    assert_int_equal(fx_store_delivery_reset(store, RECIPIENT1, &reset), FX_OK);
+    assert_int_equal(reset, 1);
+    s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){3, 1, 4, 2}, 4);
+    assert_int_equal(fx_store_delivery_reset(store, RECIPIENT1, &reset), FX_OK);
+    assert_int_equal(reset, 0);
+    assert_int_equal(fx_store_delivery_sent(store, id[3], RECIPIENT1, 9000), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[3], RECIPIENT1, &dstate, &attempts), FX_OK);
+    assert_int_equal(attempts, 2);
+
+    size_t count = 0;
+    assert_int_equal(fx_store_pending_count(store, RECIPIENT1, &count), FX_OK);
+    assert_int_equal(count, 4); /* 3 sent, 1 4 2 pending; 5 received */
+    assert_int_equal(fx_store_pending_count(store, RECIPIENT2, &count), FX_OK);
+    assert_int_equal(count, 3);
+    assert_int_equal(fx_store_pending_count(store, NULL, &count), FX_OK);
+    assert_int_equal(count, 7);
+    assert_int_equal(fx_store_pending_count(store, "NZL.NZP.fp1", &count), FX_OK);
+    assert_int_equal(count, 0);
+    int64_t oldest = 0;
+    assert_int_equal(fx_store_oldest_pending(store, &oldest), FX_OK);
+    assert_true(oldest >= before && oldest <= after);
+    fx_store_destroy(&store);
+
+    /* States survive a restart. */
+    store = s_open(fx->path, NULL);
+    s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){1, 4, 2}, 3);
+    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, NULL), FX_OK);
+    assert_int_equal(dstate, FX_DELIVERY_RECEIVED);
+    fx_store_pending_t *list = NULL;
+    assert_int_equal(fx_store_pending_list(store, RECIPIENT1, 0, 0, &list, &count), FX_ERR_INVALID);
+    fx_store_destroy(&store);
+}
+
+static void test_expiry_and_prune(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 1; n <= 5; n++)
+        assert_int_equal(s_publish(store, n, n <= 3 ? 100000 : 500000, 2), FX_OK);
+    /* A rejection is remembered until the message would have expired. */
+    uint8_t rejected[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(6, rejected);
+    fx_store_answer_t answer = {.accepted = false, .code = "forbidden", .expires_at = 100000};
+    assert_int_equal(fx_store_put_answer(store, rejected, &answer), FX_OK);
+    assert_int_equal(fx_store_prune(store, 200000, 0, NULL), FX_ERR_INVALID); /* in a txn */
+    assert_int_equal(fx_store_commit(store), FX_OK);
+
+    s_expect_pending(store, RECIPIENT1, 50000, 10, (const int[]){1, 2, 3, 4, 5}, 5);
+    s_expect_pending(store, RECIPIENT1, 100000, 10, (const int[]){4, 5}, 2);
+    s_expect_pending(store, RECIPIENT2, 600000, 10, NULL, 0);
+
+    size_t pruned = 0;
+    assert_int_equal(fx_store_prune(store, 200000, 0, &pruned), FX_OK);
+    assert_int_equal(pruned, 3);
+    fx_store_stats_t stats = s_stats(store);
+    assert_int_equal(stats.messages, 2);
+    assert_int_equal(stats.answers, 2);
+    assert_int_equal(stats.pending_deliveries, 4);
+    assert_int_equal(stats.audit_entries, 5); /* never pruned */
+    uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+    fx_store_answer_t found;
+    for (int n = 1; n <= 6; n++) {
+        s_msg_id(n, msg_id);
+        assert_int_equal(fx_store_find_answer(store, msg_id, &found),
+                         n == 4 || n == 5 ? FX_OK : FX_ERR_NOT_FOUND);
+    }
+    s_msg_id(2, msg_id);
+    assert_int_equal(fx_store_delivery_state(store, msg_id, RECIPIENT1, NULL, NULL),
+                     FX_ERR_NOT_FOUND);
+    s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){4, 5}, 2);
+    assert_int_equal(fx_store_prune(store, 200000, 0, &pruned), FX_OK);
+    assert_int_equal(pruned, 0);
+
+    /* Many expired messages go in several batches, and no more than asked. */
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 100; n < 800; n++)
+        assert_int_equal(s_publish(store, n, 300000, 1), FX_OK);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    assert_int_equal(fx_store_prune(store, 300000, 600, &pruned), FX_OK);
+    assert_int_equal(pruned, 600);
+    assert_int_equal(s_stats(store).messages, 102);
+    assert_int_equal(fx_store_prune(store, 300000, 0, &pruned), FX_OK);
+    assert_int_equal(pruned, 100);
+    stats = s_stats(store);
+    assert_int_equal(stats.messages, 2);
+    assert_int_equal(stats.answers, 2);
+    assert_int_equal(stats.pending_deliveries, 4);
+    assert_int_equal(s_raw_int(fx->path, "SELECT count(*) FROM deliveries"), 4);
+    fx_store_destroy(&store);
+}
+
+/* --- Subscriptions ---------------------------------------------------------------------- */
+
+typedef struct {
+    fx_store_t *store;
+    fx_store_subscription_t seen[8];
+    int count;
+    int stop_after;
+    fx_err_t reentrant;
+} sub_walk_t;
+
+static int s_collect_subscription(const fx_store_subscription_t *sub, void *arg)
+{
+    sub_walk_t *walk = arg;
+    size_t pending = 0;
+    walk->reentrant = fx_store_pending_count(walk->store, NULL, &pending);
+    walk->seen[walk->count++] = *sub;
+    return walk->stop_after && walk->count >= walk->stop_after;
+}
+
+static void test_subscriptions(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    uint32_t stages = (1u << FX_STAGE_AT_BORDER) | (1u << FX_STAGE_PRE_TRAVEL);
+    int64_t a = 0, b = 0, c = 0, again = 0, removed = 0;
+    assert_int_equal(
+        fx_store_subscription_add(store, "AUS.ABF.alo1", "MMR>THA>**", stages, 0, NULL, &a), FX_OK);
+    assert_int_equal(fx_store_subscription_add(store, "AUS.ABF.alo1", "LKA>*>AUS", 0,
+                                               1u << FX_KIND_CASE_ALERT, "", &b),
+                     FX_OK);
+    assert_int_equal(
+        fx_store_subscription_add(store, "AUS.ABF.alo1", "MMR>THA>**", 0, 0, "ex-2026-bkk", &c),
+        FX_OK);
+    /* Upsert: same (principal, pattern, exercise) keeps its id, takes the new masks. */
+    assert_int_equal(fx_store_subscription_add(store, "AUS.ABF.alo1", "MMR>THA>**",
+                                               1u << FX_STAGE_POST_ARRIVAL, 1u << FX_KIND_REFERRAL,
+                                               NULL, &again),
+                     FX_OK);
+    assert_int_equal(again, a);
+    assert_true(a != b && b != c && a != c);
+    int64_t d = 0;
+    assert_int_equal(fx_store_subscription_add(store, "THA.RTP.lo2", "**", 0, 0, NULL, &d), FX_OK);
+    assert_int_equal(fx_store_subscription_add(store, "", "**", 0, 0, NULL, NULL), FX_ERR_INVALID);
+    fx_store_destroy(&store);
+
+    store = s_open(fx->path, NULL);
+    sub_walk_t walk = {.store = store};
+    assert_int_equal(fx_store_subscription_each(store, NULL, s_collect_subscription, &walk), FX_OK);
+    assert_int_equal(walk.count, 4);
+    assert_int_equal(walk.reentrant, FX_ERR_INVALID); /* no store calls from the callback */
+    assert_int_equal(walk.seen[0].id, a);
+    assert_string_equal(walk.seen[0].pattern, "MMR>THA>**");
+    assert_int_equal(walk.seen[0].stages, 1u << FX_STAGE_POST_ARRIVAL);
+    assert_int_equal(walk.seen[0].kinds, 1u << FX_KIND_REFERRAL);
+    assert_string_equal(walk.seen[0].exercise, "");
+    assert_true(walk.seen[0].created_at > 0);
+    assert_int_equal(walk.seen[1].id, b);
+    assert_int_equal(walk.seen[2].id, c);
+    assert_string_equal(walk.seen[2].exercise, "ex-2026-bkk");
+    assert_string_equal(walk.seen[3].principal, "THA.RTP.lo2");
+    /* The store works again once the walk is over. */
+    size_t pending = 1;
+    assert_int_equal(fx_store_pending_count(store, NULL, &pending), FX_OK);
+
+    walk = (sub_walk_t){.store = store};
+    assert_int_equal(
+        fx_store_subscription_each(store, "THA.RTP.lo2", s_collect_subscription, &walk), FX_OK);
+    assert_int_equal(walk.count, 1);
+    assert_int_equal(walk.seen[0].id, d);
+    walk = (sub_walk_t){.store = store, .stop_after = 2};
+    assert_int_equal(fx_store_subscription_each(store, NULL, s_collect_subscription, &walk), FX_OK);
+    assert_int_equal(walk.count, 2);
+
+    assert_int_equal(
+        fx_store_subscription_remove(store, "AUS.ABF.alo1", "MMR>THA>**", "", &removed), FX_OK);
+    assert_int_equal(removed, a);
+    assert_int_equal(
+        fx_store_subscription_remove(store, "AUS.ABF.alo1", "MMR>THA>**", NULL, &removed),
+        FX_ERR_NOT_FOUND);
+    walk = (sub_walk_t){.store = store};
+    assert_int_equal(
+        fx_store_subscription_each(store, "AUS.ABF.alo1", s_collect_subscription, &walk), FX_OK);
+    assert_int_equal(walk.count, 2);
+    assert_int_equal(walk.seen[0].id, b);
+    assert_int_equal(walk.seen[1].id, c);
+    assert_int_equal(s_stats(store).subscriptions, 3);
+    fx_store_destroy(&store);
+}
+
+/* --- Referrals -------------------------------------------------------------------------- */
+
+static fx_store_referral_t s_referral(int n, const char *agency, fx_referral_state_t state,
+                                      int64_t deadline)
+{
+    fx_store_referral_t ref = {.urgency = FX_URGENCY_URGENT, .state = state, .deadline = deadline};
+    s_msg_id(n, ref.msg_id);
+    snprintf(ref.sender, sizeof ref.sender, "%s", SENDER);
+    snprintf(ref.agency, sizeof ref.agency, "%s", agency);
+    return ref;
+}
+
+static void test_referral_deadlines(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    fx_store_referral_t refs[] = {
+        s_referral(1, "IDN.POLRI", FX_REFERRAL_SENT, 100),
+        s_referral(2, "IDN.POLRI", FX_REFERRAL_DELIVERED, 200),
+        s_referral(2, "MYS.PDRM", FX_REFERRAL_SENT, 50), /* same message, another agency */
+        s_referral(3, "IDN.POLRI", FX_REFERRAL_ACKNOWLEDGED, 150),
+        s_referral(4, "IDN.POLRI", FX_REFERRAL_SENT, 1000),
+    };
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+        assert_int_equal(fx_store_referral_add(store, &refs[i]), FX_OK);
+    assert_int_equal(fx_store_referral_add(store, &refs[0]), FX_ERR_EXISTS);
+
+    fx_store_referral_t *list = NULL;
+    size_t count = 0;
+    assert_int_equal(fx_store_referrals_overdue(store, 500, 10, &list, &count), FX_OK);
+    assert_int_equal(count, 3); /* earliest deadline first; 3 is acknowledged, 4 not due */
+    assert_string_equal(list[0].agency, "MYS.PDRM");
+    assert_int_equal(s_msg_number(list[0].msg_id), 2);
+    assert_int_equal(s_msg_number(list[1].msg_id), 1);
+    assert_int_equal(s_msg_number(list[2].msg_id), 2);
+    assert_string_equal(list[2].agency, "IDN.POLRI");
+    assert_int_equal(list[2].state, FX_REFERRAL_DELIVERED);
+    assert_string_equal(list[1].sender, SENDER);
+    assert_int_equal(list[1].urgency, FX_URGENCY_URGENT);
+    assert_false(list[1].escalated);
+    free(list);
+    assert_int_equal(fx_store_referrals_overdue(store, 500, 1, &list, &count), FX_OK);
+    assert_int_equal(count, 1);
+    free(list);
+
+    assert_int_equal(fx_store_referral_set_escalated(store, refs[2].msg_id, "MYS.PDRM"), FX_OK);
+    assert_int_equal(
+        fx_store_referral_set_state(store, refs[0].msg_id, "IDN.POLRI", FX_REFERRAL_NEED_INFO),
+        FX_OK);
+    assert_int_equal(
+        fx_store_referral_set_state(store, refs[0].msg_id, "THA.RTP", FX_REFERRAL_ACCEPTED),
+        FX_ERR_NOT_FOUND);
+    assert_int_equal(
+        fx_store_referral_set_state(store, refs[0].msg_id, "IDN.POLRI", (fx_referral_state_t) 9),
+        FX_ERR_INVALID);
+    fx_store_destroy(&store);
+
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_referrals_overdue(store, 5000, 10, &list, &count), FX_OK);
+    assert_int_equal(count, 2); /* 2 at IDN.POLRI and 4 */
+    assert_int_equal(s_msg_number(list[0].msg_id), 2);
+    assert_int_equal(s_msg_number(list[1].msg_id), 4);
+    free(list);
+    fx_store_referral_t got;
+    assert_int_equal(fx_store_referral_get(store, refs[2].msg_id, "MYS.PDRM", &got), FX_OK);
+    assert_true(got.escalated);
+    assert_int_equal(got.state, FX_REFERRAL_SENT);
+    assert_int_equal(got.deadline, 50);
+    assert_int_equal(fx_store_referral_get(store, refs[0].msg_id, "IDN.POLRI", &got), FX_OK);
+    assert_int_equal(got.state, FX_REFERRAL_NEED_INFO);
+    assert_int_equal(s_stats(store).referrals_open, 3);
+    assert_string_equal(fx_referral_state_name(FX_REFERRAL_NEED_INFO), "need_info");
+    assert_null(fx_referral_state_name((fx_referral_state_t) 0));
+    fx_store_destroy(&store);
+}
+
+/* --- Audit trail ------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t seq[16];
+    uint8_t leaf[16][FX_STORE_LEAF_HASH_BYTES];
+    bool recomputed_ok;
+    int count;
+} audit_walk_t;
+
+static int s_collect_audit(const fx_store_audit_entry_t *entry, void *arg)
+{
+    audit_walk_t *walk = arg;
+    uint8_t leaf[FX_STORE_LEAF_HASH_BYTES];
+    fx_store_audit_leaf_hash(entry, leaf);
+    if (memcmp(leaf, entry->leaf_hash, sizeof leaf) != 0)
+        walk->recomputed_ok = false;
+    walk->seq[walk->count] = entry->seq;
+    memcpy(walk->leaf[walk->count], entry->leaf_hash, FX_STORE_LEAF_HASH_BYTES);
+    walk->count++;
+    return 0;
+}
+
+/* The entry bytes of DESIGN: written out by hand here, so a change of format shows. */
+static void s_expected_leaf(uint8_t out[32])
+{
+    uint8_t bytes[512];
+    size_t len = 0;
+    bytes[len++] = 0x00; /* RFC 6962 leaf */
+    memcpy(bytes + len, "fusion/v1/audit", 16);
+    len += 16;
+    const uint8_t seq_time[16] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x01, 0x9A, 0, 0, 0, 0x2A};
+    memcpy(bytes + len, seq_time, 16);
+    len += 16;
+    const char *texts[] = {"rejected", SENDER, "IDN.POLRI.fp1"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(texts[i]);
+        bytes[len++] = 0, bytes[len++] = 0, bytes[len++] = 0, bytes[len++] = (uint8_t) n;
+        memcpy(bytes + len, texts[i], n);
+        len += n;
+    }
+    bytes[len++] = 0, bytes[len++] = 0, bytes[len++] = 0, bytes[len++] = 16;
+    s_msg_id(7, bytes + len);
+    len += 16;
+    bytes[len++] = 0, bytes[len++] = 0, bytes[len++] = 0, bytes[len++] = 0; /* no digest */
+    const char *details = "{\"code\":\"forbidden\",\"rule\":\"r1\"}";
+    bytes[len++] = 0, bytes[len++] = 0, bytes[len++] = 0, bytes[len++] = (uint8_t) strlen(details);
+    memcpy(bytes + len, details, strlen(details));
+    len += strlen(details);
+    crypto_hash_sha256(out, bytes, len);
+}
+
+static void test_audit_trail(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    uint8_t msg_id[FX_STORE_MSG_ID_BYTES], digest[FX_STORE_DIGEST_BYTES];
+    s_msg_id(7, msg_id);
+    memset(digest, 0xD1, sizeof digest);
+    fx_store_audit_entry_t first = {
+        .time_ms = 0x019A0000002ALL,
+        .event = "rejected",
+        .actor = SENDER,
+        .subject = "IDN.POLRI.fp1",
+        .msg_id = msg_id,
+        .details = "{\"code\":\"forbidden\",\"rule\":\"r1\"}",
+    };
+    int64_t seq = 0;
+    uint8_t leaf[FX_STORE_LEAF_HASH_BYTES], expected[FX_STORE_LEAF_HASH_BYTES];
+    assert_int_equal(fx_store_audit_append(store, &first, &seq, leaf), FX_OK);
+    assert_int_equal(seq, 1);
+    s_expected_leaf(expected);
+    assert_memory_equal(leaf, expected, sizeof leaf);
+
+    audit_walk_t before = {.recomputed_ok = true};
+    memcpy(before.leaf[0], leaf, sizeof leaf);
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    fx_store_audit_entry_t entry = {.event = "delivered",
+                                    .actor = "broker",
+                                    .subject = RECIPIENT1,
+                                    .msg_id = msg_id,
+                                    .header_digest = digest};
+    assert_int_equal(fx_store_audit_append(store, &entry, &seq, before.leaf[1]), FX_OK);
+    assert_int_equal(seq, 2);
+    assert_int_equal(fx_store_rollback(store), FX_OK); /* entry 2 never happened */
+    entry.event = "policy_reloaded";
+    entry.msg_id = NULL;
+    entry.header_digest = NULL;
+    entry.details = "{\"policy\":\"sha256:ab\"}";
+    assert_int_equal(fx_store_audit_append(store, &entry, &seq, before.leaf[1]), FX_OK);
+    assert_int_equal(seq, 2);
+    entry.event = "received";
+    entry.msg_id = msg_id;
+    entry.header_digest = digest;
+    entry.details = NULL;
+    assert_int_equal(fx_store_audit_append(store, &entry, &seq, before.leaf[2]), FX_OK);
+    assert_int_equal(seq, 3);
+    assert_memory_not_equal(before.leaf[1], before.leaf[2], FX_STORE_LEAF_HASH_BYTES);
+
+    /* Bad entries are refused. */
+    entry.details = "[1, 2]";
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_ERR_INVALID);
+    entry.details = "{\"a\":";
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_ERR_INVALID);
+    entry.details = NULL;
+    entry.event = "";
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_ERR_INVALID);
+    fx_store_destroy(&store);
+
+    /* The trail is append-only even for SQL run behind the store's back. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE audit SET event = 'x'", NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    store = s_open(fx->path, NULL);
+    int64_t count = 0;
+    assert_int_equal(fx_store_audit_count(store, &count), FX_OK);
+    assert_int_equal(count, 3);
+    audit_walk_t walk = {.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_each(store, 1, s_collect_audit, &walk), FX_OK);
+    assert_int_equal(walk.count, 3);
+    assert_true(walk.recomputed_ok);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(walk.seq[i], i + 1);
+        assert_memory_equal(walk.leaf[i], before.leaf[i], FX_STORE_LEAF_HASH_BYTES);
+    }
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_each(store, 3, s_collect_audit, &walk), FX_OK);
+    assert_int_equal(walk.count, 1);
+    assert_int_equal(walk.seq[0], 3);
+
+    /* Checkpoints of the tree (signed by a later part of the broker). */
+    fx_store_checkpoint_t cp = {.tree_size = 2, .time_ms = 10}, latest;
+    assert_int_equal(fx_store_checkpoint_latest(store, &latest), FX_ERR_NOT_FOUND);
+    memset(cp.root_hash, 0xAA, sizeof cp.root_hash);
+    memset(cp.signature, 0x55, sizeof cp.signature);
+    assert_int_equal(fx_store_checkpoint_put(store, &cp), FX_OK);
+    cp.tree_size = 3;
+    cp.root_hash[0] = 0xBB;
+    assert_int_equal(fx_store_checkpoint_put(store, &cp), FX_OK);
+    assert_int_equal(fx_store_checkpoint_put(store, &cp), FX_ERR_EXISTS);
+    assert_int_equal(fx_store_checkpoint_latest(store, &latest), FX_OK);
+    assert_int_equal(latest.tree_size, 3);
+    assert_int_equal(latest.root_hash[0], 0xBB);
+    assert_int_equal(latest.signature[63], 0x55);
+    fx_store_destroy(&store);
+}
+
+/* --- Storage failures ------------------------------------------------------------------- */
+
+/* Every call of a FAILED store returns FX_ERR_STORAGE at once. */
+static void s_expect_failed(fx_store_t *store)
+{
+    assert_true(fx_store_failed(store));
+    assert_true(fx_store_error_text(store)[0] != '\0');
+    uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(1, msg_id);
+    fx_store_answer_t answer;
+    size_t count = 0;
+    fx_store_stats_t stats;
+    assert_int_equal(fx_store_begin(store), FX_ERR_STORAGE);
+    assert_int_equal(fx_store_commit(store), FX_ERR_STORAGE);
+    assert_int_equal(fx_store_find_answer(store, msg_id, &answer), FX_ERR_STORAGE);
+    assert_int_equal(s_put_message(store, 999999, FAR_FUTURE, 10), FX_ERR_STORAGE);
+    assert_int_equal(fx_store_pending_count(store, NULL, &count), FX_ERR_STORAGE);
+    assert_int_equal(fx_store_subscription_add(store, SENDER, "**", 0, 0, NULL, NULL),
+                     FX_ERR_STORAGE);
+    assert_int_equal(fx_store_stats(store, &stats), FX_ERR_STORAGE);
+    assert_int_equal(fx_store_prune(store, 0, 0, NULL), FX_ERR_STORAGE);
+}
+
+/* Checks that every stored message has its answer, delivery and audit entry: nothing partial. */
+static void s_expect_whole(fx_store_t *store, int64_t messages)
+{
+    fx_store_stats_t stats = s_stats(store);
+    assert_int_equal(stats.messages, messages);
+    assert_int_equal(stats.answers, messages);
+    assert_int_equal(stats.pending_deliveries, messages);
+    assert_int_equal(stats.audit_entries, messages);
+}
+
+static void test_full_disk(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_options_t capped = {.max_page_count = 80};
+    fx_store_t *store = s_open(fx->path, &capped);
+    int committed = 0, n = 0;
+    fx_err_t err = FX_OK;
+    for (int batch = 0; batch < 100 && err == FX_OK; batch++) {
+        assert_int_equal(fx_store_begin(store), FX_OK);
+        for (int i = 0; i < 10 && err == FX_OK; i++)
+            err = s_publish(store, ++n, FAR_FUTURE, 1);
+        if (err == FX_OK)
+            err = fx_store_commit(store);
+        if (err == FX_OK)
+            committed += 10;
+    }
+    assert_int_equal(err, FX_ERR_STORAGE);
+    assert_true(committed > 0);
+    assert_non_null(strstr(fx_store_error_text(store), "full"));
+    assert_false(fx_store_in_transaction(store));
+    s_expect_failed(store);
+
+    /* The operator frees space; reopen brings the store back with what was committed. */
+    assert_int_equal(fx_store_reopen(store), FX_OK);
+    assert_false(fx_store_failed(store));
+    assert_string_equal(fx_store_error_text(store), "");
+    s_expect_whole(store, committed);
+    fx_store_destroy(&store);
+
+    store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_FULL});
+    s_expect_whole(store, committed);
+    uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+    fx_store_answer_t answer;
+    s_msg_id(committed + 1, msg_id); /* the first of the failed group */
+    assert_int_equal(fx_store_find_answer(store, msg_id, &answer), FX_ERR_NOT_FOUND);
+    assert_int_equal(s_publish(store, committed + 1, FAR_FUTURE, 1), FX_OK); /* room now */
+    fx_store_destroy(&store);
+}
+
+/* A VFS that forwards to the default one but can make every fsync fail, as a disk that has
+ * started losing writes does. */
+typedef struct {
+    sqlite3_file base;
+    sqlite3_file *real;
+} faulty_file_t;
+
+static sqlite3_vfs *s_real_vfs;
+static int s_fail_syncs;
+static int s_sync_calls;
+
+#define REAL(f) (((faulty_file_t *) (f))->real)
+
+static int s_f_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int s_f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+static int s_f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
+}
+static int s_f_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int s_f_sync(sqlite3_file *f, int flags)
+{
+    s_sync_calls++;
+    if (s_fail_syncs)
+        return SQLITE_IOERR_FSYNC;
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int s_f_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int s_f_lock(sqlite3_file *f, int lock)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), lock);
+}
+static int s_f_unlock(sqlite3_file *f, int lock)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), lock);
+}
+static int s_f_reserved(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int s_f_control(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int s_f_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int s_f_device(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int s_f_shm_map(sqlite3_file *f, int page, int size, int extend, void volatile **out)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), page, size, extend, out);
+}
+static int s_f_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
+}
+static void s_f_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int s_f_shm_unmap(sqlite3_file *f, int delete_flag)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), delete_flag);
+}
+static int s_f_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **out)
+{
+    return REAL(f)->pMethods->xFetch(REAL(f), off, n, out);
+}
+static int s_f_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+    return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+
+static const sqlite3_io_methods s_faulty_io = {
+    3,           s_f_close,   s_f_read,     s_f_write,       s_f_truncate,  s_f_sync,
+    s_f_size,    s_f_lock,    s_f_unlock,   s_f_reserved,    s_f_control,   s_f_sector,
+    s_f_device,  s_f_shm_map, s_f_shm_lock, s_f_shm_barrier, s_f_shm_unmap, s_f_fetch,
+    s_f_unfetch,
+};
+
+static int s_faulty_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+                         int *out_flags)
+{
+    (void) vfs;
+    faulty_file_t *f = (faulty_file_t *) file;
+    f->real = (sqlite3_file *) (f + 1);
+    int rc = s_real_vfs->xOpen(s_real_vfs, name, f->real, flags, out_flags);
+    f->base.pMethods = f->real->pMethods ? &s_faulty_io : NULL;
+    return rc;
+}
+
+static int s_faulty_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
+{
+    (void) vfs;
+    return s_real_vfs->xDelete(s_real_vfs, name, sync_dir);
+}
+
+static int s_faulty_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+    (void) vfs;
+    return s_real_vfs->xAccess(s_real_vfs, name, flags, out);
+}
+
+static int s_faulty_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+    (void) vfs;
+    return s_real_vfs->xFullPathname(s_real_vfs, name, n, out);
+}
+
+static void s_register_faulty_vfs(void)
+{
+    static sqlite3_vfs vfs;
+    if (s_real_vfs)
+        return;
+    s_real_vfs = sqlite3_vfs_find(NULL);
+    vfs = *s_real_vfs;
+    vfs.szOsFile = (int) sizeof(faulty_file_t) + s_real_vfs->szOsFile;
+    vfs.zName = "fx-faulty";
+    vfs.pNext = NULL;
+    vfs.xOpen = s_faulty_open;
+    vfs.xDelete = s_faulty_delete;
+    vfs.xAccess = s_faulty_access;
+    vfs.xFullPathname = s_faulty_full_pathname;
+    assert_int_equal(sqlite3_vfs_register(&vfs, 0), SQLITE_OK);
+}
+
+static void test_failed_fsync(void **state)
+{
+    fixture_t *fx = *state;
+    s_register_faulty_vfs();
+    fx_store_options_t options = {.vfs = "fx-faulty"};
+    fx_store_t *store = s_open(fx->path, &options);
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 1; n <= 20; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+
+    s_fail_syncs = 1;
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 21; n <= 40; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 1), FX_OK);
+    int syncs = s_sync_calls;
+    assert_int_equal(fx_store_commit(store), FX_ERR_STORAGE);
+    assert_true(s_sync_calls > syncs);
+    assert_non_null(strstr(fx_store_error_text(store), "commit: disk I/O error"));
+    syncs = s_sync_calls;
+    s_expect_failed(store);
+    assert_int_equal(s_sync_calls, syncs); /* a failed fsync is never retried */
+    fx_store_destroy(&store);
+    assert_int_equal(s_sync_calls, syncs); /* nor on close: no checkpoint */
+    s_fail_syncs = 0;
+
+    /* What the WAL holds decides: the whole group or none of it, never part. */
+    store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_FULL});
+    int64_t messages = s_stats(store).messages;
+    assert_true(messages == 20 || messages == 40);
+    s_expect_whole(store, messages);
+    fx_store_destroy(&store);
+}
+
+/* Fills a store, closes it and overwrites len bytes at offset with garbage. */
+static void s_corrupt_file(const char *path, long offset, size_t len)
+{
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    uint8_t *garbage = malloc(len);
+    assert_non_null(garbage);
+    for (size_t i = 0; i < len; i++)
+        garbage[i] = (uint8_t) (0x5A ^ (i * 7));
+    assert_int_equal(pwrite(fd, garbage, len, offset), (ssize_t) len);
+    close(fd);
+    free(garbage);
+}
+
+static void s_fill(const char *path, int messages)
+{
+    fx_store_t *store = s_open(path, NULL);
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 1; n <= messages; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 2), FX_OK);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    fx_store_destroy(&store);
+}
+
+static int s_count_audit(const fx_store_audit_entry_t *entry, void *arg)
+{
+    (void) entry;
+    (*(int *) arg)++;
+    return 0;
+}
+
+/* Reads everything the broker reads; returns the first error. */
+static fx_err_t s_read_everything(fx_store_t *store, int messages)
+{
+    const char *recipients[] = {RECIPIENT1, RECIPIENT2};
+    fx_err_t err = FX_OK;
+    for (int r = 0; r < 2 && err == FX_OK; r++) {
+        fx_store_pending_t *list = NULL;
+        size_t count = 0;
+        err = fx_store_pending_list(store, recipients[r], 0, 100000, &list, &count);
+        fx_store_pending_free(&list, count);
+    }
+    int entries = 0;
+    if (err == FX_OK)
+        err = fx_store_audit_each(store, 0, s_count_audit, &entries);
+    for (int n = 1; n <= messages && err == FX_OK; n++) {
+        uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+        fx_store_answer_t answer;
+        s_msg_id(n, msg_id);
+        err = fx_store_find_answer(store, msg_id, &answer);
+    }
+    return err;
+}
+
+static void test_corrupt_file(void **state)
+{
+    fixture_t *fx = *state;
+    enum { N = 300 };
+    s_fill(fx->path, N);
+    struct stat st;
+    assert_int_equal(stat(fx->path, &st), 0);
+    long middle = (long) (st.st_size / 2 / 4096 * 4096);
+    s_corrupt_file(fx->path, middle + 8, 2000);
+
+    /* Found at open by the quick check... */
+    fx_store_t *store = NULL;
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open(fx->path, NULL, &store, why), FX_ERR_STORAGE);
+    assert_null(store);
+    assert_non_null(strstr(why, "integrity check failed"));
+
+    /* ...or, without the check, at the first read that touches the page, never a crash. */
+    fx_err_t err =
+        fx_store_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_NONE}, &store, why);
+    if (err == FX_OK) {
+        assert_int_equal(s_read_everything(store, N), FX_ERR_STORAGE);
+        assert_true(fx_store_failed(store));
+        assert_non_null(strstr(fx_store_error_text(store), "malformed"));
+        /* Reopen runs the full check and refuses the damaged file. */
+        assert_int_equal(fx_store_reopen(store), FX_ERR_STORAGE);
+        assert_non_null(strstr(fx_store_error_text(store), "integrity check failed"));
+        s_expect_failed(store);
+        fx_store_destroy(&store);
+    } else
+        assert_int_equal(err, FX_ERR_STORAGE);
+
+    /* A damaged header: not a database at all. */
+    s_corrupt_file(fx->path, 0, 100);
+    assert_int_equal(fx_store_open(fx->path, NULL, &store, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "not a database"));
+    tu_write(fx->path, "this is a text file, not a store\n", 0600);
+    assert_int_equal(fx_store_open(fx->path, NULL, &store, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "not a database"));
+}
+
+static void test_corrupt_rows(void **state)
+{
+    fixture_t *fx = *state;
+    s_fill(fx->path, 5);
+    /* An envelope changed on disk, same length: pages and constraints are fine, the hash is
+     * not. The store refuses to hand it out. */
+    s_raw_sql(fx->path, "UPDATE messages SET envelope = zeroblob(1024) WHERE id = 3");
+    fx_store_t *store = s_open(fx->path, NULL);
+    fx_store_pending_t *list = NULL;
+    size_t count = 0;
+    assert_int_equal(fx_store_pending_list(store, RECIPIENT1, 0, 10, &list, &count),
+                     FX_ERR_STORAGE);
+    assert_null(list);
+    assert_non_null(strstr(fx_store_error_text(store), "does not match the hash"));
+    s_expect_failed(store);
+    fx_store_destroy(&store);
+
+    /* A msg_id of the wrong length: the quick check at open sees the CHECK constraint... */
+    s_raw_sql(fx->path, "UPDATE messages SET envelope = (SELECT envelope FROM messages WHERE id "
+                        "= 2), envelope_hash = (SELECT envelope_hash FROM messages WHERE id = 2)"
+                        " WHERE id = 3;"
+                        "PRAGMA ignore_check_constraints = ON;"
+                        "UPDATE messages SET msg_id = x'0102' WHERE id = 4;");
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open(fx->path, NULL, &store, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "CHECK constraint failed in messages"));
+    /* ...and without the check, the read does. */
+    store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_NONE});
+    assert_int_equal(fx_store_pending_list(store, RECIPIENT1, 0, 10, &list, &count),
+                     FX_ERR_STORAGE);
+    assert_non_null(strstr(fx_store_error_text(store), "messages.msg_id is 2 bytes, not 16"));
+    fx_store_destroy(&store);
+
+    /* An audit row with a short leaf hash names its entry. */
+    s_raw_sql(fx->path, "PRAGMA ignore_check_constraints = ON;"
+                        "UPDATE messages SET msg_id = x'F5000000000000000000000000000004' "
+                        "WHERE id = 4;"
+                        "DROP TRIGGER audit_no_update;"
+                        "UPDATE audit SET leaf_hash = x'00' WHERE seq = 2;");
+    store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_NONE});
+    int entries = 0;
+    assert_int_equal(fx_store_audit_each(store, 0, s_count_audit, &entries), FX_ERR_STORAGE);
+    assert_int_equal(entries, 1);
+    assert_non_null(strstr(fx_store_error_text(store), "audit entry 2"));
+    fx_store_destroy(&store);
+}
+
+int main(void)
+{
+    fx_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_and_reopen, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_survives_reopen, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_answers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_order_and_states, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_and_prune, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_subscriptions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_referral_deadlines, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_trail, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_rows, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
