@@ -1,11 +1,202 @@
-/* Placeholder until this command lands. */
+/* fusion-admin policy: check a sharing policy (every error as FILE:LINE:COLUMN: message) and
+ * explain decisions for a JSON query, as JSON or as lines an officer can read. Signing and
+ * verifying policies have their own spot at the end of this file. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "admin.h"
 #include "fusion/cli.h"
 #include "fusion/err.h"
+#include "fusion/explain.h"
+#include "fusion/policy.h"
+
+#define PROG            ADMIN_PROG " policy"
+#define QUERY_MAX_BYTES (16 * 1024 * 1024)
+
+/* Loads a policy, printing every error to stderr. Returns the exit code (0 when loaded). */
+static int s_load(const char *path, fx_policy_t **policy_p)
+{
+    fx_policy_errors_t *errors = NULL;
+    fx_err_t rc = fx_policy_load(path, policy_p, &errors);
+    if (rc == FX_OK)
+        return FX_EXIT_OK;
+    size_t n = fx_policy_errors_count(errors);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s\n", fx_policy_errors_text(errors, i));
+    fx_policy_errors_destroy(&errors);
+    if (rc == FX_ERR_POLICY)
+        fx_cli_error(PROG, "%s is not a valid policy (%zu error%s)", path, n, n == 1 ? "" : "s");
+    return rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
+}
+
+static int s_help_wanted(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- policy check ---------------------------------------------------------------------------- */
+
+static int s_check(int argc, char **argv)
+{
+    if (s_help_wanted(argc, argv)) {
+        printf("Usage: %s check FILE\n\n"
+               "Validates a sharing policy. Prints a one-line summary and exits 0 when it is\n"
+               "valid; otherwise prints every error as FILE:LINE:COLUMN: message on stderr and\n"
+               "exits 2.\n",
+               PROG);
+        fx_cli_print_exit_codes();
+        return FX_EXIT_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        fx_cli_error(PROG, "usage: %s check FILE (try --help)", PROG);
+        return FX_EXIT_USAGE;
+    }
+    fx_policy_t *policy = NULL;
+    int status = s_load(argv[1], &policy);
+    if (status != FX_EXIT_OK)
+        return status;
+    char summary[256];
+    fx_policy_summary(policy, summary, sizeof summary);
+    printf("%s: valid policy (fusion_policy 1): %s\n", argv[1], summary);
+    fx_policy_destroy(&policy);
+    return FX_EXIT_OK;
+}
+
+/* ---- policy explain -------------------------------------------------------------------------- */
+
+static void s_explain_help(void)
+{
+    printf(
+        "Usage: %s explain --policy FILE [--text] [QUERY|-]\n\n"
+        "Evaluates a query against the policy and prints one decision per (recipient,\n"
+        "section), in recipient order then section order. QUERY is a JSON file; without it,\n"
+        "or with -, the query is read from standard input. The query's \"at\" (RFC 3339 or\n"
+        "YYYY-MM-DD) defaults to now.\n\n"
+        "Options:\n"
+        "  --policy FILE  the sharing policy to evaluate against (required)\n"
+        "  --text         one plain line per decision instead of JSON\n\n"
+        "Query:\n"
+        "  {\"at\": \"2026-11-28T00:00:00Z\",\n"
+        "   \"sender\": {\"id\": \"THA.RTP.fp1\", \"country\": \"THA\", \"agency\": \"THA.RTP\",\n"
+        "              \"roles\": [\"focal_point\"]},\n"
+        "   \"recipients\": [{\"id\": \"IDN.POLRI.fp1\", \"country\": \"IDN\", ...}],\n"
+        "   \"message\": {\"kind\": \"referral\", \"audience\": \"direct\", \"purpose\": ...,\n"
+        "               \"sections\": [{\"id\": 1, \"tlp\": \"amber\", \"categories\": "
+        "[...]}]}}\n\n"
+        "Exits 0 when the query was evaluated, whatever was decided; 2 for an invalid query\n"
+        "or policy.\n",
+        PROG);
+    fx_cli_print_exit_codes();
+}
+
+static int s_explain(int argc, char **argv)
+{
+    const char *policy_path = NULL, *query_path = NULL;
+    int text = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            s_explain_help();
+            return FX_EXIT_OK;
+        } else if (strcmp(arg, "--policy") == 0 && i + 1 < argc) {
+            policy_path = argv[++i];
+        } else if (strncmp(arg, "--policy=", 9) == 0) {
+            policy_path = arg + 9;
+        } else if (strcmp(arg, "--text") == 0) {
+            text = 1;
+        } else if ((arg[0] != '-' || strcmp(arg, "-") == 0) && !query_path) {
+            query_path = arg;
+        } else {
+            fx_cli_error(PROG, "explain: unexpected argument '%s' (try --help)", arg);
+            return FX_EXIT_USAGE;
+        }
+    }
+    if (!policy_path) {
+        fx_cli_error(PROG, "explain: --policy FILE is required (try --help)");
+        return FX_EXIT_USAGE;
+    }
+    if (!query_path)
+        query_path = "-";
+
+    fx_policy_t *policy = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    json_t *query = NULL, *answer = NULL;
+    int status = s_load(policy_path, &policy);
+    if (status != FX_EXIT_OK)
+        goto cleanup;
+    fx_err_t rc = fx_file_read(query_path, QUERY_MAX_BYTES, &data, &len);
+    if (rc != FX_OK) {
+        fx_cli_error(PROG, "explain: cannot read the query %s: %s",
+                     strcmp(query_path, "-") == 0 ? "from standard input" : query_path,
+                     fx_strerror(rc));
+        status = fx_err_exit(rc);
+        goto cleanup;
+    }
+    json_error_t jerr;
+    query = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!query) {
+        fx_cli_error(PROG, "explain: invalid query: not JSON (line %d, column %d: %s)", jerr.line,
+                     jerr.column, jerr.text);
+        status = FX_EXIT_USAGE;
+        goto cleanup;
+    }
+    char why[FX_EXPLAIN_WHY_SIZE];
+    if (fx_explain(policy, query, fx_now_ms(), &answer, why, sizeof why) != FX_OK) {
+        fx_cli_error(PROG, "explain: invalid query: %s", why);
+        status = FX_EXIT_USAGE;
+        goto cleanup;
+    }
+    if (text) {
+        size_t i;
+        json_t *decision;
+        json_array_foreach(json_object_get(answer, "decisions"), i, decision)
+        {
+            char *line = fx_explain_decision_text(policy, decision);
+            printf("%s\n", line);
+            free(line);
+        }
+    } else {
+        char *out = json_dumps(answer, JSON_INDENT(2));
+        if (!out) {
+            fx_cli_error(PROG, "explain: out of memory");
+            status = FX_EXIT_SYSTEM;
+            goto cleanup;
+        }
+        printf("%s\n", out);
+        free(out);
+    }
+    if (fflush(stdout) != 0)
+        status = FX_EXIT_SYSTEM;
+cleanup:
+    json_decref(answer);
+    json_decref(query);
+    free(data);
+    fx_policy_destroy(&policy);
+    return status;
+}
+
+/* ---- policy sign / policy verify ------------------------------------------------------------- */
+/* Reserved for the lead: signing a policy with the authority key (FX_DOMAIN_POLICY) and
+ * verifying it. Add s_sign / s_verify here and their rows to s_commands below. */
+
+/* ---- Dispatch -------------------------------------------------------------------------------- */
+
+static const fx_command_t s_commands[] = {
+    {"check", s_check, "validate a policy: every error as FILE:LINE:COLUMN: message"},
+    {"explain", s_explain, "explain decisions for a JSON query (--policy FILE [--text] [QUERY|-])"},
+    {NULL, NULL, NULL},
+};
 
 int admin_policy(int argc, char **argv)
 {
-    (void) argc;
-    fx_cli_error(ADMIN_PROG, "%s: not built yet", argv[0]);
-    return FX_EXIT_SYSTEM;
+    return fx_cli_dispatch(PROG,
+                           "fusion-admin policy: check sharing policies and explain their "
+                           "decisions.",
+                           s_commands, argc, argv);
 }
