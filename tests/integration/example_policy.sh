@@ -1,0 +1,91 @@
+#!/bin/sh
+# The example policy deploy/policy/bali-process.yaml: `fusion-admin policy check` accepts it, and
+# `fusion-admin policy explain` answers each query in tests/data/explain/ as its .expect.json says.
+# The expectations were derived by hand from the decision order of DESIGN.md.
+#
+# Usage (from the repository root): FUSION_BIN=build/bin sh tests/integration/example_policy.sh
+# Needs jq. Prints each failure by name; exits non-zero if any check fails.
+set -u
+
+: "${FUSION_BIN:?set FUSION_BIN to the directory holding fusion-admin}"
+admin=$FUSION_BIN/fusion-admin
+policy=deploy/policy/bali-process.yaml
+data=${FUSION_TEST_DATA:-tests/data}/explain
+
+command -v jq >/dev/null 2>&1 || { echo "example_policy: jq is required" >&2; exit 2; }
+[ -x "$admin" ] || { echo "example_policy: $admin not found or not executable" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fusion-example-policy.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+failures=0
+checks=0
+fail() { # name message
+    failures=$((failures + 1))
+    echo "FAIL $1: $2"
+}
+
+# 1. The policy is valid.
+checks=$((checks + 1))
+if "$admin" policy check "$policy" >"$tmp/check.out" 2>&1; then
+    echo "ok   policy check $policy"
+else
+    fail "policy-check" "fusion-admin policy check $policy exited non-zero:"
+    sed 's/^/    /' "$tmp/check.out"
+fi
+
+# 2. Each query gets the expected decisions.
+found=0
+for query in "$data"/*.json; do
+    case $query in *.expect.json) continue ;; esac
+    [ -f "$query" ] || continue
+    found=$((found + 1))
+    name=$(basename "$query" .json)
+    expect=${query%.json}.expect.json
+    checks=$((checks + 1))
+    if [ ! -f "$expect" ]; then
+        fail "$name" "missing $expect"
+        continue
+    fi
+    status=0
+    "$admin" policy explain --policy "$policy" "$query" >"$tmp/$name.out" 2>"$tmp/$name.err" \
+        || status=$?
+    if [ "$status" -ne 0 ]; then
+        fail "$name" "policy explain exited $status: $(head -c 400 "$tmp/$name.err")"
+        continue
+    fi
+    if ! jq -e '.decisions | type == "array"' "$tmp/$name.out" >/dev/null 2>&1; then
+        fail "$name" "answer is not JSON with a decisions array: $(head -c 400 "$tmp/$name.out")"
+        continue
+    fi
+    want=$(jq 'length' "$expect")
+    got=$(jq '.decisions | length' "$tmp/$name.out")
+    count=""
+    [ "$want" = "$got" ] || count="expected $want decisions, got $got"
+    # Compare decision i with expectation i: recipient, section and allow always; code, rule and
+    # agreement when the expectation gives them. Each mismatch is one line.
+    mismatches=$(jq -r --slurpfile got "$tmp/$name.out" '
+        . as $exp
+        | range(0; $exp | length) as $i
+        | $exp[$i] as $e
+        | ($got[0].decisions[$i] // {}) as $d
+        | ["recipient", "section", "allow", "code", "rule", "agreement"][] as $k
+        | select($e | has($k))
+        | select($d[$k] != $e[$k])
+        | "decision \($i) (\($e.recipient) section \($e.section)): \($k) expected \($e[$k] | tojson), got \($d[$k] | tojson)"
+          + (if $d.reason then " (reason: \($d.reason))" else "" end)
+        ' "$expect") || mismatches="could not compare (jq failed)"
+    mismatches=$(printf '%s\n%s\n' "$count" "$mismatches" | sed '/^$/d')
+    if [ -n "$mismatches" ]; then
+        fail "$name" "$(printf '%s\n' "$mismatches" | sed '2,$s/^/     /')"
+    else
+        echo "ok   $name ($got decisions)"
+    fi
+done
+if [ "$found" -lt 1 ]; then
+    fail "queries" "no query files in $data"
+fi
+
+echo "$((checks - failures)) of $checks checks passed"
+[ "$failures" -eq 0 ]
