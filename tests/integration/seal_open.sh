@@ -1,0 +1,204 @@
+#!/bin/sh
+# Sealing and opening with the real binaries: a region with a sender and two recipients, a
+# two-section message where section 2 goes only to A; A opens both, B only section 1 and is told
+# section 2 exists; a non-recipient, an unknown sender and altered files are refused (exit 3).
+# Usage: FUSION_BIN=build/bin sh tests/integration/seal_open.sh
+set -u
+bin=${FUSION_BIN:?set FUSION_BIN to the directory of the built binaries}
+admin=$bin/fusion-admin
+agent=$bin/fusion-agent
+work=$(mktemp -d "${TMPDIR:-/tmp}/fusion-seal-XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT INT TERM
+cd "$work" || exit 1
+unset FUSION_REGION
+failures=0
+
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# expect CODE NAME COMMAND...: runs COMMAND, keeping stdout in out.txt and stderr in err.txt.
+expect() {
+    want=$1 name=$2
+    shift 2
+    "$@" >out.txt 2>err.txt
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$name: exit $got, expected $want"
+        sed 's/^/    stdout: /' out.txt
+        sed 's/^/    stderr: /' err.txt
+    fi
+}
+
+# contains FILE TEXT NAME / lacks FILE TEXT NAME
+contains() {
+    grep -q -- "$2" "$1" || {
+        fail "$3: '$2' not in $1"
+        sed 's/^/    /' "$1"
+    }
+}
+lacks() {
+    if grep -q -- "$2" "$1"; then
+        fail "$3: '$2' should not be in $1"
+        sed 's/^/    /' "$1"
+    fi
+}
+
+# flip FILE OFFSET OUT: OUT is FILE with the byte at OFFSET changed.
+flip() {
+    size=$(wc -c <"$1")
+    {
+        head -c "$2" "$1"
+        byte=$(dd if="$1" bs=1 skip="$2" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+        printf "\\$(printf '%03o' $(((byte + 1) % 256)))"
+        tail -c $((size - $2 - 1)) "$1"
+    } >"$3"
+}
+
+# --- a region -----------------------------------------------------------------------------------
+"$admin" init region >/dev/null || fail "init"
+for id in THA.RTP.fp1 IDN.POLRI.lo1 MYS.PDRM.fp1 PHL.IACAT.fp1; do
+    "$agent" keygen "$id" --dir keys >/dev/null || fail "keygen $id"
+done
+for id in THA.RTP.fp1 IDN.POLRI.lo1 MYS.PDRM.fp1; do
+    "$admin" enroll --region region "keys/$id.request" --roles focal_point,police >/dev/null ||
+        fail "enroll $id"
+done
+# PHL.IACAT.fp1 has keys but no certificate.
+sender_fp=$("$admin" directory --region region | grep '^THA.RTP.fp1 ' |
+    grep -o '[0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}')
+[ -n "$sender_fp" ] || fail "no fingerprint for THA.RTP.fp1 in the directory listing"
+
+# --- help ---------------------------------------------------------------------------------------
+for cmd in seal open; do
+    expect 0 "$cmd --help" "$agent" "$cmd" --help
+    contains out.txt "Usage: fusion-agent $cmd" "$cmd --help"
+    contains out.txt "Exit codes" "$cmd --help"
+done
+
+# --- seal ---------------------------------------------------------------------------------------
+printf 'Group of 12 expected at the Mae Sot crossing tonight.\n' >summary.txt
+printf 'Passport numbers of the two organisers: MA1234567, MA7654321.\n' >documents.txt
+expect 0 "seal" "$agent" seal --key keys/THA.RTP.fp1.key --region region --kind case_alert \
+    --to IDN.POLRI.lo1,MYS.PDRM.fp1 --route 'mmr>tha:mst>mys' --stage at_border \
+    --purpose investigation --urgency urgent --case-ref RTP-2026-0042 \
+    --section 'tlp=green;categories=operational,location;file=summary.txt' \
+    --section 'tlp=amber;categories=operational,travel_document;file=documents.txt;to=IDN.POLRI.lo1' \
+    --out alert.msg
+contains out.txt "Sealed case_alert" "seal summary"
+contains out.txt "section 2 (tlp amber; operational,travel_document) for IDN.POLRI.lo1$" \
+    "seal: section 2 only for A"
+[ -s alert.msg ] || fail "seal wrote no message"
+# The header is signed but not encrypted, and the wrapped keys' labels are in clear: the content
+# must show nowhere.
+for secret in "Mae Sot" MA1234567; do
+    grep -q "$secret" alert.msg && fail "the sealed file shows '$secret' in clear text"
+done
+grep -q "MMR>THA:MST>MYS" alert.msg || fail "the route is not in the header (normalised)"
+
+# --- open ---------------------------------------------------------------------------------------
+expect 0 "open as A" "$agent" open --key keys/IDN.POLRI.lo1.key --region region alert.msg
+contains out.txt "From THA.RTP.fp1 (THA.RTP), signature verified, key fingerprint $sender_fp" \
+    "A: verified sender"
+contains out.txt "route MMR>THA:MST>MYS" "A: header"
+contains out.txt "Section 1 (tlp green; operational,location):" "A: section 1"
+contains out.txt "Group of 12 expected at the Mae Sot crossing tonight." "A: section 1 text"
+contains out.txt "Section 2 (tlp amber; operational,travel_document):" "A: section 2"
+contains out.txt "MA1234567, MA7654321" "A: section 2 text"
+lacks out.txt "not given" "A was given everything"
+
+expect 0 "open as B" "$agent" open --key keys/MYS.PDRM.fp1.key --region region alert.msg
+contains out.txt "Group of 12 expected" "B: section 1 text"
+lacks out.txt "MA1234567" "B must not see section 2"
+contains out.txt "Section 2 (tlp amber; operational,travel_document): not given to you" \
+    "B is told section 2 exists"
+contains out.txt "Sections that exist but were not given to MYS.PDRM.fp1: 2$" "B: summary"
+
+FUSION_REGION=region expect 3 "open as a non-recipient" "$agent" open \
+    --key keys/PHL.IACAT.fp1.key alert.msg
+contains err.txt "no section is addressed to PHL.IACAT.fp1" "non-recipient"
+lacks out.txt "Mae Sot" "non-recipient"
+
+# --- altered messages ---------------------------------------------------------------------------
+# Every 7th byte of the file, one at a time: never exit 0 with wrong content.
+size=$(wc -c <alert.msg)
+offset=0
+while [ "$offset" -lt "$size" ]; do
+    flip alert.msg "$offset" altered.msg
+    "$agent" open --key keys/IDN.POLRI.lo1.key --region region altered.msg >out.txt 2>err.txt
+    got=$?
+    if [ "$got" -eq 0 ]; then
+        # Only a change outside the signed and sealed parts may pass: B's wrapped key, or a label
+        # (A is then told the section was not given to it, as a broker may withhold one). What
+        # opens is exactly the original.
+        if grep -q "^Section 1 (tlp green; operational,location):$" out.txt; then
+            grep -q "Group of 12 expected at the Mae Sot" out.txt ||
+                fail "altered at byte $offset: section 1 opened with different content"
+        fi
+        if grep -q "^Section 2 (tlp amber; operational,travel_document):$" out.txt; then
+            grep -q "MA1234567, MA7654321" out.txt ||
+                fail "altered at byte $offset: section 2 opened with different content"
+        fi
+    elif [ "$got" -ne 3 ] && [ "$got" -ne 2 ]; then
+        fail "altered at byte $offset: exit $got (expected 2 or 3)"
+    fi
+    offset=$((offset + 7))
+done
+# A byte of the signed header, and a byte of the last section's ciphertext or key.
+flip alert.msg 40 altered.msg
+expect 3 "altered header" "$agent" open --key keys/IDN.POLRI.lo1.key --region region altered.msg
+contains err.txt "signature does not verify" "altered header"
+flip alert.msg $((size - 10)) altered.msg
+expect 3 "altered section 2" "$agent" open --key keys/IDN.POLRI.lo1.key --region region \
+    altered.msg
+head -c $((size / 2)) alert.msg >truncated.msg
+expect 2 "truncated" "$agent" open --key keys/IDN.POLRI.lo1.key --region region truncated.msg
+contains err.txt "malformed" "truncated"
+
+# --- refusals -----------------------------------------------------------------------------------
+# A sender without a certificate: its message is not trusted by anyone.
+expect 0 "seal by an unenrolled sender (warned)" "$agent" seal --key keys/PHL.IACAT.fp1.key \
+    --region region --kind notice --to IDN.POLRI.lo1 \
+    --section 'tlp=green;categories=operational;text=hello' --out unknown.msg
+contains err.txt "no valid certificate" "unenrolled sender warned"
+expect 3 "open from an unknown sender" "$agent" open --key keys/IDN.POLRI.lo1.key \
+    --region region unknown.msg
+contains err.txt "has no certificate in the directory" "unknown sender"
+
+expect 2 "recipient without certificate" "$agent" seal --key keys/THA.RTP.fp1.key \
+    --region region --kind notice --to PHL.IACAT.fp1 \
+    --section 'tlp=green;categories=operational;text=hi' --out x.msg
+contains err.txt "PHL.IACAT.fp1: no certificate in the directory" "unknown recipient"
+expect 2 "section without tlp" "$agent" seal --key keys/THA.RTP.fp1.key --region region \
+    --kind notice --to IDN.POLRI.lo1 --section 'categories=operational;text=hi' --out x.msg
+contains err.txt "tlp" "section without tlp"
+expect 2 "unknown category" "$agent" seal --key keys/THA.RTP.fp1.key --region region \
+    --kind notice --to IDN.POLRI.lo1 --section 'tlp=green;categories=gossip;text=hi' --out x.msg
+contains err.txt "unknown category 'gossip'" "unknown category"
+expect 2 "bad route" "$agent" seal --key keys/THA.RTP.fp1.key --region region --kind notice \
+    --to IDN.POLRI.lo1 --section 'tlp=green;categories=operational;text=hi' --route 'MMR>>THA' \
+    --out x.msg
+expect 2 "no kind" "$agent" seal --key keys/THA.RTP.fp1.key --region region --to IDN.POLRI.lo1 \
+    --section 'tlp=green;categories=operational;text=hi' --out x.msg
+expect 2 "no region" "$agent" seal --key keys/THA.RTP.fp1.key --kind notice --to IDN.POLRI.lo1 \
+    --section 'tlp=green;categories=operational;text=hi' --out x.msg
+contains err.txt "FUSION_REGION" "no region"
+[ -e x.msg ] && fail "a refused seal wrote a file"
+
+chmod 0644 keys/IDN.POLRI.lo1.key
+expect 3 "readable key file" "$agent" open --key keys/IDN.POLRI.lo1.key --region region alert.msg
+contains err.txt "chmod 600" "readable key file"
+chmod 0600 keys/IDN.POLRI.lo1.key
+
+# Once the sender is revoked, its messages are no longer opened.
+"$admin" revoke --region region THA.RTP.fp1 >/dev/null || fail "revoke"
+expect 3 "open from a revoked sender" "$agent" open --key keys/IDN.POLRI.lo1.key \
+    --region region alert.msg
+contains err.txt "revoked" "revoked sender"
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "seal_open: all checks passed"
