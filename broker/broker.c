@@ -1,33 +1,126 @@
-/* fusion-broker: the Fusion broker daemon. */
+/* fusion-broker: the Fusion broker daemon. main() reads the configuration, starts zauth (so
+ * CURVE fails closed from the first connection), starts the broker actor, turns SIGHUP into a
+ * reload and SIGTERM into a clean stop, and tears down in reverse order. */
+#include <czmq.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
 #include "fusion/cli.h"
 #include "fusion/err.h"
 #include "fusion/util.h"
+#include "server.h"
+
+#define PROG "fusion-broker"
+
+/* Set by the SIGHUP handler; the main loop does the work. */
+static volatile sig_atomic_t s_reload_requested;
+
+static void s_on_sighup(int sig)
+{
+    (void) sig;
+    s_reload_requested = 1;
+}
 
 static void s_help(void)
 {
     printf("fusion-broker: the Fusion broker daemon.\n\n"
            "Usage: fusion-broker --config FILE [--check]\n\n"
-           "  --config FILE  broker configuration (YAML)\n"
-           "  --check        validate configuration, policy and directory, then exit\n"
+           "  --config FILE  broker configuration (YAML; see docs/broker.md)\n"
+           "  --check        validate the configuration, the signed policy and the directory,\n"
+           "                 then exit\n"
            "  --help         this text\n"
-           "  --version      the version\n");
+           "  --version      the version\n\n"
+           "Signals: SIGHUP reloads the signed policy and the directory (an invalid one is\n"
+           "refused and the old one stays); SIGTERM stops accepting, finishes the commit in\n"
+           "flight and exits 0.\n");
     fx_cli_print_exit_codes();
 }
 
 int main(int argc, char **argv)
 {
     fx_init();
-    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        printf("fusion-broker %s\n", FX_VERSION);
-        return FX_EXIT_OK;
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"check", no_argument, NULL, 'k'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {NULL, 0, NULL, 0}};
+    const char *config_path = NULL;
+    int check = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'h':
+            s_help();
+            return FX_EXIT_OK;
+        case 'V':
+            printf("fusion-broker %s\n", FX_VERSION);
+            return FX_EXIT_OK;
+        default:
+            fx_cli_error(PROG, "try 'fusion-broker --help'");
+            return FX_EXIT_USAGE;
+        }
     }
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        s_help();
-        return FX_EXIT_OK;
+    if (!config_path || optind != argc) {
+        fx_cli_error(PROG, "usage: fusion-broker --config FILE [--check]");
+        return FX_EXIT_USAGE;
     }
-    fx_cli_error("fusion-broker", "the broker daemon is not built yet; only --help and --version work");
-    return FX_EXIT_USAGE;
+    broker_config_t config;
+    fx_diag_t *diag = fx_diag_new(config_path);
+    if (broker_config_load(config_path, &config, diag) != 0) {
+        fx_diag_print(diag, stderr, PROG ": ");
+        fx_diag_destroy(&diag);
+        broker_config_free(&config);
+        return FX_EXIT_USAGE;
+    }
+    fx_diag_destroy(&diag);
+    config.check_only = check;
+
+    zsys_init();
+    zsys_set_logstream(stderr);
+    char curve_dir[4096];
+    snprintf(curve_dir, sizeof curve_dir, "%s/%s", config.state_dir, BROKER_CURVE_DIR);
+    if (fx_mkdir_p(curve_dir) != 0) {
+        fx_cli_error(PROG, "cannot create %s", curve_dir);
+        broker_config_free(&config);
+        return FX_EXIT_SYSTEM;
+    }
+    /* zauth first, alive for the life of the process: with the ZAP domain enforced, a client
+     * is admitted only if zauth finds its CURVE key among the directory's valid principals. */
+    zactor_t *auth = zactor_new(zauth, NULL);
+    zstr_sendx(auth, "CURVE", curve_dir, NULL);
+    zsock_wait(auth);
+
+    int status = FX_EXIT_OK;
+    zactor_t *server = zactor_new(broker_server_actor, &config);
+    if (zsock_wait(server) != 0) {
+        status = FX_EXIT_USAGE; /* the reason is in the log */
+    } else if (check) {
+        printf("%s: configuration, signed policy and directory are valid\n", config_path);
+    } else {
+        struct sigaction sa = {.sa_handler = s_on_sighup};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGHUP, &sa, NULL);
+        zpoller_t *poller = zpoller_new(server, NULL);
+        while (!zsys_interrupted) {
+            zpoller_wait(poller, 200); /* wakes on a signal or every 200 ms */
+            if (s_reload_requested) {
+                s_reload_requested = 0;
+                zstr_send(server, "RELOAD");
+                zsock_wait(server);
+            }
+        }
+        zpoller_destroy(&poller);
+    }
+    zactor_destroy(&server);
+    zactor_destroy(&auth);
+    broker_config_free(&config);
+    return status;
 }

@@ -1,0 +1,154 @@
+/* The broker's configuration file: strict YAML, every problem reported with its position. */
+#include "config.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fusion/keys.h"
+
+#define CONFIG_MAX_BYTES (64 * 1024)
+
+/* A path from the file, made relative to the configuration file's directory. */
+static char *s_path(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what,
+                    const char *base)
+{
+    const char *text = fx_yaml_scalar(diag, node, what);
+    if (!text)
+        return NULL;
+    if (text[0] == '/' || strcmp(base, ".") == 0)
+        return fx_strdup(text);
+    char joined[PATH_MAX];
+    if (snprintf(joined, sizeof joined, "%s/%s", base, text) >= (int) sizeof joined) {
+        fx_yaml_error(diag, node, "%s is too long", what);
+        return NULL;
+    }
+    return fx_strdup(joined);
+}
+
+static void s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what,
+                      const char *const *keys, size_t nkeys, int64_t **durations,
+                      long long *bytes_p)
+{
+    const fx_yaml_node_t *found[8];
+    if (fx_yaml_fields(diag, node, what, keys, nkeys, found) != 0)
+        return;
+    for (size_t k = 0; k < nkeys; k++) {
+        if (!found[k])
+            continue;
+        if (strcmp(keys[k], "max_message_bytes") == 0)
+            fx_yaml_int(diag, found[k], "max_message_bytes", 4096, 64LL << 20, bytes_p);
+        else
+            fx_yaml_duration(diag, found[k], keys[k], durations[k]);
+    }
+}
+
+int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *diag)
+{
+    memset(config, 0, sizeof *config);
+    config->path = fx_strdup(path);
+    config->replay_window = 10 * 60 * 1000;
+    config->max_ttl = 30LL * 24 * 3600 * 1000;
+    config->retry = 30 * 1000;
+    config->heartbeat = 5 * 1000;
+    config->heartbeat_timeout = 30 * 1000;
+    config->handshake = 5 * 1000;
+    config->max_message_bytes = 8LL << 20;
+    config->prune_interval = 60 * 1000;
+
+    size_t before = fx_diag_count(diag);
+    fx_yaml_t *doc = fx_yaml_load(path, CONFIG_MAX_BYTES, diag);
+    if (!doc)
+        return -1;
+    char *copy = fx_strdup(path);
+    const char *base = dirname(copy);
+    static const char *const keys[] = {"id",       "key",           "region",    "authority",
+                                       "policy",   "database",      "endpoint",  "endpoint_file",
+                                       "state_dir", "limits",       "delivery",  "transport"};
+    enum { ID, KEY, REGION, AUTHORITY, POLICY, DATABASE, ENDPOINT, ENDPOINT_FILE, STATE_DIR,
+           LIMITS, DELIVERY, TRANSPORT, NKEYS };
+    const fx_yaml_node_t *found[NKEYS];
+    const fx_yaml_node_t *root = fx_yaml_root(doc);
+    if (fx_yaml_fields(diag, root, "the broker configuration", keys, NKEYS, found) == 0) {
+        static const char *const required[] = {"id", "key", "region", "policy", "database",
+                                               "endpoint", "state_dir"};
+        static const int required_index[] = {ID, KEY, REGION, POLICY, DATABASE, ENDPOINT,
+                                             STATE_DIR};
+        for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+            if (!found[required_index[i]])
+                fx_yaml_error(diag, root, "the broker configuration needs '%s'", required[i]);
+        if (found[ID]) {
+            const char *id = fx_yaml_scalar(diag, found[ID], "id");
+            if (id && !fx_principal_id_valid(id))
+                fx_yaml_error(diag, found[ID],
+                              "id '%s' is not a principal id (COUNTRY.AGENCY.UNIT, e.g. "
+                              "RSO.FUSION.broker)",
+                              id);
+            else if (id)
+                config->id = fx_strdup(id);
+        }
+        if (found[KEY])
+            config->key_file = s_path(diag, found[KEY], "key", base);
+        if (found[REGION])
+            config->region = s_path(diag, found[REGION], "region", base);
+        if (found[AUTHORITY])
+            config->authority_file = s_path(diag, found[AUTHORITY], "authority", base);
+        if (found[POLICY])
+            config->policy_file = s_path(diag, found[POLICY], "policy", base);
+        if (found[DATABASE])
+            config->database = s_path(diag, found[DATABASE], "database", base);
+        if (found[ENDPOINT_FILE])
+            config->endpoint_file = s_path(diag, found[ENDPOINT_FILE], "endpoint_file", base);
+        if (found[STATE_DIR])
+            config->state_dir = s_path(diag, found[STATE_DIR], "state_dir", base);
+        if (found[ENDPOINT]) {
+            const char *endpoint = fx_yaml_scalar(diag, found[ENDPOINT], "endpoint");
+            if (endpoint && strncmp(endpoint, "tcp://", 6) != 0 && strncmp(endpoint, "ipc://", 6) != 0)
+                fx_yaml_error(diag, found[ENDPOINT],
+                              "endpoint must be tcp://ADDRESS:PORT or ipc://PATH, found '%s'",
+                              endpoint);
+            else if (endpoint)
+                config->endpoint = fx_strdup(endpoint);
+        }
+        if (found[LIMITS]) {
+            static const char *const k[] = {"max_message_bytes", "replay_window", "max_ttl"};
+            int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl};
+            s_section(diag, found[LIMITS], "limits", k, 3, d, &config->max_message_bytes);
+        }
+        if (found[DELIVERY]) {
+            static const char *const k[] = {"retry", "prune_interval"};
+            int64_t *d[] = {&config->retry, &config->prune_interval};
+            s_section(diag, found[DELIVERY], "delivery", k, 2, d, NULL);
+        }
+        if (found[TRANSPORT]) {
+            static const char *const k[] = {"heartbeat", "heartbeat_timeout", "handshake"};
+            int64_t *d[] = {&config->heartbeat, &config->heartbeat_timeout, &config->handshake};
+            s_section(diag, found[TRANSPORT], "transport", k, 3, d, NULL);
+        }
+    }
+    if (config->region && !config->authority_file) {
+        char joined[PATH_MAX];
+        snprintf(joined, sizeof joined, "%s/authority.pub", config->region);
+        config->authority_file = fx_strdup(joined);
+    }
+    free(copy);
+    fx_yaml_destroy(&doc);
+    return fx_diag_count(diag) > before ? -1 : 0;
+}
+
+void broker_config_free(broker_config_t *config)
+{
+    free(config->path);
+    free(config->id);
+    free(config->key_file);
+    free(config->region);
+    free(config->authority_file);
+    free(config->policy_file);
+    free(config->database);
+    free(config->endpoint);
+    free(config->endpoint_file);
+    free(config->state_dir);
+    memset(config, 0, sizeof *config);
+}

@@ -1,0 +1,38 @@
+/* The broker's configuration file (YAML): where its keys, region, policy and database are, the
+ * endpoint it binds, and its limits. Relative paths are relative to the file's directory. */
+#ifndef FUSION_BROKER_CONFIG_H
+#define FUSION_BROKER_CONFIG_H
+
+#include <stdint.h>
+
+#include "fusion/yamldoc.h"
+
+typedef struct {
+    char *path;            /* the configuration file itself */
+    char *id;              /* the broker's principal id (its certificate is in the region) */
+    char *key_file;        /* the broker's secret key file */
+    char *region;          /* authority.pub, directory/, revocations.crl */
+    char *authority_file;  /* the pinned authority key; default REGION/authority.pub */
+    char *policy_file;     /* the sharing policy; its signature is POLICY.sig */
+    char *database;        /* the SQLite store */
+    char *endpoint;        /* ZeroMQ endpoint to bind; port * for an ephemeral one */
+    char *endpoint_file;   /* where to write the bound endpoint, or NULL */
+    char *state_dir;       /* working files (the CURVE directory for ZAP) */
+    int64_t replay_window; /* ms: created_at must be within this of the broker's clock */
+    int64_t max_ttl;       /* ms: expires_at - created_at at most */
+    int64_t retry;         /* ms: unacknowledged deliveries are sent again after this */
+    int64_t heartbeat;     /* ms: ZMTP heartbeat interval */
+    int64_t heartbeat_timeout;
+    int64_t handshake;     /* ms: a CURVE handshake must complete within this */
+    long long max_message_bytes;
+    int64_t prune_interval; /* ms: expired messages are pruned this often */
+    int check_only;         /* --check: load and verify, open and bind nothing */
+} broker_config_t;
+
+/* Loads a configuration file; problems go to diag (FILE:LINE:COLUMN). 0 or -1. */
+int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *diag);
+
+/* Frees the strings of a configuration and zeroes it. */
+void broker_config_free(broker_config_t *config);
+
+#endif

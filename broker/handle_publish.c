@@ -1,0 +1,318 @@
+/* PUBLISH: every check of docs/protocol.md in order, then the message, its delivery rows, its
+ * answer and its audit entries go into the group transaction; ACCEPTED waits for the commit. */
+#include <jansson.h>
+#include <string.h>
+
+#include "server_internal.h"
+
+typedef struct {
+    server_t *self;
+    session_t *session;
+    uint64_t request_id;
+    uint8_t msg_id[FX_MSG_ID_BYTES];
+    int have_id;
+    uint8_t digest[FX_HASH_BYTES];
+    int have_digest;
+    int64_t expires_at; /* how long an answer is remembered; 0: not remembered */
+} publish_t;
+
+static void s_answer_rejected(publish_t *p, const char *code, const char *reason, const char *rule)
+{
+    Fusion__Frame frame = FUSION__FRAME__INIT;
+    Fusion__Rejected rejected = FUSION__REJECTED__INIT;
+    frame.request_id = p->request_id;
+    frame.body_case = FUSION__FRAME__BODY_REJECTED;
+    frame.rejected = &rejected;
+    if (p->have_id)
+        rejected.msg_id = (ProtobufCBinaryData){FX_MSG_ID_BYTES, p->msg_id};
+    rejected.code = (char *) code;
+    rejected.reason = (char *) reason;
+    rejected.rule = (char *) (rule ? rule : "");
+    server_answer(p->self, p->session, &frame);
+}
+
+/* Rejects the message: audited, remembered with its msg_id when it was authenticated. */
+static void s_reject(publish_t *p, const char *code, const char *reason, const char *rule)
+{
+    server_t *self = p->self;
+    char hex[2 * FX_MSG_ID_BYTES + 1] = "-";
+    if (p->have_id)
+        fx_hex(p->msg_id, FX_MSG_ID_BYTES, hex);
+    server_log(self, "rejected %s from %s: %s%s%s", hex, p->session->principal, code,
+               rule ? " by rule " : "", rule ? rule : "");
+    if (server_begin(self)) {
+        json_t *details = json_pack("{s:s}", "code", code);
+        if (rule)
+            json_object_set_new(details, "rule", json_string(rule));
+        server_audit(self, "rejected", p->session->principal, NULL, p->have_id ? p->msg_id : NULL,
+                     p->have_digest ? p->digest : NULL, details);
+        if (p->have_id && p->expires_at > 0) {
+            fx_store_answer_t answer = {.accepted = false, .expires_at = p->expires_at};
+            snprintf(answer.code, sizeof answer.code, "%s", code);
+            snprintf(answer.reason, sizeof answer.reason, "%s", reason);
+            snprintf(answer.rule, sizeof answer.rule, "%s", rule ? rule : "");
+            fx_err_t rc = fx_store_put_answer(self->store, p->msg_id, &answer);
+            if (rc != FX_OK && rc != FX_ERR_EXISTS)
+                server_storage_failed(self);
+        }
+    }
+    if (self->failed)
+        code = fx_err_code(FX_ERR_STORAGE), reason = fx_strerror(FX_ERR_STORAGE), rule = NULL;
+    s_answer_rejected(p, code, reason, rule);
+}
+
+static void s_reject_err(publish_t *p, fx_err_t err, const char *reason)
+{
+    s_reject(p, fx_err_code(err), reason ? reason : fx_strerror(err), NULL);
+}
+
+static void s_answer_accepted(publish_t *p)
+{
+    Fusion__Frame frame = FUSION__FRAME__INIT;
+    Fusion__Accepted accepted = FUSION__ACCEPTED__INIT;
+    frame.request_id = p->request_id;
+    frame.body_case = FUSION__FRAME__BODY_ACCEPTED;
+    frame.accepted = &accepted;
+    accepted.msg_id = (ProtobufCBinaryData){FX_MSG_ID_BYTES, p->msg_id};
+    server_answer(p->self, p->session, &frame);
+}
+
+/* The first answer to this msg_id, given again. 1 if there was one. */
+static int s_answer_again(publish_t *p)
+{
+    fx_store_answer_t prior;
+    fx_err_t rc = fx_store_find_answer(p->self->store, p->msg_id, &prior);
+    if (rc == FX_ERR_NOT_FOUND)
+        return 0;
+    if (rc != FX_OK) {
+        server_storage_failed(p->self);
+        s_answer_rejected(p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
+        return 1;
+    }
+    if (prior.accepted)
+        s_answer_accepted(p);
+    else
+        s_answer_rejected(p, prior.code, prior.reason, prior.rule[0] ? prior.rule : NULL);
+    return 1;
+}
+
+/* Stores the accepted message in the group transaction, under a savepoint so a failure undoes
+ * this message alone. */
+static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zlistx_t *recipients,
+                   json_t *allowed)
+{
+    server_t *self = p->self;
+    const Fusion__Header *header = fx_envelope_header(env);
+    if (!server_begin(self) || fx_store_savepoint(self->store) != FX_OK)
+        return -1;
+    uint8_t *bytes;
+    size_t len;
+    fx_envelope_encode(env, &bytes, &len);
+    fx_store_message_t message = {.sender = header->sender,
+                                  .sender_serial = fx_cert_serial(sender),
+                                  .kind = (int) header->kind,
+                                  .urgency = (int) header->urgency,
+                                  .created_at = (int64_t) header->created_at,
+                                  .expires_at = (int64_t) header->expires_at,
+                                  .envelope = bytes,
+                                  .envelope_len = len,
+                                  .exercise = header->exercise,
+                                  .has_in_reply_to = header->in_reply_to.len == FX_MSG_ID_BYTES};
+    memcpy(message.msg_id, p->msg_id, FX_MSG_ID_BYTES);
+    memcpy(message.header_digest, p->digest, FX_HASH_BYTES);
+    if (message.has_in_reply_to)
+        memcpy(message.in_reply_to, header->in_reply_to.data, FX_MSG_ID_BYTES);
+    fx_err_t rc = fx_store_put_message(self->store, &message);
+    free(bytes);
+    for (const char *r = zlistx_first(recipients); r && rc == FX_OK; r = zlistx_next(recipients))
+        rc = fx_store_delivery_add(self->store, p->msg_id, r);
+    fx_store_answer_t answer = {.accepted = true, .expires_at = p->expires_at};
+    if (rc == FX_OK)
+        rc = fx_store_put_answer(self->store, p->msg_id, &answer);
+    if (rc == FX_OK) {
+        json_t *details = json_pack("{s:s, s:I, s:I}", "kind",
+                                    fx_vocab_name(FX_VOCAB_KIND, (int) header->kind),
+                                    "sections", (json_int_t) header->n_sections, "recipients",
+                                    (json_int_t) zlistx_size(recipients));
+        if (!server_audit(self, "accepted", header->sender, NULL, p->msg_id, p->digest, details))
+            rc = FX_ERR_STORAGE;
+    }
+    const char *r = zlistx_first(recipients);
+    for (size_t i = 0; rc == FX_OK && r; i++, r = zlistx_next(recipients))
+        if (!server_audit(self, "allowed", header->sender, r, p->msg_id, p->digest,
+                          json_incref(json_array_get(allowed, i))))
+            rc = FX_ERR_STORAGE;
+    if (rc != FX_OK) {
+        if (!fx_store_failed(self->store) && fx_store_savepoint_rollback(self->store) == FX_OK)
+            return -1;
+        server_storage_failed(self);
+        return -1;
+    }
+    if (fx_store_savepoint_release(self->store) != FX_OK) {
+        server_storage_failed(self);
+        return -1;
+    }
+    for (r = zlistx_first(recipients); r; r = zlistx_next(recipients))
+        server_note_delivery(self, r);
+    return 0;
+}
+
+/* Checks every (section, wrapped key) pair against the policy; on the first denial rejects the
+ * whole message (fail closed) and returns -1. Fills recipients (unique, first-seen order) and,
+ * per recipient, what allowed it. */
+static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zlistx_t *recipients,
+                    json_t *allowed)
+{
+    server_t *self = p->self;
+    const Fusion__Header *header = fx_envelope_header(env);
+    fx_policy_section_t sections[FX_ENVELOPE_MAX_SECTIONS];
+    fx_policy_message_t message;
+    server_policy_message(header, sections, &message);
+    fx_policy_principal_t from;
+    server_principal(sender, &from);
+    fx_policy_query_t *query = NULL;
+    char why[512];
+    if (fx_policy_query_new(self->policy, &from, &message, fx_now_ms(), &query, why, sizeof why) !=
+        FX_OK) {
+        s_reject_err(p, FX_ERR_INVALID, why);
+        return -1;
+    }
+    zhashx_t *index_of = zhashx_new(); /* recipient id -> query index + 1 */
+    int rc = 0;
+    for (size_t s = 0; s < header->n_sections && rc == 0; s++) {
+        uint32_t section_id = header->sections[s]->id;
+        size_t present = 0, count = fx_envelope_section_count(env);
+        while (present + 1 < count && fx_envelope_section_id(env, present) != section_id)
+            present++;
+        for (size_t j = 0; j < fx_envelope_recipient_count(env, present) && rc == 0; j++) {
+            const char *label = fx_envelope_recipient(env, present, j);
+            size_t index = (size_t) zhashx_lookup(index_of, label);
+            if (!index) {
+                const fx_cert_t *cert = fx_directory_find(self->directory, label);
+                fx_policy_principal_t to;
+                if (!cert) {
+                    char reason[160];
+                    snprintf(reason, sizeof reason,
+                             "%s is not a valid, unrevoked principal of the directory", label);
+                    s_reject(p, fx_err_code(FX_ERR_UNKNOWN_RECIPIENT), reason, NULL);
+                    rc = -1;
+                    break;
+                }
+                server_principal(cert, &to);
+                if (fx_policy_query_add_recipient(query, &to, &index, why, sizeof why) != FX_OK) {
+                    s_reject_err(p, FX_ERR_INVALID, why);
+                    rc = -1;
+                    break;
+                }
+                zhashx_insert(index_of, label, (void *) (index + 1));
+                zlistx_add_end(recipients, (void *) label);
+                json_array_append_new(allowed, json_pack("{s:[]}", "sections"));
+                index++;
+            }
+            fx_policy_decision_t decision;
+            fx_policy_decide(query, index - 1, s, &decision);
+            if (!decision.allow) {
+                char *reason = fx_policy_reason(query, index - 1, s, &decision);
+                char full[1024];
+                snprintf(full, sizeof full, "section %u to %s: %s", section_id, label, reason);
+                s_reject(p, fx_policy_code_name(decision.code), full, decision.rule);
+                free(reason);
+                rc = -1;
+                break;
+            }
+            json_t *entry = json_pack("{s:I, s:s}", "section", (json_int_t) section_id, "rule",
+                                      decision.rule ? decision.rule : "");
+            if (decision.agreement)
+                json_object_set_new(entry, "agreement", json_string(decision.agreement));
+            json_array_append_new(json_object_get(json_array_get(allowed, index - 1), "sections"),
+                                  entry);
+        }
+    }
+    zhashx_destroy(&index_of);
+    fx_policy_query_destroy(&query);
+    return rc;
+}
+
+void handle_publish(server_t *self, session_t *session, uint64_t request_id,
+                    const Fusion__Publish *publish)
+{
+    publish_t p = {.self = self, .session = session, .request_id = request_id};
+    fx_envelope_t *env = NULL;
+    zlistx_t *recipients = zlistx_new(); /* labels owned by env */
+    json_t *allowed = json_array();
+    if (self->failed) {
+        s_answer_rejected(&p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
+        goto cleanup;
+    }
+    if (!publish->envelope) {
+        s_reject_err(&p, FX_ERR_MALFORMED, "the PUBLISH frame carries no envelope");
+        goto cleanup;
+    }
+    fx_err_t rc = fx_envelope_from_message(publish->envelope, &env);
+    if (rc != FX_OK) {
+        s_reject_err(&p, rc, NULL);
+        goto cleanup;
+    }
+    const Fusion__Header *header = fx_envelope_header(env);
+    memcpy(p.msg_id, fx_envelope_msg_id(env), FX_MSG_ID_BYTES);
+    p.have_id = 1;
+    fx_envelope_header_digest(env, p.digest);
+    p.have_digest = 1;
+    /* 2. The sender binding: the header's sender is the principal CURVE authenticated. */
+    if (strcmp(header->sender, session->principal) != 0) {
+        p.have_id = 0; /* not this principal's msg_id to answer for */
+        s_reject_err(&p, FX_ERR_SENDER_MISMATCH, NULL);
+        goto cleanup;
+    }
+    /* 3. The signature over the exact header bytes, and every ciphertext's signed hash. */
+    const fx_cert_t *sender = fx_directory_find(self->directory, session->principal);
+    rc = fx_envelope_verify(env, session->principal, fx_cert_sign_key(sender));
+    if (rc != FX_OK) {
+        s_reject_err(&p, rc, NULL);
+        goto cleanup;
+    }
+    if (fx_envelope_section_count(env) != header->n_sections) {
+        s_reject_err(&p, FX_ERR_MALFORMED, "every section the header describes must be present");
+        goto cleanup;
+    }
+    /* 4. A msg_id answered before gets that answer again; nothing is stored twice. */
+    if (s_answer_again(&p))
+        goto cleanup;
+    /* 5. Time: the replay window, expiry and the longest time to live. */
+    int64_t now = fx_now_ms(), created = (int64_t) header->created_at;
+    int64_t expires = (int64_t) header->expires_at;
+    p.expires_at = expires > now && expires - now <= self->config->max_ttl
+                       ? expires
+                       : now + self->config->replay_window;
+    if (created < now - self->config->replay_window || created > now + self->config->replay_window) {
+        s_reject_err(&p, FX_ERR_STALE, NULL);
+        goto cleanup;
+    }
+    if (expires <= now) {
+        s_reject_err(&p, FX_ERR_EXPIRED, NULL);
+        goto cleanup;
+    }
+    if (expires - created > self->config->max_ttl) {
+        s_reject_err(&p, FX_ERR_LIMIT, "the message lives longer than the broker's maximum time "
+                                       "to live");
+        goto cleanup;
+    }
+    /* 6. Every (section, recipient) pair against the policy, failing closed. */
+    if (s_decide(&p, env, sender, recipients, allowed) != 0)
+        goto cleanup;
+    if (s_store(&p, env, sender, recipients, allowed) != 0) {
+        if (self->failed)
+            s_answer_rejected(&p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
+        else
+            s_reject_err(&p, FX_ERR_INVALID, "the message could not be stored");
+        goto cleanup;
+    }
+    char hex[2 * FX_MSG_ID_BYTES + 1];
+    server_log(self, "accepted %s from %s for %zu recipients", fx_hex(p.msg_id, FX_MSG_ID_BYTES, hex),
+               session->principal, zlistx_size(recipients));
+    s_answer_accepted(&p);
+cleanup:
+    json_decref(allowed);
+    zlistx_destroy(&recipients);
+    fx_envelope_destroy(&env);
+}

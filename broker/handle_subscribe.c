@@ -1,0 +1,166 @@
+/* SUBSCRIBE and UNSUBSCRIBE (route subscriptions, durable, answered after the commit), CREDIT
+ * (the delivery window) and RECEIVED (a delivery acknowledged). */
+#include <jansson.h>
+#include <string.h>
+
+#include "server_internal.h"
+
+static void s_answer_subscribed(server_t *self, session_t *session, uint64_t request_id,
+                                const char *pattern, bool active)
+{
+    Fusion__Frame frame = FUSION__FRAME__INIT;
+    Fusion__Subscribed subscribed = FUSION__SUBSCRIBED__INIT;
+    frame.request_id = request_id;
+    frame.body_case = FUSION__FRAME__BODY_SUBSCRIBED;
+    frame.subscribed = &subscribed;
+    subscribed.pattern = (char *) pattern;
+    subscribed.active = active;
+    server_answer(self, session, &frame);
+}
+
+static subscription_t *s_lookup(server_t *self, int64_t id)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long) id);
+    return zhashx_lookup(self->subscriptions, key);
+}
+
+/* Parses the pattern and checks the exercise; answers ERROR and returns NULL when invalid. */
+static fx_route_pattern_t *s_pattern(server_t *self, session_t *session, uint64_t request_id,
+                                     const char *text, const char *exercise)
+{
+    fx_route_pattern_t *pattern = NULL;
+    char why[FX_ROUTE_WHY_SIZE];
+    if (fx_route_pattern_parse(text, &pattern, why) != FX_OK) {
+        server_error(self, session, request_id, FX_ERR_INVALID, why);
+        return NULL;
+    }
+    if (exercise[0] && !fx_policy_has_exercise(self->policy, exercise)) {
+        char reason[400];
+        snprintf(reason, sizeof reason, "the policy lists no exercise '%.256s'", exercise);
+        server_error(self, session, request_id, FX_ERR_INVALID, reason);
+        fx_route_pattern_destroy(&pattern);
+    }
+    return pattern;
+}
+
+void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
+                      const Fusion__Subscribe *subscribe)
+{
+    fx_route_pattern_t *pattern =
+        s_pattern(self, session, request_id, subscribe->pattern, subscribe->exercise);
+    if (!pattern)
+        return;
+    uint32_t stages = 0, kinds = 0;
+    for (size_t i = 0; i < subscribe->n_stages; i++)
+        stages |= 1u << subscribe->stages[i];
+    for (size_t i = 0; i < subscribe->n_kinds; i++)
+        kinds |= 1u << subscribe->kinds[i];
+    if ((stages | kinds) & 1u) {
+        server_error(self, session, request_id, FX_ERR_INVALID, "a stage or kind is unspecified");
+        fx_route_pattern_destroy(&pattern);
+        return;
+    }
+    const char *text = fx_route_pattern_text(pattern);
+    int64_t id = 0;
+    if (!server_begin(self) ||
+        fx_store_subscription_add(self->store, session->principal, text, stages, kinds,
+                                  subscribe->exercise, &id) != FX_OK) {
+        server_storage_failed(self);
+        server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
+        fx_route_pattern_destroy(&pattern);
+        return;
+    }
+    server_audit(self, "subscribed", session->principal, text, NULL, NULL,
+                 json_pack("{s:s, s:I, s:I}", "exercise", subscribe->exercise, "stages",
+                           (json_int_t) stages, "kinds", (json_int_t) kinds));
+    subscription_t *sub = s_lookup(self, id);
+    if (sub) { /* an update of the stages or kinds */
+        sub->stages = stages;
+        sub->kinds = kinds;
+        fx_route_pattern_destroy(&pattern);
+    } else {
+        sub = fx_calloc(1, sizeof *sub);
+        sub->id = id;
+        snprintf(sub->principal, sizeof sub->principal, "%s", session->principal);
+        sub->pattern = pattern;
+        sub->stages = stages;
+        sub->kinds = kinds;
+        sub->exercise = fx_strdup(subscribe->exercise);
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long) id);
+        zhashx_insert(self->subscriptions, key, sub);
+        if (fx_route_index_add(self->routes, pattern, (uint64_t) id) != FX_OK)
+            server_log(self, "the route index is full; subscription %lld is stored but not "
+                             "matched until restart",
+                       (long long) id);
+    }
+    server_log(self, "%s subscribed to %s", session->principal, fx_route_pattern_text(sub->pattern));
+    s_answer_subscribed(self, session, request_id, fx_route_pattern_text(sub->pattern), true);
+}
+
+void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
+                        const Fusion__Unsubscribe *unsubscribe)
+{
+    fx_route_pattern_t *pattern =
+        s_pattern(self, session, request_id, unsubscribe->pattern, unsubscribe->exercise);
+    if (!pattern)
+        return;
+    int64_t id = 0;
+    fx_err_t rc = server_begin(self) ? fx_store_subscription_remove(
+                                           self->store, session->principal,
+                                           fx_route_pattern_text(pattern), unsubscribe->exercise, &id)
+                                     : FX_ERR_STORAGE;
+    if (rc == FX_ERR_NOT_FOUND) {
+        server_error(self, session, request_id, rc, "no such subscription");
+    } else if (rc != FX_OK) {
+        server_storage_failed(self);
+        server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
+    } else {
+        subscription_t *sub = s_lookup(self, id);
+        if (sub) {
+            fx_route_index_remove(self->routes, sub->pattern, (uint64_t) id);
+            char key[32];
+            snprintf(key, sizeof key, "%lld", (long long) id);
+            zhashx_delete(self->subscriptions, key);
+        }
+        server_audit(self, "unsubscribed", session->principal, fx_route_pattern_text(pattern),
+                     NULL, NULL, json_pack("{s:s}", "exercise", unsubscribe->exercise));
+        s_answer_subscribed(self, session, request_id, fx_route_pattern_text(pattern), false);
+    }
+    fx_route_pattern_destroy(&pattern);
+}
+
+#define WINDOW_MAX 1024
+
+void handle_credit(server_t *self, session_t *session, const Fusion__Credit *credit)
+{
+    session->window = credit->messages < WINDOW_MAX ? credit->messages : WINDOW_MAX;
+    server_note_delivery(self, session->principal);
+}
+
+void handle_received(server_t *self, session_t *session, const Fusion__Received *received)
+{
+    if (received->msg_id.len != FX_MSG_ID_BYTES) {
+        server_error(self, session, 0, FX_ERR_MALFORMED, "RECEIVED needs a 16-byte msg_id");
+        return;
+    }
+    bool changed = false;
+    if (!server_begin(self))
+        return;
+    fx_err_t rc = fx_store_delivery_received(self->store, received->msg_id.data,
+                                             session->principal, &changed);
+    if (rc == FX_ERR_NOT_FOUND)
+        return; /* pruned, or never for this principal: nothing to do */
+    if (rc != FX_OK) {
+        server_storage_failed(self);
+        return;
+    }
+    if (changed) {
+        server_audit(self, "received", session->principal, NULL, received->msg_id.data, NULL,
+                     NULL);
+        if (session->in_flight > 0)
+            session->in_flight--;
+    }
+    server_note_delivery(self, session->principal);
+}

@@ -1,0 +1,832 @@
+/* The broker actor: one zloop owns the ROUTER socket and the store. Frames that arrive together
+ * are handled as one group: every write goes into one transaction, and the answers that promise
+ * durability (ACCEPTED, SUBSCRIBED) go out only after it committed. */
+#include "server.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fusion/cert.h"
+#include "server_internal.h"
+
+#define BATCH_MAX       256  /* frames handled in one group */
+#define TICK_MS         1000 /* housekeeping timer */
+#define SESSION_IDLE_MS (3 * 60 * 1000)
+
+/* An answer waiting for the group commit. */
+typedef struct {
+    zframe_t *routing_id;
+    uint8_t *bytes;
+    size_t len;
+    int is_publish; /* replaced by REJECTED storage if the commit fails */
+    uint64_t request_id;
+    uint8_t msg_id[FX_MSG_ID_BYTES];
+} queued_t;
+
+void server_log(server_t *self, const char *fmt, ...)
+{
+    (void) self;
+    char line[1024];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(line, sizeof line, fmt, args);
+    va_end(args);
+    char now[FX_TIME_BUFSIZE];
+    fx_time_format(fx_now_ms(), now);
+    fprintf(stderr, "%s fusion-broker: %s\n", now, line);
+}
+
+/* ---- Trust: the directory and the signed policy ------------------------------------------ */
+
+static fx_err_t s_load_directory(server_t *self, fx_directory_t **dir_p)
+{
+    fx_err_t rc = fx_directory_load(self->config->region, self->authority_key, fx_now_ms(), dir_p);
+    if (rc != FX_OK) {
+        server_log(self, "cannot load the directory of %s: %s", self->config->region,
+                   fx_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < fx_directory_problem_count(*dir_p); i++) {
+        const char *source, *detail;
+        fx_directory_problem(*dir_p, i, &source, &detail);
+        server_log(self, "directory: skipped %s: %s", source, detail);
+    }
+    return FX_OK;
+}
+
+static fx_err_t s_load_policy(server_t *self, fx_policy_t **policy_p, uint8_t digest[32])
+{
+    const char *path = self->config->policy_file;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    fx_err_t rc = fx_file_read(path, FX_POLICY_MAX_BYTES, &data, &len);
+    if (rc != FX_OK) {
+        server_log(self, "cannot read the policy %s: %s", path, fx_strerror(rc));
+        return rc;
+    }
+    char sig_path[4096];
+    snprintf(sig_path, sizeof sig_path, "%s.sig", path);
+    rc = fx_file_verify(self->authority_key, FX_DOMAIN_POLICY, data, len, sig_path);
+    if (rc != FX_OK) {
+        server_log(self, "refusing the policy %s: its signature %s does not verify (%s); sign it "
+                         "with 'fusion-admin policy sign'",
+                   path, sig_path, fx_strerror(rc));
+        free(data);
+        return rc;
+    }
+    fx_policy_errors_t *errors = NULL;
+    rc = fx_policy_load_buffer(path, data, len, policy_p, &errors);
+    if (rc != FX_OK) {
+        for (size_t i = 0; i < fx_policy_errors_count(errors); i++)
+            server_log(self, "%s", fx_policy_errors_text(errors, i));
+        fx_policy_errors_destroy(&errors);
+    } else {
+        crypto_generichash(digest, 32, data, len, NULL, 0);
+    }
+    free(data);
+    return rc;
+}
+
+/* Maps CURVE keys to principals and writes the public certificates zauth admits. */
+static int s_install_directory(server_t *self)
+{
+    zhashx_purge(self->by_curve_key);
+    if (self->config->check_only)
+        return 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", self->config->state_dir, BROKER_CURVE_DIR);
+    if (fx_mkdir_p(dir) != 0) {
+        server_log(self, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* Remove every old public certificate first, so a revoked principal is gone. */
+    zdir_t *old = zdir_new(dir, "-");
+    if (old) {
+        zfile_t **files = zdir_flatten(old);
+        for (size_t i = 0; files && files[i]; i++)
+            zfile_remove(files[i]);
+        zdir_flatten_free(&files);
+        zdir_destroy(&old);
+    }
+    uint8_t no_secret[32] = {0};
+    for (size_t i = 0; i < fx_directory_count(self->directory); i++) {
+        if (fx_directory_status_at(self->directory, i) != FX_CERT_STATUS_VALID)
+            continue;
+        const fx_cert_t *cert = fx_directory_at(self->directory, i);
+        char z85[41];
+        zmq_z85_encode(z85, fx_cert_curve_key(cert), 32);
+        zhashx_update(self->by_curve_key, z85, fx_strdup(fx_cert_id(cert)));
+        zcert_t *zcert = zcert_new_from(fx_cert_curve_key(cert), no_secret);
+        zcert_set_meta(zcert, "principal", "%s", fx_cert_id(cert));
+        char path[4096 + FX_ID_MAX + 8];
+        snprintf(path, sizeof path, "%s/%s.pub", dir, fx_cert_id(cert));
+        int rc = zcert_save_public(zcert, path);
+        zcert_destroy(&zcert);
+        if (rc != 0) {
+            server_log(self, "cannot write %s", path);
+            return -1;
+        }
+    }
+    free(self->directory_frame);
+    fx_directory_encode(self->directory, &self->directory_frame, &self->directory_frame_len);
+    return 0;
+}
+
+/* Loads the directory and the policy; on success replaces the ones in force. */
+static int s_reload(server_t *self, int first)
+{
+    fx_directory_t *directory = NULL;
+    fx_policy_t *policy = NULL;
+    uint8_t digest[32];
+    if (s_load_directory(self, &directory) != FX_OK || s_load_policy(self, &policy, digest) != FX_OK) {
+        fx_directory_destroy(&directory);
+        if (!first)
+            server_log(self, "reload refused: the policy and directory in force stay");
+        return -1;
+    }
+    if (!first && fx_directory_revocations_sequence(directory) <
+                      fx_directory_revocations_sequence(self->directory)) {
+        server_log(self, "reload refused: the revocation list is older (sequence %llu) than the "
+                         "one in force (%llu)",
+                   (unsigned long long) fx_directory_revocations_sequence(directory),
+                   (unsigned long long) fx_directory_revocations_sequence(self->directory));
+        fx_directory_destroy(&directory);
+        fx_policy_destroy(&policy);
+        return -1;
+    }
+    fx_directory_destroy(&self->directory);
+    fx_policy_destroy(&self->policy);
+    self->directory = directory;
+    self->policy = policy;
+    memcpy(self->policy_digest, digest, sizeof digest);
+    if (s_install_directory(self) != 0)
+        return -1;
+    char summary[256], hex[65];
+    fx_policy_summary(policy, summary, sizeof summary);
+    server_log(self, "%s policy %s (%s), directory with %zu certificates (revocations sequence "
+                     "%llu)",
+               first ? "loaded" : "reloaded", self->config->policy_file, summary,
+               fx_directory_count(directory),
+               (unsigned long long) fx_directory_revocations_sequence(directory));
+    if (self->store && server_begin(self)) {
+        json_t *details = json_pack("{s:s, s:s}", "policy_blake2b", fx_hex(digest, 32, hex),
+                                    "summary", summary);
+        server_audit(self, first ? "policy_loaded" : "policy_reloaded", "broker",
+                     self->config->policy_file, NULL, NULL, details);
+        details = json_pack("{s:I, s:I}", "certificates", (json_int_t) fx_directory_count(directory),
+                            "revocations_sequence",
+                            (json_int_t) fx_directory_revocations_sequence(directory));
+        server_audit(self, first ? "directory_loaded" : "directory_reloaded", "broker",
+                     self->config->region, NULL, NULL, details);
+    }
+    return 0;
+}
+
+/* ---- Sessions ----------------------------------------------------------------------------- */
+
+static void s_session_free(void **item)
+{
+    session_t *session = *item;
+    if (session) {
+        zframe_destroy(&session->routing_id);
+        free(session);
+        *item = NULL;
+    }
+}
+
+static void s_session_drop(server_t *self, session_t *session)
+{
+    if (zhashx_lookup(self->session_of, session->principal) == session)
+        zhashx_delete(self->session_of, session->principal);
+    char *key = zframe_strhex(session->routing_id);
+    zhashx_delete(self->sessions, key); /* frees the session */
+    free(key);
+}
+
+/* The principal behind a frame, from the CURVE key ZAP authenticated; NULL (and an ERROR sent,
+ * and the refusal audited) when it is not a valid principal any more. */
+static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *payload)
+{
+    const char *user_id = zframe_meta(payload, "User-Id");
+    const char *principal = user_id ? zhashx_lookup(self->by_curve_key, user_id) : NULL;
+    const fx_cert_t *cert = principal ? fx_directory_find(self->directory, principal) : NULL;
+    int64_t now = fx_now_ms();
+    fx_err_t why = FX_ERR_UNAUTHENTICATED;
+    if (principal && !cert) {
+        fx_cert_status_t status = fx_directory_status(self->directory, principal, NULL);
+        why = status == FX_CERT_STATUS_REVOKED ? FX_ERR_REVOKED : FX_ERR_CERT_EXPIRED;
+    } else if (cert && fx_cert_check_time(cert, now) != FX_OK) {
+        why = FX_ERR_CERT_EXPIRED;
+        cert = NULL;
+    }
+    char *key = zframe_strhex(routing_id);
+    session_t *session = zhashx_lookup(self->sessions, key);
+    if (!cert) {
+        server_log(self, "refused a frame from %s: %s", principal ? principal : "an unknown key",
+                   fx_strerror(why));
+        if (server_begin(self))
+            server_audit(self, "auth_refused", principal ? principal : user_id ? user_id : "?",
+                         NULL, NULL, NULL, json_pack("{s:s}", "code", fx_err_code(why)));
+        if (session)
+            s_session_drop(self, session);
+        session_t stranger = {.routing_id = routing_id};
+        server_error(self, &stranger, 0, why, fx_strerror(why));
+        free(key);
+        return NULL;
+    }
+    if (session && strcmp(session->principal, principal) != 0) {
+        s_session_drop(self, session); /* a routing id reused by another principal */
+        session = NULL;
+    }
+    if (!session) {
+        session = fx_calloc(1, sizeof *session);
+        session->routing_id = zframe_dup(routing_id);
+        snprintf(session->principal, sizeof session->principal, "%s", principal);
+        zhashx_insert(self->sessions, key, session);
+        session_t *previous = zhashx_lookup(self->session_of, principal);
+        zhashx_update(self->session_of, principal, session);
+        if (previous)
+            s_session_drop(self, previous);
+        /* A new connection: what was sent and not acknowledged goes again. */
+        size_t reset = 0;
+        if (server_begin(self) &&
+            fx_store_delivery_reset(self->store, principal, &reset) != FX_OK)
+            server_storage_failed(self);
+        server_log(self, "%s connected%s", principal,
+                   reset ? " (unacknowledged deliveries will be sent again)" : "");
+    }
+    session->last_seen = now;
+    free(key);
+    return session;
+}
+
+/* ---- Answers and the group commit --------------------------------------------------------- */
+
+static void s_queued_free(void **item)
+{
+    queued_t *q = *item;
+    if (q) {
+        zframe_destroy(&q->routing_id);
+        free(q->bytes);
+        free(q);
+        *item = NULL;
+    }
+}
+
+/* Sends bytes to a routing id; false if the peer is gone (ROUTER_MANDATORY). */
+static bool s_send(server_t *self, zframe_t *routing_id, const uint8_t *bytes, size_t len)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, &(zframe_t *) {zframe_dup(routing_id)});
+    zmsg_addmem(msg, bytes, len);
+    if (zmsg_send(&msg, self->router) != 0) {
+        zmsg_destroy(&msg);
+        return false;
+    }
+    return true;
+}
+
+static void s_send_frame(server_t *self, zframe_t *routing_id, const Fusion__Frame *frame)
+{
+    uint8_t *bytes;
+    size_t len;
+    fx_codec_encode(frame, &bytes, &len);
+    s_send(self, routing_id, bytes, len);
+    free(bytes);
+}
+
+void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
+{
+    bool durable = frame->body_case == FUSION__FRAME__BODY_ACCEPTED ||
+                   frame->body_case == FUSION__FRAME__BODY_REJECTED ||
+                   frame->body_case == FUSION__FRAME__BODY_SUBSCRIBED;
+    if (!durable || !fx_store_in_transaction(self->store)) {
+        s_send_frame(self, session->routing_id, frame);
+        return;
+    }
+    queued_t *q = fx_calloc(1, sizeof *q);
+    q->routing_id = zframe_dup(session->routing_id);
+    fx_codec_encode(frame, &q->bytes, &q->len);
+    q->request_id = frame->request_id;
+    if (frame->body_case != FUSION__FRAME__BODY_SUBSCRIBED) {
+        q->is_publish = 1;
+        const ProtobufCBinaryData *id = frame->body_case == FUSION__FRAME__BODY_ACCEPTED
+                                            ? &frame->accepted->msg_id
+                                            : &frame->rejected->msg_id;
+        if (id->len == FX_MSG_ID_BYTES)
+            memcpy(q->msg_id, id->data, FX_MSG_ID_BYTES);
+    }
+    zlistx_add_end(self->answers, q);
+}
+
+void server_error(server_t *self, session_t *session, uint64_t request_id, fx_err_t err,
+                  const char *reason)
+{
+    Fusion__Frame frame = FUSION__FRAME__INIT;
+    Fusion__Error error = FUSION__ERROR__INIT;
+    frame.request_id = request_id;
+    frame.body_case = FUSION__FRAME__BODY_ERROR;
+    frame.error = &error;
+    error.code = (char *) fx_err_code(err);
+    error.reason = (char *) (reason ? reason : fx_strerror(err));
+    s_send_frame(self, session->routing_id, &frame);
+}
+
+bool server_begin(server_t *self)
+{
+    if (self->failed)
+        return false;
+    if (fx_store_in_transaction(self->store))
+        return true;
+    if (fx_store_begin(self->store) != FX_OK) {
+        server_storage_failed(self);
+        return false;
+    }
+    return true;
+}
+
+void server_storage_failed(server_t *self)
+{
+    if (!self->failed)
+        server_log(self, "STORAGE FAILURE: %s; no longer accepting messages until an operator "
+                         "fixes the storage and restarts the broker",
+                   fx_store_error_text(self->store));
+    self->failed = true;
+}
+
+bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
+                  const uint8_t *msg_id, const uint8_t *digest, json_t *details)
+{
+    char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(details);
+    fx_store_audit_entry_t entry = {.event = event,
+                                    .actor = actor,
+                                    .subject = subject,
+                                    .msg_id = msg_id,
+                                    .header_digest = digest,
+                                    .details = text};
+    fx_err_t rc = fx_store_audit_append(self->store, &entry, NULL, NULL);
+    free(text);
+    if (rc != FX_OK) {
+        server_storage_failed(self);
+        return false;
+    }
+    return true;
+}
+
+void server_note_delivery(server_t *self, const char *principal)
+{
+    for (char *p = zlistx_first(self->to_deliver); p; p = zlistx_next(self->to_deliver))
+        if (strcmp(p, principal) == 0)
+            return;
+    zlistx_add_end(self->to_deliver, fx_strdup(principal));
+}
+
+/* Commits the group and sends what waited for it; on failure publishes are answered with the
+ * storage code and nothing is promised. */
+static void s_commit(server_t *self)
+{
+    bool committed = true;
+    if (fx_store_in_transaction(self->store)) {
+        if (self->failed || fx_store_commit(self->store) != FX_OK) {
+            if (fx_store_in_transaction(self->store))
+                (void) fx_store_rollback(self->store);
+            server_storage_failed(self);
+            committed = false;
+        }
+    }
+    for (queued_t *q = zlistx_first(self->answers); q; q = zlistx_next(self->answers)) {
+        if (committed) {
+            s_send(self, q->routing_id, q->bytes, q->len);
+            continue;
+        }
+        Fusion__Frame frame = FUSION__FRAME__INIT;
+        frame.request_id = q->request_id;
+        Fusion__Rejected rejected = FUSION__REJECTED__INIT;
+        Fusion__Error error = FUSION__ERROR__INIT;
+        if (q->is_publish) {
+            frame.body_case = FUSION__FRAME__BODY_REJECTED;
+            frame.rejected = &rejected;
+            rejected.msg_id = (ProtobufCBinaryData){FX_MSG_ID_BYTES, q->msg_id};
+            rejected.code = (char *) fx_err_code(FX_ERR_STORAGE);
+            rejected.reason = (char *) fx_strerror(FX_ERR_STORAGE);
+        } else {
+            frame.body_case = FUSION__FRAME__BODY_ERROR;
+            frame.error = &error;
+            error.code = (char *) fx_err_code(FX_ERR_STORAGE);
+            error.reason = (char *) fx_strerror(FX_ERR_STORAGE);
+        }
+        s_send_frame(self, q->routing_id, &frame);
+    }
+    zlistx_purge(self->answers);
+}
+
+/* ---- Delivery ----------------------------------------------------------------------------- */
+
+void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal)
+{
+    principal->id = fx_cert_id(cert);
+    principal->country = fx_cert_country(cert);
+    principal->agency = fx_cert_agency(cert);
+    principal->roles = fx_cert_roles(cert);
+}
+
+void server_deliver(server_t *self, const char *principal)
+{
+    session_t *session = zhashx_lookup(self->session_of, principal);
+    if (!session || session->window <= session->in_flight || self->failed)
+        return;
+    fx_store_pending_t *list = NULL;
+    size_t count = 0;
+    if (fx_store_pending_list(self->store, principal, fx_now_ms(),
+                              session->window - session->in_flight, &list, &count) != FX_OK) {
+        server_storage_failed(self);
+        return;
+    }
+    for (size_t i = 0; i < count && !self->failed; i++) {
+        fx_store_pending_t *p = &list[i];
+        fx_envelope_t *env = NULL, *copy = NULL;
+        if (fx_envelope_decode(p->envelope, p->envelope_len, &env) != FX_OK ||
+            fx_envelope_copy_for(env, principal, &copy) != FX_OK) {
+            server_log(self, "stored message %s for %s does not decode; not delivered",
+                       fx_hex(p->msg_id, 8, (char[17]) {0}), principal);
+            fx_envelope_destroy(&env);
+            continue;
+        }
+        const fx_cert_t *sender = NULL;
+        fx_directory_status(self->directory, p->sender, &sender);
+        Fusion__Frame frame = FUSION__FRAME__INIT;
+        Fusion__Deliver deliver = FUSION__DELIVER__INIT;
+        Fusion__Certificate cert = FUSION__CERTIFICATE__INIT;
+        frame.body_case = FUSION__FRAME__BODY_DELIVER;
+        frame.deliver = &deliver;
+        deliver.envelope = (Fusion__Envelope *) fx_envelope_message(copy);
+        if (sender) {
+            size_t body_len;
+            const uint8_t *body = fx_cert_body(sender, &body_len);
+            cert.body = (ProtobufCBinaryData){body_len, (uint8_t *) body};
+            cert.signature = (ProtobufCBinaryData){FX_SIGNATURE_BYTES,
+                                                   (uint8_t *) fx_cert_signature(sender)};
+            deliver.sender = &cert;
+        }
+        uint8_t *bytes;
+        size_t len;
+        fx_codec_encode(&frame, &bytes, &len);
+        bool sent = s_send(self, session->routing_id, bytes, len);
+        free(bytes);
+        fx_envelope_destroy(&copy);
+        fx_envelope_destroy(&env);
+        if (!sent) {
+            server_log(self, "%s is gone; its deliveries wait for its next connection", principal);
+            s_session_drop(self, session);
+            break;
+        }
+        session->in_flight++;
+        if (!server_begin(self) ||
+            fx_store_delivery_sent(self->store, p->msg_id, principal, fx_now_ms()) != FX_OK) {
+            server_storage_failed(self);
+            break;
+        }
+        if (p->attempts == 0)
+            server_audit(self, "delivered", "broker", principal, p->msg_id, p->header_digest, NULL);
+    }
+    fx_store_pending_free(&list, count);
+}
+
+static void s_deliver_noted(server_t *self)
+{
+    char *principal;
+    while ((principal = zlistx_detach(self->to_deliver, NULL))) {
+        server_deliver(self, principal);
+        free(principal);
+    }
+}
+
+/* ---- Frames ------------------------------------------------------------------------------- */
+
+static void s_handle(server_t *self, zmsg_t *msg)
+{
+    if (zmsg_size(msg) != 2)
+        return; /* not a frame of ours: a ROUTER message is [routing id][one part] */
+    zframe_t *routing_id = zmsg_first(msg);
+    zframe_t *payload = zmsg_next(msg);
+    session_t *session = s_session_for(self, routing_id, payload);
+    if (!session)
+        return;
+    Fusion__Frame *frame = NULL;
+    fx_err_t rc = fx_codec_decode(FX_MSG_FRAME, zframe_data(payload), zframe_size(payload),
+                                  (void **) &frame);
+    if (rc != FX_OK) {
+        server_log(self, "%s sent a frame that does not decode: %s", session->principal,
+                   fx_strerror(rc));
+        server_error(self, session, 0, rc, NULL);
+        return;
+    }
+    uint64_t id = frame->request_id;
+    switch (frame->body_case) {
+    case FUSION__FRAME__BODY_PUBLISH:
+        handle_publish(self, session, id, frame->publish);
+        break;
+    case FUSION__FRAME__BODY_PREPARE:
+        handle_prepare(self, session, id, frame->prepare);
+        break;
+    case FUSION__FRAME__BODY_SUBSCRIBE:
+        handle_subscribe(self, session, id, frame->subscribe);
+        break;
+    case FUSION__FRAME__BODY_UNSUBSCRIBE:
+        handle_unsubscribe(self, session, id, frame->unsubscribe);
+        break;
+    case FUSION__FRAME__BODY_CREDIT:
+        handle_credit(self, session, frame->credit);
+        break;
+    case FUSION__FRAME__BODY_RECEIVED:
+        handle_received(self, session, frame->received);
+        break;
+    case FUSION__FRAME__BODY_EXPLAIN:
+        handle_explain(self, session, id, frame->explain);
+        break;
+    case FUSION__FRAME__BODY_DIRECTORY_REQUEST:
+        handle_directory(self, session, id);
+        break;
+    default:
+        server_error(self, session, id, FX_ERR_INVALID,
+                     "the broker does not take this kind of frame from agents");
+        break;
+    }
+    fx_codec_free(frame);
+}
+
+static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    server_t *self = arg;
+    for (int n = 0; n < BATCH_MAX && (zsock_events(reader) & ZMQ_POLLIN); n++) {
+        zmsg_t *msg = zmsg_recv(reader);
+        if (!msg)
+            break;
+        s_handle(self, msg);
+        zmsg_destroy(&msg);
+    }
+    s_commit(self);
+    s_deliver_noted(self);
+    s_commit(self);
+    return 0;
+}
+
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    server_t *self = arg;
+    int64_t now = fx_now_ms();
+    /* Sessions silent for long are forgotten (a listening agent re-sends CREDIT often). */
+    zlistx_t *idle = zlistx_new();
+    for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
+        if (now - s->last_seen > SESSION_IDLE_MS)
+            zlistx_add_end(idle, s);
+    for (session_t *s = zlistx_first(idle); s; s = zlistx_next(idle))
+        s_session_drop(self, s);
+    zlistx_destroy(&idle);
+    /* Deliveries sent and not acknowledged within the retry interval go again. */
+    for (session_t *s = zhashx_first(self->session_of); s; s = zhashx_next(self->session_of)) {
+        if (s->in_flight > 0 && now - s->last_seen > self->config->retry) {
+            if (server_begin(self) && fx_store_delivery_reset(self->store, s->principal, NULL) != FX_OK)
+                server_storage_failed(self);
+            s->in_flight = 0;
+        }
+        server_note_delivery(self, s->principal);
+    }
+    s_commit(self);
+    s_deliver_noted(self);
+    s_commit(self);
+    if (now >= self->next_prune && !self->failed) {
+        size_t pruned = 0;
+        if (fx_store_prune(self->store, now, 10000, &pruned) != FX_OK)
+            server_storage_failed(self);
+        else if (pruned)
+            server_log(self, "pruned %zu expired messages", pruned);
+        self->next_prune = now + self->config->prune_interval;
+    }
+    return 0;
+}
+
+static int s_on_pipe(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    server_t *self = arg;
+    char *command = zstr_recv(reader);
+    if (!command || strcmp(command, "$TERM") == 0) {
+        free(command);
+        return -1;
+    }
+    if (strcmp(command, "RELOAD") == 0) {
+        s_reload(self, 0);
+        s_commit(self);
+        zsock_signal(reader, 0);
+    } else if (strcmp(command, "ENDPOINT") == 0) {
+        zstr_send(reader, self->endpoint);
+    } else {
+        server_log(self, "unknown pipe command %s", command);
+    }
+    free(command);
+    return 0;
+}
+
+/* ---- Start and stop ----------------------------------------------------------------------- */
+
+static int s_load_subscription(const fx_store_subscription_t *row, void *arg)
+{
+    server_t *self = arg;
+    fx_route_pattern_t *pattern = NULL;
+    char why[FX_ROUTE_WHY_SIZE];
+    if (fx_route_pattern_parse(row->pattern, &pattern, why) != FX_OK) {
+        server_log(self, "stored subscription %lld has an invalid pattern (%s); ignored",
+                   (long long) row->id, why);
+        return 0;
+    }
+    subscription_t *sub = fx_calloc(1, sizeof *sub);
+    sub->id = row->id;
+    snprintf(sub->principal, sizeof sub->principal, "%s", row->principal);
+    sub->pattern = pattern;
+    sub->stages = row->stages;
+    sub->kinds = row->kinds;
+    sub->exercise = fx_strdup(row->exercise);
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long) row->id);
+    zhashx_update(self->subscriptions, key, sub);
+    return fx_route_index_add(self->routes, pattern, (uint64_t) row->id) == FX_OK ? 0 : 1;
+}
+
+static void s_subscription_free(void **item)
+{
+    subscription_t *sub = *item;
+    if (sub) {
+        fx_route_pattern_destroy(&sub->pattern);
+        free(sub->exercise);
+        free(sub);
+        *item = NULL;
+    }
+}
+
+static int s_bind(server_t *self)
+{
+    broker_config_t *config = self->config;
+    self->router = zsock_new(ZMQ_ROUTER);
+    zsock_t *router = self->router;
+    /* Fail closed: a ZAP domain, enforced, so a missing handler refuses instead of admitting. */
+    zsock_set_zap_domain(router, BROKER_ZAP_DOMAIN);
+    zsock_set_zap_enforce_domain(router, 1);
+    zsock_set_curve_server(router, 1);
+    zsock_set_curve_secretkey_bin(router, fx_keys_curve_secret(self->keys));
+    zsock_set_curve_publickey_bin(router, fx_keys_curve_public(self->keys));
+    zsock_set_router_mandatory(router, 1);
+    zsock_set_maxmsgsize(router, (int) config->max_message_bytes);
+    zsock_set_heartbeat_ivl(router, (int) config->heartbeat);
+    zsock_set_heartbeat_timeout(router, (int) config->heartbeat_timeout);
+    zsock_set_heartbeat_ttl(router, (int) config->heartbeat_timeout);
+    zsock_set_handshake_ivl(router, (int) config->handshake);
+    zsock_set_linger(router, 1000);
+    zsock_set_sndhwm(router, 100000);
+    zsock_set_rcvhwm(router, 100000);
+    if (zsock_bind(router, "%s", config->endpoint) < 0) {
+        server_log(self, "cannot bind %s: %s", config->endpoint, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    self->endpoint = zsock_last_endpoint(router);
+    if (config->endpoint_file &&
+        fx_file_write(config->endpoint_file, self->endpoint, strlen(self->endpoint), 0644, 0) !=
+            FX_OK) {
+        server_log(self, "cannot write %s", config->endpoint_file);
+        return -1;
+    }
+    server_log(self, "listening on %s", self->endpoint);
+    return 0;
+}
+
+static int s_start(server_t *self)
+{
+    broker_config_t *config = self->config;
+    fx_err_t rc = fx_keys_load(config->key_file, &self->keys);
+    if (rc != FX_OK) {
+        server_log(self, "cannot load the broker's keys %s: %s", config->key_file, fx_strerror(rc));
+        return -1;
+    }
+    rc = fx_authority_key_load(config->authority_file, self->authority_key);
+    if (rc != FX_OK) {
+        server_log(self, "cannot load the authority key %s: %s", config->authority_file,
+                   fx_strerror(rc));
+        return -1;
+    }
+    char why[FX_STORE_WHY_SIZE] = "";
+    if (!config->check_only && fx_store_open(config->database, NULL, &self->store, why) != FX_OK) {
+        server_log(self, "cannot open the store %s: %s", config->database, why);
+        return -1;
+    }
+    if (s_reload(self, 1) != 0)
+        return -1;
+    const fx_cert_t *own = fx_directory_find(self->directory, config->id);
+    if (!own || memcmp(fx_cert_curve_key(own), fx_keys_curve_public(self->keys), 32) != 0 ||
+        strcmp(fx_keys_id(self->keys), config->id) != 0) {
+        server_log(self, "the directory has no valid certificate for %s with the broker's keys; "
+                         "enrol the broker with 'fusion-admin enroll'",
+                   config->id);
+        return -1;
+    }
+    if (config->check_only)
+        return 0;
+    if (fx_store_subscription_each(self->store, NULL, s_load_subscription, self) != FX_OK) {
+        server_log(self, "cannot read subscriptions: %s", fx_store_error_text(self->store));
+        return -1;
+    }
+    /* A restart: every connection is new, so what was in flight goes again on reconnect. */
+    if (s_bind(self) != 0)
+        return -1;
+    s_commit(self);
+    return self->failed ? -1 : 0;
+}
+
+void broker_server_actor(zsock_t *pipe, void *args)
+{
+    server_t self = {.config = args, .pipe = pipe};
+    self.by_curve_key = zhashx_new();
+    zhashx_set_destructor(self.by_curve_key, (zhashx_destructor_fn *) zstr_free);
+    self.sessions = zhashx_new();
+    zhashx_set_destructor(self.sessions, s_session_free);
+    self.session_of = zhashx_new();
+    self.subscriptions = zhashx_new();
+    zhashx_set_destructor(self.subscriptions, s_subscription_free);
+    self.routes = fx_route_index_new();
+    self.answers = zlistx_new();
+    zlistx_set_destructor(self.answers, s_queued_free);
+    self.to_deliver = zlistx_new();
+    zlistx_set_destructor(self.to_deliver, (zlistx_destructor_fn *) zstr_free);
+
+    zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
+    int started = s_start(&self);
+    zsock_signal(pipe, started == 0 ? 0 : 1);
+    if (started != 0 || self.config->check_only) {
+        /* An actor answers $TERM even when it has nothing to run (zactor_destroy waits). */
+        char *command = NULL;
+        while ((command = zstr_recv(pipe)) && strcmp(command, "$TERM") != 0)
+            zstr_free(&command);
+        zstr_free(&command);
+    } else {
+        self.loop = zloop_new();
+        zloop_set_nonstop(self.loop, true); /* only $TERM stops the broker */
+        zloop_reader(self.loop, pipe, s_on_pipe, &self);
+        zloop_reader(self.loop, self.router, s_on_router, &self);
+        zloop_timer(self.loop, TICK_MS, 0, s_on_tick, &self);
+        zloop_start(self.loop);
+        zloop_destroy(&self.loop);
+        s_commit(&self);
+        server_log(&self, "stopped");
+    }
+    zsock_destroy(&self.router);
+    zstr_free(&self.endpoint);
+    zlistx_destroy(&self.to_deliver);
+    zlistx_destroy(&self.answers);
+    zhashx_destroy(&self.session_of);
+    zhashx_destroy(&self.sessions);
+    zhashx_destroy(&self.subscriptions);
+    fx_route_index_destroy(&self.routes);
+    zhashx_destroy(&self.by_curve_key);
+    free(self.directory_frame);
+    fx_store_destroy(&self.store);
+    fx_policy_destroy(&self.policy);
+    fx_directory_destroy(&self.directory);
+    fx_keys_destroy(&self.keys);
+}
+
+void server_policy_message(const Fusion__Header *header, fx_policy_section_t *sections,
+                           fx_policy_message_t *message)
+{
+    memset(message, 0, sizeof *message);
+    for (size_t i = 0; i < header->n_sections; i++) {
+        const Fusion__SectionDescriptor *d = header->sections[i];
+        sections[i].id = d->id;
+        sections[i].tlp = (int) d->tlp;
+        sections[i].categories = 0;
+        for (size_t c = 0; c < d->n_categories; c++)
+            sections[i].categories |= 1u << d->categories[c];
+    }
+    for (size_t i = 0; i < header->n_handling; i++)
+        message->handling |= 1u << header->handling[i];
+    message->kind = (int) header->kind;
+    message->audience = (int) header->audience;
+    message->purpose = (int) header->purpose;
+    message->subject_role = (int) header->subject_role;
+    message->stage = (int) header->stage;
+    message->urgency = (int) header->urgency;
+    message->consent = header->consent ? 1 : 0;
+    message->route = header->route;
+    message->exercise = header->exercise;
+    message->taskforce = header->taskforce;
+    message->agreement = header->agreement;
+    message->sections = sections;
+    message->section_count = header->n_sections;
+}

@@ -1,0 +1,116 @@
+/* The broker's state, shared by the actor (server.c) and the one-per-message handlers
+ * (handle_*.c). Private to fusion-broker. */
+#ifndef FUSION_BROKER_SERVER_INTERNAL_H
+#define FUSION_BROKER_SERVER_INTERNAL_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "fusion/codec.h"
+#include "fusion/directory.h"
+#include "fusion/envelope.h"
+#include "fusion/keys.h"
+#include "fusion/policy.h"
+#include "fusion/route.h"
+#include "fusion/store.h"
+
+/* One connection of a principal (a ROUTER routing id). */
+typedef struct {
+    zframe_t *routing_id;
+    char principal[FX_ID_MAX];
+    size_t window;    /* the agent's CREDIT: most DELIVERs in flight */
+    size_t in_flight; /* DELIVERs sent and not yet RECEIVED */
+    int64_t last_seen;
+} session_t;
+
+/* A subscription held in memory for route resolution (the store has the durable copy). */
+typedef struct {
+    int64_t id;
+    char principal[FX_ID_MAX];
+    fx_route_pattern_t *pattern;
+    uint32_t stages, kinds;
+    char *exercise; /* "" for live traffic */
+} subscription_t;
+
+/* An answer that waits for the group commit. */
+typedef struct {
+    zframe_t *routing_id;
+    Fusion__Frame *frame; /* built with fx_malloc'd strings; freed by s_pending_free */
+    uint8_t *bytes;       /* the encoded frame */
+    size_t len;
+    bool is_publish_answer;
+    uint64_t request_id;
+    uint8_t msg_id[FX_MSG_ID_BYTES];
+} answer_t;
+
+typedef struct {
+    broker_config_t *config;
+    zsock_t *pipe;
+    zsock_t *router;
+    zloop_t *loop;
+    char *endpoint; /* as bound */
+
+    fx_keys_t *keys;                       /* the broker's own keys */
+    uint8_t authority_key[FX_KEY_BYTES];   /* pinned */
+    fx_directory_t *directory;
+    zhashx_t *by_curve_key;                /* Z85 CURVE key -> principal id (strdup'd) */
+    uint8_t *directory_frame;              /* the encoded DIRECTORY answer body, cached */
+    size_t directory_frame_len;
+    fx_policy_t *policy;
+    uint8_t policy_digest[32];
+    fx_store_t *store;
+    fx_route_index_t *routes;
+    zhashx_t *subscriptions;               /* id (as key string) -> subscription_t */
+
+    zhashx_t *sessions;                    /* routing id (hex) -> session_t */
+    zhashx_t *session_of;                  /* principal -> session_t (the latest connection) */
+
+    zlistx_t *answers;                     /* answer_t waiting for the commit */
+    zlistx_t *to_deliver;                  /* principal ids with new deliveries (strdup'd) */
+    bool failed;                           /* the store failed: no more accepting */
+    int64_t next_prune;
+} server_t;
+
+/* Handlers: each takes ownership of nothing; frames they answer go through the queue below. */
+void handle_publish(server_t *self, session_t *session, uint64_t request_id,
+                    const Fusion__Publish *publish);
+void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
+                    const Fusion__Prepare *prepare);
+void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
+                      const Fusion__Subscribe *subscribe);
+void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
+                        const Fusion__Unsubscribe *unsubscribe);
+void handle_credit(server_t *self, session_t *session, const Fusion__Credit *credit);
+void handle_received(server_t *self, session_t *session, const Fusion__Received *received);
+void handle_explain(server_t *self, session_t *session, uint64_t request_id,
+                    const Fusion__Explain *explain);
+void handle_directory(server_t *self, session_t *session, uint64_t request_id);
+
+/* Queues an answer to go out after the group commit (or at once if nothing is being
+ * committed). Takes ownership of frame's heap strings via answer_frame_free. */
+void server_answer(server_t *self, session_t *session, Fusion__Frame *frame);
+/* Answers ERROR with code and reason. */
+void server_error(server_t *self, session_t *session, uint64_t request_id, fx_err_t err,
+                  const char *reason);
+/* Starts the group transaction if none is open. false when the store has failed. */
+bool server_begin(server_t *self);
+/* Marks the store failed after an error (logs it once). */
+void server_storage_failed(server_t *self);
+/* Notes that principal has new deliveries to push after the commit. */
+void server_note_delivery(server_t *self, const char *principal);
+/* Pushes pending deliveries to principal's session within its window. */
+void server_deliver(server_t *self, const char *principal);
+/* Appends an audit entry in the open transaction; false (and the store failed) on error. */
+bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
+                  const uint8_t *msg_id, const uint8_t *digest, json_t *details);
+/* Fills a policy principal from a certificate. */
+void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal);
+/* One log line on stderr. */
+void server_log(server_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fills a policy message from a (draft) header; sections must hold header->n_sections. */
+void server_policy_message(const Fusion__Header *header, fx_policy_section_t *sections,
+                           fx_policy_message_t *message);
+
+#endif
