@@ -4,7 +4,16 @@
 #ifndef FUSION_ADMIN_H
 #define FUSION_ADMIN_H
 
+#include "fusion/keys.h"
+
 #define ADMIN_PROG "fusion-admin"
+
+/* The region from the --region option, else $FUSION_REGION; NULL (with an error printed). */
+const char *admin_region(const char *command, const char *option);
+
+/* Loads REGION/authority.key (refusing a file others can read) and checks that it matches
+ * REGION/authority.pub. Returns the exit code; on 0 *keys_p is the authority's keys. */
+int admin_load_authority(const char *command, const char *region, fx_keys_t **keys_p);
 
 int admin_init(int argc, char **argv);      /* admin_region.c */
 int admin_enroll(int argc, char **argv);    /* admin_region.c */

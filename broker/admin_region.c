@@ -62,8 +62,7 @@ static int s_unknown_option(const char *command, char **argv)
     return FX_EXIT_USAGE;
 }
 
-/* The region from --region, else FUSION_REGION. */
-static const char *s_region(const char *command, const char *option)
+const char *admin_region(const char *command, const char *option)
 {
     const char *region = option ? option : getenv("FUSION_REGION");
     if (!region || !*region) {
@@ -91,8 +90,7 @@ static int s_lock_region(const char *command, const char *region)
     return fd;
 }
 
-/* Loads the authority's secret key and checks it matches the region's public key file. */
-static int s_load_authority(const char *command, const char *region, fx_keys_t **keys_p)
+int admin_load_authority(const char *command, const char *region, fx_keys_t **keys_p)
 {
     char *key_path = s_path(region, "authority.key"), *pub_path = s_path(region, "authority.pub");
     uint8_t pub[FX_KEY_BYTES];
@@ -508,7 +506,7 @@ int admin_enroll(int argc, char **argv)
                      days_text, MAX_DAYS);
         return FX_EXIT_USAGE;
     }
-    const char *region = s_region("enroll", region_opt);
+    const char *region = admin_region("enroll", region_opt);
     if (!region)
         return FX_EXIT_USAGE;
 
@@ -542,7 +540,7 @@ int admin_enroll(int argc, char **argv)
         status = FX_EXIT_SYSTEM;
         goto cleanup;
     }
-    if ((status = s_load_authority("enroll", region, &authority)) != FX_EXIT_OK)
+    if ((status = admin_load_authority("enroll", region, &authority)) != FX_EXIT_OK)
         goto cleanup;
     if ((status = s_load_directory("enroll", region, fx_keys_sign_public(authority), &dir)) !=
         FX_EXIT_OK)
@@ -661,7 +659,7 @@ int admin_revoke(int argc, char **argv)
         fx_cli_error(ADMIN_PROG, "revoke: '%s' is not a principal id (COUNTRY.AGENCY.UNIT)", id);
         return FX_EXIT_USAGE;
     }
-    const char *region = s_region("revoke", region_opt);
+    const char *region = admin_region("revoke", region_opt);
     if (!region)
         return FX_EXIT_USAGE;
 
@@ -670,7 +668,7 @@ int admin_revoke(int argc, char **argv)
     int status, lock_fd = s_lock_region("revoke", region);
     if (lock_fd < 0)
         return FX_EXIT_SYSTEM;
-    if ((status = s_load_authority("revoke", region, &authority)) != FX_EXIT_OK)
+    if ((status = admin_load_authority("revoke", region, &authority)) != FX_EXIT_OK)
         goto cleanup;
     if ((status = s_load_directory("revoke", region, fx_keys_sign_public(authority), &dir)) !=
         FX_EXIT_OK)
@@ -805,7 +803,7 @@ int admin_directory(int argc, char **argv)
                      argv[optind], ADMIN_PROG);
         return FX_EXIT_USAGE;
     }
-    const char *region = s_region("directory", region_opt);
+    const char *region = admin_region("directory", region_opt);
     if (!region)
         return FX_EXIT_USAGE;
     uint8_t key[FX_KEY_BYTES];
