@@ -115,12 +115,14 @@ static int s_install_directory(server_t *self)
     }
     uint8_t no_secret[32] = {0};
     for (size_t i = 0; i < fx_directory_count(self->directory); i++) {
-        if (fx_directory_status_at(self->directory, i) != FX_CERT_STATUS_VALID)
-            continue;
+        /* Every certificate's key is mapped, so a refused frame names its principal and why;
+         * only valid ones are written for zauth to admit. */
         const fx_cert_t *cert = fx_directory_at(self->directory, i);
         char z85[41];
         zmq_z85_encode(z85, fx_cert_curve_key(cert), 32);
         zhashx_update(self->by_curve_key, z85, fx_strdup(fx_cert_id(cert)));
+        if (fx_directory_status_at(self->directory, i) != FX_CERT_STATUS_VALID)
+            continue;
         zcert_t *zcert = zcert_new_from(fx_cert_curve_key(cert), no_secret);
         zcert_set_meta(zcert, "principal", "%s", fx_cert_id(cert));
         char path[4096 + FX_ID_MAX + 8];
@@ -223,6 +225,16 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
     } else if (cert && fx_cert_check_time(cert, now) != FX_OK) {
         why = FX_ERR_CERT_EXPIRED;
         cert = NULL;
+    }
+    if (cert) {
+        /* The key must be the valid certificate's own: after a re-enrolment the revoked
+         * certificate of the same id maps here too. */
+        char z85[41];
+        zmq_z85_encode(z85, fx_cert_curve_key(cert), 32);
+        if (strcmp(z85, user_id) != 0) {
+            why = FX_ERR_REVOKED;
+            cert = NULL;
+        }
     }
     char *key = zframe_strhex(routing_id);
     session_t *session = zhashx_lookup(self->sessions, key);

@@ -1,0 +1,56 @@
+#!/bin/sh
+# SIGHUP reloads the signed policy and the directory atomically: an unsigned or invalid policy is
+# refused (logged) and the old one stays in force; a principal revoked and reloaded is refused
+# from its next frame on, mid-session too. SIGTERM exits 0.
+set -u
+. tests/lib/broker.sh
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
+    MYS.RMP.fp1:focal_point,police || exit 1
+broker_start || exit 1
+cat >"$work/draft.yaml" <<'YAML'
+kind: case_alert
+audience: direct
+recipients: [IDN.POLRI.fp1]
+purpose: investigation
+sections:
+  - {id: 1, tlp: amber, categories: [operational], text: "reload test"}
+YAML
+agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 || fail "a send before any reload was not accepted: $(cat "$work/out")"
+
+# 1. An edited policy that nobody signed: refused, the old one stays.
+printf '\n# edited after signing\n' >>"$work/region/policy.yaml"
+kill -HUP "$broker_pid"
+wait_for 10 grep -q "reload refused" "$work/broker.log" || fail "an unsigned policy was not refused on reload"
+grep -q "does not verify" "$work/broker.log" || fail "the log does not say the signature does not verify"
+agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 || fail "the old policy is not in force after a refused reload: $(cat "$work/out")"
+
+# 2. A signed but invalid policy cannot exist (sign refuses it); a valid re-signed one loads.
+"$FUSION_BIN/fusion-admin" policy sign --region "$work/region" "$work/region/policy.yaml" >/dev/null || fail "re-signing failed"
+kill -HUP "$broker_pid"
+wait_for 10 grep -q "reloaded policy" "$work/broker.log" || fail "a valid signed policy was not reloaded"
+
+# 3. Revocation, mid-session: IDN listens; THA's alert reaches it; then IDN is revoked.
+agent IDN.POLRI.fp1 listen --json --timeout 30 >"$work/idn.json" 2>"$work/idn.err" &
+listener=$!
+wait_for 10 grep -q "IDN.POLRI.fp1 connected" "$work/broker.log" || fail "the listener did not connect"
+agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >/dev/null 2>&1 || fail "send to IDN failed"
+wait_for 10 test -s "$work/idn.json" || fail "IDN did not receive the alert before its revocation"
+"$FUSION_BIN/fusion-admin" revoke --region "$work/region" IDN.POLRI.fp1 >/dev/null || fail "revoke failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded policy'" || fail "the revocation was not reloaded"
+wait_for 15 grep -q "refused a frame from IDN.POLRI.fp1" "$work/broker.log" || fail "the revoked listener's next frame was not refused"
+kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null
+agent IDN.POLRI.fp1 listen --count 1 --timeout 3 >"$work/out" 2>&1 && fail "a revoked principal could still listen"
+# Nothing can be addressed to the revoked principal any more.
+agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 && fail "a message to a revoked principal was accepted"
+grep -q "IDN.POLRI.fp1" "$work/out" || fail "the sender is not told why IDN.POLRI.fp1 cannot receive: $(cat "$work/out")"
+grep -q "auth_refused\|refused a frame" "$work/broker.log" || fail "the refusal is not logged"
+
+broker_stop || fail "SIGTERM did not stop the broker with exit 0"
+grep -q "stopped" "$work/broker.log" || fail "the broker did not log its stop"
+[ "$failures" -eq 0 ] && echo "reload: unsigned policy refused, signed one loaded, revocation enforced mid-session"
+exit "$failures"
