@@ -17,6 +17,7 @@
 #define BATCH_MAX       256  /* frames handled in one group */
 #define TICK_MS         1000 /* housekeeping timer */
 #define SESSION_IDLE_MS (3 * 60 * 1000)
+#define REFUSALS_PER_TICK 20 /* handshake refusals logged and audited one by one per tick */
 
 /* An answer waiting for the group commit. */
 typedef struct {
@@ -590,12 +591,50 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+/* A peer failed the CURVE handshake (ZAP refused its key, or it spoke no CURVE). Logged and
+ * audited, but only so many per tick: an unauthenticated peer must not be able to force a
+ * durable write per attempt. */
+static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    server_t *self = arg;
+    zmsg_t *msg = zmsg_recv(reader);
+    if (!msg)
+        return 0;
+    char *event = zmsg_popstr(msg), *value = zmsg_popstr(msg), *peer = zmsg_popstr(msg);
+    if (self->refused_this_tick++ < REFUSALS_PER_TICK) {
+        server_log(self, "refused a connection from %s: %s", peer ? peer : "?",
+                   event && strcmp(event, "HANDSHAKE_FAILED_AUTH") == 0
+                       ? "its CURVE key is not an enrolled, valid principal"
+                       : "it did not complete a CURVE handshake");
+        if (server_begin(self))
+            server_audit(self, "auth_refused", peer ? peer : "?", NULL, NULL, NULL,
+                         json_pack("{s:s}", "event", event ? event : "?"));
+        s_commit(self);
+    } else {
+        self->refused_suppressed++;
+    }
+    zstr_free(&event);
+    zstr_free(&value);
+    zstr_free(&peer);
+    zmsg_destroy(&msg);
+    return 0;
+}
+
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
     server_t *self = arg;
     int64_t now = fx_now_ms();
+    if (self->refused_suppressed > 0) {
+        server_log(self, "refused %d more connections without logging each", self->refused_suppressed);
+        if (server_begin(self))
+            server_audit(self, "auth_refused", "?", NULL, NULL, NULL,
+                         json_pack("{s:i}", "suppressed", self->refused_suppressed));
+        self->refused_suppressed = 0;
+    }
+    self->refused_this_tick = 0;
     /* Sessions silent for long are forgotten (a listening agent re-sends CREDIT often). */
     zlistx_t *idle = zlistx_new();
     for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
@@ -705,6 +744,11 @@ static int s_bind(server_t *self)
     zsock_set_linger(router, 1000);
     zsock_set_sndhwm(router, 100000);
     zsock_set_rcvhwm(router, 100000);
+    self->monitor = zactor_new(zmonitor, router);
+    zstr_sendx(self->monitor, "LISTEN", "HANDSHAKE_FAILED_AUTH", "HANDSHAKE_FAILED_PROTOCOL",
+               "HANDSHAKE_FAILED_NO_DETAIL", NULL);
+    zstr_sendx(self->monitor, "START", NULL);
+    zsock_wait(self->monitor);
     if (zsock_bind(router, "%s", config->endpoint) < 0) {
         server_log(self, "cannot bind %s: %s", config->endpoint, zmq_strerror(zmq_errno()));
         return -1;
@@ -792,12 +836,14 @@ void broker_server_actor(zsock_t *pipe, void *args)
         zloop_set_nonstop(self.loop, true); /* only $TERM stops the broker */
         zloop_reader(self.loop, pipe, s_on_pipe, &self);
         zloop_reader(self.loop, self.router, s_on_router, &self);
+        zloop_reader(self.loop, zactor_sock(self.monitor), s_on_monitor, &self);
         zloop_timer(self.loop, TICK_MS, 0, s_on_tick, &self);
         zloop_start(self.loop);
         zloop_destroy(&self.loop);
         s_commit(&self);
         server_log(&self, "stopped");
     }
+    zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);
     zstr_free(&self.endpoint);
     zlistx_destroy(&self.to_deliver);

@@ -48,6 +48,8 @@ typedef struct {
     broker_config_t *config;
     zsock_t *pipe;
     zsock_t *router;
+    zactor_t *monitor; /* failed CURVE handshakes on the router, for the log and the audit */
+    int refused_this_tick, refused_suppressed;
     zloop_t *loop;
     char *endpoint; /* as bound */
 
