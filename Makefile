@@ -58,6 +58,8 @@ FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all binaries test test-build asan fuzz fuzz-build bench demo deps install clean format
 .SUFFIXES:
+# Objects made by pattern rules are kept, so a second make rebuilds nothing.
+.SECONDARY:
 
 all: deps
 	@$(MAKE) --no-print-directory binaries
