@@ -129,7 +129,7 @@ test: deps
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-build
-	@FUZZ_SECONDS=0 sh tests/run.sh build/asan $(SHARED)
+	@FUSION_SANITIZED=1 FUZZ_SECONDS=0 sh tests/run.sh build/asan $(SHARED)
 
 # libFuzzer targets: clang with the fuzzer, ASan and UBSan runtimes, over the library sources.
 FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -DFX_VERSION=\"$(VERSION)\" -Iinclude -I$(BUILD)/gen \

@@ -12,8 +12,7 @@
 #define CONFIG_MAX_BYTES (64 * 1024)
 
 /* A path from the file, made relative to the configuration file's directory. */
-static char *s_path(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what,
-                    const char *base)
+static char *s_path(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, const char *base)
 {
     const char *text = fx_yaml_scalar(diag, node, what);
     if (!text)
@@ -64,18 +63,31 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
         return -1;
     char *copy = fx_strdup(path);
     const char *base = dirname(copy);
-    static const char *const keys[] = {"id",       "key",           "region",    "authority",
-                                       "policy",   "database",      "endpoint",  "endpoint_file",
-                                       "state_dir", "limits",       "delivery",  "transport"};
-    enum { ID, KEY, REGION, AUTHORITY, POLICY, DATABASE, ENDPOINT, ENDPOINT_FILE, STATE_DIR,
-           LIMITS, DELIVERY, TRANSPORT, NKEYS };
+    static const char *const keys[] = {"id",        "key",      "region",   "authority",
+                                       "policy",    "database", "endpoint", "endpoint_file",
+                                       "state_dir", "limits",   "delivery", "transport"};
+    enum {
+        ID,
+        KEY,
+        REGION,
+        AUTHORITY,
+        POLICY,
+        DATABASE,
+        ENDPOINT,
+        ENDPOINT_FILE,
+        STATE_DIR,
+        LIMITS,
+        DELIVERY,
+        TRANSPORT,
+        NKEYS
+    };
     const fx_yaml_node_t *found[NKEYS];
     const fx_yaml_node_t *root = fx_yaml_root(doc);
     if (fx_yaml_fields(diag, root, "the broker configuration", keys, NKEYS, found) == 0) {
-        static const char *const required[] = {"id", "key", "region", "policy", "database",
-                                               "endpoint", "state_dir"};
-        static const int required_index[] = {ID, KEY, REGION, POLICY, DATABASE, ENDPOINT,
-                                             STATE_DIR};
+        static const char *const required[] = {"id",       "key",      "region",   "policy",
+                                               "database", "endpoint", "state_dir"};
+        static const int required_index[] = {ID,       KEY,      REGION,   POLICY,
+                                             DATABASE, ENDPOINT, STATE_DIR};
         for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
             if (!found[required_index[i]])
                 fx_yaml_error(diag, root, "the broker configuration needs '%s'", required[i]);
@@ -105,7 +117,8 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             config->state_dir = s_path(diag, found[STATE_DIR], "state_dir", base);
         if (found[ENDPOINT]) {
             const char *endpoint = fx_yaml_scalar(diag, found[ENDPOINT], "endpoint");
-            if (endpoint && strncmp(endpoint, "tcp://", 6) != 0 && strncmp(endpoint, "ipc://", 6) != 0)
+            if (endpoint && strncmp(endpoint, "tcp://", 6) != 0 &&
+                strncmp(endpoint, "ipc://", 6) != 0)
                 fx_yaml_error(diag, found[ENDPOINT],
                               "endpoint must be tcp://ADDRESS:PORT or ipc://PATH, found '%s'",
                               endpoint);

@@ -23,7 +23,7 @@ typedef struct {
     int64_t retry;         /* ms: unacknowledged deliveries are sent again after this */
     int64_t heartbeat;     /* ms: ZMTP heartbeat interval */
     int64_t heartbeat_timeout;
-    int64_t handshake;     /* ms: a CURVE handshake must complete within this */
+    int64_t handshake; /* ms: a CURVE handshake must complete within this */
     long long max_message_bytes;
     int64_t prune_interval; /* ms: expired messages are pruned this often */
     int check_only;         /* --check: load and verify, open and bind nothing */

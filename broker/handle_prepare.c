@@ -165,8 +165,11 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
         return;
     }
     const Fusion__Header *draft = prepare->draft;
-    resolve_t r = {.self = self, .sender = session->principal, .candidates = zlistx_new(),
-                   .seen = zhashx_new(), .unknown = zlistx_new()};
+    resolve_t r = {.self = self,
+                   .sender = session->principal,
+                   .candidates = zlistx_new(),
+                   .seen = zhashx_new(),
+                   .unknown = zlistx_new()};
     fx_policy_query_t *query = NULL;
     size_t n_sections = draft->n_sections, n = 0;
     Fusion__SectionRecipients *sections = fx_calloc(n_sections, sizeof *sections);

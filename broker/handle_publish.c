@@ -130,10 +130,9 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
     if (rc == FX_OK)
         rc = fx_store_put_answer(self->store, p->msg_id, &answer);
     if (rc == FX_OK) {
-        json_t *details = json_pack("{s:s, s:I, s:I}", "kind",
-                                    fx_vocab_name(FX_VOCAB_KIND, (int) header->kind),
-                                    "sections", (json_int_t) header->n_sections, "recipients",
-                                    (json_int_t) zlistx_size(recipients));
+        json_t *details = json_pack(
+            "{s:s, s:I, s:I}", "kind", fx_vocab_name(FX_VOCAB_KIND, (int) header->kind), "sections",
+            (json_int_t) header->n_sections, "recipients", (json_int_t) zlistx_size(recipients));
         if (!server_audit(self, "accepted", header->sender, NULL, p->msg_id, p->digest, details))
             rc = FX_ERR_STORAGE;
     }
@@ -284,7 +283,8 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
     p.expires_at = expires > now && expires - now <= self->config->max_ttl
                        ? expires
                        : now + self->config->replay_window;
-    if (created < now - self->config->replay_window || created > now + self->config->replay_window) {
+    if (created < now - self->config->replay_window ||
+        created > now + self->config->replay_window) {
         s_reject_err(&p, FX_ERR_STALE, NULL);
         goto cleanup;
     }
@@ -293,8 +293,9 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         goto cleanup;
     }
     if (expires - created > self->config->max_ttl) {
-        s_reject_err(&p, FX_ERR_LIMIT, "the message lives longer than the broker's maximum time "
-                                       "to live");
+        s_reject_err(&p, FX_ERR_LIMIT,
+                     "the message lives longer than the broker's maximum time "
+                     "to live");
         goto cleanup;
     }
     /* 6. Every (section, recipient) pair against the policy, failing closed. */
@@ -308,8 +309,8 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         goto cleanup;
     }
     char hex[2 * FX_MSG_ID_BYTES + 1];
-    server_log(self, "accepted %s from %s for %zu recipients", fx_hex(p.msg_id, FX_MSG_ID_BYTES, hex),
-               session->principal, zlistx_size(recipients));
+    server_log(self, "accepted %s from %s for %zu recipients",
+               fx_hex(p.msg_id, FX_MSG_ID_BYTES, hex), session->principal, zlistx_size(recipients));
     s_answer_accepted(&p);
 cleanup:
     json_decref(allowed);

@@ -91,11 +91,13 @@ void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
         snprintf(key, sizeof key, "%lld", (long long) id);
         zhashx_insert(self->subscriptions, key, sub);
         if (fx_route_index_add(self->routes, pattern, (uint64_t) id) != FX_OK)
-            server_log(self, "the route index is full; subscription %lld is stored but not "
-                             "matched until restart",
+            server_log(self,
+                       "the route index is full; subscription %lld is stored but not "
+                       "matched until restart",
                        (long long) id);
     }
-    server_log(self, "%s subscribed to %s", session->principal, fx_route_pattern_text(sub->pattern));
+    server_log(self, "%s subscribed to %s", session->principal,
+               fx_route_pattern_text(sub->pattern));
     s_answer_subscribed(self, session, request_id, fx_route_pattern_text(sub->pattern), true);
 }
 
@@ -107,9 +109,9 @@ void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
     if (!pattern)
         return;
     int64_t id = 0;
-    fx_err_t rc = server_begin(self) ? fx_store_subscription_remove(
-                                           self->store, session->principal,
-                                           fx_route_pattern_text(pattern), unsubscribe->exercise, &id)
+    fx_err_t rc = server_begin(self) ? fx_store_subscription_remove(self->store, session->principal,
+                                                                    fx_route_pattern_text(pattern),
+                                                                    unsubscribe->exercise, &id)
                                      : FX_ERR_STORAGE;
     if (rc == FX_ERR_NOT_FOUND) {
         server_error(self, session, request_id, rc, "no such subscription");
@@ -124,8 +126,8 @@ void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
             snprintf(key, sizeof key, "%lld", (long long) id);
             zhashx_delete(self->subscriptions, key);
         }
-        server_audit(self, "unsubscribed", session->principal, fx_route_pattern_text(pattern),
-                     NULL, NULL, json_pack("{s:s}", "exercise", unsubscribe->exercise));
+        server_audit(self, "unsubscribed", session->principal, fx_route_pattern_text(pattern), NULL,
+                     NULL, json_pack("{s:s}", "exercise", unsubscribe->exercise));
         s_answer_subscribed(self, session, request_id, fx_route_pattern_text(pattern), false);
     }
     fx_route_pattern_destroy(&pattern);
@@ -148,8 +150,8 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
     bool changed = false;
     if (!server_begin(self))
         return;
-    fx_err_t rc = fx_store_delivery_received(self->store, received->msg_id.data,
-                                             session->principal, &changed);
+    fx_err_t rc = fx_store_delivery_received(self->store, received->msg_id.data, session->principal,
+                                             &changed);
     if (rc == FX_ERR_NOT_FOUND)
         return; /* pruned, or never for this principal: nothing to do */
     if (rc != FX_OK) {
@@ -157,8 +159,7 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
         return;
     }
     if (changed) {
-        server_audit(self, "received", session->principal, NULL, received->msg_id.data, NULL,
-                     NULL);
+        server_audit(self, "received", session->principal, NULL, received->msg_id.data, NULL, NULL);
         if (session->in_flight > 0)
             session->in_flight--;
     }

@@ -14,9 +14,9 @@
 #include "fusion/cert.h"
 #include "server_internal.h"
 
-#define BATCH_MAX       256  /* frames handled in one group */
-#define TICK_MS         1000 /* housekeeping timer */
-#define SESSION_IDLE_MS (3 * 60 * 1000)
+#define BATCH_MAX         256  /* frames handled in one group */
+#define TICK_MS           1000 /* housekeeping timer */
+#define SESSION_IDLE_MS   (3 * 60 * 1000)
 #define REFUSALS_PER_TICK 20 /* handshake refusals logged and audited one by one per tick */
 
 /* An answer waiting for the group commit. */
@@ -74,8 +74,9 @@ static fx_err_t s_load_policy(server_t *self, fx_policy_t **policy_p, uint8_t di
     snprintf(sig_path, sizeof sig_path, "%s.sig", path);
     rc = fx_file_verify(self->authority_key, FX_DOMAIN_POLICY, data, len, sig_path);
     if (rc != FX_OK) {
-        server_log(self, "refusing the policy %s: its signature %s does not verify (%s); sign it "
-                         "with 'fusion-admin policy sign'",
+        server_log(self,
+                   "refusing the policy %s: its signature %s does not verify (%s); sign it "
+                   "with 'fusion-admin policy sign'",
                    path, sig_path, fx_strerror(rc));
         free(data);
         return rc;
@@ -146,7 +147,8 @@ static int s_reload(server_t *self, int first)
     fx_directory_t *directory = NULL;
     fx_policy_t *policy = NULL;
     uint8_t digest[32];
-    if (s_load_directory(self, &directory) != FX_OK || s_load_policy(self, &policy, digest) != FX_OK) {
+    if (s_load_directory(self, &directory) != FX_OK ||
+        s_load_policy(self, &policy, digest) != FX_OK) {
         fx_directory_destroy(&directory);
         if (!first)
             server_log(self, "reload refused: the policy and directory in force stay");
@@ -154,8 +156,9 @@ static int s_reload(server_t *self, int first)
     }
     if (!first && fx_directory_revocations_sequence(directory) <
                       fx_directory_revocations_sequence(self->directory)) {
-        server_log(self, "reload refused: the revocation list is older (sequence %llu) than the "
-                         "one in force (%llu)",
+        server_log(self,
+                   "reload refused: the revocation list is older (sequence %llu) than the "
+                   "one in force (%llu)",
                    (unsigned long long) fx_directory_revocations_sequence(directory),
                    (unsigned long long) fx_directory_revocations_sequence(self->directory));
         fx_directory_destroy(&directory);
@@ -171,18 +174,19 @@ static int s_reload(server_t *self, int first)
         return -1;
     char summary[256], hex[65];
     fx_policy_summary(policy, summary, sizeof summary);
-    server_log(self, "%s policy %s (%s), directory with %zu certificates (revocations sequence "
-                     "%llu)",
+    server_log(self,
+               "%s policy %s (%s), directory with %zu certificates (revocations sequence "
+               "%llu)",
                first ? "loaded" : "reloaded", self->config->policy_file, summary,
                fx_directory_count(directory),
                (unsigned long long) fx_directory_revocations_sequence(directory));
     if (self->store && server_begin(self)) {
-        json_t *details = json_pack("{s:s, s:s}", "policy_blake2b", fx_hex(digest, 32, hex),
-                                    "summary", summary);
+        json_t *details =
+            json_pack("{s:s, s:s}", "policy_blake2b", fx_hex(digest, 32, hex), "summary", summary);
         server_audit(self, first ? "policy_loaded" : "policy_reloaded", "broker",
                      self->config->policy_file, NULL, NULL, details);
-        details = json_pack("{s:I, s:I}", "certificates", (json_int_t) fx_directory_count(directory),
-                            "revocations_sequence",
+        details = json_pack("{s:I, s:I}", "certificates",
+                            (json_int_t) fx_directory_count(directory), "revocations_sequence",
                             (json_int_t) fx_directory_revocations_sequence(directory));
         server_audit(self, first ? "directory_loaded" : "directory_reloaded", "broker",
                      self->config->region, NULL, NULL, details);
@@ -243,7 +247,10 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
         server_log(self, "refused a frame from %s: %s", principal ? principal : "an unknown key",
                    fx_strerror(why));
         if (server_begin(self))
-            server_audit(self, "auth_refused", principal ? principal : user_id ? user_id : "?",
+            server_audit(self, "auth_refused",
+                         principal ? principal
+                         : user_id ? user_id
+                                   : "?",
                          NULL, NULL, NULL, json_pack("{s:s}", "code", fx_err_code(why)));
         if (session)
             s_session_drop(self, session);
@@ -267,8 +274,7 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
             s_session_drop(self, previous);
         /* A new connection: what was sent and not acknowledged goes again. */
         size_t reset = 0;
-        if (server_begin(self) &&
-            fx_store_delivery_reset(self->store, principal, &reset) != FX_OK)
+        if (server_begin(self) && fx_store_delivery_reset(self->store, principal, &reset) != FX_OK)
             server_storage_failed(self);
         server_log(self, "%s connected%s", principal,
                    reset ? " (unacknowledged deliveries will be sent again)" : "");
@@ -295,7 +301,7 @@ static void s_queued_free(void **item)
 static bool s_send(server_t *self, zframe_t *routing_id, const uint8_t *bytes, size_t len)
 {
     zmsg_t *msg = zmsg_new();
-    zmsg_append(msg, &(zframe_t *) {zframe_dup(routing_id)});
+    zmsg_append(msg, &(zframe_t *){zframe_dup(routing_id)});
     zmsg_addmem(msg, bytes, len);
     if (zmsg_send(&msg, self->router) != 0) {
         zmsg_destroy(&msg);
@@ -366,8 +372,9 @@ bool server_begin(server_t *self)
 void server_storage_failed(server_t *self)
 {
     if (!self->failed)
-        server_log(self, "STORAGE FAILURE: %s; no longer accepting messages until an operator "
-                         "fixes the storage and restarts the broker",
+        server_log(self,
+                   "STORAGE FAILURE: %s; no longer accepting messages until an operator "
+                   "fixes the storage and restarts the broker",
                    fx_store_error_text(self->store));
     self->failed = true;
 }
@@ -467,7 +474,7 @@ void server_deliver(server_t *self, const char *principal)
         if (fx_envelope_decode(p->envelope, p->envelope_len, &env) != FX_OK ||
             fx_envelope_copy_for(env, principal, &copy) != FX_OK) {
             server_log(self, "stored message %s for %s does not decode; not delivered",
-                       fx_hex(p->msg_id, 8, (char[17]) {0}), principal);
+                       fx_hex(p->msg_id, 8, (char[17]){0}), principal);
             fx_envelope_destroy(&env);
             continue;
         }
@@ -483,8 +490,8 @@ void server_deliver(server_t *self, const char *principal)
             size_t body_len;
             const uint8_t *body = fx_cert_body(sender, &body_len);
             cert.body = (ProtobufCBinaryData){body_len, (uint8_t *) body};
-            cert.signature = (ProtobufCBinaryData){FX_SIGNATURE_BYTES,
-                                                   (uint8_t *) fx_cert_signature(sender)};
+            cert.signature =
+                (ProtobufCBinaryData){FX_SIGNATURE_BYTES, (uint8_t *) fx_cert_signature(sender)};
             deliver.sender = &cert;
         }
         uint8_t *bytes;
@@ -532,8 +539,8 @@ static void s_handle(server_t *self, zmsg_t *msg)
     if (!session)
         return;
     Fusion__Frame *frame = NULL;
-    fx_err_t rc = fx_codec_decode(FX_MSG_FRAME, zframe_data(payload), zframe_size(payload),
-                                  (void **) &frame);
+    fx_err_t rc =
+        fx_codec_decode(FX_MSG_FRAME, zframe_data(payload), zframe_size(payload), (void **) &frame);
     if (rc != FX_OK) {
         server_log(self, "%s sent a frame that does not decode: %s", session->principal,
                    fx_strerror(rc));
@@ -628,7 +635,8 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     server_t *self = arg;
     int64_t now = fx_now_ms();
     if (self->refused_suppressed > 0) {
-        server_log(self, "refused %d more connections without logging each", self->refused_suppressed);
+        server_log(self, "refused %d more connections without logging each",
+                   self->refused_suppressed);
         if (server_begin(self))
             server_audit(self, "auth_refused", "?", NULL, NULL, NULL,
                          json_pack("{s:i}", "suppressed", self->refused_suppressed));
@@ -646,7 +654,8 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     /* Deliveries sent and not acknowledged within the retry interval go again. */
     for (session_t *s = zhashx_first(self->session_of); s; s = zhashx_next(self->session_of)) {
         if (s->in_flight > 0 && now - s->last_seen > self->config->retry) {
-            if (server_begin(self) && fx_store_delivery_reset(self->store, s->principal, NULL) != FX_OK)
+            if (server_begin(self) &&
+                fx_store_delivery_reset(self->store, s->principal, NULL) != FX_OK)
                 server_storage_failed(self);
             s->in_flight = 0;
         }
@@ -754,9 +763,8 @@ static int s_bind(server_t *self)
         return -1;
     }
     self->endpoint = zsock_last_endpoint(router);
-    if (config->endpoint_file &&
-        fx_file_write(config->endpoint_file, self->endpoint, strlen(self->endpoint), 0644, 0) !=
-            FX_OK) {
+    if (config->endpoint_file && fx_file_write(config->endpoint_file, self->endpoint,
+                                               strlen(self->endpoint), 0644, 0) != FX_OK) {
         server_log(self, "cannot write %s", config->endpoint_file);
         return -1;
     }
@@ -788,8 +796,9 @@ static int s_start(server_t *self)
     const fx_cert_t *own = fx_directory_find(self->directory, config->id);
     if (!own || memcmp(fx_cert_curve_key(own), fx_keys_curve_public(self->keys), 32) != 0 ||
         strcmp(fx_keys_id(self->keys), config->id) != 0) {
-        server_log(self, "the directory has no valid certificate for %s with the broker's keys; "
-                         "enrol the broker with 'fusion-admin enroll'",
+        server_log(self,
+                   "the directory has no valid certificate for %s with the broker's keys; "
+                   "enrol the broker with 'fusion-admin enroll'",
                    config->id);
         return -1;
     }

@@ -53,24 +53,24 @@ typedef struct {
     zloop_t *loop;
     char *endpoint; /* as bound */
 
-    fx_keys_t *keys;                       /* the broker's own keys */
-    uint8_t authority_key[FX_KEY_BYTES];   /* pinned */
+    fx_keys_t *keys;                     /* the broker's own keys */
+    uint8_t authority_key[FX_KEY_BYTES]; /* pinned */
     fx_directory_t *directory;
-    zhashx_t *by_curve_key;                /* Z85 CURVE key -> principal id (strdup'd) */
-    uint8_t *directory_frame;              /* the encoded DIRECTORY answer body, cached */
+    zhashx_t *by_curve_key;   /* Z85 CURVE key -> principal id (strdup'd) */
+    uint8_t *directory_frame; /* the encoded DIRECTORY answer body, cached */
     size_t directory_frame_len;
     fx_policy_t *policy;
     uint8_t policy_digest[32];
     fx_store_t *store;
     fx_route_index_t *routes;
-    zhashx_t *subscriptions;               /* id (as key string) -> subscription_t */
+    zhashx_t *subscriptions; /* id (as key string) -> subscription_t */
 
-    zhashx_t *sessions;                    /* routing id (hex) -> session_t */
-    zhashx_t *session_of;                  /* principal -> session_t (the latest connection) */
+    zhashx_t *sessions;   /* routing id (hex) -> session_t */
+    zhashx_t *session_of; /* principal -> session_t (the latest connection) */
 
-    zlistx_t *answers;                     /* answer_t waiting for the commit */
-    zlistx_t *to_deliver;                  /* principal ids with new deliveries (strdup'd) */
-    bool failed;                           /* the store failed: no more accepting */
+    zlistx_t *answers;    /* answer_t waiting for the commit */
+    zlistx_t *to_deliver; /* principal ids with new deliveries (strdup'd) */
+    bool failed;          /* the store failed: no more accepting */
     int64_t next_prune;
 } server_t;
 

@@ -8,7 +8,8 @@ static const struct {
     const ProtobufCMessageDescriptor *descriptor;
     size_t max_bytes;
 } s_types[FX_MSG_COUNT_] = {
-    [FX_MSG_ENROLMENT_REQUEST_BODY] = {&fusion__enrolment_request_body__descriptor, FX_MAX_CERT_BYTES},
+    [FX_MSG_ENROLMENT_REQUEST_BODY] = {&fusion__enrolment_request_body__descriptor,
+                                       FX_MAX_CERT_BYTES},
     [FX_MSG_ENROLMENT_REQUEST] = {&fusion__enrolment_request__descriptor, FX_MAX_CERT_BYTES},
     [FX_MSG_CERTIFICATE_BODY] = {&fusion__certificate_body__descriptor, FX_MAX_CERT_BYTES},
     [FX_MSG_CERTIFICATE] = {&fusion__certificate__descriptor, FX_MAX_CERT_BYTES},
@@ -49,7 +50,7 @@ static fx_err_t s_check_field(const ProtobufCMessage *msg, const ProtobufCFieldD
         for (size_t i = 0; i < count; i++) {
             fx_err_t rc = field->type == PROTOBUF_C_TYPE_ENUM
                               ? s_check_enum(field, (*(int *const *) member)[i])
-                              : s_check((*(ProtobufCMessage **const *) member)[i], depth + 1);
+                              : s_check((*(ProtobufCMessage * *const *) member)[i], depth + 1);
             if (rc != FX_OK)
                 return rc;
         }

@@ -8,10 +8,11 @@ static const struct {
 } s_errors[FX_ERR_COUNT_] = {
     [FX_OK] = {"ok", "success", FX_EXIT_OK},
     [FX_ERR_INVALID] = {"invalid", "invalid input", FX_EXIT_USAGE},
-    [FX_ERR_MALFORMED] = {"malformed", "the data is malformed and cannot be decoded", FX_EXIT_USAGE},
+    [FX_ERR_MALFORMED] = {"malformed", "the data is malformed and cannot be decoded",
+                          FX_EXIT_USAGE},
     [FX_ERR_TOO_LARGE] = {"too_large", "the data is larger than allowed", FX_EXIT_USAGE},
-    [FX_ERR_UNKNOWN_FIELD] = {"unknown_field", "the data carries a field this version does not know",
-                              FX_EXIT_USAGE},
+    [FX_ERR_UNKNOWN_FIELD] = {"unknown_field",
+                              "the data carries a field this version does not know", FX_EXIT_USAGE},
     [FX_ERR_LIMIT] = {"limit", "over a limit (sections, recipients, hops or string length)",
                       FX_EXIT_USAGE},
     [FX_ERR_IO] = {"io", "a file could not be read or written", FX_EXIT_SYSTEM},
@@ -26,7 +27,8 @@ static const struct {
                          FX_EXIT_REFUSED},
     [FX_ERR_DECRYPT] = {"decrypt", "the section could not be decrypted (altered or wrong key)",
                         FX_EXIT_REFUSED},
-    [FX_ERR_NOT_RECIPIENT] = {"not_recipient", "no key in the message is addressed to this principal",
+    [FX_ERR_NOT_RECIPIENT] = {"not_recipient",
+                              "no key in the message is addressed to this principal",
                               FX_EXIT_REFUSED},
     [FX_ERR_UNTRUSTED] = {"untrusted", "the certificate is not signed by the pinned authority",
                           FX_EXIT_REFUSED},
@@ -48,9 +50,9 @@ static const struct {
     [FX_ERR_STORAGE] = {"storage", "the durable store failed; nothing was acknowledged",
                         FX_EXIT_SYSTEM},
     [FX_ERR_UNAVAILABLE] = {"unavailable", "the broker cannot be reached", FX_EXIT_UNAVAILABLE},
-    [FX_ERR_UNKNOWN_RECIPIENT] = {"unknown_recipient",
-                                  "a recipient is not a valid, unrevoked principal of the directory",
-                                  FX_EXIT_REFUSED},
+    [FX_ERR_UNKNOWN_RECIPIENT] =
+        {"unknown_recipient", "a recipient is not a valid, unrevoked principal of the directory",
+         FX_EXIT_REFUSED},
 };
 
 const char *fx_strerror(fx_err_t err)

@@ -117,8 +117,10 @@ fx_err_t fx_keys_save(const fx_keys_t *self, const char *path)
 static int s_hex_field(const char *text, const char *name, uint8_t out[32])
 {
     size_t name_len = strlen(name);
-    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-        if (strncmp(line, name, name_len) != 0 || line[name_len] != ':' || line[name_len + 1] != ' ')
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (strncmp(line, name, name_len) != 0 || line[name_len] != ':' ||
+            line[name_len + 1] != ' ')
             continue;
         const char *hex = line + name_len + 2;
         size_t bin_len = 0;
@@ -201,7 +203,8 @@ cleanup:
 }
 
 /* Builds "<domain>\0" + msg in one buffer: Ed25519 signs a single contiguous message. */
-static uint8_t *s_domain_message(const char *domain, const uint8_t *msg, size_t len, size_t *out_len)
+static uint8_t *s_domain_message(const char *domain, const uint8_t *msg, size_t len,
+                                 size_t *out_len)
 {
     size_t dlen = strlen(domain) + 1;
     uint8_t *buf = fx_malloc(dlen + len);

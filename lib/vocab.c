@@ -6,26 +6,32 @@
 
 static const char *const s_tlp[] = {NULL, "clear", "green", "amber", "amber_strict", "red"};
 static const char *const s_category[] = {
-    NULL, "operational", "statistical", "personal_identifiers", "biometric", "travel_document",
-    "victim_identity", "minor", "health", "location", "intel_source"};
-static const char *const s_kind[] = {NULL, "case_alert", "referral", "referral_response", "notice",
-                                     "alert_feedback", "reshare_request", "reshare_grant"};
+    NULL,        "operational",     "statistical",     "personal_identifiers",
+    "biometric", "travel_document", "victim_identity", "minor",
+    "health",    "location",        "intel_source"};
+static const char *const s_kind[] = {
+    NULL,     "case_alert",     "referral",        "referral_response",
+    "notice", "alert_feedback", "reshare_request", "reshare_grant"};
 static const char *const s_urgency[] = {NULL, "urgent", "normal"};
 static const char *const s_handling[] = {NULL, "crime_prevention_only",
                                          "no_judicial_use_without_consent",
                                          "no_onward_sharing_without_consent"};
 static const char *const s_audience[] = {NULL, "direct", "taskforce", "route", "focal_points"};
-static const char *const s_purpose[] = {NULL,          "prevention",  "border_screening",
-                                        "victim_protection", "investigation", "prosecution",
-                                        "return_reintegration", "training"};
-static const char *const s_subject_role[] = {NULL, "victim", "suspect", "witness",
-                                             "at_risk_migrant", "unknown"};
+static const char *const s_purpose[] = {
+    NULL,          "prevention",           "border_screening", "victim_protection", "investigation",
+    "prosecution", "return_reintegration", "training"};
+static const char *const s_subject_role[] = {NULL,      "victim",          "suspect",
+                                             "witness", "at_risk_migrant", "unknown"};
 static const char *const s_stage[] = {NULL, "pre_travel", "at_border", "post_arrival"};
 static const char *const s_role[] = {
-    NULL,      "focal_point", "liaison_officer", "analyst", "police",   "immigration", "border",
-    "prosecution", "social_services", "child_protection", "ngo", "trainer", "auditor", "simulated"};
+    NULL,          "focal_point", "liaison_officer", "analyst",         "police",
+    "immigration", "border",      "prosecution",     "social_services", "child_protection",
+    "ngo",         "trainer",     "auditor",         "simulated"};
 
-#define VOCAB(words, title) {words, (int) (sizeof words / sizeof words[0]), title}
+#define VOCAB(words, title)                                                                        \
+    {                                                                                              \
+        words, (int) (sizeof words / sizeof words[0]), title                                       \
+    }
 static const struct {
     const char *const *words;
     int size;

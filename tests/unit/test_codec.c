@@ -125,10 +125,8 @@ static void test_every_truncation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_unknown_field_refused),
-        cmocka_unit_test(test_unknown_enum_refused),
-        cmocka_unit_test(test_size_cap_and_garbage),
+        cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_unknown_field_refused),
+        cmocka_unit_test(test_unknown_enum_refused), cmocka_unit_test(test_size_cap_and_garbage),
         cmocka_unit_test(test_every_truncation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

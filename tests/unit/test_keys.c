@@ -93,12 +93,16 @@ static void test_signature_domains(void **state)
     const uint8_t msg[] = "header bytes";
     uint8_t sig[FX_SIGNATURE_BYTES];
     fx_keys_sign(keys, FX_DOMAIN_HEADER, msg, sizeof msg, sig);
-    assert_int_equal(fx_signature_verify(fx_keys_sign_public(keys), FX_DOMAIN_HEADER, msg, sizeof msg, sig), 0);
+    assert_int_equal(
+        fx_signature_verify(fx_keys_sign_public(keys), FX_DOMAIN_HEADER, msg, sizeof msg, sig), 0);
     /* The same bytes under another domain do not verify: a header signature is not a cert. */
-    assert_int_equal(fx_signature_verify(fx_keys_sign_public(keys), FX_DOMAIN_CERT, msg, sizeof msg, sig), -1);
+    assert_int_equal(
+        fx_signature_verify(fx_keys_sign_public(keys), FX_DOMAIN_CERT, msg, sizeof msg, sig), -1);
     for (size_t i = 0; i < sizeof sig; i++) {
         sig[i] ^= 1;
-        assert_int_equal(fx_signature_verify(fx_keys_sign_public(keys), FX_DOMAIN_HEADER, msg, sizeof msg, sig), -1);
+        assert_int_equal(
+            fx_signature_verify(fx_keys_sign_public(keys), FX_DOMAIN_HEADER, msg, sizeof msg, sig),
+            -1);
         sig[i] ^= 1;
     }
     fx_keys_destroy(&keys);

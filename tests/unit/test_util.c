@@ -22,9 +22,18 @@ static void test_time_parse(void **state)
     assert_int_equal(fx_time_parse("2026-11-28T00:00:00.250Z", &ms), 0);
     assert_int_equal(ms, 1795824000250LL);
     assert_int_equal(fx_time_parse("2024-02-29", &ms), 0);
-    const char *bad[] = {"", "2026", "2026-13-01", "2023-02-29", "2026-11-28T", "2026-11-28T00:00Z",
-                         "2026-11-28T00:00:00", "2026-11-28 00:00:00Z", "2026-11-28T25:00:00Z",
-                         "2026-11-28T00:00:00Zx", "26-11-28", "2026-11-28T00:00:00.Z"};
+    const char *bad[] = {"",
+                         "2026",
+                         "2026-13-01",
+                         "2023-02-29",
+                         "2026-11-28T",
+                         "2026-11-28T00:00Z",
+                         "2026-11-28T00:00:00",
+                         "2026-11-28 00:00:00Z",
+                         "2026-11-28T25:00:00Z",
+                         "2026-11-28T00:00:00Zx",
+                         "26-11-28",
+                         "2026-11-28T00:00:00.Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(fx_time_parse(bad[i], &ms), -1);
 }
@@ -77,9 +86,11 @@ static void test_vocab(void **state)
         assert_true(fx_vocab_size((fx_vocab_t) v) <= 32);
     uint32_t mask;
     char bad[64];
-    assert_int_equal(fx_vocab_parse_mask(FX_VOCAB_ROLE, "police,focal_point", &mask, bad, sizeof bad), 0);
+    assert_int_equal(
+        fx_vocab_parse_mask(FX_VOCAB_ROLE, "police,focal_point", &mask, bad, sizeof bad), 0);
     assert_int_equal(mask, (1u << FX_ROLE_POLICE) | (1u << FX_ROLE_FOCAL_POINT));
-    assert_int_equal(fx_vocab_parse_mask(FX_VOCAB_ROLE, "police,chief", &mask, bad, sizeof bad), -1);
+    assert_int_equal(fx_vocab_parse_mask(FX_VOCAB_ROLE, "police,chief", &mask, bad, sizeof bad),
+                     -1);
     assert_string_equal(bad, "chief");
     char list[256];
     fx_vocab_list(FX_VOCAB_TLP, list, sizeof list);
