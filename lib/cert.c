@@ -126,6 +126,20 @@ static void s_encode_signed(int type, const uint8_t *body, size_t body_len,
     }
 }
 
+/* The body of a certificate or revocation list: the authority's signature over the exact body
+ * bytes received is verified first, so a body the authority did not sign is never decoded.
+ * FX_ERR_UNTRUSTED if it does not verify; *body_p as fx_codec_decode. */
+static fx_err_t s_authority_body(const ProtobufCBinaryData *body, const ProtobufCBinaryData *sig,
+                                 const char *domain, const uint8_t authority_key[FX_KEY_BYTES],
+                                 fx_msg_type_t body_type, void **body_p)
+{
+    if (sig->len != FX_SIGNATURE_BYTES || body->len == 0)
+        return FX_ERR_MALFORMED;
+    if (fx_signature_verify(authority_key, domain, body->data, body->len, sig->data) != 0)
+        return FX_ERR_UNTRUSTED;
+    return fx_codec_decode(body_type, body->data, body->len, body_p);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Enrolment requests */
 
@@ -325,19 +339,9 @@ static fx_err_t s_cert_parse(const uint8_t *data, size_t len,
     Fusion__CertificateBody *body = NULL;
     fx_cert_t *self = NULL;
     fx_err_t rc = fx_codec_decode(FX_MSG_CERTIFICATE, data, len, (void **) &outer);
-    if (rc != FX_OK)
-        goto cleanup;
-    rc = FX_ERR_MALFORMED;
-    if (outer->signature.len != FX_SIGNATURE_BYTES || outer->body.len == 0)
-        goto cleanup;
-    /* The signature first: a body the authority did not sign is never decoded. */
-    if (fx_signature_verify(authority_key, FX_DOMAIN_CERT, outer->body.data, outer->body.len,
-                            outer->signature.data) != 0) {
-        rc = FX_ERR_UNTRUSTED;
-        goto cleanup;
-    }
-    rc = fx_codec_decode(FX_MSG_CERTIFICATE_BODY, outer->body.data, outer->body.len,
-                         (void **) &body);
+    if (rc == FX_OK)
+        rc = s_authority_body(&outer->body, &outer->signature, FX_DOMAIN_CERT, authority_key,
+                              FX_MSG_CERTIFICATE_BODY, (void **) &body);
     if (rc != FX_OK)
         goto cleanup;
     self = fx_calloc(1, sizeof *self);
@@ -507,25 +511,11 @@ fx_revocations_t *fx_revocations_new(const fx_revocations_t *previous)
     return self;
 }
 
-/* Index of the first serial >= serial. */
-static size_t s_lower_bound(const fx_revocations_t *self, uint64_t serial)
-{
-    size_t lo = 0, hi = self->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (self->serials[mid] < serial)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 fx_err_t fx_revocations_add(fx_revocations_t *self, uint64_t serial)
 {
     if (!self || serial == 0)
         return FX_ERR_INVALID;
-    size_t at = s_lower_bound(self, serial);
+    size_t at = fx_lower_bound_u64(self->serials, self->count, serial);
     if (at < self->count && self->serials[at] == serial)
         return FX_OK;
     if (self->count >= REVOCATIONS_MAX)
@@ -580,18 +570,9 @@ fx_err_t fx_revocations_verify(const uint8_t *data, size_t len,
     Fusion__RevocationListBody *body = NULL;
     fx_revocations_t *self = NULL;
     fx_err_t rc = fx_codec_decode(FX_MSG_REVOCATION_LIST, data, len, (void **) &outer);
-    if (rc != FX_OK)
-        goto cleanup;
-    rc = FX_ERR_MALFORMED;
-    if (outer->signature.len != FX_SIGNATURE_BYTES || outer->body.len == 0)
-        goto cleanup;
-    if (fx_signature_verify(authority_key, FX_DOMAIN_REVOCATIONS, outer->body.data, outer->body.len,
-                            outer->signature.data) != 0) {
-        rc = FX_ERR_UNTRUSTED;
-        goto cleanup;
-    }
-    rc = fx_codec_decode(FX_MSG_REVOCATION_LIST_BODY, outer->body.data, outer->body.len,
-                         (void **) &body);
+    if (rc == FX_OK)
+        rc = s_authority_body(&outer->body, &outer->signature, FX_DOMAIN_REVOCATIONS, authority_key,
+                              FX_MSG_REVOCATION_LIST_BODY, (void **) &body);
     if (rc != FX_OK)
         goto cleanup;
     rc = FX_ERR_UNTRUSTED;
@@ -647,7 +628,7 @@ void fx_revocations_destroy(fx_revocations_t **self_p)
 
 int fx_revocations_contains(const fx_revocations_t *self, uint64_t serial)
 {
-    size_t at = s_lower_bound(self, serial);
+    size_t at = fx_lower_bound_u64(self->serials, self->count, serial);
     return at < self->count && self->serials[at] == serial;
 }
 

@@ -47,13 +47,29 @@ static fx_err_t s_check_text(const char *text)
     return FX_OK;
 }
 
+/* Marks a section id (1 .. FX_SECTION_ID_MAX) in a 256-bit set; -1 if out of range or already
+ * marked. */
+static int s_id_once(uint8_t seen[32], uint32_t id)
+{
+    if (id < 1 || id > FX_SECTION_ID_MAX || (seen[id / 8] & (1u << (id % 8))))
+        return -1;
+    seen[id / 8] |= (uint8_t) (1u << (id % 8));
+    return 0;
+}
+
+/* Adds enumeration value v (1 .. limit - 1) to *mask; -1 if out of range or already there. */
+static int s_mask_once(uint32_t *mask, int v, int limit)
+{
+    if (v <= 0 || v >= limit || (*mask & (1u << v)))
+        return -1;
+    *mask |= 1u << v;
+    return 0;
+}
+
 static fx_err_t s_check_descriptor(const Fusion__SectionDescriptor *desc, uint8_t seen[32])
 {
-    if (desc->id < 1 || desc->id > FX_SECTION_ID_MAX)
-        return FX_ERR_MALFORMED;
-    if (seen[desc->id / 8] & (1u << (desc->id % 8)))
-        return FX_ERR_MALFORMED; /* the same id twice */
-    seen[desc->id / 8] |= (uint8_t) (1u << (desc->id % 8));
+    if (s_id_once(seen, desc->id) != 0)
+        return FX_ERR_MALFORMED; /* out of range, or the same id twice */
     if (desc->tlp <= 0 || desc->tlp >= TLP_VALUES)
         return FX_ERR_MALFORMED;
     if (desc->n_categories == 0)
@@ -61,12 +77,9 @@ static fx_err_t s_check_descriptor(const Fusion__SectionDescriptor *desc, uint8_
     if (desc->n_categories >= CATEGORY_VALUES)
         return FX_ERR_MALFORMED; /* more than there are distinct values */
     uint32_t mask = 0;
-    for (size_t i = 0; i < desc->n_categories; i++) {
-        int c = (int) desc->categories[i];
-        if (c <= 0 || c >= CATEGORY_VALUES || (mask & (1u << c)))
+    for (size_t i = 0; i < desc->n_categories; i++)
+        if (s_mask_once(&mask, (int) desc->categories[i], CATEGORY_VALUES) != 0)
             return FX_ERR_MALFORMED;
-        mask |= 1u << c;
-    }
     if (desc->ciphertext_hash.len != FX_HASH_BYTES)
         return FX_ERR_MALFORMED;
     return FX_OK;
@@ -85,12 +98,9 @@ static fx_err_t s_check_header(const Fusion__Header *h)
     if (h->n_handling >= HANDLING_VALUES)
         return FX_ERR_MALFORMED;
     uint32_t handling = 0;
-    for (size_t i = 0; i < h->n_handling; i++) {
-        int v = (int) h->handling[i];
-        if (v <= 0 || v >= HANDLING_VALUES || (handling & (1u << v)))
+    for (size_t i = 0; i < h->n_handling; i++)
+        if (s_mask_once(&handling, (int) h->handling[i], HANDLING_VALUES) != 0)
             return FX_ERR_MALFORMED;
-        handling |= 1u << v;
-    }
     const char *texts[] = {h->exercise, h->route, h->taskforce, h->agreement, h->case_ref};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         fx_err_t rc = s_check_text(texts[i]);
@@ -169,11 +179,8 @@ static fx_err_t s_check_envelope(const Fusion__Envelope *e, const Fusion__Header
     uint8_t seen[32] = {0};
     for (size_t i = 0; i < e->n_sections; i++) {
         const Fusion__Section *s = e->sections[i];
-        if (s->id < 1 || s->id > FX_SECTION_ID_MAX || !s_descriptor(h, s->id))
+        if (s_id_once(seen, s->id) != 0 || !s_descriptor(h, s->id))
             return FX_ERR_MALFORMED;
-        if (seen[s->id / 8] & (1u << (s->id % 8)))
-            return FX_ERR_MALFORMED;
-        seen[s->id / 8] |= (uint8_t) (1u << (s->id % 8));
         if (s->nonce.len != FX_NONCE_BYTES ||
             s->ciphertext.len < crypto_aead_xchacha20poly1305_ietf_ABYTES)
             return FX_ERR_MALFORMED;

@@ -545,20 +545,6 @@ static uint32_t s_child_add(fx_route_index_t *self, uint32_t parent, const hop_t
     return child;
 }
 
-/* The position of the first id >= id in the node's sorted ids. */
-static size_t s_id_lower_bound(const node_t *node, uint64_t id)
-{
-    size_t lo = 0, hi = node->id_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (node->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 fx_err_t fx_route_index_add(fx_route_index_t *self, const fx_route_pattern_t *pattern, uint64_t id)
 {
     if (!self || !pattern)
@@ -569,7 +555,7 @@ fx_err_t fx_route_index_add(fx_route_index_t *self, const fx_route_pattern_t *pa
     for (size_t i = 0; i < pattern->hop_count; i++)
         at = s_child_add(self, at, &pattern->hops[i]);
     node_t *node = &self->nodes[at];
-    size_t pos = s_id_lower_bound(node, id);
+    size_t pos = fx_lower_bound_u64(node->ids, node->id_count, id);
     if (pos < node->id_count && node->ids[pos] == id)
         return FX_OK;
     if (node->id_count == node->id_cap) {
@@ -620,7 +606,7 @@ int fx_route_index_remove(fx_route_index_t *self, const fx_route_pattern_t *patt
             return -1;
     }
     node_t *node = &self->nodes[path[pattern->hop_count]];
-    size_t pos = s_id_lower_bound(node, id);
+    size_t pos = fx_lower_bound_u64(node->ids, node->id_count, id);
     if (pos == node->id_count || node->ids[pos] != id)
         return -1;
     memmove(&node->ids[pos], &node->ids[pos + 1], (node->id_count - pos - 1) * sizeof *node->ids);

@@ -405,6 +405,38 @@ static fx_err_t s_scalar(fx_store_t *self, stmt_id_t id, const char *what, int64
     return err;
 }
 
+/* Reads one row of a statement into an item of a list. */
+typedef fx_err_t (*s_read_row_fn)(fx_store_t *self, sqlite3_stmt *stmt, void *item);
+
+/* Runs a SELECT whose last parameter is its row limit (bound here; the others by the caller)
+ * into a new array of item_size items, each read by read. *list_p and *count_p receive what was
+ * read even on an error (caller frees). */
+static fx_err_t s_collect(fx_store_t *self, sqlite3_stmt *stmt, const char *what, size_t limit,
+                          size_t item_size, s_read_row_fn read, void **list_p, size_t *count_p)
+{
+    sqlite3_bind_int64(stmt, sqlite3_bind_parameter_count(stmt),
+                       limit > INT64_MAX ? INT64_MAX : (sqlite3_int64) limit);
+    size_t cap = limit < 16 ? limit : 16, count = 0;
+    char *list = fx_calloc(cap, item_size);
+    fx_err_t err;
+    for (;;) {
+        bool row = false;
+        if ((err = s_step(self, stmt, what, &row)) != FX_OK || !row)
+            break;
+        if (count == cap) {
+            cap *= 2;
+            list = fx_realloc(list, cap * item_size);
+        }
+        if ((err = read(self, stmt, list + count * item_size)) != FX_OK)
+            break;
+        count++;
+    }
+    s_done(stmt);
+    *list_p = list;
+    *count_p = count;
+    return err;
+}
+
 /* --- Checked reads of stored columns ----------------------------------------------------- */
 
 /* Copies a blob column of exactly len bytes into out; a corrupt row fails the store. */
@@ -1060,8 +1092,9 @@ fx_err_t fx_store_delivery_add(fx_store_t *self, const uint8_t msg_id[FX_STORE_M
 }
 
 /* Reads one row of ST_PENDING_LIST into item, checking every column and the envelope's hash. */
-static fx_err_t s_read_pending(fx_store_t *self, sqlite3_stmt *stmt, fx_store_pending_t *item)
+static fx_err_t s_read_pending(fx_store_t *self, sqlite3_stmt *stmt, void *item_p)
 {
+    fx_store_pending_t *item = item_p;
     int64_t attempts = 0, serial = 0, kind = 0;
     uint8_t stored_hash[ENVELOPE_HASH_SIZE], hash[ENVELOPE_HASH_SIZE];
     fx_err_t err;
@@ -1122,25 +1155,14 @@ fx_err_t fx_store_pending_list(fx_store_t *self, const char *recipient, int64_t 
         return FX_ERR_INVALID;
     *list_p = NULL;
     *count_p = 0;
-    size_t cap = limit < 16 ? limit : 16, count = 0;
-    fx_store_pending_t *list = fx_calloc(cap, sizeof *list);
     sqlite3_stmt *stmt = self->st[ST_PENDING_LIST];
     s_bind_text(stmt, 1, recipient);
     sqlite3_bind_int64(stmt, 2, now_ms);
-    sqlite3_bind_int64(stmt, 3, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64) limit);
-    for (;;) {
-        bool row = false;
-        if ((err = s_step(self, stmt, "list pending deliveries", &row)) != FX_OK || !row)
-            break;
-        if (count == cap) {
-            cap *= 2;
-            list = fx_realloc(list, cap * sizeof *list);
-        }
-        if ((err = s_read_pending(self, stmt, &list[count])) != FX_OK)
-            break;
-        count++;
-    }
-    s_done(stmt);
+    void *items;
+    size_t count;
+    err = s_collect(self, stmt, "list pending deliveries", limit, sizeof(fx_store_pending_t),
+                    s_read_pending, &items, &count);
+    fx_store_pending_t *list = items;
     if (err != FX_OK) {
         fx_store_pending_free(&list, count);
         return err;
@@ -1482,8 +1504,9 @@ fx_err_t fx_store_referral_set_escalated(fx_store_t *self,
 }
 
 /* Reads one referral row (msg_id, sender, agency, urgency, state, deadline, escalated). */
-static fx_err_t s_read_referral(fx_store_t *self, sqlite3_stmt *stmt, fx_store_referral_t *ref)
+static fx_err_t s_read_referral(fx_store_t *self, sqlite3_stmt *stmt, void *ref_p)
 {
+    fx_store_referral_t *ref = ref_p;
     int64_t urgency = 0, state = 0, escalated = 0;
     fx_err_t err;
     memset(ref, 0, sizeof *ref);
@@ -1538,24 +1561,13 @@ fx_err_t fx_store_referrals_overdue(fx_store_t *self, int64_t now_ms, size_t lim
         return FX_ERR_INVALID;
     *list_p = NULL;
     *count_p = 0;
-    size_t cap = limit < 16 ? limit : 16, count = 0;
-    fx_store_referral_t *list = fx_calloc(cap, sizeof *list);
     sqlite3_stmt *stmt = self->st[ST_REF_OVERDUE];
     sqlite3_bind_int64(stmt, 1, now_ms);
-    sqlite3_bind_int64(stmt, 2, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64) limit);
-    for (;;) {
-        bool row = false;
-        if ((err = s_step(self, stmt, "list overdue referrals", &row)) != FX_OK || !row)
-            break;
-        if (count == cap) {
-            cap *= 2;
-            list = fx_realloc(list, cap * sizeof *list);
-        }
-        if ((err = s_read_referral(self, stmt, &list[count])) != FX_OK)
-            break;
-        count++;
-    }
-    s_done(stmt);
+    void *items;
+    size_t count;
+    err = s_collect(self, stmt, "list overdue referrals", limit, sizeof(fx_store_referral_t),
+                    s_read_referral, &items, &count);
+    fx_store_referral_t *list = items;
     if (err != FX_OK) {
         free(list);
         return err;

@@ -1,4 +1,4 @@
-/* Small shared helpers: start-up, allocation, whole-file I/O, time. */
+/* Small shared helpers: start-up, allocation, whole-file I/O, time, hex, binary search. */
 #include "fusion/util.h"
 
 #include <errno.h>
@@ -271,4 +271,17 @@ char *fx_hex(const uint8_t *bytes, size_t len, char *out)
     }
     out[2 * len] = '\0';
     return out;
+}
+
+size_t fx_lower_bound_u64(const uint64_t *sorted, size_t count, uint64_t value)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < value)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }

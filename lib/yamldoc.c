@@ -11,6 +11,10 @@
 
 /* ---- Diagnostics ----------------------------------------------------------------------------- */
 
+/* A message is cut at this many bytes less one; user text in messages goes through
+ * fx_yaml_shown, so only a pathological tag or date comes near it. */
+#define MAX_MESSAGE 640
+
 typedef struct {
     unsigned line, column;
     size_t order; /* insertion order, to keep the sort stable */
@@ -22,6 +26,10 @@ struct fx_diag {
     char *name;
     diag_entry_t *entries;
     size_t count, cap;
+    size_t max;        /* 0: no cap */
+    size_t dropped;    /* problems left out past max */
+    diag_entry_t more; /* "and N more errors not shown", shown last once something is dropped */
+    size_t more_for;   /* the dropped count more was written for */
     int sorted;
 };
 
@@ -43,31 +51,56 @@ void fx_diag_destroy(fx_diag_t **self_p)
         free(self->entries[i].text);
     }
     free(self->entries);
+    free(self->more.message);
+    free(self->more.text);
     free(self->name);
     free(self);
     *self_p = NULL;
 }
 
-void fx_diag_add(fx_diag_t *self, unsigned line, unsigned column, const char *fmt, ...)
+void fx_diag_set_max(fx_diag_t *self, size_t max)
 {
-    char message[768];
-    va_list args;
-    va_start(args, fmt);
+    self->max = max;
+}
+
+/* "NAME:LINE:COLUMN: message", or "NAME: message" without a position (caller frees). */
+static char *s_entry_text(const fx_diag_t *self, unsigned line, unsigned column,
+                          const char *message)
+{
+    size_t size = strlen(self->name) + strlen(message) + 32;
+    char *text = fx_malloc(size);
+    if (line)
+        snprintf(text, size, "%s:%u:%u: %s", self->name, line, column, message);
+    else
+        snprintf(text, size, "%s: %s", self->name, message);
+    return text;
+}
+
+static void s_diag_vadd(fx_diag_t *self, unsigned line, unsigned column, const char *fmt,
+                        va_list args)
+{
+    self->sorted = 0;
+    if (self->max && self->count >= self->max) {
+        self->dropped++;
+        return;
+    }
+    char message[MAX_MESSAGE];
     vsnprintf(message, sizeof message, fmt, args);
-    va_end(args);
     if (self->count == self->cap) {
         self->cap = self->cap ? self->cap * 2 : 8;
         self->entries = fx_realloc(self->entries, self->cap * sizeof *self->entries);
     }
-    char text[1024];
-    if (line)
-        snprintf(text, sizeof text, "%s:%u:%u: %s", self->name, line, column, message);
-    else
-        snprintf(text, sizeof text, "%s: %s", self->name, message);
-    self->entries[self->count] =
-        (diag_entry_t){line, column, self->count, fx_strdup(message), fx_strdup(text)};
+    self->entries[self->count] = (diag_entry_t){line, column, self->count, fx_strdup(message),
+                                                s_entry_text(self, line, column, message)};
     self->count++;
-    self->sorted = 0;
+}
+
+void fx_diag_add(fx_diag_t *self, unsigned line, unsigned column, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    s_diag_vadd(self, line, column, fmt, args);
+    va_end(args);
 }
 
 static int s_entry_order(const void *a, const void *b)
@@ -80,11 +113,27 @@ static int s_entry_order(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void s_diag_sort(fx_diag_t *self)
+/* The i-th problem in order: the kept ones sorted by position, the last of them replaced by
+ * the count of those left out when the cap was reached. */
+static const diag_entry_t *s_diag_entry(fx_diag_t *self, size_t i)
 {
-    if (!self->sorted && self->count > 1)
-        qsort(self->entries, self->count, sizeof *self->entries, s_entry_order);
-    self->sorted = 1;
+    if (!self->sorted) {
+        if (self->count > 1)
+            qsort(self->entries, self->count, sizeof *self->entries, s_entry_order);
+        if (self->dropped && self->more_for != self->dropped) {
+            char message[96];
+            snprintf(message, sizeof message, "and %zu more errors not shown", self->dropped + 1);
+            free(self->more.message);
+            free(self->more.text);
+            self->more = (diag_entry_t){0, 0, self->count, fx_strdup(message),
+                                        s_entry_text(self, 0, 0, message)};
+            self->more_for = self->dropped;
+        }
+        self->sorted = 1;
+    }
+    if (i >= self->count)
+        return NULL;
+    return self->dropped && i == self->count - 1 ? &self->more : &self->entries[i];
 }
 
 size_t fx_diag_count(const fx_diag_t *self)
@@ -94,26 +143,26 @@ size_t fx_diag_count(const fx_diag_t *self)
 
 const char *fx_diag_text(fx_diag_t *self, size_t i)
 {
-    s_diag_sort(self);
-    return i < self->count ? self->entries[i].text : NULL;
+    const diag_entry_t *e = s_diag_entry(self, i);
+    return e ? e->text : NULL;
 }
 
 const char *fx_diag_message(fx_diag_t *self, size_t i)
 {
-    s_diag_sort(self);
-    return i < self->count ? self->entries[i].message : NULL;
+    const diag_entry_t *e = s_diag_entry(self, i);
+    return e ? e->message : NULL;
 }
 
 unsigned fx_diag_line(fx_diag_t *self, size_t i)
 {
-    s_diag_sort(self);
-    return i < self->count ? self->entries[i].line : 0;
+    const diag_entry_t *e = s_diag_entry(self, i);
+    return e ? e->line : 0;
 }
 
 unsigned fx_diag_column(fx_diag_t *self, size_t i)
 {
-    s_diag_sort(self);
-    return i < self->count ? self->entries[i].column : 0;
+    const diag_entry_t *e = s_diag_entry(self, i);
+    return e ? e->column : 0;
 }
 
 void fx_diag_print(fx_diag_t *self, FILE *out, const char *prefix)
@@ -211,11 +260,27 @@ static void s_syntax_error(fx_diag_t *diag, const yaml_parser_t *parser, const u
 
 fx_yaml_t *fx_yaml_parse(const uint8_t *data, size_t len, fx_diag_t *diag)
 {
+    return fx_yaml_parse_ex(data, len, diag, NULL);
+}
+
+fx_yaml_t *fx_yaml_parse_ex(const uint8_t *data, size_t len, fx_diag_t *diag,
+                            const fx_yaml_limits_t *limits)
+{
     yaml_parser_t parser;
     yaml_event_t event;
     fx_yaml_node_t *stack[FX_YAML_MAX_DEPTH];
     size_t depth = 0;
     int documents = 0, done = 0, failed = 0;
+    size_t max_depth = FX_YAML_MAX_DEPTH, max_nodes = FX_YAML_MAX_NODES;
+    const char *noun = limits ? limits->noun : NULL;
+    char a_noun[80] = ""; /* "a policy", for messages */
+    if (limits && limits->max_depth && limits->max_depth < max_depth)
+        max_depth = limits->max_depth;
+    if (limits && limits->max_nodes)
+        max_nodes = limits->max_nodes;
+    if (noun)
+        snprintf(a_noun, sizeof a_noun, "%s %s", noun[0] && strchr("aeiou", noun[0]) ? "an" : "a",
+                 noun);
     if (!yaml_parser_initialize(&parser)) {
         fx_diag_add(diag, 0, 0, "out of memory while reading the YAML");
         return NULL;
@@ -238,15 +303,21 @@ fx_yaml_t *fx_yaml_parse(const uint8_t *data, size_t len, fx_diag_t *diag)
             break;
         case YAML_DOCUMENT_START_EVENT:
             if (++documents > 1) {
-                fx_diag_add(diag, line, column,
-                            "the file must hold a single YAML document, and a second one starts "
-                            "here");
+                if (noun)
+                    fx_diag_add(diag, line, column,
+                                "%s is a single YAML document, and a second one starts here",
+                                a_noun);
+                else
+                    fx_diag_add(diag, line, column,
+                                "the file must hold a single YAML document, and a second one "
+                                "starts here");
                 failed = 1;
             }
             break;
         case YAML_ALIAS_EVENT:
             fx_diag_add(diag, line, column,
-                        "YAML aliases (*name) are not allowed; write the value out");
+                        "YAML aliases (*name) are not allowed%s%s; write the value out",
+                        noun ? " in " : "", a_noun);
             failed = 1;
             break;
         case YAML_SCALAR_EVENT:
@@ -273,12 +344,13 @@ fx_yaml_t *fx_yaml_parse(const uint8_t *data, size_t len, fx_diag_t *diag)
             break;
         }
         if (!failed && tag) {
-            fx_diag_add(diag, line, column, "YAML tags (%s) are not allowed", tag);
+            fx_diag_add(diag, line, column, "YAML tags (%s) are not allowed%s%s", tag,
+                        noun ? " in " : "", a_noun);
             failed = 1;
         }
-        if (!failed && doc->nnodes > FX_YAML_MAX_NODES) {
-            fx_diag_add(diag, line, column, "the document has more than %d values; it is too large",
-                        FX_YAML_MAX_NODES);
+        if (!failed && doc->nnodes > max_nodes) {
+            fx_diag_add(diag, line, column, "the %s has more than %zu values; it is too large",
+                        noun ? noun : "document", max_nodes);
             failed = 1;
         }
         if (!failed && node) {
@@ -287,9 +359,9 @@ fx_yaml_t *fx_yaml_parse(const uint8_t *data, size_t len, fx_diag_t *diag)
             else
                 doc->root = node;
             if (node->type != FX_YAML_SCALAR) {
-                if (depth == FX_YAML_MAX_DEPTH) {
-                    fx_diag_add(diag, line, column, "values are nested more than %d levels deep",
-                                FX_YAML_MAX_DEPTH);
+                if (depth == max_depth) {
+                    fx_diag_add(diag, line, column, "values are nested more than %zu levels deep",
+                                max_depth);
                     failed = 1;
                 } else {
                     stack[depth++] = node;
@@ -406,12 +478,10 @@ const char *fx_yaml_type_name(const fx_yaml_node_t *node)
 
 void fx_yaml_error(fx_diag_t *diag, const fx_yaml_node_t *node, const char *fmt, ...)
 {
-    char message[768];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(message, sizeof message, fmt, args);
+    s_diag_vadd(diag, node->line, node->column, fmt, args);
     va_end(args);
-    fx_diag_add(diag, node->line, node->column, "%s", message);
 }
 
 const char *fx_yaml_shown(const char *text, size_t len, char buf[72])

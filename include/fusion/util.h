@@ -1,5 +1,5 @@
 /* Small shared helpers: library start-up, allocation that aborts on exhaustion, whole-file I/O,
- * and time in milliseconds since the Unix epoch (UTC). */
+ * time in milliseconds since the Unix epoch (UTC), hex, and binary search. */
 #ifndef FUSION_UTIL_H
 #define FUSION_UTIL_H
 
@@ -45,5 +45,8 @@ void fx_time_format(int64_t ms, char buf[FX_TIME_BUFSIZE]);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes). Returns out. */
 char *fx_hex(const uint8_t *bytes, size_t len, char *out);
+
+/* The index of the first value >= value in an ascending array of count values (count if none). */
+size_t fx_lower_bound_u64(const uint64_t *sorted, size_t count, uint64_t value);
 
 #endif

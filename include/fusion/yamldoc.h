@@ -27,6 +27,9 @@ void fx_diag_destroy(fx_diag_t **self_p);
 /* Adds a problem at a 1-based line and column (0, 0: the whole document). */
 void fx_diag_add(fx_diag_t *self, unsigned line, unsigned column, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Keeps at most max problems (0, the default: all). Past that, problems are counted but not
+ * kept, and the last one listed becomes "and N more errors not shown"; the count stays at max. */
+void fx_diag_set_max(fx_diag_t *self, size_t max);
 size_t fx_diag_count(const fx_diag_t *self);
 /* The i-th problem in line, column order: "NAME:LINE:COLUMN: message" (or "NAME: message"). */
 const char *fx_diag_text(fx_diag_t *self, size_t i);
@@ -36,9 +39,20 @@ unsigned fx_diag_column(fx_diag_t *self, size_t i);
 /* Prints every problem, one per line, each prefixed with prefix (e.g. "fusion-broker: "). */
 void fx_diag_print(fx_diag_t *self, FILE *out, const char *prefix);
 
+/* Caps and wording for fx_yaml_parse_ex; a zero or NULL field takes the default. */
+typedef struct {
+    size_t max_depth; /* nesting of lists and mappings, at most FX_YAML_MAX_DEPTH (the default) */
+    size_t max_nodes; /* scalars, lists and mappings; FX_YAML_MAX_NODES by default */
+    const char *noun; /* what the document is, for messages: "policy" gives "YAML tags (!x) are
+                       * not allowed in a policy"; by default they speak of the file/document */
+} fx_yaml_limits_t;
+
 /* Parses len bytes as one YAML document. NULL, with the problem in diag, on a syntax error, an
  * alias, a tag, a second document, or a document nested or sized beyond the caps. */
 fx_yaml_t *fx_yaml_parse(const uint8_t *data, size_t len, fx_diag_t *diag);
+/* As fx_yaml_parse, with the caps and wording of limits (NULL: the defaults). */
+fx_yaml_t *fx_yaml_parse_ex(const uint8_t *data, size_t len, fx_diag_t *diag,
+                            const fx_yaml_limits_t *limits);
 /* Reads and parses a file of at most max_bytes (the problem goes to diag, named as it is). */
 fx_yaml_t *fx_yaml_load(const char *path, size_t max_bytes, fx_diag_t *diag);
 void fx_yaml_destroy(fx_yaml_t **self_p);

@@ -6,7 +6,8 @@
 # vendored copy in tests/data/conformance is used when $FUSION_SHARED/conformance is missing).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${FUSION_BIN:-$top/build/bin}
+: "${FUSION_BIN:=$top/build/bin}"
+. "$top/tests/lib/integration.sh"
 dir=${FUSION_SHARED:-../shared}/conformance
 if [ ! -f "$dir/policy-cases.json" ]; then
     echo "conformance_policy: $dir/policy-cases.json is missing; using the vendored copy in" \
@@ -15,10 +16,7 @@ if [ ! -f "$dir/policy-cases.json" ]; then
 fi
 cases=$dir/policy-cases.json
 command -v jq >/dev/null 2>&1 || { echo "conformance_policy: jq is required"; exit 2; }
-[ -x "$bin/fusion-admin" ] || { echo "conformance_policy: no $bin/fusion-admin"; exit 2; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fusion-conf-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+[ -x "$admin" ] || { echo "conformance_policy: no $admin"; exit 2; }
 
 # Problems with one answer ($a) against its expectation ($e), one line each; none when it passes.
 check='
@@ -54,33 +52,31 @@ end'
 
 count=$(jq length "$cases")
 passed=0
-failed=0
 i=0
 while [ "$i" -lt "$count" ]; do
     name=$(jq -r ".[$i].name" "$cases")
     policy=$dir/$(jq -r ".[$i].policy" "$cases")
-    jq ".[$i].query" "$cases" >"$tmp/query.json"
-    jq ".[$i].expect" "$cases" >"$tmp/expect.json"
+    jq ".[$i].query" "$cases" >"$work/query.json"
+    jq ".[$i].expect" "$cases" >"$work/expect.json"
     problems=""
-    "$bin/fusion-admin" policy explain --policy "$policy" - <"$tmp/query.json" \
-        >"$tmp/answer.json" 2>"$tmp/stderr"
+    "$admin" policy explain --policy "$policy" - <"$work/query.json" \
+        >"$work/answer.json" 2>"$work/stderr"
     status=$?
     if [ "$status" -ne 0 ]; then
-        problems="exit status $status, expected 0: $(cat "$tmp/stderr")"
-    elif ! jq -e . "$tmp/answer.json" >/dev/null 2>&1; then
+        problems="exit status $status, expected 0: $(cat "$work/stderr")"
+    elif ! jq -e . "$work/answer.json" >/dev/null 2>&1; then
         problems="the answer is not JSON"
     else
-        problems=$(jq -rn --slurpfile a "$tmp/answer.json" --slurpfile e "$tmp/expect.json" \
+        problems=$(jq -rn --slurpfile a "$work/answer.json" --slurpfile e "$work/expect.json" \
             "$check")
     fi
     if [ -z "$problems" ]; then
         passed=$((passed + 1))
     else
-        failed=$((failed + 1))
-        echo "FAIL: $name"
+        fail "$name"
         echo "$problems" | sed 's/^/    /'
     fi
     i=$((i + 1))
 done
-echo "policy conformance: $passed passed, $failed failed ($cases)"
-[ "$failed" -eq 0 ]
+echo "policy conformance: $passed passed, $failures failed ($cases)"
+finish "policy conformance"

@@ -5,10 +5,10 @@
 # Each line is PATTERN<TAB>ROUTE<TAB>match|no|error; lines starting with '#' are comments.
 # Env: FUSION_BIN (directory of the built binaries), FUSION_SHARED, FUSION_TEST_DATA.
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${FUSION_BIN:-$here/../../build/bin}
+: "${FUSION_BIN:=$here/../../build/bin}"
+. "$here/../lib/integration.sh"
 shared=${FUSION_SHARED:-$here/../../../shared}
 data=${FUSION_TEST_DATA:-$here/../data}
-admin=$bin/fusion-admin
 
 if [ ! -x "$admin" ]; then
     echo "FAIL: $admin is not built"
@@ -24,21 +24,15 @@ extra=$data/route-cases-extra.tsv
 
 tab=$(printf '\t')
 cr=$(printf '\r')
-out=$(mktemp) && err=$(mktemp) || exit 1
-trap 'rm -f "$out" "$err"' EXIT INT TERM
+out=$work/out
+err=$work/err
 total=0
-failed=0
-
-fail() { # message (about line $n of $file)
-    failed=$((failed + 1))
-    echo "FAIL $file:$n: $1"
-}
 
 run_file() { # file
     file=$1
     n=0
     if [ ! -f "$file" ]; then
-        fail "missing case file"
+        fail "$file:$n: missing case file"
         return
     fi
     while IFS= read -r line || [ -n "$line" ]; do
@@ -54,7 +48,7 @@ run_file() { # file
         case $line in
         *"$tab"*"$tab"*) ;;
         *)
-            fail "not three tab-separated columns: $line"
+            fail "$file:$n: not three tab-separated columns: $line"
             continue
             ;;
         esac
@@ -66,21 +60,21 @@ run_file() { # file
         case $expected in
         match)
             if [ "$rc" -ne 0 ] || [ "$got" != "match" ]; then
-                fail "$what: expected 'match' exit 0, got '$got' exit $rc $(cat "$err")"
+                fail "$file:$n: $what: expected 'match' exit 0, got '$got' exit $rc $(cat "$err")"
             fi
             ;;
         no)
             if [ "$rc" -ne 1 ] || [ "$got" != "no match" ]; then
-                fail "$what: expected 'no match' exit 1, got '$got' exit $rc $(cat "$err")"
+                fail "$file:$n: $what: expected 'no match' exit 1, got '$got' exit $rc $(cat "$err")"
             fi
             ;;
         error)
             if [ "$rc" -ne 2 ] || [ ! -s "$err" ]; then
-                fail "$what: expected an error on stderr and exit 2, got '$got' exit $rc"
+                fail "$file:$n: $what: expected an error on stderr and exit 2, got '$got' exit $rc"
             fi
             ;;
         *)
-            fail "unknown expectation '$expected' (match, no or error)"
+            fail "$file:$n: unknown expectation '$expected' (match, no or error)"
             ;;
         esac
     done <"$file"
@@ -88,5 +82,6 @@ run_file() { # file
 
 run_file "$cases"
 run_file "$extra"
-echo "route cases: $total run, $failed failed ($cases, $extra)"
-[ "$failed" -eq 0 ] && [ "$total" -gt 0 ]
+echo "route cases: $total run, $failures failed ($cases, $extra)"
+[ "$total" -gt 0 ] || fail "no route cases ran"
+finish "route conformance"

@@ -6,33 +6,22 @@
 # Usage (from the repository root): FUSION_BIN=build/bin sh tests/integration/example_policy.sh
 # Needs jq. Prints each failure by name; exits non-zero if any check fails.
 set -u
-
-: "${FUSION_BIN:?set FUSION_BIN to the directory holding fusion-admin}"
-admin=$FUSION_BIN/fusion-admin
+. "$(dirname "$0")/../lib/integration.sh"
 policy=deploy/policy/bali-process.yaml
 data=${FUSION_TEST_DATA:-tests/data}/explain
 
 command -v jq >/dev/null 2>&1 || { echo "example_policy: jq is required" >&2; exit 2; }
 [ -x "$admin" ] || { echo "example_policy: $admin not found or not executable" >&2; exit 2; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fusion-example-policy.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-
-failures=0
 checks=0
-fail() { # name message
-    failures=$((failures + 1))
-    echo "FAIL $1: $2"
-}
 
 # 1. The policy is valid.
 checks=$((checks + 1))
-if "$admin" policy check "$policy" >"$tmp/check.out" 2>&1; then
+if "$admin" policy check "$policy" >"$work/check.out" 2>&1; then
     echo "ok   policy check $policy"
 else
-    fail "policy-check" "fusion-admin policy check $policy exited non-zero:"
-    sed 's/^/    /' "$tmp/check.out"
+    fail "policy-check: fusion-admin policy check $policy exited non-zero:"
+    sed 's/^/    /' "$work/check.out"
 fi
 
 # 2. Each query gets the expected decisions.
@@ -45,27 +34,27 @@ for query in "$data"/*.json; do
     expect=${query%.json}.expect.json
     checks=$((checks + 1))
     if [ ! -f "$expect" ]; then
-        fail "$name" "missing $expect"
+        fail "$name: missing $expect"
         continue
     fi
     status=0
-    "$admin" policy explain --policy "$policy" "$query" >"$tmp/$name.out" 2>"$tmp/$name.err" \
+    "$admin" policy explain --policy "$policy" "$query" >"$work/$name.out" 2>"$work/$name.err" \
         || status=$?
     if [ "$status" -ne 0 ]; then
-        fail "$name" "policy explain exited $status: $(head -c 400 "$tmp/$name.err")"
+        fail "$name: policy explain exited $status: $(head -c 400 "$work/$name.err")"
         continue
     fi
-    if ! jq -e '.decisions | type == "array"' "$tmp/$name.out" >/dev/null 2>&1; then
-        fail "$name" "answer is not JSON with a decisions array: $(head -c 400 "$tmp/$name.out")"
+    if ! jq -e '.decisions | type == "array"' "$work/$name.out" >/dev/null 2>&1; then
+        fail "$name: answer is not JSON with a decisions array: $(head -c 400 "$work/$name.out")"
         continue
     fi
     want=$(jq 'length' "$expect")
-    got=$(jq '.decisions | length' "$tmp/$name.out")
+    got=$(jq '.decisions | length' "$work/$name.out")
     count=""
     [ "$want" = "$got" ] || count="expected $want decisions, got $got"
     # Compare decision i with expectation i: recipient, section and allow always; code, rule and
     # agreement when the expectation gives them. Each mismatch is one line.
-    mismatches=$(jq -r --slurpfile got "$tmp/$name.out" '
+    mismatches=$(jq -r --slurpfile got "$work/$name.out" '
         . as $exp
         | range(0; $exp | length) as $i
         | $exp[$i] as $e
@@ -78,14 +67,14 @@ for query in "$data"/*.json; do
         ' "$expect") || mismatches="could not compare (jq failed)"
     mismatches=$(printf '%s\n%s\n' "$count" "$mismatches" | sed '/^$/d')
     if [ -n "$mismatches" ]; then
-        fail "$name" "$(printf '%s\n' "$mismatches" | sed '2,$s/^/     /')"
+        fail "$name: $(printf '%s\n' "$mismatches" | sed '2,$s/^/      /')"
     else
         echo "ok   $name ($got decisions)"
     fi
 done
 if [ "$found" -lt 1 ]; then
-    fail "queries" "no query files in $data"
+    fail "queries: no query files in $data"
 fi
 
 echo "$((checks - failures)) of $checks checks passed"
-[ "$failures" -eq 0 ]
+finish example_policy

@@ -3,72 +3,37 @@
 # directory (text and JSON), revoke, and the refusals an operator must see explained.
 # Usage: FUSION_BIN=build/bin sh tests/integration/region.sh
 set -u
-bin=${FUSION_BIN:?set FUSION_BIN to the directory of the built binaries}
-admin=$bin/fusion-admin
-agent=$bin/fusion-agent
-work=$(mktemp -d "${TMPDIR:-/tmp}/fusion-region-XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT INT TERM
+. "$(dirname "$0")/../lib/integration.sh"
 cd "$work" || exit 1
-unset FUSION_REGION
-failures=0
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-
-# expect CODE NAME COMMAND...: runs COMMAND, keeping stdout in out.txt and stderr in err.txt.
-expect() {
-    want=$1 name=$2
-    shift 2
-    "$@" >out.txt 2>err.txt
-    got=$?
-    if grep -q -e 'Sanitizer' -e 'runtime error' err.txt; then
-        fail "$name: sanitizer report"
-        sed 's/^/    stderr: /' err.txt
-    elif [ "$got" -ne "$want" ]; then
-        fail "$name: exit $got, expected $want"
-        sed 's/^/    stdout: /' out.txt
-        sed 's/^/    stderr: /' err.txt
-    fi
-}
-
-# contains FILE TEXT NAME
-contains() {
-    grep -q -- "$2" "$1" || {
-        fail "$3: '$2' not in $1"
-        sed 's/^/    /' "$1"
-    }
-}
 
 # --- help ---------------------------------------------------------------------------------------
 for cmd in init enroll revoke directory; do
-    expect 0 "admin $cmd --help" "$admin" "$cmd" --help
+    check "admin $cmd --help" 0 "$admin" "$cmd" --help
     contains out.txt "Usage: fusion-admin $cmd" "admin $cmd --help"
     contains out.txt "Exit codes" "admin $cmd --help"
 done
-expect 0 "agent keygen --help" "$agent" keygen --help
+check "agent keygen --help" 0 "$agent" keygen --help
 contains out.txt "Usage: fusion-agent keygen ID" "agent keygen --help"
 "$admin" enroll --help | grep -q FUSION_REGION || fail "enroll --help does not mention FUSION_REGION"
 
 # --- init ---------------------------------------------------------------------------------------
-expect 0 "init" "$admin" init region
+check "init" 0 "$admin" init region
 contains out.txt "fingerprint: [0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}-[0-9A-Z]\{4\}" "init"
 for f in authority.key authority.pub revocations.crl serial directory; do
     [ -e "region/$f" ] || fail "init did not create region/$f"
 done
 [ "$(stat -c %a region/authority.key)" = 600 ] || fail "authority.key is not mode 0600"
 contains region/authority.pub "fusion-authority-key: 1" "authority.pub"
-expect 2 "init refuses a non-empty region" "$admin" init region
+check "init refuses a non-empty region" 2 "$admin" init region
 contains err.txt "not empty" "init on a non-empty region"
 mkdir empty
-expect 0 "init in an empty directory" "$admin" init empty --authority-id IDN.FUSION.authority
+check "init in an empty directory" 0 "$admin" init empty --authority-id IDN.FUSION.authority
 contains out.txt "IDN.FUSION.authority" "init --authority-id"
-expect 2 "init with a bad authority id" "$admin" init other --authority-id nonsense
+check "init with a bad authority id" 2 "$admin" init other --authority-id nonsense
 
 # --- keygen -------------------------------------------------------------------------------------
 for id in THA.RTP.fp1 IDN.POLRI.lo2 LKA.CID.smpu1; do
-    expect 0 "keygen $id" "$agent" keygen "$id" --dir keys
+    check "keygen $id" 0 "$agent" keygen "$id" --dir keys
     contains out.txt "fingerprint:" "keygen $id"
     contains out.txt "Send keys/$id.request" "keygen $id"
     [ "$(stat -c %a "keys/$id.key")" = 600 ] || fail "keys/$id.key is not mode 0600"
@@ -77,43 +42,43 @@ for id in THA.RTP.fp1 IDN.POLRI.lo2 LKA.CID.smpu1; do
     grep "fingerprint:" out.txt | awk '{print $2}' >"keys/$id.fp"
 done
 before=$(cksum <keys/THA.RTP.fp1.key)
-expect 2 "keygen refuses to overwrite" "$agent" keygen THA.RTP.fp1 --dir keys
+check "keygen refuses to overwrite" 2 "$agent" keygen THA.RTP.fp1 --dir keys
 contains err.txt "keys/THA.RTP.fp1.key already exists" "keygen overwrite"
 [ "$(cksum <keys/THA.RTP.fp1.key)" = "$before" ] || fail "keygen changed an existing key file"
-expect 2 "keygen with a bad id" "$agent" keygen thailand --dir keys
+check "keygen with a bad id" 2 "$agent" keygen thailand --dir keys
 contains err.txt "not a principal id" "keygen bad id"
 
 # --- enroll -------------------------------------------------------------------------------------
-expect 0 "enroll THA" "$admin" enroll --region region keys/THA.RTP.fp1.request \
+check "enroll THA" 0 "$admin" enroll --region region keys/THA.RTP.fp1.request \
     --roles focal_point,police
 contains out.txt "$(cat keys/THA.RTP.fp1.fp)" "enroll shows the requester's fingerprint"
 contains out.txt "Enrolled THA.RTP.fp1: serial 1" "enroll summary"
-FUSION_REGION=region expect 0 "enroll IDN (FUSION_REGION)" "$admin" enroll \
+FUSION_REGION=region check "enroll IDN (FUSION_REGION)" 0 "$admin" enroll \
     keys/IDN.POLRI.lo2.request --roles liaison_officer,immigration --days 30
-expect 0 "enroll LKA with the right fingerprint" "$admin" enroll --region region \
+check "enroll LKA with the right fingerprint" 0 "$admin" enroll --region region \
     keys/LKA.CID.smpu1.request --roles analyst --fingerprint "$(cat keys/LKA.CID.smpu1.fp)"
 [ -s region/directory/LKA.CID.smpu1.cert ] || fail "no certificate file for LKA.CID.smpu1"
 
-expect 2 "enroll the same id again" "$admin" enroll --region region keys/THA.RTP.fp1.request \
+check "enroll the same id again" 2 "$admin" enroll --region region keys/THA.RTP.fp1.request \
     --roles police
 contains err.txt "already enrolled" "enroll twice"
 contains err.txt "--replace" "enroll twice"
-expect 2 "bad role word" "$admin" enroll --region region keys/THA.RTP.fp1.request \
+check "bad role word" 2 "$admin" enroll --region region keys/THA.RTP.fp1.request \
     --roles focal_point,smuggler
 contains err.txt "unknown role 'smuggler'" "bad role"
 contains err.txt "liaison_officer" "bad role lists the valid ones"
-expect 2 "missing request file" "$admin" enroll --region region keys/MYS.PDRM.x1.request \
+check "missing request file" 2 "$admin" enroll --region region keys/MYS.PDRM.x1.request \
     --roles police
 contains err.txt "keys/MYS.PDRM.x1.request: no such request file" "missing request"
-expect 2 "bad --days" "$admin" enroll --region region keys/THA.RTP.fp1.request --roles police \
+check "bad --days" 2 "$admin" enroll --region region keys/THA.RTP.fp1.request --roles police \
     --days 0
-expect 2 "no region" "$admin" enroll keys/THA.RTP.fp1.request --roles police
+check "no region" 2 "$admin" enroll keys/THA.RTP.fp1.request --roles police
 contains err.txt "FUSION_REGION" "no region"
-expect 2 "unknown option" "$admin" enroll --region region --colour keys/THA.RTP.fp1.request
-expect 2 "not a request" "$admin" enroll --region region region/authority.pub --roles police
+check "unknown option" 2 "$admin" enroll --region region --colour keys/THA.RTP.fp1.request
+check "not a request" 2 "$admin" enroll --region region region/authority.pub --roles police
 
 "$agent" keygen MYS.PDRM.x1 --dir keys >/dev/null || fail "keygen MYS.PDRM.x1"
-expect 3 "fingerprint mismatch" "$admin" enroll --region region keys/MYS.PDRM.x1.request \
+check "fingerprint mismatch" 3 "$admin" enroll --region region keys/MYS.PDRM.x1.request \
     --roles police --fingerprint "$(cat keys/THA.RTP.fp1.fp)"
 contains err.txt "nothing was enrolled" "fingerprint mismatch"
 # An altered request (one byte of its body changed) fails its self-signature.
@@ -123,11 +88,11 @@ size=$(wc -c <keys/MYS.PDRM.x1.request)
     printf 'Z'
     tail -c $((size - 21)) keys/MYS.PDRM.x1.request
 } >keys/altered.request
-expect 3 "altered request" "$admin" enroll --region region keys/altered.request --roles police
+check "altered request" 3 "$admin" enroll --region region keys/altered.request --roles police
 
 # A readable authority key is refused, saying why and how to fix it.
 chmod 0644 region/authority.key
-expect 3 "readable authority key" "$admin" enroll --region region keys/MYS.PDRM.x1.request \
+check "readable authority key" 3 "$admin" enroll --region region keys/MYS.PDRM.x1.request \
     --roles police
 contains err.txt "region/authority.key: the secret key file can be read by group or others" \
     "readable key: why"
@@ -136,7 +101,7 @@ contains err.txt "chmod 600" "readable key: how to fix"
 chmod 0600 region/authority.key
 
 # --- directory ----------------------------------------------------------------------------------
-expect 0 "directory" "$admin" directory --region region
+check "directory" 0 "$admin" directory --region region
 contains out.txt "FINGERPRINT" "directory header"
 for id in THA.RTP.fp1 IDN.POLRI.lo2 LKA.CID.smpu1; do
     grep "^$id " out.txt | grep -q "valid$" || fail "directory: $id is not listed as valid"
@@ -145,7 +110,7 @@ done
 grep "^THA.RTP.fp1 " out.txt | grep -q "focal_point,police" || fail "directory: THA roles"
 
 if command -v jq >/dev/null 2>&1; then
-    expect 0 "directory --json" "$admin" directory --region region --json
+    check "directory --json" 0 "$admin" directory --region region --json
     [ "$(jq '.principals | length' out.txt)" = 3 ] || fail "json: not 3 principals"
     [ "$(jq -r '.principals[] | select(.id == "IDN.POLRI.lo2") | .roles | join(",")' out.txt)" \
         = "liaison_officer,immigration" ] || fail "json: IDN roles"
@@ -163,23 +128,23 @@ else
 fi
 
 # --- revoke -------------------------------------------------------------------------------------
-expect 0 "revoke IDN" "$admin" revoke --region region IDN.POLRI.lo2
+check "revoke IDN" 0 "$admin" revoke --region region IDN.POLRI.lo2
 contains out.txt "Revoked IDN.POLRI.lo2 (serial 2); revocation list sequence 2" "revoke"
-expect 0 "directory after revoke" "$admin" directory --region region
+check "directory after revoke" 0 "$admin" directory --region region
 grep "^IDN.POLRI.lo2 " out.txt | grep -q "revoked$" || fail "IDN not shown as revoked"
 grep "^THA.RTP.fp1 " out.txt | grep -q "valid$" || fail "THA no longer valid"
 "$admin" directory --region region --json >out.txt
 [ "$(jq -r '.principals[] | select(.id == "IDN.POLRI.lo2") | .status' out.txt)" = revoked ] ||
     fail "json: IDN not revoked"
 [ "$(jq '.revocations.sequence' out.txt)" = 2 ] || fail "json: sequence after revoke"
-expect 0 "revoke again" "$admin" revoke --region region IDN.POLRI.lo2
+check "revoke again" 0 "$admin" revoke --region region IDN.POLRI.lo2
 contains out.txt "already revoked" "revoke twice"
-expect 2 "revoke unknown" "$admin" revoke --region region VNM.MPS.x1
+check "revoke unknown" 2 "$admin" revoke --region region VNM.MPS.x1
 contains err.txt "VNM.MPS.x1 is not enrolled" "revoke unknown"
-expect 2 "revoke bad id" "$admin" revoke --region region nobody
+check "revoke bad id" 2 "$admin" revoke --region region nobody
 
 # --replace revokes the old certificate and issues a new one.
-expect 0 "enroll --replace" "$admin" enroll --region region keys/THA.RTP.fp1.request \
+check "enroll --replace" 0 "$admin" enroll --region region keys/THA.RTP.fp1.request \
     --roles police --replace
 contains out.txt "revoked" "replace"
 "$admin" directory --region region --json >out.txt
@@ -192,7 +157,7 @@ contains out.txt "revoked" "replace"
 "$admin" enroll --region empty keys/VNM.MPS.x1.request --roles ngo >/dev/null ||
     fail "enroll in the second region"
 cp empty/directory/VNM.MPS.x1.cert region/directory/
-expect 1 "directory with a foreign certificate" "$admin" directory --region region
+check "directory with a foreign certificate" 1 "$admin" directory --region region
 contains err.txt "VNM.MPS.x1.cert: the certificate is not signed by the pinned authority" \
     "foreign certificate reported"
 grep -q "^VNM.MPS.x1 " out.txt && fail "foreign certificate listed"
@@ -200,12 +165,8 @@ rm region/directory/VNM.MPS.x1.cert
 
 # A deleted revocation list is never taken as "nobody is revoked".
 mv region/revocations.crl crl.saved
-expect 2 "directory without a revocation list" "$admin" directory --region region
+check "directory without a revocation list" 2 "$admin" directory --region region
 contains err.txt "revocations.crl" "missing revocation list"
 mv crl.saved region/revocations.crl
 
-if [ "$failures" -gt 0 ]; then
-    echo "$failures check(s) failed"
-    exit 1
-fi
-echo "region: all checks passed"
+finish region

@@ -4,46 +4,8 @@
 # section 2 exists; a non-recipient, an unknown sender and altered files are refused (exit 3).
 # Usage: FUSION_BIN=build/bin sh tests/integration/seal_open.sh
 set -u
-bin=${FUSION_BIN:?set FUSION_BIN to the directory of the built binaries}
-admin=$bin/fusion-admin
-agent=$bin/fusion-agent
-work=$(mktemp -d "${TMPDIR:-/tmp}/fusion-seal-XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT INT TERM
+. "$(dirname "$0")/../lib/integration.sh"
 cd "$work" || exit 1
-unset FUSION_REGION
-failures=0
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-
-# expect CODE NAME COMMAND...: runs COMMAND, keeping stdout in out.txt and stderr in err.txt.
-expect() {
-    want=$1 name=$2
-    shift 2
-    "$@" >out.txt 2>err.txt
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$name: exit $got, expected $want"
-        sed 's/^/    stdout: /' out.txt
-        sed 's/^/    stderr: /' err.txt
-    fi
-}
-
-# contains FILE TEXT NAME / lacks FILE TEXT NAME
-contains() {
-    grep -q -- "$2" "$1" || {
-        fail "$3: '$2' not in $1"
-        sed 's/^/    /' "$1"
-    }
-}
-lacks() {
-    if grep -q -- "$2" "$1"; then
-        fail "$3: '$2' should not be in $1"
-        sed 's/^/    /' "$1"
-    fi
-}
 
 # flip FILE OFFSET OUT: OUT is FILE with the byte at OFFSET changed.
 flip() {
@@ -72,7 +34,7 @@ sender_fp=$("$admin" directory --region region | grep '^THA.RTP.fp1 ' |
 
 # --- help ---------------------------------------------------------------------------------------
 for cmd in seal open; do
-    expect 0 "$cmd --help" "$agent" "$cmd" --help
+    check "$cmd --help" 0 "$agent" "$cmd" --help
     contains out.txt "Usage: fusion-agent $cmd" "$cmd --help"
     contains out.txt "Exit codes" "$cmd --help"
 done
@@ -80,7 +42,7 @@ done
 # --- seal ---------------------------------------------------------------------------------------
 printf 'Group of 12 expected at the Mae Sot crossing tonight.\n' >summary.txt
 printf 'Passport numbers of the two organisers: MA1234567, MA7654321.\n' >documents.txt
-expect 0 "seal" "$agent" seal --key keys/THA.RTP.fp1.key --region region --kind case_alert \
+check "seal" 0 "$agent" seal --key keys/THA.RTP.fp1.key --region region --kind case_alert \
     --to IDN.POLRI.lo1,MYS.PDRM.fp1 --route 'mmr>tha:mst>mys' --stage at_border \
     --purpose investigation --urgency urgent --case-ref RTP-2026-0042 \
     --section 'tlp=green;categories=operational,location;file=summary.txt' \
@@ -98,7 +60,7 @@ done
 grep -q "MMR>THA:MST>MYS" alert.msg || fail "the route is not in the header (normalised)"
 
 # --- open ---------------------------------------------------------------------------------------
-expect 0 "open as A" "$agent" open --key keys/IDN.POLRI.lo1.key --region region alert.msg
+check "open as A" 0 "$agent" open --key keys/IDN.POLRI.lo1.key --region region alert.msg
 contains out.txt "From THA.RTP.fp1 (THA.RTP), signature verified, key fingerprint $sender_fp" \
     "A: verified sender"
 contains out.txt "route MMR>THA:MST>MYS" "A: header"
@@ -108,14 +70,14 @@ contains out.txt "Section 2 (tlp amber; operational,travel_document):" "A: secti
 contains out.txt "MA1234567, MA7654321" "A: section 2 text"
 lacks out.txt "not given" "A was given everything"
 
-expect 0 "open as B" "$agent" open --key keys/MYS.PDRM.fp1.key --region region alert.msg
+check "open as B" 0 "$agent" open --key keys/MYS.PDRM.fp1.key --region region alert.msg
 contains out.txt "Group of 12 expected" "B: section 1 text"
 lacks out.txt "MA1234567" "B must not see section 2"
 contains out.txt "Section 2 (tlp amber; operational,travel_document): not given to you" \
     "B is told section 2 exists"
 contains out.txt "Sections that exist but were not given to MYS.PDRM.fp1: 2$" "B: summary"
 
-FUSION_REGION=region expect 3 "open as a non-recipient" "$agent" open \
+FUSION_REGION=region check "open as a non-recipient" 3 "$agent" open \
     --key keys/PHL.IACAT.fp1.key alert.msg
 contains err.txt "no section is addressed to PHL.IACAT.fp1" "non-recipient"
 lacks out.txt "Mae Sot" "non-recipient"
@@ -147,58 +109,54 @@ while [ "$offset" -lt "$size" ]; do
 done
 # A byte of the signed header, and a byte of the last section's ciphertext or key.
 flip alert.msg 40 altered.msg
-expect 3 "altered header" "$agent" open --key keys/IDN.POLRI.lo1.key --region region altered.msg
+check "altered header" 3 "$agent" open --key keys/IDN.POLRI.lo1.key --region region altered.msg
 contains err.txt "signature does not verify" "altered header"
 flip alert.msg $((size - 10)) altered.msg
-expect 3 "altered section 2" "$agent" open --key keys/IDN.POLRI.lo1.key --region region \
+check "altered section 2" 3 "$agent" open --key keys/IDN.POLRI.lo1.key --region region \
     altered.msg
 head -c $((size / 2)) alert.msg >truncated.msg
-expect 2 "truncated" "$agent" open --key keys/IDN.POLRI.lo1.key --region region truncated.msg
+check "truncated" 2 "$agent" open --key keys/IDN.POLRI.lo1.key --region region truncated.msg
 contains err.txt "malformed" "truncated"
 
 # --- refusals -----------------------------------------------------------------------------------
 # A sender without a certificate: its message is not trusted by anyone.
-expect 0 "seal by an unenrolled sender (warned)" "$agent" seal --key keys/PHL.IACAT.fp1.key \
+check "seal by an unenrolled sender (warned)" 0 "$agent" seal --key keys/PHL.IACAT.fp1.key \
     --region region --kind notice --to IDN.POLRI.lo1 \
     --section 'tlp=green;categories=operational;text=hello' --out unknown.msg
 contains err.txt "no valid certificate" "unenrolled sender warned"
-expect 3 "open from an unknown sender" "$agent" open --key keys/IDN.POLRI.lo1.key \
+check "open from an unknown sender" 3 "$agent" open --key keys/IDN.POLRI.lo1.key \
     --region region unknown.msg
 contains err.txt "has no certificate in the directory" "unknown sender"
 
-expect 2 "recipient without certificate" "$agent" seal --key keys/THA.RTP.fp1.key \
+check "recipient without certificate" 2 "$agent" seal --key keys/THA.RTP.fp1.key \
     --region region --kind notice --to PHL.IACAT.fp1 \
     --section 'tlp=green;categories=operational;text=hi' --out x.msg
 contains err.txt "PHL.IACAT.fp1: no certificate in the directory" "unknown recipient"
-expect 2 "section without tlp" "$agent" seal --key keys/THA.RTP.fp1.key --region region \
+check "section without tlp" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region \
     --kind notice --to IDN.POLRI.lo1 --section 'categories=operational;text=hi' --out x.msg
 contains err.txt "tlp" "section without tlp"
-expect 2 "unknown category" "$agent" seal --key keys/THA.RTP.fp1.key --region region \
+check "unknown category" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region \
     --kind notice --to IDN.POLRI.lo1 --section 'tlp=green;categories=gossip;text=hi' --out x.msg
 contains err.txt "unknown category 'gossip'" "unknown category"
-expect 2 "bad route" "$agent" seal --key keys/THA.RTP.fp1.key --region region --kind notice \
+check "bad route" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region --kind notice \
     --to IDN.POLRI.lo1 --section 'tlp=green;categories=operational;text=hi' --route 'MMR>>THA' \
     --out x.msg
-expect 2 "no kind" "$agent" seal --key keys/THA.RTP.fp1.key --region region --to IDN.POLRI.lo1 \
+check "no kind" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region --to IDN.POLRI.lo1 \
     --section 'tlp=green;categories=operational;text=hi' --out x.msg
-expect 2 "no region" "$agent" seal --key keys/THA.RTP.fp1.key --kind notice --to IDN.POLRI.lo1 \
+check "no region" 2 "$agent" seal --key keys/THA.RTP.fp1.key --kind notice --to IDN.POLRI.lo1 \
     --section 'tlp=green;categories=operational;text=hi' --out x.msg
 contains err.txt "FUSION_REGION" "no region"
 [ -e x.msg ] && fail "a refused seal wrote a file"
 
 chmod 0644 keys/IDN.POLRI.lo1.key
-expect 3 "readable key file" "$agent" open --key keys/IDN.POLRI.lo1.key --region region alert.msg
+check "readable key file" 3 "$agent" open --key keys/IDN.POLRI.lo1.key --region region alert.msg
 contains err.txt "chmod 600" "readable key file"
 chmod 0600 keys/IDN.POLRI.lo1.key
 
 # Once the sender is revoked, its messages are no longer opened.
 "$admin" revoke --region region THA.RTP.fp1 >/dev/null || fail "revoke"
-expect 3 "open from a revoked sender" "$agent" open --key keys/IDN.POLRI.lo1.key \
+check "open from a revoked sender" 3 "$agent" open --key keys/IDN.POLRI.lo1.key \
     --region region alert.msg
 contains err.txt "revoked" "revoked sender"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "seal_open: all checks passed"
+finish seal_open

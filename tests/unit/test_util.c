@@ -97,14 +97,25 @@ static void test_vocab(void **state)
     assert_string_equal(list, "clear, green, amber, amber_strict, red");
 }
 
+static void test_lower_bound(void **state)
+{
+    (void) state;
+    const uint64_t vals[] = {2, 4, 4, 9};
+    assert_int_equal(fx_lower_bound_u64(vals, 4, 1), 0);
+    assert_int_equal(fx_lower_bound_u64(vals, 4, 2), 0);
+    assert_int_equal(fx_lower_bound_u64(vals, 4, 4), 1);
+    assert_int_equal(fx_lower_bound_u64(vals, 4, 5), 3);
+    assert_int_equal(fx_lower_bound_u64(vals, 4, 10), 4);
+    assert_int_equal(fx_lower_bound_u64(NULL, 0, 7), 0);
+}
+
 int main(void)
 {
     fx_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time_parse),
-        cmocka_unit_test(test_time_format),
-        cmocka_unit_test(test_file_io),
-        cmocka_unit_test(test_vocab),
+        cmocka_unit_test(test_time_parse),  cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_file_io),     cmocka_unit_test(test_vocab),
+        cmocka_unit_test(test_lower_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,6 +174,76 @@ static void test_load_file(void **state)
     free(dir);
 }
 
+/* fx_yaml_parse_ex: tighter caps, and messages that name the kind of document. */
+static void test_limits_and_noun(void **state)
+{
+    (void) state;
+    const fx_yaml_limits_t limits = {2, 5, "policy"};
+    const struct {
+        const char *text;
+        const char *message;
+    } cases[] = {
+        {"a: &x 1\nb: *x\n",
+         "YAML aliases (*name) are not allowed in a policy; write the value out"},
+        {"a: !!str 1\n", "YAML tags (tag:yaml.org,2002:str) are not allowed in a policy"},
+        {"a: 1\n---\nb: 2\n", "a policy is a single YAML document, and a second one starts here"},
+        {"a: [[1]]\n", "values are nested more than 2 levels deep"},
+        {"[1, 2, 3, 4, 5]\n", "the policy has more than 5 values; it is too large"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fx_diag_t *diag = fx_diag_new("t.yaml");
+        const char *text = cases[i].text;
+        assert_null(fx_yaml_parse_ex((const uint8_t *) text, strlen(text), diag, &limits));
+        assert_int_equal(fx_diag_count(diag), 1);
+        assert_string_equal(fx_diag_message(diag, 0), cases[i].message);
+        fx_diag_destroy(&diag);
+    }
+    /* Within the caps; "an" before a vowel; NULL limits are the defaults. */
+    const fx_yaml_limits_t draft = {0, 0, "agent configuration"};
+    fx_diag_t *diag = fx_diag_new("t.yaml");
+    fx_yaml_t *doc = fx_yaml_parse_ex((const uint8_t *) "a: [1]\n", 7, diag, &limits);
+    assert_non_null(doc);
+    fx_yaml_destroy(&doc);
+    assert_null(fx_yaml_parse_ex((const uint8_t *) "a: !x 1\n", 8, diag, &draft));
+    assert_null(fx_yaml_parse_ex((const uint8_t *) "a: !x 1\n", 8, diag, NULL));
+    assert_string_equal(fx_diag_message(diag, 0),
+                        "YAML tags (!x) are not allowed in an agent configuration");
+    assert_string_equal(fx_diag_message(diag, 1), "YAML tags (!x) are not allowed");
+    fx_diag_destroy(&diag);
+}
+
+/* A capped list keeps the first problems reported, in position order, and says how many more. */
+static void test_diag_cap(void **state)
+{
+    (void) state;
+    fx_diag_t *diag = fx_diag_new("t.yaml");
+    fx_diag_set_max(diag, 3);
+    fx_diag_add(diag, 9, 1, "nine");
+    fx_diag_add(diag, 2, 1, "two");
+    fx_diag_add(diag, 5, 1, "five");
+    assert_int_equal(fx_diag_count(diag), 3);
+    assert_string_equal(fx_diag_text(diag, 2), "t.yaml:9:1: nine");
+    fx_diag_add(diag, 1, 1, "one, left out");
+    assert_int_equal(fx_diag_count(diag), 3);
+    assert_string_equal(fx_diag_text(diag, 0), "t.yaml:2:1: two");
+    assert_string_equal(fx_diag_text(diag, 1), "t.yaml:5:1: five");
+    assert_string_equal(fx_diag_text(diag, 2), "t.yaml: and 2 more errors not shown");
+    assert_int_equal(fx_diag_line(diag, 2), 0);
+    fx_diag_add(diag, 1, 1, "another");
+    assert_string_equal(fx_diag_message(diag, 2), "and 3 more errors not shown");
+    assert_null(fx_diag_text(diag, 3));
+    fx_diag_destroy(&diag);
+
+    /* Long names and messages are kept whole in the text. */
+    char name[1200];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    diag = fx_diag_new(name);
+    fx_diag_add(diag, 1, 2, "%s", "m");
+    assert_int_equal(strlen(fx_diag_text(diag, 0)), strlen(name) + strlen(":1:2: m"));
+    fx_diag_destroy(&diag);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +252,8 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_getters),
         cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_limits_and_noun),
+        cmocka_unit_test(test_diag_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
