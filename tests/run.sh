@@ -15,10 +15,12 @@ passed=0
 failed=0
 failures=""
 
+# Every test has a hard time limit, so a hang fails that test instead of the whole run.
+limit=${TEST_TIMEOUT:-600}
 run() { # name command...
     name=$1; shift
     printf '%-44s ' "$name"
-    if "$@" >"$log/$name.log" 2>&1; then
+    if timeout --kill-after=10 "$limit" "$@" >"$log/$name.log" 2>&1; then
         passed=$((passed + 1)); echo ok
     else
         failed=$((failed + 1)); failures="$failures $name"; echo FAILED

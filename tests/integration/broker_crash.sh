@@ -4,7 +4,7 @@
 # delivered after the restarts, and the recipient application sees no duplicate.
 # CRASH_MESSAGES (default 40) and CRASH_EVERY (default 5) size the campaign; make soak runs longer.
 set -u
-. tests/lib/broker.sh
+. "$(dirname "$0")/../lib/broker.sh"
 messages=${CRASH_MESSAGES:-40}
 every=${CRASH_EVERY:-5}
 
@@ -52,19 +52,17 @@ if [ "$expected" -lt $((messages / 2)) ]; then
 fi
 agent IDN.POLRI.fp1 listen --json --count "$expected" --timeout 30 >"$work/received.json" 2>"$work/listen.err"
 jq -r .msg_id "$work/received.json" | sort >"$work/received"
-failures=0
 if [ "$(sort -u "$work/received" | wc -l)" -ne "$(wc -l <"$work/received")" ]; then
-    echo "FAIL: the recipient saw a message twice"; uniq -d "$work/received"; failures=1
+    fail "the recipient saw a message twice: $(uniq -d "$work/received" | tr '\n' ' ')"
 fi
 missing=$(comm -23 "$work/accepted.sorted" "$work/received")
 if [ -n "$missing" ]; then
-    echo "FAIL: accepted but never delivered:"; echo "$missing"; cat "$work/listen.err"; failures=1
+    fail "accepted but never delivered: $(echo "$missing" | tr '\n' ' ') $(cat "$work/listen.err")"
 fi
 # A second listener run delivers nothing again: everything was acknowledged.
 agent IDN.POLRI.fp1 listen --json --count 1 --timeout 2 >"$work/again.json" 2>/dev/null
 if [ -s "$work/again.json" ]; then
-    echo "FAIL: acknowledged messages were shown again"; cat "$work/again.json"; failures=1
+    fail "acknowledged messages were shown again: $(cat "$work/again.json")"
 fi
-broker_stop || { echo "FAIL: the broker did not stop cleanly on SIGTERM"; failures=1; }
-[ "$failures" -eq 0 ] && echo "crash campaign: every accepted message delivered once"
-exit "$failures"
+broker_stop || fail "the broker did not stop cleanly on SIGTERM"
+finish "crash campaign (every accepted message delivered once)"

@@ -1,13 +1,13 @@
 # Shared by the integration tests that run a real broker: a throw-away region with enrolled
-# principals, the signed example policy, the broker on an ephemeral loopback port, and agent
-# configurations. Source it with FUSION_BIN set; every function works inside $work.
+# principals, the signed example policy, the broker on a loopback port, and agent
+# configurations. It sources integration.sh ($work, fail, check, finish). Source it with
+# FUSION_BIN set: . "$(dirname "$0")/../lib/broker.sh"
 #   region_setup ID:ROLES ...   init a region, keygen + enroll the broker and each principal
-#   broker_start / broker_stop / broker_kill   (a restart keeps the same port)
+#   broker_start / broker_stop / broker_kill   (a restart keeps the same port; stop waits 15 s)
 #   agent ID COMMAND ARGS...    run fusion-agent as ID
 #   wait_for SECONDS COMMAND... poll every 0.1 s until COMMAND succeeds
 
-: "${FUSION_BIN:?FUSION_BIN must name the directory of the built binaries}"
-work=$(mktemp -d)
+. "$(dirname "$0")/../lib/integration.sh"
 broker_pid=
 trap 'broker_kill; rm -rf "$work"' EXIT
 
@@ -78,10 +78,15 @@ broker_start() {
     return 0
 }
 
-broker_stop() { # SIGTERM: drain and exit 0
+broker_stop() { # SIGTERM: drain and exit 0 within 15 s, or it is killed and this fails
     local status
     [ -n "$broker_pid" ] || return 0
     kill -TERM "$broker_pid" 2>/dev/null
+    if ! wait_for 15 sh -c "! kill -0 $broker_pid"; then
+        echo "the broker did not stop within 15 s of SIGTERM"
+        broker_kill
+        return 1
+    fi
     wait "$broker_pid"
     status=$?
     broker_pid=
