@@ -9,4 +9,11 @@ int agent_keygen(int argc, char **argv); /* agent_keys.c */
 int agent_seal(int argc, char **argv);   /* agent_envelope.c */
 int agent_open(int argc, char **argv);   /* agent_envelope.c */
 
+/* Network commands (they talk to the broker; docs/protocol.md). */
+int agent_send(int argc, char **argv);        /* agent_send.c */
+int agent_listen(int argc, char **argv);      /* agent_listen.c */
+int agent_flush(int argc, char **argv);       /* agent_net.c */
+int agent_subscribe(int argc, char **argv);   /* agent_net.c */
+int agent_unsubscribe(int argc, char **argv); /* agent_net.c */
+
 #endif

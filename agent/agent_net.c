@@ -1,0 +1,672 @@
+/* fusion-agent's network plumbing and its small commands: the session every network command
+ * opens, sealing for a PREPARED answer, flushing the outbox (`flush`), and route subscriptions
+ * (`subscribe`, `unsubscribe`), whose patterns are checked here before anything is sent. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "agent_net.h"
+#include "fusion/cert.h"
+#include "fusion/cli.h"
+#include "fusion/route.h"
+#include "fusion/vocab.h"
+
+/* ---- Small helpers -------------------------------------------------------------------------- */
+
+char *agent_msg_id_hex(const uint8_t *msg_id, char out[2 * FX_MSG_ID_BYTES + 1])
+{
+    if (!msg_id) {
+        out[0] = '\0';
+        return out;
+    }
+    return fx_hex(msg_id, FX_MSG_ID_BYTES, out);
+}
+
+int agent_parse_seconds(const char *command, const char *option, const char *text, int *ms_p)
+{
+    char *end;
+    long value = strtol(text, &end, 10);
+    if (end == text || *end || value < 1 || value > 86400) {
+        fx_cli_error(AGENT_PROG, "%s: %s must be a number of seconds from 1 to 86400, not '%s'",
+                     command, option, text);
+        return -1;
+    }
+    *ms_p = (int) value * 1000;
+    return 0;
+}
+
+/* The length of the valid UTF-8 sequence at p (2 to 4 bytes) that is not a C1 control character
+ * (U+0080..U+009F, which some terminals obey like escape sequences), or 0. */
+static size_t s_utf8_printable(const unsigned char *p)
+{
+    size_t n = (p[0] & 0xe0) == 0xc0   ? 2
+               : (p[0] & 0xf0) == 0xe0 ? 3
+               : (p[0] & 0xf8) == 0xf0 ? 4
+                                       : 0;
+    if (n == 0 || (p[0] == 0xc2 && p[1] < 0xa0) || p[0] == 0xc0 || p[0] == 0xc1 || p[0] > 0xf4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+void agent_print_text(FILE *out, const char *text, const char *indent)
+{
+    const unsigned char *p = (const unsigned char *) (text ? text : "");
+    while (*p) {
+        size_t n;
+        if (*p == '\n') {
+            if (p[strspn((const char *) p, "\n")] == '\0')
+                break; /* trailing new lines would only leave empty lines */
+            fprintf(out, "\n%s", indent);
+            p++;
+        } else if (*p == '\t' || (*p >= 0x20 && *p < 0x7f)) {
+            fputc(*p++, out);
+        } else if (*p >= 0x80 && (n = s_utf8_printable(p)) > 0) {
+            fwrite(p, 1, n, out);
+            p += n;
+        } else {
+            fputc('?', out);
+            p++;
+        }
+    }
+}
+
+/* ---- The session ---------------------------------------------------------------------------- */
+
+int agent_session_open(agent_session_t *self, const char *command, const char *config_path,
+                       int timeout_ms)
+{
+    memset(self, 0, sizeof *self);
+    self->command = command;
+    self->timeout_ms = timeout_ms;
+    fx_diag_t *diag = fx_diag_new(config_path);
+    self->config = agent_config_load(config_path, diag);
+    if (!self->config) {
+        fx_diag_print(diag, stderr, AGENT_PROG ": ");
+        fx_cli_error(AGENT_PROG,
+                     "%s: the agent configuration %s is not usable (give --config FILE or set "
+                     "%s)",
+                     command, config_path, AGENT_CONFIG_ENV);
+        fx_diag_destroy(&diag);
+        return FX_EXIT_USAGE;
+    }
+    fx_diag_destroy(&diag);
+    const agent_config_t *c = self->config;
+    fx_err_t rc = fx_keys_load(c->key, &self->keys);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: key %s: %s", command, c->key,
+                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+        return fx_err_exit(rc);
+    }
+    if (strcmp(fx_keys_id(self->keys), c->id) != 0) {
+        fx_cli_error(AGENT_PROG, "%s: key %s holds the keys of %s, but %s says id: %s", command,
+                     c->key, fx_keys_id(self->keys), c->path, c->id);
+        return FX_EXIT_USAGE;
+    }
+    rc = fx_authority_key_load(c->authority, self->authority);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, c->authority,
+                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+        return fx_err_exit(rc);
+    }
+    rc = fx_broker_cert_load(c->broker_cert, self->authority, fx_now_ms(), &self->broker_cert);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: broker_cert %s: %s", command, c->broker_cert,
+                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+        return fx_err_exit(rc);
+    }
+    rc = fx_mailbox_open(c->state, c->id, &self->mailbox);
+    if (rc != FX_OK) {
+        const char *why = rc == FX_ERR_KEY_PERMISSIONS
+                              ? "group or others can read it; make it private with 'chmod 600'"
+                          : rc == FX_ERR_INVALID ? "it belongs to another principal or version"
+                                                 : fx_strerror(rc);
+        fx_cli_error(AGENT_PROG, "%s: mailbox in %s: %s", command, c->state, why);
+        return fx_err_exit(rc);
+    }
+    rc = fx_client_new(c->broker, self->keys, self->broker_cert, &self->client);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: cannot set up a connection to %s: %s", command, c->broker,
+                     fx_strerror(rc));
+        return fx_err_exit(rc);
+    }
+    return FX_EXIT_OK;
+}
+
+void agent_session_close(agent_session_t *self)
+{
+    fx_client_destroy(&self->client);
+    fx_mailbox_destroy(&self->mailbox);
+    fx_directory_destroy(&self->directory);
+    fx_cert_destroy(&self->broker_cert);
+    fx_keys_destroy(&self->keys);
+    agent_config_destroy(&self->config);
+}
+
+void agent_session_unreachable(const agent_session_t *self)
+{
+    fx_cli_error(AGENT_PROG, "%s: the broker did not answer within %d s (%s)", self->command,
+                 self->timeout_ms / 1000, fx_client_status(self->client));
+}
+
+static void s_print_refusal(const agent_session_t *self, const char *what,
+                            const fx_answer_t *answer)
+{
+    fx_cli_error(AGENT_PROG, "%s: the broker refused %s: %s%s%s%s%s", self->command, what,
+                 answer->code, answer->rule[0] ? " (rule " : "", answer->rule,
+                 answer->rule[0] ? ")" : "", answer->reason[0] ? ": " : "");
+    if (answer->reason[0])
+        fprintf(stderr, "    %s\n", answer->reason);
+}
+
+fx_err_t agent_session_directory(agent_session_t *self)
+{
+    if (self->directory)
+        return FX_OK;
+    fx_answer_t answer;
+    fx_err_t rc = fx_client_directory(self->client, self->authority, fx_now_ms(), self->timeout_ms,
+                                      &self->directory, &answer);
+    if (rc == FX_ERR_UNAVAILABLE)
+        return rc;
+    if (rc != FX_OK) {
+        if (answer.refused)
+            s_print_refusal(self, "the directory request", &answer);
+        else
+            fx_cli_error(AGENT_PROG,
+                         "%s: the broker's directory does not verify against the authority "
+                         "key: %s",
+                         self->command, fx_strerror(rc));
+        return rc;
+    }
+    uint64_t seen = 0, got = fx_directory_revocations_sequence(self->directory);
+    rc = fx_mailbox_crl_sequence(self->mailbox, &seen);
+    if (rc == FX_OK && got < seen) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: the broker sent revocation list %llu, older than list %llu seen "
+                     "before; refusing it (a rollback would bring revoked keys back)",
+                     self->command, (unsigned long long) got, (unsigned long long) seen);
+        fx_directory_destroy(&self->directory);
+        return FX_ERR_REPLAY;
+    }
+    if (rc == FX_OK)
+        rc = fx_mailbox_set_crl_sequence(self->mailbox, got);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox: %s", self->command, fx_strerror(rc));
+        fx_directory_destroy(&self->directory);
+    }
+    return rc;
+}
+
+/* ---- Sealing -------------------------------------------------------------------------------- */
+
+fx_err_t agent_seal_prepared(const agent_session_t *self, const fx_draft_t *draft,
+                             const fx_prepared_t *prepared, fx_envelope_t **env_p,
+                             uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS], size_t *n_dropped_p)
+{
+    *env_p = NULL;
+    *n_dropped_p = 0;
+    fx_section_draft_t sections[FX_ENVELOPE_MAX_SECTIONS];
+    fx_recipient_t *recipients[FX_ENVELOPE_MAX_SECTIONS] = {NULL};
+    size_t n = 0;
+    for (size_t i = 0; i < fx_draft_section_count(draft); i++) {
+        uint32_t id = fx_draft_section_id(draft, i);
+        size_t k = 0;
+        while (k < fx_prepared_section_count(prepared) && fx_prepared_section_id(prepared, k) != id)
+            k++;
+        size_t allowed = fx_prepared_allowed_count(prepared, k);
+        if (allowed == 0) {
+            dropped[(*n_dropped_p)++] = id;
+            continue;
+        }
+        recipients[n] = fx_calloc(allowed, sizeof *recipients[n]);
+        for (size_t j = 0; j < allowed; j++) {
+            const fx_cert_t *cert = fx_prepared_allowed(prepared, k, j);
+            recipients[n][j] = (fx_recipient_t){fx_cert_id(cert), fx_cert_box_key(cert)};
+        }
+        size_t len = 0;
+        const uint8_t *plain = fx_draft_section_plaintext(draft, i, &len);
+        sections[n] = (fx_section_draft_t){id,
+                                           fx_draft_section_tlp(draft, i),
+                                           fx_draft_section_categories(draft, i),
+                                           plain,
+                                           len,
+                                           recipients[n],
+                                           allowed};
+        n++;
+    }
+    fx_err_t rc = FX_ERR_NOT_FOUND;
+    if (n > 0)
+        rc = fx_envelope_seal(self->keys, fx_draft_header(draft), sections, n, env_p);
+    for (size_t i = 0; i < n; i++)
+        free(recipients[i]);
+    return rc;
+}
+
+/* ---- The outbox ----------------------------------------------------------------------------- */
+
+static void s_entry_name(const fx_outbox_entry_t *entry, char *buf, size_t size)
+{
+    snprintf(buf, size, "outbox #%lld (%s)", (long long) fx_outbox_entry_id(entry),
+             fx_outbox_entry_label(entry));
+}
+
+fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_answer_t *answer)
+{
+    fx_outbox_entry_t *entry = NULL;
+    fx_envelope_t *env = NULL;
+    char name[160], hex[2 * FX_MSG_ID_BYTES + 1];
+    memset(answer, 0, sizeof *answer);
+    fx_err_t rc = fx_mailbox_outbox_get(self->mailbox, id, &entry);
+    if (rc != FX_OK)
+        goto storage;
+    s_entry_name(entry, name, sizeof name);
+    size_t len = 0;
+    const uint8_t *bytes = fx_outbox_entry_envelope(entry, &len);
+    if (fx_outbox_entry_state(entry) != FX_OUTBOX_SEALED || !bytes ||
+        fx_envelope_decode(bytes, len, &env) != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: %s: the stored envelope is missing or damaged", self->command,
+                     name);
+        rc = FX_ERR_MALFORMED;
+        goto cleanup;
+    }
+    agent_msg_id_hex(fx_envelope_msg_id(env), hex);
+    if ((rc = fx_mailbox_outbox_attempt(self->mailbox, id, fx_now_ms())) != FX_OK)
+        goto storage;
+    rc = fx_client_publish(self->client, env, self->timeout_ms, answer);
+    if (rc == FX_OK) {
+        if ((rc = fx_mailbox_outbox_accept(self->mailbox, id, fx_now_ms())) != FX_OK)
+            goto storage;
+        fprintf(out, "accepted: msg_id %s (%s)\n", hex, name);
+    } else if (answer->refused && strcmp(answer->code, "stale") == 0 &&
+               fx_mailbox_outbox_requeue(self->mailbox, id, fx_now_ms()) == FX_OK) {
+        fprintf(out,
+                "%s: the broker found msg_id %s too old or too new (stale; check this "
+                "computer's clock); it goes back to the queue to be prepared and sealed again\n",
+                name, hex);
+    } else if (answer->refused) {
+        fx_err_t st = fx_mailbox_outbox_reject(self->mailbox, id, answer->code, answer->rule,
+                                               answer->reason, fx_now_ms());
+        if (st != FX_OK) {
+            rc = st;
+            goto storage;
+        }
+        fprintf(out, "rejected: msg_id %s (%s): %s%s%s%s\n    %s\n", hex, name, answer->code,
+                answer->rule[0] ? " (rule " : "", answer->rule, answer->rule[0] ? ")" : "",
+                answer->reason[0] ? answer->reason : "(no reason given)");
+    } else if (rc != FX_ERR_UNAVAILABLE) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: %s: the broker's answer broke the protocol (%s); the message stays "
+                     "in the outbox",
+                     self->command, name, fx_strerror(rc));
+    }
+    goto cleanup;
+storage:
+    fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s", self->command, fx_mailbox_path(self->mailbox),
+                 fx_strerror(rc));
+cleanup:
+    fx_envelope_destroy(&env);
+    fx_outbox_entry_destroy(&entry);
+    return rc;
+}
+
+/* Records a local refusal of a queued entry and prints it. */
+static fx_err_t s_refuse_entry(agent_session_t *self, const fx_outbox_entry_t *entry,
+                               const char *code, const char *reason, FILE *out)
+{
+    char name[160];
+    s_entry_name(entry, name, sizeof name);
+    fx_err_t rc = fx_mailbox_outbox_reject(self->mailbox, fx_outbox_entry_id(entry), code, "",
+                                           reason, fx_now_ms());
+    if (rc == FX_OK)
+        fprintf(out, "rejected: %s: %s\n    %s\n", name, code, reason);
+    return rc;
+}
+
+/* Prepares and seals a queued entry (no confirmation: whoever queued it asked to send it to the
+ * recipients the policy allows). FX_OK when it is now sealed; FX_ERR_FORBIDDEN when it was
+ * refused for good (recorded); FX_ERR_UNAVAILABLE; or a local error. */
+static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *entry, FILE *out)
+{
+    char name[160];
+    s_entry_name(entry, name, sizeof name);
+    if (fx_outbox_entry_expires_at(entry) <= fx_now_ms()) {
+        fx_err_t rc = s_refuse_entry(
+            self, entry, "expired", "the draft expired in the outbox before it could be sent", out);
+        return rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+    }
+    size_t len = 0;
+    const uint8_t *bytes = fx_outbox_entry_draft(entry, &len);
+    fx_draft_t *draft = NULL;
+    fx_prepared_t *prepared = NULL;
+    fx_envelope_t *env = NULL;
+    fx_answer_t answer;
+    fx_err_t rc = fx_draft_deserialize(bytes, len, &draft);
+    if (rc != FX_OK) {
+        rc = s_refuse_entry(self, entry, "malformed", "the stored draft is damaged", out);
+        return rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+    }
+    rc = agent_session_directory(self);
+    if (rc != FX_OK)
+        goto cleanup;
+    rc = fx_client_prepare(self->client, fx_draft_header(draft), fx_draft_recipients(draft),
+                           fx_draft_recipient_count(draft), self->authority,
+                           fx_directory_revocations(self->directory), fx_now_ms(), self->timeout_ms,
+                           &prepared, &answer);
+    if (rc != FX_OK) {
+        if (answer.refused) {
+            char reason[FX_CLIENT_REASON_MAX + 64];
+            snprintf(reason, sizeof reason, "the broker refused to prepare it: %s",
+                     answer.reason[0] ? answer.reason : answer.code);
+            rc = s_refuse_entry(self, entry, answer.code, reason, out);
+            rc = rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+        } else if (rc != FX_ERR_UNAVAILABLE) {
+            fx_cli_error(AGENT_PROG, "%s: %s: the broker's PREPARED answer broke the protocol (%s)",
+                         self->command, name, fx_strerror(rc));
+        }
+        goto cleanup;
+    }
+    uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS];
+    size_t n_dropped = 0;
+    rc = agent_seal_prepared(self, draft, prepared, &env, dropped, &n_dropped);
+    if (rc == FX_ERR_NOT_FOUND) {
+        char reason[FX_CLIENT_REASON_MAX + 160] = "the policy allows no recipient for any section";
+        const fx_denial_t *d = fx_prepared_denied(prepared, 0, 0);
+        if (d)
+            snprintf(reason, sizeof reason,
+                     "the policy allows no recipient for any section (first denial: %s: %s: %s)",
+                     d->recipient, d->code, d->reason);
+        rc = s_refuse_entry(self, entry, "no_recipient", reason, out);
+        rc = rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+        goto cleanup;
+    }
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: %s: cannot seal the message: %s", self->command, name,
+                     fx_strerror(rc));
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n_dropped; i++)
+        fprintf(out, "%s: section %u dropped: the policy allows no recipient for it\n", name,
+                dropped[i]);
+    rc = fx_mailbox_outbox_seal(self->mailbox, fx_outbox_entry_id(entry), env, fx_now_ms());
+    if (rc == FX_ERR_EXISTS)
+        rc = FX_OK; /* another fusion-agent sealed it first: send that envelope */
+    if (rc != FX_OK)
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s", self->command,
+                     fx_mailbox_path(self->mailbox), fx_strerror(rc));
+cleanup:
+    fx_envelope_destroy(&env);
+    fx_prepared_destroy(&prepared);
+    fx_draft_destroy(&draft);
+    return rc;
+}
+
+void agent_flush_outbox(agent_session_t *self, int64_t max_id, FILE *out, agent_flush_t *result)
+{
+    memset(result, 0, sizeof *result);
+    int64_t *ids = NULL;
+    size_t count = 0;
+    if (fx_mailbox_outbox_pending(self->mailbox, 10000, &ids, &count) != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: cannot read the outbox", self->command,
+                     fx_mailbox_path(self->mailbox));
+        result->failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < count && !result->unavailable && !result->failed; i++) {
+        if (max_id > 0 && ids[i] > max_id)
+            break;
+        /* Two passes at most: a `stale` answer sends a sealed entry back to queued once. */
+        for (int pass = 0; pass < 2; pass++) {
+            fx_outbox_entry_t *entry = NULL;
+            if (fx_mailbox_outbox_get(self->mailbox, ids[i], &entry) != FX_OK) {
+                result->failed = 1;
+                break;
+            }
+            fx_outbox_state_t state = fx_outbox_entry_state(entry);
+            fx_err_t rc = FX_OK;
+            if (state == FX_OUTBOX_QUEUED)
+                rc = s_seal_queued(self, entry, out);
+            fx_outbox_entry_destroy(&entry);
+            if (state == FX_OUTBOX_ACCEPTED || state == FX_OUTBOX_REJECTED)
+                break; /* done meanwhile by another fusion-agent */
+            if (rc == FX_ERR_FORBIDDEN) {
+                result->rejected++;
+                break;
+            }
+            if (rc == FX_OK) {
+                fx_answer_t answer;
+                rc = agent_publish_entry(self, ids[i], out, &answer);
+                if (rc == FX_OK) {
+                    result->accepted++;
+                    break;
+                }
+                if (answer.refused && strcmp(answer.code, "stale") == 0 && pass == 0)
+                    continue;
+                if (answer.refused) {
+                    result->rejected++;
+                    break;
+                }
+            }
+            if (rc == FX_ERR_UNAVAILABLE)
+                result->unavailable = 1;
+            else if (rc == FX_ERR_STORAGE || rc == FX_ERR_IO)
+                result->failed = 1;
+            else
+                result->pending++; /* a protocol problem: left for a later try */
+            break;
+        }
+    }
+    free(ids);
+    /* What is still waiting, whatever happened above. */
+    int64_t *left = NULL;
+    size_t n_left = 0;
+    if (fx_mailbox_outbox_pending(self->mailbox, 10000, &left, &n_left) == FX_OK)
+        result->pending = n_left;
+    free(left);
+}
+
+/* ---- fusion-agent flush --------------------------------------------------------------------- */
+
+static void s_flush_help(void)
+{
+    printf("Usage: %s flush [--timeout S] [--config FILE]\n\n"
+           "Sends what waits in the outbox: drafts queued while the broker was unreachable are\n"
+           "prepared and sealed for the recipients the policy allows now, and sealed messages\n"
+           "are published again (with the same msg_id, so the broker never stores one twice).\n"
+           "Prints one line per message: 'accepted: msg_id HEX' or 'rejected: ...'.\n\n"
+           "Options:\n"
+           "  --timeout S    seconds to wait for each answer (default %d)\n"
+           "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
+           "  -h, --help     this help\n",
+           AGENT_PROG, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
+    printf("\nExits 0 when the outbox is empty, 3 when a message was rejected, 5 when the broker\n"
+           "could not be reached (the rest stays queued).\n");
+    fx_cli_print_exit_codes();
+}
+
+int agent_flush(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    int timeout_ms = AGENT_DEFAULT_TIMEOUT_S * 1000, opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'c') {
+            config = optarg;
+        } else if (opt == 't') {
+            if (agent_parse_seconds("flush", "--timeout", optarg, &timeout_ms) != 0)
+                return FX_EXIT_USAGE;
+        } else if (opt == 'h') {
+            s_flush_help();
+            return FX_EXIT_OK;
+        } else {
+            fx_cli_error(AGENT_PROG, "flush: unknown or incomplete option '%s' (try --help)",
+                         argv[optind - 1]);
+            return FX_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fx_cli_error(AGENT_PROG, "flush: unexpected argument '%s' (try --help)", argv[optind]);
+        return FX_EXIT_USAGE;
+    }
+    agent_session_t session;
+    int status = agent_session_open(&session, "flush", agent_config_path(config), timeout_ms);
+    if (status == FX_EXIT_OK) {
+        agent_flush_t result;
+        agent_flush_outbox(&session, 0, stdout, &result);
+        if (result.failed) {
+            status = FX_EXIT_SYSTEM;
+        } else if (result.unavailable) {
+            agent_session_unreachable(&session);
+            fprintf(stderr, "%s: flush: %zu message(s) stay in the outbox\n", AGENT_PROG,
+                    result.pending);
+            status = FX_EXIT_UNAVAILABLE;
+        } else {
+            if (result.accepted + result.rejected == 0 && result.pending == 0)
+                printf("the outbox is empty\n");
+            status = result.rejected  ? FX_EXIT_REFUSED
+                     : result.pending ? FX_EXIT_SYSTEM
+                                      : FX_EXIT_OK;
+        }
+    }
+    agent_session_close(&session);
+    return status;
+}
+
+/* ---- fusion-agent subscribe / unsubscribe --------------------------------------------------- */
+
+static void s_subscribe_help(int unsubscribe)
+{
+    if (unsubscribe)
+        printf("Usage: %s unsubscribe PATTERN [--exercise ID] [--timeout S] [--config FILE]\n\n"
+               "Stops route alerts for a pattern this principal subscribed to.\n\n",
+               AGENT_PROG);
+    else
+        printf("Usage: %s subscribe PATTERN [--stage S,...] [--kind K,...] [--exercise ID]\n"
+               "                 [--timeout S] [--config FILE]\n\n"
+               "Subscribes this principal to alerts on the routes PATTERN matches (stored by\n"
+               "the broker). A pattern is 1 to 32 hops separated by '>': a country code (THA),\n"
+               "a country and point (THA:BKK), '*' (exactly one hop) or '**' (any number of\n"
+               "hops); it must match the whole route. Examples: 'MMR>**>MYS', '**>THA:BKK>**'.\n"
+               "Quote it: '>' and '*' mean something to the shell.\n\n"
+               "  --stage S,...  only these stages (pre_travel, at_border, post_arrival)\n"
+               "  --kind K,...   only these message kinds (case_alert, referral, ...)\n",
+               AGENT_PROG);
+    printf("  --exercise ID  the subscription is for that exercise's traffic, not live traffic\n"
+           "  --timeout S    seconds to wait for the broker (default %d)\n"
+           "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
+           "  -h, --help     this help\n",
+           AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
+    fx_cli_print_exit_codes();
+}
+
+static int s_subscription(int argc, char **argv, int unsubscribe)
+{
+    const char *cmd = unsubscribe ? "unsubscribe" : "subscribe";
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"stage", required_argument, NULL, 's'},
+        {"kind", required_argument, NULL, 'k'},
+        {"exercise", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *exercise = "";
+    uint32_t stages = 0, kinds = 0;
+    int timeout_ms = AGENT_DEFAULT_TIMEOUT_S * 1000, opt;
+    char bad[64];
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'c') {
+            config = optarg;
+        } else if (opt == 't') {
+            if (agent_parse_seconds(cmd, "--timeout", optarg, &timeout_ms) != 0)
+                return FX_EXIT_USAGE;
+        } else if (opt == 'e') {
+            exercise = optarg;
+        } else if ((opt == 's' || opt == 'k') && !unsubscribe) {
+            fx_vocab_t vocab = opt == 's' ? FX_VOCAB_STAGE : FX_VOCAB_KIND;
+            if (fx_vocab_parse_mask(vocab, optarg, opt == 's' ? &stages : &kinds, bad,
+                                    sizeof bad) != 0) {
+                char words[256];
+                fx_vocab_list(vocab, words, sizeof words);
+                fx_cli_error(AGENT_PROG, "%s: unknown %s '%s' (expected one of: %s)", cmd,
+                             fx_vocab_title(vocab), bad, words);
+                return FX_EXIT_USAGE;
+            }
+        } else if (opt == 'h') {
+            s_subscribe_help(unsubscribe);
+            return FX_EXIT_OK;
+        } else {
+            fx_cli_error(AGENT_PROG, "%s: unknown or incomplete option '%s' (try --help)", cmd,
+                         argv[optind - 1]);
+            return FX_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        fx_cli_error(AGENT_PROG, "%s: give exactly one route PATTERN (try --help)", cmd);
+        return FX_EXIT_USAGE;
+    }
+    fx_route_pattern_t *pattern = NULL;
+    char why[FX_ROUTE_WHY_SIZE];
+    if (fx_route_pattern_parse(argv[optind], &pattern, why) != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: invalid route pattern '%s': %s", cmd, argv[optind], why);
+        return FX_EXIT_USAGE;
+    }
+    if (strlen(exercise) > FX_ENVELOPE_MAX_STRING) {
+        fx_cli_error(AGENT_PROG, "%s: --exercise is longer than %d bytes", cmd,
+                     FX_ENVELOPE_MAX_STRING);
+        fx_route_pattern_destroy(&pattern);
+        return FX_EXIT_USAGE;
+    }
+    agent_session_t session;
+    int status = agent_session_open(&session, cmd, agent_config_path(config), timeout_ms);
+    if (status != FX_EXIT_OK)
+        goto cleanup;
+    const char *text = fx_route_pattern_text(pattern);
+    fx_answer_t answer;
+    fx_err_t rc = unsubscribe
+                      ? fx_client_unsubscribe(session.client, text, exercise, timeout_ms, &answer)
+                      : fx_client_subscribe(session.client, text, stages, kinds, exercise,
+                                            timeout_ms, &answer);
+    if (rc == FX_OK) {
+        printf("%s %s%s%s\n", unsubscribe ? "unsubscribed from" : "subscribed to", text,
+               exercise[0] ? " for exercise " : "", exercise);
+        status = FX_EXIT_OK;
+    } else if (rc == FX_ERR_UNAVAILABLE) {
+        agent_session_unreachable(&session);
+        status = FX_EXIT_UNAVAILABLE;
+    } else if (answer.refused) {
+        s_print_refusal(&session, unsubscribe ? "to unsubscribe" : "the subscription", &answer);
+        status = rc == FX_ERR_NOT_FOUND ? FX_EXIT_NO : fx_err_exit(rc);
+    } else {
+        fx_cli_error(AGENT_PROG, "%s: the broker's answer broke the protocol (%s)", cmd,
+                     fx_strerror(rc));
+        status = FX_EXIT_SYSTEM;
+    }
+cleanup:
+    agent_session_close(&session);
+    fx_route_pattern_destroy(&pattern);
+    return status;
+}
+
+int agent_subscribe(int argc, char **argv)
+{
+    return s_subscription(argc, argv, 0);
+}
+
+int agent_unsubscribe(int argc, char **argv)
+{
+    return s_subscription(argc, argv, 1);
+}

@@ -1,0 +1,79 @@
+/* What fusion-agent's network commands share: a session (configuration, keys, the pinned
+ * authority key, the verified broker certificate, the mailbox and the connection), sealing a
+ * draft for the recipients a PREPARED answer allows, and flushing the outbox. */
+#ifndef FUSION_AGENT_NET_H
+#define FUSION_AGENT_NET_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "agent_config.h"
+#include "fusion/client.h"
+#include "fusion/draft.h"
+#include "fusion/envelope.h"
+#include "fusion/keys.h"
+#include "fusion/mailbox.h"
+
+#define AGENT_DEFAULT_TIMEOUT_S 10
+
+typedef struct {
+    const char *command; /* for messages: "send", "listen", ... */
+    agent_config_t *config;
+    fx_keys_t *keys;
+    uint8_t authority[FX_KEY_BYTES];
+    fx_cert_t *broker_cert;
+    fx_mailbox_t *mailbox;
+    fx_client_t *client;
+    fx_directory_t *directory; /* the broker's directory, once fetched (revocations) */
+    int timeout_ms;            /* for each request */
+} agent_session_t;
+
+/* Opens a session from the configuration file config_path: loads and checks everything and
+ * connects. Returns FX_EXIT_OK, or the exit code after printing what is wrong. */
+int agent_session_open(agent_session_t *self, const char *command, const char *config_path,
+                       int timeout_ms);
+
+/* Closes the connection and the mailbox and frees the session. */
+void agent_session_close(agent_session_t *self);
+
+/* Prints "fusion-agent COMMAND: the broker could not be reached (STATUS)". */
+void agent_session_unreachable(const agent_session_t *self);
+
+/* Fetches the broker's directory once per session (for the revocation list), refusing a list
+ * older than one seen before. FX_OK, FX_ERR_UNAVAILABLE, or an error already printed. */
+fx_err_t agent_session_directory(agent_session_t *self);
+
+/* Seals draft for the recipients prepared allows, section by section, dropping sections nobody
+ * may receive (each dropped id goes into dropped, their count into *n_dropped_p). FX_ERR_NOT_FOUND
+ * when no section has an allowed recipient. *env_p is new. */
+fx_err_t agent_seal_prepared(const agent_session_t *self, const fx_draft_t *draft,
+                             const fx_prepared_t *prepared, fx_envelope_t **env_p,
+                             uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS], size_t *n_dropped_p);
+
+/* What a flush did. */
+typedef struct {
+    size_t accepted, rejected, pending;
+    int unavailable; /* the broker could not be reached: the rest stays in the outbox */
+    int failed;      /* a local error (storage) stopped it */
+} agent_flush_t;
+
+/* Sends the outbox's pending entries with ids up to max_id (0: all), oldest first, printing one
+ * line per entry to out. Stops at the first unreachable broker. */
+void agent_flush_outbox(agent_session_t *self, int64_t max_id, FILE *out, agent_flush_t *result);
+
+/* Publishes sealed outbox entry id, records the answer and prints it (label given). A `stale`
+ * refusal sends the entry back to queued. Returns the client's error (FX_OK: accepted). */
+fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_answer_t *answer);
+
+/* Lower-case hex of a msg_id into out (2 * FX_MSG_ID_BYTES + 1 bytes). */
+char *agent_msg_id_hex(const uint8_t *msg_id, char out[2 * FX_MSG_ID_BYTES + 1]);
+
+/* Parses --timeout seconds (1 .. 86400) into ms. 0, or -1 after printing the problem. */
+int agent_parse_seconds(const char *command, const char *option, const char *text, int *ms_p);
+
+/* Writes untrusted text for a terminal: control characters other than new lines and tabs (C1
+ * ones included) and invalid UTF-8 shown as '?', each new line followed by indent, trailing new
+ * lines left out. */
+void agent_print_text(FILE *out, const char *text, const char *indent);
+
+#endif

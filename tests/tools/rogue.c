@@ -1,0 +1,256 @@
+/* rogue: a misbehaving client for the broker's integration tests. It connects without CURVE,
+ * with a key nobody certified, or as a real principal, sends one hostile message, and prints the
+ * broker's answer (or "no answer"). See --help. */
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fusion/cert.h"
+#include "fusion/client.h"
+#include "fusion/codec.h"
+#include "fusion/envelope.h"
+#include "fusion/keys.h"
+#include "fusion/vocab.h"
+
+static void s_help(void)
+{
+    printf("Usage: rogue --endpoint EP IDENTITY [--broker-cert FILE --authority FILE]\n"
+           "             [--timeout MS] ATTACK [ARG]\n\n"
+           "Connects to a Fusion broker the way a hostile client would, sends one message and\n"
+           "prints the broker's answer on one line:\n"
+           "  ERROR <code>: <reason> | REJECTED <code> [<rule>]: <reason> | ACCEPTED <msg_id>\n"
+           "  | DIRECTORY <n> certificates | <other body> | undecodable answer (<n> bytes)\n"
+           "  | no answer   (nothing within the timeout: refused handshake, dropped, silent)\n\n"
+           "IDENTITY (one of):\n"
+           "  --no-curve        a plain connection without CURVE\n"
+           "  --unknown-key     CURVE with a fresh key pair that no authority certified\n"
+           "  --key FILE        CURVE as the principal of that secret key file\n"
+           "CURVE identities need the broker's key: --broker-cert FILE, verified against\n"
+           "--authority FILE (authority.pub).\n\n"
+           "ATTACK:\n"
+           "  raw FILE          the bytes of FILE as one message\n"
+           "  sender ID         a well-formed PUBLISH whose header names principal ID as its\n"
+           "                    sender (signed by a fresh key for ID): expect sender_mismatch\n"
+           "  forged-signature  a PUBLISH from this principal whose signature was altered:\n"
+           "                    expect bad_signature (needs --key)\n"
+           "  oversized BYTES   one message of BYTES zero bytes (over the frame limit)\n"
+           "  malformed         bytes that do not decode as a Frame: expect malformed\n"
+           "  directory         a DIRECTORY_REQUEST (checks that the connection works)\n\n"
+           "  --timeout MS      how long to wait for the answer (default 2000)\n\n"
+           "Exit: 0 an answer came, 1 no answer, 2 usage or local error.\n");
+}
+
+/* A PUBLISH frame around an envelope from `from` with one section for `to`; with forge set, the
+ * signature is altered after sealing. */
+static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, uint8_t **data_p,
+                     size_t *len_p)
+{
+    Fusion__Header draft = FUSION__HEADER__INIT;
+    draft.kind = FUSION__KIND__KIND_NOTICE;
+    draft.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
+    draft.purpose = FUSION__PURPOSE__PURPOSE_TRAINING;
+    fx_recipient_t recipient = {fx_keys_id(to), fx_keys_box_public(to)};
+    fx_section_draft_t section = {
+        1, FX_TLP_GREEN, 1u << FX_CATEGORY_OPERATIONAL, (const uint8_t *) "rogue", 5, &recipient,
+        1};
+    fx_envelope_t *env = NULL;
+    if (fx_envelope_seal(from, &draft, &section, 1, &env) != FX_OK)
+        return -1;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    fx_envelope_encode(env, &bytes, &len);
+    fx_envelope_destroy(&env);
+    Fusion__Envelope *msg = NULL;
+    if (fx_codec_decode(FX_MSG_ENVELOPE, bytes, len, (void **) &msg) != FX_OK) {
+        free(bytes);
+        return -1;
+    }
+    free(bytes);
+    if (forge)
+        msg->signature.data[0] ^= 0x01;
+    Fusion__Publish publish = FUSION__PUBLISH__INIT;
+    publish.envelope = msg;
+    Fusion__Frame frame = FUSION__FRAME__INIT;
+    frame.request_id = 1;
+    frame.body_case = FUSION__FRAME__BODY_PUBLISH;
+    frame.publish = &publish;
+    fx_codec_encode(&frame, data_p, len_p);
+    fx_codec_free(msg);
+    return 0;
+}
+
+static void s_print_answer(const uint8_t *data, size_t len)
+{
+    Fusion__Frame *frame = NULL;
+    if (fx_codec_decode(FX_MSG_FRAME, data, len, (void **) &frame) != FX_OK) {
+        printf("undecodable answer (%zu bytes)\n", len);
+        return;
+    }
+    char hex[2 * FX_MSG_ID_BYTES + 1] = "";
+    switch (frame->body_case) {
+    case FUSION__FRAME__BODY_ERROR:
+        printf("ERROR %s: %s\n", frame->error->code, frame->error->reason);
+        break;
+    case FUSION__FRAME__BODY_REJECTED:
+        printf("REJECTED %s%s%s%s: %s\n", frame->rejected->code,
+               frame->rejected->rule[0] ? " [" : "", frame->rejected->rule,
+               frame->rejected->rule[0] ? "]" : "", frame->rejected->reason);
+        break;
+    case FUSION__FRAME__BODY_ACCEPTED:
+        if (frame->accepted->msg_id.len == FX_MSG_ID_BYTES)
+            fx_hex(frame->accepted->msg_id.data, FX_MSG_ID_BYTES, hex);
+        printf("ACCEPTED %s\n", hex);
+        break;
+    case FUSION__FRAME__BODY_DIRECTORY:
+        printf("DIRECTORY %zu certificates\n", frame->directory->n_certificates);
+        break;
+    default: {
+        const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field(
+            &fusion__frame__descriptor, (unsigned) frame->body_case);
+        printf("%s\n", field ? field->name : "unknown answer");
+    }
+    }
+    fx_codec_free(frame);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"endpoint", required_argument, NULL, 'e'},
+        {"broker-cert", required_argument, NULL, 'b'},
+        {"authority", required_argument, NULL, 'a'},
+        {"key", required_argument, NULL, 'k'},
+        {"no-curve", no_argument, NULL, 'n'},
+        {"unknown-key", no_argument, NULL, 'u'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    fx_init();
+    const char *endpoint = NULL, *cert_path = NULL, *authority_path = NULL, *key_path = NULL;
+    int no_curve = 0, unknown = 0, timeout = 2000, opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'e':
+            endpoint = optarg;
+            break;
+        case 'b':
+            cert_path = optarg;
+            break;
+        case 'a':
+            authority_path = optarg;
+            break;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'n':
+            no_curve = 1;
+            break;
+        case 'u':
+            unknown = 1;
+            break;
+        case 't':
+            timeout = atoi(optarg);
+            break;
+        case 'h':
+            s_help();
+            return 0;
+        default:
+            s_help();
+            return 2;
+        }
+    }
+    if (!endpoint || no_curve + unknown + (key_path != NULL) != 1 || optind >= argc ||
+        timeout <= 0 || (!no_curve && (!cert_path || !authority_path))) {
+        fprintf(stderr, "rogue: give --endpoint, one identity and an attack (see --help)\n");
+        return 2;
+    }
+    const char *attack = argv[optind], *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+    fx_keys_t *keys = NULL, *claimed = NULL;
+    fx_cert_t *broker_cert = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int status = 2;
+    uint8_t authority[FX_KEY_BYTES];
+    if (key_path && fx_keys_load(key_path, &keys) != FX_OK) {
+        fprintf(stderr, "rogue: cannot load %s\n", key_path);
+        goto cleanup;
+    }
+    if (unknown)
+        keys = fx_keys_new("XXX.ROGUE.nobody");
+    if (!no_curve &&
+        (fx_authority_key_load(authority_path, authority) != FX_OK ||
+         fx_broker_cert_load(cert_path, authority, fx_now_ms(), &broker_cert) != FX_OK)) {
+        fprintf(stderr, "rogue: the broker certificate %s does not verify\n", cert_path);
+        goto cleanup;
+    }
+
+    if (strcmp(attack, "raw") == 0 && arg) {
+        if (fx_file_read(arg, 64u << 20, &data, &len) != FX_OK) {
+            fprintf(stderr, "rogue: cannot read %s\n", arg);
+            goto cleanup;
+        }
+    } else if (strcmp(attack, "sender") == 0 && arg && fx_principal_id_valid(arg)) {
+        claimed = fx_keys_new(arg);
+        if (s_publish(claimed, claimed, 0, &data, &len) != 0)
+            goto cleanup;
+    } else if (strcmp(attack, "forged-signature") == 0 && keys) {
+        if (s_publish(keys, keys, 1, &data, &len) != 0)
+            goto cleanup;
+    } else if (strcmp(attack, "oversized") == 0 && arg && atol(arg) > 0) {
+        len = (size_t) atol(arg);
+        data = calloc(1, len);
+    } else if (strcmp(attack, "malformed") == 0) {
+        static const uint8_t junk[] = {0x08, 0x01, 0xa2, 0x01, 0xff, 0xff, 0xff, 0x7f, 0x00};
+        len = sizeof junk;
+        data = malloc(len);
+        memcpy(data, junk, len);
+    } else if (strcmp(attack, "directory") == 0) {
+        Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
+        Fusion__Frame frame = FUSION__FRAME__INIT;
+        frame.request_id = 1;
+        frame.body_case = FUSION__FRAME__BODY_DIRECTORY_REQUEST;
+        frame.directory_request = &ask;
+        fx_codec_encode(&frame, &data, &len);
+    } else {
+        fprintf(stderr, "rogue: unknown or incomplete attack '%s' (see --help)\n", attack);
+        goto cleanup;
+    }
+
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(sock, 0);
+    if (!no_curve) {
+        zsock_set_curve_publickey_bin(sock, fx_keys_curve_public(keys));
+        zsock_set_curve_secretkey_bin(sock, fx_keys_curve_secret(keys));
+        zsock_set_curve_serverkey_bin(sock, fx_cert_curve_key(broker_cert));
+    }
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        fprintf(stderr, "rogue: cannot connect to %s\n", endpoint);
+        zsock_destroy(&sock);
+        goto cleanup;
+    }
+    zframe_t *out = zframe_new(data, len);
+    zframe_send(&out, sock, 0);
+    zpoller_t *poller = zpoller_new(sock, NULL);
+    status = 1;
+    if (zpoller_wait(poller, timeout) == sock) {
+        zframe_t *in = zframe_recv(sock);
+        if (in) {
+            s_print_answer(zframe_data(in), zframe_size(in));
+            status = 0;
+        }
+        zframe_destroy(&in);
+    }
+    if (status == 1)
+        printf("no answer\n");
+    zpoller_destroy(&poller);
+    zsock_destroy(&sock);
+cleanup:
+    free(data);
+    fx_cert_destroy(&broker_cert);
+    fx_keys_destroy(&keys);
+    fx_keys_destroy(&claimed);
+    return status;
+}
