@@ -1,0 +1,60 @@
+#!/bin/sh
+# Hostile clients: no CURVE, an unknown key, a revoked key, a header whose sender is not the
+# authenticated principal, a forged signature, an oversized frame, malformed protobuf. Each is
+# refused (a typed answer, or no connection at all), each is logged, none changes what the
+# recipients get, and the broker keeps serving throughout.
+set -u
+. "$(dirname "$0")/../lib/broker.sh"
+rogue=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}/rogue
+
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
+    MYS.RMP.fp1:focal_point,police || exit 1
+"$FUSION_BIN/fusion-admin" revoke --region "$work/region" MYS.RMP.fp1 >/dev/null || exit 1
+broker_start || exit 1
+curve="--broker-cert $work/region/directory/RSO.FUSION.broker.cert --authority $work/region/authority.pub"
+
+expect() { # name expected-answer-prefix rogue-args...
+    local name=$1 want=$2 got
+    shift 2
+    got=$("$rogue" --endpoint "$endpoint" --timeout 1500 "$@" 2>&1)
+    case "$got" in
+    "$want"*) ;;
+    *) fail "$name: got '$got', expected '$want...'" ;;
+    esac
+    # The broker keeps serving after each attack: a legitimate request is answered.
+    "$rogue" --endpoint "$endpoint" --key "$work/keys/THA.RTP.fp1.key" $curve directory |
+        grep -q "^DIRECTORY" || fail "$name: the broker stopped answering afterwards"
+}
+
+expect "control: a valid principal" "DIRECTORY" --key "$work/keys/THA.RTP.fp1.key" $curve directory
+expect "no CURVE" "no answer" --no-curve directory
+expect "an unknown CURVE key" "no answer" --unknown-key $curve directory
+expect "a revoked key" "no answer" --key "$work/keys/MYS.RMP.fp1.key" $curve directory
+expect "a sender that is not the authenticated principal" "REJECTED sender_mismatch" \
+    --key "$work/keys/THA.RTP.fp1.key" $curve sender IDN.POLRI.fp1
+expect "a forged signature" "REJECTED bad_signature" --key "$work/keys/THA.RTP.fp1.key" $curve forged-signature
+expect "an oversized frame" "no answer" --key "$work/keys/THA.RTP.fp1.key" $curve oversized 9000000
+expect "malformed protobuf" "ERROR malformed" --key "$work/keys/THA.RTP.fp1.key" $curve malformed
+printf '\377\377\377\377' >"$work/garbage"
+expect "raw garbage" "ERROR malformed" --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/garbage"
+
+# Each refusal is in the log.
+for what in "its CURVE key is not an enrolled" "did not complete a CURVE handshake" \
+    "sender_mismatch" "bad_signature" "does not decode"; do
+    grep -q "$what" "$work/broker.log" || fail "no log line for: $what"
+done
+# Nothing reached a recipient, and the broker still delivers real traffic afterwards.
+cat >"$work/draft.yaml" <<'YAML'
+kind: case_alert
+audience: direct
+recipients: [IDN.POLRI.fp1]
+purpose: investigation
+sections:
+  - {id: 1, tlp: amber, categories: [operational], text: "after the attacks"}
+YAML
+agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 || fail "a real send failed after the attacks: $(cat "$work/out")"
+agent IDN.POLRI.fp1 listen --json --count 2 --timeout 3 >"$work/got.json" 2>/dev/null
+[ "$(grep -c . "$work/got.json")" -eq 1 ] || fail "the recipient should see exactly the one real message: $(cat "$work/got.json")"
+grep -q "after the attacks" "$work/got.json" || fail "the real message did not arrive intact"
+broker_stop || fail "the broker did not stop cleanly"
+finish "refusals: every hostile client refused and logged; the broker kept serving"
