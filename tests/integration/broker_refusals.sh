@@ -1,8 +1,9 @@
 #!/bin/sh
 # Hostile clients: no CURVE, an unknown key, a revoked key, a header whose sender is not the
-# authenticated principal, a forged signature, an oversized frame, malformed protobuf. Each is
-# refused (a typed answer, or no connection at all), each is logged, none changes what the
-# recipients get, and the broker keeps serving throughout.
+# authenticated principal, a forged signature, a stale or expired message, a replayed msg_id, an
+# oversized frame, malformed protobuf. Each is refused (a typed answer, or no connection at all)
+# or, for the replay, answered as the first time and stored once; each is logged, none changes
+# what the recipients get, and the broker keeps serving throughout.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 rogue=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}/rogue
@@ -35,12 +36,22 @@ expect "a sender that is not the authenticated principal" "REJECTED sender_misma
 expect "a forged signature" "REJECTED bad_signature" --key "$work/keys/THA.RTP.fp1.key" $curve forged-signature
 expect "an oversized frame" "no answer" --key "$work/keys/THA.RTP.fp1.key" $curve oversized 9000000
 expect "malformed protobuf" "ERROR malformed" --key "$work/keys/THA.RTP.fp1.key" $curve malformed
+expect "a stale created_at" "REJECTED stale" --key "$work/keys/THA.RTP.fp1.key" $curve \
+    --to "$work/keys/IDN.POLRI.fp1.key" stale
+expect "an expired message" "REJECTED expired" --key "$work/keys/THA.RTP.fp1.key" $curve \
+    --to "$work/keys/IDN.POLRI.fp1.key" expired
+# A replayed msg_id gets the first answer again, and is stored (and delivered) once.
+expect "a first publish" "ACCEPTED" --key "$work/keys/THA.RTP.fp1.key" $curve \
+    --to "$work/keys/IDN.POLRI.fp1.key" --save "$work/publish.frame" publish
+first=$(grep -o 'accepted [0-9a-f]*' "$work/broker.log" | tail -n 1)
+expect "the same PUBLISH replayed" "ACCEPTED" --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/publish.frame"
+[ "$(grep -c "$first" "$work/broker.log")" -eq 1 ] || fail "a replayed msg_id was accepted (stored) twice"
 printf '\377\377\377\377' >"$work/garbage"
 expect "raw garbage" "ERROR malformed" --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/garbage"
 
 # Each refusal is in the log.
 for what in "its CURVE key is not an enrolled" "did not complete a CURVE handshake" \
-    "sender_mismatch" "bad_signature" "does not decode"; do
+    "sender_mismatch" "bad_signature" "does not decode" ": stale" ": expired"; do
     grep -q "$what" "$work/broker.log" || fail "no log line for: $what"
 done
 # Nothing reached a recipient, and the broker still delivers real traffic afterwards.
@@ -53,8 +64,8 @@ sections:
   - {id: 1, tlp: amber, categories: [operational], text: "after the attacks"}
 YAML
 agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 || fail "a real send failed after the attacks: $(cat "$work/out")"
-agent IDN.POLRI.fp1 listen --json --count 2 --timeout 3 >"$work/got.json" 2>/dev/null
-[ "$(grep -c . "$work/got.json")" -eq 1 ] || fail "the recipient should see exactly the one real message: $(cat "$work/got.json")"
+agent IDN.POLRI.fp1 listen --json --count 3 --timeout 3 >"$work/got.json" 2>/dev/null
+[ "$(grep -c . "$work/got.json")" -eq 2 ] || fail "the recipient should see the published (not replayed twice) and the real message: $(cat "$work/got.json")"
 grep -q "after the attacks" "$work/got.json" || fail "the real message did not arrive intact"
 broker_stop || fail "the broker did not stop cleanly"
 finish "refusals: every hostile client refused and logged; the broker kept serving"

@@ -17,7 +17,7 @@
 static void s_help(void)
 {
     printf("Usage: rogue --endpoint EP IDENTITY [--broker-cert FILE --authority FILE]\n"
-           "             [--timeout MS] ATTACK [ARG]\n\n"
+           "             [--timeout MS] [--to KEYFILE] [--save FILE] ATTACK [ARG]\n\n"
            "Connects to a Fusion broker the way a hostile client would, sends one message and\n"
            "prints the broker's answer on one line:\n"
            "  ERROR <code>: <reason> | REJECTED <code> [<rule>]: <reason> | ACCEPTED <msg_id>\n"
@@ -37,20 +37,28 @@ static void s_help(void)
            "                    expect bad_signature (needs --key)\n"
            "  oversized BYTES   one message of BYTES zero bytes (over the frame limit)\n"
            "  malformed         bytes that do not decode as a Frame: expect malformed\n"
-           "  directory         a DIRECTORY_REQUEST (checks that the connection works)\n\n"
+           "  directory         a DIRECTORY_REQUEST (checks that the connection works)\n"
+           "  publish           a valid PUBLISH of one operational alert to --to KEYFILE's\n"
+           "                    principal (its public half); --save FILE keeps the frame, so\n"
+           "                    'raw FILE' replays it: expect the first answer again\n"
+           "  stale             the same, created an hour ago: expect stale\n"
+           "  expired           the same, expired a minute ago: expect expired\n\n"
            "  --timeout MS      how long to wait for the answer (default 2000)\n\n"
            "Exit: 0 an answer came, 1 no answer, 2 usage or local error.\n");
 }
 
-/* A PUBLISH frame around an envelope from `from` with one section for `to`; with forge set, the
- * signature is altered after sealing. */
-static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, uint8_t **data_p,
-                     size_t *len_p)
+/* A PUBLISH frame around an envelope from `from` with one operational section for `to`; with
+ * forge set, the signature is altered after sealing. created_at and expires_at: 0 for now and
+ * the default lifetime. */
+static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, int64_t created_at,
+                     int64_t expires_at, uint8_t **data_p, size_t *len_p)
 {
     Fusion__Header draft = FUSION__HEADER__INIT;
-    draft.kind = FUSION__KIND__KIND_NOTICE;
+    draft.kind = FUSION__KIND__KIND_CASE_ALERT;
     draft.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
-    draft.purpose = FUSION__PURPOSE__PURPOSE_TRAINING;
+    draft.purpose = FUSION__PURPOSE__PURPOSE_INVESTIGATION;
+    draft.created_at = (uint64_t) created_at;
+    draft.expires_at = (uint64_t) expires_at;
     fx_recipient_t recipient = {fx_keys_id(to), fx_keys_box_public(to)};
     fx_section_draft_t section = {
         1, FX_TLP_GREEN, 1u << FX_CATEGORY_OPERATIONAL, (const uint8_t *) "rogue", 5, &recipient,
@@ -125,11 +133,14 @@ int main(int argc, char **argv)
         {"no-curve", no_argument, NULL, 'n'},
         {"unknown-key", no_argument, NULL, 'u'},
         {"timeout", required_argument, NULL, 't'},
+        {"to", required_argument, NULL, 'T'},
+        {"save", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     fx_init();
     const char *endpoint = NULL, *cert_path = NULL, *authority_path = NULL, *key_path = NULL;
+    const char *to_path = NULL, *save_path = NULL;
     int no_curve = 0, unknown = 0, timeout = 2000, opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
@@ -154,6 +165,12 @@ int main(int argc, char **argv)
         case 't':
             timeout = atoi(optarg);
             break;
+        case 'T':
+            to_path = optarg;
+            break;
+        case 'S':
+            save_path = optarg;
+            break;
         case 'h':
             s_help();
             return 0;
@@ -168,7 +185,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *attack = argv[optind], *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
-    fx_keys_t *keys = NULL, *claimed = NULL;
+    fx_keys_t *keys = NULL, *claimed = NULL, *to = NULL;
     fx_cert_t *broker_cert = NULL;
     uint8_t *data = NULL;
     size_t len = 0;
@@ -180,6 +197,10 @@ int main(int argc, char **argv)
     }
     if (unknown)
         keys = fx_keys_new("XXX.ROGUE.nobody");
+    if (to_path && fx_keys_load(to_path, &to) != FX_OK) {
+        fprintf(stderr, "rogue: cannot load %s\n", to_path);
+        goto cleanup;
+    }
     if (!no_curve &&
         (fx_authority_key_load(authority_path, authority) != FX_OK ||
          fx_broker_cert_load(cert_path, authority, fx_now_ms(), &broker_cert) != FX_OK)) {
@@ -194,11 +215,25 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(attack, "sender") == 0 && arg && fx_principal_id_valid(arg)) {
         claimed = fx_keys_new(arg);
-        if (s_publish(claimed, claimed, 0, &data, &len) != 0)
+        if (s_publish(claimed, claimed, 0, 0, 0, &data, &len) != 0)
             goto cleanup;
     } else if (strcmp(attack, "forged-signature") == 0 && keys) {
-        if (s_publish(keys, keys, 1, &data, &len) != 0)
+        if (s_publish(keys, keys, 1, 0, 0, &data, &len) != 0)
             goto cleanup;
+    } else if ((strcmp(attack, "publish") == 0 || strcmp(attack, "stale") == 0 ||
+                strcmp(attack, "expired") == 0) &&
+               keys && to) {
+        int64_t now = fx_now_ms(), created = 0, expires = 0;
+        if (strcmp(attack, "stale") == 0)
+            created = now - 3600 * 1000; /* an hour old: outside the replay window */
+        else if (strcmp(attack, "expired") == 0)
+            created = now - 120 * 1000, expires = now - 60 * 1000;
+        if (s_publish(keys, to, 0, created, expires, &data, &len) != 0)
+            goto cleanup;
+        if (save_path && fx_file_write(save_path, data, len, 0600, 0) != FX_OK) {
+            fprintf(stderr, "rogue: cannot write %s\n", save_path);
+            goto cleanup;
+        }
     } else if (strcmp(attack, "oversized") == 0 && arg && atol(arg) > 0) {
         len = (size_t) atol(arg);
         data = calloc(1, len);
@@ -252,5 +287,6 @@ cleanup:
     fx_cert_destroy(&broker_cert);
     fx_keys_destroy(&keys);
     fx_keys_destroy(&claimed);
+    fx_keys_destroy(&to);
     return status;
 }
