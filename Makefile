@@ -134,10 +134,23 @@ asan: deps
 # libFuzzer targets: clang with the fuzzer, ASan and UBSan runtimes, over the library sources.
 FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -DFX_VERSION=\"$(VERSION)\" -Iinclude -I$(BUILD)/gen \
               -fsanitize=fuzzer,address,undefined
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(GEN_C)
+# The library is compiled once for fuzzing (coverage and sanitizers), then linked per target.
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(BUILD)/fuzz/obj/gen/fusion.pb-c.o
+$(BUILD)/fuzz/obj/gen/fusion.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	$(Q)clang $(FUZZ_FLAGS:-fsanitize=fuzzer,%=-fsanitize=fuzzer-no-link,%) $(PKG_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	$(Q)clang $(FUZZ_FLAGS:-fsanitize=fuzzer,%=-fsanitize=fuzzer-no-link,%) -MMD -MP $(PKG_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/libfusion-fuzz.a: $(FUZZ_LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libfusion-fuzz.a
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)clang $(FUZZ_FLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) $(GEN_C) $(PKG_LIBS) -lpthread -lm -o $@
+	$(Q)clang $(FUZZ_FLAGS) $(PKG_CFLAGS) $< $(BUILD)/fuzz/libfusion-fuzz.a $(PKG_LIBS) -lpthread -lm -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -165,4 +178,4 @@ format:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name "*.d" 2>/dev/null)
