@@ -728,11 +728,12 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
                  mode);
         goto cleanup;
     }
-    char pragmas[256];
+    /* temp_store: a savepoint's rollback pages stay in memory instead of a temporary file. */
+    char pragmas[320];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -%d;"
              " PRAGMA journal_size_limit = %d; PRAGMA trusted_schema = OFF;"
-             " PRAGMA cell_size_check = ON;",
+             " PRAGMA cell_size_check = ON; PRAGMA temp_store = MEMORY;",
              opt->cache_kib > 0 ? opt->cache_kib : DEFAULT_CACHE_KIB, WAL_SIZE_LIMIT);
     if ((rc = sqlite3_exec(self->db, pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
         s_why_sqlite(why, self->db, "cannot configure the database", rc);
