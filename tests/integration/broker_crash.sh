@@ -10,14 +10,7 @@ every=${CRASH_EVERY:-5}
 
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police || exit 1
 broker_start || exit 1
-cat >"$work/draft.yaml" <<'YAML'
-kind: case_alert
-audience: direct
-recipients: [IDN.POLRI.fp1]
-purpose: investigation
-sections:
-  - {id: 1, tlp: amber, categories: [operational], text: "crash campaign message"}
-YAML
+direct_draft "$work/draft.yaml" IDN.POLRI.fp1 "crash campaign message"
 : >"$work/accepted"
 kills=0
 i=1

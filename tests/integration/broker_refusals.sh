@@ -55,14 +55,7 @@ for what in "its CURVE key is not an enrolled" "did not complete a CURVE handsha
     grep -q "$what" "$work/broker.log" || fail "no log line for: $what"
 done
 # Nothing reached a recipient, and the broker still delivers real traffic afterwards.
-cat >"$work/draft.yaml" <<'YAML'
-kind: case_alert
-audience: direct
-recipients: [IDN.POLRI.fp1]
-purpose: investigation
-sections:
-  - {id: 1, tlp: amber, categories: [operational], text: "after the attacks"}
-YAML
+direct_draft "$work/draft.yaml" IDN.POLRI.fp1 "after the attacks"
 agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 || fail "a real send failed after the attacks: $(cat "$work/out")"
 agent IDN.POLRI.fp1 listen --json --count 3 --timeout 3 >"$work/got.json" 2>/dev/null
 [ "$(grep -c . "$work/got.json")" -eq 2 ] || fail "the recipient should see the published (not replayed twice) and the real message: $(cat "$work/got.json")"

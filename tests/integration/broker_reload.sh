@@ -8,14 +8,7 @@ set -u
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
     MYS.RMP.fp1:focal_point,police || exit 1
 broker_start || exit 1
-cat >"$work/draft.yaml" <<'YAML'
-kind: case_alert
-audience: direct
-recipients: [IDN.POLRI.fp1]
-purpose: investigation
-sections:
-  - {id: 1, tlp: amber, categories: [operational], text: "reload test"}
-YAML
+direct_draft "$work/draft.yaml" IDN.POLRI.fp1 "reload test"
 agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 || fail "a send before any reload was not accepted: $(cat "$work/out")"
 
 # 1. An edited policy that nobody signed: refused, the old one stays.

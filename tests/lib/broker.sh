@@ -5,6 +5,7 @@
 #   region_setup ID:ROLES ...   init a region, keygen + enroll the broker and each principal
 #   broker_start / broker_stop / broker_kill   (a restart keeps the same port; stop waits 15 s)
 #   agent ID COMMAND ARGS...    run fusion-agent as ID
+#   direct_draft FILE TO TEXT   an amber operational case alert for principal TO
 #   wait_for SECONDS COMMAND... poll every 0.1 s until COMMAND succeeds
 
 . "$(dirname "$0")/../lib/integration.sh"
@@ -116,4 +117,15 @@ YAML
     fi
     cmd=$1; shift
     "$FUSION_BIN/fusion-agent" "$cmd" --config "$config" "$@"
+}
+
+direct_draft() { # FILE RECIPIENT TEXT
+    cat >"$1" <<YAML
+kind: case_alert
+audience: direct
+recipients: [$2]
+purpose: investigation
+sections:
+  - {id: 1, tlp: amber, categories: [operational], text: "$3"}
+YAML
 }
