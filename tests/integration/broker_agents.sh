@@ -7,21 +7,10 @@
 # message until a later flush or listen delivers it; a listener survives a broker restart.
 # Usage: FUSION_BIN=build/bin sh tests/integration/broker_agents.sh   (from the repository root)
 set -u
-if "${FUSION_BIN:?FUSION_BIN must name the directory of the built binaries}/fusion-broker" \
-    --config /dev/null 2>&1 | grep -q "not built yet"; then
-    echo "SKIP: fusion-broker is not built yet"
-    exit 0
-fi
 command -v jq >/dev/null || { echo "FAIL: jq is needed to read 'listen --json'"; exit 1; }
-. tests/lib/broker.sh
-failures=0
+. "$(dirname "$0")/../lib/broker.sh"
 background= # a listener running in the background, if any (reaped as soon as it is done with)
 trap '[ -n "$background" ] && kill "$background" 2>/dev/null; broker_kill; rm -rf "$work"' EXIT
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 
 # expect CODE NAME ID COMMAND ARGS...: runs fusion-agent as ID, output in $work/out, $work/err.
 expect() {
@@ -37,14 +26,6 @@ expect() {
         sed 's/^/    stdout: /' "$work/out"
         sed 's/^/    stderr: /' "$work/err"
     fi
-}
-
-# contains FILE TEXT NAME
-contains() {
-    grep -q -- "$2" "$1" || {
-        fail "$3: '$2' not in $(basename "$1")"
-        sed 's/^/    /' "$1"
-    }
 }
 
 msg_id() { # the msg_id of the last 'accepted:' line of a file
