@@ -651,15 +651,16 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     for (session_t *s = zlistx_first(idle); s; s = zlistx_next(idle))
         s_session_drop(self, s);
     zlistx_destroy(&idle);
-    /* Deliveries sent and not acknowledged within the retry interval go again. */
+    /* Deliveries sent and not acknowledged within the retry interval go again. New deliveries
+     * need no timer: a PUBLISH, a CREDIT or a RECEIVED already triggers them. */
     for (session_t *s = zhashx_first(self->session_of); s; s = zhashx_next(self->session_of)) {
         if (s->in_flight > 0 && now - s->last_seen > self->config->retry) {
             if (server_begin(self) &&
                 fx_store_delivery_reset(self->store, s->principal, NULL) != FX_OK)
                 server_storage_failed(self);
             s->in_flight = 0;
+            server_note_delivery(self, s->principal);
         }
-        server_note_delivery(self, s->principal);
     }
     s_commit(self);
     s_deliver_noted(self);
