@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fusion/keys.h"
 
 #define CONFIG_MAX_BYTES (64 * 1024)
+#define WORKERS_MAX      64
 
 /* A path from the file, made relative to the configuration file's directory. */
 static char *s_path(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, const char *base)
@@ -56,6 +58,8 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     config->handshake = 5 * 1000;
     config->max_message_bytes = 8LL << 20;
     config->prune_interval = 60 * 1000;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    config->workers = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : cpus;
 
     size_t before = fx_diag_count(diag);
     fx_yaml_t *doc = fx_yaml_load(path, CONFIG_MAX_BYTES, diag);
@@ -65,7 +69,8 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     const char *base = dirname(copy);
     static const char *const keys[] = {"id",        "key",      "region",   "authority",
                                        "policy",    "database", "endpoint", "endpoint_file",
-                                       "state_dir", "limits",   "delivery", "transport"};
+                                       "state_dir", "limits",   "delivery", "transport",
+                                       "workers"};
     enum {
         ID,
         KEY,
@@ -79,6 +84,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
         LIMITS,
         DELIVERY,
         TRANSPORT,
+        WORKERS,
         NKEYS
     };
     const fx_yaml_node_t *found[NKEYS];
@@ -140,6 +146,8 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             int64_t *d[] = {&config->heartbeat, &config->heartbeat_timeout, &config->handshake};
             s_section(diag, found[TRANSPORT], "transport", k, 3, d, NULL);
         }
+        if (found[WORKERS])
+            fx_yaml_int(diag, found[WORKERS], "workers", 1, WORKERS_MAX, &config->workers);
     }
     if (config->region && !config->authority_file) {
         char joined[PATH_MAX];

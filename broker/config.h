@@ -26,6 +26,7 @@ typedef struct {
     int64_t handshake; /* ms: a CURVE handshake must complete within this */
     long long max_message_bytes;
     int64_t prune_interval; /* ms: expired messages are pruned this often */
+    long long workers;      /* threads that verify signatures, the loop's own included */
     int check_only;         /* --check: load and verify, open and bind nothing */
 } broker_config_t;
 

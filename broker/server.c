@@ -14,8 +14,9 @@
 #include "fusion/cert.h"
 #include "server_internal.h"
 
-#define BATCH_MAX         256  /* frames handled in one group */
-#define TICK_MS           1000 /* housekeeping timer */
+#define BATCH_MAX         256        /* frames handled in one group */
+#define BATCH_BYTES       (16 << 20) /* frames received at once, checked, then handled */
+#define TICK_MS           1000       /* housekeeping timer */
 #define SESSION_IDLE_MS   (3 * 60 * 1000)
 #define REFUSALS_PER_TICK 20 /* handshake refusals logged and audited one by one per tick */
 
@@ -215,19 +216,20 @@ static void s_session_drop(server_t *self, session_t *session)
     free(key);
 }
 
-/* The principal behind a frame, from the CURVE key ZAP authenticated; NULL (and an ERROR sent,
- * and the refusal audited) when it is not a valid principal any more. */
-static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *payload)
+/* The valid certificate of the principal behind a frame, from the CURVE key ZAP authenticated,
+ * or NULL and why not. Reads only: the batch's publish checks are prepared with it before any
+ * session is touched. */
+static const fx_cert_t *s_authenticated(server_t *self, zframe_t *payload, const char **user_id_p,
+                                        const char **principal_p, fx_err_t *why_p)
 {
     const char *user_id = zframe_meta(payload, "User-Id");
     const char *principal = user_id ? zhashx_lookup(self->by_curve_key, user_id) : NULL;
     const fx_cert_t *cert = principal ? fx_directory_find(self->directory, principal) : NULL;
-    int64_t now = fx_now_ms();
     fx_err_t why = FX_ERR_UNAUTHENTICATED;
     if (principal && !cert) {
         fx_cert_status_t status = fx_directory_status(self->directory, principal, NULL);
         why = status == FX_CERT_STATUS_REVOKED ? FX_ERR_REVOKED : FX_ERR_CERT_EXPIRED;
-    } else if (cert && fx_cert_check_time(cert, now) != FX_OK) {
+    } else if (cert && fx_cert_check_time(cert, fx_now_ms()) != FX_OK) {
         why = FX_ERR_CERT_EXPIRED;
         cert = NULL;
     }
@@ -241,6 +243,20 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
             cert = NULL;
         }
     }
+    *user_id_p = user_id;
+    *principal_p = principal;
+    *why_p = why;
+    return cert;
+}
+
+/* The principal behind a frame; NULL (and an ERROR sent, and the refusal audited) when it is not
+ * a valid principal any more. */
+static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *payload)
+{
+    const char *user_id, *principal;
+    fx_err_t why;
+    const fx_cert_t *cert = s_authenticated(self, payload, &user_id, &principal, &why);
+    int64_t now = fx_now_ms();
     char *key = zframe_strhex(routing_id);
     session_t *session = zhashx_lookup(self->sessions, key);
     if (!cert) {
@@ -529,28 +545,96 @@ static void s_deliver_noted(server_t *self)
 
 /* ---- Frames ------------------------------------------------------------------------------- */
 
-static void s_handle(server_t *self, zmsg_t *msg)
+/* One frame of a batch: received, decoded and (a PUBLISH) checked before any is handled. */
+typedef struct {
+    zmsg_t *msg;
+    Fusion__Frame *frame; /* NULL when it did not decode */
+    fx_err_t decoded;
+    publish_check_t check;
+} batch_item_t;
+
+/* The checks of one batch that go to the verify pool. */
+typedef struct {
+    publish_check_t *checks[BATCH_MAX];
+    size_t count;
+} batch_checks_t;
+
+static void s_batch_check_one(void *arg, size_t index)
 {
+    batch_checks_t *checks = arg;
+    publish_check_run(checks->checks[index]);
+}
+
+/* Receives frames until the socket is empty, max frames are in, or they hold BATCH_BYTES; the
+ * byte bound keeps a batch of large messages (each decoded and copied once more) in memory. */
+static size_t s_batch_receive(zsock_t *reader, batch_item_t *batch, size_t max)
+{
+    size_t n = 0, bytes = 0;
+    while (n < max && bytes < BATCH_BYTES && (zsock_events(reader) & ZMQ_POLLIN)) {
+        zmsg_t *msg = zmsg_recv(reader);
+        if (!msg)
+            break;
+        batch_item_t *item = &batch[n++];
+        memset(item, 0, sizeof *item);
+        item->msg = msg;
+        item->decoded = FX_ERR_MALFORMED;
+        if (zmsg_size(msg) != 2)
+            continue; /* not a frame of ours: a ROUTER message is [routing id][one part] */
+        zframe_t *payload = zmsg_last(msg);
+        bytes += zframe_size(payload);
+        item->decoded = fx_codec_decode(FX_MSG_FRAME, zframe_data(payload), zframe_size(payload),
+                                        (void **) &item->frame);
+    }
+    return n;
+}
+
+/* Decodes and verifies the batch's PUBLISH envelopes on the verify pool, the loop thread
+ * working too. Only reads happen meanwhile: sessions, answers and the store wait for the
+ * handling in arrival order, which then finds each check done (handle_publish). */
+static void s_batch_check(server_t *self, batch_item_t *batch, size_t n)
+{
+    if (self->failed)
+        return; /* every PUBLISH is refused for storage: nothing to verify */
+    batch_checks_t checks = {.count = 0};
+    for (size_t i = 0; i < n; i++) {
+        batch_item_t *item = &batch[i];
+        if (!item->frame || item->frame->body_case != FUSION__FRAME__BODY_PUBLISH ||
+            !item->frame->publish->envelope)
+            continue;
+        const char *user_id, *principal;
+        fx_err_t why;
+        const fx_cert_t *sender =
+            s_authenticated(self, zmsg_last(item->msg), &user_id, &principal, &why);
+        if (!sender)
+            continue; /* refused when its session is resolved */
+        item->check.message = item->frame->publish->envelope;
+        item->check.sender = sender;
+        checks.checks[checks.count++] = &item->check;
+    }
+    fx_pool_run(self->pool, s_batch_check_one, &checks, checks.count);
+}
+
+static void s_handle(server_t *self, batch_item_t *item)
+{
+    zmsg_t *msg = item->msg;
     if (zmsg_size(msg) != 2)
-        return; /* not a frame of ours: a ROUTER message is [routing id][one part] */
+        return; /* not a frame of ours */
     zframe_t *routing_id = zmsg_first(msg);
     zframe_t *payload = zmsg_next(msg);
     session_t *session = s_session_for(self, routing_id, payload);
     if (!session)
         return;
-    Fusion__Frame *frame = NULL;
-    fx_err_t rc =
-        fx_codec_decode(FX_MSG_FRAME, zframe_data(payload), zframe_size(payload), (void **) &frame);
-    if (rc != FX_OK) {
+    Fusion__Frame *frame = item->frame;
+    if (item->decoded != FX_OK) {
         server_log(self, "%s sent a frame that does not decode: %s", session->principal,
-                   fx_strerror(rc));
-        server_error(self, session, 0, rc, NULL);
+                   fx_strerror(item->decoded));
+        server_error(self, session, 0, item->decoded, NULL);
         return;
     }
     uint64_t id = frame->request_id;
     switch (frame->body_case) {
     case FUSION__FRAME__BODY_PUBLISH:
-        handle_publish(self, session, id, frame->publish);
+        handle_publish(self, session, id, frame->publish, &item->check);
         break;
     case FUSION__FRAME__BODY_PREPARE:
         handle_prepare(self, session, id, frame->prepare);
@@ -578,19 +662,26 @@ static void s_handle(server_t *self, zmsg_t *msg)
                      "the broker does not take this kind of frame from agents");
         break;
     }
-    fx_codec_free(frame);
 }
 
+/* Frames that arrive together form one group: received (in chunks, see s_batch_receive),
+ * checked in parallel, then handled one by one in arrival order, so each sender's frames keep
+ * their order, and committed once. */
 static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     server_t *self = arg;
-    for (int n = 0; n < BATCH_MAX && (zsock_events(reader) & ZMQ_POLLIN); n++) {
-        zmsg_t *msg = zmsg_recv(reader);
-        if (!msg)
-            break;
-        s_handle(self, msg);
-        zmsg_destroy(&msg);
+    batch_item_t batch[BATCH_MAX];
+    size_t handled = 0, n;
+    while (handled < BATCH_MAX && (n = s_batch_receive(reader, batch, BATCH_MAX - handled)) > 0) {
+        s_batch_check(self, batch, n);
+        for (size_t i = 0; i < n; i++) {
+            s_handle(self, &batch[i]);
+            publish_check_clear(&batch[i].check);
+            fx_codec_free(batch[i].frame);
+            zmsg_destroy(&batch[i].msg);
+        }
+        handled += n;
     }
     s_commit(self);
     s_deliver_noted(self);
@@ -809,6 +900,9 @@ static int s_start(server_t *self)
         server_log(self, "cannot read subscriptions: %s", fx_store_error_text(self->store));
         return -1;
     }
+    /* The loop thread is one of the pool's threads: workers: 1 starts none. */
+    self->pool = fx_pool_new((size_t) config->workers);
+    server_log(self, "verifying signatures on %zu threads", fx_pool_threads(self->pool));
     /* A restart: every connection is new, so what was in flight goes again on reconnect. */
     if (s_bind(self) != 0)
         return -1;
@@ -853,6 +947,7 @@ void broker_server_actor(zsock_t *pipe, void *args)
         s_commit(&self);
         server_log(&self, "stopped");
     }
+    fx_pool_destroy(&self.pool);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);
     zstr_free(&self.endpoint);

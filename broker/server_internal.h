@@ -14,6 +14,7 @@
 #include "fusion/policy.h"
 #include "fusion/route.h"
 #include "fusion/store.h"
+#include "fusion/pool.h"
 
 /* One connection of a principal (a ROUTER routing id). */
 typedef struct {
@@ -44,6 +45,24 @@ typedef struct {
     uint8_t msg_id[FX_MSG_ID_BYTES];
 } answer_t;
 
+/* A PUBLISH's envelope decoded and its signature and ciphertext hashes verified ahead of
+ * handle_publish, on any thread: pure work on inputs the loop thread gathered, so a batch's
+ * checks can run on the verify pool while the loop thread keeps the sockets and the store. */
+typedef struct {
+    const Fusion__Envelope *message; /* in the decoded frame (not owned) */
+    const fx_cert_t *sender;         /* the authenticated principal's certificate (not owned) */
+    bool done;                       /* publish_check_run ran with these inputs */
+    fx_err_t decoded;                /* fx_envelope_from_message's answer */
+    fx_err_t verified;  /* fx_envelope_verify's, or FX_ERR_SENDER_MISMATCH when not tried */
+    fx_envelope_t *env; /* owned; NULL unless decoded is FX_OK */
+} publish_check_t;
+
+/* Decodes check->message and verifies it against check->sender; thread-safe (it reads only its
+ * inputs, which nobody writes while it runs, and writes only *check). */
+void publish_check_run(publish_check_t *check);
+/* Frees what the check holds and zeroes it. */
+void publish_check_clear(publish_check_t *check);
+
 typedef struct {
     broker_config_t *config;
     zsock_t *pipe;
@@ -71,12 +90,15 @@ typedef struct {
     zlistx_t *answers;    /* answer_t waiting for the commit */
     zlistx_t *to_deliver; /* principal ids with new deliveries (strdup'd) */
     bool failed;          /* the store failed: no more accepting */
+    fx_pool_t *pool;      /* runs a batch's publish checks on config->workers threads */
     int64_t next_prune;
 } server_t;
 
-/* Handlers: each takes ownership of nothing; frames they answer go through the queue below. */
+/* Handlers: each takes ownership of nothing; frames they answer go through the queue below.
+ * handle_publish uses check when it was run for this session's certificate (and takes its
+ * envelope), and runs it inline otherwise. */
 void handle_publish(server_t *self, session_t *session, uint64_t request_id,
-                    const Fusion__Publish *publish);
+                    const Fusion__Publish *publish, publish_check_t *check);
 void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Prepare *prepare);
 void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
