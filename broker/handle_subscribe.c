@@ -133,7 +133,9 @@ void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
     fx_route_pattern_destroy(&pattern);
 }
 
-#define WINDOW_MAX 1024
+/* The widest window an agent may open: DELIVERs in flight are held in the transport's
+ * queues, and each may be megabytes. */
+#define WINDOW_MAX 256
 
 void handle_credit(server_t *self, session_t *session, const Fusion__Credit *credit)
 {

@@ -18,6 +18,7 @@
 #define BATCH_BYTES       (16 << 20) /* frames received at once, checked, then handled */
 #define TICK_MS           1000       /* housekeeping timer */
 #define SESSION_IDLE_MS   (3 * 60 * 1000)
+#define DELIVER_BATCH     32 /* envelopes read from the store per delivery round */
 #define REFUSALS_PER_TICK 20 /* handshake refusals logged and audited one by one per tick */
 
 /* An answer waiting for the group commit. */
@@ -479,8 +480,12 @@ void server_deliver(server_t *self, const char *principal)
         return;
     fx_store_pending_t *list = NULL;
     size_t count = 0;
+    /* At most DELIVER_BATCH envelopes are read at once, however wide the window: each may be
+     * megabytes, and the next RECEIVED triggers the next batch anyway. */
+    size_t room = session->window - session->in_flight;
     if (fx_store_pending_list(self->store, principal, fx_now_ms(),
-                              session->window - session->in_flight, &list, &count) != FX_OK) {
+                              room < DELIVER_BATCH ? room : DELIVER_BATCH, &list,
+                              &count) != FX_OK) {
         server_storage_failed(self);
         return;
     }
