@@ -18,7 +18,8 @@
 #define BATCH_BYTES       (16 << 20) /* frames received at once, checked, then handled */
 #define TICK_MS           1000       /* housekeeping timer */
 #define SESSION_IDLE_MS   (3 * 60 * 1000)
-#define DELIVER_BATCH     32 /* envelopes read from the store per delivery round */
+#define DELIVER_BATCH     32          /* envelopes read from the store per delivery round */
+#define IN_FLIGHT_BYTES   (32u << 20) /* DELIVER bytes in flight to one session at most */
 #define REFUSALS_PER_TICK 20 /* handshake refusals logged and audited one by one per tick */
 
 /* An answer waiting for the group commit. */
@@ -203,6 +204,7 @@ static void s_session_free(void **item)
     session_t *session = *item;
     if (session) {
         zframe_destroy(&session->routing_id);
+        zhashx_destroy(&session->in_flight);
         free(session);
         *item = NULL;
     }
@@ -283,6 +285,7 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
     if (!session) {
         session = fx_calloc(1, sizeof *session);
         session->routing_id = zframe_dup(routing_id);
+        session->in_flight = zhashx_new();
         snprintf(session->principal, sizeof session->principal, "%s", principal);
         zhashx_insert(self->sessions, key, session);
         session_t *previous = zhashx_lookup(self->session_of, principal);
@@ -473,23 +476,34 @@ void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal)
     principal->roles = fx_cert_roles(cert);
 }
 
+void server_forget_in_flight(session_t *session)
+{
+    zhashx_purge(session->in_flight);
+    session->in_flight_bytes = 0;
+}
+
 void server_deliver(server_t *self, const char *principal)
 {
     session_t *session = zhashx_lookup(self->session_of, principal);
-    if (!session || session->window <= session->in_flight || self->failed)
+    if (!session || session->window <= zhashx_size(session->in_flight) || self->failed)
+        return;
+    /* The byte budget: an agent that stops reading its socket must not make the broker hold
+     * window x 8 MiB in the transport's queues. */
+    if (session->in_flight_bytes >= IN_FLIGHT_BYTES)
         return;
     fx_store_pending_t *list = NULL;
     size_t count = 0;
     /* At most DELIVER_BATCH envelopes are read at once, however wide the window: each may be
      * megabytes, and the next RECEIVED triggers the next batch anyway. */
-    size_t room = session->window - session->in_flight;
+    size_t room = session->window - zhashx_size(session->in_flight);
     if (fx_store_pending_list(self->store, principal, fx_now_ms(),
                               room < DELIVER_BATCH ? room : DELIVER_BATCH, &list,
                               &count) != FX_OK) {
         server_storage_failed(self);
         return;
     }
-    for (size_t i = 0; i < count && !self->failed; i++) {
+    for (size_t i = 0; i < count && !self->failed && session->in_flight_bytes < IN_FLIGHT_BYTES;
+         i++) {
         fx_store_pending_t *p = &list[i];
         fx_envelope_t *env = NULL, *copy = NULL;
         if (fx_envelope_decode(p->envelope, p->envelope_len, &env) != FX_OK ||
@@ -527,7 +541,10 @@ void server_deliver(server_t *self, const char *principal)
             s_session_drop(self, session);
             break;
         }
-        session->in_flight++;
+        char key[2 * FX_MSG_ID_BYTES + 1];
+        fx_hex(p->msg_id, FX_MSG_ID_BYTES, key);
+        if (zhashx_insert(session->in_flight, key, (void *) (uintptr_t) len) == 0)
+            session->in_flight_bytes += len;
         if (!server_begin(self) ||
             fx_store_delivery_sent(self->store, p->msg_id, principal, fx_now_ms()) != FX_OK) {
             server_storage_failed(self);
@@ -750,11 +767,11 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     /* Deliveries sent and not acknowledged within the retry interval go again. New deliveries
      * need no timer: a PUBLISH, a CREDIT or a RECEIVED already triggers them. */
     for (session_t *s = zhashx_first(self->session_of); s; s = zhashx_next(self->session_of)) {
-        if (s->in_flight > 0 && now - s->last_seen > self->config->retry) {
+        if (zhashx_size(s->in_flight) > 0 && now - s->last_seen > self->config->retry) {
             if (server_begin(self) &&
                 fx_store_delivery_reset(self->store, s->principal, NULL) != FX_OK)
                 server_storage_failed(self);
-            s->in_flight = 0;
+            server_forget_in_flight(s);
             server_note_delivery(self, s->principal);
         }
     }

@@ -20,8 +20,9 @@
 typedef struct {
     zframe_t *routing_id;
     char principal[FX_ID_MAX];
-    size_t window;    /* the agent's CREDIT: most DELIVERs in flight */
-    size_t in_flight; /* DELIVERs sent and not yet RECEIVED */
+    size_t window;          /* the agent's CREDIT: most DELIVERs in flight */
+    zhashx_t *in_flight;    /* DELIVERs sent and not yet RECEIVED: msg_id (hex) -> frame bytes */
+    size_t in_flight_bytes; /* their sum, held in the transport's queues at worst */
     int64_t last_seen;
 } session_t;
 
@@ -123,7 +124,9 @@ bool server_begin(server_t *self);
 void server_storage_failed(server_t *self);
 /* Notes that principal has new deliveries to push after the commit. */
 void server_note_delivery(server_t *self, const char *principal);
-/* Pushes pending deliveries to principal's session within its window. */
+/* Forgets what was in flight to a session (its deliveries are pending again in the store). */
+void server_forget_in_flight(session_t *session);
+/* Pushes pending deliveries to principal's session within its window and byte budget. */
 void server_deliver(server_t *self, const char *principal);
 /* Appends an audit entry in the open transaction; false (and the store failed) on error. */
 bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
