@@ -42,7 +42,9 @@ static void s_help(void)
            "                    principal (its public half); --save FILE keeps the frame, so\n"
            "                    'raw FILE' replays it: expect the first answer again\n"
            "  stale             the same, created an hour ago: expect stale\n"
-           "  expired           the same, expired a minute ago: expect expired\n\n"
+           "  expired           the same, expired a minute ago: expect expired\n"
+           "  hold SECONDS      opens a window of 1024 (CREDIT) and then reads nothing for\n"
+           "                    SECONDS: a consumer that stopped draining its socket\n\n"
            "  --timeout MS      how long to wait for the answer (default 2000)\n\n"
            "Exit: 0 an answer came, 1 no answer, 2 usage or local error.\n");
 }
@@ -142,6 +144,7 @@ int main(int argc, char **argv)
     const char *endpoint = NULL, *cert_path = NULL, *authority_path = NULL, *key_path = NULL;
     const char *to_path = NULL, *save_path = NULL;
     int no_curve = 0, unknown = 0, timeout = 2000, opt;
+    long hold_seconds = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case 'e':
@@ -242,6 +245,15 @@ int main(int argc, char **argv)
         len = sizeof junk;
         data = malloc(len);
         memcpy(data, junk, len);
+    } else if (strcmp(attack, "hold") == 0 && arg && atol(arg) > 0 && keys) {
+        /* Opens the widest window, then never reads: a consumer that stopped draining. */
+        Fusion__Credit credit = FUSION__CREDIT__INIT;
+        credit.messages = 1024;
+        Fusion__Frame frame = FUSION__FRAME__INIT;
+        frame.body_case = FUSION__FRAME__BODY_CREDIT;
+        frame.credit = &credit;
+        fx_codec_encode(&frame, &data, &len);
+        hold_seconds = atol(arg);
     } else if (strcmp(attack, "directory") == 0) {
         Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
         Fusion__Frame frame = FUSION__FRAME__INIT;
@@ -256,6 +268,10 @@ int main(int argc, char **argv)
 
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     zsock_set_linger(sock, 0);
+    if (hold_seconds > 0) {
+        zsock_set_rcvbuf(sock, 4096);
+        zsock_set_rcvhwm(sock, 1);
+    }
     if (!no_curve) {
         zsock_set_curve_publickey_bin(sock, fx_keys_curve_public(keys));
         zsock_set_curve_secretkey_bin(sock, fx_keys_curve_secret(keys));
@@ -268,6 +284,15 @@ int main(int argc, char **argv)
     }
     zframe_t *out = zframe_new(data, len);
     zframe_send(&out, sock, 0);
+    if (hold_seconds > 0) {
+        /* Small receive buffers, so what the broker sends piles up on its side, not here. */
+        printf("holding for %ld s\n", hold_seconds);
+        fflush(stdout);
+        zclock_sleep((int) (hold_seconds * 1000));
+        zsock_destroy(&sock);
+        status = 0;
+        goto cleanup;
+    }
     zpoller_t *poller = zpoller_new(sock, NULL);
     status = 1;
     if (zpoller_wait(poller, timeout) == sock) {
