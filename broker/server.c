@@ -294,7 +294,8 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
             s_session_drop(self, previous);
         /* A new connection: what was sent and not acknowledged goes again. */
         size_t reset = 0;
-        if (server_begin(self) && fx_store_delivery_reset(self->store, principal, &reset) != FX_OK)
+        if (server_begin(self) &&
+            fx_store_delivery_reset(self->store, principal, INT64_MAX, &reset) != FX_OK)
             server_storage_failed(self);
         server_log(self, "%s connected%s", principal,
                    reset ? " (unacknowledged deliveries will be sent again)" : "");
@@ -764,13 +765,22 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     for (session_t *s = zlistx_first(idle); s; s = zlistx_next(idle))
         s_session_drop(self, s);
     zlistx_destroy(&idle);
-    /* Deliveries sent and not acknowledged within the retry interval go again. New deliveries
-     * need no timer: a PUBLISH, a CREDIT or a RECEIVED already triggers them. */
+    /* Deliveries sent and not acknowledged within the retry interval go again, each by its own
+     * last attempt (a live agent that never acknowledges one must not hold its window forever).
+     * New deliveries need no timer: a PUBLISH, a CREDIT or a RECEIVED already triggers them. */
     for (session_t *s = zhashx_first(self->session_of); s; s = zhashx_next(self->session_of)) {
-        if (zhashx_size(s->in_flight) > 0 && now - s->last_seen > self->config->retry) {
-            if (server_begin(self) &&
-                fx_store_delivery_reset(self->store, s->principal, NULL) != FX_OK)
-                server_storage_failed(self);
+        if (zhashx_size(s->in_flight) == 0)
+            continue;
+        size_t reset = 0;
+        if (!server_begin(self) ||
+            fx_store_delivery_reset(self->store, s->principal, now - self->config->retry, &reset) !=
+                FX_OK) {
+            server_storage_failed(self);
+            break;
+        }
+        if (reset > 0) {
+            /* The window and byte budget start again from what the store says is pending;
+             * a late RECEIVED for a forgotten delivery is still recorded. */
             server_forget_in_flight(s);
             server_note_delivery(self, s->principal);
         }

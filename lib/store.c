@@ -204,7 +204,8 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_DELIVERY_STATE] = "SELECT d.state, d.attempts FROM deliveries AS d"
                           " JOIN messages AS m ON m.id = d.message"
                           " WHERE m.msg_id = ?1 AND d.recipient = ?2",
-    [ST_DELIVERY_RESET] = "UPDATE deliveries SET state = 0 WHERE recipient = ?1 AND state = 1",
+    [ST_DELIVERY_RESET] = "UPDATE deliveries SET state = 0"
+                          " WHERE recipient = ?1 AND state = 1 AND last_attempt_at < ?2",
     [ST_PENDING_COUNT_ALL] = "SELECT count(*) FROM deliveries WHERE state < 2",
     [ST_PENDING_COUNT_ONE] = "SELECT count(*) FROM deliveries WHERE recipient = ?1 AND state < 2",
     [ST_OLDEST_PENDING] = "SELECT min(queued_at) FROM deliveries WHERE state < 2",
@@ -1269,7 +1270,8 @@ fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_ST
     return err;
 }
 
-fx_err_t fx_store_delivery_reset(fx_store_t *self, const char *recipient, size_t *count_p)
+fx_err_t fx_store_delivery_reset(fx_store_t *self, const char *recipient, int64_t sent_before_ms,
+                                 size_t *count_p)
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
@@ -1278,6 +1280,7 @@ fx_err_t fx_store_delivery_reset(fx_store_t *self, const char *recipient, size_t
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_DELIVERY_RESET];
     s_bind_text(stmt, 1, recipient);
+    sqlite3_bind_int64(stmt, 2, sent_before_ms);
     err = s_step(self, stmt, "reset deliveries", NULL);
     if (count_p)
         *count_p = err == FX_OK ? (size_t) sqlite3_changes(self->db) : 0;

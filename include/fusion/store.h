@@ -192,9 +192,11 @@ fx_err_t fx_store_delivery_sent(fx_store_t *self, const uint8_t msg_id[FX_STORE_
 fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                     const char *recipient, bool *changed_p) FX_WUR;
 
-/* Puts recipient's SENT deliveries back to PENDING (on reconnect); *count_p (may be NULL) gets
- * how many. */
-fx_err_t fx_store_delivery_reset(fx_store_t *self, const char *recipient, size_t *count_p) FX_WUR;
+/* Puts recipient's SENT deliveries last sent before sent_before_ms back to PENDING: all of them
+ * on a reconnect (sent_before_ms = now), or those unacknowledged for too long (now - retry).
+ * *count_p (may be NULL) gets how many. */
+fx_err_t fx_store_delivery_reset(fx_store_t *self, const char *recipient, int64_t sent_before_ms,
+                                 size_t *count_p) FX_WUR;
 
 /* The state of one delivery: FX_OK, or FX_ERR_NOT_FOUND. */
 fx_err_t fx_store_delivery_state(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],

@@ -44,7 +44,9 @@ static void s_help(void)
            "  stale             the same, created an hour ago: expect stale\n"
            "  expired           the same, expired a minute ago: expect expired\n"
            "  hold SECONDS      opens a window of 1024 (CREDIT) and then reads nothing for\n"
-           "                    SECONDS: a consumer that stopped draining its socket\n\n"
+           "                    SECONDS: a consumer that stopped draining its socket\n"
+           "  drain SECONDS     opens a window, prints 'DELIVER <msg_id>' for each delivery,\n"
+           "                    acknowledges none, re-sends CREDIT every second\n\n"
            "  --timeout MS      how long to wait for the answer (default 2000)\n\n"
            "Exit: 0 an answer came, 1 no answer, 2 usage or local error.\n");
 }
@@ -145,6 +147,7 @@ int main(int argc, char **argv)
     const char *to_path = NULL, *save_path = NULL;
     int no_curve = 0, unknown = 0, timeout = 2000, opt;
     long hold_seconds = 0;
+    int drain = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case 'e':
@@ -245,7 +248,8 @@ int main(int argc, char **argv)
         len = sizeof junk;
         data = malloc(len);
         memcpy(data, junk, len);
-    } else if (strcmp(attack, "hold") == 0 && arg && atol(arg) > 0 && keys) {
+    } else if ((strcmp(attack, "hold") == 0 || strcmp(attack, "drain") == 0) && arg &&
+               atol(arg) > 0 && keys) {
         /* Opens the widest window, then never reads: a consumer that stopped draining. */
         Fusion__Credit credit = FUSION__CREDIT__INIT;
         credit.messages = 1024;
@@ -254,6 +258,7 @@ int main(int argc, char **argv)
         frame.credit = &credit;
         fx_codec_encode(&frame, &data, &len);
         hold_seconds = atol(arg);
+        drain = strcmp(attack, "drain") == 0;
     } else if (strcmp(attack, "directory") == 0) {
         Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
         Fusion__Frame frame = FUSION__FRAME__INIT;
@@ -268,7 +273,7 @@ int main(int argc, char **argv)
 
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     zsock_set_linger(sock, 0);
-    if (hold_seconds > 0) {
+    if (hold_seconds > 0 && !drain) {
         zsock_set_rcvbuf(sock, 4096);
         zsock_set_rcvhwm(sock, 1);
     }
@@ -284,6 +289,41 @@ int main(int argc, char **argv)
     }
     zframe_t *out = zframe_new(data, len);
     zframe_send(&out, sock, 0);
+    if (hold_seconds > 0 && drain) {
+        /* Reads every DELIVER and prints its msg_id, acknowledges none, and re-opens the window
+         * every second: alive, never silent, never acknowledging. */
+        int64_t end = fx_now_ms() + hold_seconds * 1000, next_credit = fx_now_ms() + 1000;
+        zpoller_t *drainer = zpoller_new(sock, NULL);
+        while (fx_now_ms() < end) {
+            if (fx_now_ms() >= next_credit) {
+                zframe_t *again = zframe_new(data, len);
+                zframe_send(&again, sock, 0);
+                next_credit += 1000;
+            }
+            if (zpoller_wait(drainer, 100) != sock)
+                continue;
+            zframe_t *in = zframe_recv(sock);
+            Fusion__Frame *frame = NULL;
+            if (in &&
+                fx_codec_decode(FX_MSG_FRAME, zframe_data(in), zframe_size(in), (void **) &frame) ==
+                    FX_OK &&
+                frame->body_case == FUSION__FRAME__BODY_DELIVER) {
+                fx_envelope_t *env = NULL;
+                if (fx_envelope_from_message(frame->deliver->envelope, &env) == FX_OK) {
+                    char hex[2 * FX_MSG_ID_BYTES + 1];
+                    printf("DELIVER %s\n", fx_hex(fx_envelope_msg_id(env), FX_MSG_ID_BYTES, hex));
+                    fflush(stdout);
+                }
+                fx_envelope_destroy(&env);
+            }
+            fx_codec_free(frame);
+            zframe_destroy(&in);
+        }
+        zpoller_destroy(&drainer);
+        zsock_destroy(&sock);
+        status = 0;
+        goto cleanup;
+    }
     if (hold_seconds > 0) {
         /* Small receive buffers, so what the broker sends piles up on its side, not here. */
         printf("holding for %ld s\n", hold_seconds);
