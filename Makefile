@@ -18,7 +18,7 @@ FUZZ_TEST_SECONDS ?= 4
 PKGS      := libzmq libczmq libsodium libprotobuf-c sqlite3 yaml-0.1 jansson
 DEB_PKGS  := build-essential pkg-config libzmq3-dev libczmq-dev libsodium-dev libprotobuf-c-dev \
              protobuf-c-compiler libsqlite3-dev libyaml-dev libjansson-dev libcmocka-dev \
-             clang libclang-rt-14-dev jq
+             clang libclang-rt-14-dev jq scdoc sqlite3 systemd
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS  := -D_GNU_SOURCE -DFX_VERSION=\"$(VERSION)\" -Iinclude -I$(BUILD)/gen -MMD -MP
@@ -53,6 +53,8 @@ TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+MAN_SRC    := $(wildcard doc/man/*.scd)
+MANS       := $(MAN_SRC:doc/man/%.scd=$(BUILD)/man/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
@@ -64,7 +66,13 @@ FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 all: deps
 	@$(MAKE) --no-print-directory binaries
 
-binaries: $(BINS)
+binaries: $(BINS) $(MANS)
+
+# Manual pages (doc/man/NAME.SECTION.scd), with scdoc.
+$(BUILD)/man/%: doc/man/%.scd
+	@mkdir -p $(dir $@)
+	@echo "  SCDOC   $@"
+	$(Q)scdoc <$< >$@.tmp && mv $@.tmp $@
 
 deps:
 	@sh tests/deps.sh $(DEB_PKGS)
@@ -166,11 +174,36 @@ demo: deps
 	@$(MAKE) --no-print-directory binaries
 	@sh deploy/demo.sh $(BUILD)
 
-PREFIX     ?= /usr/local
-DESTDIR    ?=
+# Installation directories (GNU names). PREFIX=/usr puts configuration in /etc and state in /var.
+PREFIX         ?= /usr/local
+DESTDIR        ?=
+bindir         ?= $(PREFIX)/bin
+mandir         ?= $(PREFIX)/share/man
+docdir         ?= $(PREFIX)/share/doc/fusion
+systemdunitdir ?= $(PREFIX)/lib/systemd/system
+ifeq ($(PREFIX),/usr)
+sysconfdir     ?= /etc
+localstatedir  ?= /var
+else
+sysconfdir     ?= $(PREFIX)/etc
+localstatedir  ?= $(PREFIX)/var
+endif
+RENDER := sed -e 's|@bindir@|$(bindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+              -e 's|@localstatedir@|$(localstatedir)|g'
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \
+	    $(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysconfdir)/fusion/agent $(DESTDIR)$(docdir)
+	install -m 0755 $(BINS) $(DESTDIR)$(bindir)/
+	install -m 0644 $(filter %.1,$(MANS)) $(DESTDIR)$(mandir)/man1/
+	install -m 0644 $(filter %.5,$(MANS)) $(DESTDIR)$(mandir)/man5/
+	for f in deploy/systemd/*.in; do \
+	    $(RENDER) $$f >$(DESTDIR)$(systemdunitdir)/$$(basename $$f .in) || exit 1; \
+	    chmod 0644 $(DESTDIR)$(systemdunitdir)/$$(basename $$f .in); done
+	$(RENDER) deploy/etc/broker.yaml.in >$(DESTDIR)$(sysconfdir)/fusion/broker.yaml.example
+	$(RENDER) deploy/etc/agent.yaml.in >$(DESTDIR)$(sysconfdir)/fusion/agent/agent.yaml.example
+	install -m 0644 deploy/policy/bali-process.yaml $(DESTDIR)$(sysconfdir)/fusion/policy.yaml.example
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(docdir)/
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

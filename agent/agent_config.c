@@ -34,17 +34,6 @@ void agent_config_destroy(agent_config_t **self_p)
     *self_p = NULL;
 }
 
-/* A path relative to dir unless absolute. */
-static char *s_resolve(const char *dir, const char *path)
-{
-    if (path[0] == '/' || strcmp(dir, ".") == 0)
-        return fx_strdup(path);
-    size_t len = strlen(dir) + strlen(path) + 2;
-    char *out = fx_malloc(len);
-    snprintf(out, len, "%s/%s", dir, path);
-    return out;
-}
-
 static int s_endpoint_valid(const char *endpoint)
 {
     if (strncmp(endpoint, "tcp://", 6) == 0) {
@@ -92,12 +81,14 @@ agent_config_t *agent_config_load(const char *path, fx_diag_t *diag)
     self = fx_calloc(1, sizeof *self);
     self->path = fx_strdup(path);
     self->id = fx_strdup(values[ID]);
-    self->key = s_resolve(dir, values[KEY]);
-    self->authority = s_resolve(dir, values[AUTHORITY]);
+    self->key = fx_yaml_path(diag, f[KEY], "key", dir);
+    self->authority = fx_yaml_path(diag, f[AUTHORITY], "authority", dir);
     self->broker = fx_strdup(values[BROKER]);
-    self->broker_cert = s_resolve(dir, values[BROKER_CERT]);
-    self->state = s_resolve(dir, values[STATE]);
+    self->broker_cert = fx_yaml_path(diag, f[BROKER_CERT], "broker_cert", dir);
+    self->state = fx_yaml_path(diag, f[STATE], "state", dir);
     free(copy);
+    if (fx_diag_count(diag) > 0)
+        agent_config_destroy(&self);
 cleanup:
     fx_yaml_destroy(&doc);
     return self;

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "fusion/cli.h"
 #include "fusion/err.h"
+#include "fusion/notify.h"
 #include "fusion/util.h"
 #include "server.h"
 
@@ -108,16 +109,27 @@ int main(int argc, char **argv)
         struct sigaction sa = {.sa_handler = s_on_sighup};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGHUP, &sa, NULL);
+        zstr_send(server, "ENDPOINT");
+        char *endpoint = zstr_recv(server);
+        /* systemd (Type=notify) learns here that clients can connect. */
+        fx_notify("READY=1");
+        fx_notify_status("serving on %s", endpoint ? endpoint : "?");
         zpoller_t *poller = zpoller_new(server, NULL);
         while (!zsys_interrupted) {
             zpoller_wait(poller, 200); /* wakes on a signal or every 200 ms */
             if (s_reload_requested) {
                 s_reload_requested = 0;
+                fx_notify_reloading();
                 zstr_send(server, "RELOAD");
                 zsock_wait(server);
+                fx_notify("READY=1");
+                fx_notify_status("serving on %s; policy and directory reloaded (see the log)",
+                                 endpoint ? endpoint : "?");
             }
         }
         zpoller_destroy(&poller);
+        fx_notify("STOPPING=1\nSTATUS=stopping: finishing the commit in flight");
+        zstr_free(&endpoint);
     }
     zactor_destroy(&server);
     zactor_destroy(&auth);

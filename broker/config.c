@@ -13,22 +13,6 @@
 #define CONFIG_MAX_BYTES (64 * 1024)
 #define WORKERS_MAX      64
 
-/* A path from the file, made relative to the configuration file's directory. */
-static char *s_path(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, const char *base)
-{
-    const char *text = fx_yaml_scalar(diag, node, what);
-    if (!text)
-        return NULL;
-    if (text[0] == '/' || strcmp(base, ".") == 0)
-        return fx_strdup(text);
-    char joined[PATH_MAX];
-    if (snprintf(joined, sizeof joined, "%s/%s", base, text) >= (int) sizeof joined) {
-        fx_yaml_error(diag, node, "%s is too long", what);
-        return NULL;
-    }
-    return fx_strdup(joined);
-}
-
 static void s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what,
                       const char *const *keys, size_t nkeys, int64_t **durations,
                       long long *bytes_p)
@@ -108,19 +92,19 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
                 config->id = fx_strdup(id);
         }
         if (found[KEY])
-            config->key_file = s_path(diag, found[KEY], "key", base);
+            config->key_file = fx_yaml_path(diag, found[KEY], "key", base);
         if (found[REGION])
-            config->region = s_path(diag, found[REGION], "region", base);
+            config->region = fx_yaml_path(diag, found[REGION], "region", base);
         if (found[AUTHORITY])
-            config->authority_file = s_path(diag, found[AUTHORITY], "authority", base);
+            config->authority_file = fx_yaml_path(diag, found[AUTHORITY], "authority", base);
         if (found[POLICY])
-            config->policy_file = s_path(diag, found[POLICY], "policy", base);
+            config->policy_file = fx_yaml_path(diag, found[POLICY], "policy", base);
         if (found[DATABASE])
-            config->database = s_path(diag, found[DATABASE], "database", base);
+            config->database = fx_yaml_path(diag, found[DATABASE], "database", base);
         if (found[ENDPOINT_FILE])
-            config->endpoint_file = s_path(diag, found[ENDPOINT_FILE], "endpoint_file", base);
+            config->endpoint_file = fx_yaml_path(diag, found[ENDPOINT_FILE], "endpoint_file", base);
         if (found[STATE_DIR])
-            config->state_dir = s_path(diag, found[STATE_DIR], "state_dir", base);
+            config->state_dir = fx_yaml_path(diag, found[STATE_DIR], "state_dir", base);
         if (found[ENDPOINT]) {
             const char *endpoint = fx_yaml_scalar(diag, found[ENDPOINT], "endpoint");
             if (endpoint && strncmp(endpoint, "tcp://", 6) != 0 &&

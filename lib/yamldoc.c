@@ -5,9 +5,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+#include "fusion/util.h"
 
 /* ---- Diagnostics ----------------------------------------------------------------------------- */
 
@@ -687,6 +690,43 @@ int fx_yaml_duration(fx_diag_t *diag, const fx_yaml_node_t *node, const char *wh
     fx_yaml_error(diag, node, "%s must be a duration such as 500ms, 30s, 15m, 8h or 3d, found '%s'",
                   what, fx_yaml_shown(text, node->len, shown));
     return -1;
+}
+
+char *fx_yaml_path(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, const char *base)
+{
+    const char *text = fx_yaml_scalar(diag, node, what);
+    if (!text)
+        return NULL;
+    char shown[72];
+    if (!text[0]) {
+        fx_yaml_error(diag, node, "%s must be a file path, found an empty value", what);
+        return NULL;
+    }
+    const char *dir = base;
+    if (strncmp(text, "credential:", 11) == 0) {
+        text += 11;
+        dir = getenv("CREDENTIALS_DIRECTORY");
+        if (!text[0] || strchr(text, '/') || strcmp(text, ".") == 0 || strcmp(text, "..") == 0) {
+            fx_yaml_error(diag, node,
+                          "%s: 'credential:%s' must name a credential file, such as "
+                          "credential:broker.key",
+                          what, fx_yaml_shown(text, strlen(text), shown));
+            return NULL;
+        }
+        if (!dir || !dir[0]) {
+            fx_yaml_error(diag, node,
+                          "%s: 'credential:%s' needs $CREDENTIALS_DIRECTORY (set by "
+                          "systemd's LoadCredential=), which is not set",
+                          what, fx_yaml_shown(text, strlen(text), shown));
+            return NULL;
+        }
+    } else if (text[0] == '/' || strcmp(base, ".") == 0) {
+        return fx_strdup(text);
+    }
+    size_t len = strlen(dir) + strlen(text) + 2;
+    char *out = fx_malloc(len);
+    snprintf(out, len, "%s/%s", dir, text);
+    return out;
 }
 
 int fx_yaml_date(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, int64_t *ms_p)

@@ -103,6 +103,10 @@ int fx_yaml_int(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, l
                 long long max, long long *value_p);
 /* A duration: a positive integer followed by ms, s, m, h or d ("8h", "500ms"), in ms. */
 int fx_yaml_duration(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, int64_t *ms_p);
+/* A file path (caller frees): absolute, relative to base (the configuration file's directory),
+ * or "credential:NAME", a file systemd passed with LoadCredential= ($CREDENTIALS_DIRECTORY/NAME;
+ * an error when the variable is unset or NAME is not a plain file name). */
+char *fx_yaml_path(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, const char *base);
 /* YYYY-MM-DD or an RFC 3339 timestamp, in ms. */
 int fx_yaml_date(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what, int64_t *ms_p);
 /* One enumeration word; its value, or -1. */

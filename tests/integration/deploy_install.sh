@@ -1,0 +1,100 @@
+#!/bin/sh
+# Installation and systemd: `make install DESTDIR=... PREFIX=/usr` lays out binaries, man pages,
+# example configuration and policy, and systemd units with their paths filled in; the units pass
+# `systemd-analyze verify`; the broker speaks systemd's notify protocol (READY, RELOADING,
+# STOPPING, STATUS) and reads its key through LoadCredential= (`key: credential:NAME`).
+# Usage: FUSION_BIN=build/bin FUSION_TOOLS=build/tools sh tests/integration/deploy_install.sh
+set -u
+. "$(dirname "$0")/../lib/broker.sh"
+sink_pid=
+trap '[ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; broker_kill; rm -rf "$work"' EXIT
+build=$(dirname "$FUSION_BIN")
+root=$work/root
+
+# --- make install ------------------------------------------------------------------------------
+env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make --no-print-directory -s BUILD="$build" \
+    install DESTDIR="$root" PREFIX=/usr >"$work/install.log" 2>&1 ||
+    { fail "make install"; tail -n 20 "$work/install.log"; }
+for f in usr/bin/fusion-broker usr/bin/fusion-admin usr/bin/fusion-agent; do
+    [ -x "$root/$f" ] || fail "install: $f is missing or not executable"
+done
+for f in usr/share/man/man1/fusion-broker.1 usr/share/man/man5/fusion-broker.yaml.5 \
+    usr/share/man/man5/fusion-policy.5 usr/lib/systemd/system/fusion-broker.service \
+    usr/lib/systemd/system/fusion-agent@.service etc/fusion/broker.yaml.example \
+    etc/fusion/agent/agent.yaml.example etc/fusion/policy.yaml.example \
+    usr/share/doc/fusion/README.md usr/share/doc/fusion/broker.md; do
+    [ -s "$root/$f" ] || fail "install: $f is missing or empty"
+done
+for f in "$root"/usr/share/man/man*/*; do
+    head -c 200 "$f" | grep -q '^\.TH\|^\.\\"' || fail "install: $f is not a roff man page"
+done
+grep -l '@[a-z]*dir@' "$root"/usr/lib/systemd/system/* "$root"/etc/fusion/*.example \
+    "$root"/etc/fusion/agent/*.example >"$work/unrendered" 2>/dev/null &&
+    { fail "install: placeholders left in"; cat "$work/unrendered"; }
+contains "$root/usr/lib/systemd/system/fusion-broker.service" \
+    "ExecStart=/usr/bin/fusion-broker --config /etc/fusion/broker.yaml" "broker unit paths"
+contains "$root/etc/fusion/broker.yaml.example" "database: /var/lib/fusion/broker.db" \
+    "example configuration paths"
+"$root/usr/bin/fusion-broker" --version | grep -q '^fusion-broker ' ||
+    fail "the installed broker does not run"
+# A policy installed as an example is the real one: it checks.
+check "installed example policy checks" 0 "$admin" policy check "$root/etc/fusion/policy.yaml.example"
+# sysconfdir and localstatedir are honoured on their own too.
+env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make --no-print-directory -s BUILD="$build" install \
+    DESTDIR="$work/root2" PREFIX=/opt/fusion sysconfdir=/etc/opt/fusion localstatedir=/var/opt/fusion \
+    >"$work/install2.log" 2>&1 || { fail "make install (custom dirs)"; tail -n 20 "$work/install2.log"; }
+contains "$work/root2/etc/opt/fusion/fusion/broker.yaml.example" \
+    "database: /var/opt/fusion/lib/fusion/broker.db" "localstatedir honoured"
+[ -x "$work/root2/opt/fusion/bin/fusion-agent" ] || fail "PREFIX=/opt/fusion: no bin/fusion-agent"
+
+# --- systemd-analyze verify ---------------------------------------------------------------------
+# The installed units, with ExecStart pointing into DESTDIR (verify wants the binaries to exist).
+mkdir -p "$work/units"
+for u in fusion-broker.service fusion-agent@.service; do
+    sed "s|/usr/bin/fusion-|$root/usr/bin/fusion-|g" "$root/usr/lib/systemd/system/$u" >"$work/units/$u"
+done
+cp "$work/units/fusion-agent@.service" "$work/units/fusion-agent@THA.RTP.fp1.service"
+(cd "$work/units" && systemd-analyze verify --man=no ./fusion-broker.service \
+    ./fusion-agent@THA.RTP.fp1.service) >"$work/verify.log" 2>&1 ||
+    { fail "systemd-analyze verify"; cat "$work/verify.log"; }
+[ -s "$work/verify.log" ] && { fail "systemd-analyze verify printed warnings"; cat "$work/verify.log"; }
+contains "$work/units/fusion-broker.service" "^ExecReload=/bin/kill -HUP" "broker unit: ExecReload"
+for setting in Type=notify ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes \
+    StateDirectory= RestrictAddressFamilies= SystemCallFilter=@system-service LoadCredential= \
+    RestartPreventExitStatus=2; do
+    for u in fusion-broker.service fusion-agent@.service; do
+        contains "$work/units/$u" "^$setting" "$u: $setting"
+    done
+done
+
+# --- the broker under a service manager ----------------------------------------------------------
+region_setup THA.RTP.fp1:focal_point,police || { echo "FAIL: region setup"; exit 1; }
+# The key comes through a credentials directory, as LoadCredential= hands it over.
+mkdir -p "$work/creds"
+cp "$work/keys/RSO.FUSION.broker.key" "$work/creds/broker.key"
+chmod 0600 "$work/creds/broker.key"
+sed -i 's|^key: .*|key: credential:broker.key|' "$work/broker.yaml"
+check "credential without CREDENTIALS_DIRECTORY" 2 env -u CREDENTIALS_DIRECTORY \
+    "$bin/fusion-broker" --config "$work/broker.yaml" --check
+contains "$work/err.txt" "CREDENTIALS_DIRECTORY" "the error names the missing credentials directory"
+contains "$work/err.txt" "broker.yaml:2:" "the error names file and line"
+export CREDENTIALS_DIRECTORY="$work/creds"
+check "credential key: --check" 0 "$bin/fusion-broker" --config "$work/broker.yaml" --check
+
+"$FUSION_TOOLS/notify_sink" "$work/notify.sock" --timeout 60 >"$work/notify.log" 2>&1 &
+sink_pid=$!
+wait_for 10 test -S "$work/notify.sock" || fail "notify_sink did not bind"
+export NOTIFY_SOCKET="$work/notify.sock"
+broker_start || { echo "FAIL: the broker did not start with its key from a credential"; exit 1; }
+wait_for 10 grep -q '^READY=1' "$work/notify.log" || fail "no READY=1 from the broker"
+wait_for 10 grep -q "^STATUS=serving on $endpoint" "$work/notify.log" ||
+    fail "no STATUS naming the endpoint"
+kill -HUP "$broker_pid"
+wait_for 10 grep -q '^RELOADING=1|MONOTONIC_USEC=[0-9]' "$work/notify.log" || fail "no RELOADING=1"
+wait_for 10 sh -c "[ \$(grep -c '^READY=1' '$work/notify.log') -ge 2 ]" ||
+    fail "no READY=1 after the reload"
+broker_stop || fail "the broker did not stop cleanly"
+wait_for 10 grep -q '^STOPPING=1' "$work/notify.log" || fail "no STOPPING=1"
+unset NOTIFY_SOCKET
+cat "$work/notify.log" | sed 's/^/    notify: /'
+finish deploy_install
