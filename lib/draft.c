@@ -927,18 +927,14 @@ static void s_header_rules(parse_t *p, const fx_yaml_node_t **f, const Fusion__H
                       "answers");
 }
 
-fx_err_t fx_draft_parse(const uint8_t *data, size_t len, const char *base_dir, int64_t now_ms,
-                        fx_diag_t *diag, fx_draft_t **draft_p)
+fx_err_t fx_draft_from_node(const fx_yaml_node_t *root, const char *base_dir, int64_t now_ms,
+                            fx_diag_t *diag, fx_draft_t **draft_p)
 {
     *draft_p = NULL;
     parse_t p = {diag, {NULL, 0, 0}, base_dir, now_ms};
     parsed_section_t sections[FX_ENVELOPE_MAX_SECTIONS];
     size_t n_sections = 0;
     memset(sections, 0, sizeof sections);
-    fx_yaml_t *doc = fx_yaml_parse(data, len, diag);
-    if (!doc)
-        return FX_ERR_INVALID;
-    const fx_yaml_node_t *root = fx_yaml_root(doc);
     const fx_yaml_node_t *f[K_COUNT];
     Fusion__Header h = FUSION__HEADER__INIT;
     char **recipients = NULL;
@@ -989,8 +985,19 @@ cleanup:
         free(sections[i].plaintext);
     }
     s_arena_free(&p.arena);
-    fx_yaml_destroy(&doc);
     return *draft_p ? FX_OK : FX_ERR_INVALID;
+}
+
+fx_err_t fx_draft_parse(const uint8_t *data, size_t len, const char *base_dir, int64_t now_ms,
+                        fx_diag_t *diag, fx_draft_t **draft_p)
+{
+    *draft_p = NULL;
+    fx_yaml_t *doc = fx_yaml_parse(data, len, diag);
+    if (!doc)
+        return FX_ERR_INVALID;
+    fx_err_t rc = fx_draft_from_node(fx_yaml_root(doc), base_dir, now_ms, diag, draft_p);
+    fx_yaml_destroy(&doc);
+    return rc;
 }
 
 fx_err_t fx_draft_load(const char *path, int64_t now_ms, fx_diag_t *diag, fx_draft_t **draft_p)

@@ -29,6 +29,11 @@ fx_err_t fx_draft_load(const char *path, int64_t now_ms, fx_diag_t *diag,
 fx_err_t fx_draft_parse(const uint8_t *data, size_t len, const char *base_dir, int64_t now_ms,
                         fx_diag_t *diag, fx_draft_t **draft_p) FX_WUR;
 
+/* The same for a draft that is one mapping inside a larger YAML document (a scenario's inject):
+ * positions in diag are those of that document. */
+fx_err_t fx_draft_from_node(const fx_yaml_node_t *root, const char *base_dir, int64_t now_ms,
+                            fx_diag_t *diag, fx_draft_t **draft_p) FX_WUR;
+
 /* Frees a draft, wiping its plaintext; sets *self_p to NULL. Accepts NULL. */
 void fx_draft_destroy(fx_draft_t **self_p);
 
