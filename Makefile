@@ -102,7 +102,9 @@ $(BUILD)/bin/fusion-broker: $(BROKER_SRC:%.c=$(BUILD)/obj/%.o) $(LIBFUSION)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bin/fusion-admin: $(ADMIN_SRC:%.c=$(BUILD)/obj/%.o) $(LIBFUSION)
+# fusion-admin status reads the broker's configuration and speaks to its metrics endpoint.
+$(BUILD)/bin/fusion-admin: $(ADMIN_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/broker/config.o \
+                           $(BUILD)/obj/broker/metrics.o $(LIBFUSION)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

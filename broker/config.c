@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fusion/keys.h"
+#include "metrics.h"
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 #define WORKERS_MAX      64
@@ -54,7 +55,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     static const char *const keys[] = {"id",        "key",      "region",   "authority",
                                        "policy",    "database", "endpoint", "endpoint_file",
                                        "state_dir", "limits",   "delivery", "transport",
-                                       "workers"};
+                                       "workers",   "metrics"};
     enum {
         ID,
         KEY,
@@ -69,6 +70,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
         DELIVERY,
         TRANSPORT,
         WORKERS,
+        METRICS,
         NKEYS
     };
     const fx_yaml_node_t *found[NKEYS];
@@ -132,6 +134,14 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
         }
         if (found[WORKERS])
             fx_yaml_int(diag, found[WORKERS], "workers", 1, WORKERS_MAX, &config->workers);
+        if (found[METRICS]) {
+            const char *address = fx_yaml_scalar(diag, found[METRICS], "metrics");
+            const char *problem = address ? metrics_address_problem(address) : NULL;
+            if (problem)
+                fx_yaml_error(diag, found[METRICS], "metrics '%s' %s", address, problem);
+            else if (address)
+                config->metrics = fx_strdup(address);
+        }
     }
     if (config->region && !config->authority_file) {
         char joined[PATH_MAX];
@@ -155,5 +165,6 @@ void broker_config_free(broker_config_t *config)
     free(config->endpoint);
     free(config->endpoint_file);
     free(config->state_dir);
+    free(config->metrics);
     memset(config, 0, sizeof *config);
 }

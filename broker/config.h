@@ -27,6 +27,7 @@ typedef struct {
     long long max_message_bytes;
     int64_t prune_interval; /* ms: expired messages are pruned this often */
     long long workers;      /* threads that verify signatures, the loop's own included */
+    char *metrics;          /* HOST:PORT on loopback for GET /metrics, or NULL: none */
     int check_only;         /* --check: load and verify, open and bind nothing */
 } broker_config_t;
 

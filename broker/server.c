@@ -20,7 +20,8 @@
 #define SESSION_IDLE_MS   (3 * 60 * 1000)
 #define DELIVER_BATCH     32          /* envelopes read from the store per delivery round */
 #define IN_FLIGHT_BYTES   (32u << 20) /* DELIVER bytes in flight to one session at most */
-#define REFUSALS_PER_TICK 20 /* handshake refusals logged and audited one by one per tick */
+#define REFUSALS_PER_TICK 20   /* handshake refusals logged and audited one by one per tick */
+#define GAUGES_MS         5000 /* the store's figures for GET /metrics are counted this often */
 
 /* An answer waiting for the group commit. */
 typedef struct {
@@ -30,6 +31,8 @@ typedef struct {
     int is_publish; /* replaced by REJECTED storage if the commit fails */
     uint64_t request_id;
     uint8_t msg_id[FX_MSG_ID_BYTES];
+    char code[32];       /* a PUBLISH answer: "" for ACCEPTED, else the REJECTED code */
+    int64_t received_us; /* when its PUBLISH arrived */
 } queued_t;
 
 void server_log(server_t *self, const char *fmt, ...)
@@ -153,8 +156,10 @@ static int s_reload(server_t *self, int first)
     if (s_load_directory(self, &directory) != FX_OK ||
         s_load_policy(self, &policy, digest) != FX_OK) {
         fx_directory_destroy(&directory);
-        if (!first)
+        if (!first) {
             server_log(self, "reload refused: the policy and directory in force stay");
+            self->metrics.reloads_refused++;
+        }
         return -1;
     }
     if (!first && fx_directory_revocations_sequence(directory) <
@@ -166,8 +171,11 @@ static int s_reload(server_t *self, int first)
                    (unsigned long long) fx_directory_revocations_sequence(self->directory));
         fx_directory_destroy(&directory);
         fx_policy_destroy(&policy);
+        self->metrics.reloads_refused++;
         return -1;
     }
+    if (!first)
+        self->metrics.reloads++;
     fx_directory_destroy(&self->directory);
     fx_policy_destroy(&self->policy);
     self->directory = directory;
@@ -263,6 +271,7 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
     char *key = zframe_strhex(routing_id);
     session_t *session = zhashx_lookup(self->sessions, key);
     if (!cert) {
+        self->metrics.auth_refused++;
         server_log(self, "refused a frame from %s: %s", principal ? principal : "an unknown key",
                    fx_strerror(why));
         if (server_begin(self))
@@ -340,12 +349,29 @@ static void s_send_frame(server_t *self, zframe_t *routing_id, const Fusion__Fra
     free(bytes);
 }
 
+/* Counts a PUBLISH answer as it goes out: accepted (code "") or rejected, and its latency. */
+static void s_count_answer(server_t *self, const char *code, int64_t received_us)
+{
+    if (!code || !code[0])
+        self->metrics.accepted++;
+    else
+        metrics_rejected(&self->metrics, code);
+    if (received_us > 0)
+        metrics_latency(&self->metrics, zclock_usecs() - received_us);
+}
+
 void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
 {
     bool durable = frame->body_case == FUSION__FRAME__BODY_ACCEPTED ||
                    frame->body_case == FUSION__FRAME__BODY_REJECTED ||
                    frame->body_case == FUSION__FRAME__BODY_SUBSCRIBED;
+    bool publish_answer = frame->body_case == FUSION__FRAME__BODY_ACCEPTED ||
+                          frame->body_case == FUSION__FRAME__BODY_REJECTED;
+    const char *code =
+        frame->body_case == FUSION__FRAME__BODY_REJECTED ? frame->rejected->code : "";
     if (!durable || !fx_store_in_transaction(self->store)) {
+        if (publish_answer)
+            s_count_answer(self, code, self->batch_received_us);
         s_send_frame(self, session->routing_id, frame);
         return;
     }
@@ -355,6 +381,8 @@ void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
     q->request_id = frame->request_id;
     if (frame->body_case != FUSION__FRAME__BODY_SUBSCRIBED) {
         q->is_publish = 1;
+        snprintf(q->code, sizeof q->code, "%s", code ? code : "");
+        q->received_us = self->batch_received_us;
         const ProtobufCBinaryData *id = frame->body_case == FUSION__FRAME__BODY_ACCEPTED
                                             ? &frame->accepted->msg_id
                                             : &frame->rejected->msg_id;
@@ -392,6 +420,7 @@ bool server_begin(server_t *self)
 
 void server_storage_failed(server_t *self)
 {
+    self->metrics.storage_errors++;
     if (!self->failed)
         server_log(self,
                    "STORAGE FAILURE: %s; no longer accepting messages until an operator "
@@ -442,6 +471,8 @@ static void s_commit(server_t *self)
         }
     }
     for (queued_t *q = zlistx_first(self->answers); q; q = zlistx_next(self->answers)) {
+        if (q->is_publish)
+            s_count_answer(self, committed ? q->code : fx_err_code(FX_ERR_STORAGE), q->received_us);
         if (committed) {
             s_send(self, q->routing_id, q->bytes, q->len);
             continue;
@@ -551,6 +582,7 @@ void server_deliver(server_t *self, const char *principal)
             server_storage_failed(self);
             break;
         }
+        self->metrics.delivered++;
         if (p->attempts == 0)
             server_audit(self, "delivered", "broker", principal, p->msg_id, p->header_digest, NULL);
     }
@@ -657,6 +689,7 @@ static void s_handle(server_t *self, batch_item_t *item)
     uint64_t id = frame->request_id;
     switch (frame->body_case) {
     case FUSION__FRAME__BODY_PUBLISH:
+        self->metrics.published++;
         handle_publish(self, session, id, frame->publish, &item->check);
         break;
     case FUSION__FRAME__BODY_PREPARE:
@@ -696,6 +729,7 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
     server_t *self = arg;
     batch_item_t batch[BATCH_MAX];
     size_t handled = 0, n;
+    self->batch_received_us = zclock_usecs();
     while (handled < BATCH_MAX && (n = s_batch_receive(reader, batch, BATCH_MAX - handled)) > 0) {
         s_batch_check(self, batch, n);
         for (size_t i = 0; i < n; i++) {
@@ -723,6 +757,7 @@ static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
     if (!msg)
         return 0;
     char *event = zmsg_popstr(msg), *value = zmsg_popstr(msg), *peer = zmsg_popstr(msg);
+    self->metrics.auth_refused++;
     if (self->refused_this_tick++ < REFUSALS_PER_TICK) {
         server_log(self, "refused a connection from %s: %s", peer ? peer : "?",
                    event && strcmp(event, "HANDSHAKE_FAILED_AUTH") == 0
@@ -896,6 +931,50 @@ static int s_bind(server_t *self)
     return 0;
 }
 
+/* The gauges of GET /metrics. Counting the store is linear in its rows, so its figures are
+ * refreshed at most every GAUGES_MS; the connected principals are always current. */
+static void s_gauges(void *arg, metrics_gauges_t *gauges)
+{
+    server_t *self = arg;
+    int64_t now = fx_now_ms();
+    if (!self->failed && (self->gauges_at == 0 || now - self->gauges_at >= GAUGES_MS)) {
+        fx_store_stats_t stats;
+        if (fx_store_stats(self->store, &stats) == FX_OK) {
+            self->gauges.pending = stats.pending_deliveries;
+            self->gauges.oldest_pending_age =
+                stats.oldest_pending_at > 0 ? now - stats.oldest_pending_at : 0;
+            self->gauges.stored_messages = stats.messages;
+            self->gauges.audit_entries = stats.audit_entries;
+            self->gauges_at = now;
+        }
+    }
+    *gauges = self->gauges;
+    gauges->connected = (int64_t) zhashx_size(self->session_of);
+    gauges->storage_failed = self->failed;
+}
+
+/* Serves GET /metrics on the configured loopback address; the address as bound goes to
+ * STATE_DIR/metrics-endpoint (port 0 picks a free one). */
+static int s_metrics_start(server_t *self)
+{
+    if (!self->config->metrics)
+        return 0;
+    char bound[96], error[256], path[4096];
+    self->metrics_http = metrics_http_new(self->loop, self->config->metrics, &self->metrics,
+                                          s_gauges, self, bound, sizeof bound, error, sizeof error);
+    if (!self->metrics_http) {
+        server_log(self, "%s", error);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/metrics-endpoint", self->config->state_dir);
+    if (fx_file_write(path, bound, strlen(bound), 0644, 0) != FX_OK) {
+        server_log(self, "cannot write %s", path);
+        return -1;
+    }
+    server_log(self, "metrics on http://%s/metrics", bound);
+    return 0;
+}
+
 static int s_start(server_t *self)
 {
     broker_config_t *config = self->config;
@@ -936,7 +1015,7 @@ static int s_start(server_t *self)
     self->pool = fx_pool_new((size_t) config->workers);
     server_log(self, "verifying signatures on %zu threads", fx_pool_threads(self->pool));
     /* A restart: every connection is new, so what was in flight goes again on reconnect. */
-    if (s_bind(self) != 0)
+    if (s_bind(self) != 0 || s_metrics_start(self) != 0)
         return -1;
     s_commit(self);
     return self->failed ? -1 : 0;
@@ -958,6 +1037,7 @@ void broker_server_actor(zsock_t *pipe, void *args)
     self.to_deliver = zlistx_new();
     zlistx_set_destructor(self.to_deliver, (zlistx_destructor_fn *) zstr_free);
 
+    self.loop = zloop_new();
     zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
     int started = s_start(&self);
     zsock_signal(pipe, started == 0 ? 0 : 1);
@@ -968,17 +1048,17 @@ void broker_server_actor(zsock_t *pipe, void *args)
             zstr_free(&command);
         zstr_free(&command);
     } else {
-        self.loop = zloop_new();
         zloop_set_nonstop(self.loop, true); /* only $TERM stops the broker */
         zloop_reader(self.loop, pipe, s_on_pipe, &self);
         zloop_reader(self.loop, self.router, s_on_router, &self);
         zloop_reader(self.loop, zactor_sock(self.monitor), s_on_monitor, &self);
         zloop_timer(self.loop, TICK_MS, 0, s_on_tick, &self);
         zloop_start(self.loop);
-        zloop_destroy(&self.loop);
         s_commit(&self);
         server_log(&self, "stopped");
     }
+    metrics_http_destroy(&self.metrics_http);
+    zloop_destroy(&self.loop);
     fx_pool_destroy(&self.pool);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);

@@ -15,6 +15,7 @@
 #include "fusion/route.h"
 #include "fusion/store.h"
 #include "fusion/pool.h"
+#include "metrics.h"
 
 /* One connection of a principal (a ROUTER routing id). */
 typedef struct {
@@ -92,6 +93,11 @@ typedef struct {
     zlistx_t *to_deliver; /* principal ids with new deliveries (strdup'd) */
     bool failed;          /* the store failed: no more accepting */
     fx_pool_t *pool;      /* runs a batch's publish checks on config->workers threads */
+    metrics_t metrics;    /* counters for GET /metrics and fusion-admin status */
+    metrics_http_t *metrics_http;
+    metrics_gauges_t gauges; /* the store's figures, counted at most every GAUGES_MS */
+    int64_t gauges_at;
+    int64_t batch_received_us; /* when the group being handled was received */
     int64_t next_prune;
 } server_t;
 

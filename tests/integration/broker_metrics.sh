@@ -1,0 +1,81 @@
+#!/bin/sh
+# Metrics: the broker serves its figures in the Prometheus text format on a loopback port, and
+# they move as messages flow (published, accepted, rejected by code, delivered, acknowledged,
+# reloads, latency, connected principals); `fusion-admin status` shows the same figures as text
+# and JSON; a metrics address that is not loopback is a configuration error.
+# Usage: FUSION_BIN=build/bin sh tests/integration/broker_metrics.sh
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+. "$(dirname "$0")/../lib/broker.sh"
+
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
+    AUS.ABF.pros1:prosecution || { echo "FAIL: region setup"; exit 1; }
+
+# Not loopback: refused with file:line:column.
+cp "$work/broker.yaml" "$work/public.yaml"
+echo "metrics: 0.0.0.0:9464" >>"$work/public.yaml"
+check "a public metrics address is refused" 2 "$bin/fusion-broker" --config "$work/public.yaml" --check
+contains "$work/err.txt" "public.yaml:.*loopback only" "the error names the file and the rule"
+
+echo "metrics: 127.0.0.1:0" >>"$work/broker.yaml"
+broker_start || exit 1
+status() { "$admin" status --config "$work/broker.yaml" "$@"; }
+value() { status --json | jq -r "$1"; }
+
+check "status --raw" 0 status --raw
+cp "$work/out.txt" "$work/page0.txt"
+# The text format: every sample line is NAME[{LABEL="VALUE"}] NUMBER, every name has HELP and TYPE.
+grep -v '^#' "$work/page0.txt" | grep -Ev '^[a-z_]+(\{[a-z]+="[^"]*"\})? [-+0-9.e]+(Inf)?$' >"$work/bad" &&
+    { fail "lines that are not in the Prometheus text format"; cat "$work/bad"; }
+for name in $(grep -v '^#' "$work/page0.txt" | sed 's/[{ ].*//' | sed 's/_\(bucket\|sum\|count\)$//' | sort -u); do
+    grep -q "^# HELP $name " "$work/page0.txt" || fail "no HELP for $name"
+    grep -q "^# TYPE $name \(counter\|gauge\|histogram\)$" "$work/page0.txt" || fail "no TYPE for $name"
+done
+for name in fusion_messages_accepted_total fusion_deliveries_pending fusion_referral_escalations_total \
+    fusion_policy_reloads_total fusion_publish_latency_seconds_bucket fusion_principals_connected \
+    fusion_storage_errors_total fusion_deliveries_oldest_pending_seconds; do
+    grep -q "^$name" "$work/page0.txt" || fail "the page lacks $name"
+done
+[ "$(value .accepted)" = 0 ] || fail "accepted before any message: $(value .accepted)"
+
+# An allowed message, then one the policy refuses (a victim's identity to a prosecutor).
+direct_draft "$work/ok.yaml" IDN.POLRI.fp1 "metrics test"
+check "send an allowed message" 0 agent THA.RTP.fp1 send "$work/ok.yaml" --yes
+# A stale message (created an hour ago) is rejected with the code stale.
+"$FUSION_TOOLS/rogue" --endpoint "$endpoint" --key "$work/keys/THA.RTP.fp1.key" \
+    --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+    --authority "$work/region/authority.pub" --to "$work/keys/IDN.POLRI.fp1.key" stale \
+    >"$work/stale.out" 2>&1
+grep -q '^REJECTED stale' "$work/stale.out" || { fail "the stale message was not rejected"; cat "$work/stale.out"; }
+[ "$(value '.rejected_by_code.stale')" = 1 ] || fail "rejected{code=stale} is $(value '.rejected_by_code.stale')"
+[ "$(value .accepted)" = 1 ] || fail "accepted is $(value .accepted), expected 1"
+[ "$(value .published)" = 2 ] || fail "published is $(value .published), expected 2"
+[ "$(value .delivered)" = 0 ] || fail "delivered before the recipient connected"
+[ "$(value .latency_samples)" -ge 1 ] || fail "no latency sample"
+
+# The recipient receives and acknowledges: delivered and acknowledged move, pending goes to 0.
+agent IDN.POLRI.fp1 listen --json --count 1 --timeout 20 >"$work/got.json" 2>"$work/listen.err" ||
+    { fail "the recipient did not receive"; cat "$work/listen.err"; }
+wait_for 10 sh -c "[ \"\$($admin status --config $work/broker.yaml --json | jq -r .acknowledged)\" = 1 ]" ||
+    fail "acknowledged did not reach 1: $(value .acknowledged)"
+[ "$(value .delivered)" -ge 1 ] || fail "delivered did not move"
+
+# A reload counts; a refused reload too (a policy whose signature no longer verifies).
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "[ \"\$($admin status --config $work/broker.yaml --json | jq -r .policy_reloads)\" = 1 ]" ||
+    fail "policy_reloads did not reach 1"
+echo "# changed" >>"$work/region/policy.yaml"
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "[ \"\$($admin status --config $work/broker.yaml --json | jq -r .policy_reloads_refused)\" = 1 ]" ||
+    fail "policy_reloads_refused did not reach 1"
+
+check "status as text" 0 status
+contains "$work/out.txt" "accepted 1, rejected 1 (stale 1)" "status text: accepted and rejected"
+contains "$work/out.txt" "storage      ok" "status text: storage"
+
+# Unreachable: exit 5 with the reason.
+broker_stop || fail "the broker did not stop"
+check "status of a stopped broker" 5 status
+contains "$work/err.txt" "cannot reach" "the error says the broker cannot be reached"
+check "status needs --config or --metrics" 2 "$admin" status
+finish broker_metrics
