@@ -98,7 +98,7 @@ static const char *const s_schema =
     "CREATE INDEX referrals_overdue ON referrals (deadline) WHERE state <= 2 AND escalated = 0;"
 
     "CREATE TABLE audit ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " seq INTEGER PRIMARY KEY,"
     " time_ms INTEGER NOT NULL,"
     " event TEXT NOT NULL,"
     " actor TEXT NOT NULL,"
@@ -260,6 +260,7 @@ struct fx_store {
     bool failed;
     bool in_callback; /* an iteration is calling the caller back */
     bool savepoint;   /* a savepoint is open */
+    int64_t audit_last; /* the last audit seq written through this connection, -1: ask */
     char error[FX_STORE_WHY_SIZE];
 };
 
@@ -285,6 +286,7 @@ const char *fx_referral_state_name(fx_referral_state_t state)
 /* Resets every statement so none holds a read snapshot. */
 static void s_reset_all(fx_store_t *self)
 {
+    self->audit_last = -1; /* a rollback may have taken entries back */
     for (int i = 0; i < ST_COUNT_; i++)
         if (self->st[i])
             sqlite3_reset(self->st[i]);
@@ -695,6 +697,7 @@ static void s_disconnect(fx_store_t *self)
 static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
 {
     const fx_store_options_t *opt = &self->options;
+    self->audit_last = -1;
     /* Create the file ourselves so it is private from the start: it holds who wrote to whom.
      * SQLite gives the -wal and -shm files the database file's mode. */
     int fd = open(self->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -1649,11 +1652,13 @@ static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
 {
     audit_append_t *append = arg;
     fx_store_audit_entry_t entry = *append->entry;
-    int64_t last = 0;
-    fx_err_t err = s_scalar(self, ST_AUDIT_LAST, "number audit entry", &last);
-    if (err != FX_OK)
+    fx_err_t err;
+    if (self->audit_last < 0 &&
+        (err = s_scalar(self, ST_AUDIT_LAST, "number audit entry", &self->audit_last)) != FX_OK) {
+        self->audit_last = -1;
         return err;
-    entry.seq = last + 1;
+    }
+    entry.seq = self->audit_last + 1;
     if (entry.time_ms == 0)
         entry.time_ms = fx_now_ms();
     if (!entry.actor)
@@ -1675,6 +1680,7 @@ static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
     s_bind_blob(stmt, 9, append->leaf_hash, FX_STORE_LEAF_HASH_BYTES);
     err = s_step(self, stmt, "append audit entry", NULL);
     s_done(stmt);
+    self->audit_last = err == FX_OK ? entry.seq : -1;
     append->seq = entry.seq;
     return err;
 }
