@@ -126,9 +126,7 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
     free(bytes);
     for (const char *r = zlistx_first(recipients); r && rc == FX_OK; r = zlistx_next(recipients))
         rc = fx_store_delivery_add(self->store, p->msg_id, r);
-    fx_store_answer_t answer = {.accepted = true, .expires_at = p->expires_at};
-    if (rc == FX_OK)
-        rc = fx_store_put_answer(self->store, p->msg_id, &answer);
+    /* No answer row: the stored message is the accepted answer (fx_store_find_answer). */
     if (rc == FX_OK) {
         json_t *details = json_pack(
             "{s:s, s:I, s:I}", "kind", fx_vocab_name(FX_VOCAB_KIND, (int) header->kind), "sections",

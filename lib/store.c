@@ -183,8 +183,11 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_MESSAGE_ROWID] = "SELECT id FROM messages WHERE msg_id = ?1",
     [ST_ANSWER_PUT] = "INSERT INTO answers (msg_id, accepted, code, reason, rule, expires_at,"
                       " answered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* A stored message is its own accepted answer (the broker records no answer row for it). */
     [ST_ANSWER_GET] = "SELECT accepted, code, reason, rule, expires_at FROM answers"
-                      " WHERE msg_id = ?1",
+                      " WHERE msg_id = ?1"
+                      " UNION ALL SELECT 1, '', '', '', expires_at FROM messages WHERE msg_id = ?1"
+                      " LIMIT 1",
     [ST_DELIVERY_ADD] = "INSERT INTO deliveries (message, recipient, queued_at)"
                         " VALUES (?1, ?2, ?3) ON CONFLICT (message, recipient) DO NOTHING",
     [ST_PENDING_LIST] =

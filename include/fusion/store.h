@@ -141,7 +141,8 @@ fx_err_t fx_store_put_answer(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG
                              const fx_store_answer_t *answer) FX_WUR;
 
 /* Finds the stored answer for msg_id (sees the open transaction's writes too): FX_OK and
- * *answer filled, or FX_ERR_NOT_FOUND. */
+ * *answer filled, or FX_ERR_NOT_FOUND. A stored message counts as an accepted answer (until it
+ * is pruned at its expiry, as answers are), so the broker writes no answer row for it. */
 fx_err_t fx_store_find_answer(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                               fx_store_answer_t *answer) FX_WUR;
 
