@@ -140,7 +140,7 @@ void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
 void handle_credit(server_t *self, session_t *session, const Fusion__Credit *credit)
 {
     session->window = credit->messages < WINDOW_MAX ? credit->messages : WINDOW_MAX;
-    server_note_delivery(self, session->principal);
+    server_note_room(self, session);
 }
 
 void handle_received(server_t *self, session_t *session, const Fusion__Received *received)
@@ -171,5 +171,5 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
         zhashx_delete(session->in_flight, key);
         session->in_flight_bytes -= bytes;
     }
-    server_note_delivery(self, session->principal);
+    server_note_room(self, session);
 }

@@ -449,8 +449,17 @@ bool server_audit(server_t *self, const char *event, const char *actor, const ch
     return true;
 }
 
+void server_note_room(server_t *self, session_t *session)
+{
+    if (!session->drained)
+        server_note_delivery(self, session->principal);
+}
+
 void server_note_delivery(server_t *self, const char *principal)
 {
+    session_t *session = zhashx_lookup(self->session_of, principal);
+    if (session)
+        session->drained = false;
     for (char *p = zlistx_first(self->to_deliver); p; p = zlistx_next(self->to_deliver))
         if (strcmp(p, principal) == 0)
             return;
@@ -528,14 +537,15 @@ void server_deliver(server_t *self, const char *principal)
     /* At most DELIVER_BATCH envelopes are read at once, however wide the window: each may be
      * megabytes, and the next RECEIVED triggers the next batch anyway. */
     size_t room = session->window - zhashx_size(session->in_flight);
-    if (fx_store_pending_list(self->store, principal, fx_now_ms(),
-                              room < DELIVER_BATCH ? room : DELIVER_BATCH, &list,
-                              &count) != FX_OK) {
+    size_t asked = room < DELIVER_BATCH ? room : DELIVER_BATCH, i;
+    if (fx_store_pending_list(self->store, principal, fx_now_ms(), asked, &list, &count) != FX_OK) {
         server_storage_failed(self);
         return;
     }
-    for (size_t i = 0; i < count && !self->failed && session->in_flight_bytes < IN_FLIGHT_BYTES;
-         i++) {
+    /* Fewer than asked, all sent: nothing more is pending until a PUBLISH, a retry or a new
+     * connection says so (server_note_delivery), so a RECEIVED need not ask the store again. */
+    session->drained = false;
+    for (i = 0; i < count && !self->failed && session->in_flight_bytes < IN_FLIGHT_BYTES; i++) {
         fx_store_pending_t *p = &list[i];
         fx_envelope_t *env = NULL, *copy = NULL;
         if (fx_envelope_decode(p->envelope, p->envelope_len, &env) != FX_OK ||
@@ -586,6 +596,8 @@ void server_deliver(server_t *self, const char *principal)
         if (p->attempts == 0)
             server_audit(self, "delivered", "broker", principal, p->msg_id, p->header_digest, NULL);
     }
+    if (i == count && count < asked)
+        session->drained = true;
     fx_store_pending_free(&list, count);
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     size_t window;          /* the agent's CREDIT: most DELIVERs in flight */
     zhashx_t *in_flight;    /* DELIVERs sent and not yet RECEIVED: msg_id (hex) -> frame bytes */
     size_t in_flight_bytes; /* their sum, held in the transport's queues at worst */
+    bool drained;           /* the last delivery round sent everything pending in the store */
     int64_t last_seen;
 } session_t;
 
@@ -130,6 +131,9 @@ bool server_begin(server_t *self);
 void server_storage_failed(server_t *self);
 /* Notes that principal has new deliveries to push after the commit. */
 void server_note_delivery(server_t *self, const char *principal);
+/* Notes that a session has room for more deliveries (a RECEIVED or a CREDIT): pushed after the
+ * commit if the store may hold more for it. */
+void server_note_room(server_t *self, session_t *session);
 /* Forgets what was in flight to a session (its deliveries are pending again in the store). */
 void server_forget_in_flight(session_t *session);
 /* Pushes pending deliveries to principal's session within its window and byte budget. */
