@@ -31,7 +31,7 @@
  * runs without gaps so that entry seq is Merkle leaf seq - 1. */
 static const char *const s_schema =
     "CREATE TABLE messages ("
-    " id INTEGER PRIMARY KEY,"
+    " id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: audit rows name messages by it */
     " msg_id BLOB NOT NULL UNIQUE CHECK (length(msg_id) = 16),"
     " sender TEXT NOT NULL,"
     " sender_serial INTEGER NOT NULL,"
@@ -106,9 +106,13 @@ static const char *const s_schema =
     " msg_id BLOB CHECK (msg_id IS NULL OR length(msg_id) = 16),"
     " header_digest BLOB CHECK (header_digest IS NULL OR length(header_digest) = 32),"
     " details TEXT NOT NULL,"
-    " leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32)"
+    " leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),"
+    /* The stored message the entry concerns (messages.id), so that finding a message's entries
+     * walks an index whose keys grow with time: an index on the random msg_id would take a write
+     * to a random page per entry. Not part of the entry or its hash. */
+    " message INTEGER"
     ") STRICT;"
-    "CREATE INDEX audit_by_msg_id ON audit (msg_id) WHERE msg_id IS NOT NULL;"
+    "CREATE INDEX audit_by_message ON audit (message) WHERE message IS NOT NULL;"
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
@@ -236,8 +240,9 @@ static const char *const s_sql[ST_COUNT_] = {
                        " ORDER BY deadline LIMIT ?2",
     [ST_AUDIT_LAST] = "SELECT coalesce(max(seq), 0) FROM audit",
     [ST_AUDIT_PUT] = "INSERT INTO audit (seq, time_ms, event, actor, subject, msg_id,"
-                     " header_digest, details, leaf_hash)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     " header_digest, details, leaf_hash, message)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                     " (SELECT id FROM messages WHERE msg_id = ?6))",
     [ST_AUDIT_EACH] = "SELECT seq, time_ms, event, actor, subject, msg_id, header_digest,"
                       " details, leaf_hash FROM audit WHERE seq >= ?1 ORDER BY seq",
     [ST_CHECKPOINT_PUT] = "INSERT INTO audit_checkpoints (tree_size, root_hash, time_ms,"
