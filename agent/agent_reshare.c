@@ -232,9 +232,8 @@ int agent_forward(int argc, char **argv)
     fx_draft_section_t sections[FX_ENVELOPE_MAX_SECTIONS];
     uint8_t *plain[FX_ENVELOPE_MAX_SECTIONS] = {NULL};
     size_t plain_len[FX_ENVELOPE_MAX_SECTIONS] = {0}, n = 0;
-    int rc = agent_session_open(&s, "forward", agent_config_path(o.config), o.timeout_ms);
-    if (rc == FX_EXIT_OK)
-        rc = workflow_inbox_open(&s, hex, &m);
+    memset(&s, 0, sizeof s); /* opened only once there is something to send */
+    int rc = workflow_inbox_read("forward", agent_config_path(o.config), hex, &m);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     const Fusion__Header *orig = fx_envelope_header(m.env);
@@ -258,7 +257,7 @@ int agent_forward(int argc, char **argv)
             rc = FX_EXIT_REFUSED;
             goto cleanup;
         }
-        rc = workflow_inbox_open(&s, o.grant, &g);
+        rc = workflow_inbox_read("forward", agent_config_path(o.config), o.grant, &g);
         if (rc != FX_EXIT_OK)
             goto cleanup;
         const Fusion__Header *gh = fx_envelope_header(g.env);
@@ -280,6 +279,9 @@ int agent_forward(int argc, char **argv)
             goto cleanup;
         }
     }
+    rc = agent_session_open(&s, "forward", agent_config_path(o.config), o.timeout_ms);
+    if (rc != FX_EXIT_OK)
+        goto cleanup;
     for (size_t i = 0; i < fx_envelope_section_count(m.env); i++) {
         uint32_t id = fx_envelope_section_id(m.env, i);
         if (fx_envelope_open(m.env, s.keys, id, &plain[n], &plain_len[n]) != FX_OK)
@@ -380,9 +382,8 @@ static int s_reshare(const char *command, int grant, reshare_opts_t *o, const ch
     fx_draft_t *draft = NULL;
     uint8_t *plain = NULL;
     size_t len = 0;
-    int rc = agent_session_open(&s, command, agent_config_path(o->config), o->timeout_ms);
-    if (rc == FX_EXIT_OK)
-        rc = workflow_inbox_open(&s, hex, &m);
+    memset(&s, 0, sizeof s); /* opened only once there is something to send */
+    int rc = workflow_inbox_read(command, agent_config_path(o->config), hex, &m);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     const Fusion__Header *orig = fx_envelope_header(m.env);
@@ -435,7 +436,9 @@ static int s_reshare(const char *command, int grant, reshare_opts_t *o, const ch
     }
     char label[64];
     snprintf(label, sizeof label, "%s %.8s", command, hex);
-    rc = workflow_send(&s, draft, label);
+    rc = agent_session_open(&s, command, agent_config_path(o->config), o->timeout_ms);
+    if (rc == FX_EXIT_OK)
+        rc = workflow_send(&s, draft, label);
     if (rc == FX_EXIT_OK && grant)
         printf("granted: %s may pass message %s on to %s\n", originator[0], orig_hex, list);
     else if (rc == FX_EXIT_OK)

@@ -140,9 +140,8 @@ int agent_respond(int argc, char **argv)
     agent_session_t s;
     workflow_message_t m = {0};
     fx_draft_t *draft = NULL;
-    int rc = agent_session_open(&s, "respond", agent_config_path(o.config), o.timeout_ms);
-    if (rc == FX_EXIT_OK)
-        rc = workflow_inbox_open(&s, hex, &m);
+    memset(&s, 0, sizeof s); /* opened only once there is something to send */
+    int rc = workflow_inbox_read("respond", agent_config_path(o.config), hex, &m);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     const Fusion__Header *orig = fx_envelope_header(m.env);
@@ -179,7 +178,9 @@ int agent_respond(int argc, char **argv)
     }
     char label[64];
     snprintf(label, sizeof label, "respond %.8s %s", hex, word);
-    rc = workflow_send(&s, draft, label);
+    rc = agent_session_open(&s, "respond", agent_config_path(o.config), o.timeout_ms);
+    if (rc == FX_EXIT_OK)
+        rc = workflow_send(&s, draft, label);
     if (rc == FX_EXIT_OK)
         printf("answered referral %s from %s: %s\n", hex, to[0], s_statuses[status - 1].alias);
 cleanup:
@@ -423,9 +424,8 @@ int agent_feedback(int argc, char **argv)
     agent_session_t s;
     workflow_message_t m = {0};
     fx_draft_t *draft = NULL;
-    int rc = agent_session_open(&s, "feedback", agent_config_path(o.config), o.timeout_ms);
-    if (rc == FX_EXIT_OK)
-        rc = workflow_inbox_open(&s, hex, &m);
+    memset(&s, 0, sizeof s); /* opened only once there is something to send */
+    int rc = workflow_inbox_read("feedback", agent_config_path(o.config), hex, &m);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     const Fusion__Header *orig = fx_envelope_header(m.env);
@@ -460,7 +460,9 @@ int agent_feedback(int argc, char **argv)
     }
     char label[64];
     snprintf(label, sizeof label, "feedback on %.8s", hex);
-    rc = workflow_send(&s, draft, label);
+    rc = agent_session_open(&s, "feedback", agent_config_path(o.config), o.timeout_ms);
+    if (rc == FX_EXIT_OK)
+        rc = workflow_send(&s, draft, label);
     if (rc == FX_EXIT_OK)
         printf("feedback on alert %s went to its originator %s\n", hex, to[0]);
 cleanup:

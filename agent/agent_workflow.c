@@ -46,23 +46,25 @@ void workflow_message_clear(workflow_message_t *m)
     fx_cert_destroy(&m->sender);
 }
 
-int workflow_inbox_open(agent_session_t *s, const char *hex, workflow_message_t *m)
+/* The message from an open mailbox, verified with the pinned authority key. */
+static int s_inbox_read(const char *command, fx_mailbox_t *mailbox, const char *id,
+                        const uint8_t authority[FX_KEY_BYTES], const char *hex,
+                        workflow_message_t *m)
 {
-    memset(m, 0, sizeof *m);
     uint8_t msg_id[FX_MSG_ID_BYTES];
-    if (workflow_msg_id(s->command, hex, msg_id) != 0)
+    if (workflow_msg_id(command, hex, msg_id) != 0)
         return FX_EXIT_USAGE;
     fx_inbox_entry_t *entry = NULL;
-    fx_err_t rc = fx_mailbox_inbox_get(s->mailbox, msg_id, &entry);
+    fx_err_t rc = fx_mailbox_inbox_get(mailbox, msg_id, &entry);
     if (rc == FX_ERR_NOT_FOUND) {
         fx_cli_error(AGENT_PROG,
                      "%s: there is no message %s in the inbox of %s (see 'fusion-agent listen'); "
                      "nothing was sent",
-                     s->command, hex, s->config->id);
+                     command, hex, id);
         return FX_EXIT_USAGE;
     }
     if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s", s->command, fx_mailbox_path(s->mailbox),
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s", command, fx_mailbox_path(mailbox),
                      fx_strerror(rc));
         return FX_EXIT_SYSTEM;
     }
@@ -71,9 +73,9 @@ int workflow_inbox_open(agent_session_t *s, const char *hex, workflow_message_t 
     const uint8_t *cert_bytes = fx_inbox_entry_sender_cert(entry, &cert_len);
     rc = fx_envelope_decode(env_bytes, env_len, &m->env);
     if (rc == FX_OK) {
-        rc = fx_cert_verify(cert_bytes, cert_len, s->authority, fx_now_ms(), &m->sender);
+        rc = fx_cert_verify(cert_bytes, cert_len, authority, fx_now_ms(), &m->sender);
         if (rc == FX_ERR_CERT_EXPIRED) /* valid when the message was made */
-            rc = fx_cert_verify(cert_bytes, cert_len, s->authority,
+            rc = fx_cert_verify(cert_bytes, cert_len, authority,
                                 (int64_t) fx_envelope_header(m->env)->created_at, &m->sender);
     }
     if (rc == FX_OK)
@@ -81,11 +83,46 @@ int workflow_inbox_open(agent_session_t *s, const char *hex, workflow_message_t 
     fx_inbox_entry_destroy(&entry);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: message %s in the inbox does not verify any more: %s",
-                     s->command, hex, fx_strerror(rc));
+                     command, hex, fx_strerror(rc));
         workflow_message_clear(m);
         return FX_EXIT_REFUSED;
     }
     return FX_EXIT_OK;
+}
+
+int workflow_inbox_read(const char *command, const char *config_path, const char *hex,
+                        workflow_message_t *m)
+{
+    memset(m, 0, sizeof *m);
+    fx_diag_t *diag = fx_diag_new(config_path);
+    agent_config_t *config = agent_config_load(config_path, diag);
+    if (!config) {
+        fx_diag_print(diag, stderr, AGENT_PROG ": ");
+        fx_cli_error(AGENT_PROG,
+                     "%s: the agent configuration %s is not usable (give --config "
+                     "FILE or set %s)",
+                     command, config_path, AGENT_CONFIG_ENV);
+        fx_diag_destroy(&diag);
+        return FX_EXIT_USAGE;
+    }
+    fx_diag_destroy(&diag);
+    uint8_t authority[FX_KEY_BYTES];
+    fx_mailbox_t *mailbox = NULL;
+    int status = FX_EXIT_OK;
+    fx_err_t rc = fx_authority_key_load(config->authority, authority);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, config->authority,
+                     fx_strerror(rc));
+        status = fx_err_exit(rc);
+    } else if ((rc = fx_mailbox_open(config->state, config->id, &mailbox)) != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox in %s: %s", command, config->state, fx_strerror(rc));
+        status = fx_err_exit(rc);
+    } else {
+        status = s_inbox_read(command, mailbox, config->id, authority, hex, m);
+    }
+    fx_mailbox_destroy(&mailbox);
+    agent_config_destroy(&config);
+    return status;
 }
 
 int workflow_text_ok(const char *command, const char *option, const char *text)

@@ -22,9 +22,11 @@ typedef struct {
 /* Parses a msg_id of 32 hexadecimal digits. 0, or -1 after printing the problem. */
 int workflow_msg_id(const char *command, const char *text, uint8_t msg_id[FX_MSG_ID_BYTES]);
 
-/* Opens inbox message msg_id (hex as given) of the session's principal. FX_EXIT_OK, or the exit
- * code after printing the problem (FX_EXIT_USAGE for a msg_id that is not in the inbox). */
-int workflow_inbox_open(agent_session_t *s, const char *hex, workflow_message_t *m);
+/* Reads inbox message hex of the principal of the configuration at config_path, before any
+ * connection is made (so a refusal sends nothing at all), and verifies it again. FX_EXIT_OK, or
+ * the exit code after printing the problem (FX_EXIT_USAGE for a msg_id not in the inbox). */
+int workflow_inbox_read(const char *command, const char *config_path, const char *hex,
+                        workflow_message_t *m);
 void workflow_message_clear(workflow_message_t *m);
 
 /* Checks an officer's text for a content field: at most WORKFLOW_TEXT_MAX bytes of UTF-8

@@ -111,7 +111,11 @@ receive THA.RTP.fp1 2 "$work/responses.json"
 
 # --- bad input: nothing is sent ---------------------------------------------------------------
 outbox() { sqlite3 -readonly "$work/state/agent-IDN.POLRI.fp1/mailbox.db" "SELECT count(*) FROM outbox"; }
-before=$(outbox)
+broker_events() { # anything but deliveries: a refused command must not even connect
+    sqlite3 -readonly "$work/state/broker.db" \
+        "SELECT count(*) FROM audit WHERE event NOT IN ('delivered', 'received')"
+}
+before=$(outbox) events=$(broker_events)
 run 2 "respond to a msg_id that is not in the inbox" IDN.POLRI.fp1 respond 00112233445566778899aabbccddeeff accept
 contains "$work/err" "no message 00112233445566778899aabbccddeeff in the inbox" "the error names the msg_id"
 run 2 "respond with a malformed msg_id" IDN.POLRI.fp1 respond 0011 accept
@@ -120,6 +124,7 @@ run 2 "respond with an unknown answer" IDN.POLRI.fp1 respond "$first" maybe
 run 2 "decline without a reason" IDN.POLRI.fp1 respond "$first" decline
 contains "$work/err" "needs --reason" "decline asks for a reason"
 [ "$(outbox)" = "$before" ] || fail "a refused respond left something in the outbox"
+[ "$(broker_events)" = "$events" ] || fail "a refused respond reached the broker"
 
 # --- an urgent referral left unanswered escalates once ---------------------------------------
 sed -e 's/"urgency": "normal"/"urgency": "urgent"/' "$drafts/referral.json" >"$drafts/urgent.json"
