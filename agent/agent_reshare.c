@@ -247,6 +247,15 @@ int agent_forward(int argc, char **argv)
     }
     char why[512];
     if (s_restricted(m.env, why, sizeof why)) {
+        if (orig->forwarded_from.len) {
+            fx_cli_error(AGENT_PROG,
+                         "forward: refused: message %s is itself a forward of restricted "
+                         "information (%s); only the originator's own recipients may ask to pass "
+                         "it on. Nothing was sent.",
+                         hex, why);
+            rc = FX_EXIT_REFUSED;
+            goto cleanup;
+        }
         if (!o.grant) {
             fx_cli_error(AGENT_PROG,
                          "forward: refused: message %s may not be passed on without its "

@@ -331,7 +331,14 @@ static int s_check_forward(server_t *self, const Fusion__Header *h, zlistx_t *re
                                       : "a section of it is TLP:AMBER+STRICT";
     }
     if (!refused && restricted && !own) {
-        if (h->reshare_grant.len != FX_MSG_ID_BYTES)
+        /* Consent comes from the originator, whom only its own recipients know: restricted
+         * information that was passed on once goes no further. */
+        if (mh->forwarded_from.len)
+            refused = s_refuse(r, FX_ERR_FORBIDDEN,
+                               "message %s is itself a forward of restricted information (%s): "
+                               "only the originator's own recipients may ask to pass it on",
+                               hex, why);
+        else if (h->reshare_grant.len != FX_MSG_ID_BYTES)
             refused = s_refuse(r, FX_ERR_FORBIDDEN,
                                "message %s may not be passed on: %s; ask its originator %s with "
                                "'fusion-agent reshare-request'",

@@ -51,8 +51,23 @@ broker_events() {
         "SELECT count(*) FROM audit WHERE event NOT IN ('delivered', 'received')"
 }
 
+# forge AS TO KIND OPTIONS...: a message the agent would never send, straight to the broker,
+# whose answer ("ACCEPTED ..." or "REJECTED code: reason") goes to $work/forged.
+forge() {
+    local as=$1 to=$2
+    shift 2
+    "$FUSION_TOOLS/forge_workflow" --endpoint "$endpoint" --key "$work/keys/$as.key" \
+        --to "$work/keys/$to.key" --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+        --authority "$work/region/authority.pub" "$@" >"$work/forged" 2>&1
+}
+forged() { # NAME TEXT: the forged message was rejected with TEXT in the answer
+    grep -q "^REJECTED" "$work/forged" && grep -q -- "$2" "$work/forged" ||
+        fail "$1: the broker did not refuse it with '$2': $(cat "$work/forged")"
+}
+
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
-    MYS.RMP.fp1:focal_point,police IDN.IMI.lo2:liaison_officer,immigration \
+    MYS.RMP.fp1:focal_point,police MYS.RMP.fp2:focal_point,police \
+    IDN.IMI.lo2:liaison_officer,immigration \
     || { echo "FAIL: region setup"; exit 1; }
 broker_start || exit 1
 drafts=$work/drafts
@@ -118,6 +133,18 @@ run 2 "forward of an unknown msg_id" IDN.POLRI.fp1 forward 0123456789abcdef01234
 contains "$work/err" "no message 0123456789abcdef0123456789abcdef in the inbox" "forward names the msg_id"
 [ "$(outbox IDN.POLRI.fp1)" = "$before" ] || fail "the forward of an unknown message left something in the outbox"
 [ "$(broker_events)" = "$events" ] || fail "a refused forward reached the broker"
+
+# The broker checks the same links itself: a client that skips the agent's checks gets nowhere.
+forge IDN.POLRI.fp1 MYS.RMP.fp1 --forwarded-from "$red" --tlp red case_alert
+forged "a forward of TLP:RED without a grant" "forbidden: message $red may not be passed on"
+forge IDN.POLRI.fp1 MYS.RMP.fp1 --forwarded-from "$red" --tlp green case_alert
+forged "a forward that lowers the TLP" "keeps the TLP and categories"
+forge IDN.POLRI.fp1 MYS.RMP.fp1 --in-reply-to "$alert" alert_feedback
+forged "feedback to someone else than the originator" "goes only to the originator"
+forge MYS.RMP.fp1 THA.RTP.fp1 --in-reply-to "$alert" alert_feedback
+forged "feedback on an alert one did not receive" "MYS.RMP.fp1 did not receive"
+forge IDN.POLRI.fp1 THA.RTP.fp1 --in-reply-to "$alert" --status 2 referral_response
+forged "a response to something that is not a referral to one's agency" "is not a referral sent to your agency"
 nothing_for MYS.RMP.fp1 "refused forwards"
 
 run 0 "ask the originator" IDN.POLRI.fp1 reshare-request "$red" --to MYS.RMP.fp1 \
@@ -146,6 +173,13 @@ receive MYS.RMP.fp1 1 "$work/forwarded.json"
 [ "$(jq -r '.sections[1].text' "$work/forwarded.json")" = "Our source inside the network says the next group leaves on Friday." ] ||
     fail "the forwarded RED section does not arrive intact"
 nothing_for IDN.IMI.lo2 "the recipient the grant does not cover"
+forge IDN.POLRI.fp1 MYS.RMP.fp2 --forwarded-from "$red" --grant "$grant" --tlp red case_alert
+forged "a forward beyond the grant" "does not cover MYS.RMP.fp2"
+forge MYS.RMP.fp1 MYS.RMP.fp2 --forwarded-from "$forward_red" --grant "$grant" --tlp red case_alert
+forged "restricted information forwarded onwards again" "is itself a forward of restricted information"
+run 3 "restricted information forwarded onwards by the agent" MYS.RMP.fp1 forward "$forward_red" --to MYS.RMP.fp2
+contains "$work/err" "is itself a forward of restricted information" "the agent says why"
+nothing_for MYS.RMP.fp2 "forged forwards"
 
 # --- the audit trail ---------------------------------------------------------------------------
 [ "$(audit "event = 'reshare_requested' AND lower(hex(msg_id)) = '$request'" | jq -r '.in_reply_to')" = "$red" ] ||
