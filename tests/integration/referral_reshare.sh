@@ -30,6 +30,7 @@ msg_id() { sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
 receive() { # ID COUNT FILE
     agent "$1" listen --json --count "$2" --timeout 20 >"$3" 2>"$work/listen.err" ||
         { fail "$1 did not receive $2 message(s)"; sed 's/^/    /' "$work/listen.err"; }
+    grep -q -e 'Sanitizer' -e 'runtime error' "$work/listen.err" && fail "$1 listen: sanitizer report"
     return 0
 }
 
@@ -108,6 +109,7 @@ receive MYS.RMP.fp1 1 "$work/plain.json"
 [ "$(jq -r '.sections[0].text' "$work/plain.json")" = "Watch for a minivan with Thai plates at the ferry." ] ||
     fail "the forwarded content: $(cat "$work/plain.json")"
 [ "$(jq -r .sender "$work/plain.json")" = IDN.POLRI.fp1 ] || fail "the forward is not signed by its sender"
+[ "$(jq -r .forwarded_from "$work/plain.json")" = "$alert" ] || fail "the recipient is not shown the original"
 [ "$(audit "event = 'forwarded' AND lower(hex(msg_id)) = '$forward_plain'" | jq -r .forwarded_from)" = "$alert" ] ||
     fail "the forward is not audited with its original"
 
@@ -159,7 +161,8 @@ run 2 "a grant of something that is not a request" THA.RTP.fp1 reshare-grant "$a
 run 0 "the originator grants it" THA.RTP.fp1 reshare-grant "$request"
 grant=$(msg_id "$work/out")
 receive IDN.POLRI.fp1 1 "$work/grant.json"
-jq -e --arg r "$request" '.kind == "reshare_grant" and .in_reply_to == $r and .sender == "THA.RTP.fp1"' \
+jq -e --arg r "$request" '.kind == "reshare_grant" and .in_reply_to == $r and .sender == "THA.RTP.fp1"
+    and .reshare_to == ["MYS.RMP.fp1"]' \
     "$work/grant.json" >/dev/null || fail "the requester's grant: $(cat "$work/grant.json")"
 
 run 3 "the grant does not cover another recipient" IDN.POLRI.fp1 forward "$red" --to IDN.IMI.lo2 --grant "$grant"

@@ -39,6 +39,7 @@ msg_id() { sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
 receive() {
     agent "$1" listen --json --count "$2" --timeout 20 >"$3" 2>"$work/listen.err" ||
         { fail "$1 did not receive $2 message(s)"; sed 's/^/    /' "$work/listen.err"; }
+    grep -q -e 'Sanitizer' -e 'runtime error' "$work/listen.err" && fail "$1 listen: sanitizer report"
     return 0
 }
 
