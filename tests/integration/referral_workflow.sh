@@ -110,6 +110,32 @@ receive THA.RTP.fp1 2 "$work/responses.json"
 [ "$(jq -r .in_reply_to "$work/responses.json" | sort -u)" = "$first" ] || fail "responses are not in reply to the referral"
 [ "$(audit_count referral_state "$first")" -eq 3 ] || fail "delivered, acknowledged, accepted are not 3 audit entries"
 
+# --- a response from a draft file (send) moves the state too; nothing follows 'closed' --------
+cat >"$drafts/close.yaml" <<YAML
+kind: referral_response
+audience: direct
+recipients: [THA.RTP.fp1]
+in_reply_to: $first
+purpose: victim_protection
+sections:
+  - id: 1
+    tlp: amber
+    categories: operational
+    content:
+      referral_response: {status: closed, outcome: The victim was certified and returned home.}
+YAML
+run 0 "another focal point of the agency closes it with send" IDN.POLRI.fp2 send "$drafts/close.yaml" --yes
+[ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = closed ] || fail "THA does not see it closed"
+run 3 "an answer after close is refused by the broker" IDN.POLRI.fp1 respond "$first" accept
+contains "$work/err" "is closed already" "the refusal says the referral is closed"
+run 0 "the open list leaves closed referrals out" THA.RTP.fp1 referrals --json
+[ "$(jq --arg id "$first" '[.[] | select(.msg_id == $id)] | length' "$work/out")" -eq 0 ] ||
+    fail "a closed referral is listed as open: $(cat "$work/out")"
+run 0 "as MYS, no referral concerns me" MYS.RMP.fp1 referrals
+contains "$work/out" "no open referrals" "an agency without referrals sees none"
+receive THA.RTP.fp1 1 "$work/closed.json"
+[ "$(jq -r .response_status "$work/closed.json")" = closed ] || fail "the closing response's header status"
+
 # --- bad input: nothing is sent ---------------------------------------------------------------
 outbox() { sqlite3 -readonly "$work/state/agent-IDN.POLRI.fp1/mailbox.db" "SELECT count(*) FROM outbox"; }
 broker_events() { # anything but deliveries: a refused command must not even connect
