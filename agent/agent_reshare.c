@@ -163,26 +163,6 @@ static int s_workflow_kind(int kind)
            kind == FX_KIND_RESHARE_REQUEST || kind == FX_KIND_RESHARE_GRANT;
 }
 
-/* 1 when every recipient is covered by the grant's reshare_to (the same id, or a principal of a
- * granted agency); else 0 with the first one that is not in *missing_p. */
-static int s_granted(const Fusion__Header *grant, char **to, size_t n, const char **missing_p)
-{
-    for (size_t i = 0; i < n; i++) {
-        char agency[FX_ID_MAX] = "";
-        if (fx_principal_id_valid(to[i]))
-            fx_principal_agency(to[i], agency);
-        int ok = 0;
-        for (size_t j = 0; j < grant->n_reshare_to && !ok; j++)
-            ok = strcmp(grant->reshare_to[j], to[i]) == 0 ||
-                 strcmp(grant->reshare_to[j], agency) == 0;
-        if (!ok) {
-            *missing_p = to[i];
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* ---- fusion-agent forward ------------------------------------------------------------------- */
 
 static void s_forward_help(void)
@@ -194,9 +174,10 @@ static void s_forward_help(void)
            "new message that names the original (forwarded_from). The policy decides again who\n"
            "may receive each section. A message with a TLP:AMBER+STRICT or TLP:RED section you\n"
            "hold, or marked no_onward_sharing_without_consent, is refused, with the reason,\n"
-           "unless you give --grant: the originator's reshare_grant in your inbox covering\n"
-           "these recipients (ask with '%s reshare-request MSGID --to ...'). The broker checks\n"
-           "the markings and the grant again and refuses when they do not hold.\n\n"
+           "unless a reshare_grant of its originator in your inbox covers these recipients\n"
+           "(ask with '%s reshare-request MSGID --to ...'; forward finds the grant itself,\n"
+           "or takes the one --grant names). The broker checks the markings and the grant\n"
+           "again and refuses when they do not hold.\n\n"
            "Options:\n"
            "  --to ID,...    principals (THA.RTP.fp1) or agencies (THA.RTP); repeatable\n"
            "  --grant MSGID  the originator's reshare_grant, for restricted information\n"
@@ -245,7 +226,7 @@ int agent_forward(int argc, char **argv)
         rc = FX_EXIT_USAGE;
         goto cleanup;
     }
-    char why[512];
+    char why[512], found_hex[2 * FX_MSG_ID_BYTES + 1];
     if (s_restricted(m.env, why, sizeof why)) {
         if (orig->forwarded_from.len) {
             fx_cli_error(AGENT_PROG,
@@ -256,12 +237,25 @@ int agent_forward(int argc, char **argv)
             rc = FX_EXIT_REFUSED;
             goto cleanup;
         }
+        int found = o.grant ? 1
+                            : workflow_find_grant("forward", agent_config_path(o.config), m.env,
+                                                  o.to, o.n_to, found_hex);
+        if (found < 0) {
+            rc = FX_EXIT_SYSTEM;
+            goto cleanup;
+        }
+        if (!o.grant && found) {
+            o.grant = found_hex;
+            (void) workflow_msg_id("forward", o.grant, grant_id);
+            printf("using the reshare_grant %s of %s in your inbox\n", o.grant, orig->sender);
+        }
         if (!o.grant) {
             fx_cli_error(AGENT_PROG,
                          "forward: refused: message %s may not be passed on without its "
-                         "originator's consent: %s. Ask %s with '%s reshare-request %s --to "
-                         "...', then forward with --grant and the reshare_grant's msg_id. "
-                         "Nothing was sent.",
+                         "originator's consent: %s, and no reshare_grant of the originator in "
+                         "your inbox covers these recipients. Ask %s with '%s reshare-request %s "
+                         "--to ...' and forward again once the grant has arrived. Nothing was "
+                         "sent.",
                          hex, why, orig->sender, AGENT_PROG, hex);
             rc = FX_EXIT_REFUSED;
             goto cleanup;
@@ -279,7 +273,7 @@ int agent_forward(int argc, char **argv)
             rc = FX_EXIT_REFUSED;
             goto cleanup;
         }
-        if (!s_granted(gh, o.to, o.n_to, &missing)) {
+        if (!workflow_grant_covers(gh, o.to, o.n_to, &missing)) {
             fx_cli_error(AGENT_PROG,
                          "forward: refused: the reshare_grant %s of %s does not cover %s (%s); "
                          "nothing was sent",

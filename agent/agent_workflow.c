@@ -90,38 +90,143 @@ static int s_inbox_read(const char *command, fx_mailbox_t *mailbox, const char *
     return FX_EXIT_OK;
 }
 
-int workflow_inbox_read(const char *command, const char *config_path, const char *hex,
-                        workflow_message_t *m)
+/* The agent's local state, without a connection: configuration, authority key, mailbox. */
+typedef struct {
+    agent_config_t *config;
+    uint8_t authority[FX_KEY_BYTES];
+    fx_mailbox_t *mailbox;
+} local_t;
+
+static void s_local_close(local_t *l)
 {
-    memset(m, 0, sizeof *m);
+    fx_mailbox_destroy(&l->mailbox);
+    agent_config_destroy(&l->config);
+}
+
+static int s_local_open(const char *command, const char *config_path, local_t *l)
+{
+    memset(l, 0, sizeof *l);
     fx_diag_t *diag = fx_diag_new(config_path);
-    agent_config_t *config = agent_config_load(config_path, diag);
-    if (!config) {
+    l->config = agent_config_load(config_path, diag);
+    if (!l->config) {
         fx_diag_print(diag, stderr, AGENT_PROG ": ");
         fx_cli_error(AGENT_PROG,
-                     "%s: the agent configuration %s is not usable (give --config "
-                     "FILE or set %s)",
+                     "%s: the agent configuration %s is not usable (give --config FILE or set %s)",
                      command, config_path, AGENT_CONFIG_ENV);
         fx_diag_destroy(&diag);
         return FX_EXIT_USAGE;
     }
     fx_diag_destroy(&diag);
-    uint8_t authority[FX_KEY_BYTES];
-    fx_mailbox_t *mailbox = NULL;
-    int status = FX_EXIT_OK;
-    fx_err_t rc = fx_authority_key_load(config->authority, authority);
+    fx_err_t rc = fx_authority_key_load(l->config->authority, l->authority);
     if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, config->authority,
+        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, l->config->authority,
                      fx_strerror(rc));
-        status = fx_err_exit(rc);
-    } else if ((rc = fx_mailbox_open(config->state, config->id, &mailbox)) != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: mailbox in %s: %s", command, config->state, fx_strerror(rc));
-        status = fx_err_exit(rc);
-    } else {
-        status = s_inbox_read(command, mailbox, config->id, authority, hex, m);
+        s_local_close(l);
+        return fx_err_exit(rc);
     }
-    fx_mailbox_destroy(&mailbox);
-    agent_config_destroy(&config);
+    if ((rc = fx_mailbox_open(l->config->state, l->config->id, &l->mailbox)) != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox in %s: %s", command, l->config->state,
+                     fx_strerror(rc));
+        s_local_close(l);
+        return fx_err_exit(rc);
+    }
+    return FX_EXIT_OK;
+}
+
+int workflow_grant_covers(const Fusion__Header *grant, char **to, size_t n, const char **missing_p)
+{
+    for (size_t i = 0; i < n; i++) {
+        char agency[FX_ID_MAX] = "";
+        if (fx_principal_id_valid(to[i]))
+            fx_principal_agency(to[i], agency);
+        int ok = 0;
+        for (size_t j = 0; j < grant->n_reshare_to && !ok; j++)
+            ok = strcmp(grant->reshare_to[j], to[i]) == 0 ||
+                 strcmp(grant->reshare_to[j], agency) == 0;
+        if (!ok) {
+            *missing_p = to[i];
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 when this principal's outbox holds request_id, a reshare_request about orig_id. */
+static int s_my_request(fx_mailbox_t *mailbox, const uint8_t *request_id, const uint8_t *orig_id)
+{
+    int64_t *ids = NULL;
+    size_t count = 0, len = 0;
+    int found = 0;
+    if (fx_mailbox_outbox_list(mailbox, 10000, &ids, &count) != FX_OK)
+        return 0;
+    for (size_t i = 0; i < count && !found; i++) {
+        fx_outbox_entry_t *entry = NULL;
+        fx_envelope_t *env = NULL;
+        if (fx_mailbox_outbox_get(mailbox, ids[i], &entry) != FX_OK)
+            continue;
+        const uint8_t *id = fx_outbox_entry_msg_id(entry);
+        const uint8_t *bytes = fx_outbox_entry_envelope(entry, &len);
+        if (id && bytes && memcmp(id, request_id, FX_MSG_ID_BYTES) == 0 &&
+            fx_envelope_decode(bytes, len, &env) == FX_OK) {
+            const Fusion__Header *h = fx_envelope_header(env);
+            found = (int) h->kind == FX_KIND_RESHARE_REQUEST &&
+                    h->in_reply_to.len == FX_MSG_ID_BYTES &&
+                    memcmp(h->in_reply_to.data, orig_id, FX_MSG_ID_BYTES) == 0;
+        }
+        fx_envelope_destroy(&env);
+        fx_outbox_entry_destroy(&entry);
+    }
+    free(ids);
+    return found;
+}
+
+int workflow_find_grant(const char *command, const char *config_path, const fx_envelope_t *orig,
+                        char **to, size_t n_to, char grant_hex[2 * FX_MSG_ID_BYTES + 1])
+{
+    local_t l;
+    if (s_local_open(command, config_path, &l) != FX_EXIT_OK)
+        return -1;
+    uint8_t(*ids)[FX_MSG_ID_BYTES] = NULL;
+    size_t count = 0;
+    int found = 0;
+    if (fx_mailbox_inbox_from(l.mailbox, "reshare_grant", fx_envelope_sender(orig), 256, &ids,
+                              &count) != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: cannot read the inbox", command,
+                     fx_mailbox_path(l.mailbox));
+        s_local_close(&l);
+        return -1;
+    }
+    for (size_t i = 0; i < count && !found; i++) {
+        char hex[2 * FX_MSG_ID_BYTES + 1];
+        workflow_message_t g = {0};
+        fx_hex(ids[i], FX_MSG_ID_BYTES, hex);
+        if (s_inbox_read(command, l.mailbox, l.config->id, l.authority, hex, &g) != FX_EXIT_OK)
+            continue;
+        const Fusion__Header *gh = fx_envelope_header(g.env);
+        const char *missing = NULL;
+        found = (int) gh->kind == FX_KIND_RESHARE_GRANT &&
+                strcmp(fx_cert_id(g.sender), fx_envelope_sender(orig)) == 0 &&
+                (int64_t) gh->expires_at > fx_now_ms() && gh->in_reply_to.len == FX_MSG_ID_BYTES &&
+                workflow_grant_covers(gh, to, n_to, &missing) &&
+                s_my_request(l.mailbox, gh->in_reply_to.data, fx_envelope_msg_id(orig));
+        if (found)
+            memcpy(grant_hex, hex, sizeof hex);
+        workflow_message_clear(&g);
+    }
+    free(ids);
+    s_local_close(&l);
+    return found;
+}
+
+int workflow_inbox_read(const char *command, const char *config_path, const char *hex,
+                        workflow_message_t *m)
+{
+    memset(m, 0, sizeof *m);
+    local_t l;
+    int status = s_local_open(command, config_path, &l);
+    if (status == FX_EXIT_OK)
+        status = s_inbox_read(command, l.mailbox, l.config->id, l.authority, hex, m);
+    s_local_close(&l);
     return status;
 }
 

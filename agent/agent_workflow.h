@@ -29,6 +29,16 @@ int workflow_inbox_read(const char *command, const char *config_path, const char
                         workflow_message_t *m);
 void workflow_message_clear(workflow_message_t *m);
 
+/* 1 when every recipient in to is covered by the grant's reshare_to (the same id, or a
+ * principal of a granted agency); else 0 with the first one that is not in *missing_p. */
+int workflow_grant_covers(const Fusion__Header *grant, char **to, size_t n, const char **missing_p);
+
+/* Looks in the inbox for a reshare_grant that lets message orig go on to the recipients to: from
+ * orig's sender, not expired, covering them, answering a reshare_request about orig that this
+ * principal sent (its outbox). 1 (its msg_id in grant_hex), 0 none, -1 after printing an error. */
+int workflow_find_grant(const char *command, const char *config_path, const fx_envelope_t *orig,
+                        char **to, size_t n_to, char grant_hex[2 * FX_MSG_ID_BYTES + 1]);
+
 /* Checks an officer's text for a content field: at most WORKFLOW_TEXT_MAX bytes of UTF-8
  * without control characters other than new lines and tabs. 0, or -1 after printing why. */
 int workflow_text_ok(const char *command, const char *option, const char *text);

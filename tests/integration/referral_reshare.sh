@@ -167,7 +167,10 @@ jq -e --arg r "$request" '.kind == "reshare_grant" and .in_reply_to == $r and .s
 
 run 3 "the grant does not cover another recipient" IDN.POLRI.fp1 forward "$red" --to IDN.IMI.lo2 --grant "$grant"
 contains "$work/err" "does not cover IDN.IMI.lo2" "the refusal names the recipient not granted"
-run 0 "forward with the grant" IDN.POLRI.fp1 forward "$red" --to MYS.RMP.fp1 --grant "$grant"
+run 3 "no grant in the inbox covers another recipient" IDN.POLRI.fp1 forward "$red" --to MYS.RMP.fp2
+contains "$work/err" "no reshare_grant of the originator in your inbox covers" "the refusal says no grant covers it"
+run 0 "forward, finding the grant in the inbox" IDN.POLRI.fp1 forward "$red" --to MYS.RMP.fp1
+contains "$work/out" "using the reshare_grant $grant of THA.RTP.fp1" "forward says which grant it relies on"
 forward_red=$(msg_id "$work/out")
 receive MYS.RMP.fp1 1 "$work/forwarded.json"
 [ "$(jq -r .msg_id "$work/forwarded.json")" = "$forward_red" ] || fail "MYS got another message"
