@@ -14,6 +14,13 @@ static const fx_command_t s_commands[] = {
     {"flush", agent_flush, "send what waits in the outbox"},
     {"subscribe", agent_subscribe, "follow alerts on a route pattern"},
     {"unsubscribe", agent_unsubscribe, "stop following a route pattern"},
+    {"respond", agent_respond,
+     "answer a referral (acknowledge, accept, decline, need-info, close)"},
+    {"referrals", agent_referrals, "list open referrals sent and received, with time left"},
+    {"feedback", agent_feedback, "send feedback on a case alert to its originator"},
+    {"forward", agent_forward, "pass a received message on, as its markings allow"},
+    {"reshare-request", agent_reshare_request, "ask an originator's consent to pass a message on"},
+    {"reshare-grant", agent_reshare_grant, "grant a reshare request for your own message"},
     {NULL, NULL, NULL},
 };
 

@@ -16,4 +16,12 @@ int agent_flush(int argc, char **argv);       /* agent_net.c */
 int agent_subscribe(int argc, char **argv);   /* agent_net.c */
 int agent_unsubscribe(int argc, char **argv); /* agent_net.c */
 
+/* The referral workflow and onward sharing (docs/referrals.md). */
+int agent_respond(int argc, char **argv);         /* agent_respond.c */
+int agent_referrals(int argc, char **argv);       /* agent_respond.c */
+int agent_feedback(int argc, char **argv);        /* agent_respond.c */
+int agent_forward(int argc, char **argv);         /* agent_reshare.c */
+int agent_reshare_request(int argc, char **argv); /* agent_reshare.c */
+int agent_reshare_grant(int argc, char **argv);   /* agent_reshare.c */
+
 #endif

@@ -398,6 +398,40 @@ static json_t *s_categories_json(uint32_t mask)
     return list;
 }
 
+/* The header's workflow fields (docs/referrals.md): a response's signed status, the recipients
+ * a reshare request or grant names, the original of a forward and the grant it relies on. */
+static void s_workflow_json(json_t *obj, const Fusion__Header *h)
+{
+    char hex[2 * FX_MSG_ID_BYTES + 1];
+    if (h->response_status && h->response_status <= 5)
+        json_object_set_new(obj, "response_status", json_string(s_status[h->response_status]));
+    if (h->n_reshare_to) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < h->n_reshare_to; i++)
+            json_array_append_new(list, json_string(h->reshare_to[i]));
+        json_object_set_new(obj, "reshare_to", list);
+    }
+    if (h->forwarded_from.len == FX_MSG_ID_BYTES)
+        json_object_set_new(obj, "forwarded_from",
+                            json_string(agent_msg_id_hex(h->forwarded_from.data, hex)));
+    if (h->reshare_grant.len == FX_MSG_ID_BYTES)
+        json_object_set_new(obj, "reshare_grant",
+                            json_string(agent_msg_id_hex(h->reshare_grant.data, hex)));
+}
+
+static void s_workflow_text(const Fusion__Header *h)
+{
+    char hex[2 * FX_MSG_ID_BYTES + 1];
+    for (size_t i = 0; i < h->n_reshare_to; i++)
+        printf("%s %s\n", (int) h->kind == FX_KIND_RESHARE_GRANT ? "granted for" : "asked for",
+               h->reshare_to[i]);
+    if (h->forwarded_from.len == FX_MSG_ID_BYTES)
+        printf("forwarded from message %s\n", agent_msg_id_hex(h->forwarded_from.data, hex));
+    if (h->reshare_grant.len == FX_MSG_ID_BYTES)
+        printf("with the originator's reshare_grant %s\n",
+               agent_msg_id_hex(h->reshare_grant.data, hex));
+}
+
 /* ---- One message ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -451,6 +485,7 @@ static void s_show(agent_session_t *s, const fx_delivery_t *d, int json, int64_t
             json_object_set_new(obj, "in_reply_to",
                                 json_string(agent_msg_id_hex(h->in_reply_to.data, reply)));
         }
+        s_workflow_json(obj, h);
         sections = json_array();
     } else {
         fx_time_format((int64_t) h->created_at, when);
@@ -484,6 +519,7 @@ static void s_show(agent_session_t *s, const fx_delivery_t *d, int json, int64_t
             char reply[2 * FX_MSG_ID_BYTES + 1];
             printf("in reply to %s\n", agent_msg_id_hex(h->in_reply_to.data, reply));
         }
+        s_workflow_text(h);
     }
     for (size_t i = 0; i < fx_envelope_section_count(env); i++) {
         uint32_t id = fx_envelope_section_id(env, i);

@@ -139,6 +139,8 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
         if (!server_audit(self, "allowed", header->sender, r, p->msg_id, p->digest,
                           json_incref(json_array_get(allowed, i))))
             rc = FX_ERR_STORAGE;
+    if (rc == FX_OK && !workflow_record(self, env, p->digest, recipients))
+        rc = FX_ERR_STORAGE;
     if (rc != FX_OK) {
         if (!fx_store_failed(self->store) && fx_store_savepoint_rollback(self->store) == FX_OK)
             return -1;
@@ -331,6 +333,12 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
     /* 6. Every (section, recipient) pair against the policy, failing closed. */
     if (s_decide(&p, env, sender, recipients, allowed) != 0)
         goto cleanup;
+    /* 7. Workflow links: what a response, feedback, reshare or forward refers to. */
+    char code[FX_STORE_CODE_MAX], reason[FX_STORE_REASON_MAX];
+    if (workflow_check(self, env, sender, recipients, code, reason) != 0) {
+        s_reject(&p, code, reason, NULL);
+        goto cleanup;
+    }
     if (s_store(&p, env, sender, recipients, allowed) != 0) {
         if (self->failed)
             s_answer_rejected(&p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);

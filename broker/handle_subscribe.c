@@ -163,6 +163,7 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
     if (changed) {
         self->metrics.received++;
         server_audit(self, "received", session->principal, NULL, received->msg_id.data, NULL, NULL);
+        referral_received(self, session->principal, received->msg_id.data);
     }
     char key[2 * FX_MSG_ID_BYTES + 1];
     fx_hex(received->msg_id.data, FX_MSG_ID_BYTES, key);

@@ -725,6 +725,9 @@ static void s_handle(server_t *self, batch_item_t *item)
     case FUSION__FRAME__BODY_DIRECTORY_REQUEST:
         handle_directory(self, session, id);
         break;
+    case FUSION__FRAME__BODY_REFERRALS_REQUEST:
+        handle_referrals(self, session, id);
+        break;
     default:
         server_error(self, session, id, FX_ERR_INVALID,
                      "the broker does not take this kind of frame from agents");
@@ -832,6 +835,8 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
             server_note_delivery(self, s->principal);
         }
     }
+    /* Referrals not acknowledged by their deadline: escalated once, before any pruning. */
+    referral_escalate(self, now);
     s_commit(self);
     s_deliver_noted(self);
     s_commit(self);

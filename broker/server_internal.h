@@ -119,6 +119,20 @@ void handle_explain(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Explain *explain);
 void handle_directory(server_t *self, session_t *session, uint64_t request_id);
 
+/* The referral workflow and onward sharing (handle_referral.c). workflow_check runs before a
+ * PUBLISH is stored: 0, or -1 with a code and reason (FX_STORE_CODE_MAX / FX_STORE_REASON_MAX
+ * bytes) to reject it with. workflow_record runs in the message's savepoint once it is stored
+ * (referral tracking, response states, audit entries); false after a storage error.
+ * referral_received notes a referral committed by a recipient; referral_escalate (the tick)
+ * escalates overdue referrals once; handle_referrals answers REFERRALS_REQUEST. */
+int workflow_check(server_t *self, const fx_envelope_t *env, const fx_cert_t *sender,
+                   zlistx_t *recipients, char *code, char *reason);
+bool workflow_record(server_t *self, const fx_envelope_t *env, const uint8_t *digest,
+                     zlistx_t *recipients);
+void referral_received(server_t *self, const char *principal, const uint8_t *msg_id);
+void referral_escalate(server_t *self, int64_t now);
+void handle_referrals(server_t *self, session_t *session, uint64_t request_id);
+
 /* Queues an answer to go out after the group commit (or at once if nothing is being
  * committed). Takes ownership of frame's heap strings via answer_frame_free. */
 void server_answer(server_t *self, session_t *session, Fusion__Frame *frame);

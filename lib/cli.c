@@ -22,8 +22,12 @@ static void s_help(const char *prog, const char *about, const fx_command_t *comm
 {
     printf("%s\n\nUsage: %s COMMAND [OPTIONS]\n       %s COMMAND --help\n\nCommands:\n", about,
            prog, prog);
+    int width = 14; /* the summaries line up after the longest command name */
     for (const fx_command_t *c = commands; c->name; c++)
-        printf("  %-14s %s\n", c->name, c->summary);
+        if ((int) strlen(c->name) > width)
+            width = (int) strlen(c->name);
+    for (const fx_command_t *c = commands; c->name; c++)
+        printf("  %-*s %s\n", width, c->name, c->summary);
     fx_cli_print_exit_codes();
 }
 

@@ -390,6 +390,7 @@ static int s_from_broker(const Fusion__Frame *frame)
     case FUSION__FRAME__BODY_DELIVER:
     case FUSION__FRAME__BODY_EXPLAINED:
     case FUSION__FRAME__BODY_DIRECTORY:
+    case FUSION__FRAME__BODY_REFERRALS:
     case FUSION__FRAME__BODY_ERROR:
         return 1;
     default:
@@ -880,6 +881,34 @@ fx_err_t fx_client_directory(fx_client_t *self, const uint8_t authority_key[FX_K
     }
     fx_codec_free(frame);
     return rc;
+}
+
+fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **frame_p,
+                             fx_answer_t *answer)
+{
+    *frame_p = NULL;
+    Fusion__ReferralsRequest ask = FUSION__REFERRALS_REQUEST__INIT;
+    Fusion__Frame request = FUSION__FRAME__INIT;
+    request.body_case = FUSION__FRAME__BODY_REFERRALS_REQUEST;
+    request.referrals_request = &ask;
+    Fusion__Frame *frame = NULL;
+    fx_err_t rc = s_request(self, &request, timeout_ms, &frame, answer);
+    if (rc != FX_OK)
+        return rc;
+    if (frame->body_case != FUSION__FRAME__BODY_REFERRALS) {
+        fx_codec_free(frame);
+        return FX_ERR_MALFORMED;
+    }
+    for (size_t i = 0; i < frame->referrals->n_referrals; i++) {
+        const Fusion__ReferralStatus *r = frame->referrals->referrals[i];
+        if (r->msg_id.len != FX_MSG_ID_BYTES || !fx_principal_id_valid(r->sender) ||
+            !fx_recipient_id_valid(r->agency) || strlen(r->state) > 32) {
+            fx_codec_free(frame);
+            return FX_ERR_MALFORMED;
+        }
+    }
+    *frame_p = frame;
+    return FX_OK;
 }
 
 /* ---- Delivery -------------------------------------------------------------------------------- */

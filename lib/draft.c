@@ -927,6 +927,31 @@ static void s_header_rules(parse_t *p, const fx_yaml_node_t **f, const Fusion__H
                       "answers");
 }
 
+/* The status of a referral_response's structured content, for the signed header (the broker
+ * tracks the referral without reading content). -1 when no section, or two that disagree, give
+ * one. */
+static int s_response_status(const parsed_section_t *sections, size_t n,
+                             Fusion__ResponseStatus *out)
+{
+    Fusion__ResponseStatus status = FUSION__RESPONSE_STATUS__RESPONSE_UNSPECIFIED;
+    for (size_t i = 0; i < n; i++) {
+        Fusion__SectionContent *content = NULL;
+        if (fx_content_decode(sections[i].plaintext, sections[i].len, &content) != FX_OK)
+            return -1;
+        Fusion__ResponseStatus here =
+            content->body_case == FUSION__SECTION_CONTENT__BODY_REFERRAL_RESPONSE
+                ? content->referral_response->status
+                : FUSION__RESPONSE_STATUS__RESPONSE_UNSPECIFIED;
+        fx_content_free(&content);
+        if (here && status && here != status)
+            return -1;
+        if (here)
+            status = here;
+    }
+    *out = status;
+    return status ? 0 : -1;
+}
+
 fx_err_t fx_draft_from_node(const fx_yaml_node_t *root, const char *base_dir, int64_t now_ms,
                             fx_diag_t *diag, fx_draft_t **draft_p)
 {
@@ -973,6 +998,12 @@ fx_err_t fx_draft_from_node(const fx_yaml_node_t *root, const char *base_dir, in
     }
     if (s_present(f[K_SECTIONS]) && fx_yaml_type(f[K_SECTIONS]) == FX_YAML_LIST && count == 0)
         fx_yaml_error(diag, f[K_SECTIONS], "a message needs at least one section");
+    if ((int) h.kind == FX_KIND_REFERRAL_RESPONSE && fx_diag_count(diag) == 0 &&
+        s_response_status(sections, n_sections, &h.response_status) != 0)
+        fx_yaml_error(diag, f[K_KIND],
+                      "a referral_response needs exactly one status: give one section a "
+                      "structured 'referral_response' content (its status is also signed into "
+                      "the header, for the broker to track the referral)");
     if (fx_diag_count(diag) == 0) {
         *draft_p = s_finish(&h, sections, n_sections, recipients, n_recipients);
         if (!*draft_p)
@@ -1209,5 +1240,96 @@ fx_err_t fx_draft_deserialize(const uint8_t *data, size_t len, fx_draft_t **draf
     return FX_OK;
 cleanup:
     fx_draft_destroy(&self);
+    return rc;
+}
+
+/* ---- A draft built by a program ------------------------------------------------------------- */
+
+fx_err_t fx_draft_new(const Fusion__Header *header, const char *const *recipients,
+                      size_t n_recipients, const fx_draft_section_t *sections, size_t n_sections,
+                      int64_t now_ms, fx_draft_t **draft_p, char *why, size_t why_size)
+{
+    *draft_p = NULL;
+    snprintf(why, why_size, "%s", "");
+    if (!header || n_sections == 0 || n_sections > FX_ENVELOPE_MAX_SECTIONS ||
+        n_recipients > FX_DRAFT_MAX_RECIPIENTS) {
+        snprintf(why, why_size, "a message needs 1 to %d sections and at most %d recipients",
+                 FX_ENVELOPE_MAX_SECTIONS, FX_DRAFT_MAX_RECIPIENTS);
+        return FX_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n_recipients; i++) {
+        if (!recipients[i] || !s_recipient_valid(recipients[i])) {
+            snprintf(why, why_size, "recipient '%.64s' is neither a principal id nor an agency",
+                     recipients[i] ? recipients[i] : "");
+            return FX_ERR_INVALID;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(recipients[i], recipients[j]) == 0) {
+                snprintf(why, why_size, "recipient '%s' is listed twice", recipients[i]);
+                return FX_ERR_INVALID;
+            }
+    }
+    parsed_section_t parsed[FX_ENVELOPE_MAX_SECTIONS];
+    memset(parsed, 0, sizeof parsed);
+    fx_err_t rc = FX_ERR_INVALID;
+    for (size_t i = 0; i < n_sections; i++) {
+        const fx_draft_section_t *s = &sections[i];
+        Fusion__SectionContent *content = NULL;
+        for (size_t j = 0; j < i; j++)
+            if (sections[j].id == s->id) {
+                snprintf(why, why_size, "section id %u is used twice", s->id);
+                goto cleanup;
+            }
+        if (s->id < 1 || s->id > FX_SECTION_ID_MAX || s->tlp <= 0 ||
+            s->tlp >= fx_vocab_size(FX_VOCAB_TLP) || s->categories == 0 ||
+            (s->categories & ~((1u << fx_vocab_size(FX_VOCAB_CATEGORY)) - 2u))) {
+            snprintf(why, why_size, "section %u needs an id from 1 to %d, a tlp and categories",
+                     s->id, FX_SECTION_ID_MAX);
+            goto cleanup;
+        }
+        if (!s->plaintext || fx_content_decode(s->plaintext, s->len, &content) != FX_OK) {
+            snprintf(why, why_size, "section %u is not a valid section content", s->id);
+            goto cleanup;
+        }
+        uint32_t missing = fx_content_missing_labels(content, s->categories, now_ms);
+        fx_content_free(&content);
+        if (missing) {
+            char needed[256];
+            fx_draft_categories_text(missing, needed, sizeof needed);
+            snprintf(why, why_size, "section %u's content also carries %s, which its labels lack",
+                     s->id, needed);
+            goto cleanup;
+        }
+        parsed[i].id = s->id;
+        parsed[i].tlp = s->tlp;
+        parsed[i].categories = s->categories;
+        parsed[i].plaintext = fx_malloc(s->len ? s->len : 1);
+        memcpy(parsed[i].plaintext, s->plaintext, s->len);
+        parsed[i].len = s->len;
+    }
+    Fusion__Header h = *header;
+    h.version = FX_ENVELOPE_VERSION;
+    if ((int) h.kind == FX_KIND_REFERRAL_RESPONSE) {
+        Fusion__ResponseStatus status;
+        if (s_response_status(parsed, n_sections, &status) != 0 ||
+            (h.response_status && h.response_status != status)) {
+            snprintf(why, why_size,
+                     "a referral_response needs exactly one status, the same in "
+                     "its content and its header");
+            goto cleanup;
+        }
+        h.response_status = status;
+    }
+    *draft_p = s_finish(&h, parsed, n_sections, (char **) recipients, n_recipients);
+    if (*draft_p)
+        rc = FX_OK;
+    else
+        snprintf(why, why_size, "the header is not valid");
+cleanup:
+    for (size_t i = 0; i < n_sections; i++) {
+        if (parsed[i].plaintext)
+            sodium_memzero(parsed[i].plaintext, parsed[i].len);
+        free(parsed[i].plaintext);
+    }
     return rc;
 }

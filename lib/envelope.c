@@ -109,6 +109,14 @@ static fx_err_t s_check_header(const Fusion__Header *h)
     }
     if (h->in_reply_to.len != 0 && h->in_reply_to.len != FX_MSG_ID_BYTES)
         return FX_ERR_MALFORMED;
+    if ((h->forwarded_from.len != 0 && h->forwarded_from.len != FX_MSG_ID_BYTES) ||
+        (h->reshare_grant.len != 0 && h->reshare_grant.len != FX_MSG_ID_BYTES))
+        return FX_ERR_MALFORMED;
+    if (h->n_reshare_to > FX_ENVELOPE_MAX_RESHARE_TO)
+        return FX_ERR_LIMIT;
+    for (size_t i = 0; i < h->n_reshare_to; i++)
+        if (!fx_recipient_id_valid(h->reshare_to[i]))
+            return FX_ERR_MALFORMED;
     if (h->n_sections == 0)
         return FX_ERR_MALFORMED;
     if (h->n_sections > FX_ENVELOPE_MAX_SECTIONS)
@@ -530,6 +538,11 @@ fx_err_t fx_envelope_seal(const fx_keys_t *sender, const Fusion__Header *draft,
     header.agreement = (char *) s_text_or_empty(draft->agreement);
     header.case_ref = (char *) s_text_or_empty(draft->case_ref);
     header.in_reply_to = draft->in_reply_to;
+    header.response_status = draft->response_status;
+    header.n_reshare_to = draft->n_reshare_to;
+    header.reshare_to = draft->reshare_to;
+    header.forwarded_from = draft->forwarded_from;
+    header.reshare_grant = draft->reshare_grant;
 
     uint8_t *key = s_secure_alloc(FX_SECTION_KEY_BYTES);
     sealed_section_t *sealed = fx_calloc(n_sections, sizeof *sealed);

@@ -296,6 +296,17 @@ int fx_principal_id_valid(const char *id)
     return s_name_part(dot + 1, strlen(dot + 1));
 }
 
+int fx_recipient_id_valid(const char *id)
+{
+    if (fx_principal_id_valid(id))
+        return 1;
+    if (!id || strlen(id) + 3 > FX_ID_MAX || strchr(id, '.') == NULL)
+        return 0;
+    char probe[FX_ID_MAX];
+    snprintf(probe, sizeof probe, "%s.x", id); /* an agency is a principal id without its unit */
+    return fx_principal_id_valid(probe) && strchr(strchr(id, '.') + 1, '.') == NULL;
+}
+
 void fx_principal_agency(const char *id, char agency[FX_ID_MAX])
 {
     const char *dot = strchr(id + 4, '.');

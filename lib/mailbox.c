@@ -665,6 +665,34 @@ fx_err_t fx_mailbox_inbox_count(fx_mailbox_t *self, int state, size_t *count_p)
     return rc == SQLITE_ROW ? FX_OK : FX_ERR_STORAGE;
 }
 
+fx_err_t fx_mailbox_inbox_from(fx_mailbox_t *self, const char *kind, const char *sender, size_t max,
+                               uint8_t (**ids_p)[FX_MSG_ID_BYTES], size_t *count_p)
+{
+    *ids_p = NULL;
+    *count_p = 0;
+    sqlite3_stmt *stmt = s_prepare(self, "SELECT msg_id FROM inbox WHERE kind = ?1 AND sender = ?2 "
+                                         "ORDER BY received_at DESC LIMIT ?3");
+    if (!stmt)
+        return FX_ERR_STORAGE;
+    sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, max > INT64_MAX ? INT64_MAX : (sqlite3_int64) max);
+    uint8_t(*ids)[FX_MSG_ID_BYTES] = fx_calloc(max ? max : 1, FX_MSG_ID_BYTES);
+    size_t count = 0;
+    int rc = SQLITE_DONE;
+    while (count < max && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(stmt, 0) == FX_MSG_ID_BYTES)
+            memcpy(ids[count++], sqlite3_column_blob(stmt, 0), FX_MSG_ID_BYTES);
+    sqlite3_finalize(stmt);
+    if (count < max && rc != SQLITE_DONE) {
+        free(ids);
+        return FX_ERR_STORAGE;
+    }
+    *ids_p = ids;
+    *count_p = count;
+    return FX_OK;
+}
+
 fx_err_t fx_mailbox_inbox_get(fx_mailbox_t *self, const uint8_t msg_id[FX_MSG_ID_BYTES],
                               fx_inbox_entry_t **entry_p)
 {

@@ -159,6 +159,8 @@ typedef enum {
     ST_REF_ESCALATE,
     ST_REF_GET,
     ST_REF_OVERDUE,
+    ST_REF_LIST,
+    ST_MESSAGE_GET,
     ST_AUDIT_LAST,
     ST_AUDIT_PUT,
     ST_AUDIT_EACH,
@@ -238,6 +240,11 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_REF_OVERDUE] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated"
                        " FROM referrals WHERE state <= 2 AND escalated = 0 AND deadline <= ?1"
                        " ORDER BY deadline LIMIT ?2",
+    [ST_REF_LIST] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated"
+                    " FROM referrals WHERE sender = ?1 OR agency = ?2"
+                    " ORDER BY updated_at DESC, msg_id, agency LIMIT ?3",
+    [ST_MESSAGE_GET] = "SELECT 0, 0, msg_id, header_digest, sender, sender_serial, kind,"
+                       " expires_at, envelope_hash, envelope FROM messages WHERE msg_id = ?1",
     [ST_AUDIT_LAST] = "SELECT coalesce(max(seq), 0) FROM audit",
     [ST_AUDIT_PUT] = "INSERT INTO audit (seq, time_ms, event, actor, subject, msg_id,"
                      " header_digest, details, leaf_hash, message)"
@@ -1185,6 +1192,33 @@ fx_err_t fx_store_pending_list(fx_store_t *self, const char *recipient, int64_t 
     return FX_OK;
 }
 
+fx_err_t fx_store_message_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
+                              fx_store_pending_t **message_p)
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!msg_id || !message_p)
+        return FX_ERR_INVALID;
+    *message_p = NULL;
+    sqlite3_stmt *stmt = self->st[ST_MESSAGE_GET];
+    s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
+    bool row = false;
+    fx_store_pending_t *message = fx_calloc(1, sizeof *message);
+    err = s_step(self, stmt, "read message", &row);
+    if (err == FX_OK && !row)
+        err = FX_ERR_NOT_FOUND;
+    if (err == FX_OK)
+        err = s_read_pending(self, stmt, message);
+    s_done(stmt);
+    if (err != FX_OK) {
+        fx_store_pending_free(&message, 1);
+        return err;
+    }
+    *message_p = message;
+    return FX_OK;
+}
+
 void fx_store_pending_free(fx_store_pending_t **list_p, size_t count)
 {
     if (!list_p || !*list_p)
@@ -1564,6 +1598,33 @@ fx_err_t fx_store_referral_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_M
         err = s_read_referral(self, stmt, referral);
     s_done(stmt);
     return err;
+}
+
+fx_err_t fx_store_referrals_list(fx_store_t *self, const char *sender, const char *agency,
+                                 size_t limit, fx_store_referral_t **list_p, size_t *count_p)
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!list_p || !count_p || limit == 0 || !s_opt_text_ok(sender, FX_ID_MAX) ||
+        !s_opt_text_ok(agency, FX_ID_MAX))
+        return FX_ERR_INVALID;
+    *list_p = NULL;
+    *count_p = 0;
+    sqlite3_stmt *stmt = self->st[ST_REF_LIST];
+    s_bind_text(stmt, 1, sender);
+    s_bind_text(stmt, 2, agency);
+    void *items;
+    size_t count;
+    err = s_collect(self, stmt, "list referrals", limit, sizeof(fx_store_referral_t),
+                    s_read_referral, &items, &count);
+    if (err != FX_OK) {
+        free(items);
+        return err;
+    }
+    *list_p = items;
+    *count_p = count;
+    return FX_OK;
 }
 
 fx_err_t fx_store_referrals_overdue(fx_store_t *self, int64_t now_ms, size_t limit,

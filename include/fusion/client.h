@@ -112,6 +112,12 @@ fx_err_t fx_client_directory(fx_client_t *self, const uint8_t authority_key[FX_K
                              int64_t now_ms, int timeout_ms, fx_directory_t **dir_p,
                              fx_answer_t *answer) FX_WUR;
 
+/* REFERRALS: the referrals this principal sent and those sent to its agency, as the broker
+ * tracks them (checked for form: msg_ids, ids). *frame_p is the answer, whose `referrals` body
+ * the caller reads and frees with fx_codec_free. */
+fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **frame_p,
+                             fx_answer_t *answer) FX_WUR;
+
 /* ---- Delivery */
 
 /* Sets the delivery window (CREDIT): the most DELIVERs the broker may have in flight to this

@@ -60,6 +60,27 @@ void fx_draft_serialize(const fx_draft_t *self, uint8_t **data_p, size_t *len_p)
 /* Reads back a serialized draft. FX_ERR_MALFORMED for bytes that are not one. *draft_p is new. */
 fx_err_t fx_draft_deserialize(const uint8_t *data, size_t len, fx_draft_t **draft_p) FX_WUR;
 
+/* One section of a draft a program builds (fusion-agent respond, forward ...): id, TLP
+ * (FX_TLP_*), category mask and plaintext (an encoded SectionContent, copied). */
+typedef struct {
+    uint32_t id;
+    int tlp;
+    uint32_t categories;
+    const uint8_t *plaintext;
+    size_t len;
+} fx_draft_section_t;
+
+/* Builds a draft from a header (every field as it will be signed except msg_id, created_at and
+ * the section descriptors, which come from sections; copied), the recipients of a direct message
+ * (principal or agency ids) and the sections, checked as fx_draft_parse checks a file: valid,
+ * unique recipients and section ids, a TLP and categories per section, content that decodes and
+ * is labelled with every category it implies at now_ms, and for a referral_response one status
+ * (written into the header's response_status). FX_ERR_INVALID with a sentence in why (why_size
+ * bytes). *draft_p is new. */
+fx_err_t fx_draft_new(const Fusion__Header *header, const char *const *recipients,
+                      size_t n_recipients, const fx_draft_section_t *sections, size_t n_sections,
+                      int64_t now_ms, fx_draft_t **draft_p, char *why, size_t why_size) FX_WUR;
+
 /* Category masks as words for messages ("personal_identifiers, victim_identity") into buf. */
 void fx_draft_categories_text(uint32_t mask, char *buf, size_t size);
 

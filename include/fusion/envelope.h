@@ -19,6 +19,7 @@
 #define FX_ENVELOPE_MAX_SECTIONS   16
 #define FX_ENVELOPE_MAX_RECIPIENTS 1024 /* wrapped keys per section */
 #define FX_ENVELOPE_MAX_STRING     256 /* bytes in route, exercise, taskforce, agreement, case_ref */
+#define FX_ENVELOPE_MAX_RESHARE_TO 256 /* principals or agencies in a header's reshare_to */
 #define FX_ENVELOPE_DEFAULT_TTL_MS                                                                 \
     (7 * 24 * 3600 * 1000LL) /* expires_at when the draft has none                                 \
                               */
@@ -47,7 +48,8 @@ typedef struct {
 
 /* Seals a new message from sender. draft carries the header metadata (kind, urgency, handling,
  * exercise, route, stage, purpose, subject_role, consent, audience, taskforce, agreement,
- * case_ref, in_reply_to, created_at, expires_at); its version, msg_id, sender and sections are
+ * case_ref, in_reply_to, response_status, reshare_to, forwarded_from, reshare_grant, created_at,
+ * expires_at); its version, msg_id, sender and sections are
  * ignored and set here. created_at 0 means now; expires_at 0 means created_at plus
  * FX_ENVELOPE_DEFAULT_TTL_MS. Each section gets a fresh key, sealed to each of its recipients;
  * the header is serialized once and signed. FX_ERR_INVALID or FX_ERR_LIMIT for a draft that
@@ -62,13 +64,15 @@ fx_err_t fx_envelope_seal(const fx_keys_t *sender, const Fusion__Header *draft,
  * sections, FX_ENVELOPE_MAX_RECIPIENTS keys in a section or FX_ENVELOPE_MAX_STRING bytes in a
  * header string; FX_ERR_MALFORMED for anything else out of shape: a header that is not in this
  * codec's own (canonical) encoding, version not 1, msg_id not 16 bytes, in_reply_to neither empty
- * nor 16 bytes, a sender that is not a principal id, created_at 0 or expires_at not after it, no
- * kind, repeated or absent handling codes, control characters in strings, no descriptors, a
- * descriptor id outside 1..255 or twice, no tlp, no or repeated categories, a hash not 32 bytes;
- * a signature not 64 bytes, no sections, a section without a descriptor or present twice, a nonce
- * not 24 bytes, a ciphertext shorter than its tag, a section without keys, a label that is not a
- * principal id or appears twice in a section, a sealed key not 80 bytes. Urgency and audience may
- * be absent. Does not check the signature: call fx_envelope_verify. Caller destroys *env_p. */
+ * nor 16 bytes (likewise forwarded_from and reshare_grant), a reshare_to entry that is neither
+ * a principal nor an agency id (more than FX_ENVELOPE_MAX_RESHARE_TO is FX_ERR_LIMIT), a sender
+ * that is not a principal id, created_at 0 or expires_at not after it, no kind, repeated or absent
+ * handling codes, control characters in strings, no descriptors, a descriptor id outside 1..255 or
+ * twice, no tlp, no or repeated categories, a hash not 32 bytes; a signature not 64 bytes, no
+ * sections, a section without a descriptor or present twice, a nonce not 24 bytes, a ciphertext
+ * shorter than its tag, a section without keys, a label that is not a principal id or appears twice
+ * in a section, a sealed key not 80 bytes. Urgency and audience may be absent. Does not check the
+ * signature: call fx_envelope_verify. Caller destroys *env_p. */
 fx_err_t fx_envelope_decode(const uint8_t *data, size_t len, fx_envelope_t **env_p) FX_WUR;
 
 /* The same as fx_envelope_decode for an Envelope already decoded inside a Frame (copies it). */

@@ -72,6 +72,9 @@ void fx_fingerprint(const uint8_t sign_public[FX_KEY_BYTES], char out[FX_FINGERP
  * 1 to 24 ASCII letters, digits, '-' or '_'. 1 when valid. */
 int fx_principal_id_valid(const char *id);
 
+/* 1 when id is a principal id or an agency id (COUNTRY.AGENCY), as a recipient may be named. */
+int fx_recipient_id_valid(const char *id);
+
 /* Copies the COUNTRY.AGENCY prefix of a valid principal id into agency (FX_ID_MAX bytes). */
 void fx_principal_agency(const char *id, char agency[FX_ID_MAX]);
 

@@ -141,6 +141,11 @@ const char *fx_inbox_entry_urgency(const fx_inbox_entry_t *self);
 const uint8_t *fx_inbox_entry_envelope(const fx_inbox_entry_t *self, size_t *len_p);
 const uint8_t *fx_inbox_entry_sender_cert(const fx_inbox_entry_t *self, size_t *len_p);
 
+/* The msg_ids of the inbox messages of one kind ("reshare_grant") from one sender, newest
+ * first, at most max. *ids_p is a new array of *count_p msg_ids (caller frees). */
+fx_err_t fx_mailbox_inbox_from(fx_mailbox_t *self, const char *kind, const char *sender, size_t max,
+                               uint8_t (**ids_p)[FX_MSG_ID_BYTES], size_t *count_p) FX_WUR;
+
 /* ---- Small persistent values */
 
 /* The highest revocation-list sequence seen from the broker (0 if none), to refuse rollbacks. */

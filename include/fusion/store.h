@@ -180,6 +180,12 @@ fx_err_t fx_store_delivery_add(fx_store_t *self, const uint8_t msg_id[FX_STORE_M
 fx_err_t fx_store_pending_list(fx_store_t *self, const char *recipient, int64_t now_ms,
                                size_t limit, fx_store_pending_t **list_p, size_t *count_p) FX_WUR;
 
+/* Reads one stored message (expired or not, until it is pruned) with its envelope, checked
+ * against its stored hash, as a list of one (seq and attempts 0) that the caller frees with
+ * fx_store_pending_free(message_p, 1). FX_OK, or FX_ERR_NOT_FOUND. */
+fx_err_t fx_store_message_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
+                              fx_store_pending_t **message_p) FX_WUR;
+
 /* Frees a list from fx_store_pending_list and sets *list_p to NULL. Accepts NULL. */
 void fx_store_pending_free(fx_store_pending_t **list_p, size_t count);
 
@@ -284,6 +290,12 @@ fx_err_t fx_store_referral_set_escalated(fx_store_t *self,
 /* Reads one referral: FX_OK or FX_ERR_NOT_FOUND. */
 fx_err_t fx_store_referral_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                const char *agency, fx_store_referral_t *referral) FX_WUR;
+
+/* Lists up to limit referrals that sender sent or that were sent to agency (each may be ""),
+ * most recently changed first, into a new array (caller frees with free()). */
+fx_err_t fx_store_referrals_list(fx_store_t *self, const char *sender, const char *agency,
+                                 size_t limit, fx_store_referral_t **list_p,
+                                 size_t *count_p) FX_WUR;
 
 /* Lists up to limit unacknowledged, not yet escalated referrals whose deadline <= now_ms,
  * earliest deadline first, into a new array (caller frees with free()). */

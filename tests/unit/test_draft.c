@@ -158,6 +158,8 @@ static void test_file_section_and_response(void **state)
     assert_int_equal(h->in_reply_to.data[15], 0xff);
     c = s_content(draft, 0);
     assert_int_equal(c->referral_response->status, FUSION__RESPONSE_STATUS__RESPONSE_ACCEPTED);
+    /* The status is signed into the header too, for the broker to track the referral. */
+    assert_int_equal(h->response_status, FUSION__RESPONSE_STATUS__RESPONSE_ACCEPTED);
     fx_content_free(&c);
     fx_draft_destroy(&draft);
 }
@@ -507,6 +509,136 @@ static void test_missing_file(void **state)
     fx_diag_destroy(&diag);
 }
 
+/* A response whose sections carry no structured status cannot tell the broker its status. */
+static void test_response_needs_status(void **state)
+{
+    (void) state;
+    const char *text = "kind: referral_response\naudience: direct\nrecipients: [THA.RTP.fp1]\n"
+                       "in_reply_to: 00112233445566778899aabbccddeeff\nsections:\n"
+                       "  - {id: 1, tlp: amber, categories: operational, text: \"We accept.\"}\n";
+    fx_diag_t *diag = fx_diag_new("draft.yaml");
+    fx_draft_t *draft = NULL;
+    assert_int_equal(fx_draft_parse((const uint8_t *) text, strlen(text), ".", NOW, diag, &draft),
+                     FX_ERR_INVALID);
+    assert_null(draft);
+    assert_non_null(strstr(fx_diag_text(diag, 0), "needs exactly one status"));
+    fx_diag_destroy(&diag);
+}
+
+static void s_encode_text(const char *text, uint8_t **data_p, size_t *len_p)
+{
+    Fusion__SectionContent content = FUSION__SECTION_CONTENT__INIT;
+    content.body_case = FUSION__SECTION_CONTENT__BODY_TEXT;
+    content.text = (char *) text;
+    fx_content_encode(&content, data_p, len_p);
+}
+
+/* Drafts built by a program get the checks a file gets. */
+static void test_draft_new(void **state)
+{
+    (void) state;
+    uint8_t *text = NULL, *response = NULL, *person = NULL;
+    size_t text_len = 0, response_len = 0, person_len = 0;
+    s_encode_text("Forwarded.", &text, &text_len);
+    Fusion__ReferralResponse r = FUSION__REFERRAL_RESPONSE__INIT;
+    r.status = FUSION__RESPONSE_STATUS__RESPONSE_NEED_INFO;
+    r.reason = "Which shelter?";
+    Fusion__SectionContent rc = FUSION__SECTION_CONTENT__INIT;
+    rc.body_case = FUSION__SECTION_CONTENT__BODY_REFERRAL_RESPONSE;
+    rc.referral_response = &r;
+    fx_content_encode(&rc, &response, &response_len);
+    Fusion__Person p = FUSION__PERSON__INIT;
+    p.name = "A Name";
+    Fusion__Person *persons[] = {&p};
+    Fusion__CaseAlert alert = FUSION__CASE_ALERT__INIT;
+    alert.summary = "s";
+    alert.n_persons = 1;
+    alert.persons = persons;
+    Fusion__SectionContent ac = FUSION__SECTION_CONTENT__INIT;
+    ac.body_case = FUSION__SECTION_CONTENT__BODY_CASE_ALERT;
+    ac.case_alert = &alert;
+    fx_content_encode(&ac, &person, &person_len);
+
+    uint8_t original[FX_MSG_ID_BYTES] = {1, 2, 3};
+    char *to[] = {"MYS.RMP.fp1", "MYS.RMP"};
+    Fusion__Header h = FUSION__HEADER__INIT;
+    h.kind = FUSION__KIND__KIND_CASE_ALERT;
+    h.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
+    h.expires_at = NOW + DAY;
+    h.forwarded_from = (ProtobufCBinaryData){FX_MSG_ID_BYTES, original};
+    fx_draft_section_t sections[] = {
+        {2, FX_TLP_RED, CAT(OPERATIONAL), text, text_len},
+        {5, FX_TLP_AMBER, CAT(OPERATIONAL) | CAT(PERSONAL_IDENTIFIERS), person, person_len},
+    };
+    fx_draft_t *draft = NULL;
+    char why[256];
+    assert_int_equal(
+        fx_draft_new(&h, (const char *const *) to, 2, sections, 2, NOW, &draft, why, sizeof why),
+        FX_OK);
+    const Fusion__Header *got = fx_draft_header(draft);
+    assert_int_equal(got->n_sections, 2);
+    assert_int_equal(got->sections[0]->id, 2);
+    assert_int_equal(got->sections[0]->tlp, FX_TLP_RED);
+    assert_int_equal(got->forwarded_from.len, FX_MSG_ID_BYTES);
+    assert_int_equal(got->forwarded_from.data[2], 3);
+    assert_int_equal(fx_draft_recipient_count(draft), 2);
+    size_t len = 0;
+    assert_memory_equal(fx_draft_section_plaintext(draft, 1, &len), person, person_len);
+    /* It survives the outbox. */
+    uint8_t *bytes = NULL;
+    fx_draft_t *back = NULL;
+    fx_draft_serialize(draft, &bytes, &len);
+    assert_int_equal(fx_draft_deserialize(bytes, len, &back), FX_OK);
+    assert_int_equal(fx_draft_header(back)->forwarded_from.len, FX_MSG_ID_BYTES);
+    free(bytes);
+    fx_draft_destroy(&back);
+    fx_draft_destroy(&draft);
+
+    /* Under-labelled, duplicate ids, bad recipients: refused with a reason. */
+    sections[1].categories = CAT(OPERATIONAL);
+    assert_int_equal(
+        fx_draft_new(&h, (const char *const *) to, 2, sections, 2, NOW, &draft, why, sizeof why),
+        FX_ERR_INVALID);
+    assert_non_null(strstr(why, "personal_identifiers"));
+    sections[1].categories = CAT(OPERATIONAL) | CAT(PERSONAL_IDENTIFIERS);
+    sections[1].id = 2;
+    assert_int_equal(
+        fx_draft_new(&h, (const char *const *) to, 2, sections, 2, NOW, &draft, why, sizeof why),
+        FX_ERR_INVALID);
+    assert_non_null(strstr(why, "used twice"));
+    sections[1].id = 5;
+    char *bad[] = {"MYS.RMP.fp1", "MYS.RMP.fp1"};
+    assert_int_equal(
+        fx_draft_new(&h, (const char *const *) bad, 2, sections, 2, NOW, &draft, why, sizeof why),
+        FX_ERR_INVALID);
+    bad[1] = "malaysia";
+    assert_int_equal(
+        fx_draft_new(&h, (const char *const *) bad, 2, sections, 2, NOW, &draft, why, sizeof why),
+        FX_ERR_INVALID);
+    assert_null(draft);
+
+    /* A response takes its header status from its content, and must agree with it. */
+    h.kind = FUSION__KIND__KIND_REFERRAL_RESPONSE;
+    h.forwarded_from = (ProtobufCBinaryData){0, NULL};
+    fx_draft_section_t answer = {1, FX_TLP_AMBER, CAT(OPERATIONAL), response, response_len};
+    assert_int_equal(
+        fx_draft_new(&h, (const char *const *) to, 1, &answer, 1, NOW, &draft, why, sizeof why),
+        FX_OK);
+    assert_int_equal(fx_draft_header(draft)->response_status,
+                     FUSION__RESPONSE_STATUS__RESPONSE_NEED_INFO);
+    fx_draft_destroy(&draft);
+    h.response_status = FUSION__RESPONSE_STATUS__RESPONSE_ACCEPTED;
+    assert_int_equal(
+        fx_draft_new(&h, (const char *const *) to, 1, &answer, 1, NOW, &draft, why, sizeof why),
+        FX_ERR_INVALID);
+    assert_int_equal(
+        fx_draft_new(&h, (const char *const *) to, 1, sections, 1, NOW, &draft, why, sizeof why),
+        FX_ERR_INVALID);
+    free(text);
+    free(response);
+    free(person);
+}
+
 int main(void)
 {
     fx_init();
@@ -520,6 +652,8 @@ int main(void)
         cmocka_unit_test(test_under_labelled_refused),
         cmocka_unit_test(test_serialize_round_trip),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_response_needs_status),
+        cmocka_unit_test(test_draft_new),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

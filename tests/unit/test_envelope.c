@@ -598,6 +598,61 @@ static void test_every_truncation(void **state)
     fx_envelope_destroy(&env);
 }
 
+/* The workflow fields of the header (response status, reshare_to, forwarded_from, grant) are
+ * signed and come back as sealed; out-of-shape ones are refused. */
+static void test_workflow_fields(void **state)
+{
+    (void) state;
+    fx_recipient_t r[] = {s_recipient(A)};
+    const uint8_t text[] = "x";
+    fx_section_draft_t ok = {1, FX_TLP_GREEN, FX_CATEGORY_BIT(FX_CATEGORY_OPERATIONAL), text, 1, r,
+                             1};
+    uint8_t original[FX_MSG_ID_BYTES] = {9}, grant[FX_MSG_ID_BYTES] = {8};
+    char *to[] = {"MYS.RMP", "IDN.POLRI.fp1"};
+    Fusion__Header draft;
+    s_draft(&draft);
+    draft.response_status = FUSION__RESPONSE_STATUS__RESPONSE_DECLINED;
+    draft.n_reshare_to = 2;
+    draft.reshare_to = to;
+    draft.forwarded_from = (ProtobufCBinaryData){FX_MSG_ID_BYTES, original};
+    draft.reshare_grant = (ProtobufCBinaryData){FX_MSG_ID_BYTES, grant};
+    fx_envelope_t *env = NULL;
+    assert_int_equal(fx_envelope_seal(s_keys[SENDER], &draft, &ok, 1, &env), FX_OK);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    fx_envelope_encode(env, &data, &len);
+    fx_envelope_destroy(&env);
+    env = s_decode(data, len);
+    free(data);
+    assert_int_equal(fx_envelope_verify(env, s_ids[SENDER], fx_keys_sign_public(s_keys[SENDER])),
+                     FX_OK);
+    const Fusion__Header *h = fx_envelope_header(env);
+    assert_int_equal(h->response_status, FUSION__RESPONSE_STATUS__RESPONSE_DECLINED);
+    assert_int_equal(h->n_reshare_to, 2);
+    assert_string_equal(h->reshare_to[0], "MYS.RMP");
+    assert_int_equal(h->forwarded_from.data[0], 9);
+    assert_int_equal(h->reshare_grant.data[0], 8);
+    fx_envelope_destroy(&env);
+
+    char *bad[] = {"malaysia"};
+    draft.n_reshare_to = 1;
+    draft.reshare_to = bad;
+    assert_int_equal(fx_envelope_seal(s_keys[SENDER], &draft, &ok, 1, &env), FX_ERR_INVALID);
+    char *many[FX_ENVELOPE_MAX_RESHARE_TO + 1];
+    for (size_t i = 0; i <= FX_ENVELOPE_MAX_RESHARE_TO; i++)
+        many[i] = "MYS.RMP";
+    draft.n_reshare_to = FX_ENVELOPE_MAX_RESHARE_TO + 1;
+    draft.reshare_to = many;
+    assert_int_equal(fx_envelope_seal(s_keys[SENDER], &draft, &ok, 1, &env), FX_ERR_LIMIT);
+    draft.n_reshare_to = 0;
+    draft.forwarded_from.len = 5;
+    assert_int_equal(fx_envelope_seal(s_keys[SENDER], &draft, &ok, 1, &env), FX_ERR_INVALID);
+    draft.forwarded_from.len = 0;
+    draft.reshare_grant.len = 17;
+    assert_int_equal(fx_envelope_seal(s_keys[SENDER], &draft, &ok, 1, &env), FX_ERR_INVALID);
+    assert_null(env);
+}
+
 static void test_seal_refuses_bad_drafts(void **state)
 {
     (void) state;
@@ -828,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_broker_altered_copy),
         cmocka_unit_test(test_section_from_another_message),
         cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_workflow_fields),
         cmocka_unit_test(test_seal_refuses_bad_drafts),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_corrupt_fixtures),

@@ -145,6 +145,13 @@ static void test_fingerprint_and_ids(void **state)
     assert_false(fx_principal_id_valid("THA.RTP.fp 1"));
     assert_false(fx_principal_id_valid("THAI.RTP.fp1"));
     assert_null(fx_keys_new("not an id"));
+    assert_true(fx_recipient_id_valid("THA.RTP.fp1"));
+    assert_true(fx_recipient_id_valid("THA.RTP"));
+    assert_false(fx_recipient_id_valid("THA"));
+    assert_false(fx_recipient_id_valid("THA.RTP.fp1.x"));
+    assert_false(fx_recipient_id_valid("tha.RTP"));
+    assert_false(fx_recipient_id_valid("THA."));
+    assert_false(fx_recipient_id_valid(""));
     char agency[FX_ID_MAX];
     fx_principal_agency("IDN.POLRI.lo2", agency);
     assert_string_equal(agency, "IDN.POLRI");

@@ -229,6 +229,41 @@ static void test_inbox_dedup_and_reopen(void **state)
     fx_envelope_destroy(&env);
 }
 
+/* The messages of one kind from one sender, newest first (how forward finds a grant). */
+static void test_inbox_from(void **state)
+{
+    fixture_t *f = *state;
+    fx_mailbox_t *mb = s_open(f, "IDN.POLRI.fp1");
+    fx_envelope_t *a = s_envelope(f, FX_TLP_RED), *b = s_envelope(f, FX_TLP_AMBER);
+    const uint8_t cert[] = "certificate bytes";
+    int is_new = 0;
+    assert_int_equal(fx_mailbox_inbox_store(mb, a, cert, sizeof cert, 1000, &is_new), FX_OK);
+    assert_int_equal(fx_mailbox_inbox_store(mb, b, cert, sizeof cert, 2000, &is_new), FX_OK);
+    uint8_t(*ids)[FX_MSG_ID_BYTES] = NULL;
+    size_t count = 0;
+    assert_int_equal(fx_mailbox_inbox_from(mb, "case_alert", "THA.RTP.fp1", 10, &ids, &count),
+                     FX_OK);
+    assert_int_equal(count, 2);
+    assert_memory_equal(ids[0], fx_envelope_msg_id(b), FX_MSG_ID_BYTES);
+    assert_memory_equal(ids[1], fx_envelope_msg_id(a), FX_MSG_ID_BYTES);
+    free(ids);
+    assert_int_equal(fx_mailbox_inbox_from(mb, "case_alert", "THA.RTP.fp1", 1, &ids, &count),
+                     FX_OK);
+    assert_int_equal(count, 1);
+    free(ids);
+    assert_int_equal(fx_mailbox_inbox_from(mb, "reshare_grant", "THA.RTP.fp1", 10, &ids, &count),
+                     FX_OK);
+    assert_int_equal(count, 0);
+    free(ids);
+    assert_int_equal(fx_mailbox_inbox_from(mb, "case_alert", "MYS.RMP.fp1", 10, &ids, &count),
+                     FX_OK);
+    assert_int_equal(count, 0);
+    free(ids);
+    fx_envelope_destroy(&a);
+    fx_envelope_destroy(&b);
+    fx_mailbox_destroy(&mb);
+}
+
 static void test_outbox_survives_reopen(void **state)
 {
     fixture_t *f = *state;
@@ -290,6 +325,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outbox_states, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_dedup_and_reopen, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_from, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_survives_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_files_and_owner, s_setup, s_teardown),
     };

@@ -718,6 +718,74 @@ static void test_referral_deadlines(void **state)
     fx_store_destroy(&store);
 }
 
+/* Who sees which referral: those a principal sent and those sent to its agency. */
+static void test_referral_list(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    fx_store_referral_t a = s_referral(1, "IDN.POLRI", FX_REFERRAL_SENT, 100);
+    fx_store_referral_t b = s_referral(2, "MYS.PDRM", FX_REFERRAL_ACCEPTED, 100);
+    fx_store_referral_t c = s_referral(3, "IDN.POLRI", FX_REFERRAL_CLOSED, 100);
+    snprintf(c.sender, sizeof c.sender, "%s", "MYS.PDRM.fp1");
+    assert_int_equal(fx_store_referral_add(store, &a), FX_OK);
+    assert_int_equal(fx_store_referral_add(store, &b), FX_OK);
+    assert_int_equal(fx_store_referral_add(store, &c), FX_OK);
+    fx_store_referral_t *list = NULL;
+    size_t count = 0;
+    /* The sender sees what it sent, whatever the agency. */
+    assert_int_equal(fx_store_referrals_list(store, SENDER, "THA.RTP", 10, &list, &count), FX_OK);
+    assert_int_equal(count, 2);
+    free(list);
+    /* IDN.POLRI sees both referrals to it, from anyone, and nothing else. */
+    assert_int_equal(
+        fx_store_referrals_list(store, "IDN.POLRI.fp9", "IDN.POLRI", 10, &list, &count), FX_OK);
+    assert_int_equal(count, 2);
+    for (size_t i = 0; i < count; i++)
+        assert_string_equal(list[i].agency, "IDN.POLRI");
+    free(list);
+    assert_int_equal(fx_store_referrals_list(store, "AUS.ABF.x", "AUS.ABF", 10, &list, &count),
+                     FX_OK);
+    assert_int_equal(count, 0);
+    free(list);
+    assert_int_equal(fx_store_referrals_list(store, SENDER, "", 1, &list, &count), FX_OK);
+    assert_int_equal(count, 1);
+    free(list);
+    assert_int_equal(fx_store_referrals_list(store, SENDER, "", 0, &list, &count), FX_ERR_INVALID);
+    fx_store_destroy(&store);
+}
+
+/* One stored message read back whole, checked against its hash; an unknown one is not found. */
+static void test_message_get(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(s_publish(store, 7, FAR_FUTURE, 1), FX_OK);
+    uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(7, msg_id);
+    fx_store_pending_t *m = NULL;
+    assert_int_equal(fx_store_message_get(store, msg_id, &m), FX_OK);
+    assert_non_null(m);
+    assert_memory_equal(m->msg_id, msg_id, FX_STORE_MSG_ID_BYTES);
+    assert_string_equal(m->sender, SENDER);
+    assert_int_equal(m->kind, FX_KIND_CASE_ALERT);
+    assert_int_equal(m->envelope_len, 1024);
+    for (size_t i = 0; i < m->envelope_len; i++)
+        assert_int_equal(m->envelope[i], (uint8_t) (7 * 31 + i));
+    fx_store_pending_free(&m, 1);
+    assert_null(m);
+    s_msg_id(8, msg_id);
+    assert_int_equal(fx_store_message_get(store, msg_id, &m), FX_ERR_NOT_FOUND);
+    assert_null(m);
+    fx_store_destroy(&store);
+    /* A stored envelope altered on disk is a storage error, not a message. */
+    s_raw_sql(fx->path, "UPDATE messages SET envelope = zeroblob(1024)");
+    store = s_open(fx->path, NULL);
+    s_msg_id(7, msg_id);
+    assert_int_equal(fx_store_message_get(store, msg_id, &m), FX_ERR_STORAGE);
+    assert_true(fx_store_failed(store));
+    fx_store_destroy(&store);
+}
+
 /* --- Audit trail ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -1271,6 +1339,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry_and_prune, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscriptions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_referral_deadlines, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_referral_list, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_message_get, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_trail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),

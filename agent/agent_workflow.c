@@ -1,0 +1,328 @@
+/* Helpers of fusion-agent's workflow commands: msg_ids, inbox messages opened again, officers'
+ * text, and sending a built draft through the outbox (see agent_workflow.h). */
+#include "agent_workflow.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "fusion/cli.h"
+#include "fusion/content.h"
+
+static int s_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int workflow_msg_id(const char *command, const char *text, uint8_t msg_id[FX_MSG_ID_BYTES])
+{
+    size_t len = strlen(text);
+    for (size_t i = 0; len == 2 * FX_MSG_ID_BYTES && i < FX_MSG_ID_BYTES; i++) {
+        int hi = s_hex_digit(text[2 * i]), lo = s_hex_digit(text[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            break;
+        msg_id[i] = (uint8_t) (hi << 4 | lo);
+        if (i + 1 == FX_MSG_ID_BYTES)
+            return 0;
+    }
+    fx_cli_error(AGENT_PROG,
+                 "%s: '%.40s' is not a msg_id: 32 hexadecimal digits, as listen and send print "
+                 "them",
+                 command, text);
+    return -1;
+}
+
+void workflow_message_clear(workflow_message_t *m)
+{
+    fx_envelope_destroy(&m->env);
+    fx_cert_destroy(&m->sender);
+}
+
+/* The message from an open mailbox, verified with the pinned authority key. */
+static int s_inbox_read(const char *command, fx_mailbox_t *mailbox, const char *id,
+                        const uint8_t authority[FX_KEY_BYTES], const char *hex,
+                        workflow_message_t *m)
+{
+    uint8_t msg_id[FX_MSG_ID_BYTES];
+    if (workflow_msg_id(command, hex, msg_id) != 0)
+        return FX_EXIT_USAGE;
+    fx_inbox_entry_t *entry = NULL;
+    fx_err_t rc = fx_mailbox_inbox_get(mailbox, msg_id, &entry);
+    if (rc == FX_ERR_NOT_FOUND) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: there is no message %s in the inbox of %s (see 'fusion-agent listen'); "
+                     "nothing was sent",
+                     command, hex, id);
+        return FX_EXIT_USAGE;
+    }
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s", command, fx_mailbox_path(mailbox),
+                     fx_strerror(rc));
+        return FX_EXIT_SYSTEM;
+    }
+    size_t env_len = 0, cert_len = 0;
+    const uint8_t *env_bytes = fx_inbox_entry_envelope(entry, &env_len);
+    const uint8_t *cert_bytes = fx_inbox_entry_sender_cert(entry, &cert_len);
+    rc = fx_envelope_decode(env_bytes, env_len, &m->env);
+    if (rc == FX_OK) {
+        rc = fx_cert_verify(cert_bytes, cert_len, authority, fx_now_ms(), &m->sender);
+        if (rc == FX_ERR_CERT_EXPIRED) /* valid when the message was made */
+            rc = fx_cert_verify(cert_bytes, cert_len, authority,
+                                (int64_t) fx_envelope_header(m->env)->created_at, &m->sender);
+    }
+    if (rc == FX_OK)
+        rc = fx_envelope_verify(m->env, fx_cert_id(m->sender), fx_cert_sign_key(m->sender));
+    fx_inbox_entry_destroy(&entry);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: message %s in the inbox does not verify any more: %s",
+                     command, hex, fx_strerror(rc));
+        workflow_message_clear(m);
+        return FX_EXIT_REFUSED;
+    }
+    return FX_EXIT_OK;
+}
+
+/* The agent's local state, without a connection: configuration, authority key, mailbox. */
+typedef struct {
+    agent_config_t *config;
+    uint8_t authority[FX_KEY_BYTES];
+    fx_mailbox_t *mailbox;
+} local_t;
+
+static void s_local_close(local_t *l)
+{
+    fx_mailbox_destroy(&l->mailbox);
+    agent_config_destroy(&l->config);
+}
+
+static int s_local_open(const char *command, const char *config_path, local_t *l)
+{
+    memset(l, 0, sizeof *l);
+    fx_diag_t *diag = fx_diag_new(config_path);
+    l->config = agent_config_load(config_path, diag);
+    if (!l->config) {
+        fx_diag_print(diag, stderr, AGENT_PROG ": ");
+        fx_cli_error(AGENT_PROG,
+                     "%s: the agent configuration %s is not usable (give --config FILE or set %s)",
+                     command, config_path, AGENT_CONFIG_ENV);
+        fx_diag_destroy(&diag);
+        return FX_EXIT_USAGE;
+    }
+    fx_diag_destroy(&diag);
+    fx_err_t rc = fx_authority_key_load(l->config->authority, l->authority);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, l->config->authority,
+                     fx_strerror(rc));
+        s_local_close(l);
+        return fx_err_exit(rc);
+    }
+    if ((rc = fx_mailbox_open(l->config->state, l->config->id, &l->mailbox)) != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox in %s: %s", command, l->config->state,
+                     fx_strerror(rc));
+        s_local_close(l);
+        return fx_err_exit(rc);
+    }
+    return FX_EXIT_OK;
+}
+
+int workflow_grant_covers(const Fusion__Header *grant, char **to, size_t n, const char **missing_p)
+{
+    for (size_t i = 0; i < n; i++) {
+        char agency[FX_ID_MAX] = "";
+        if (fx_principal_id_valid(to[i]))
+            fx_principal_agency(to[i], agency);
+        int ok = 0;
+        for (size_t j = 0; j < grant->n_reshare_to && !ok; j++)
+            ok = strcmp(grant->reshare_to[j], to[i]) == 0 ||
+                 strcmp(grant->reshare_to[j], agency) == 0;
+        if (!ok) {
+            *missing_p = to[i];
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 when this principal's outbox holds request_id, a reshare_request about orig_id. */
+static int s_my_request(fx_mailbox_t *mailbox, const uint8_t *request_id, const uint8_t *orig_id)
+{
+    int64_t *ids = NULL;
+    size_t count = 0, len = 0;
+    int found = 0;
+    if (fx_mailbox_outbox_list(mailbox, 10000, &ids, &count) != FX_OK)
+        return 0;
+    for (size_t i = 0; i < count && !found; i++) {
+        fx_outbox_entry_t *entry = NULL;
+        fx_envelope_t *env = NULL;
+        if (fx_mailbox_outbox_get(mailbox, ids[i], &entry) != FX_OK)
+            continue;
+        const uint8_t *id = fx_outbox_entry_msg_id(entry);
+        const uint8_t *bytes = fx_outbox_entry_envelope(entry, &len);
+        if (id && bytes && memcmp(id, request_id, FX_MSG_ID_BYTES) == 0 &&
+            fx_envelope_decode(bytes, len, &env) == FX_OK) {
+            const Fusion__Header *h = fx_envelope_header(env);
+            found = (int) h->kind == FX_KIND_RESHARE_REQUEST &&
+                    h->in_reply_to.len == FX_MSG_ID_BYTES &&
+                    memcmp(h->in_reply_to.data, orig_id, FX_MSG_ID_BYTES) == 0;
+        }
+        fx_envelope_destroy(&env);
+        fx_outbox_entry_destroy(&entry);
+    }
+    free(ids);
+    return found;
+}
+
+int workflow_find_grant(const char *command, const char *config_path, const fx_envelope_t *orig,
+                        char **to, size_t n_to, char grant_hex[2 * FX_MSG_ID_BYTES + 1])
+{
+    local_t l;
+    if (s_local_open(command, config_path, &l) != FX_EXIT_OK)
+        return -1;
+    uint8_t(*ids)[FX_MSG_ID_BYTES] = NULL;
+    size_t count = 0;
+    int found = 0;
+    if (fx_mailbox_inbox_from(l.mailbox, "reshare_grant", fx_envelope_sender(orig), 256, &ids,
+                              &count) != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: cannot read the inbox", command,
+                     fx_mailbox_path(l.mailbox));
+        s_local_close(&l);
+        return -1;
+    }
+    for (size_t i = 0; i < count && !found; i++) {
+        char hex[2 * FX_MSG_ID_BYTES + 1];
+        workflow_message_t g = {0};
+        fx_hex(ids[i], FX_MSG_ID_BYTES, hex);
+        if (s_inbox_read(command, l.mailbox, l.config->id, l.authority, hex, &g) != FX_EXIT_OK)
+            continue;
+        const Fusion__Header *gh = fx_envelope_header(g.env);
+        const char *missing = NULL;
+        found = (int) gh->kind == FX_KIND_RESHARE_GRANT &&
+                strcmp(fx_cert_id(g.sender), fx_envelope_sender(orig)) == 0 &&
+                (int64_t) gh->expires_at > fx_now_ms() && gh->in_reply_to.len == FX_MSG_ID_BYTES &&
+                workflow_grant_covers(gh, to, n_to, &missing) &&
+                s_my_request(l.mailbox, gh->in_reply_to.data, fx_envelope_msg_id(orig));
+        if (found)
+            memcpy(grant_hex, hex, sizeof hex);
+        workflow_message_clear(&g);
+    }
+    free(ids);
+    s_local_close(&l);
+    return found;
+}
+
+int workflow_inbox_read(const char *command, const char *config_path, const char *hex,
+                        workflow_message_t *m)
+{
+    memset(m, 0, sizeof *m);
+    local_t l;
+    int status = s_local_open(command, config_path, &l);
+    if (status == FX_EXIT_OK)
+        status = s_inbox_read(command, l.mailbox, l.config->id, l.authority, hex, m);
+    s_local_close(&l);
+    return status;
+}
+
+int workflow_text_ok(const char *command, const char *option, const char *text)
+{
+    size_t len = strlen(text);
+    const char *problem = NULL;
+    if (len == 0)
+        problem = "is empty";
+    else if (len > WORKFLOW_TEXT_MAX)
+        problem = "is too long (at most 16 KiB)";
+    for (size_t i = 0; i < len && !problem; i++) {
+        unsigned char c = (unsigned char) text[i];
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            problem = "contains a control character";
+    }
+    for (size_t i = 0; i < len && !problem;) {
+        unsigned char c = (unsigned char) text[i];
+        size_t n = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
+        if (n == 0 || c == 0xc0 || c == 0xc1 || c > 0xf4 || i + n > len)
+            problem = "is not valid UTF-8";
+        for (size_t k = 1; k < n && !problem; k++)
+            if (((unsigned char) text[i + k] & 0xc0) != 0x80)
+                problem = "is not valid UTF-8";
+        i += n ? n : 1;
+    }
+    if (problem) {
+        fx_cli_error(AGENT_PROG, "%s: %s %s; nothing was sent", command, option, problem);
+        return -1;
+    }
+    return 0;
+}
+
+int workflow_max_tlp(const fx_envelope_t *env)
+{
+    const Fusion__Header *h = fx_envelope_header(env);
+    int tlp = 0;
+    for (size_t i = 0; i < h->n_sections; i++)
+        if ((int) h->sections[i]->tlp > tlp)
+            tlp = (int) h->sections[i]->tlp;
+    return tlp;
+}
+
+void workflow_notice(const char *text, uint8_t **data_p, size_t *len_p)
+{
+    Fusion__Notice notice = FUSION__NOTICE__INIT;
+    notice.text = (char *) text;
+    Fusion__SectionContent content = FUSION__SECTION_CONTENT__INIT;
+    content.body_case = FUSION__SECTION_CONTENT__BODY_NOTICE;
+    content.notice = &notice;
+    fx_content_encode(&content, data_p, len_p);
+}
+
+int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int64_t id = 0;
+    fx_draft_serialize(draft, &data, &len);
+    fx_err_t rc =
+        fx_mailbox_outbox_add(s->mailbox, data, len, label,
+                              (int64_t) fx_draft_header(draft)->expires_at, fx_now_ms(), &id);
+    sodium_memzero(data, len); /* plaintext */
+    free(data);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s; nothing was sent", s->command,
+                     fx_mailbox_path(s->mailbox), fx_strerror(rc));
+        return FX_EXIT_SYSTEM;
+    }
+    agent_flush_t flush;
+    agent_flush_outbox(s, id, stdout, &flush);
+    fx_outbox_entry_t *entry = NULL;
+    if (flush.failed || fx_mailbox_outbox_get(s->mailbox, id, &entry) != FX_OK)
+        return FX_EXIT_SYSTEM;
+    fx_outbox_state_t state = fx_outbox_entry_state(entry);
+    int status = FX_EXIT_SYSTEM;
+    if (state == FX_OUTBOX_ACCEPTED) {
+        status = FX_EXIT_OK;
+    } else if (state == FX_OUTBOX_REJECTED) {
+        fx_cli_error(AGENT_PROG, "%s: refused: %s%s%s%s: %s", s->command,
+                     fx_outbox_entry_code(entry), fx_outbox_entry_rule(entry)[0] ? " (rule " : "",
+                     fx_outbox_entry_rule(entry), fx_outbox_entry_rule(entry)[0] ? ")" : "",
+                     fx_outbox_entry_reason(entry));
+        status = FX_EXIT_REFUSED;
+    } else if (flush.unavailable) {
+        agent_session_unreachable(s);
+        fprintf(stderr,
+                "%s: %s: the message waits in the outbox as #%lld; a later 'send', 'listen' "
+                "or 'flush' sends it\n",
+                AGENT_PROG, s->command, (long long) id);
+        status = FX_EXIT_UNAVAILABLE;
+    }
+    fx_outbox_entry_destroy(&entry);
+    return status;
+}

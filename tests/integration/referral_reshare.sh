@@ -1,0 +1,205 @@
+#!/bin/sh
+# Feedback and onward sharing with the example policy: alert_feedback goes back to the alert's
+# originator; a forward of a TLP:RED message is refused with the reason; after a reshare request
+# and the originator's grant it goes through, to the granted recipient only, and the request, the
+# grant and the forward are in the broker's audit trail; a message without restrictions is
+# forwarded at once; forward and feedback of an unknown msg_id are clear errors and send nothing.
+# Usage: FUSION_BIN=build/bin sh tests/integration/referral_reshare.sh   (from the repository root)
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 is needed to read the audit trail"; exit 1; }
+. "$(dirname "$0")/../lib/broker.sh"
+
+run() { # CODE NAME ID COMMAND ARGS...: output in $work/out and $work/err
+    want=$1 name=$2
+    shift 2
+    agent "$@" >"$work/out" 2>"$work/err"
+    got=$?
+    if grep -q -e 'Sanitizer' -e 'runtime error' "$work/err"; then
+        fail "$name: sanitizer report"
+        sed 's/^/    stderr: /' "$work/err"
+    elif [ "$got" -ne "$want" ]; then
+        fail "$name: exit $got, expected $want"
+        sed 's/^/    stdout: /' "$work/out"
+        sed 's/^/    stderr: /' "$work/err"
+    fi
+}
+
+msg_id() { sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
+
+receive() { # ID COUNT FILE
+    agent "$1" listen --json --count "$2" --timeout 20 >"$3" 2>"$work/listen.err" ||
+        { fail "$1 did not receive $2 message(s)"; sed 's/^/    /' "$work/listen.err"; }
+    grep -q -e 'Sanitizer' -e 'runtime error' "$work/listen.err" && fail "$1 listen: sanitizer report"
+    return 0
+}
+
+nothing_for() { # ID NAME
+    agent "$1" listen --json --count 1 --timeout 3 >"$work/none.json" 2>"$work/none.err"
+    [ -s "$work/none.json" ] && { fail "$2: $1 received something"; cat "$work/none.json"; }
+    grep -q "no connection" "$work/none.err" && fail "$2: $1 could not connect"
+    return 0
+}
+
+audit() { # SQL WHERE clause on the audit table: the matching entries' details, one per line
+    sqlite3 -readonly "$work/state/broker.db" "SELECT details FROM audit WHERE $1 ORDER BY seq"
+}
+
+outbox() { sqlite3 -readonly "$work/state/agent-$1/mailbox.db" "SELECT count(*) FROM outbox"; }
+# What the broker records of anything but deliveries: a refused command must not even connect.
+broker_events() {
+    sqlite3 -readonly "$work/state/broker.db" \
+        "SELECT count(*) FROM audit WHERE event NOT IN ('delivered', 'received')"
+}
+
+# forge AS TO KIND OPTIONS...: a message the agent would never send, straight to the broker,
+# whose answer ("ACCEPTED ..." or "REJECTED code: reason") goes to $work/forged.
+forge() {
+    local as=$1 to=$2
+    shift 2
+    "$FUSION_TOOLS/forge_workflow" --endpoint "$endpoint" --key "$work/keys/$as.key" \
+        --to "$work/keys/$to.key" --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+        --authority "$work/region/authority.pub" "$@" >"$work/forged" 2>&1
+}
+forged() { # NAME TEXT: the forged message was rejected with TEXT in the answer
+    grep -q "^REJECTED" "$work/forged" && grep -q -- "$2" "$work/forged" ||
+        fail "$1: the broker did not refuse it with '$2': $(cat "$work/forged")"
+}
+
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
+    MYS.RMP.fp1:focal_point,police MYS.RMP.fp2:focal_point,police \
+    IDN.IMI.lo2:liaison_officer,immigration \
+    || { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+drafts=$work/drafts
+mkdir -p "$drafts"
+
+# --- feedback on an alert goes to its originator ----------------------------------------------
+cat >"$drafts/alert.yaml" <<'YAML'
+kind: case_alert
+audience: direct
+recipients: [IDN.POLRI.fp1]
+purpose: investigation
+case_ref: RTP-2026-0200
+sections:
+  - {id: 1, tlp: amber, categories: operational, text: "Watch for a minivan with Thai plates at the ferry."}
+YAML
+run 0 "send an alert" THA.RTP.fp1 send "$drafts/alert.yaml" --yes
+alert=$(msg_id "$work/out")
+receive IDN.POLRI.fp1 1 "$work/alert.json"
+run 0 "feedback on the alert" IDN.POLRI.fp1 feedback "$alert" \
+    --observation "The minivan was seen boarding the 06:00 ferry." --location "Port of Dumai"
+feedback=$(msg_id "$work/out")
+receive THA.RTP.fp1 1 "$work/feedback.json"
+jq -e --arg a "$alert" '.kind == "alert_feedback" and .in_reply_to == $a and .sender == "IDN.POLRI.fp1"
+    and .sections[0].alert_feedback.location == "Port of Dumai"' "$work/feedback.json" >/dev/null ||
+    fail "the originator's feedback: $(cat "$work/feedback.json")"
+[ "$(audit "event = 'alert_feedback' AND lower(hex(msg_id)) = '$feedback'" | jq -r .in_reply_to)" = "$alert" ] ||
+    fail "the feedback is not in the audit trail with the alert it answers"
+before=$(outbox IDN.POLRI.fp1) events=$(broker_events)
+run 2 "feedback on an unknown msg_id" IDN.POLRI.fp1 feedback ffeeddccbbaa99887766554433221100 --observation seen
+contains "$work/err" "no message ffeeddccbbaa99887766554433221100 in the inbox" "the error names the msg_id"
+[ "$(outbox IDN.POLRI.fp1)" = "$before" ] || fail "a refused feedback left something in the outbox"
+[ "$(broker_events)" = "$events" ] || fail "a refused feedback reached the broker"
+
+# --- an unrestricted message is forwarded at once, linked to its original ---------------------
+run 0 "forward the amber alert" IDN.POLRI.fp1 forward "$alert" --to MYS.RMP.fp1
+forward_plain=$(msg_id "$work/out")
+receive MYS.RMP.fp1 1 "$work/plain.json"
+[ "$(jq -r '.sections[0].text' "$work/plain.json")" = "Watch for a minivan with Thai plates at the ferry." ] ||
+    fail "the forwarded content: $(cat "$work/plain.json")"
+[ "$(jq -r .sender "$work/plain.json")" = IDN.POLRI.fp1 ] || fail "the forward is not signed by its sender"
+[ "$(jq -r .forwarded_from "$work/plain.json")" = "$alert" ] || fail "the recipient is not shown the original"
+[ "$(audit "event = 'forwarded' AND lower(hex(msg_id)) = '$forward_plain'" | jq -r .forwarded_from)" = "$alert" ] ||
+    fail "the forward is not audited with its original"
+
+# --- TLP:RED: refused, then requested, granted, forwarded --------------------------------------
+cat >"$drafts/red.yaml" <<'YAML'
+kind: case_alert
+audience: direct
+recipients: [IDN.POLRI.fp1]
+purpose: investigation
+sections:
+  - {id: 1, tlp: green, categories: operational, text: "A recruiter is active in Medan."}
+  - {id: 2, tlp: red, categories: operational, text: "Our source inside the network says the next group leaves on Friday."}
+YAML
+run 0 "send a TLP:RED alert" THA.RTP.fp1 send "$drafts/red.yaml" --yes
+red=$(msg_id "$work/out")
+receive IDN.POLRI.fp1 1 "$work/red.json"
+before=$(outbox IDN.POLRI.fp1) events=$(broker_events)
+run 3 "forward of a TLP:RED message" IDN.POLRI.fp1 forward "$red" --to MYS.RMP.fp1
+contains "$work/err" "section 2 is TLP:RED" "the refusal gives the reason"
+contains "$work/err" "reshare-request" "the refusal says how to ask the originator"
+[ "$(outbox IDN.POLRI.fp1)" = "$before" ] || fail "the refused forward left something in the outbox"
+run 2 "forward of an unknown msg_id" IDN.POLRI.fp1 forward 0123456789abcdef0123456789abcdef --to MYS.RMP.fp1
+contains "$work/err" "no message 0123456789abcdef0123456789abcdef in the inbox" "forward names the msg_id"
+[ "$(outbox IDN.POLRI.fp1)" = "$before" ] || fail "the forward of an unknown message left something in the outbox"
+[ "$(broker_events)" = "$events" ] || fail "a refused forward reached the broker"
+
+# The broker checks the same links itself: a client that skips the agent's checks gets nowhere.
+forge IDN.POLRI.fp1 MYS.RMP.fp1 --forwarded-from "$red" --tlp red case_alert
+forged "a forward of TLP:RED without a grant" "forbidden: message $red may not be passed on"
+forge IDN.POLRI.fp1 MYS.RMP.fp1 --forwarded-from "$red" --tlp green case_alert
+forged "a forward that lowers the TLP" "keeps the TLP and categories"
+forge IDN.POLRI.fp1 MYS.RMP.fp1 --in-reply-to "$alert" alert_feedback
+forged "feedback to someone else than the originator" "goes only to the originator"
+forge MYS.RMP.fp1 THA.RTP.fp1 --in-reply-to "$alert" alert_feedback
+forged "feedback on an alert one did not receive" "MYS.RMP.fp1 did not receive"
+forge IDN.POLRI.fp1 THA.RTP.fp1 --in-reply-to "$alert" --status 2 referral_response
+forged "a response to something that is not a referral to one's agency" "is not a referral sent to your agency"
+nothing_for MYS.RMP.fp1 "refused forwards"
+
+run 0 "ask the originator" IDN.POLRI.fp1 reshare-request "$red" --to MYS.RMP.fp1 \
+    --reason "The group transits Malaysia."
+request=$(msg_id "$work/out")
+receive THA.RTP.fp1 1 "$work/request.json"
+jq -e --arg r "$red" '.kind == "reshare_request" and .in_reply_to == $r' "$work/request.json" >/dev/null ||
+    fail "the originator's request: $(cat "$work/request.json")"
+jq -r '.sections[0].notice.text' "$work/request.json" | grep -q "The group transits Malaysia." ||
+    fail "the request does not carry the reason"
+run 2 "a grant of something that is not a request" THA.RTP.fp1 reshare-grant "$alert"
+run 0 "the originator grants it" THA.RTP.fp1 reshare-grant "$request"
+grant=$(msg_id "$work/out")
+receive IDN.POLRI.fp1 1 "$work/grant.json"
+jq -e --arg r "$request" '.kind == "reshare_grant" and .in_reply_to == $r and .sender == "THA.RTP.fp1"
+    and .reshare_to == ["MYS.RMP.fp1"]' \
+    "$work/grant.json" >/dev/null || fail "the requester's grant: $(cat "$work/grant.json")"
+
+run 3 "the grant does not cover another recipient" IDN.POLRI.fp1 forward "$red" --to IDN.IMI.lo2 --grant "$grant"
+contains "$work/err" "does not cover IDN.IMI.lo2" "the refusal names the recipient not granted"
+run 3 "no grant in the inbox covers another recipient" IDN.POLRI.fp1 forward "$red" --to MYS.RMP.fp2
+contains "$work/err" "no reshare_grant of the originator in your inbox covers" "the refusal says no grant covers it"
+run 0 "forward, finding the grant in the inbox" IDN.POLRI.fp1 forward "$red" --to MYS.RMP.fp1
+contains "$work/out" "using the reshare_grant $grant of THA.RTP.fp1" "forward says which grant it relies on"
+forward_red=$(msg_id "$work/out")
+receive MYS.RMP.fp1 1 "$work/forwarded.json"
+[ "$(jq -r .msg_id "$work/forwarded.json")" = "$forward_red" ] || fail "MYS got another message"
+[ "$(jq -c '[.sections[] | [.id, .tlp]]' "$work/forwarded.json")" = '[[1,"green"],[2,"red"]]' ] ||
+    fail "the forward does not keep the sections' ids and markings: $(cat "$work/forwarded.json")"
+[ "$(jq -r '.sections[1].text' "$work/forwarded.json")" = "Our source inside the network says the next group leaves on Friday." ] ||
+    fail "the forwarded RED section does not arrive intact"
+nothing_for IDN.IMI.lo2 "the recipient the grant does not cover"
+forge IDN.POLRI.fp1 MYS.RMP.fp2 --forwarded-from "$red" --grant "$grant" --tlp red case_alert
+forged "a forward beyond the grant" "does not cover MYS.RMP.fp2"
+forge MYS.RMP.fp1 MYS.RMP.fp2 --forwarded-from "$forward_red" --grant "$grant" --tlp red case_alert
+forged "restricted information forwarded onwards again" "is itself a forward of restricted information"
+run 3 "restricted information forwarded onwards by the agent" MYS.RMP.fp1 forward "$forward_red" --to MYS.RMP.fp2
+contains "$work/err" "is itself a forward of restricted information" "the agent says why"
+nothing_for MYS.RMP.fp2 "forged forwards"
+
+# --- the audit trail ---------------------------------------------------------------------------
+[ "$(audit "event = 'reshare_requested' AND lower(hex(msg_id)) = '$request'" | jq -r '.in_reply_to')" = "$red" ] ||
+    fail "the reshare request is not in the audit trail with the message it is about"
+[ "$(audit "event = 'reshare_requested' AND lower(hex(msg_id)) = '$request'" | jq -c '.reshare_to')" = '["MYS.RMP.fp1"]' ] ||
+    fail "the audited request does not name the recipients asked for"
+[ "$(audit "event = 'reshare_granted' AND lower(hex(msg_id)) = '$grant'" | jq -r '.in_reply_to')" = "$request" ] ||
+    fail "the grant is not in the audit trail with the request it answers"
+audit "event = 'forwarded' AND lower(hex(msg_id)) = '$forward_red'" >"$work/fwd.json"
+[ "$(jq -r .forwarded_from "$work/fwd.json")" = "$red" ] && [ "$(jq -r .reshare_grant "$work/fwd.json")" = "$grant" ] ||
+    fail "the forward is not audited with its original and grant: $(cat "$work/fwd.json")"
+[ "$(sqlite3 -readonly "$work/state/broker.db" "SELECT actor || ' ' || subject FROM audit WHERE event = 'reshare_granted'")" = "THA.RTP.fp1 IDN.POLRI.fp1" ] ||
+    fail "the grant's audit entry does not name the originator and the requester"
+
+grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" && fail "sanitizer report in the broker log"
+[ "$failures" -gt 0 ] && tail -n 30 "$work/broker.log"
+finish referral_reshare

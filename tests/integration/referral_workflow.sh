@@ -1,0 +1,198 @@
+#!/bin/sh
+# The referral workflow end to end, with the example policy signed with shortened urgent
+# deadlines: a referral THA -> IDN under the Indonesia-Thailand agreement goes out, is delivered,
+# acknowledged and accepted (the states show in `referrals` on both sides); an urgent one left
+# unanswered escalates once, to its sender and the other focal points of IDN.POLRI and nobody
+# else, and not again after the broker is killed and restarted; respond to an unknown msg_id is a clear error and
+# sends nothing.
+# Usage: FUSION_BIN=build/bin sh tests/integration/referral_workflow.sh   (from the repository root)
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 is needed to read the audit trail"; exit 1; }
+policy=$(mktemp "${TMPDIR:-/tmp}/fusion-referral-policy-XXXXXX.yaml") || exit 2
+# Urgent referrals are due after 2 seconds; normal ones keep the example's 72 hours.
+sed 's/^  urgent: 8h$/  urgent: 2s/' deploy/policy/bali-process.yaml >"$policy"
+grep -q '^  urgent: 2s$' "$policy" || { echo "FAIL: could not shorten the urgent deadline"; exit 1; }
+POLICY=$policy
+. "$(dirname "$0")/../lib/broker.sh"
+trap 'broker_kill; rm -rf "$work" "$policy"' EXIT
+
+# run CODE NAME ID COMMAND ARGS...: fusion-agent as ID, output in $work/out and $work/err.
+run() {
+    want=$1 name=$2
+    shift 2
+    agent "$@" >"$work/out" 2>"$work/err"
+    got=$?
+    if grep -q -e 'Sanitizer' -e 'runtime error' "$work/err"; then
+        fail "$name: sanitizer report"
+        sed 's/^/    stderr: /' "$work/err"
+    elif [ "$got" -ne "$want" ]; then
+        fail "$name: exit $got, expected $want"
+        sed 's/^/    stdout: /' "$work/out"
+        sed 's/^/    stderr: /' "$work/err"
+    fi
+}
+
+msg_id() { sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
+
+# receive ID COUNT FILE: listens as ID until COUNT new messages arrived (JSON lines in FILE).
+receive() {
+    agent "$1" listen --json --count "$2" --timeout 20 >"$3" 2>"$work/listen.err" ||
+        { fail "$1 did not receive $2 message(s)"; sed 's/^/    /' "$work/listen.err"; }
+    grep -q -e 'Sanitizer' -e 'runtime error' "$work/listen.err" && fail "$1 listen: sanitizer report"
+    return 0
+}
+
+nothing_for() { # ID NAME
+    agent "$1" listen --json --count 1 --timeout 3 >"$work/none.json" 2>"$work/none.err"
+    [ -s "$work/none.json" ] && { fail "$2: $1 received something"; cat "$work/none.json"; }
+    grep -q "no connection" "$work/none.err" && fail "$2: $1 could not connect"
+    return 0
+}
+
+# state ID MSGID AGENCY: the referral's state as ID's `referrals --json` shows it.
+state() {
+    agent "$1" referrals --json --all 2>/dev/null |
+        jq -r --arg id "$2" --arg a "$3" '.[] | select(.msg_id == $id and .agency == $a) | .state'
+}
+
+state_is() { [ "$(state "$1" "$2" "$3")" = "$4" ]; } # ID MSGID AGENCY STATE
+
+escalated() { # ID MSGID: true when ID's view of the referral says escalated
+    [ "$(agent "$1" referrals --json --all 2>/dev/null |
+        jq -r --arg id "$2" '.[] | select(.msg_id == $id) | .escalated')" = true ]
+}
+
+audit_count() { # EVENT MSGID: audit entries of that event for that msg_id
+    sqlite3 -readonly "$work/state/broker.db" \
+        "SELECT count(*) FROM audit WHERE event = '$1' AND lower(hex(msg_id)) = '$2'"
+}
+
+region_setup THA.RTP.fp1:focal_point,police THA.RTP.fp2:focal_point,police \
+    IDN.POLRI.fp1:focal_point,police IDN.POLRI.fp2:focal_point,police \
+    IDN.POLRI.off1:police MYS.RMP.fp1:focal_point,police || { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+drafts=$work/drafts
+mkdir -p "$drafts"
+
+# --- a referral under the Indonesia-Thailand agreement: delivered, acknowledged, accepted -----
+sed 's/"recipients": \["IDN.POLRI"\]/"recipients": ["IDN.POLRI.fp1"]/' tests/data/drafts/referral.json \
+    >"$drafts/referral.json"
+run 0 "send the referral" THA.RTP.fp1 send "$drafts/referral.json" --yes
+first=$(msg_id "$work/out")
+[ -n "$first" ] || fail "send printed no msg_id"
+[ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = sent ] || fail "the sender does not see it sent"
+receive IDN.POLRI.fp1 1 "$work/first.json"
+[ "$(jq -r .msg_id "$work/first.json")" = "$first" ] || fail "IDN got another message"
+# The listener acknowledged after committing; the broker marks the referral delivered then.
+wait_for 10 state_is IDN.POLRI.fp1 "$first" IDN.POLRI delivered ||
+    fail "a referral the recipient committed is not 'delivered': $(state IDN.POLRI.fp1 "$first" IDN.POLRI)"
+
+run 0 "acknowledge" IDN.POLRI.fp1 respond "$first" acknowledge
+contains "$work/out" "accepted: msg_id" "the acknowledgement is accepted by the broker"
+[ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = acknowledged ] || fail "THA does not see it acknowledged"
+[ "$(state IDN.POLRI.fp1 "$first" IDN.POLRI)" = acknowledged ] || fail "IDN does not see it acknowledged"
+run 0 "accept" IDN.POLRI.fp1 respond "$first" accept --reason "A shelter place is reserved in Jakarta."
+[ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = accepted ] || fail "THA does not see it accepted"
+[ "$(state IDN.POLRI.fp2 "$first" IDN.POLRI)" = accepted ] ||
+    fail "another focal point of IDN.POLRI does not see the referral to its agency accepted"
+run 0 "the sender lists its referrals as text" THA.RTP.fp1 referrals
+contains "$work/out" "$first  sent" "the text list shows the referral as sent by THA"
+contains "$work/out" "accepted" "the text list shows the state"
+contains "$work/out" " left" "the text list shows the time left"
+run 0 "the recipient lists them" IDN.POLRI.fp1 referrals --json
+jq -e --arg id "$first" '.[] | select(.msg_id == $id) | .direction == "received" and .seconds_left > 0' \
+    "$work/out" >/dev/null || fail "IDN's JSON list: $(cat "$work/out")"
+receive THA.RTP.fp1 2 "$work/responses.json"
+[ "$(jq -r .kind "$work/responses.json" | sort -u)" = referral_response ] || fail "THA got other than responses"
+[ "$(jq -r '.sections[0].referral_response.status' "$work/responses.json" | tr '\n' ' ')" = "acknowledged accepted " ] ||
+    fail "the responses' content: $(cat "$work/responses.json")"
+[ "$(jq -r .in_reply_to "$work/responses.json" | sort -u)" = "$first" ] || fail "responses are not in reply to the referral"
+[ "$(audit_count referral_state "$first")" -eq 3 ] || fail "delivered, acknowledged, accepted are not 3 audit entries"
+
+# --- a response from a draft file (send) moves the state too; nothing follows 'closed' --------
+cat >"$drafts/close.yaml" <<YAML
+kind: referral_response
+audience: direct
+recipients: [THA.RTP.fp1]
+in_reply_to: $first
+purpose: victim_protection
+sections:
+  - id: 1
+    tlp: amber
+    categories: operational
+    content:
+      referral_response: {status: closed, outcome: The victim was certified and returned home.}
+YAML
+run 0 "another focal point of the agency closes it with send" IDN.POLRI.fp2 send "$drafts/close.yaml" --yes
+[ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = closed ] || fail "THA does not see it closed"
+run 3 "an answer after close is refused by the broker" IDN.POLRI.fp1 respond "$first" accept
+contains "$work/err" "is closed already" "the refusal says the referral is closed"
+run 0 "the open list leaves closed referrals out" THA.RTP.fp1 referrals --json
+[ "$(jq --arg id "$first" '[.[] | select(.msg_id == $id)] | length' "$work/out")" -eq 0 ] ||
+    fail "a closed referral is listed as open: $(cat "$work/out")"
+run 0 "as MYS, no referral concerns me" MYS.RMP.fp1 referrals
+contains "$work/out" "no open referrals" "an agency without referrals sees none"
+receive THA.RTP.fp1 1 "$work/closed.json"
+[ "$(jq -r .response_status "$work/closed.json")" = closed ] || fail "the closing response's header status"
+
+# --- bad input: nothing is sent ---------------------------------------------------------------
+outbox() { sqlite3 -readonly "$work/state/agent-IDN.POLRI.fp1/mailbox.db" "SELECT count(*) FROM outbox"; }
+broker_events() { # anything but deliveries: a refused command must not even connect
+    sqlite3 -readonly "$work/state/broker.db" \
+        "SELECT count(*) FROM audit WHERE event NOT IN ('delivered', 'received')"
+}
+before=$(outbox) events=$(broker_events)
+run 2 "respond to a msg_id that is not in the inbox" IDN.POLRI.fp1 respond 00112233445566778899aabbccddeeff accept
+contains "$work/err" "no message 00112233445566778899aabbccddeeff in the inbox" "the error names the msg_id"
+run 2 "respond with a malformed msg_id" IDN.POLRI.fp1 respond 0011 accept
+contains "$work/err" "is not a msg_id" "a malformed msg_id is named"
+run 2 "respond with an unknown answer" IDN.POLRI.fp1 respond "$first" maybe
+run 2 "decline without a reason" IDN.POLRI.fp1 respond "$first" decline
+contains "$work/err" "needs --reason" "decline asks for a reason"
+[ "$(outbox)" = "$before" ] || fail "a refused respond left something in the outbox"
+[ "$(broker_events)" = "$events" ] || fail "a refused respond reached the broker"
+
+# --- an urgent referral left unanswered escalates once ---------------------------------------
+sed -e 's/"urgency": "normal"/"urgency": "urgent"/' "$drafts/referral.json" >"$drafts/urgent.json"
+run 0 "send an urgent referral" THA.RTP.fp1 send "$drafts/urgent.json" --yes
+second=$(msg_id "$work/out")
+wait_for 20 escalated THA.RTP.fp1 "$second" || fail "the urgent referral was not escalated"
+[ "$(state THA.RTP.fp1 "$second" IDN.POLRI)" = sent ] || fail "escalation changed the state"
+receive THA.RTP.fp1 1 "$work/notice-tha.json"
+jq -e --arg id "$second" '.kind == "notice" and .sender == "RSO.FUSION.broker" and .in_reply_to == $id' \
+    "$work/notice-tha.json" >/dev/null || fail "the sender's escalation notice: $(cat "$work/notice-tha.json")"
+jq -r '.sections[0].notice.text' "$work/notice-tha.json" | grep -q "not acknowledged by its deadline" ||
+    fail "the notice does not say why"
+receive IDN.POLRI.fp2 1 "$work/notice-fp2.json"
+jq -e --arg id "$second" '.kind == "notice" and .in_reply_to == $id' "$work/notice-fp2.json" >/dev/null ||
+    fail "the other focal point's notice: $(cat "$work/notice-fp2.json")"
+receive IDN.POLRI.fp1 1 "$work/second.json"
+[ "$(jq -r .msg_id "$work/second.json")" = "$second" ] || fail "IDN.POLRI.fp1 got more than the referral"
+nothing_for IDN.POLRI.fp1 "the referral's own recipient gets no notice"
+nothing_for IDN.POLRI.off1 "a police officer who is not a focal point"
+nothing_for THA.RTP.fp2 "another focal point of the sender's agency"
+nothing_for MYS.RMP.fp1 "a focal point of another agency"
+[ "$(audit_count escalated "$second")" -eq 1 ] || fail "not exactly one escalation in the audit trail"
+sqlite3 -readonly "$work/state/broker.db" \
+    "SELECT details FROM audit WHERE event = 'escalated' AND lower(hex(msg_id)) = '$second'" >"$work/esc.json"
+[ "$(jq -c '.notified | sort' "$work/esc.json")" = '["IDN.POLRI.fp2","THA.RTP.fp1"]' ] ||
+    fail "the escalation names the wrong people: $(cat "$work/esc.json")"
+[ "$(audit_count escalated "$first")" -eq 0 ] || fail "the acknowledged referral was escalated"
+
+# --- not again after a restart (after kill -9: the escalation was committed with its notice) ---
+broker_kill
+broker_start || exit 1
+run 0 "send another urgent referral after the restart" THA.RTP.fp1 send "$drafts/urgent.json" --yes
+third=$(msg_id "$work/out")
+# Its escalation proves the broker's timer ran after the restart, past the second's deadline.
+wait_for 20 escalated THA.RTP.fp1 "$third" || fail "the referral sent after the restart was not escalated"
+[ "$(audit_count escalated "$second")" -eq 1 ] || fail "the referral escalated again after the restart"
+receive THA.RTP.fp1 1 "$work/notice-third.json"
+[ "$(jq -r .in_reply_to "$work/notice-third.json")" = "$third" ] ||
+    fail "THA got another notice than the new one: $(cat "$work/notice-third.json")"
+nothing_for THA.RTP.fp1 "no second notice for the escalated referral"
+
+grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" && fail "sanitizer report in the broker log"
+[ "$failures" -gt 0 ] && tail -n 30 "$work/broker.log"
+finish referral_workflow
