@@ -14,6 +14,12 @@ static const fx_command_t s_commands[] = {
     {"flush", agent_flush, "send what waits in the outbox"},
     {"subscribe", agent_subscribe, "follow alerts on a route pattern"},
     {"unsubscribe", agent_unsubscribe, "stop following a route pattern"},
+    {"subscriptions", agent_subscriptions, "list the route patterns this principal follows"},
+    {"alert", agent_alert, "compose and send a case alert (preview, then confirm)"},
+    {"refer", agent_refer, "compose and send a referral (preview, then confirm)"},
+    {"can-share", agent_can_share, "ask the live policy whether a message may be shared, and how"},
+    {"inbox", agent_inbox, "list received messages (filters, --json)"},
+    {"show", agent_show, "show one received message with its TLP banner and sender"},
     {NULL, NULL, NULL},
 };
 
