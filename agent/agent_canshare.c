@@ -142,10 +142,12 @@ static int s_explain(agent_session_t *s, json_t *query, json_t **answer_p)
     int ok = json_is_array(decisions);
     size_t i;
     json_t *d;
-    json_array_foreach(decisions, i, d) ok = ok &&
-                                             json_is_string(json_object_get(d, "recipient")) &&
-                                             json_is_integer(json_object_get(d, "section")) &&
-                                             json_is_boolean(json_object_get(d, "allow"));
+    json_array_foreach(decisions, i, d)
+    {
+        ok = ok && json_is_string(json_object_get(d, "recipient")) &&
+             json_is_integer(json_object_get(d, "section")) &&
+             json_is_boolean(json_object_get(d, "allow"));
+    }
     if (!ok) {
         json_decref(doc);
         fx_cli_error(AGENT_PROG, "can-share: the broker's EXPLAIN answer is not a decision list");
@@ -159,6 +161,17 @@ static const char *s_str(const json_t *obj, const char *key)
 {
     const char *text = json_string_value(json_object_get(obj, key));
     return text ? text : "";
+}
+
+/* A short string of the broker's answer for a terminal: printable ASCII, anything else '?'. */
+static const char *s_shown(const json_t *obj, const char *key, char *buf, size_t size)
+{
+    const char *text = s_str(obj, key);
+    size_t n = 0;
+    for (; text[n] && n + 1 < size; n++)
+        buf[n] = text[n] >= 0x20 && text[n] < 0x7f ? text[n] : '?';
+    buf[n] = '\0';
+    return buf;
 }
 
 /* ---- Suggestions ---------------------------------------------------------------------------- */
@@ -397,9 +410,10 @@ static void s_print_answer(const fx_draft_t *draft, const json_t *query, const j
     json_array_foreach(decisions, i, d)
     {
         const char *recipient = s_str(d, "recipient");
+        char shown[3][160];
         if (!current || strcmp(current, recipient) != 0) {
             current = recipient;
-            printf("\n%s:\n", recipient);
+            printf("\n%s:\n", s_shown(d, "recipient", shown[0], sizeof shown[0]));
         }
         json_int_t id = json_integer_value(json_object_get(d, "section"));
         char cats[256] = "";
@@ -412,13 +426,15 @@ static void s_print_answer(const fx_draft_t *draft, const json_t *query, const j
         int allow = json_is_true(json_object_get(d, "allow"));
         printf("  section %lld (tlp %s; %s): ", (long long) id,
                fx_vocab_name(FX_VOCAB_TLP, tlp) ? fx_vocab_name(FX_VOCAB_TLP, tlp) : "?", cats);
+        s_shown(d, "rule", shown[1], sizeof shown[1]);
+        s_shown(d, "agreement", shown[2], sizeof shown[2]);
         if (allow)
-            printf("YES, rule %s", s_str(d, "rule"));
+            printf("YES, rule %s", shown[1]);
         else
-            printf("NO (%s%s%s)", s_str(d, "code"), s_str(d, "rule")[0] ? ", rule " : "",
-                   s_str(d, "rule"));
-        if (s_str(d, "agreement")[0])
-            printf(", under agreement %s", s_str(d, "agreement"));
+            printf("NO (%s%s%s)", s_shown(d, "code", shown[0], sizeof shown[0]),
+                   shown[1][0] ? ", rule " : "", shown[1]);
+        if (shown[2][0])
+            printf(", under agreement %s", shown[2]);
         printf("\n    ");
         agent_print_text(stdout, s_str(d, "reason"), "    ");
         printf("\n");
@@ -431,8 +447,11 @@ static void s_print_answer(const fx_draft_t *draft, const json_t *query, const j
                 f = &found[k];
         if (f && f->n) {
             printf("    To share it lawfully (each checked against the policy):\n");
-            for (size_t k = 0; k < f->n; k++)
-                printf("      - %s\n", f->texts[k]);
+            for (size_t k = 0; k < f->n; k++) {
+                printf("      - ");
+                agent_print_text(stdout, f->texts[k], "        ");
+                printf("\n");
+            }
             printf("      - or leave section %lld out: the other sections are decided on their "
                    "own\n",
                    (long long) id);
@@ -527,7 +546,10 @@ static int s_recipients(agent_session_t *s, const compose_t *c, const fx_draft_t
             int seen = 0;
             size_t k;
             json_t *item;
-            json_array_foreach(list, k, item) seen = seen || strcmp(s_str(item, "id"), id) == 0;
+            json_array_foreach(list, k, item)
+            {
+                seen = seen || strcmp(s_str(item, "id"), id) == 0;
+            }
             const fx_cert_t *cert = seen ? NULL : fx_directory_find(dir, id);
             if (cert)
                 json_array_append_new(list, s_principal(cert));
@@ -579,8 +601,11 @@ static int s_can_share(agent_session_t *s, const compose_t *c, const fx_draft_t 
         }
         size_t i;
         json_t *d;
-        json_array_foreach(json_object_get(answer, "decisions"), i,
-                           d) if (!json_is_true(json_object_get(d, "allow"))) status = FX_EXIT_NO;
+        json_array_foreach(json_object_get(answer, "decisions"), i, d)
+        {
+            if (!json_is_true(json_object_get(d, "allow")))
+                status = FX_EXIT_NO;
+        }
         if (json_array_size(json_object_get(answer, "decisions")) == 0)
             status = FX_EXIT_NO;
     }

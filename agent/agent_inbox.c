@@ -2,6 +2,7 @@
  * filters; `fusion-agent show MSGID` verifies a stored message again and prints it under its TLP
  * banner; and the command `listen --exec` runs for each new message. None of them needs the
  * broker: they read the agent's own mailbox. */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -118,8 +119,12 @@ void agent_run_hook(const char *command, const fx_delivery_t *d)
         _exit(127);
     }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        ;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fx_cli_error(AGENT_PROG, "listen: --exec: lost the command for %s", hex);
+            return;
+        }
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
         fx_cli_error(AGENT_PROG,
                      "listen: --exec command failed for message %s (exit %d); "

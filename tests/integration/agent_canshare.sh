@@ -26,7 +26,8 @@ expect() {
 }
 
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
-    THA.OAG.pros1:prosecution,focal_point MYS.RMP.lo1:liaison_officer,police ||
+    THA.OAG.pros1:prosecution,focal_point MYS.RMP.lo1:liaison_officer,police \
+    MYS.RMP.fp1:focal_point,police THA.DSDW.sw1:social_services ||
     { echo "FAIL: region setup"; exit 1; }
 
 # --- bad input: refused before any network (the broker is not even running yet) ------------
@@ -95,10 +96,21 @@ expect 1 "victim data to a prosecutor is forbidden" THA.RTP.fp1 can-share "$@" \
 contains "$work/out" "NO (forbidden, rule nonpunishment-victim-data)" "forbid rule named"
 lacks "$work/out" "purpose really is investigation" "never suggests what was asked"
 
+# Consent: victim data to social services needs the victim's recorded consent.
+set -- --kind referral --to THA.DSDW.sw1 --purpose victim_protection --subject-role victim \
+    --section amber --categories victim_identity
+expect 1 "victim data to social services without consent" THA.RTP.fp1 can-share "$@"
+contains "$work/out" "NO (forbidden, rule victim-consent-ngo-social-services)" "consent rule named"
+contains "$work/out" "record the subject's consent, if it has been given: --consent" \
+    "recording consent is suggested"
+expect 0 "with consent recorded it may go" THA.RTP.fp1 can-share "$@" --consent
+contains "$work/out" "YES, rule victim-protection-services" "allowed with consent"
+
 # --- route audience: the broker finds the recipients --------------------------------------
 expect 0 "a liaison officer follows the route" MYS.RMP.lo1 subscribe 'mmr>**>mys' \
     --stage at_border --kind case_alert
 expect 0 "a second subscription" MYS.RMP.lo1 subscribe 'LKA:CMB>**'
+expect 0 "a focal point follows the route too" MYS.RMP.fp1 subscribe 'MMR>**'
 expect 0 "subscriptions lists them" MYS.RMP.lo1 subscriptions
 contains "$work/out" "MMR>\*\*>MYS" "the first pattern is listed"
 contains "$work/out" "at_border" "with its stage"
@@ -117,6 +129,12 @@ contains "$work/out" "MYS.RMP.lo1:" "the route follower is asked about"
 contains "$work/out" "section 1 (tlp green; operational): YES, rule route-alerts-liaison-officers" \
     "green goes on the route"
 contains "$work/out" "section 2 (tlp amber; operational): NO (tlp_audience)" "amber does not"
+contains "$work/out" "address it directly to this recipient: --to MYS.RMP.fp1" \
+    "the focal point may get it directly"
+expect 0 "addressed directly, the focal point may get the amber section" THA.RTP.fp1 can-share \
+    --to MYS.RMP.fp1 --route 'MMR>THA>MYS' --stage at_border --section amber \
+    --categories operational
+contains "$work/out" "(audience direct)" "--to makes it direct"
 
 expect 0 "unsubscribe" MYS.RMP.lo1 unsubscribe 'LKA:CMB>**'
 expect 0 "the list follows" MYS.RMP.lo1 subscriptions --json
