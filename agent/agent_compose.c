@@ -33,8 +33,30 @@ void agent_compose_init(compose_t *self, const char *command, int kind, int can_
     self->to = json_array();
 }
 
+/* Wipes the text of every string in value (the content an officer typed) before it is freed. */
+static void s_wipe(json_t *value)
+{
+    const char *key;
+    size_t i;
+    json_t *item;
+    if (json_is_string(value)) {
+        sodium_memzero((char *) json_string_value(value), json_string_length(value));
+    } else if (json_is_object(value)) {
+        json_object_foreach(value, key, item)
+        {
+            s_wipe(item);
+        }
+    } else if (json_is_array(value)) {
+        json_array_foreach(value, i, item)
+        {
+            s_wipe(item);
+        }
+    }
+}
+
 void agent_compose_clear(compose_t *self)
 {
+    s_wipe(self->doc);
     json_decref(self->doc);
     json_decref(self->to);
     self->doc = self->to = NULL;
@@ -292,6 +314,7 @@ int agent_compose_apply(compose_t *self, const char *option, const char *value, 
         self->audience = fx_vocab_parse(FX_VOCAB_AUDIENCE, value);
     } else if (strcmp(option, "to") == 0) {
         char *copy = fx_strdup(value), *save = NULL;
+        json_t *ids = json_array();
         int ok = 1;
         for (char *id = strtok_r(copy, ",", &save); id && ok; id = strtok_r(NULL, ",", &save)) {
             if (!s_recipient_ok(id))
@@ -300,13 +323,16 @@ int agent_compose_apply(compose_t *self, const char *option, const char *value, 
                             "IDN.POLRI.fp1) nor an agency (COUNTRY.AGENCY, e.g. IDN.POLRI)",
                             id) == 0;
             else
-                json_array_append_new(self->to, json_string(id));
+                json_array_append_new(ids, json_string(id));
         }
         free(copy);
+        if (ok && json_array_size(ids) == 0)
+            ok = s_fail(why, size, "--to needs at least one principal or agency id") == 0;
+        if (ok)
+            json_array_extend(self->to, ids); /* all or nothing, for a prompt that asks again */
+        json_decref(ids);
         if (!ok)
             return -1;
-        if (json_array_size(self->to) == 0)
-            return s_fail(why, size, "--to needs at least one principal or agency id");
     } else if (strcmp(option, "route") == 0) {
         fx_route_t *route = NULL;
         char reason[FX_ROUTE_WHY_SIZE];
@@ -654,7 +680,9 @@ static int s_ask(compose_t *self, FILE *in, FILE *out, const char *question, con
             fprintf(out, "  an answer is needed here\n");
             continue;
         }
-        if (agent_compose_apply(self, option, line, why, sizeof why) == 0)
+        int applied = agent_compose_apply(self, option, line, why, sizeof why) == 0;
+        sodium_memzero(line, sizeof line);
+        if (applied)
             return 1;
         fprintf(out, "  %s\n", why);
     }

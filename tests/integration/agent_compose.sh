@@ -141,15 +141,17 @@ expect 2 "--draft and options together" THA.RTP.fp1 refer --draft "$work/ref.yam
     --urgency urgent --yes
 
 # --- the guided prompt on a terminal ---------------------------------------------------------
-# Answers: audience, recipients, route, stage, purpose, subject role, consent, agreement, urgency,
+# Answers: audience, recipients (a wrong list, then a right one), route, stage, purpose, subject role, consent, agreement, urgency,
 # handling, case ref; section: a wrong TLP then amber, summary, an indicator and the end of them,
 # action, location, no person, no document, reliability, a wrong accuracy then 2, categories;
 # no other section; and the confirmation.
-printf '%s\n' direct IDN.POLRI.fp1 '' '' investigation suspect n '' normal '' RTP-7 \
+printf '%s\n' direct 'IDN.POLRI.fp1,no id' IDN.POLRI.fp1 '' '' investigation suspect n '' normal \
+    '' RTP-7 \
     purple amber 'Prompted summary' 'an indicator' '' '' 'Sadao' '' '' A 9 2 '' n y \
     >"$work/answers"
 script -qec "'$FUSION_BIN/fusion-agent' alert --config '$work/agent-THA.RTP.fp1.yaml'" \
     /dev/null <"$work/answers" >"$work/prompt.out" 2>&1
+contains "$work/prompt.out" "'no id' is neither a principal id" "a wrong recipient is explained"
 contains "$work/prompt.out" "unknown TLP 'purple'" "a wrong answer is explained"
 contains "$work/prompt.out" "accuracy must be 1" "and asked again"
 contains "$work/prompt.out" "IDN.POLRI.fp1 (fingerprint" "the preview is shown"
