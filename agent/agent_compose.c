@@ -781,10 +781,10 @@ static void s_usage(int kind)
     if (kind == FX_KIND_REFERRAL)
         printf("Composes and sends a referral: a case handed to a focal point of another agency,\n"
                "for example a possible victim for identification through a National Referral\n"
-               "Mechanism.\n");
+               "Mechanism.\n\n");
     else
         printf("Composes and sends a case alert: what officers on a route, in a taskforce or at\n"
-               "named agencies should look out for.\n");
+               "named agencies should look out for.\n\n");
     printf("Without options on a terminal it asks for each field. Before anything is sent the\n"
            "broker says, per section, who will receive it and who will not and why; you then\n"
            "confirm (--yes skips the question; without a terminal --yes is required). A section\n"

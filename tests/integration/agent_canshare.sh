@@ -96,6 +96,26 @@ expect 1 "victim data to a prosecutor is forbidden" THA.RTP.fp1 can-share "$@" \
 contains "$work/out" "NO (forbidden, rule nonpunishment-victim-data)" "forbid rule named"
 lacks "$work/out" "purpose really is investigation" "never suggests what was asked"
 
+# From a draft file, to an agency (every principal of it in the directory).
+cat >"$work/draft.yaml" <<'YAML'
+kind: referral
+audience: direct
+recipients: [IDN.POLRI]
+purpose: return_reintegration
+subject_role: victim
+sections:
+  - id: 1
+    tlp: amber
+    content: {referral: {reason: r, persons: [{role: victim, name: A}]}}
+YAML
+expect 0 "a draft file, to an agency" THA.RTP.fp1 can-share --draft "$work/draft.yaml"
+contains "$work/out" "^IDN.POLRI.fp1:" "the agency's principal is asked about"
+contains "$work/out" "personal_identifiers, victim_identity): YES" "derived labels are asked"
+expect 2 "a draft file and options" THA.RTP.fp1 can-share --draft "$work/draft.yaml" --consent
+expect 2 "an agency nobody is in" THA.RTP.fp1 can-share --to NZL.NZP --section green \
+    --categories operational
+contains "$work/err" "NZL.NZP is not a principal or agency of the directory" "unknown recipient"
+
 # Consent: victim data to social services needs the victim's recorded consent.
 set -- --kind referral --to THA.DSDW.sw1 --purpose victim_protection --subject-role victim \
     --section amber --categories victim_identity
