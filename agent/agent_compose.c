@@ -159,7 +159,9 @@ static json_t *s_spec(const char *option, const char *value, char *why, size_t s
             ok = 0;
             s_fail(why, size, "--%s: '%s' is given twice", option, item);
         } else {
-            json_object_set_new(obj, item, s_scalar(eq + 1));
+            /* Only an age is a number: a document number keeps its leading zeros. */
+            json_object_set_new(obj, item,
+                                strcmp(item, "age") == 0 ? s_scalar(eq + 1) : json_string(eq + 1));
         }
     }
     sodium_memzero(copy, strlen(value));
@@ -293,6 +295,10 @@ int agent_compose_apply(compose_t *self, const char *option, const char *value, 
         value = "";
     if (strlen(value) > 64 * 1024)
         return s_fail(why, size, "--%s is longer than 64 KiB", option);
+    json_t *probe = json_string(value); /* jansson takes UTF-8 only; nothing may be lost */
+    if (!probe)
+        return s_fail(why, size, "--%s is not valid UTF-8 text", option);
+    json_decref(probe);
     self->composed = 1;
     for (size_t i = 0; i < sizeof header / sizeof header[0]; i++) {
         if (strcmp(header[i].option, option) != 0)

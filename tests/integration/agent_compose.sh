@@ -72,6 +72,9 @@ expect 2 "free text without categories" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --s
 contains "$work/err" "needs 'categories'" "free text must be labelled"
 expect 2 "a bad person spec" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber --summary s \
     --person 'name' --yes
+expect 2 "text that is not UTF-8" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
+    --summary "$(printf 'caf\351')" --yes
+contains "$work/err" "not valid UTF-8" "says what is wrong with the text"
 expect 2 "no audience" THA.RTP.fp1 alert --section green --summary s --yes
 contains "$work/err" "say who receives it" "asks for recipients"
 expect 2 "no terminal and no --yes" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
@@ -112,9 +115,11 @@ expect 0 "a referral with --yes" THA.RTP.fp1 refer --to IDN.POLRI --purpose vict
     --handling no_onward_sharing_without_consent \
     --section amber --reason 'Recruited for a scam compound' \
     --action 'victim identification through the NRM' --consent-recorded \
-    --person role=victim,name=A.Example,nationality=IDN --yes
-contains "$work/out" "Section 1 (tlp amber; operational, personal_identifiers, victim_identity)" \
-    "victim identity derived"
+    --person role=victim,name=A.Example,nationality=IDN \
+    --document type=passport,number=0012345,issuing_country=IDN --yes
+contains "$work/out" \
+    "Section 1 (tlp amber; operational, personal_identifiers, travel_document, victim_identity)" \
+    "victim identity and travel document derived"
 contains "$work/out" "IDN.POLRI.fp1 (fingerprint" "the focal point is allowed"
 contains "$work/out" "IDN.POLRI.lo1: no_permit" "the liaison officer is not, with the code"
 contains "$work/out" "^accepted: msg_id" "referral accepted"
@@ -122,7 +127,8 @@ referral_id=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out")
 receive IDN.POLRI.fp1 1 "$work/fp1.json"
 jq -e --arg id "$referral_id" '.msg_id == $id and .kind == "referral" and .agreement ==
     "IDN-THA-NRM-2024" and .handling == ["no_onward_sharing_without_consent"] and .consent
-    and .sections[0].referral.persons[0].role == "victim"' "$work/fp1.json" >/dev/null ||
+    and .sections[0].referral.persons[0].role == "victim"
+    and .sections[0].referral.documents[0].number == "0012345"' "$work/fp1.json" >/dev/null ||
     { fail "the focal point got the referral"; cat "$work/fp1.json"; }
 nothing_for IDN.POLRI.lo1 "the referral's denied recipient"
 
