@@ -10,11 +10,17 @@ int agent_seal(int argc, char **argv);   /* agent_envelope.c */
 int agent_open(int argc, char **argv);   /* agent_envelope.c */
 
 /* Network commands (they talk to the broker; docs/protocol.md). */
-int agent_send(int argc, char **argv);        /* agent_send.c */
-int agent_listen(int argc, char **argv);      /* agent_listen.c */
-int agent_flush(int argc, char **argv);       /* agent_net.c */
-int agent_subscribe(int argc, char **argv);   /* agent_net.c */
-int agent_unsubscribe(int argc, char **argv); /* agent_net.c */
+int agent_send(int argc, char **argv);          /* agent_send.c */
+int agent_listen(int argc, char **argv);        /* agent_listen.c */
+int agent_flush(int argc, char **argv);         /* agent_net.c */
+int agent_subscribe(int argc, char **argv);     /* agent_net.c */
+int agent_unsubscribe(int argc, char **argv);   /* agent_net.c */
+int agent_subscriptions(int argc, char **argv); /* agent_subs.c */
+int agent_alert(int argc, char **argv);         /* agent_compose.c */
+int agent_refer(int argc, char **argv);         /* agent_compose.c */
+int agent_can_share(int argc, char **argv);     /* agent_canshare.c */
+int agent_inbox(int argc, char **argv);         /* agent_inbox.c */
+int agent_show(int argc, char **argv);          /* agent_inbox.c */
 
 /* The referral workflow and onward sharing (docs/referrals.md). */
 int agent_respond(int argc, char **argv);         /* agent_respond.c */

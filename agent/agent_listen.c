@@ -21,7 +21,8 @@
 
 static void s_help(void)
 {
-    printf("Usage: %s listen [--json] [--count N] [--timeout S] [--window W] [--config FILE]\n\n"
+    printf("Usage: %s listen [--json] [--exec CMD] [--count N] [--timeout S] [--window W]\n"
+           "                 [--config FILE]\n\n"
            "Receives messages in the foreground until interrupted (Ctrl-C). Each message is\n"
            "verified (the sender's certificate against the authority, the signature and the\n"
            "section hashes against the certificate), committed to the inbox and only then\n"
@@ -30,12 +31,17 @@ static void s_help(void)
            "The outbox is flushed when the connection comes up and every %d s.\n\n"
            "Options:\n"
            "  --json         one JSON object per message and line\n"
+           "  --exec CMD     run CMD (with /bin/sh) for each new message, after it is stored;\n"
+           "                 it gets FUSION_MSG_ID, FUSION_KIND, FUSION_SENDER, FUSION_URGENCY\n"
+           "                 and FUSION_TLP in its environment, never the content. Its output\n"
+           "                 goes to stderr; a failure is logged and listening goes on. The\n"
+           "                 message stays 'new' in the inbox for '%s show'.\n"
            "  --count N      exit 0 after N new messages\n"
            "  --timeout S    exit after S seconds (1 if --count was given and not reached)\n"
            "  --window W     how many deliveries may be in flight at once (1-%d, default %d)\n"
            "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help     this help\n",
-           AGENT_PROG, FLUSH_INTERVAL_MS / 1000, FX_CLIENT_MAX_QUEUED, DEFAULT_WINDOW,
+           AGENT_PROG, FLUSH_INTERVAL_MS / 1000, AGENT_PROG, FX_CLIENT_MAX_QUEUED, DEFAULT_WINDOW,
            AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
     fx_cli_print_exit_codes();
 }
@@ -437,11 +443,12 @@ static void s_workflow_text(const Fusion__Header *h)
 typedef struct {
     int json;
     int window;
-    int count;      /* 0: no limit */
-    int timeout_ms; /* 0: none */
+    int count;        /* 0: no limit */
+    int timeout_ms;   /* 0: none */
+    const char *exec; /* a command to run per new message (agent_inbox.c), or NULL */
 } listen_opts_t;
 
-static void s_show(agent_session_t *s, const fx_delivery_t *d, int json, int64_t received_at)
+void agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, int64_t received_at)
 {
     const fx_envelope_t *env = fx_delivery_envelope(d);
     const Fusion__Header *h = fx_envelope_header(env);
@@ -594,7 +601,7 @@ static void s_show(agent_session_t *s, const fx_delivery_t *d, int json, int64_t
 
 /* Verifies, stores, acknowledges and shows one delivery. 1 for a new message, 0 for a duplicate
  * or a refused one, -1 when the inbox cannot be written (nothing is acknowledged then). */
-static int s_handle(agent_session_t *s, fx_delivery_t *d, int json)
+static int s_handle(agent_session_t *s, fx_delivery_t *d, const listen_opts_t *o)
 {
     char hex[2 * FX_MSG_ID_BYTES + 1];
     agent_msg_id_hex(fx_delivery_msg_id(d), hex);
@@ -626,8 +633,10 @@ static int s_handle(agent_session_t *s, fx_delivery_t *d, int json)
     (void) fx_client_acknowledge(s->client, fx_delivery_msg_id(d));
     if (!is_new)
         return 0;
-    s_show(s, d, json, now);
-    if (fx_mailbox_inbox_mark_read(s->mailbox, fx_delivery_msg_id(d)) != FX_OK)
+    agent_show_delivery(s, d, o->json, now);
+    if (o->exec)
+        agent_run_hook(o->exec, d);
+    else if (fx_mailbox_inbox_mark_read(s->mailbox, fx_delivery_msg_id(d)) != FX_OK)
         fx_cli_error(AGENT_PROG, "listen: mailbox: cannot mark %s read", hex);
     return 1;
 }
@@ -681,7 +690,7 @@ static int s_listen(agent_session_t *s, const listen_opts_t *o)
                          fx_strerror(rc));
             continue;
         }
-        int got = s_handle(s, d, o->json);
+        int got = s_handle(s, d, o);
         fx_delivery_destroy(&d);
         if (got < 0)
             return FX_EXIT_SYSTEM;
@@ -714,15 +723,12 @@ static int s_number(const char *option, const char *text, int max, int *value_p)
 int agent_listen(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"count", required_argument, NULL, 'n'},
-        {"timeout", required_argument, NULL, 't'},
-        {"window", required_argument, NULL, 'w'},
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, 'j'},         {"exec", required_argument, NULL, 'x'},
+        {"count", required_argument, NULL, 'n'},  {"timeout", required_argument, NULL, 't'},
+        {"window", required_argument, NULL, 'w'}, {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    listen_opts_t o = {0, DEFAULT_WINDOW, 0, 0};
+    listen_opts_t o = {0, DEFAULT_WINDOW, 0, 0, NULL};
     const char *config = NULL;
     int opt;
     opterr = 0;
@@ -731,6 +737,8 @@ int agent_listen(int argc, char **argv)
         int bad = 0;
         if (opt == 'j')
             o.json = 1;
+        else if (opt == 'x')
+            o.exec = optarg;
         else if (opt == 'n')
             bad = s_number("--count", optarg, 1000000, &o.count);
         else if (opt == 't')

@@ -76,4 +76,20 @@ int agent_parse_seconds(const char *command, const char *option, const char *tex
  * lines left out. */
 void agent_print_text(FILE *out, const char *text, const char *indent);
 
+/* Sends a checked draft as `send` does (agent_send.c): older outbox entries first, PREPARE and
+ * the per-section preview, confirmation on the terminal unless yes, sealing, the outbox, and
+ * PUBLISH (or the queue when the broker is down). label names it in messages and the outbox.
+ * Returns the exit code. */
+int agent_send_draft(agent_session_t *s, const char *label, const fx_draft_t *draft, int yes);
+
+/* Prints a verified delivery for its recipient: header, sender and fingerprint, each section it
+ * may read, and the sections it was not given; as text, or one JSON object on a line
+ * (agent_listen.c). */
+void agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, int64_t received_at);
+
+/* Runs command with /bin/sh for a new message, its msg_id, kind, sender, urgency and highest TLP
+ * in the environment (FUSION_MSG_ID ...), its output on stderr; waits for it and logs a failure
+ * (agent_inbox.c). */
+void agent_run_hook(const char *command, const fx_delivery_t *d);
+
 #endif

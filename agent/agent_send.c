@@ -319,3 +319,8 @@ int agent_send(int argc, char **argv)
     fx_draft_destroy(&draft);
     return status;
 }
+
+int agent_send_draft(agent_session_t *s, const char *label, const fx_draft_t *draft, int yes)
+{
+    return s_send(s, label, draft, yes);
+}

@@ -1,5 +1,6 @@
-/* SUBSCRIBE and UNSUBSCRIBE (route subscriptions, durable, answered after the commit), CREDIT
- * (the delivery window) and RECEIVED (a delivery acknowledged). */
+/* SUBSCRIBE and UNSUBSCRIBE (route subscriptions, durable, answered after the commit), the list of
+ * a principal's own subscriptions (SUBSCRIPTIONS_REQUEST), CREDIT (the delivery window) and
+ * RECEIVED (a delivery acknowledged). */
 #include <jansson.h>
 #include <string.h>
 
@@ -173,4 +174,59 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
         session->in_flight_bytes -= bytes;
     }
     server_note_room(self, session);
+}
+
+/* ---- SUBSCRIPTIONS_REQUEST: the principal's own subscriptions, oldest first ------------------ */
+
+typedef struct {
+    Fusion__Subscribe **items;
+    size_t n, cap;
+} subscription_list_t;
+
+static int s_collect(const fx_store_subscription_t *row, void *arg)
+{
+    subscription_list_t *list = arg;
+    if (list->n == list->cap) {
+        list->cap = list->cap ? 2 * list->cap : 16;
+        list->items = fx_realloc(list->items, list->cap * sizeof *list->items);
+    }
+    Fusion__Subscribe *sub = fx_calloc(1, sizeof *sub);
+    fusion__subscribe__init(sub);
+    sub->pattern = fx_strdup(row->pattern);
+    sub->exercise = fx_strdup(row->exercise);
+    sub->stages = fx_calloc(32, sizeof *sub->stages);
+    sub->kinds = fx_calloc(32, sizeof *sub->kinds);
+    for (int v = 1; v < 32; v++) {
+        if (row->stages & (1u << v))
+            sub->stages[sub->n_stages++] = (Fusion__Stage) v;
+        if (row->kinds & (1u << v))
+            sub->kinds[sub->n_kinds++] = (Fusion__Kind) v;
+    }
+    list->items[list->n++] = sub;
+    return 0;
+}
+
+void handle_subscriptions(server_t *self, session_t *session, uint64_t request_id)
+{
+    subscription_list_t list = {NULL, 0, 0};
+    if (fx_store_subscription_each(self->store, session->principal, s_collect, &list) != FX_OK) {
+        server_error(self, session, request_id, FX_ERR_STORAGE, "cannot read the subscriptions");
+    } else {
+        Fusion__Frame frame = FUSION__FRAME__INIT;
+        Fusion__Subscriptions subscriptions = FUSION__SUBSCRIPTIONS__INIT;
+        frame.request_id = request_id;
+        frame.body_case = FUSION__FRAME__BODY_SUBSCRIPTIONS;
+        frame.subscriptions = &subscriptions;
+        subscriptions.n_subscriptions = list.n;
+        subscriptions.subscriptions = list.items;
+        server_answer(self, session, &frame);
+    }
+    for (size_t i = 0; i < list.n; i++) {
+        free(list.items[i]->pattern);
+        free(list.items[i]->exercise);
+        free(list.items[i]->stages);
+        free(list.items[i]->kinds);
+        free(list.items[i]);
+    }
+    free(list.items);
 }

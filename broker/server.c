@@ -713,6 +713,9 @@ static void s_handle(server_t *self, batch_item_t *item)
     case FUSION__FRAME__BODY_UNSUBSCRIBE:
         handle_unsubscribe(self, session, id, frame->unsubscribe);
         break;
+    case FUSION__FRAME__BODY_SUBSCRIPTIONS_REQUEST:
+        handle_subscriptions(self, session, id);
+        break;
     case FUSION__FRAME__BODY_CREDIT:
         handle_credit(self, session, frame->credit);
         break;

@@ -113,6 +113,8 @@ void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
                       const Fusion__Subscribe *subscribe);
 void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
                         const Fusion__Unsubscribe *unsubscribe);
+/* Answers SUBSCRIPTIONS with the principal's own route subscriptions. */
+void handle_subscriptions(server_t *self, session_t *session, uint64_t request_id);
 void handle_credit(server_t *self, session_t *session, const Fusion__Credit *credit);
 void handle_received(server_t *self, session_t *session, const Fusion__Received *received);
 void handle_explain(server_t *self, session_t *session, uint64_t request_id,

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "fusion/vocab.h"
+#include "fusion/route.h"
 
 #define POLL_SLICE_MS 100 /* longest single wait, so timers and reconnects are noticed */
 #define MAX_DENIALS   FX_DIRECTORY_MAX_CERTS
@@ -387,6 +388,7 @@ static int s_from_broker(const Fusion__Frame *frame)
     case FUSION__FRAME__BODY_ACCEPTED:
     case FUSION__FRAME__BODY_REJECTED:
     case FUSION__FRAME__BODY_SUBSCRIBED:
+    case FUSION__FRAME__BODY_SUBSCRIPTIONS:
     case FUSION__FRAME__BODY_DELIVER:
     case FUSION__FRAME__BODY_EXPLAINED:
     case FUSION__FRAME__BODY_DIRECTORY:
@@ -741,7 +743,7 @@ const fx_denial_t *fx_prepared_denied(const fx_prepared_t *self, size_t i, size_
     return &self->sections[i].denied[j];
 }
 
-/* ---- PUBLISH, SUBSCRIBE, UNSUBSCRIBE, EXPLAIN, DIRECTORY ------------------------------------ */
+/* ---- PUBLISH, SUBSCRIBE, UNSUBSCRIBE, SUBSCRIPTIONS, EXPLAIN, DIRECTORY ---------------------- */
 
 static int s_same_msg_id(ProtobufCBinaryData id, const uint8_t *expected)
 {
@@ -829,6 +831,69 @@ fx_err_t fx_client_unsubscribe(fx_client_t *self, const char *pattern, const cha
     request.body_case = FUSION__FRAME__BODY_UNSUBSCRIBE;
     request.unsubscribe = &unsubscribe;
     return s_subscription(self, &request, 0, timeout_ms, answer);
+}
+
+/* One subscription of a SUBSCRIPTIONS answer into out; -1 when it breaks the protocol. */
+static int s_subscription_item(const Fusion__Subscribe *in, fx_subscription_t *out)
+{
+    memset(out, 0, sizeof *out);
+    fx_route_pattern_t *pattern = NULL;
+    char why[FX_ROUTE_WHY_SIZE];
+    if (!in->pattern || strlen(in->pattern) >= sizeof out->pattern ||
+        fx_route_pattern_parse(in->pattern, &pattern, why) != FX_OK)
+        return -1;
+    snprintf(out->pattern, sizeof out->pattern, "%s", fx_route_pattern_text(pattern));
+    fx_route_pattern_destroy(&pattern);
+    if (in->n_stages > 32 || in->n_kinds > 32)
+        return -1;
+    for (size_t i = 0; i < in->n_stages; i++) {
+        if ((int) in->stages[i] < 1 || (int) in->stages[i] >= fx_vocab_size(FX_VOCAB_STAGE))
+            return -1;
+        out->stages |= 1u << in->stages[i];
+    }
+    for (size_t i = 0; i < in->n_kinds; i++) {
+        if ((int) in->kinds[i] < 1 || (int) in->kinds[i] >= fx_vocab_size(FX_VOCAB_KIND))
+            return -1;
+        out->kinds |= 1u << in->kinds[i];
+    }
+    if (in->exercise && strlen(in->exercise) >= sizeof out->exercise)
+        return -1;
+    s_copy_shown(out->exercise, sizeof out->exercise, in->exercise);
+    return 0;
+}
+
+fx_err_t fx_client_subscriptions(fx_client_t *self, int timeout_ms, fx_subscription_t **list_p,
+                                 size_t *count_p, fx_answer_t *answer)
+{
+    *list_p = NULL;
+    *count_p = 0;
+    s_answer_clear(answer);
+    Fusion__SubscriptionsRequest ask = FUSION__SUBSCRIPTIONS_REQUEST__INIT;
+    Fusion__Frame request = FUSION__FRAME__INIT;
+    request.body_case = FUSION__FRAME__BODY_SUBSCRIPTIONS_REQUEST;
+    request.subscriptions_request = &ask;
+    Fusion__Frame *frame = NULL;
+    fx_err_t rc = s_request(self, &request, timeout_ms, &frame, answer);
+    if (rc != FX_OK)
+        return rc;
+    rc = FX_ERR_MALFORMED;
+    if (frame->body_case == FUSION__FRAME__BODY_SUBSCRIPTIONS &&
+        frame->subscriptions->n_subscriptions <= FX_CLIENT_MAX_SUBSCRIPTIONS) {
+        size_t n = frame->subscriptions->n_subscriptions;
+        fx_subscription_t *list = fx_calloc(n ? n : 1, sizeof *list);
+        rc = FX_OK;
+        for (size_t i = 0; i < n && rc == FX_OK; i++)
+            if (s_subscription_item(frame->subscriptions->subscriptions[i], &list[i]) != 0)
+                rc = FX_ERR_MALFORMED;
+        if (rc == FX_OK) {
+            *list_p = list;
+            *count_p = n;
+        } else {
+            free(list);
+        }
+    }
+    fx_codec_free(frame);
+    return rc;
 }
 
 fx_err_t fx_client_explain(fx_client_t *self, const char *query_json, int timeout_ms,
@@ -950,6 +1015,25 @@ static fx_err_t s_delivery_new(Fusion__Frame *frame, fx_delivery_t **delivery_p)
     self->envelope = envelope;
     /* The signature covers the certificate's body only, so re-encoding the wrapper is safe. */
     fx_codec_encode(frame->deliver->sender, &self->cert_bytes, &self->cert_len);
+    *delivery_p = self;
+    return FX_OK;
+}
+
+fx_err_t fx_delivery_from_bytes(const uint8_t *envelope, size_t envelope_len, const uint8_t *cert,
+                                size_t cert_len, fx_delivery_t **delivery_p)
+{
+    *delivery_p = NULL;
+    if (!cert || cert_len == 0 || cert_len > FX_MAX_ENVELOPE_BYTES)
+        return FX_ERR_MALFORMED;
+    fx_envelope_t *env = NULL;
+    fx_err_t rc = fx_envelope_decode(envelope, envelope_len, &env);
+    if (rc != FX_OK)
+        return rc;
+    fx_delivery_t *self = fx_calloc(1, sizeof *self);
+    self->envelope = env;
+    self->cert_bytes = fx_malloc(cert_len);
+    memcpy(self->cert_bytes, cert, cert_len);
+    self->cert_len = cert_len;
     *delivery_p = self;
     return FX_OK;
 }

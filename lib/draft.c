@@ -615,7 +615,6 @@ static int s_section(parse_t *p, const fx_yaml_node_t *node, size_t index, int k
         int tlp = fx_yaml_word(p->diag, f[1], FX_VOCAB_TLP, "tlp");
         out->tlp = tlp > 0 ? tlp : 0;
     }
-    s_required(p, node, f[2], "categories", what);
     if (s_present(f[2]) &&
         fx_yaml_word_mask(p->diag, f[2], FX_VOCAB_CATEGORY, "categories", 1, &out->categories) ==
             0 &&
@@ -641,6 +640,19 @@ static int s_section(parse_t *p, const fx_yaml_node_t *node, size_t index, int k
     }
     if (content.body_case == FUSION__SECTION_CONTENT__BODY_TEXT && !content.text)
         return -1;
+    /* Structured content without labels is labelled with what its fields imply; free text
+     * cannot be read for them, so its author must label it. */
+    if (!s_present(f[2]) && content.body_case == FUSION__SECTION_CONTENT__BODY_TEXT) {
+        fx_yaml_error(p->diag, s_at(node),
+                      "%s needs 'categories' (it is free text: the agent cannot tell what it "
+                      "holds)",
+                      what);
+        return -1;
+    }
+    if (!s_present(f[2]))
+        out->categories = fx_content_categories(&content, p->now);
+    if (!s_present(f[2]) && out->categories == 0)
+        out->categories = 1u << FX_CATEGORY_OPERATIONAL;
     if (content_kind && kind > 0 && content_kind != kind) {
         fx_yaml_error(p->diag, f[5], "%s holds a %s, which does not belong in a message of kind %s",
                       what, fx_vocab_name(FX_VOCAB_KIND, content_kind),

@@ -693,6 +693,38 @@ fx_err_t fx_mailbox_inbox_from(fx_mailbox_t *self, const char *kind, const char 
     return FX_OK;
 }
 
+fx_err_t fx_mailbox_inbox_list(fx_mailbox_t *self, size_t max, uint8_t **ids_p, size_t *count_p)
+{
+    *ids_p = NULL;
+    *count_p = 0;
+    sqlite3_stmt *stmt =
+        s_prepare(self, "SELECT msg_id FROM inbox ORDER BY received_at, msg_id LIMIT ?1");
+    if (!stmt)
+        return FX_ERR_STORAGE;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64) (max > INT32_MAX ? INT32_MAX : max));
+    uint8_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(stmt, 0) != FX_MSG_ID_BYTES)
+            continue; /* the schema's CHECK makes this impossible */
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            ids = fx_realloc(ids, cap * FX_MSG_ID_BYTES);
+        }
+        memcpy(ids + n * FX_MSG_ID_BYTES, sqlite3_column_blob(stmt, 0), FX_MSG_ID_BYTES);
+        n++;
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        free(ids);
+        return FX_ERR_STORAGE;
+    }
+    *ids_p = ids;
+    *count_p = n;
+    return FX_OK;
+}
+
 fx_err_t fx_mailbox_inbox_get(fx_mailbox_t *self, const uint8_t msg_id[FX_MSG_ID_BYTES],
                               fx_inbox_entry_t **entry_p)
 {

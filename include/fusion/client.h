@@ -101,6 +101,21 @@ fx_err_t fx_client_subscribe(fx_client_t *self, const char *pattern, uint32_t st
 fx_err_t fx_client_unsubscribe(fx_client_t *self, const char *pattern, const char *exercise,
                                int timeout_ms, fx_answer_t *answer) FX_WUR;
 
+/* A route subscription as the broker holds it. */
+#define FX_CLIENT_MAX_SUBSCRIPTIONS 10000
+typedef struct {
+    char pattern[512]; /* a valid route pattern */
+    uint32_t stages;   /* bit masks as for fx_client_subscribe; 0: all */
+    uint32_t kinds;
+    char exercise[257]; /* "" for live traffic; printable ASCII */
+} fx_subscription_t;
+
+/* SUBSCRIPTIONS_REQUEST: this principal's route subscriptions, oldest first. The answer is
+ * checked (valid patterns, known stages and kinds, at most FX_CLIENT_MAX_SUBSCRIPTIONS);
+ * FX_ERR_MALFORMED otherwise. *list_p is a new array of *count_p entries (caller frees). */
+fx_err_t fx_client_subscriptions(fx_client_t *self, int timeout_ms, fx_subscription_t **list_p,
+                                 size_t *count_p, fx_answer_t *answer) FX_WUR;
+
 /* EXPLAIN: evaluates a policy query (JSON text) on the live policy. *answer_json_p is a new
  * NUL-terminated string (caller frees). */
 fx_err_t fx_client_explain(fx_client_t *self, const char *query_json, int timeout_ms,
@@ -165,6 +180,12 @@ const fx_denial_t *fx_prepared_denied(const fx_prepared_t *self, size_t i, size_
 
 /* Frees a delivery; sets *self_p to NULL. Accepts NULL. */
 void fx_delivery_destroy(fx_delivery_t **self_p);
+
+/* A delivery rebuilt from an envelope and the sender's certificate bytes as stored in the inbox,
+ * to verify them again (fx_delivery_verify) before showing a stored message. The errors of
+ * fx_envelope_decode; FX_ERR_MALFORMED without a certificate. *delivery_p is new. */
+fx_err_t fx_delivery_from_bytes(const uint8_t *envelope, size_t envelope_len, const uint8_t *cert,
+                                size_t cert_len, fx_delivery_t **delivery_p) FX_WUR;
 
 /* The envelope as delivered (decoded and checked for form; verified only after
  * fx_delivery_verify). Owned by the delivery. */

@@ -122,6 +122,11 @@ fx_err_t fx_mailbox_inbox_mark_read(fx_mailbox_t *self,
 /* The number of messages, in one state or (state 0) all. */
 fx_err_t fx_mailbox_inbox_count(fx_mailbox_t *self, int state, size_t *count_p) FX_WUR;
 
+/* The msg_ids of the messages, oldest received first, at most max: *ids_p is a new array of
+ * *count_p ids of FX_MSG_ID_BYTES each, back to back (caller frees). */
+fx_err_t fx_mailbox_inbox_list(fx_mailbox_t *self, size_t max, uint8_t **ids_p,
+                               size_t *count_p) FX_WUR;
+
 /* Reads one message. FX_ERR_NOT_FOUND for no such message. *entry_p is new. */
 fx_err_t fx_mailbox_inbox_get(fx_mailbox_t *self, const uint8_t msg_id[FX_MSG_ID_BYTES],
                               fx_inbox_entry_t **entry_p) FX_WUR;

@@ -37,6 +37,7 @@ static fixture_t s_f;
 static volatile uint32_t s_window = 0;
 static volatile int s_received = 0;
 static volatile int s_credits = 0;
+static int s_subscription_lists = 0; /* SUBSCRIPTIONS_REQUESTs answered (actor thread only) */
 
 static void s_issue(int who, int by, uint64_t serial, uint32_t roles)
 {
@@ -236,6 +237,29 @@ static void s_handle(zsock_t *router, zframe_t *identity, const Fusion__Frame *r
         err.reason = "no such subscription";
         answer.body_case = FUSION__FRAME__BODY_ERROR;
         answer.error = &err;
+        s_reply(router, identity, &answer);
+        return;
+    }
+    case FUSION__FRAME__BODY_SUBSCRIPTIONS_REQUEST: {
+        /* A good list first, then hostile ones: a bad pattern, an unspecified stage. */
+        Fusion__Stage stages[1] = {s_subscription_lists == 2 ? FUSION__STAGE__STAGE_UNSPECIFIED
+                                                             : FUSION__STAGE__STAGE_AT_BORDER};
+        Fusion__Kind kinds[1] = {FUSION__KIND__KIND_CASE_ALERT};
+        Fusion__Subscribe a = FUSION__SUBSCRIBE__INIT, b = FUSION__SUBSCRIBE__INIT;
+        a.pattern = s_subscription_lists == 1 ? "MMR>>MYS" : "mmr>**>mys";
+        a.n_stages = 1;
+        a.stages = stages;
+        a.n_kinds = 1;
+        a.kinds = kinds;
+        b.pattern = "LKA:CMB>**";
+        b.exercise = "EX-1";
+        Fusion__Subscribe *items[2] = {&a, &b};
+        Fusion__Subscriptions list = FUSION__SUBSCRIPTIONS__INIT;
+        list.n_subscriptions = 2;
+        list.subscriptions = items;
+        answer.body_case = FUSION__FRAME__BODY_SUBSCRIPTIONS;
+        answer.subscriptions = &list;
+        s_subscription_lists++;
         s_reply(router, identity, &answer);
         return;
     }
@@ -445,6 +469,33 @@ static void test_requests_and_answers(void **state)
             fx_envelope_open(fx_delivery_envelope(delivery), s_f.keys[ME], 1, &plain, &len), FX_OK);
         assert_memory_equal(plain, "hi", 2);
         fx_plaintext_free(&plain, len);
+        /* Stored and read back (as the inbox does), it verifies again; tampered, it does not. */
+        if (i == 0) {
+            uint8_t *bytes = NULL;
+            size_t bytes_len = 0, cert_len = 0;
+            fx_envelope_encode(fx_delivery_envelope(delivery), &bytes, &bytes_len);
+            const uint8_t *cert = fx_delivery_cert_bytes(delivery, &cert_len);
+            fx_delivery_t *stored = NULL;
+            assert_int_equal(fx_delivery_from_bytes(bytes, bytes_len, cert, cert_len, &stored),
+                             FX_OK);
+            assert_int_equal(fx_delivery_verify(stored, authority, fx_now_ms()), FX_OK);
+            assert_string_equal(fx_cert_id(fx_delivery_sender(stored)), "THA.RTP.fp1");
+            fx_delivery_destroy(&stored);
+            uint8_t *bad_cert = fx_malloc(cert_len);
+            memcpy(bad_cert, cert, cert_len);
+            bad_cert[cert_len - 1] ^= 1;
+            assert_int_equal(fx_delivery_from_bytes(bytes, bytes_len, bad_cert, cert_len, &stored),
+                             FX_OK);
+            assert_int_not_equal(fx_delivery_verify(stored, authority, fx_now_ms()), FX_OK);
+            fx_delivery_destroy(&stored);
+            free(bad_cert);
+            assert_int_not_equal(
+                fx_delivery_from_bytes(bytes, bytes_len / 2, cert, cert_len, &stored), FX_OK);
+            assert_null(stored);
+            assert_int_equal(fx_delivery_from_bytes(bytes, bytes_len, NULL, 0, &stored),
+                             FX_ERR_MALFORMED);
+            free(bytes);
+        }
         /* Against another authority, the same delivery does not verify. */
         if (i == 0)
             assert_int_equal(fx_delivery_verify(delivery,
@@ -470,6 +521,26 @@ static void test_requests_and_answers(void **state)
                      FX_ERR_NOT_FOUND);
     assert_true(answer.refused);
     assert_string_equal(answer.code, "not_found");
+    /* SUBSCRIPTIONS: checked like everything else the broker says. */
+    fx_subscription_t *subs = NULL;
+    size_t n_subs = 0;
+    assert_int_equal(fx_client_subscriptions(client, TIMEOUT, &subs, &n_subs, &answer), FX_OK);
+    assert_int_equal(n_subs, 2);
+    assert_string_equal(subs[0].pattern, "MMR>**>MYS"); /* normalised */
+    assert_int_equal(subs[0].stages, 1u << FX_STAGE_AT_BORDER);
+    assert_int_equal(subs[0].kinds, 1u << FX_KIND_CASE_ALERT);
+    assert_string_equal(subs[0].exercise, "");
+    assert_string_equal(subs[1].pattern, "LKA:CMB>**");
+    assert_int_equal(subs[1].stages, 0);
+    assert_string_equal(subs[1].exercise, "EX-1");
+    free(subs);
+    assert_int_equal(fx_client_subscriptions(client, TIMEOUT, &subs, &n_subs, &answer),
+                     FX_ERR_MALFORMED); /* an invalid pattern */
+    assert_null(subs);
+    assert_int_equal(fx_client_subscriptions(client, TIMEOUT, &subs, &n_subs, &answer),
+                     FX_ERR_MALFORMED); /* an unspecified stage */
+    assert_null(subs);
+    assert_int_equal(n_subs, 0);
     char *json = NULL;
     assert_int_equal(fx_client_explain(client, "{}", TIMEOUT, &json, &answer), FX_OK);
     assert_string_equal(json, "{\"decisions\": []}");

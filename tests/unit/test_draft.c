@@ -459,6 +459,31 @@ static void test_under_labelled_refused(void **state)
     fx_draft_destroy(&draft);
 }
 
+/* Structured content without categories is labelled with what its fields imply; free text
+ * without categories is refused (nothing can be derived from it). */
+static void test_categories_derived(void **state)
+{
+    (void) state;
+    char text[2048];
+    snprintf(text, sizeof text,
+             "kind: referral\naudience: direct\nrecipients: [IDN.POLRI]\nsections:\n"
+             "  - id: 1\n    tlp: red\n    content:\n      referral:\n        reason: r\n"
+             "        location: Bangkok\n        persons: [{role: victim, name: A, age: 15}]\n"
+             "  - id: 2\n    tlp: green\n    content: {notice: {text: hello}}\n");
+    fx_draft_t *draft = s_parse_ok(text, NULL);
+    assert_int_equal(fx_draft_section_categories(draft, 0),
+                     CAT(OPERATIONAL) | CAT(PERSONAL_IDENTIFIERS) | CAT(VICTIM_IDENTITY) |
+                         CAT(MINOR) | CAT(LOCATION));
+    /* A notice implies nothing: it is operational. */
+    assert_int_equal(fx_draft_section_categories(draft, 1), CAT(OPERATIONAL));
+    const Fusion__Header *h = fx_draft_header(draft);
+    assert_int_equal(h->sections[0]->n_categories, 5);
+    fx_draft_destroy(&draft);
+    snprintf(text, sizeof text, "%ssections:\n  - {id: 3, tlp: green, text: a}\n", s_base);
+    s_expect_error(text, "draft.yaml:4:6: section 3 needs 'categories' (it is free text");
+    assert_int_equal(s_failures, 0);
+}
+
 static void test_serialize_round_trip(void **state)
 {
     (void) state;
@@ -650,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_section_errors),
         cmocka_unit_test(test_under_labelled_refused),
+        cmocka_unit_test(test_categories_derived),
         cmocka_unit_test(test_serialize_round_trip),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_response_needs_status),

@@ -186,6 +186,19 @@ static void test_inbox_dedup_and_reopen(void **state)
     assert_int_equal(count, 1);
     assert_int_equal(fx_mailbox_inbox_count(mb, FX_INBOX_NEW, &count), FX_OK);
     assert_int_equal(count, 1);
+    /* Listed oldest first, each once. */
+    fx_envelope_t *later = s_envelope(f, FX_TLP_GREEN);
+    assert_int_equal(fx_mailbox_inbox_store(mb, later, cert, sizeof cert, 1500, &is_new), FX_OK);
+    uint8_t *listed = NULL;
+    assert_int_equal(fx_mailbox_inbox_list(mb, 10, &listed, &count), FX_OK);
+    assert_int_equal(count, 2);
+    assert_memory_equal(listed, fx_envelope_msg_id(later), FX_MSG_ID_BYTES); /* received 1500 */
+    assert_memory_equal(listed + FX_MSG_ID_BYTES, fx_envelope_msg_id(env), FX_MSG_ID_BYTES);
+    free(listed);
+    assert_int_equal(fx_mailbox_inbox_list(mb, 1, &listed, &count), FX_OK);
+    assert_int_equal(count, 1);
+    free(listed);
+    fx_envelope_destroy(&later);
 
     fx_inbox_entry_t *e = NULL;
     assert_int_equal(fx_mailbox_inbox_get(mb, fx_envelope_msg_id(env), &e), FX_OK);

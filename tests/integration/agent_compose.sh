@@ -1,0 +1,190 @@
+#!/bin/sh
+# fusion-agent alert and refer against a live broker with the example policy: a route alert and
+# a referral under the Indonesia-Thailand agreement, composed from options and sent with --yes,
+# reach exactly the recipients the preview lists as allowed; the preview names the denied ones
+# with code and reason; categories are derived from structured fields and an under-labelled
+# section is refused; the guided prompt on a terminal (a pty through script(1)) composes and
+# sends; bad input is refused with a clear error and exit 2, and nothing is sent (the outbox
+# stays empty and nobody receives anything); a broker that is down leaves the alert queued.
+# Usage: FUSION_BIN=build/bin sh tests/integration/agent_compose.sh   (from the repository root)
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+. "$(dirname "$0")/../lib/broker.sh"
+
+expect() { # CODE NAME ID COMMAND ARGS...: output in $work/out, $work/err
+    want=$1 name=$2
+    shift 2
+    agent "$@" >"$work/out" 2>"$work/err" </dev/null
+    got=$?
+    if grep -q -e 'Sanitizer' -e 'runtime error' "$work/err"; then
+        fail "$name: sanitizer report"
+        sed 's/^/    stderr: /' "$work/err"
+    elif [ "$got" -ne "$want" ]; then
+        fail "$name: exit $got, expected $want"
+        sed 's/^/    stdout: /' "$work/out"
+        sed 's/^/    stderr: /' "$work/err"
+    fi
+}
+
+receive() { # ID COUNT FILE: JSON lines of COUNT new messages
+    agent "$1" listen --json --count "$2" --timeout 20 >"$3" 2>"$work/listen.err" ||
+        { fail "$1 did not receive $2 message(s)"; sed 's/^/    /' "$work/listen.err"; }
+    return 0
+}
+
+nothing_for() { # ID NAME: a listen that connects and gets nothing
+    agent "$1" listen --json --count 1 --timeout 3 >"$work/none.json" 2>"$work/none.err"
+    [ -s "$work/none.json" ] && { fail "$2: $1 received something"; cat "$work/none.json"; }
+    grep -q "no connection" "$work/none.err" && fail "$2: $1 could not connect"
+    return 0
+}
+
+outbox_empty() { # ID NAME
+    agent "$1" flush >"$work/flush.out" 2>&1
+    grep -q "the outbox is empty" "$work/flush.out" ||
+        { fail "$2: the outbox of $1 is not empty"; cat "$work/flush.out"; }
+}
+
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
+    IDN.POLRI.lo1:liaison_officer,police MYS.RMP.lo1:liaison_officer,police \
+    THA.OAG.pros1:prosecution,focal_point || { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+agent MYS.RMP.lo1 subscribe 'MMR>**>MYS' >/dev/null || fail "subscribe"
+agent IDN.POLRI.lo1 subscribe '**>THA>**' >/dev/null || fail "subscribe"
+
+# --- bad input: a clear error, exit 2, nothing sent -----------------------------------------
+expect 2 "unknown TLP word" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section purple \
+    --summary s --yes
+contains "$work/err" "unknown TLP 'purple' (expected one of: clear, green" "TLP word named"
+contains "$work/err" "nothing was sent" "says nothing was sent"
+expect 2 "malformed route" THA.RTP.fp1 alert --route 'MMR>TH>MYS' --section green \
+    --summary s --yes
+contains "$work/err" "hop 2 'TH'" "the bad hop is named"
+echo "free text" >"$work/note.txt"
+expect 2 "missing section file" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
+    --categories operational --file "$work/no-such-note.txt" --yes
+contains "$work/err" "no-such-note.txt: no such file" "the missing file is named"
+expect 2 "under-labelled section" THA.RTP.fp1 refer --to IDN.POLRI.fp1 --section red \
+    --categories operational --reason r --person role=victim,name=A --yes
+contains "$work/err" "also carries personal_identifiers, victim_identity" "labels checked"
+expect 2 "free text without categories" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
+    --file "$work/note.txt" --yes
+contains "$work/err" "needs 'categories'" "free text must be labelled"
+expect 2 "a bad person spec" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber --summary s \
+    --person 'name' --yes
+expect 2 "text that is not UTF-8" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
+    --summary "$(printf 'caf\351')" --yes
+contains "$work/err" "not valid UTF-8" "says what is wrong with the text"
+expect 2 "no audience" THA.RTP.fp1 alert --section green --summary s --yes
+contains "$work/err" "say who receives it" "asks for recipients"
+expect 2 "no terminal and no --yes" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
+    --summary s
+contains "$work/err" "no terminal to confirm" "explains --yes"
+expect 2 "no options and no terminal" THA.RTP.fp1 alert
+outbox_empty THA.RTP.fp1 "after bad input"
+for who in IDN.POLRI.fp1 IDN.POLRI.lo1 MYS.RMP.lo1; do nothing_for $who "after bad input"; done
+
+# --- a route alert: green section to the route, amber section to nobody on it -------------
+expect 0 "a route alert with --yes" THA.RTP.fp1 alert --route 'mmr>tha>mys' --stage at_border \
+    --purpose investigation --urgency urgent \
+    --section green --summary 'Minivan groups via Mae Sot' --indicator 'groups of 6-10' \
+    --location 'Mae Sot' --reliability B --accuracy 2 \
+    --section amber --summary 'The escort' --person role=suspect,name=E.Example --yes
+contains "$work/out" "route MMR>THA>MYS" "the route is normalised"
+contains "$work/out" "Section 1 (tlp green; operational, location)" "derived categories shown"
+contains "$work/out" "Section 2 (tlp amber; operational, personal_identifiers)" \
+    "personal identifiers derived from the name"
+contains "$work/out" "MYS.RMP.lo1 (fingerprint" "allowed recipient listed with fingerprint"
+contains "$work/out" "MYS.RMP.lo1: tlp_audience" "denied recipient listed with its code"
+contains "$work/out" "may not go to everyone following a route" "denial reason shown"
+contains "$work/out" "Section 2 dropped" "the section nobody may receive is dropped"
+contains "$work/out" "^accepted: msg_id" "accepted"
+alert_id=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out")
+for lo in MYS.RMP.lo1 IDN.POLRI.lo1; do
+    receive $lo 1 "$work/$lo.json"
+    jq -e --arg id "$alert_id" '.msg_id == $id and .kind == "case_alert" and .urgency == "urgent"
+        and (.sections | length) == 1 and .sections[0].case_alert.grading.source_reliability == "B"
+        and (.sections[0].categories | index("location"))' "$work/$lo.json" >/dev/null ||
+        { fail "$lo got the green section"; cat "$work/$lo.json"; }
+done
+nothing_for IDN.POLRI.fp1 "the route alert goes to route followers only"
+
+# --- a referral under the Indonesia-Thailand agreement -------------------------------------
+expect 0 "a referral with --yes" THA.RTP.fp1 refer --to IDN.POLRI --purpose victim_protection \
+    --subject-role victim --consent --agreement IDN-THA-NRM-2024 --urgency urgent \
+    --handling no_onward_sharing_without_consent \
+    --section amber --reason 'Recruited for a scam compound' \
+    --action 'victim identification through the NRM' --consent-recorded \
+    --person role=victim,name=A.Example,nationality=IDN \
+    --document type=passport,number=0012345,issuing_country=IDN --yes
+contains "$work/out" \
+    "Section 1 (tlp amber; operational, personal_identifiers, travel_document, victim_identity)" \
+    "victim identity and travel document derived"
+contains "$work/out" "IDN.POLRI.fp1 (fingerprint" "the focal point is allowed"
+contains "$work/out" "IDN.POLRI.lo1: no_permit" "the liaison officer is not, with the code"
+contains "$work/out" "^accepted: msg_id" "referral accepted"
+referral_id=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out")
+receive IDN.POLRI.fp1 1 "$work/fp1.json"
+jq -e --arg id "$referral_id" '.msg_id == $id and .kind == "referral" and .agreement ==
+    "IDN-THA-NRM-2024" and .handling == ["no_onward_sharing_without_consent"] and .consent
+    and .sections[0].referral.persons[0].role == "victim"
+    and .sections[0].referral.documents[0].number == "0012345"' "$work/fp1.json" >/dev/null ||
+    { fail "the focal point got the referral"; cat "$work/fp1.json"; }
+nothing_for IDN.POLRI.lo1 "the referral's denied recipient"
+
+# --- a draft file with alert, and the wrong kind ----------------------------------------------
+cat >"$work/ref.yaml" <<'YAML'
+kind: referral
+audience: direct
+recipients: [IDN.POLRI.fp1]
+purpose: victim_protection
+sections:
+  - {id: 1, tlp: amber, categories: [operational], text: "see the phone call"}
+YAML
+expect 2 "alert refuses a referral draft" THA.RTP.fp1 alert --draft "$work/ref.yaml" --yes
+contains "$work/err" "holds a referral, not a case_alert" "kind mismatch explained"
+expect 2 "--draft and options together" THA.RTP.fp1 refer --draft "$work/ref.yaml" \
+    --urgency urgent --yes
+
+# --- the guided prompt on a terminal ---------------------------------------------------------
+# Answers: audience, recipients (a wrong list, then a right one), route, stage, purpose, subject role, consent, agreement, urgency,
+# handling, case ref; section: a wrong TLP then amber, summary, an indicator and the end of them,
+# action, location, no person, no document, reliability, a wrong accuracy then 2, categories;
+# no other section; and the confirmation.
+printf '%s\n' direct 'IDN.POLRI.fp1,no id' IDN.POLRI.fp1 '' '' investigation suspect n '' normal \
+    '' RTP-7 \
+    purple amber 'Prompted summary' 'an indicator' '' '' 'Sadao' '' '' A 9 2 '' n y \
+    >"$work/answers"
+script -qec "'$FUSION_BIN/fusion-agent' alert --config '$work/agent-THA.RTP.fp1.yaml'" \
+    /dev/null <"$work/answers" >"$work/prompt.out" 2>&1
+contains "$work/prompt.out" "'no id' is neither a principal id" "a wrong recipient is explained"
+contains "$work/prompt.out" "unknown TLP 'purple'" "a wrong answer is explained"
+contains "$work/prompt.out" "accuracy must be 1" "and asked again"
+contains "$work/prompt.out" "IDN.POLRI.fp1 (fingerprint" "the preview is shown"
+contains "$work/prompt.out" "accepted: msg_id" "the prompted alert is sent"
+receive IDN.POLRI.fp1 1 "$work/prompted.json"
+jq -e '.sections[0].case_alert.summary == "Prompted summary" and .case_ref == "RTP-7"
+    and .sections[0].case_alert.grading.information_accuracy == 2' "$work/prompted.json" \
+    >/dev/null || { fail "the prompted alert arrived"; cat "$work/prompted.json"; }
+# Declining at the confirmation sends nothing.
+printf '%s\n' direct IDN.POLRI.fp1 '' '' '' '' n '' '' '' '' green 'Not to send' '' '' '' '' '' \
+    '' '' '' n n >"$work/answers"
+script -qec "'$FUSION_BIN/fusion-agent' alert --config '$work/agent-THA.RTP.fp1.yaml'" \
+    /dev/null <"$work/answers" >"$work/prompt.out" 2>&1
+contains "$work/prompt.out" "Not sent." "declining is acknowledged"
+outbox_empty THA.RTP.fp1 "after declining"
+nothing_for IDN.POLRI.fp1 "after declining"
+
+# --- the broker is down: the alert waits in the outbox --------------------------------------
+broker_stop || fail "broker stop"
+expect 5 "queued while the broker is down" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --timeout 2 \
+    --section amber --summary 'Queued alert' --yes
+contains "$work/err" "queued in the outbox" "says it is queued"
+broker_start || exit 1
+expect 0 "flush sends it" THA.RTP.fp1 flush
+receive IDN.POLRI.fp1 1 "$work/queued.json"
+jq -e '.sections[0].case_alert.summary == "Queued alert"' "$work/queued.json" >/dev/null ||
+    fail "the queued alert arrived"
+
+grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
+finish agent_compose

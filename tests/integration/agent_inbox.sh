@@ -1,0 +1,144 @@
+#!/bin/sh
+# Receiving: an agent that was offline while messages were sent (and while the broker crashed
+# and restarted) receives every one on reconnect, in order, once; listen --exec runs a command
+# per new message with msg_id and kind in its environment, and a failing command does not stop
+# listening; inbox lists and filters what arrived (text and JSON); show prints one message under
+# its TLP banner (colour only on a terminal without NO_COLOR), with the verified sender and its
+# fingerprint, the handling restrictions, the sections given and the ones withheld; an unknown
+# or malformed msg_id is a clear error.
+# Usage: FUSION_BIN=build/bin sh tests/integration/agent_inbox.sh   (from the repository root)
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+. "$(dirname "$0")/../lib/broker.sh"
+
+expect() { # CODE NAME ID COMMAND ARGS...: output in $work/out, $work/err
+    want=$1 name=$2
+    shift 2
+    agent "$@" >"$work/out" 2>"$work/err" </dev/null
+    got=$?
+    if grep -q -e 'Sanitizer' -e 'runtime error' "$work/err"; then
+        fail "$name: sanitizer report"
+        sed 's/^/    stderr: /' "$work/err"
+    elif [ "$got" -ne "$want" ]; then
+        fail "$name: exit $got, expected $want"
+        sed 's/^/    stdout: /' "$work/out"
+        sed 's/^/    stderr: /' "$work/err"
+    fi
+}
+
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
+    THA.OAG.pros1:prosecution,focal_point || { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+
+# --- IDN.POLRI.fp1 is offline: six messages go out --------------------------------------------
+: >"$work/sent"
+n=0
+for tlp in green amber red amber_strict green; do
+    n=$((n + 1))
+    expect 0 "alert $n" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --purpose investigation \
+        --urgency normal --section $tlp --summary "Alert number $n" --yes
+    sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out" >>"$work/sent"
+done
+# The sixth: section 2 (a suspect's name) may not cross to Indonesia without an agreement, but
+# goes to the Thai prosecutor; Indonesia sees that it existed.
+expect 0 "alert 6, with a section withheld from IDN" THA.RTP.fp1 alert \
+    --to IDN.POLRI.fp1,THA.OAG.pros1 --purpose investigation --urgency urgent \
+    --handling no_onward_sharing_without_consent,crime_prevention_only --case-ref RTP-66 \
+    --section amber --summary 'Alert number 6' \
+    --section red --summary 'Who' --person role=suspect,name=S.Example --yes
+sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out" >>"$work/sent"
+[ "$(wc -l <"$work/sent")" -eq 6 ] || fail "six messages accepted"
+
+# A crash of the broker loses nothing that was accepted.
+broker_kill
+broker_start || exit 1
+
+# --- reconnect: everything, in order, once; --exec per message --------------------------------
+hook="echo \"\$FUSION_MSG_ID \$FUSION_KIND \$FUSION_SENDER \$FUSION_TLP\" >>'$work/hooks'; exit 7"
+agent IDN.POLRI.fp1 listen --json --count 6 --timeout 30 --exec "$hook" \
+    >"$work/got.json" 2>"$work/listen.err" ||
+    { fail "IDN.POLRI.fp1 did not receive six messages"; cat "$work/listen.err"; }
+jq -r .msg_id "$work/got.json" >"$work/got"
+cmp -s "$work/sent" "$work/got" || { fail "delivered in the order sent, each once"; diff "$work/sent" "$work/got"; }
+jq -e -s 'map(.sections[0].case_alert.summary) == ["Alert number 1", "Alert number 2",
+    "Alert number 3", "Alert number 4", "Alert number 5", "Alert number 6"]' "$work/got.json" \
+    >/dev/null || fail "the contents arrived in order"
+[ "$(wc -l <"$work/hooks")" -eq 6 ] || { fail "--exec ran once per message"; cat "$work/hooks"; }
+awk '{print $1}' "$work/hooks" | cmp -s - "$work/sent" || fail "--exec got each msg_id in order"
+grep -q "^$(sed -n 3p "$work/sent") case_alert THA.RTP.fp1 red$" "$work/hooks" ||
+    { fail "--exec environment"; cat "$work/hooks"; }
+grep -q "Alert number" "$work/hooks" && fail "--exec must never see content"
+[ "$(grep -c "exec command failed" "$work/listen.err")" -eq 6 ] ||
+    { fail "each failing command is logged and listening goes on"; cat "$work/listen.err"; }
+# Nothing comes twice, even after a restart.
+broker_stop || fail "broker stop"
+broker_start || exit 1
+agent IDN.POLRI.fp1 listen --json --count 1 --timeout 3 >"$work/again.json" 2>/dev/null
+[ -s "$work/again.json" ] && { fail "a message came twice"; cat "$work/again.json"; }
+
+# --- inbox ------------------------------------------------------------------------------------
+expect 0 "inbox" IDN.POLRI.fp1 inbox
+[ "$(grep -c ' case_alert ' "$work/out")" -eq 6 ] || { fail "inbox lists six"; cat "$work/out"; }
+contains "$work/out" "MSG_ID.*KIND.*FROM.*TLP.*ROUTE.*URGENCY.*STATE" "inbox header"
+contains "$work/out" "$(sed -n 3p "$work/sent") .* case_alert .* THA.RTP.fp1 .* red .* new" \
+    "a row with kind, sender, TLP and state"
+expect 0 "inbox --json" IDN.POLRI.fp1 inbox --json
+jq -r '.messages[].msg_id' "$work/out" | cmp -s - "$work/sent" || fail "inbox --json in order"
+jq -e '.messages | map(.tlp) == ["green", "amber", "red", "amber_strict", "green", "amber"]
+    and (map(.state) | unique) == ["new"] and .[5].urgency == "urgent"
+    and .[0].sender == "THA.RTP.fp1"' "$work/out" >/dev/null ||
+    { fail "inbox --json fields"; cat "$work/out"; }
+expect 0 "inbox --tlp red" IDN.POLRI.fp1 inbox --json --tlp red
+jq -e '.messages | length == 1' "$work/out" >/dev/null || fail "--tlp filters"
+expect 0 "inbox --from an agency" IDN.POLRI.fp1 inbox --json --from THA.RTP
+jq -e '.messages | length == 6' "$work/out" >/dev/null || fail "--from an agency"
+expect 0 "inbox --from another" IDN.POLRI.fp1 inbox --json --from THA.RT
+jq -e '.messages | length == 0' "$work/out" >/dev/null || fail "--from matches whole ids"
+expect 0 "inbox --kind referral" IDN.POLRI.fp1 inbox --kind referral
+contains "$work/out" "no messages" "an empty listing says so"
+expect 2 "inbox --tlp with an unknown word" IDN.POLRI.fp1 inbox --tlp white
+contains "$work/err" "unknown TLP 'white'" "names the word"
+expect 2 "inbox --route with a bad pattern" IDN.POLRI.fp1 inbox --route 'THA>*:BKK'
+contains "$work/err" "hop 2" "names the hop"
+
+# --- show -------------------------------------------------------------------------------------
+sixth=$(sed -n 6p "$work/sent")
+expect 0 "show" IDN.POLRI.fp1 show "$sixth"
+contains "$work/out" "^\[ TLP:AMBER \] limited disclosure" "TLP banner, without colour in a file"
+lacks "$work/out" "$(printf '\033')" "no escape sequences when not a terminal"
+contains "$work/out" "verified: signed by THA.RTP.fp1" "verified sender"
+contains "$work/out" "from THA.RTP.fp1 (fingerprint [0-9A-Z-]*)" "with the fingerprint"
+contains "$work/out" "handling: no_onward_sharing_without_consent" "handling restriction 1"
+contains "$work/out" "handling: crime_prevention_only" "handling restriction 2"
+contains "$work/out" "Summary: Alert number 6" "the section given"
+contains "$work/out" "not given to you: section 2 (tlp red; operational, personal_identifiers)" \
+    "the section withheld"
+lacks "$work/out" "S.Example" "the withheld content is not there"
+expect 0 "show a red message" IDN.POLRI.fp1 show "$(sed -n 3p "$work/sent")"
+contains "$work/out" "^\[ TLP:RED \] for your eyes only" "the red banner"
+expect 0 "show --json" IDN.POLRI.fp1 show "$sixth" --json
+jq -e --arg id "$sixth" '.msg_id == $id and .sender == "THA.RTP.fp1" and (.fingerprint | length)
+    > 0 and .case_ref == "RTP-66" and (.handling | length) == 2 and .withheld[0].id == 2
+    and .sections[0].case_alert.summary == "Alert number 6"' "$work/out" >/dev/null ||
+    { fail "show --json"; cat "$work/out"; }
+expect 0 "shown messages are read" IDN.POLRI.fp1 inbox --json --unread
+jq -e '.messages | length == 4' "$work/out" >/dev/null || fail "--unread after show"
+# On a terminal: colour, unless NO_COLOR is set.
+cfg=$work/agent-IDN.POLRI.fp1.yaml
+env -u NO_COLOR script -qec "'$FUSION_BIN/fusion-agent' show $sixth --config '$cfg'" /dev/null \
+    </dev/null >"$work/tty.out" 2>&1
+grep -q "$(printf '\033')\[1;33;40m TLP:AMBER" "$work/tty.out" ||
+    { fail "amber banner in colour"; cat "$work/tty.out"; }
+NO_COLOR=1 script -qec "'$FUSION_BIN/fusion-agent' show $sixth --config '$cfg'" /dev/null \
+    </dev/null >"$work/tty.out" 2>&1
+grep -q "$(printf '\033')" "$work/tty.out" && fail "NO_COLOR turns colour off"
+contains "$work/tty.out" "\[ TLP:AMBER \]" "the banner is still there"
+
+expect 1 "an unknown msg_id" IDN.POLRI.fp1 show 0123456789abcdef0123456789abcdef
+contains "$work/err" "no message 0123456789abcdef0123456789abcdef in the inbox" "says so"
+expect 2 "a malformed msg_id" IDN.POLRI.fp1 show 12345
+contains "$work/err" "is not a msg_id" "says what a msg_id is"
+expect 1 "another principal's message is not in its inbox" THA.OAG.pros1 show "$sixth"
+
+grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
+finish agent_inbox
