@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "agent_net.h"
 #include "fusion/cli.h"
+#include "fusion/notify.h"
 #include "fusion/content.h"
 #include "fusion/vocab.h"
 
@@ -650,7 +651,7 @@ static int s_has_pending(agent_session_t *s)
     return any;
 }
 
-static int s_listen(agent_session_t *s, const listen_opts_t *o)
+static int s_listen_loop(agent_session_t *s, const listen_opts_t *o)
 {
     int64_t start = s_mono_ms(), next_flush = 0;
     uint64_t flushed_on = (uint64_t) -1;
@@ -666,6 +667,10 @@ static int s_listen(agent_session_t *s, const listen_opts_t *o)
             break;
         /* The outbox goes out when a connection comes up, and then every FLUSH_INTERVAL_MS. */
         uint64_t connections = fx_client_connections(s->client);
+        if (connections > 0 && connections != flushed_on) /* for systemctl status */
+            fx_notify_status("receiving for %s (connected to the broker %llu time%s)",
+                             fx_keys_id(s->keys), (unsigned long long) connections,
+                             connections == 1 ? "" : "s");
         if (connections > 0 && (connections != flushed_on || now >= next_flush)) {
             flushed_on = connections;
             next_flush = now + FLUSH_INTERVAL_MS;
@@ -705,6 +710,16 @@ static int s_listen(agent_session_t *s, const listen_opts_t *o)
         return FX_EXIT_NO;
     }
     return FX_EXIT_OK;
+}
+
+/* listen under systemd (Type=notify): ready once listening, stopping when done. */
+static int s_listen(agent_session_t *s, const listen_opts_t *o)
+{
+    fx_notify("READY=1");
+    fx_notify_status("waiting for the broker (what is sent meanwhile stays in the outbox)");
+    int status = s_listen_loop(s, o);
+    fx_notify("STOPPING=1");
+    return status;
 }
 
 static int s_number(const char *option, const char *text, int max, int *value_p)

@@ -89,12 +89,19 @@ broker_start || { echo "FAIL: the broker did not start with its key from a crede
 wait_for 10 grep -q '^READY=1' "$work/notify.log" || fail "no READY=1 from the broker"
 wait_for 10 grep -q "^STATUS=serving on $endpoint" "$work/notify.log" ||
     fail "no STATUS naming the endpoint"
+# The agent's listen (fusion-agent@.service) speaks the same protocol.
+NOTIFY_SOCKET="$work/notify.sock" agent THA.RTP.fp1 listen --timeout 3 >/dev/null 2>"$work/listen.err"
+grep -q '^STATUS=receiving for THA.RTP.fp1' "$work/notify.log" ||
+    { fail "no STATUS from the agent's listen"; cat "$work/listen.err"; }
+grep -q '^STOPPING=1$' "$work/notify.log" || fail "no STOPPING=1 from the agent's listen"
+[ "$(grep -c '^READY=1' "$work/notify.log")" -ge 2 ] || fail "no READY=1 from the agent's listen"
 kill -HUP "$broker_pid"
-wait_for 10 grep -q '^RELOADING=1|MONOTONIC_USEC=[0-9]' "$work/notify.log" || fail "no RELOADING=1"
-wait_for 10 sh -c "[ \$(grep -c '^READY=1' '$work/notify.log') -ge 2 ]" ||
+wait_for 10 sh -c "[ \$(grep -c '^READY=1' '$work/notify.log') -ge 3 ]" ||
     fail "no READY=1 after the reload"
+wait_for 10 grep -q '^RELOADING=1|MONOTONIC_USEC=[0-9]' "$work/notify.log" || fail "no RELOADING=1"
 broker_stop || fail "the broker did not stop cleanly"
-wait_for 10 grep -q '^STOPPING=1' "$work/notify.log" || fail "no STOPPING=1"
+wait_for 10 sh -c "[ \$(grep -c '^STOPPING=1' '$work/notify.log') -ge 2 ]" ||
+    fail "no STOPPING=1 from the broker"
 unset NOTIFY_SOCKET
 cat "$work/notify.log" | sed 's/^/    notify: /'
 finish deploy_install
