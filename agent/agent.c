@@ -14,6 +14,7 @@ static const fx_command_t s_commands[] = {
     {"flush", agent_flush, "send what waits in the outbox"},
     {"subscribe", agent_subscribe, "follow alerts on a route pattern"},
     {"unsubscribe", agent_unsubscribe, "stop following a route pattern"},
+    {"exercise", agent_exercise, "validate, run and report simulated exercises (trainers)"},
     {NULL, NULL, NULL},
 };
 

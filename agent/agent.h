@@ -15,5 +15,6 @@ int agent_listen(int argc, char **argv);      /* agent_listen.c */
 int agent_flush(int argc, char **argv);       /* agent_net.c */
 int agent_subscribe(int argc, char **argv);   /* agent_net.c */
 int agent_unsubscribe(int argc, char **argv); /* agent_net.c */
+int agent_exercise(int argc, char **argv);    /* agent_exercise.c */
 
 #endif
