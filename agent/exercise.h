@@ -18,6 +18,7 @@ typedef struct {
     const char *state_dir;    /* keys of simulated participants, progress, results */
     const char *report_dir;   /* where the after-action report goes (NULL: STATE/report) */
     const char *trainee_keys; /* --play-trainees: a directory of ID.key files, or NULL */
+    const char *policy;       /* the policy, for guidelines in the report (NULL: REGION's) */
     int speed;                /* 0: the scenario's */
     int resume;
     int timeout_s; /* waiting for the broker to admit the simulated participants */
