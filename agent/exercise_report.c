@@ -607,8 +607,8 @@ typedef struct {
 static const marker_t s_markers[] = {
     {"inject", "inject (sent)", "#1f5fa8"},
     {"delivery", "delivered", "#17663a"},
-    {"response", "answer received", "#6a3fa0"},
-    {"answer", "answer sent", "#9c7ad1"},
+    {"response", "answer (as received)", "#6a3fa0"},
+    {"answer", "answer (as sent)", "#9c7ad1"},
     {"denial", "policy denial", "#b3261e"},
     {"escalation", "escalation", "#d97706"},
     {"rejection", "rejected by the broker", "#000000"},
@@ -674,7 +674,7 @@ static void s_timeline(FILE *f, const json_t *rep)
     end = (end / step + 1) * step;
     const double left = 150, right = 24, top = 30, lane_h = 34, width = 1040;
     double plot = width - left - right;
-    double height = top + lane_h * (double) n_lanes + 56;
+    double height = top + lane_h * (double) n_lanes + 76;
 #define X(ms) (left + plot * (double) (ms) / (double) end)
     fprintf(f,
             "<div class='tl'><svg width='%.0f' "
@@ -721,42 +721,50 @@ static void s_timeline(FILE *f, const json_t *rep)
                 X(t0), top + lane_h * (double) a + lane_h / 2, X(t1),
                 top + lane_h * (double) b + lane_h / 2);
     }
-    json_array_foreach(json_object_get(rep, "events"), i, v)
-    {
-        const marker_t *m = s_marker(s_str(v, "type"));
-        const char *p = s_str(v, "participant");
-        size_t k = 0;
-        while (k < n_lanes && strcmp(lanes[k], p) != 0)
-            k++;
-        if (!m || k == n_lanes)
-            continue;
-        char t[24];
-        s_time(s_int(v, "t_ms"), t);
-        fputs("<g><title>", f);
-        fprintf(f, "%s %s: ", t, m->label);
-        s_html(f, p);
-        if (s_str(v, "inject")[0]) {
-            fputs(" (", f);
-            s_html(f, s_str(v, "inject"));
-            fputs(")", f);
+    /* Deliveries first, so that the other marks are drawn over them; denials and rejections
+     * sit a little above the lane's line, where a delivery at the same time leaves them seen. */
+    for (int pass = 0; pass < 2; pass++)
+        json_array_foreach(json_object_get(rep, "events"), i, v)
+        {
+            const marker_t *m = s_marker(s_str(v, "type"));
+            const char *p = s_str(v, "participant");
+            size_t k = 0;
+            while (k < n_lanes && strcmp(lanes[k], p) != 0)
+                k++;
+            if (!m || k == n_lanes || (pass == 0) != (strcmp(m->type, "delivery") == 0))
+                continue;
+            double lift = strcmp(m->type, "denial") == 0 || strcmp(m->type, "rejection") == 0 ||
+                                  strcmp(m->type, "segregation_breach") == 0
+                              ? 9
+                              : 0;
+            char t[24];
+            s_time(s_int(v, "t_ms"), t);
+            fputs("<g><title>", f);
+            fprintf(f, "%s %s: ", t, m->label);
+            s_html(f, p);
+            if (s_str(v, "inject")[0]) {
+                fputs(" (", f);
+                s_html(f, s_str(v, "inject"));
+                fputs(")", f);
+            }
+            if (s_str(v, "code")[0]) {
+                fputs(" ", f);
+                s_html(f, s_str(v, "code"));
+            }
+            if (s_str(v, "status")[0]) {
+                fputs(" ", f);
+                s_html(f, s_str(v, "status"));
+            }
+            fputs("</title>", f);
+            s_shape(f, m, X(s_int(v, "t_ms")), top + lane_h * (double) k + lane_h / 2 - lift);
+            fputs("</g>", f);
         }
-        if (s_str(v, "code")[0]) {
-            fputs(" ", f);
-            s_html(f, s_str(v, "code"));
-        }
-        if (s_str(v, "status")[0]) {
-            fputs(" ", f);
-            s_html(f, s_str(v, "status"));
-        }
-        fputs("</title>", f);
-        s_shape(f, m, X(s_int(v, "t_ms")), top + lane_h * (double) k + lane_h / 2);
-        fputs("</g>", f);
-    }
-    double ly = top + lane_h * (double) n_lanes + 30, lx = left;
+    /* The legend: two rows of four. */
     for (size_t k = 0; k < N_MARKERS; k++) {
+        double lx = left + (double) (k % 4) * 210,
+               ly = top + lane_h * (double) n_lanes + 28 + (double) (k / 4) * 22;
         s_shape(f, &s_markers[k], lx, ly);
-        fprintf(f, "<text x='%.1f' y='%.1f'>%s</text>", lx + 10, ly + 4, s_markers[k].label);
-        lx += 38 + 6.2 * (double) strlen(s_markers[k].label);
+        fprintf(f, "<text x='%.1f' y='%.1f'>%s</text>", lx + 12, ly + 4, s_markers[k].label);
     }
 #undef X
     fputs("</svg></div>\n", f);

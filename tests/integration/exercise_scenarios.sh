@@ -15,6 +15,7 @@ command -v node >/dev/null || { echo "FAIL: node is needed for the JSON Schema c
 runner= # the exercise runner in the background, if any
 trap '[ -n "$runner" ] && kill "$runner" 2>/dev/null; broker_kill; rm -rf "$work"' EXIT
 speed=${EXERCISE_TEST_SPEED:-300}
+[ -n "${FUSION_SANITIZED:-}" ] && speed=${EXERCISE_TEST_SPEED:-120} # slower binaries: wider real windows
 
 region_setup THA.RTP.fp1:focal_point,police LKA.DIE.smpu1:focal_point,immigration \
     NZL.NZP.tr1:trainer MYS.RMP.live1:liaison_officer,police IDN.POLRI.fp1:focal_point,police ||
