@@ -63,6 +63,7 @@ typedef struct {
     char *progress_path, *results_path, *report_dir;
     int tty;
     char last_progress[256];
+    char last_clock[24];
 } run_t;
 
 /* ---- Small helpers ------------------------------------------------------------------------- */
@@ -854,8 +855,8 @@ static int s_receive(run_t *r, actor_t *a, int timeout_ms)
             json_t *e = s_event(r, "delivery", a->p->id, index);
             json_object_set_new(e, "msg_id", json_string(hex));
             json_object_set_new(e, "from", json_string(h->sender));
-            json_object_set_new(
-                e, "kind", json_string(fx_vocab_name(FX_VOCAB_KIND, (int) h->kind) ?: "unknown"));
+            const char *kind = fx_vocab_name(FX_VOCAB_KIND, (int) h->kind);
+            json_object_set_new(e, "kind", json_string(kind ? kind : "unknown"));
             json_object_set_new(e, "latency_ms",
                                 json_integer(fx_now_ms() - (int64_t) h->created_at));
             s_observe_referral_workflow(r, a, env, h);
@@ -1141,15 +1142,20 @@ static void s_progress(run_t *r, size_t done_injects, int force)
     char t[24], line[256];
     fx_scenario_time_text(s_now(r) / 60000 * 60000, t);
     snprintf(line, sizeof line,
-             "%s %s  inject %zu of %zu  expectations: %zu met, %zu missed, %zu missed as "
-             "designed, %zu of %zu decided",
-             fx_scenario_exercise(r->scenario), t, done_injects,
-             fx_scenario_inject_count(r->scenario), met, missed, designed, met + missed + designed,
-             total);
-    if (!force && strcmp(line, r->last_progress) == 0)
+             "inject %zu of %zu  expectations: %zu met, %zu missed, %zu missed as designed, "
+             "%zu of %zu decided",
+             done_injects, fx_scenario_inject_count(r->scenario), met, missed, designed,
+             met + missed + designed, total);
+    /* On a terminal the line is redrawn as the clock moves; in a log, one line per change. */
+    int same = strcmp(line, r->last_progress) == 0;
+    if (!force && same && !r->tty)
+        return;
+    if (!force && same && strcmp(t, r->last_clock) == 0)
         return;
     snprintf(r->last_progress, sizeof r->last_progress, "%s", line);
-    fprintf(stderr, r->tty ? "\r%s\033[K" : "%s\n", line);
+    snprintf(r->last_clock, sizeof r->last_clock, "%s", t);
+    fprintf(stderr, r->tty ? "\r%s %s  %s\033[K" : "%s %s  %s\n", fx_scenario_exercise(r->scenario),
+            t, line);
 }
 
 /* ---- The run -------------------------------------------------------------------------------- */
@@ -1282,9 +1288,14 @@ int exercise_run(const exercise_options_t *opt)
             changed = 1;
         }
         s_run_actions(r);
+        int listening = 0;
         for (size_t i = 0; i < r->n_actors; i++)
-            if (r->actors[i].client)
+            if (r->actors[i].client) {
                 changed |= s_receive(r, &r->actors[i], TICK_MS / (int) r->n_actors + 1) > 0;
+                listening = 1;
+            }
+        if (!listening)
+            zclock_sleep(TICK_MS); /* only trainees: nothing to receive */
         s_evaluate(r, s_now(r), 0);
         if (changed && s_save(r) != 0)
             goto done;
