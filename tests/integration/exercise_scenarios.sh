@@ -131,6 +131,20 @@ check_report smpu deploy/exercises/smpu-visit-visa-alert.yaml
 jq -e '[.expectations[] | select(.designed_to_fail and .outcome == "missed_as_designed")] | length >= 1' \
     "$work/smpu/report/report.json" >/dev/null || fail "smpu: no missed-as-designed expectation"
 
+# The same scenario with the trainee left to act on their own (no --play-trainees), nobody
+# acting: the runner announces the trainee's injects, cannot see the trainee's own PREPARE
+# answer (not observed) and finds the trainee's deliveries missing.
+"$agent" exercise run deploy/exercises/smpu-visit-visa-alert.yaml --region "$work/region" \
+    --config "$trainer" --speed 600 --state "$work/smpu" --report "$work/smpu-alone" --wait 60 \
+    >"$work/alone.out" 2>"$work/alone.err"
+status=$?
+[ "$status" -eq 1 ] || { fail "smpu without trainees: exit $status, expected 1"; tail -n 20 "$work/alone.err"; }
+grep -q "LKA.DIE.smpu1 (trainee) is to send" "$work/alone.err" || fail "the trainee's inject is not announced"
+jq -e '.complete and .summary.unobserved >= 1 and
+       ([.expectations[] | select(.kind == "denied")][0].outcome == "unobserved") and
+       ([.expectations[] | select(.inject == "visit-visa-alert" and .kind == "delivered")][0].outcome == "missed")' \
+    "$work/smpu-alone/report.json" >/dev/null || fail "smpu without trainees: wrong outcomes"
+
 # --- (c) the Lao route shift, stopped and resumed; live traffic on the same route meanwhile ------
 start_run route deploy/exercises/lao-route-shift.yaml 60
 admit route
