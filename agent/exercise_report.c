@@ -329,6 +329,16 @@ static json_t *s_report(const json_t *res)
                  quiet_met);
         json_array_append_new(strengths, json_string(line));
     }
+    size_t segregated = 0;
+    json_array_foreach(denials, i, v) segregated +=
+        strcmp(s_str(v, "code"), "exercise_segregation") == 0;
+    if (segregated) {
+        snprintf(line, sizeof line,
+                 "Exercise segregation kept %zu (section, recipient) pair(s) outside the "
+                 "exercise from its traffic.",
+                 segregated);
+        json_array_append_new(strengths, json_string(line));
+    }
     if (breaches == 0)
         json_array_append_new(strengths,
                               json_string("No live or foreign traffic reached the exercise's "
@@ -646,12 +656,24 @@ static void s_shape(FILE *f, const marker_t *m, double x, double y)
 
 static void s_timeline(FILE *f, const json_t *rep)
 {
-    /* Lanes: the participants, then any other principal the events name (denied recipients). */
+    /* Lanes: the participants, then the other principals the expectations name (a recipient
+     * expected to be denied). Principals outside the exercise that its segregation kept out are
+     * not drawn (they are in the table of denials): a taskforce or agency audience can name many.
+     */
     const char *lanes[256];
-    size_t n_lanes = 0, i;
+    size_t n_lanes = 0, i, hidden = 0;
     json_t *v;
     json_array_foreach(json_object_get(rep, "participants"), i, v) if (n_lanes < 256)
         lanes[n_lanes++] = s_str(v, "id");
+    json_array_foreach(json_object_get(rep, "expectations"), i, v)
+    {
+        const char *p = s_str(v, "principal");
+        size_t k = 0;
+        while (k < n_lanes && strcmp(lanes[k], p) != 0)
+            k++;
+        if (k == n_lanes && n_lanes < 256)
+            lanes[n_lanes++] = p;
+    }
     int64_t end = 60000;
     json_array_foreach(json_object_get(rep, "events"), i, v)
     {
@@ -659,8 +681,7 @@ static void s_timeline(FILE *f, const json_t *rep)
         size_t k = 0;
         while (k < n_lanes && strcmp(lanes[k], p) != 0)
             k++;
-        if (k == n_lanes && n_lanes < 256)
-            lanes[n_lanes++] = p;
+        hidden += k == n_lanes;
         if (s_int(v, "t_ms") > end)
             end = s_int(v, "t_ms");
     }
@@ -768,6 +789,12 @@ static void s_timeline(FILE *f, const json_t *rep)
     }
 #undef X
     fputs("</svg></div>\n", f);
+    if (hidden)
+        fprintf(f,
+                "<p class='meta'>%zu mark(s) about principals that neither take part in the "
+                "exercise nor are named by an expectation (recipients its segregation kept "
+                "out) are not drawn; see Policy denials.</p>\n",
+                hidden);
 }
 
 static const char *s_outcome_class(const char *outcome)
@@ -828,7 +855,8 @@ static void s_write_html(FILE *f, const json_t *rep)
             (long long) s_int(sum, "missed_as_designed"), (long long) s_int(sum, "unobserved"),
             (long long) s_int(sum, "denials"), (long long) s_int(sum, "escalations"));
     fputs("<h2>Timeline</h2><p class='meta'>Exercise time on the horizontal axis; one lane per "
-          "participant (and per denied recipient). Hover a mark for details.</p>\n",
+          "participant (and per other principal an expectation names). Hover a mark for "
+          "details.</p>\n",
           f);
     s_timeline(f, rep);
     fputs("<h2>Participants</h2><table><tr><th>id</th><th>who</th><th>played by</th></tr>", f);
