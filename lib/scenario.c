@@ -701,8 +701,11 @@ fx_err_t fx_scenario_parse(const uint8_t *data, size_t len, const char *base_dir
     long long value = 0;
     if (!f[T_VERSION])
         fx_yaml_error(diag, root, "a scenario starts with fusion_scenario: 1");
-    else
-        (void) fx_yaml_int(diag, f[T_VERSION], "fusion_scenario", 1, 1, &value);
+    else if (fx_yaml_int(diag, f[T_VERSION], "fusion_scenario", 0, 1000000, &value) == 0 &&
+             value != 1)
+        fx_yaml_error(diag, f[T_VERSION],
+                      "fusion_scenario must be 1 (the only version of the format), found %lld",
+                      value);
     if (!f[T_EXERCISE])
         fx_yaml_error(diag, root, "a scenario needs exercise (an exercise id of the policy)");
     else if ((s->exercise = s_id(&ld, f[T_EXERCISE], "exercise")) && policy &&

@@ -17,6 +17,15 @@ trap '[ -n "$runner" ] && kill "$runner" 2>/dev/null; broker_kill; rm -rf "$work
 speed=${EXERCISE_TEST_SPEED:-300}
 [ -n "${FUSION_SANITIZED:-}" ] && speed=${EXERCISE_TEST_SPEED:-120} # slower binaries: wider real windows
 
+# The command line: valid scenarios against the policy; an invalid one names FILE:LINE:COLUMN.
+for scenario in deploy/exercises/*.yaml; do
+    check "validate $scenario" 0 "$agent" exercise validate "$scenario" --policy deploy/policy/bali-process.yaml
+done
+check "validate an invalid scenario" 2 "$agent" exercise validate tests/fuzz/corpus/scenario/errors.yaml
+contains "$work/err.txt" "errors.yaml:1:18: fusion_scenario must be 1" "validate names the line and column"
+contains "$work/err.txt" "errors.yaml:5:17: at must be" "validate reports every problem"
+check "run without --region" 2 "$agent" exercise run deploy/exercises/lao-route-shift.yaml --config /nonexistent
+
 region_setup THA.RTP.fp1:focal_point,police LKA.DIE.smpu1:focal_point,immigration \
     NZL.NZP.tr1:trainer MYS.RMP.live1:liaison_officer,police IDN.POLRI.fp1:focal_point,police ||
     { echo "FAIL: region setup"; exit 1; }
