@@ -27,6 +27,7 @@ static const fx_command_t s_commands[] = {
     {"forward", agent_forward, "pass a received message on, as its markings allow"},
     {"reshare-request", agent_reshare_request, "ask an originator's consent to pass a message on"},
     {"reshare-grant", agent_reshare_grant, "grant a reshare request for your own message"},
+    {"exercise", agent_exercise, "validate, run and report simulated exercises (trainers)"},
     {NULL, NULL, NULL},
 };
 

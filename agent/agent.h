@@ -30,4 +30,7 @@ int agent_forward(int argc, char **argv);         /* agent_reshare.c */
 int agent_reshare_request(int argc, char **argv); /* agent_reshare.c */
 int agent_reshare_grant(int argc, char **argv);   /* agent_reshare.c */
 
+/* Training exercises (docs/exercises.md). */
+int agent_exercise(int argc, char **argv); /* agent_exercise.c */
+
 #endif

@@ -1099,6 +1099,25 @@ int fx_policy_has_exercise(const fx_policy_t *self, const char *id)
     return 0;
 }
 
+int fx_policy_exercise_participant(const fx_policy_t *self, const char *exercise,
+                                   const char *principal_id)
+{
+    if (!exercise || !principal_id || !fx_principal_id_valid(principal_id))
+        return 0;
+    char agency[FX_ID_MAX];
+    fx_principal_agency(principal_id, agency);
+    uint32_t id_sym = fx_policy_symbol_find(&self->symbols, principal_id);
+    uint32_t agency_sym = fx_policy_symbol_find(&self->symbols, agency);
+    for (uint32_t i = 0; i < self->nexercises; i++) {
+        const policy_group_t *g = &self->exercises[i];
+        if (strcmp(g->id, exercise) != 0)
+            continue;
+        return (id_sym && fx_policy_sorted_has(g->members, g->nmembers, id_sym)) ||
+               (agency_sym && fx_policy_sorted_has(g->members, g->nmembers, agency_sym));
+    }
+    return 0;
+}
+
 const char *fx_policy_rule_guideline(const fx_policy_t *self, const char *rule_id)
 {
     for (uint32_t i = 0; rule_id && i < self->nrules; i++)

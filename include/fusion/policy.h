@@ -61,6 +61,10 @@ size_t fx_policy_exercise_count(const fx_policy_t *self);
 int64_t fx_policy_referral_deadline(const fx_policy_t *self, int urgency);
 /* 1 if the policy lists an exercise with this id (case-sensitive). */
 int fx_policy_has_exercise(const fx_policy_t *self, const char *id);
+/* 1 if the principal (COUNTRY.AGENCY.UNIT) takes part in the exercise with this id, listed by
+ * its id or its agency; 0 otherwise (also for an exercise the policy does not list). */
+int fx_policy_exercise_participant(const fx_policy_t *self, const char *exercise,
+                                   const char *principal_id);
 /* The guideline text of the rule with this id, or NULL (for "default" too). Policy-owned. */
 const char *fx_policy_rule_guideline(const fx_policy_t *self, const char *rule_id);
 /* Writes a one-line summary ("default forbid; 4 rules, 1 agreement, ...") into buf. */

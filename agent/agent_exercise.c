@@ -1,0 +1,320 @@
+/* fusion-agent exercise: the trainer's commands. `validate` checks a scenario (and, with
+ * --policy, that its exercise and participants are in the policy); `run` plays it against the
+ * broker (exercise_run.c); `report` writes the after-action report from kept results
+ * (exercise_report.c). docs/exercises.md describes the scenario format. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "exercise.h"
+#include "fusion/cli.h"
+#include "fusion/policy.h"
+
+/* ---- validate ------------------------------------------------------------------------------- */
+
+static void s_validate_help(void)
+{
+    printf("Usage: %s exercise validate SCENARIO [--policy FILE]\n\n"
+           "Checks an exercise scenario (YAML; see docs/exercises.md): its participants, the\n"
+           "message drafts its injects send and their expectations. Every problem is printed\n"
+           "as FILE:LINE:COLUMN: message. With --policy, the exercise must be listed in the\n"
+           "policy's exercises and every participant must be one of that exercise's.\n\n"
+           "Options:\n"
+           "  --policy FILE  the sharing policy the exercise will run under\n"
+           "  -h, --help     this help\n",
+           AGENT_PROG);
+    printf("\nExits 0 for a valid scenario, 2 for an invalid one (or an invalid policy).\n");
+    fx_cli_print_exit_codes();
+}
+
+/* Loads the policy at path, printing its errors. NULL on failure. */
+static fx_policy_t *s_policy(const char *command, const char *path)
+{
+    fx_policy_t *policy = NULL;
+    fx_policy_errors_t *errors = NULL;
+    if (fx_policy_load(path, &policy, &errors) == FX_OK)
+        return policy;
+    for (size_t i = 0; errors && i < fx_policy_errors_count(errors); i++)
+        fprintf(stderr, "%s: %s\n", AGENT_PROG, fx_policy_errors_text(errors, i));
+    fx_cli_error(AGENT_PROG, "exercise %s: the policy %s is not usable", command, path);
+    fx_policy_errors_destroy(&errors);
+    return NULL;
+}
+
+static int s_validate(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"policy", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *policy_path = NULL;
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'p') {
+            policy_path = optarg;
+        } else if (opt == 'h') {
+            s_validate_help();
+            return FX_EXIT_OK;
+        } else {
+            fx_cli_error(AGENT_PROG,
+                         "exercise validate: unknown or incomplete option '%s' (try --help)",
+                         argv[optind - 1]);
+            return FX_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        fx_cli_error(AGENT_PROG, "exercise validate: give exactly one SCENARIO (try --help)");
+        return FX_EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    fx_policy_t *policy = NULL;
+    if (policy_path && !(policy = s_policy("validate", policy_path)))
+        return FX_EXIT_USAGE;
+    fx_diag_t *diag = fx_diag_new(path);
+    fx_scenario_t *scenario = NULL;
+    fx_err_t rc = fx_scenario_load(path, policy, fx_now_ms(), diag, &scenario);
+    int status = FX_EXIT_OK;
+    if (rc != FX_OK) {
+        fx_diag_print(diag, stderr, AGENT_PROG ": ");
+        status = rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
+    } else {
+        size_t simulated = 0, expectations = 0, designed = 0;
+        for (size_t i = 0; i < fx_scenario_participant_count(scenario); i++)
+            simulated += fx_scenario_participant(scenario, i)->simulated != 0;
+        for (size_t i = 0; i < fx_scenario_inject_count(scenario); i++) {
+            const fx_inject_t *inj = fx_scenario_inject(scenario, i);
+            expectations += inj->n_expect;
+            for (size_t k = 0; k < inj->n_expect; k++)
+                designed += inj->expect[k].designed_to_fail != 0;
+        }
+        printf("%s: valid scenario for exercise %s: %zu participant(s) (%zu simulated), "
+               "%zu inject(s), %zu expectation(s) (%zu designed to fail)%s%s\n",
+               path, fx_scenario_exercise(scenario), fx_scenario_participant_count(scenario),
+               simulated, fx_scenario_inject_count(scenario), expectations, designed,
+               policy ? "; checked against " : "", policy ? policy_path : "");
+    }
+    fx_scenario_destroy(&scenario);
+    fx_diag_destroy(&diag);
+    fx_policy_destroy(&policy);
+    return status;
+}
+
+/* ---- run ------------------------------------------------------------------------------------ */
+
+static void s_run_help(void)
+{
+    printf("Usage: %s exercise run SCENARIO --region REGION --config TRAINER_CONFIG\n"
+           "                    [--speed N] [--state DIR] [--report DIR] [--policy FILE]\n"
+           "                    [--play-trainees KEYDIR] [--resume] [--wait S]\n\n"
+           "Plays an exercise scenario against the running broker on an accelerated clock.\n"
+           "Simulated participants get keys in STATE/keys and are enrolled in REGION (with the\n"
+           "role simulated) through fusion-admin; the broker admits them once it has reloaded\n"
+           "its directory (systemctl reload fusion-broker, or SIGHUP): the run waits for that.\n"
+           "Every message carries the scenario's exercise id. A progress line shows the inject\n"
+           "and the expectations decided so far. SIGINT or SIGTERM stops the run and keeps its\n"
+           "progress in STATE/progress.json; --resume continues it. At the end the results go\n"
+           "to STATE/results.json and the after-action report to REPORT (default STATE/report).\n\n"
+           "Options:\n"
+           "  --region REGION   the region whose authority enrols the simulated participants\n"
+           "  --config FILE     the trainer's agent configuration (broker, authority, key)\n"
+           "  --speed N         exercise seconds per real second (default: the scenario's)\n"
+           "  --state DIR       keys, progress and results (default ./exercise-ID)\n"
+           "  --report DIR      where the report goes (default STATE/report)\n"
+           "  --policy FILE     the policy, for the guidelines named in the report\n"
+           "                    (default REGION/policy.yaml when it exists)\n"
+           "  --play-trainees KEYDIR\n"
+           "                    also play the trainees, with their keys KEYDIR/ID.key\n"
+           "                    (rehearsals and tests)\n"
+           "  --resume          continue a stopped run from STATE/progress.json\n"
+           "  --wait S          seconds to wait for the broker to admit the simulated\n"
+           "                    participants (default 120)\n"
+           "  -h, --help        this help\n",
+           AGENT_PROG);
+    printf(
+        "\nExits 0 when every expectation came out as designed (met, or missed where the\n"
+        "scenario designed it to be), 1 when some did not, 2 for a usage or scenario error,\n"
+        "5 when the run was stopped (resume it) or the broker did not admit the participants.\n");
+    fx_cli_print_exit_codes();
+}
+
+static int s_run(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"region", required_argument, NULL, 'r'},
+        {"config", required_argument, NULL, 'c'},
+        {"speed", required_argument, NULL, 's'},
+        {"state", required_argument, NULL, 'S'},
+        {"report", required_argument, NULL, 'R'},
+        {"play-trainees", required_argument, NULL, 'p'},
+        {"policy", required_argument, NULL, 'P'},
+        {"resume", no_argument, NULL, 'u'},
+        {"wait", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    exercise_options_t o = {.timeout_s = 120};
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        char *end = NULL;
+        long n = 0;
+        switch (opt) {
+        case 'r':
+            o.region = optarg;
+            break;
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'S':
+            o.state_dir = optarg;
+            break;
+        case 'R':
+            o.report_dir = optarg;
+            break;
+        case 'p':
+            o.trainee_keys = optarg;
+            break;
+        case 'P':
+            o.policy = optarg;
+            break;
+        case 'u':
+            o.resume = 1;
+            break;
+        case 's':
+        case 'w':
+            n = strtol(optarg, &end, 10);
+            if (end == optarg || *end || n < 1 ||
+                n > (opt == 's' ? FX_SCENARIO_MAX_SPEED : 86400)) {
+                fx_cli_error(AGENT_PROG, "exercise run: %s must be a whole number from 1 to %d",
+                             opt == 's' ? "--speed" : "--wait",
+                             opt == 's' ? FX_SCENARIO_MAX_SPEED : 86400);
+                return FX_EXIT_USAGE;
+            }
+            if (opt == 's')
+                o.speed = (int) n;
+            else
+                o.timeout_s = (int) n;
+            break;
+        case 'h':
+            s_run_help();
+            return FX_EXIT_OK;
+        default:
+            fx_cli_error(AGENT_PROG, "exercise run: unknown or incomplete option '%s' (try --help)",
+                         argv[optind - 1]);
+            return FX_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        fx_cli_error(AGENT_PROG, "exercise run: give exactly one SCENARIO (try --help)");
+        return FX_EXIT_USAGE;
+    }
+    o.scenario_path = argv[optind];
+    if (!o.region) {
+        fx_cli_error(AGENT_PROG, "exercise run: --region REGION is required (its authority "
+                                 "enrols the simulated participants)");
+        return FX_EXIT_USAGE;
+    }
+    char state[512];
+    if (!o.state_dir) {
+        /* ./exercise-ID, from the scenario's exercise id (read once more by the runner). */
+        fx_diag_t *diag = fx_diag_new(o.scenario_path);
+        fx_scenario_t *s = NULL;
+        if (fx_scenario_load(o.scenario_path, NULL, fx_now_ms(), diag, &s) != FX_OK) {
+            fx_diag_print(diag, stderr, AGENT_PROG ": ");
+            fx_diag_destroy(&diag);
+            return FX_EXIT_USAGE;
+        }
+        snprintf(state, sizeof state, "exercise-%s", fx_scenario_exercise(s));
+        fx_scenario_destroy(&s);
+        fx_diag_destroy(&diag);
+        o.state_dir = state;
+    }
+    return exercise_run(&o);
+}
+
+/* ---- report --------------------------------------------------------------------------------- */
+
+static void s_report_help(void)
+{
+    printf("Usage: %s exercise report RESULTS.json --out DIR\n\n"
+           "Writes the after-action report of a run from its results (the results.json that\n"
+           "'exercise run' keeps in its state directory): DIR/report.md, DIR/report.html (one\n"
+           "self-contained page with an SVG timeline) and DIR/report.json (the schema is\n"
+           "docs/exercise-report.schema.json).\n\n"
+           "  --out DIR    where the report goes\n"
+           "  -h, --help   this help\n",
+           AGENT_PROG);
+    fx_cli_print_exit_codes();
+}
+
+static int s_report(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL;
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'o') {
+            out = optarg;
+        } else if (opt == 'h') {
+            s_report_help();
+            return FX_EXIT_OK;
+        } else {
+            fx_cli_error(AGENT_PROG,
+                         "exercise report: unknown or incomplete option '%s' (try --help)",
+                         argv[optind - 1]);
+            return FX_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1 || !out) {
+        fx_cli_error(AGENT_PROG, "exercise report: give RESULTS.json and --out DIR (try --help)");
+        return FX_EXIT_USAGE;
+    }
+    json_error_t err;
+    json_t *results = json_load_file(argv[optind], JSON_REJECT_DUPLICATES, &err);
+    if (!results) {
+        fx_cli_error(AGENT_PROG, "exercise report: %s:%d:%d: %s", argv[optind], err.line,
+                     err.column, err.text);
+        return FX_EXIT_USAGE;
+    }
+    const char *why = exercise_results_check(results);
+    int status = FX_EXIT_OK;
+    if (why) {
+        fx_cli_error(AGENT_PROG, "exercise report: %s: %s", argv[optind], why);
+        status = FX_EXIT_USAGE;
+    } else if (exercise_report_write(results, out) != 0) {
+        status = FX_EXIT_SYSTEM;
+    } else {
+        printf("report: %s/report.html, %s/report.md, %s/report.json\n", out, out, out);
+    }
+    json_decref(results);
+    return status;
+}
+
+/* ---- the command ---------------------------------------------------------------------------- */
+
+static const fx_command_t s_subcommands[] = {
+    {"validate", s_validate, "check a scenario file (and, with --policy, against the policy)"},
+    {"run", s_run, "play a scenario against the running broker (simulated participants)"},
+    {"report", s_report, "write the after-action report from a run's results"},
+    {NULL, NULL, NULL},
+};
+
+int agent_exercise(int argc, char **argv)
+{
+    return fx_cli_dispatch(AGENT_PROG " exercise",
+                           "fusion-agent exercise: simulated multi-agency exercises on the real "
+                           "system (docs/exercises.md).",
+                           s_subcommands, argc, argv);
+}

@@ -1,0 +1,1347 @@
+/* fusion-agent exercise run: plays a scenario against the running broker on an accelerated
+ * clock. It enrols the simulated participants (keys generated into the state directory, signed
+ * with the region's authority through fusion-admin), waits until the broker has loaded them,
+ * then sends each inject as its participant (every message carries the exercise id), lets the
+ * simulated participants act on what they receive (standing behaviour), observes deliveries,
+ * denials, responses and escalations, decides each expectation, and keeps everything as JSON
+ * (STATE/progress.json while it runs, so SIGINT/SIGTERM can stop it and --resume continue).
+ *
+ * What depends on the referral workflow is kept together under "Referral responses and
+ * escalations" below: how a response's status and an escalation are recognised. */
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agent_net.h"
+#include "exercise.h"
+#include "fusion/cert.h"
+#include "fusion/cli.h"
+#include "fusion/content.h"
+#include "fusion/directory.h"
+#include "fusion/draft.h"
+#include "fusion/vocab.h"
+
+extern char **environ;
+
+#define TICK_MS          20   /* a delivery poll per actor per round, at most */
+#define SIM_CERT_DAYS    "30" /* simulated participants' certificates */
+#define PUBLISH_ATTEMPTS 3
+#define MIN_GRACE_REAL   3000   /* real ms the run goes on after the last inject, at least */
+#define GRACE_SCENARIO   600000 /* scenario ms after the last inject or deadline */
+#define MAX_ACTIONS      1024   /* pending standing-behaviour answers */
+
+/* One participant as the runner sees it. */
+typedef struct {
+    const fx_participant_t *p;
+    fx_keys_t *keys;     /* NULL: a trainee the runner does not play */
+    fx_client_t *client; /* connected when keys are */
+} actor_t;
+
+typedef struct {
+    const exercise_options_t *opt;
+    fx_scenario_t *scenario;
+    agent_session_t trainer;
+    fx_directory_t *directory; /* the broker's, for revocations */
+    char broker_id[FX_ID_MAX];
+    actor_t *actors;
+    size_t n_actors;
+    int speed;
+    int64_t start_real;  /* real ms at scenario time 0 (shifted on resume) */
+    fx_policy_t *policy; /* for the guideline of each denial (optional) */
+    json_t *doc;         /* the results: progress and, at the end, the results file */
+    char *progress_path, *results_path, *report_dir;
+    int tty;
+    char last_progress[256];
+    char last_clock[24];
+} run_t;
+
+/* ---- Small helpers ------------------------------------------------------------------------- */
+
+static int64_t s_now(const run_t *r)
+{
+    return (fx_now_ms() - r->start_real) * r->speed;
+}
+
+static char *s_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *out = fx_malloc(n);
+    snprintf(out, n, "%s/%s", dir, name);
+    return out;
+}
+
+static actor_t *s_actor(run_t *r, const char *id)
+{
+    for (size_t i = 0; id && i < r->n_actors; i++)
+        if (strcmp(r->actors[i].p->id, id) == 0)
+            return &r->actors[i];
+    return NULL;
+}
+
+static json_t *s_injects(run_t *r)
+{
+    return json_object_get(r->doc, "injects");
+}
+
+static json_t *s_inject_json(run_t *r, size_t i)
+{
+    return json_array_get(s_injects(r), i);
+}
+
+/* The index of the inject that sent msg_id (hex), or -1. */
+static int s_inject_of(run_t *r, const char *hex)
+{
+    size_t i;
+    json_t *inj;
+    json_array_foreach(s_injects(r), i, inj)
+    {
+        const char *m = json_string_value(json_object_get(inj, "msg_id"));
+        if (m && strcmp(m, hex) == 0)
+            return (int) i;
+    }
+    return -1;
+}
+
+/* Appends an event at scenario time now. */
+static json_t *s_event(run_t *r, const char *type, const char *participant, int inject)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "t_ms", json_integer(s_now(r)));
+    json_object_set_new(e, "type", json_string(type));
+    json_object_set_new(e, "participant", json_string(participant));
+    if (inject >= 0)
+        json_object_set_new(e, "inject",
+                            json_string(fx_scenario_inject(r->scenario, (size_t) inject)->id));
+    json_array_append_new(json_object_get(r->doc, "events"), e);
+    return e;
+}
+
+/* Writes the document to path atomically. 0 or -1 (printed). */
+static int s_save_to(run_t *r, const char *path)
+{
+    size_t n = strlen(path) + 8;
+    char *tmp = fx_malloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    int rc = json_dump_file(r->doc, tmp, JSON_INDENT(1) | JSON_SORT_KEYS);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc != 0)
+        fx_cli_error(AGENT_PROG, "exercise run: cannot write %s: %s", path, strerror(errno));
+    free(tmp);
+    return rc;
+}
+
+static int s_save(run_t *r)
+{
+    json_object_set_new(r->doc, "elapsed_ms", json_integer(s_now(r)));
+    return s_save_to(r, r->progress_path);
+}
+
+/* ---- Enrolling the simulated participants -------------------------------------------------- */
+
+/* The path of fusion-admin: $FUSION_ADMIN, else next to this program. */
+static char *s_admin_path(void)
+{
+    const char *env = getenv("FUSION_ADMIN");
+    if (env && env[0])
+        return fx_strdup(env);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return fx_strdup("fusion-admin");
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    return s_join(self, "fusion-admin");
+}
+
+/* Runs fusion-admin enroll for a request (no shell). 0 or -1. */
+static int s_enroll(const char *region, const char *request, const char *roles, int replace)
+{
+    char *admin = s_admin_path();
+    char *argv[] = {
+        admin,     "enroll",       "--region", (char *) region, (char *) request,
+        "--roles", (char *) roles, "--days",   SIM_CERT_DAYS,   replace ? "--replace" : NULL,
+        NULL};
+    pid_t pid;
+    int status = -1;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawn(&pid, admin, &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        fx_cli_error(AGENT_PROG, "exercise run: cannot run %s: %s (set FUSION_ADMIN)", admin,
+                     strerror(rc));
+    } else if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fx_cli_error(AGENT_PROG, "exercise run: '%s enroll %s' failed", admin, request);
+        status = -1;
+    }
+    free(admin);
+    return rc == 0 && status == 0 ? 0 : -1;
+}
+
+/* Generates keys for the simulated participants that have none in STATE/keys, and enrols each
+ * whose certificate in the region is missing or certifies another key. *enrolled_p counts them. */
+static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
+{
+    *enrolled_p = 0;
+    char *keydir = s_join(r->opt->state_dir, "keys");
+    int status = 0;
+    if (fx_mkdir_p(keydir) != 0) {
+        fx_cli_error(AGENT_PROG, "exercise run: %s: %s", keydir, strerror(errno));
+        free(keydir);
+        return -1;
+    }
+    chmod(keydir, 0700);
+    fx_directory_t *region = NULL;
+    if (fx_directory_load(r->opt->region, r->trainer.authority, fx_now_ms(), &region) != FX_OK) {
+        fx_cli_error(AGENT_PROG,
+                     "exercise run: --region %s is not a region of the authority the trainer's "
+                     "configuration pins",
+                     r->opt->region);
+        free(keydir);
+        return -1;
+    }
+    for (size_t i = 0; i < r->n_actors && status == 0; i++) {
+        actor_t *a = &r->actors[i];
+        if (!a->p->simulated)
+            continue;
+        char name[FX_ID_MAX + 16];
+        snprintf(name, sizeof name, "%s.key", a->p->id);
+        char *key_path = s_join(keydir, name);
+        snprintf(name, sizeof name, "%s.request", a->p->id);
+        char *req_path = s_join(keydir, name);
+        fx_err_t rc = fx_keys_load(key_path, &a->keys);
+        if (rc == FX_ERR_NOT_FOUND) {
+            a->keys = fx_keys_new(a->p->id);
+            uint8_t *req = NULL;
+            size_t len = 0;
+            rc = fx_keys_save(a->keys, key_path);
+            if (rc == FX_OK && (rc = fx_request_create(a->keys, &req, &len)) == FX_OK)
+                rc = fx_file_write(req_path, req, len, 0644, 0);
+            free(req);
+        }
+        if (rc != FX_OK) {
+            fx_cli_error(AGENT_PROG, "exercise run: keys of %s in %s: %s", a->p->id, key_path,
+                         fx_strerror(rc));
+            status = -1;
+        } else {
+            const fx_cert_t *cert = fx_directory_find(region, a->p->id);
+            uint32_t want = a->p->roles | 1u << FX_ROLE_SIMULATED;
+            if (!cert ||
+                sodium_memcmp(fx_cert_sign_key(cert), fx_keys_sign_public(a->keys), FX_KEY_BYTES) !=
+                    0 ||
+                fx_cert_roles(cert) != want) {
+                char roles[256] = "";
+                for (int v = 1; v < fx_vocab_size(FX_VOCAB_ROLE); v++)
+                    if (want & 1u << v) {
+                        if (roles[0])
+                            strcat(roles, ",");
+                        strcat(roles, fx_vocab_name(FX_VOCAB_ROLE, v));
+                    }
+                char cert_name[FX_ID_MAX + 16];
+                snprintf(cert_name, sizeof cert_name, "directory/%s.cert", a->p->id);
+                char *cert_path = s_join(r->opt->region, cert_name);
+                int exists = access(cert_path, F_OK) == 0;
+                free(cert_path);
+                if (s_enroll(r->opt->region, req_path, roles, exists) != 0)
+                    status = -1;
+                else
+                    (*enrolled_p)++;
+            }
+        }
+        free(key_path);
+        free(req_path);
+    }
+    fx_directory_destroy(&region);
+    free(keydir);
+    return status;
+}
+
+/* Waits until the broker's directory holds the certificate of every simulated participant's key
+ * (the broker loads new certificates when it reloads: SIGHUP). 0, or -1 on timeout/interrupt. */
+static int s_wait_admitted(run_t *r)
+{
+    int64_t deadline = fx_now_ms() + (int64_t) r->opt->timeout_s * 1000;
+    int said = 0;
+    while (!fx_client_interrupted()) {
+        fx_directory_t *dir = NULL;
+        fx_answer_t answer;
+        fx_err_t rc = fx_client_directory(r->trainer.client, r->trainer.authority, fx_now_ms(),
+                                          2000, &dir, &answer);
+        if (rc == FX_OK) {
+            size_t missing = 0;
+            for (size_t i = 0; i < r->n_actors; i++) {
+                actor_t *a = &r->actors[i];
+                const fx_cert_t *c = a->keys ? fx_directory_find(dir, a->p->id) : NULL;
+                if (a->keys &&
+                    (!c || sodium_memcmp(fx_cert_sign_key(c), fx_keys_sign_public(a->keys),
+                                         FX_KEY_BYTES) != 0))
+                    missing++;
+            }
+            if (missing == 0) {
+                fx_directory_destroy(&r->directory);
+                r->directory = dir;
+                return 0;
+            }
+            fx_directory_destroy(&dir);
+            if (!said) {
+                fprintf(stderr,
+                        "%s: exercise run: %zu participant(s) are enrolled in %s but not yet "
+                        "loaded by the broker: reload it (systemctl reload fusion-broker, or "
+                        "kill -HUP its process); waiting up to %d s\n",
+                        AGENT_PROG, missing, r->opt->region, r->opt->timeout_s);
+                said = 1;
+            }
+        } else if (rc != FX_ERR_UNAVAILABLE) {
+            fx_cli_error(AGENT_PROG, "exercise run: the broker's directory: %s", fx_strerror(rc));
+            return -1;
+        }
+        if (fx_now_ms() > deadline) {
+            fx_cli_error(AGENT_PROG,
+                         "exercise run: the broker did not load the exercise's participants "
+                         "within %d s (was it reloaded? does it use the region %s?)",
+                         r->opt->timeout_s, r->opt->region);
+            return -1;
+        }
+        zclock_sleep(300);
+    }
+    return -1;
+}
+
+/* Loads the keys of trainees the runner plays (--play-trainees DIR: DIR/ID.key). */
+static int s_load_trainees(run_t *r)
+{
+    for (size_t i = 0; i < r->n_actors; i++) {
+        actor_t *a = &r->actors[i];
+        if (a->p->simulated || !r->opt->trainee_keys)
+            continue;
+        char name[FX_ID_MAX + 8];
+        snprintf(name, sizeof name, "%s.key", a->p->id);
+        char *path = s_join(r->opt->trainee_keys, name);
+        fx_err_t rc = fx_keys_load(path, &a->keys);
+        if (rc != FX_OK) {
+            fx_cli_error(AGENT_PROG, "exercise run: --play-trainees: %s: %s", path,
+                         rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+            free(path);
+            return -1;
+        }
+        free(path);
+    }
+    return 0;
+}
+
+static int s_connect(run_t *r)
+{
+    for (size_t i = 0; i < r->n_actors; i++) {
+        actor_t *a = &r->actors[i];
+        if (!a->keys)
+            continue;
+        if (fx_client_new(r->trainer.config->broker, a->keys, r->trainer.broker_cert, &a->client) !=
+            FX_OK) {
+            fx_cli_error(AGENT_PROG, "exercise run: cannot connect as %s", a->p->id);
+            return -1;
+        }
+        (void) fx_client_set_window(a->client, 64);
+    }
+    return 0;
+}
+
+/* ---- The results document ------------------------------------------------------------------ */
+
+static json_t *s_new_doc(run_t *r)
+{
+    fx_scenario_t *s = r->scenario;
+    json_t *doc = json_object();
+    char now[FX_TIME_BUFSIZE];
+    fx_time_format(fx_now_ms(), now);
+    json_object_set_new(doc, "fusion_exercise_results", json_integer(EXERCISE_RESULTS_VERSION));
+    json_object_set_new(doc, "exercise", json_string(fx_scenario_exercise(s)));
+    json_object_set_new(doc, "title", json_string(fx_scenario_title(s)));
+    json_object_set_new(doc, "reference",
+                        fx_scenario_reference(s) ? json_string(fx_scenario_reference(s))
+                                                 : json_null());
+    json_t *objectives = json_array();
+    for (size_t i = 0; i < fx_scenario_objective_count(s); i++)
+        json_array_append_new(objectives, json_string(fx_scenario_objective(s, i)));
+    json_object_set_new(doc, "objectives", objectives);
+    json_object_set_new(doc, "scenario", json_string(r->opt->scenario_path));
+    json_object_set_new(doc, "speed", json_integer(r->speed));
+    json_object_set_new(doc, "started_at", json_string(now));
+    json_object_set_new(doc, "finished_at", json_null());
+    json_object_set_new(doc, "complete", json_false());
+    json_object_set_new(doc, "elapsed_ms", json_integer(0));
+    json_t *parts = json_array();
+    for (size_t i = 0; i < r->n_actors; i++) {
+        const fx_participant_t *p = r->actors[i].p;
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(p->id));
+        json_object_set_new(o, "name", p->name ? json_string(p->name) : json_null());
+        json_object_set_new(o, "simulated", json_boolean(p->simulated));
+        json_object_set_new(o, "played", json_boolean(r->actors[i].keys != NULL));
+        json_array_append_new(parts, o);
+    }
+    json_object_set_new(doc, "participants", parts);
+    json_t *injects = json_array(), *expects = json_array();
+    for (size_t i = 0; i < fx_scenario_inject_count(s); i++) {
+        const fx_inject_t *inj = fx_scenario_inject(s, i);
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(inj->id));
+        json_object_set_new(o, "at_ms", json_integer(inj->at_ms));
+        json_object_set_new(o, "from", json_string(inj->from));
+        json_object_set_new(o, "action", json_string(fx_inject_kind_name(inj->kind)));
+        json_object_set_new(o, "message_kind",
+                            inj->message_kind
+                                ? json_string(fx_vocab_name(FX_VOCAB_KIND, inj->message_kind))
+                                : json_null());
+        json_object_set_new(o, "description",
+                            inj->description ? json_string(inj->description) : json_null());
+        json_object_set_new(o, "status", json_string("pending"));
+        json_object_set_new(o, "detail", json_null());
+        json_object_set_new(o, "sent_ms", json_null());
+        json_object_set_new(o, "msg_id", json_null());
+        json_object_set_new(o, "allowed", json_array());
+        json_array_append_new(injects, o);
+        for (size_t k = 0; k < inj->n_expect; k++) {
+            const fx_expectation_t *e = &inj->expect[k];
+            json_t *x = json_object();
+            json_object_set_new(x, "inject", json_string(inj->id));
+            json_object_set_new(x, "kind", json_string(fx_expect_kind_name(e->kind)));
+            json_object_set_new(x, "principal", json_string(e->principal));
+            json_object_set_new(x, "within_ms",
+                                e->within_ms ? json_integer(e->within_ms) : json_null());
+            json_object_set_new(x, "code", e->code ? json_string(e->code) : json_null());
+            json_object_set_new(x, "rule", e->rule ? json_string(e->rule) : json_null());
+            json_object_set_new(x, "designed_to_fail", json_boolean(e->designed_to_fail));
+            json_object_set_new(x, "note", e->note ? json_string(e->note) : json_null());
+            json_object_set_new(x, "outcome", json_string("pending"));
+            json_object_set_new(x, "measured_ms", json_null());
+            json_object_set_new(x, "detail", json_null());
+            json_array_append_new(expects, x);
+        }
+    }
+    json_object_set_new(doc, "injects", injects);
+    json_object_set_new(doc, "expectations", expects);
+    json_object_set_new(doc, "events", json_array());
+    json_object_set_new(doc, "actions", json_array());
+    return doc;
+}
+
+/* Checks that a progress document belongs to this scenario. 0 or -1 (printed). */
+static int s_resume_check(run_t *r, json_t *doc)
+{
+    const char *why = exercise_results_check(doc);
+    if (!why && strcmp(json_string_value(json_object_get(doc, "exercise")),
+                       fx_scenario_exercise(r->scenario)) != 0)
+        why = "it is the progress of another exercise";
+    if (!why &&
+        json_array_size(json_object_get(doc, "injects")) != fx_scenario_inject_count(r->scenario))
+        why = "the scenario's injects changed since it was saved";
+    if (!why && json_is_true(json_object_get(doc, "complete")))
+        why = "that run is complete (its report is written; start afresh without --resume)";
+    if (why) {
+        fx_cli_error(AGENT_PROG, "exercise run: --resume: %s: %s", r->progress_path, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- Sending -------------------------------------------------------------------------------- */
+
+/* The guideline behind a denial: the rule's (from the policy, when the runner has it), or the
+ * principle of the check that failed. */
+static const char *s_guideline(const run_t *r, const char *code, const char *rule)
+{
+    if (rule && rule[0] && r->policy && fx_policy_rule_guideline(r->policy, rule))
+        return fx_policy_rule_guideline(r->policy, rule);
+    static const char *const principles[][2] = {
+        {"exercise_segregation", "Exercise segregation: exercise traffic stays between the "
+                                 "exercise's participants, and live traffic never reaches a "
+                                 "simulated principal"},
+        {"tlp_audience", "Traffic Light Protocol (FIRST TLP 2.0): amber is never broadcast on a "
+                         "route, red goes only to named recipients"},
+        {"audience_mismatch", "Cross-border taskforces: taskforce traffic goes only between "
+                              "members of a taskforce in force; focal-point traffic only to "
+                              "focal points"},
+        {"no_agreement", "Bilateral or multilateral agreements: protected data crosses a border "
+                         "only under an agreement in force that covers it and the purpose"},
+        {"no_permit", "Sharing guidelines: what no rule of the policy permits is not shared"},
+    };
+    for (size_t i = 0; i < sizeof principles / sizeof *principles; i++)
+        if (strcmp(code, principles[i][0]) == 0)
+            return principles[i][1];
+    return NULL;
+}
+
+/* Seals a draft (with header h, the draft's plus the exercise id) for the recipients prepared
+ * allows. FX_ERR_NOT_FOUND when nobody may receive anything. */
+static fx_err_t s_seal(const actor_t *a, const Fusion__Header *h, const fx_draft_t *draft,
+                       const fx_prepared_t *prepared, fx_envelope_t **env_p)
+{
+    fx_section_draft_t sections[FX_ENVELOPE_MAX_SECTIONS];
+    fx_recipient_t *recipients[FX_ENVELOPE_MAX_SECTIONS] = {NULL};
+    size_t n = 0;
+    for (size_t i = 0; i < fx_draft_section_count(draft); i++) {
+        uint32_t id = fx_draft_section_id(draft, i);
+        size_t k = 0;
+        while (k < fx_prepared_section_count(prepared) && fx_prepared_section_id(prepared, k) != id)
+            k++;
+        size_t allowed = fx_prepared_allowed_count(prepared, k);
+        if (allowed == 0)
+            continue;
+        recipients[n] = fx_calloc(allowed, sizeof *recipients[n]);
+        for (size_t j = 0; j < allowed; j++) {
+            const fx_cert_t *cert = fx_prepared_allowed(prepared, k, j);
+            recipients[n][j] = (fx_recipient_t){fx_cert_id(cert), fx_cert_box_key(cert)};
+        }
+        size_t len = 0;
+        const uint8_t *plain = fx_draft_section_plaintext(draft, i, &len);
+        sections[n] = (fx_section_draft_t){id,
+                                           fx_draft_section_tlp(draft, i),
+                                           fx_draft_section_categories(draft, i),
+                                           plain,
+                                           len,
+                                           recipients[n],
+                                           allowed};
+        n++;
+    }
+    fx_err_t rc = n ? fx_envelope_seal(a->keys, h, sections, n, env_p) : FX_ERR_NOT_FOUND;
+    for (size_t i = 0; i < n; i++)
+        free(recipients[i]);
+    return rc;
+}
+
+static void s_set_status(json_t *inj, const char *status, const char *detail)
+{
+    json_object_set_new(inj, "status", json_string(status));
+    json_object_set_new(inj, "detail", detail ? json_string(detail) : json_null());
+}
+
+/* Prepares, seals and publishes draft as actor a; records allowed recipients, denials and the
+ * outcome on inject index (or, for a standing-behaviour answer, inject -1 with its event).
+ * Returns the msg_id hex in hex_out ("" when nothing was sent). */
+static void s_send_draft(run_t *r, actor_t *a, const fx_draft_t *draft, int index, json_t *inj,
+                         char hex_out[2 * FX_MSG_ID_BYTES + 1])
+{
+    hex_out[0] = '\0';
+    Fusion__Header h = *fx_draft_header(draft);
+    h.exercise = (char *) fx_scenario_exercise(r->scenario);
+    fx_prepared_t *prepared = NULL;
+    fx_envelope_t *env = NULL;
+    fx_answer_t answer;
+    char detail[FX_CLIENT_REASON_MAX + 256];
+    fx_err_t rc = fx_client_prepare(a->client, &h, fx_draft_recipients(draft),
+                                    fx_draft_recipient_count(draft), r->trainer.authority,
+                                    fx_directory_revocations(r->directory), fx_now_ms(),
+                                    r->trainer.timeout_ms, &prepared, &answer);
+    if (rc != FX_OK) {
+        snprintf(detail, sizeof detail, "the broker did not prepare it: %s%s%s",
+                 answer.refused ? answer.code : fx_strerror(rc), answer.refused ? ": " : "",
+                 answer.refused ? answer.reason : "");
+        if (inj)
+            s_set_status(inj, "error", detail);
+        fx_cli_error(AGENT_PROG, "exercise run: %s: %s", a->p->id, detail);
+        return;
+    }
+    json_t *allowed = inj ? json_object_get(inj, "allowed") : NULL;
+    for (size_t i = 0; i < fx_prepared_section_count(prepared); i++) {
+        for (size_t j = 0; allowed && j < fx_prepared_allowed_count(prepared, i); j++) {
+            const char *id = fx_cert_id(fx_prepared_allowed(prepared, i, j));
+            size_t k;
+            json_t *v;
+            int seen = 0;
+            json_array_foreach(allowed, k, v) seen |= strcmp(json_string_value(v), id) == 0;
+            if (!seen)
+                json_array_append_new(allowed, json_string(id));
+        }
+        for (size_t j = 0; j < fx_prepared_denied_count(prepared, i); j++) {
+            const fx_denial_t *d = fx_prepared_denied(prepared, i, j);
+            json_t *e = s_event(r, "denial", d->recipient, index);
+            json_object_set_new(e, "from", json_string(a->p->id));
+            json_object_set_new(e, "section", json_integer(fx_prepared_section_id(prepared, i)));
+            json_object_set_new(e, "code", json_string(d->code));
+            json_object_set_new(e, "rule", d->rule[0] ? json_string(d->rule) : json_null());
+            json_object_set_new(e, "reason", json_string(d->reason));
+            const char *g = s_guideline(r, d->code, d->rule);
+            json_object_set_new(e, "guideline", g ? json_string(g) : json_null());
+        }
+    }
+    rc = s_seal(a, &h, draft, prepared, &env);
+    if (rc == FX_ERR_NOT_FOUND) {
+        if (inj)
+            s_set_status(inj, "denied", "the policy allows no recipient for any section");
+        goto cleanup;
+    }
+    if (rc != FX_OK) {
+        snprintf(detail, sizeof detail, "cannot seal: %s", fx_strerror(rc));
+        if (inj)
+            s_set_status(inj, "error", detail);
+        goto cleanup;
+    }
+    agent_msg_id_hex(fx_envelope_msg_id(env), hex_out);
+    for (int attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
+        rc = fx_client_publish(a->client, env, r->trainer.timeout_ms, &answer);
+        if (rc != FX_ERR_UNAVAILABLE)
+            break;
+    }
+    if (rc == FX_OK) {
+        if (inj) {
+            s_set_status(inj, "sent", NULL);
+            json_object_set_new(inj, "msg_id", json_string(hex_out));
+            json_object_set_new(inj, "sent_ms", json_integer(s_now(r)));
+        }
+    } else {
+        snprintf(detail, sizeof detail, "%s%s%s", answer.refused ? answer.code : fx_strerror(rc),
+                 answer.refused ? ": " : "", answer.refused ? answer.reason : "");
+        json_t *e = s_event(r, "rejection", a->p->id, index);
+        json_object_set_new(e, "code", json_string(answer.refused ? answer.code : "unavailable"));
+        json_object_set_new(e, "reason", json_string(detail));
+        if (inj)
+            s_set_status(inj, "rejected", detail);
+        hex_out[0] = '\0';
+    }
+cleanup:
+    fx_envelope_destroy(&env);
+    fx_prepared_destroy(&prepared);
+}
+
+/* Parses a draft written by the runner itself (answers); NULL after printing the problem. */
+static fx_draft_t *s_answer_draft(const char *yaml)
+{
+    fx_diag_t *diag = fx_diag_new("answer");
+    fx_draft_t *draft = NULL;
+    if (fx_draft_parse((const uint8_t *) yaml, strlen(yaml), ".", fx_now_ms(), diag, &draft) !=
+        FX_OK)
+        fx_diag_print(diag, stderr, AGENT_PROG ": exercise run: ");
+    fx_diag_destroy(&diag);
+    return draft;
+}
+
+/* A JSON string literal (which YAML reads as a string) for text; caller frees. */
+static char *s_quoted(const char *text)
+{
+    json_t *s = json_string(text ? text : "");
+    char *out = json_dumps(s, JSON_ENCODE_ANY);
+    json_decref(s);
+    return out;
+}
+
+/* ---- Referral responses and escalations ----------------------------------------------------
+ * Assumed shape (DESIGN.md "Client protocol"): a response is a normal PUBLISH of kind
+ * referral_response with in_reply_to = the referral's msg_id, whose first section holds a
+ * ReferralResponse; an escalation is a `notice` sent by the broker's principal with in_reply_to =
+ * the referral's msg_id. */
+
+static const char *const s_status_words[] = {NULL,       "acknowledged", "accepted",
+                                             "declined", "need_info",    "closed"};
+
+/* Sends a referral_response (status, reason, outcome) from actor a to the sender of the referral
+ * msg_id (hex), for inject index (-1 for standing behaviour). */
+static void s_respond(run_t *r, actor_t *a, const char *to, const char *referral_hex,
+                      const char *purpose, int status, const char *reason, const char *outcome,
+                      int index, json_t *inj)
+{
+    char *q_reason = s_quoted(reason), *q_outcome = s_quoted(outcome);
+    size_t size = strlen(q_reason) + strlen(q_outcome) + 1024;
+    char *yaml = fx_malloc(size);
+    snprintf(yaml, size,
+             "kind: referral_response\naudience: direct\nrecipients: [%s]\nin_reply_to: %s\n"
+             "%s%s%s"
+             "sections:\n  - id: 1\n    tlp: amber\n    categories: [operational]\n"
+             "    content:\n      referral_response: {status: %s%s%s%s%s}\n",
+             to, referral_hex, purpose ? "purpose: " : "", purpose ? purpose : "",
+             purpose ? "\n" : "", s_status_words[status], reason ? ", reason: " : "",
+             reason ? q_reason : "", outcome ? ", outcome: " : "", outcome ? q_outcome : "");
+    free(q_reason);
+    free(q_outcome);
+    fx_draft_t *draft = s_answer_draft(yaml);
+    free(yaml);
+    if (!draft) {
+        if (inj)
+            s_set_status(inj, "error", "the answer could not be drafted");
+        return;
+    }
+    char hex[2 * FX_MSG_ID_BYTES + 1];
+    s_send_draft(r, a, draft, index, inj, hex);
+    fx_draft_destroy(&draft);
+    if (hex[0]) {
+        json_t *e = s_event(r, "answer", a->p->id, s_inject_of(r, referral_hex));
+        json_object_set_new(e, "status", json_string(s_status_words[status]));
+        json_object_set_new(e, "msg_id", json_string(hex));
+    }
+}
+
+/* Schedules the standing behaviour of simulated actor a for a referral it received. */
+static void s_schedule(run_t *r, actor_t *a, const Fusion__Header *h, const char *hex)
+{
+    const fx_behaviour_t *b = &a->p->behaviour;
+    json_t *actions = json_object_get(r->doc, "actions");
+    int64_t now = s_now(r);
+    const char *purpose = h->purpose ? fx_vocab_name(FX_VOCAB_PURPOSE, (int) h->purpose) : NULL;
+    struct {
+        int64_t after;
+        int status;
+    } plan[2] = {{b->acknowledge_after_ms, FUSION__RESPONSE_STATUS__RESPONSE_ACKNOWLEDGED},
+                 {b->accept_after_ms, FUSION__RESPONSE_STATUS__RESPONSE_ACCEPTED}};
+    int declined = 0;
+    for (int i = 0; i < 2; i++) {
+        if (plan[i].after < 0 || declined || json_array_size(actions) >= MAX_ACTIONS)
+            continue;
+        int status = plan[i].status;
+        if (b->decline_without_consent && !h->consent) {
+            status = FUSION__RESPONSE_STATUS__RESPONSE_DECLINED;
+            declined = 1;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "due_ms", json_integer(now + plan[i].after));
+        json_object_set_new(o, "actor", json_string(a->p->id));
+        json_object_set_new(o, "to", json_string(h->sender));
+        json_object_set_new(o, "referral", json_string(hex));
+        json_object_set_new(o, "purpose", purpose ? json_string(purpose) : json_null());
+        json_object_set_new(o, "status", json_integer(status));
+        json_array_append_new(actions, o);
+    }
+}
+
+/* Runs the standing-behaviour answers that are due. */
+static void s_run_actions(run_t *r)
+{
+    json_t *actions = json_object_get(r->doc, "actions");
+    for (size_t i = 0; i < json_array_size(actions);) {
+        json_t *o = json_array_get(actions, i);
+        if (json_integer_value(json_object_get(o, "due_ms")) > s_now(r)) {
+            i++;
+            continue;
+        }
+        actor_t *a = s_actor(r, json_string_value(json_object_get(o, "actor")));
+        const char *to = json_string_value(json_object_get(o, "to"));
+        int status = (int) json_integer_value(json_object_get(o, "status"));
+        if (a && a->client && to && fx_principal_id_valid(to))
+            s_respond(r, a, to, json_string_value(json_object_get(o, "referral")),
+                      json_string_value(json_object_get(o, "purpose")), status,
+                      status == FUSION__RESPONSE_STATUS__RESPONSE_DECLINED
+                          ? "No consent is recorded; refer again once the victim has consented."
+                          : NULL,
+                      NULL, -1, NULL);
+        json_array_remove(actions, i);
+        s_save(r);
+    }
+}
+
+/* Reads the status of a delivered referral_response (its first section that opens). 0 if none. */
+static int s_response_status(const actor_t *a, const fx_envelope_t *env)
+{
+    int status = 0;
+    for (size_t i = 0; i < fx_envelope_section_count(env) && !status; i++) {
+        uint8_t *plain = NULL;
+        size_t len = 0;
+        Fusion__SectionContent *content = NULL;
+        if (fx_envelope_open(env, a->keys, fx_envelope_section_id(env, i), &plain, &len) == FX_OK &&
+            fx_content_decode(plain, len, &content) == FX_OK &&
+            content->body_case == FUSION__SECTION_CONTENT__BODY_REFERRAL_RESPONSE)
+            status = (int) content->referral_response->status;
+        fx_content_free(&content);
+        fx_plaintext_free(&plain, len);
+    }
+    return status >= 1 && status <= 5 ? status : 0;
+}
+
+/* Records what a referral_response or an escalation notice tells about a referral. */
+static void s_observe_referral_workflow(run_t *r, actor_t *a, const fx_envelope_t *env,
+                                        const Fusion__Header *h)
+{
+    if (h->in_reply_to.len != FX_MSG_ID_BYTES)
+        return;
+    char referral[2 * FX_MSG_ID_BYTES + 1];
+    agent_msg_id_hex(h->in_reply_to.data, referral);
+    int index = s_inject_of(r, referral);
+    if (h->kind == FUSION__KIND__KIND_REFERRAL_RESPONSE) {
+        int status = s_response_status(a, env);
+        json_t *e = s_event(r, "response", h->sender, index);
+        json_object_set_new(e, "to", json_string(a->p->id));
+        json_object_set_new(e, "status",
+                            status ? json_string(s_status_words[status]) : json_null());
+    } else if (h->kind == FUSION__KIND__KIND_NOTICE && strcmp(h->sender, r->broker_id) == 0) {
+        json_t *e = s_event(r, "escalation", a->p->id, index);
+        json_object_set_new(e, "from", json_string(h->sender));
+    }
+}
+
+/* ---- Observing deliveries ------------------------------------------------------------------ */
+
+/* The inject a delivered message belongs to: the one that sent it, else (a trainee's own send,
+ * which the runner did not make) the latest inject of that sender and kind without a msg_id. */
+static int s_match_inject(run_t *r, const char *hex, const Fusion__Header *h)
+{
+    int index = s_inject_of(r, hex);
+    if (index >= 0)
+        return index;
+    for (int i = (int) fx_scenario_inject_count(r->scenario) - 1; i >= 0; i--) {
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, (size_t) i);
+        json_t *o = s_inject_json(r, (size_t) i);
+        if (strcmp(inj->from, h->sender) == 0 && inj->message_kind == (int) h->kind &&
+            strcmp(json_string_value(json_object_get(o, "status")), "trainee_action") == 0 &&
+            json_is_null(json_object_get(o, "msg_id"))) {
+            json_object_set_new(o, "msg_id", json_string(hex));
+            json_object_set_new(o, "sent_ms",
+                                json_object_get(o, "done_ms")
+                                    ? json_copy(json_object_get(o, "done_ms"))
+                                    : json_integer(inj->at_ms));
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int s_seen(run_t *r, const char *participant, const char *hex)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r->doc, "events"), i, e)
+    {
+        const char *m = json_string_value(json_object_get(e, "msg_id"));
+        if (m && strcmp(m, hex) == 0 &&
+            strcmp(json_string_value(json_object_get(e, "type")), "delivery") == 0 &&
+            strcmp(json_string_value(json_object_get(e, "participant")), participant) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Takes what has arrived for actor a. Returns how many deliveries it recorded. */
+static int s_receive(run_t *r, actor_t *a, int timeout_ms)
+{
+    int got = 0;
+    for (;;) {
+        fx_delivery_t *d = NULL;
+        fx_err_t rc = fx_client_receive(a->client, timeout_ms, &d);
+        if (rc == FX_ERR_UNAVAILABLE)
+            break;
+        timeout_ms = 0;
+        if (rc != FX_OK)
+            continue; /* undecodable: dropped by the client; it may be sent again */
+        char hex[2 * FX_MSG_ID_BYTES + 1];
+        agent_msg_id_hex(fx_delivery_msg_id(d), hex);
+        if (fx_delivery_verify(d, r->trainer.authority, fx_now_ms()) != FX_OK) {
+            fx_cli_error(AGENT_PROG, "exercise run: %s received msg_id %s that does not verify",
+                         a->p->id, hex);
+            fx_delivery_destroy(&d);
+            continue;
+        }
+        fx_envelope_t *env = fx_delivery_envelope(d);
+        const Fusion__Header *h = fx_envelope_header(env);
+        const char *exercise = h->exercise ? h->exercise : "";
+        if (strcmp(exercise, fx_scenario_exercise(r->scenario)) != 0) {
+            /* Live traffic (or another exercise's) reached an exercise participant. */
+            json_t *e = s_event(r, "segregation_breach", a->p->id, -1);
+            json_object_set_new(e, "msg_id", json_string(hex));
+            json_object_set_new(e, "from", json_string(h->sender));
+            json_object_set_new(e, "exercise", json_string(exercise));
+        } else if (!s_seen(r, a->p->id, hex)) {
+            int index = s_match_inject(r, hex, h);
+            json_t *e = s_event(r, "delivery", a->p->id, index);
+            json_object_set_new(e, "msg_id", json_string(hex));
+            json_object_set_new(e, "from", json_string(h->sender));
+            const char *kind = fx_vocab_name(FX_VOCAB_KIND, (int) h->kind);
+            json_object_set_new(e, "kind", json_string(kind ? kind : "unknown"));
+            json_object_set_new(e, "latency_ms",
+                                json_integer(fx_now_ms() - (int64_t) h->created_at));
+            s_observe_referral_workflow(r, a, env, h);
+            if (h->kind == FUSION__KIND__KIND_REFERRAL && a->p->simulated)
+                s_schedule(r, a, h, hex);
+            got++;
+        }
+        (void) fx_client_acknowledge(a->client, fx_delivery_msg_id(d));
+        fx_delivery_destroy(&d);
+    }
+    return got;
+}
+
+/* ---- Injects -------------------------------------------------------------------------------- */
+
+static void s_run_inject(run_t *r, size_t index)
+{
+    const fx_inject_t *inj = fx_scenario_inject(r->scenario, index);
+    json_t *o = s_inject_json(r, index);
+    actor_t *a = s_actor(r, inj->from);
+    json_object_set_new(o, "done_ms", json_integer(s_now(r)));
+    s_event(r, "inject", inj->from, (int) index);
+    if (!a || !a->client) {
+        s_set_status(o, "trainee_action", "played by the trainee (not observed by the runner)");
+        char t[24];
+        fx_scenario_time_text(inj->at_ms, t);
+        fprintf(stderr, "%s%s %s: %s (trainee) is to %s%s%s\n", r->tty ? "\n" : "", t, inj->id,
+                inj->from, fx_inject_kind_name(inj->kind), inj->description ? ": " : "",
+                inj->description ? inj->description : "");
+        return;
+    }
+    const char *exercise = fx_scenario_exercise(r->scenario);
+    fx_answer_t answer;
+    char hex[2 * FX_MSG_ID_BYTES + 1];
+    if (inj->kind == FX_INJECT_SUBSCRIBE || inj->kind == FX_INJECT_UNSUBSCRIBE) {
+        fx_err_t rc = inj->kind == FX_INJECT_SUBSCRIBE
+                          ? fx_client_subscribe(a->client, inj->pattern, inj->stages, inj->kinds,
+                                                exercise, r->trainer.timeout_ms, &answer)
+                          : fx_client_unsubscribe(a->client, inj->pattern, exercise,
+                                                  r->trainer.timeout_ms, &answer);
+        if (rc == FX_OK)
+            s_set_status(o, "done", NULL);
+        else
+            s_set_status(o, "error", answer.refused ? answer.reason : fx_strerror(rc));
+        return;
+    }
+    if (inj->kind == FX_INJECT_SEND) {
+        fx_diag_t *diag = fx_diag_new(r->opt->scenario_path);
+        fx_draft_t *draft = NULL;
+        if (fx_draft_from_node(inj->draft, fx_scenario_base_dir(r->scenario), fx_now_ms(), diag,
+                               &draft) != FX_OK) {
+            fx_diag_print(diag, stderr, AGENT_PROG ": ");
+            s_set_status(o, "error", "the draft is no longer valid");
+        } else {
+            s_send_draft(r, a, draft, (int) index, o, hex);
+        }
+        fx_draft_destroy(&draft);
+        fx_diag_destroy(&diag);
+        return;
+    }
+    /* respond / feedback: to the sender of the earlier inject's message. */
+    int to = fx_scenario_find_inject(r->scenario, inj->to);
+    json_t *answered = to >= 0 ? s_inject_json(r, (size_t) to) : NULL;
+    const char *referral = answered ? json_string_value(json_object_get(answered, "msg_id")) : NULL;
+    if (!referral) {
+        s_set_status(o, "skipped",
+                     "the message it answers was not sent or not seen, so it has no msg_id");
+        return;
+    }
+    const fx_inject_t *target = fx_scenario_inject(r->scenario, (size_t) to);
+    if (inj->kind == FX_INJECT_RESPOND) {
+        s_respond(r, a, target->from, referral, NULL, inj->status, inj->reason, inj->outcome,
+                  (int) index, o);
+        return;
+    }
+    char *q = s_quoted(inj->observation);
+    size_t size = strlen(q) + 1024;
+    char *yaml = fx_malloc(size);
+    snprintf(yaml, size,
+             "kind: alert_feedback\naudience: direct\nrecipients: [%s]\nin_reply_to: %s\n"
+             "sections:\n  - id: 1\n    tlp: amber\n    categories: [operational]\n"
+             "    content:\n      alert_feedback: {observation: %s}\n",
+             target->from, referral, q);
+    free(q);
+    fx_draft_t *draft = s_answer_draft(yaml);
+    free(yaml);
+    if (draft)
+        s_send_draft(r, a, draft, (int) index, o, hex);
+    else
+        s_set_status(o, "error", "the feedback could not be drafted");
+    fx_draft_destroy(&draft);
+}
+
+/* ---- Expectations --------------------------------------------------------------------------- */
+
+/* The first event of type for participant about inject (and, for responses, a matching status),
+ * or NULL. */
+static json_t *s_find_event(run_t *r, const char *type, const char *participant, const char *inject,
+                            const char *status)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r->doc, "events"), i, e)
+    {
+        const char *t = json_string_value(json_object_get(e, "type"));
+        const char *p = json_string_value(json_object_get(e, "participant"));
+        const char *in = json_string_value(json_object_get(e, "inject"));
+        const char *st = json_string_value(json_object_get(e, "status"));
+        if (strcmp(t, type) == 0 && p && strcmp(p, participant) == 0 && in &&
+            strcmp(in, inject) == 0 && (!status || (st && strcmp(st, status) == 0)))
+            return e;
+    }
+    return NULL;
+}
+
+static int s_played(run_t *r, const char *id)
+{
+    actor_t *a = s_actor(r, id);
+    return a && a->client;
+}
+
+static void s_decide(json_t *x, const char *outcome, json_t *measured, const char *detail)
+{
+    int designed = json_is_true(json_object_get(x, "designed_to_fail"));
+    if (strcmp(outcome, "missed") == 0 && designed)
+        outcome = "missed_as_designed";
+    json_object_set_new(x, "outcome", json_string(outcome));
+    json_object_set_new(x, "measured_ms", measured ? measured : json_null());
+    json_object_set_new(x, "detail", detail ? json_string(detail) : json_null());
+}
+
+/* Decides what can be decided at scenario time now (final: the run is over). Returns how many
+ * are still pending. */
+static size_t s_evaluate(run_t *r, int64_t now, int final)
+{
+    size_t pending = 0, i;
+    json_t *x;
+    json_array_foreach(json_object_get(r->doc, "expectations"), i, x)
+    {
+        const char *outcome = json_string_value(json_object_get(x, "outcome"));
+        const char *inject = json_string_value(json_object_get(x, "inject"));
+        const char *kind = json_string_value(json_object_get(x, "kind"));
+        const char *who = json_string_value(json_object_get(x, "principal"));
+        int index = fx_scenario_find_inject(r->scenario, inject);
+        json_t *o = s_inject_json(r, (size_t) index);
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, (size_t) index);
+        const char *status = json_string_value(json_object_get(o, "status"));
+        int done = strcmp(status, "pending") != 0;
+        json_t *sent = json_object_get(o, "sent_ms");
+        int64_t t0 = json_is_integer(sent) ? json_integer_value(sent) : inj->at_ms;
+        int64_t within = json_integer_value(json_object_get(x, "within_ms"));
+        int by_runner = s_played(r, inj->from);
+        if (strcmp(outcome, "pending") != 0) {
+            /* A late response or delivery still gets its measured time. */
+            if (strcmp(outcome, "met") != 0 && json_is_null(json_object_get(x, "measured_ms"))) {
+                json_t *e = NULL;
+                if (strcmp(kind, "delivered") == 0)
+                    e = s_find_event(r, "delivery", who, inject, NULL);
+                else if (strcmp(kind, "acknowledged") == 0)
+                    e = s_find_event(r, "response", who, inject, NULL);
+                if (e)
+                    json_object_set_new(
+                        x, "measured_ms",
+                        json_integer(json_integer_value(json_object_get(e, "t_ms")) - t0));
+            }
+            continue;
+        }
+        if (!done) {
+            pending++;
+            continue;
+        }
+        if (strcmp(kind, "denied") == 0) {
+            const char *code = json_string_value(json_object_get(x, "code"));
+            const char *rule = json_string_value(json_object_get(x, "rule"));
+            size_t k;
+            json_t *e, *found = NULL, *other = NULL;
+            json_array_foreach(json_object_get(r->doc, "events"), k, e)
+            {
+                const char *in = json_string_value(json_object_get(e, "inject"));
+                const char *p = json_string_value(json_object_get(e, "participant"));
+                if (strcmp(json_string_value(json_object_get(e, "type")), "denial") != 0 || !in ||
+                    strcmp(in, inject) != 0 || strcmp(p, who) != 0)
+                    continue;
+                const char *c = json_string_value(json_object_get(e, "code"));
+                const char *ru = json_string_value(json_object_get(e, "rule"));
+                if (strcmp(c, code) == 0 && (!rule || (ru && strcmp(ru, rule) == 0)))
+                    found = e;
+                else
+                    other = e;
+            }
+            char detail[512];
+            if (found)
+                s_decide(x, "met", json_integer(0), NULL);
+            else if (!by_runner)
+                s_decide(x, "unobserved", NULL,
+                         "the trainee's own PREPARE answer is not visible to the runner");
+            else {
+                snprintf(detail, sizeof detail, "%s%s%s", other ? "denied with " : "not denied",
+                         other ? json_string_value(json_object_get(other, "code")) : "",
+                         other && json_is_string(json_object_get(other, "rule")) ? " (rule)" : "");
+                s_decide(x, "missed", NULL, detail);
+            }
+            continue;
+        }
+        if (strcmp(kind, "not_delivered") == 0) {
+            json_t *e = s_find_event(r, "delivery", who, inject, NULL);
+            if (e) {
+                s_decide(x, "missed",
+                         json_integer(json_integer_value(json_object_get(e, "t_ms")) - t0),
+                         "it was delivered");
+                continue;
+            }
+            if (!final && !(within && now > t0 + within)) {
+                pending++;
+                continue;
+            }
+            if (s_played(r, who))
+                s_decide(x, "met", NULL, NULL);
+            else if (by_runner && strcmp(status, "pending") != 0) {
+                /* The sender's PREPARE answer lists every recipient a section may go to. */
+                size_t k;
+                json_t *v;
+                int allowed = 0;
+                json_array_foreach(json_object_get(o, "allowed"), k, v) allowed |=
+                    strcmp(json_string_value(v), who) == 0;
+                if (allowed)
+                    s_decide(x, "missed", NULL, "the policy allowed it as a recipient");
+                else
+                    s_decide(x, "met", NULL, "not among the recipients the policy allowed");
+            } else {
+                s_decide(x, "unobserved", NULL, "neither the sender nor the recipient is played");
+            }
+            continue;
+        }
+        /* Timed: delivered, acknowledged, accepted, declined, escalated. */
+        const char *type = strcmp(kind, "delivered") == 0   ? "delivery"
+                           : strcmp(kind, "escalated") == 0 ? "escalation"
+                                                            : "response";
+        const char *want = strcmp(kind, "accepted") == 0   ? "accepted"
+                           : strcmp(kind, "declined") == 0 ? "declined"
+                                                           : NULL;
+        json_t *e = s_find_event(r, type, who, inject, want);
+        if (!e && strcmp(type, "response") == 0 && !by_runner) /* to a sender not played */
+            e = s_find_event(r, "answer", who, inject, want);
+        if (e) {
+            int64_t took = json_integer_value(json_object_get(e, "t_ms")) - t0;
+            s_decide(x, took <= within ? "met" : "missed", json_integer(took < 0 ? 0 : took),
+                     took <= within ? NULL : "later than expected");
+            continue;
+        }
+        if (now <= t0 + within && !final) {
+            pending++;
+            continue;
+        }
+        /* Who would have seen it: the recipient (delivery, escalation) or the referral's sender
+         * (responses travel to it). */
+        int observable =
+            strcmp(type, "response") == 0 ? by_runner || s_played(r, who) : s_played(r, who);
+        if (strcmp(status, "sent") != 0 && strcmp(status, "trainee_action") != 0)
+            s_decide(x, "missed", NULL, "the message was not sent");
+        else if (observable)
+            s_decide(x, "missed", NULL, "nothing observed in time");
+        else
+            s_decide(x, "unobserved", NULL, "no participant the runner plays could observe it");
+    }
+    return pending;
+}
+
+/* ---- Progress ------------------------------------------------------------------------------- */
+
+static void s_progress(run_t *r, size_t done_injects, int force)
+{
+    size_t met = 0, missed = 0, designed = 0, total = 0, i;
+    json_t *x;
+    json_array_foreach(json_object_get(r->doc, "expectations"), i, x)
+    {
+        const char *o = json_string_value(json_object_get(x, "outcome"));
+        total++;
+        met += strcmp(o, "met") == 0;
+        missed += strcmp(o, "missed") == 0;
+        designed += strcmp(o, "missed_as_designed") == 0;
+    }
+    char t[24], line[256];
+    fx_scenario_time_text(s_now(r) / 60000 * 60000, t);
+    snprintf(line, sizeof line,
+             "inject %zu of %zu  expectations: %zu met, %zu missed, %zu missed as designed, "
+             "%zu of %zu decided",
+             done_injects, fx_scenario_inject_count(r->scenario), met, missed, designed,
+             met + missed + designed, total);
+    /* On a terminal the line is redrawn as the clock moves; in a log, one line per change. */
+    int same = strcmp(line, r->last_progress) == 0;
+    if (!force && same && !r->tty)
+        return;
+    if (!force && same && strcmp(t, r->last_clock) == 0)
+        return;
+    snprintf(r->last_progress, sizeof r->last_progress, "%s", line);
+    snprintf(r->last_clock, sizeof r->last_clock, "%s", t);
+    fprintf(stderr, r->tty ? "\r%s %s  %s\033[K" : "%s %s  %s\n", fx_scenario_exercise(r->scenario),
+            t, line);
+}
+
+/* ---- The run -------------------------------------------------------------------------------- */
+
+static int64_t s_end_ms(run_t *r)
+{
+    int64_t end = 0;
+    for (size_t i = 0; i < fx_scenario_inject_count(r->scenario); i++) {
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, i);
+        if (inj->at_ms > end)
+            end = inj->at_ms;
+        for (size_t k = 0; k < inj->n_expect; k++)
+            if (inj->at_ms + inj->expect[k].within_ms > end)
+                end = inj->at_ms + inj->expect[k].within_ms;
+    }
+    int64_t grace = (int64_t) MIN_GRACE_REAL * r->speed;
+    return end + (grace > GRACE_SCENARIO ? grace : GRACE_SCENARIO);
+}
+
+static void s_free_run(run_t *r)
+{
+    for (size_t i = 0; i < r->n_actors; i++) {
+        fx_client_destroy(&r->actors[i].client);
+        fx_keys_destroy(&r->actors[i].keys);
+    }
+    free(r->actors);
+    fx_directory_destroy(&r->directory);
+    fx_policy_destroy(&r->policy);
+    agent_session_close(&r->trainer);
+    json_decref(r->doc);
+    free(r->progress_path);
+    free(r->results_path);
+    free(r->report_dir);
+    fx_scenario_destroy(&r->scenario);
+}
+
+int exercise_run(const exercise_options_t *opt)
+{
+    run_t run;
+    memset(&run, 0, sizeof run);
+    run_t *r = &run;
+    r->opt = opt;
+    r->tty = isatty(STDERR_FILENO);
+    int status = FX_EXIT_SYSTEM;
+    fx_diag_t *diag = fx_diag_new(opt->scenario_path);
+    fx_err_t rc = fx_scenario_load(opt->scenario_path, NULL, fx_now_ms(), diag, &r->scenario);
+    if (rc != FX_OK) {
+        fx_diag_print(diag, stderr, AGENT_PROG ": ");
+        fx_diag_destroy(&diag);
+        return rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
+    }
+    fx_diag_destroy(&diag);
+    r->speed = opt->speed ? opt->speed : fx_scenario_speed(r->scenario);
+    /* The policy, for the guidelines in the report: --policy, else REGION/policy.yaml. */
+    char *policy_path = opt->policy ? fx_strdup(opt->policy) : s_join(opt->region, "policy.yaml");
+    if ((opt->policy || access(policy_path, R_OK) == 0) &&
+        fx_policy_load(policy_path, &r->policy, NULL) != FX_OK)
+        fprintf(stderr,
+                "%s: exercise run: %s is not a valid policy; the report names rules without "
+                "their guidelines\n",
+                AGENT_PROG, policy_path);
+    free(policy_path);
+    if (fx_mkdir_p(opt->state_dir) != 0) {
+        fx_cli_error(AGENT_PROG, "exercise run: --state %s: %s", opt->state_dir, strerror(errno));
+        fx_scenario_destroy(&r->scenario);
+        return FX_EXIT_SYSTEM;
+    }
+    r->progress_path = s_join(opt->state_dir, "progress.json");
+    r->results_path = s_join(opt->state_dir, "results.json");
+    r->report_dir = opt->report_dir ? fx_strdup(opt->report_dir) : s_join(opt->state_dir, "report");
+    r->n_actors = fx_scenario_participant_count(r->scenario);
+    r->actors = fx_calloc(r->n_actors, sizeof *r->actors);
+    for (size_t i = 0; i < r->n_actors; i++)
+        r->actors[i].p = fx_scenario_participant(r->scenario, i);
+
+    status = agent_session_open(&r->trainer, "exercise run", agent_config_path(opt->config),
+                                AGENT_DEFAULT_TIMEOUT_S * 1000);
+    if (status != FX_EXIT_OK)
+        goto done;
+    status = FX_EXIT_SYSTEM;
+    snprintf(r->broker_id, sizeof r->broker_id, "%s", fx_cert_id(r->trainer.broker_cert));
+    if (opt->resume) {
+        json_error_t err;
+        json_t *doc = json_load_file(r->progress_path, 0, &err);
+        if (!doc) {
+            fx_cli_error(AGENT_PROG, "exercise run: --resume: %s: %s", r->progress_path, err.text);
+            status = access(r->progress_path, F_OK) == 0 ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
+            goto done;
+        }
+        if (s_resume_check(r, doc) != 0) {
+            json_decref(doc);
+            status = FX_EXIT_USAGE;
+            goto done;
+        }
+        r->doc = doc;
+    }
+    size_t enrolled = 0;
+    if (s_enrol_simulated(r, &enrolled) != 0 || s_load_trainees(r) != 0)
+        goto done;
+    if (enrolled)
+        fprintf(stderr, "%s: exercise run: enrolled %zu simulated participant(s) in %s\n",
+                AGENT_PROG, enrolled, opt->region);
+    if (s_wait_admitted(r) != 0) {
+        status = FX_EXIT_UNAVAILABLE;
+        goto done;
+    }
+    if (s_connect(r) != 0)
+        goto done;
+    if (!r->doc)
+        r->doc = s_new_doc(r);
+    /* Scenario time continues where it stopped: time spent stopped does not count. */
+    int64_t elapsed = json_integer_value(json_object_get(r->doc, "elapsed_ms"));
+    r->start_real = fx_now_ms() - elapsed / r->speed;
+    size_t next = 0;
+    while (next < fx_scenario_inject_count(r->scenario) &&
+           strcmp(json_string_value(json_object_get(s_inject_json(r, next), "status")),
+                  "pending") != 0)
+        next++;
+    fprintf(stderr, "%s: exercise %s: %s; %zu inject(s) at speed %d%s\n", AGENT_PROG,
+            fx_scenario_exercise(r->scenario), fx_scenario_title(r->scenario),
+            fx_scenario_inject_count(r->scenario), r->speed, opt->resume ? " (resumed)" : "");
+    if (s_save(r) != 0)
+        goto done;
+    int64_t end = s_end_ms(r);
+    while (!fx_client_interrupted()) {
+        int changed = 0;
+        while (next < fx_scenario_inject_count(r->scenario) &&
+               fx_scenario_inject(r->scenario, next)->at_ms <= s_now(r)) {
+            s_run_inject(r, next++);
+            changed = 1;
+        }
+        s_run_actions(r);
+        int listening = 0;
+        for (size_t i = 0; i < r->n_actors; i++)
+            if (r->actors[i].client) {
+                changed |= s_receive(r, &r->actors[i], TICK_MS / (int) r->n_actors + 1) > 0;
+                listening = 1;
+            }
+        if (!listening)
+            zclock_sleep(TICK_MS); /* only trainees: nothing to receive */
+        s_evaluate(r, s_now(r), 0);
+        if (changed && s_save(r) != 0)
+            goto done;
+        s_progress(r, next, 0);
+        if (next == fx_scenario_inject_count(r->scenario) && s_now(r) >= end &&
+            json_array_size(json_object_get(r->doc, "actions")) == 0)
+            break;
+    }
+    if (fx_client_interrupted()) {
+        s_save(r);
+        fprintf(stderr,
+                "%s%s: exercise run: stopped at scenario time %lld s; progress saved in %s "
+                "(continue with --resume)\n",
+                r->tty ? "\n" : "", AGENT_PROG, (long long) (s_now(r) / 1000), r->progress_path);
+        status = FX_EXIT_UNAVAILABLE;
+        goto done;
+    }
+    for (size_t i = 0; i < r->n_actors; i++)
+        if (r->actors[i].client)
+            s_receive(r, &r->actors[i], 0);
+    s_evaluate(r, s_now(r), 1);
+    s_progress(r, next, 1);
+    if (r->tty)
+        fputc('\n', stderr);
+    char now[FX_TIME_BUFSIZE];
+    fx_time_format(fx_now_ms(), now);
+    json_object_set_new(r->doc, "finished_at", json_string(now));
+    json_object_set_new(r->doc, "complete", json_true());
+    if (s_save(r) != 0 || s_save_to(r, r->results_path) != 0)
+        goto done;
+    if (exercise_report_write(r->doc, r->report_dir) != 0)
+        goto done;
+    /* As designed: every expectation met, or missed where the scenario said so. */
+    size_t off = 0, i;
+    json_t *x;
+    json_array_foreach(json_object_get(r->doc, "expectations"), i, x)
+    {
+        const char *o = json_string_value(json_object_get(x, "outcome"));
+        int designed = json_is_true(json_object_get(x, "designed_to_fail"));
+        off += designed ? strcmp(o, "missed_as_designed") != 0 : strcmp(o, "met") != 0;
+    }
+    printf("results: %s\nreport: %s/report.html, %s/report.md, %s/report.json\n", r->results_path,
+           r->report_dir, r->report_dir, r->report_dir);
+    printf("%zu expectation(s) did not come out as designed\n", off);
+    status = off ? FX_EXIT_NO : FX_EXIT_OK;
+done:
+    s_free_run(r);
+    return status;
+}

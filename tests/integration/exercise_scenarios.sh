@@ -1,0 +1,208 @@
+#!/bin/sh
+# Exercises end to end on a real broker: each shipped scenario in deploy/exercises/ runs to
+# completion at high clock speed (the runner plays the trainees too, as in a rehearsal), and its
+# after-action report lists every expectation with the outcome the scenario designed, including
+# the designed-to-fail ones; a run stopped by SIGTERM resumes with --resume; the report is
+# regenerated from the results; the HTML report is one file without external references; the
+# JSON report validates against docs/exercise-report.schema.json. Segregation: during an
+# exercise a live liaison officer subscribed to every route ('**') receives nothing of it, and a
+# live message reaches no simulated principal.
+# Usage: FUSION_BIN=build/bin sh tests/integration/exercise_scenarios.sh   (from the repository root)
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+command -v node >/dev/null || { echo "FAIL: node is needed for the JSON Schema check"; exit 1; }
+. "$(dirname "$0")/../lib/broker.sh"
+runner= # the exercise runner in the background, if any
+trap '[ -n "$runner" ] && kill "$runner" 2>/dev/null; broker_kill; rm -rf "$work"' EXIT
+speed=${EXERCISE_TEST_SPEED:-300}
+[ -n "${FUSION_SANITIZED:-}" ] && speed=${EXERCISE_TEST_SPEED:-120} # slower binaries: wider real windows
+
+# The command line: valid scenarios against the policy; an invalid one names FILE:LINE:COLUMN.
+for scenario in deploy/exercises/*.yaml; do
+    check "validate $scenario" 0 "$agent" exercise validate "$scenario" --policy deploy/policy/bali-process.yaml
+done
+check "validate an invalid scenario" 2 "$agent" exercise validate tests/fuzz/corpus/scenario/errors.yaml
+contains "$work/err.txt" "errors.yaml:1:18: fusion_scenario must be 1" "validate names the line and column"
+contains "$work/err.txt" "errors.yaml:5:17: at must be" "validate reports every problem"
+check "run without --region" 2 "$agent" exercise run deploy/exercises/lao-route-shift.yaml --config /nonexistent
+
+region_setup THA.RTP.fp1:focal_point,police LKA.DIE.smpu1:focal_point,immigration \
+    NZL.NZP.tr1:trainer MYS.RMP.live1:liaison_officer,police IDN.POLRI.fp1:focal_point,police ||
+    { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+trainer=$work/agent-NZL.NZP.tr1.yaml
+agent NZL.NZP.tr1 flush >/dev/null 2>&1 # writes the trainer's configuration
+[ -f "$trainer" ] || { echo "FAIL: no trainer configuration"; exit 1; }
+
+# The live liaison officer follows every route, live traffic only.
+check "live LO subscribes to every route" 0 agent MYS.RMP.live1 subscribe '**'
+
+# start_run NAME SCENARIO SPEED [ARGS...]: the runner in the background, output in $work/NAME.*
+start_run() {
+    local name=$1 scenario=$2 run_speed=$3
+    shift 3
+    "$agent" exercise run "$scenario" --region "$work/region" --config "$trainer" \
+        --speed "$run_speed" --state "$work/$name" --play-trainees "$work/keys" --wait 60 "$@" \
+        >"$work/$name.out" 2>"$work/$name.err" &
+    runner=$!
+}
+
+# admit NAME: once the runner waits for the broker to load its simulated participants, reload it.
+admit() {
+    wait_for 30 grep -q -e "not yet loaded" -e "at speed" "$work/$1.err" ||
+        { fail "$1: the runner did not get to enrolment"; cat "$work/$1.err"; return 1; }
+    grep -q "not yet loaded" "$work/$1.err" && kill -HUP "$broker_pid"
+    wait_for 30 grep -q "at speed" "$work/$1.err" ||
+        { fail "$1: the broker did not admit the simulated participants"; cat "$work/$1.err"; return 1; }
+}
+
+# finish_run NAME WANT: waits for the runner to exit and checks its exit status.
+finish_run() {
+    local status
+    wait_for 180 sh -c "! kill -0 $runner 2>/dev/null" || fail "$1: the run did not end"
+    wait "$runner"
+    status=$?
+    runner=
+    grep -q -e 'Sanitizer' -e 'runtime error' "$work/$1.err" && fail "$1: sanitizer report"
+    if [ "$status" -ne "$2" ]; then
+        fail "$1: exit $status, expected $2"
+        sed 's/^/    out: /' "$work/$1.out"
+        sed 's/^/    err: /' "$work/$1.err" | tail -n 30
+        [ -f "$work/$1/report/report.json" ] &&
+            jq -r '.expectations[] | select(.as_designed | not) | "    \(.inject) \(.kind) \(.principal): \(.outcome) \(.detail // "")"' "$work/$1/report/report.json"
+    fi
+}
+
+# check_report NAME SCENARIO: every expectation of the scenario is in the report, as designed.
+check_report() {
+    local dir=$work/$1/report want
+    want=$("$agent" exercise validate "$2" | sed -n 's/.*inject(s), \([0-9]*\) expectation.*/\1/p')
+    [ -f "$dir/report.json" ] || { fail "$1: no report.json"; return; }
+    [ "$(jq '.expectations | length' "$dir/report.json")" = "$want" ] ||
+        fail "$1: the report lists $(jq '.expectations | length' "$dir/report.json") expectations, the scenario $want"
+    jq -e '.complete and ([.expectations[] | select(.as_designed | not)] | length == 0)' \
+        "$dir/report.json" >/dev/null || fail "$1: not every expectation came out as designed"
+    [ "$(jq '.summary.segregation_breaches' "$dir/report.json")" = 0 ] ||
+        fail "$1: live traffic reached an exercise participant"
+    node tests/lib/json-schema-check.js docs/exercise-report.schema.json "$dir/report.json" \
+        >"$work/schema.out" 2>&1 || { fail "$1: report.json does not validate"; cat "$work/schema.out"; }
+    [ -s "$dir/report.md" ] || fail "$1: no report.md"
+    for x in $(jq -r '.expectations[].inject' "$dir/report.json" | sort -u); do
+        grep -q "$x" "$dir/report.md" || fail "$1: report.md does not mention inject $x"
+    done
+    # One self-contained page: no external reference of any kind.
+    [ -s "$dir/report.html" ] || fail "$1: no report.html"
+    if grep -qiE 'src=|href=|<link|url\(|@import|https?:|<script|<iframe|<object|<embed' "$dir/report.html"; then
+        fail "$1: report.html refers to something outside itself"
+        grep -oiE '.{0,40}(src=|href=|<link|url\(|@import|https?:|<script).{0,40}' "$dir/report.html" | head
+    fi
+    grep -q '<svg' "$dir/report.html" || fail "$1: report.html has no SVG timeline"
+}
+
+# --- (a) repatriation from a cyber-scam compound -------------------------------------------------
+start_run scam deploy/exercises/scam-compound-repatriation.yaml "$speed"
+admit scam
+# During the exercise, a live message to a simulated principal is refused (exercise segregation).
+direct_draft "$work/live.yaml" IDN.POLRI.sim1 "Live traffic must not reach a simulated principal."
+check "a live message to a simulated principal is refused" 3 agent IDN.POLRI.fp1 send "$work/live.yaml" --yes
+contains "$work/out.txt" "IDN.POLRI.sim1: exercise_segregation" "the sender sees the segregation denial"
+finish_run scam 0
+check_report scam deploy/exercises/scam-compound-repatriation.yaml
+r=$work/scam/report/report.json
+jq -e '[.expectations[] | select(.designed_to_fail and .outcome == "missed_as_designed")] | length >= 1' "$r" >/dev/null ||
+    fail "scam: the designed-to-fail expectation is not reported as missed as designed"
+jq -e '[.denials[] | select(.recipient == "THA.OAG.sim1" and .rule == "nonpunishment-victim-data" and (.guideline // "" | test("Non-Punishment")))] | length >= 1' "$r" >/dev/null ||
+    fail "scam: the non-punishment denial is not reported with its guideline"
+jq -e '[.denials[] | select(.recipient == "IDN.AGO.sim1" and .code == "no_agreement")] | length >= 1' "$r" >/dev/null ||
+    fail "scam: the no_agreement denial is not reported"
+jq -e '.statistics.delivery.count >= 1 and .statistics.response.count >= 1' "$r" >/dev/null ||
+    fail "scam: no delivery or response statistics"
+
+# The report is regenerated from the kept results, identically.
+check "exercise report regenerates the report" 0 "$agent" exercise report "$work/scam/results.json" --out "$work/again"
+cmp -s "$work/again/report.json" "$r" || fail "the regenerated report.json differs"
+cmp -s "$work/again/report.html" "$work/scam/report/report.html" || fail "the regenerated report.html differs"
+# Text from the scenario is escaped: a hostile title and note stay text in the HTML page.
+jq '.title = "<script>alert(1)</script><img src=http://example.org/x.png>" |
+    .expectations[0].note = "<a href=\"https://example.org\">x</a> | *md*"' \
+    "$work/scam/results.json" >"$work/hostile.json"
+check "exercise report of hostile text" 0 "$agent" exercise report "$work/hostile.json" --out "$work/hostile"
+grep -qiE '<script|<img|<a ' "$work/hostile/report.html" && fail "hostile text became markup in report.html"
+contains "$work/hostile/report.html" "&lt;script&gt;alert(1)&lt;/script&gt;" "the hostile title is shown as text"
+echo '{"fusion_exercise_results": 2}' >"$work/bad.json"
+check "exercise report refuses what is not results" 2 "$agent" exercise report "$work/bad.json" --out "$work/bad"
+
+# --- (b) the Colombo airport SMPU alert ------------------------------------------------------------
+start_run smpu deploy/exercises/smpu-visit-visa-alert.yaml "$speed"
+admit smpu
+finish_run smpu 0
+check_report smpu deploy/exercises/smpu-visit-visa-alert.yaml
+jq -e '[.expectations[] | select(.designed_to_fail and .outcome == "missed_as_designed")] | length >= 1' \
+    "$work/smpu/report/report.json" >/dev/null || fail "smpu: no missed-as-designed expectation"
+
+# The same scenario with the trainee left to act on their own (no --play-trainees), nobody
+# acting: the runner announces the trainee's injects, cannot see the trainee's own PREPARE
+# answer (not observed) and finds the trainee's deliveries missing.
+"$agent" exercise run deploy/exercises/smpu-visit-visa-alert.yaml --region "$work/region" \
+    --config "$trainer" --speed 600 --state "$work/smpu" --report "$work/smpu-alone" --wait 60 \
+    >"$work/alone.out" 2>"$work/alone.err"
+status=$?
+[ "$status" -eq 1 ] || { fail "smpu without trainees: exit $status, expected 1"; tail -n 20 "$work/alone.err"; }
+grep -q "LKA.DIE.smpu1 (trainee) is to send" "$work/alone.err" || fail "the trainee's inject is not announced"
+jq -e '.complete and .summary.unobserved >= 1 and
+       ([.expectations[] | select(.kind == "denied")][0].outcome == "unobserved") and
+       ([.expectations[] | select(.inject == "visit-visa-alert" and .kind == "delivered")][0].outcome == "missed")' \
+    "$work/smpu-alone/report.json" >/dev/null || fail "smpu without trainees: wrong outcomes"
+
+# --- (c) the Lao route shift, stopped and resumed; live traffic on the same route meanwhile ------
+start_run route deploy/exercises/lao-route-shift.yaml 60
+admit route
+wait_for 60 grep -q "inject 2 of 4" "$work/route.err" || fail "route: the run did not reach inject 2"
+# A live route alert on the old route: the live LO gets it, the simulated LO on it does not.
+cat >"$work/live-route.yaml" <<'YAML'
+kind: case_alert
+audience: route
+route: LAO:VTE>THA:NKP>MYS
+stage: at_border
+purpose: investigation
+sections:
+  - {id: 1, tlp: green, categories: [operational], text: "Live alert on the Vientiane route."}
+YAML
+check "a live route alert during the exercise" 0 agent THA.RTP.fp1 send "$work/live-route.yaml" --yes
+lacks "$work/out.txt" "MYS.RMP.sim3 (fingerprint" "the live alert is not offered to the simulated LO"
+kill -TERM "$runner"
+finish_run route 5
+grep -q "continue with --resume" "$work/route.err" || fail "route: the stopped run does not say how to resume"
+jq -e '.complete == false' "$work/route/progress.json" >/dev/null || fail "route: progress not saved as incomplete"
+start_run route2 deploy/exercises/lao-route-shift.yaml "$speed" --resume
+finish_run route2 2 # a different state dir: nothing to resume
+[ -f "$work/route2/progress.json" ] && fail "route2: --resume without progress started a run"
+"$agent" exercise run deploy/exercises/lao-route-shift.yaml --region "$work/region" --config "$trainer" \
+    --speed "$speed" --state "$work/route" --play-trainees "$work/keys" --wait 60 --resume \
+    >"$work/route.out" 2>"$work/route.err"
+status=$?
+[ "$status" -eq 0 ] || { fail "route: the resumed run exited $status"; tail -n 20 "$work/route.err"; }
+grep -q "(resumed)" "$work/route.err" || fail "route: the run did not say it resumed"
+check_report route deploy/exercises/lao-route-shift.yaml
+
+# --- (d) the four-country taskforce ------------------------------------------------------------------
+start_run taskforce deploy/exercises/mekong-taskforce.yaml "$speed"
+admit taskforce
+finish_run taskforce 0
+check_report taskforce deploy/exercises/mekong-taskforce.yaml
+jq -e '[.expectations[] | select(.principal == "NZL.INZ.sim4" and .kind == "not_delivered" and .outcome == "met")] | length == 4' \
+    "$work/taskforce/report/report.json" >/dev/null || fail "taskforce: the non-member received something"
+
+# --- segregation: the live LO following '**' got the live alert and nothing of the exercises ----
+agent MYS.RMP.live1 listen --json --count 5 --timeout 3 >"$work/live.json" 2>"$work/live.err"
+[ "$(jq -s 'length' "$work/live.json")" = 1 ] ||
+    { fail "the live LO should hold exactly the one live alert"; cat "$work/live.json"; }
+jq -e -s 'all(.[]; (.exercise // "") == "")' "$work/live.json" >/dev/null ||
+    fail "exercise traffic reached the live LO"
+# EXERCISE_TEST_KEEP=DIR keeps the reports (to look at them).
+if [ -n "${EXERCISE_TEST_KEEP:-}" ]; then
+    for name in scam smpu route taskforce; do
+        mkdir -p "$EXERCISE_TEST_KEEP/$name" && cp -r "$work/$name/report/." "$work/$name/results.json" "$EXERCISE_TEST_KEEP/$name/"
+    done
+fi
+finish exercise_scenarios

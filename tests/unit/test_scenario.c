@@ -1,0 +1,301 @@
+/* Scenarios: a valid scenario with every kind of inject and expectation, the shipped scenarios
+ * against the example policy, and each kind of error with its line:column. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fusion/codec.h"
+#include "fusion/scenario.h"
+#include "fusion/vocab.h"
+#include "testutil.h"
+
+/* 2026-11-28T00:00:00Z */
+#define NOW 1795824000000LL
+
+static const char s_valid[] =
+    "fusion_scenario: 1\n"
+    "exercise: EX-2026-11\n"
+    "title: A test exercise\n"
+    "reference: Outcome Statement\n"
+    "objectives: [refer, answer]\n"
+    "speed: 120\n"
+    "participants:\n"
+    "  - id: THA.RTP.fp1\n"
+    "  - id: KHM.NCCT.sim1\n"
+    "    name: simulated focal point\n"
+    "    simulated: true\n"
+    "    roles: [focal_point, police]\n"
+    "    behaviour: {acknowledge_referrals_after: 5m, accept_referrals_after: 1h,\n"
+    "                decline_without_consent: true}\n"
+    "injects:\n"
+    "  - id: sub\n"
+    "    at: '+00:00'\n"
+    "    from: KHM.NCCT.sim1\n"
+    "    subscribe: {pattern: 'MMR>**', stages: [at_border], kinds: case_alert}\n"
+    "  - id: ref\n"
+    "    at: '+00:05:30'\n"
+    "    from: THA.RTP.fp1\n"
+    "    description: a referral\n"
+    "    send:\n"
+    "      kind: referral\n"
+    "      audience: direct\n"
+    "      recipients: [KHM.NCCT.sim1]\n"
+    "      purpose: victim_protection\n"
+    "      sections: [{id: 1, tlp: amber, categories: operational, text: hello}]\n"
+    "    expect:\n"
+    "      - {delivered: KHM.NCCT.sim1, within: 10m}\n"
+    "      - {acknowledged: KHM.NCCT.sim1, within: 15m, designed_to_fail: true, note: late}\n"
+    "      - {denied: MYS.RMP.fp1, code: exercise_segregation}\n"
+    "      - {denied: THA.OAG.p1, code: forbidden, rule: nonpunishment-victim-data}\n"
+    "      - {not_delivered: MYS.RMP.fp1}\n"
+    "      - {escalated: THA.RTP.fp1, within: 8h}\n"
+    "  - id: ans\n"
+    "    at: '+01:00'\n"
+    "    from: KHM.NCCT.sim1\n"
+    "    respond: {to: ref, status: declined, reason: no consent}\n"
+    "  - id: unsub\n"
+    "    at: '+01:00'\n"
+    "    from: KHM.NCCT.sim1\n"
+    "    unsubscribe: {pattern: 'MMR>**'}\n";
+
+static fx_scenario_t *s_parse(const char *text, const fx_policy_t *policy, fx_diag_t *diag)
+{
+    fx_scenario_t *s = NULL;
+    fx_err_t rc =
+        fx_scenario_parse((const uint8_t *) text, strlen(text), ".", policy, NOW, diag, &s);
+    if (rc != FX_OK)
+        assert_null(s);
+    return s;
+}
+
+static void test_valid(void **state)
+{
+    (void) state;
+    fx_diag_t *diag = fx_diag_new("s.yaml");
+    fx_scenario_t *s = s_parse(s_valid, NULL, diag);
+    if (!s)
+        fx_diag_print(diag, stderr, "unexpected: ");
+    assert_non_null(s);
+    assert_string_equal(fx_scenario_exercise(s), "EX-2026-11");
+    assert_string_equal(fx_scenario_title(s), "A test exercise");
+    assert_int_equal(fx_scenario_speed(s), 120);
+    assert_int_equal(fx_scenario_objective_count(s), 2);
+    assert_int_equal(fx_scenario_participant_count(s), 2);
+    const fx_participant_t *p = fx_scenario_find_participant(s, "KHM.NCCT.sim1");
+    assert_non_null(p);
+    assert_true(p->simulated);
+    assert_int_equal(p->roles, 1u << FX_ROLE_FOCAL_POINT | 1u << FX_ROLE_POLICE);
+    assert_int_equal(p->behaviour.acknowledge_after_ms, 5 * 60000);
+    assert_int_equal(p->behaviour.accept_after_ms, 3600000);
+    assert_true(p->behaviour.decline_without_consent);
+    assert_false(fx_scenario_find_participant(s, "THA.RTP.fp1")->simulated);
+    assert_int_equal(fx_scenario_inject_count(s), 4);
+    const fx_inject_t *sub = fx_scenario_inject(s, 0);
+    assert_int_equal(sub->kind, FX_INJECT_SUBSCRIBE);
+    assert_string_equal(sub->pattern, "MMR>**");
+    assert_int_equal(sub->stages, 1u << FX_STAGE_AT_BORDER);
+    assert_int_equal(sub->kinds, 1u << FX_KIND_CASE_ALERT);
+    const fx_inject_t *ref = fx_scenario_inject(s, 1);
+    assert_int_equal(ref->kind, FX_INJECT_SEND);
+    assert_int_equal(ref->message_kind, FX_KIND_REFERRAL);
+    assert_int_equal(ref->at_ms, 330000);
+    assert_int_equal(ref->n_expect, 6);
+    assert_int_equal(ref->expect[0].kind, FX_EXPECT_DELIVERED);
+    assert_int_equal(ref->expect[0].within_ms, 600000);
+    assert_true(ref->expect[1].designed_to_fail);
+    assert_string_equal(ref->expect[1].note, "late");
+    assert_string_equal(ref->expect[3].rule, "nonpunishment-victim-data");
+    assert_int_equal(ref->expect[4].within_ms, 0);
+    assert_int_equal(ref->expect[5].kind, FX_EXPECT_ESCALATED);
+    assert_int_equal(ref->expect[1].line, 32);
+    assert_int_equal(ref->expect[1].column, 9);
+    const fx_inject_t *ans = fx_scenario_inject(s, 2);
+    assert_int_equal(ans->kind, FX_INJECT_RESPOND);
+    assert_string_equal(ans->to, "ref");
+    assert_int_equal(ans->status, FUSION__RESPONSE_STATUS__RESPONSE_DECLINED);
+    assert_int_equal(fx_scenario_find_inject(s, "ans"), 2);
+    assert_int_equal(fx_scenario_find_inject(s, "nope"), -1);
+    char t[24];
+    fx_scenario_time_text(ref->at_ms, t);
+    assert_string_equal(t, "+00:05:30");
+    fx_scenario_time_text(3600000, t);
+    assert_string_equal(t, "+01:00");
+    fx_scenario_destroy(&s);
+    assert_null(s);
+    fx_scenario_destroy(&s);
+    fx_diag_destroy(&diag);
+}
+
+static int s_mismatches;
+
+/* Replaces the first occurrence of from in s_valid with to, parses it, and checks that the
+ * first error is at line:column and mentions text. */
+static void s_error(const char *from, const char *to, unsigned line, unsigned column,
+                    const char *text)
+{
+    const char *at = strstr(s_valid, from);
+    assert_non_null(at);
+    size_t size = sizeof s_valid + strlen(to) + 1;
+    char *doc = malloc(size);
+    snprintf(doc, size, "%.*s%s%s", (int) (at - s_valid), s_valid, to, at + strlen(from));
+    fx_diag_t *diag = fx_diag_new("s.yaml");
+    fx_scenario_t *s = s_parse(doc, NULL, diag);
+    if (s || fx_diag_count(diag) == 0 || fx_diag_line(diag, 0) != line ||
+        fx_diag_column(diag, 0) != column || !strstr(fx_diag_message(diag, 0), text)) {
+        fprintf(stderr, "replacing '%s' by '%s': expected %u:%u '%s', got:\n", from, to, line,
+                column, text);
+        fx_diag_print(diag, stderr, "  ");
+        s_mismatches++;
+    }
+    assert_string_equal(fx_diag_text(diag, 0) + 0, fx_diag_text(diag, 0));
+    fx_scenario_destroy(&s);
+    fx_diag_destroy(&diag);
+    free(doc);
+}
+
+static void test_errors(void **state)
+{
+    (void) state;
+    s_error("fusion_scenario: 1", "fusion_scenario: 2", 1, 18, "fusion_scenario");
+    s_error("fusion_scenario: 1\n", "", 1, 1, "fusion_scenario: 1");
+    s_error("title: A test exercise\n", "title: A test exercise\ncolour: red\n", 4, 1, "colour");
+    s_error("exercise: EX-2026-11", "exercise: 'EX 2026'", 2, 11, "exercise must be");
+    s_error("speed: 120", "speed: 0", 6, 8, "speed");
+    s_error("  - id: THA.RTP.fp1\n", "  - id: THA.RTP.fp1\n  - id: THA.RTP.fp1\n", 9, 9,
+            "listed twice");
+    s_error("  - id: THA.RTP.fp1\n", "  - id: thailand\n", 8, 9, "principal id");
+    s_error("    roles: [focal_point, police]\n", "    roles: [focal_point, sheriff]\n", 12, 26,
+            "sheriff");
+    s_error("    simulated: true\n    roles: [focal_point, police]\n", "", 11, 16,
+            "only for simulated");
+    s_error("    roles: [focal_point, police]\n", "", 9, 5, "needs roles");
+    s_error("  - id: THA.RTP.fp1\n", "  - id: THA.RTP.fp1\n    roles: [police]\n", 9, 12,
+            "only for simulated");
+    s_error("acknowledge_referrals_after: 5m", "acknowledge_referrals_after: soon", 13, 46,
+            "duration");
+    s_error("at: '+00:05:30'", "at: '5 minutes'", 21, 9, "+HH:MM");
+    s_error("at: '+00:05:30'", "at: '+00:65'", 21, 9, "+HH:MM");
+    s_error("at: '+01:00'\n    from: KHM.NCCT.sim1\n    respond",
+            "at: '+00:01'\n    from: KHM.NCCT.sim1\n    respond", 38, 9, "time order");
+    s_error("    from: THA.RTP.fp1\n", "    from: MYS.RMP.fp1\n", 22, 11, "not a participant");
+    s_error("  - id: ans\n", "  - id: ref\n", 37, 9, "used twice");
+    s_error("      purpose: victim_protection\n", "      purpose: curiosity\n", 28, 16,
+            "curiosity");
+    s_error("      kind: referral\n", "      kind: referral\n      exercise: EX-OTHER\n", 25, 7,
+            "exercise EX-OTHER");
+    s_error("pattern: 'MMR>**', stages", "pattern: 'MMR>>X', stages", 19, 26, "invalid route");
+    s_error("pattern: 'MMR>**', stages", "pattern: 'mmr>**', stages", 19, 26, "normalised");
+    s_error("    subscribe: {pattern: 'MMR>**', stages: [at_border], kinds: case_alert}\n",
+            "    subscribe: {pattern: 'MMR>**'}\n    unsubscribe: {pattern: 'MMR>**'}\n", 16, 5,
+            "exactly one of");
+    s_error("{delivered: KHM.NCCT.sim1, within: 10m}", "{delivered: KHM.NCCT.sim1}", 31, 9,
+            "needs within");
+    s_error("{delivered: KHM.NCCT.sim1, within: 10m}", "{delivered: MYS.RMP.fp1, within: 10m}", 31,
+            21, "not a participant");
+    s_error("{delivered: KHM.NCCT.sim1, within: 10m}",
+            "{delivered: KHM.NCCT.sim1, denied: KHM.NCCT.sim1, within: 10m}", 31, 9,
+            "exactly one of");
+    s_error("code: exercise_segregation", "code: rude", 33, 37, "unknown denial code");
+    s_error("{denied: MYS.RMP.fp1, code: exercise_segregation}", "{denied: MYS.RMP.fp1}", 33, 9,
+            "needs code");
+    s_error("designed_to_fail: true", "designed_to_fail: yes", 32, 70, "true or false");
+    s_error("{to: ref, status: declined, reason: no consent}", "{to: ref, status: declined}", 40,
+            14, "needs a reason");
+    s_error("{to: ref, status: declined, reason: no consent}",
+            "{to: sub, status: declined, reason: no consent}", 40, 19, "does not send a referral");
+    s_error("{to: ref, status: declined, reason: no consent}",
+            "{to: ref, status: maybe, reason: no consent}", 40, 32, "unknown status");
+    s_error("  - id: unsub\n    at: '+01:00'\n    from: KHM.NCCT.sim1\n    unsubscribe: {pattern: "
+            "'MMR>**'}\n",
+            "  - id: unsub\n    at: '+01:00'\n    from: KHM.NCCT.sim1\n    unsubscribe: {pattern: "
+            "'MMR>**'}\n    expect: [{delivered: KHM.NCCT.sim1, within: 1m}]\n",
+            45, 14, "sends no message");
+    assert_int_equal(s_mismatches, 0);
+}
+
+/* The shipped scenarios are valid against the example policy, and the policy is checked. */
+static void test_shipped_and_policy(void **state)
+{
+    (void) state;
+    fx_policy_t *policy = NULL;
+    assert_int_equal(fx_policy_load("deploy/policy/bali-process.yaml", &policy, NULL), FX_OK);
+    const char *names[] = {"scam-compound-repatriation", "smpu-visit-visa-alert", "lao-route-shift",
+                           "mekong-taskforce"};
+    size_t designed = 0;
+    for (size_t i = 0; i < 4; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "deploy/exercises/%s.yaml", names[i]);
+        fx_diag_t *diag = fx_diag_new(path);
+        fx_scenario_t *s = NULL;
+        fx_err_t rc = fx_scenario_load(path, policy, NOW, diag, &s);
+        if (rc != FX_OK)
+            fx_diag_print(diag, stderr, "unexpected: ");
+        assert_int_equal(rc, FX_OK);
+        for (size_t k = 0; k < fx_scenario_inject_count(s); k++)
+            for (size_t e = 0; e < fx_scenario_inject(s, k)->n_expect; e++)
+                designed += fx_scenario_inject(s, k)->expect[e].designed_to_fail != 0;
+        fx_scenario_destroy(&s);
+        fx_diag_destroy(&diag);
+    }
+    assert_true(designed >= 1);
+    assert_true(fx_policy_exercise_participant(policy, "EX-2026-11", "THA.RTP.anyone"));
+    assert_true(fx_policy_exercise_participant(policy, "EX-2026-11", "LKA.DIE.smpu1"));
+    assert_false(fx_policy_exercise_participant(policy, "EX-2026-11", "LKA.DIE.fp1"));
+    assert_false(fx_policy_exercise_participant(policy, "EX-NONE", "THA.RTP.fp1"));
+    assert_false(fx_policy_exercise_participant(policy, "EX-2026-11", "not an id"));
+
+    /* Against the policy: an exercise it does not list, and a participant it does not. */
+    fx_diag_t *diag = fx_diag_new("s.yaml");
+    fx_scenario_t *s = s_parse(s_valid, policy, diag);
+    assert_non_null(s);
+    fx_scenario_destroy(&s);
+    fx_diag_destroy(&diag);
+    char *other = strdup(s_valid);
+    memcpy(strstr(other, "THA.RTP.fp1"), "LKA.DIE.fp1", 11);
+    diag = fx_diag_new("s.yaml");
+    assert_null(s_parse(other, policy, diag));
+    assert_int_equal(fx_diag_line(diag, 0), 8);
+    assert_int_equal(fx_diag_column(diag, 0), 9);
+    assert_true(strstr(fx_diag_message(diag, 0), "LKA.DIE.fp1 is not a participant") != NULL);
+    fx_diag_destroy(&diag);
+    free(other);
+    other = strdup(s_valid);
+    memcpy(strstr(other, "EX-2026-11"), "EX-2099-99", 10);
+    diag = fx_diag_new("s.yaml");
+    assert_null(s_parse(other, policy, diag));
+    assert_int_equal(fx_diag_line(diag, 0), 2);
+    assert_true(strstr(fx_diag_message(diag, 0), "not listed in the policy") != NULL);
+    fx_diag_destroy(&diag);
+    free(other);
+    fx_policy_destroy(&policy);
+}
+
+static void test_file_errors(void **state)
+{
+    (void) state;
+    fx_diag_t *diag = fx_diag_new("missing.yaml");
+    fx_scenario_t *s = NULL;
+    assert_int_equal(fx_scenario_load("/nonexistent/missing.yaml", NULL, NOW, diag, &s),
+                     FX_ERR_NOT_FOUND);
+    assert_null(s);
+    assert_int_equal(fx_diag_count(diag), 1);
+    fx_diag_destroy(&diag);
+    diag = fx_diag_new("bad.yaml");
+    assert_null(s_parse("a: [1, 2\n", NULL, diag));
+    assert_true(fx_diag_count(diag) >= 1);
+    fx_diag_destroy(&diag);
+    diag = fx_diag_new("alias.yaml");
+    assert_null(s_parse("a: &x 1\nb: *x\n", NULL, diag));
+    fx_diag_destroy(&diag);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_shipped_and_policy),
+        cmocka_unit_test(test_file_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
