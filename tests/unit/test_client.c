@@ -573,9 +573,11 @@ static void test_unreachable_and_wrong_key(void **state)
 
     /* Nothing listens: the request times out, and the status says why. The port is one that
      * was free a moment ago and lies below the kernel's ephemeral range, so no other socket
-     * (not even this client's own, self-connecting) can take it meanwhile. */
+     * (not even this client's own, self-connecting) can take it meanwhile; and below 20000, where
+     * the integration tests' brokers pick theirs, so a test suite running beside this one cannot
+     * take it either. */
     char endpoint[64];
-    for (int port = 20000 + (int) (fx_now_ms() % 9000);; port++) {
+    for (int port = 10000 + (int) (fx_now_ms() % 9000);; port++) {
         zsock_t *probe = zsock_new(ZMQ_ROUTER);
         int bound = zsock_bind(probe, "tcp://127.0.0.1:%d", port);
         zsock_destroy(&probe);
