@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fusion/cert.h"
+#include "audit_tree.h"
 #include "server_internal.h"
 
 #define BATCH_MAX         256        /* frames handled in one group */
@@ -299,6 +300,7 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
             server_storage_failed(self);
         server_log(self, "%s connected%s", principal,
                    reset ? " (unacknowledged deliveries will be sent again)" : "");
+        audit_tree_session_opened(self, session);
     }
     session->last_seen = now;
     free(key);
@@ -342,9 +344,13 @@ static void s_send_frame(server_t *self, zframe_t *routing_id, const Fusion__Fra
 
 void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
 {
-    bool durable = frame->body_case == FUSION__FRAME__BODY_ACCEPTED ||
-                   frame->body_case == FUSION__FRAME__BODY_REJECTED ||
-                   frame->body_case == FUSION__FRAME__BODY_SUBSCRIBED;
+    bool publish_answer = frame->body_case == FUSION__FRAME__BODY_ACCEPTED ||
+                          frame->body_case == FUSION__FRAME__BODY_REJECTED;
+    /* Checkpoints, receipts and consistency proofs may name a checkpoint of this group. */
+    bool durable = publish_answer || frame->body_case == FUSION__FRAME__BODY_SUBSCRIBED ||
+                   frame->body_case == FUSION__FRAME__BODY_CHECKPOINT ||
+                   frame->body_case == FUSION__FRAME__BODY_RECEIPT ||
+                   frame->body_case == FUSION__FRAME__BODY_CONSISTENCY;
     if (!durable || !fx_store_in_transaction(self->store)) {
         s_send_frame(self, session->routing_id, frame);
         return;
@@ -353,7 +359,7 @@ void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
     q->routing_id = zframe_dup(session->routing_id);
     fx_codec_encode(frame, &q->bytes, &q->len);
     q->request_id = frame->request_id;
-    if (frame->body_case != FUSION__FRAME__BODY_SUBSCRIBED) {
+    if (publish_answer) {
         q->is_publish = 1;
         const ProtobufCBinaryData *id = frame->body_case == FUSION__FRAME__BODY_ACCEPTED
                                             ? &frame->accepted->msg_id
@@ -765,6 +771,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     for (session_t *s = zlistx_first(idle); s; s = zlistx_next(idle))
         s_session_drop(self, s);
     zlistx_destroy(&idle);
+    audit_tree_checkpoint(self, false);
     /* Deliveries sent and not acknowledged within the retry interval go again, each by its own
      * last attempt (a live agent that never acknowledges one must not hold its window forever).
      * New deliveries need no timer: a PUBLISH, a CREDIT or a RECEIVED already triggers them. */
@@ -935,6 +942,8 @@ static int s_start(server_t *self)
     /* The loop thread is one of the pool's threads: workers: 1 starts none. */
     self->pool = fx_pool_new((size_t) config->workers);
     server_log(self, "verifying signatures on %zu threads", fx_pool_threads(self->pool));
+    if (audit_tree_start(self) != 0)
+        return -1;
     /* A restart: every connection is new, so what was in flight goes again on reconnect. */
     if (s_bind(self) != 0)
         return -1;
@@ -976,9 +985,11 @@ void broker_server_actor(zsock_t *pipe, void *args)
         zloop_timer(self.loop, TICK_MS, 0, s_on_tick, &self);
         zloop_start(self.loop);
         zloop_destroy(&self.loop);
+        audit_tree_checkpoint(&self, true); /* the shutdown checkpoint */
         s_commit(&self);
         server_log(&self, "stopped");
     }
+    audit_tree_destroy(&self);
     fx_pool_destroy(&self.pool);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);

@@ -93,6 +93,7 @@ typedef struct {
     bool failed;          /* the store failed: no more accepting */
     fx_pool_t *pool;      /* runs a batch's publish checks on config->workers threads */
     int64_t next_prune;
+    struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
 } server_t;
 
 /* Handlers: each takes ownership of nothing; frames they answer go through the queue below.
@@ -111,6 +112,12 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
 void handle_explain(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Explain *explain);
 void handle_directory(server_t *self, session_t *session, uint64_t request_id);
+
+/* The valid principals a message's audience reaches, as PREPARE resolves them (route
+ * subscribers, focal points, every principal for a taskforce), into candidates (const fx_cert_t
+ * *, not owned); none for audience direct. 0, or -1 for a draft PREPARE would refuse. */
+int prepare_audience(server_t *self, const char *sender, const Fusion__Header *header,
+                     zlistx_t *candidates);
 
 /* Queues an answer to go out after the group commit (or at once if nothing is being
  * committed). Takes ownership of frame's heap strings via answer_frame_free. */
