@@ -18,7 +18,7 @@ FUZZ_TEST_SECONDS ?= 4
 PKGS      := libzmq libczmq libsodium libprotobuf-c sqlite3 yaml-0.1 jansson
 DEB_PKGS  := build-essential pkg-config libzmq3-dev libczmq-dev libsodium-dev libprotobuf-c-dev \
              protobuf-c-compiler libsqlite3-dev libyaml-dev libjansson-dev libcmocka-dev \
-             clang libclang-rt-14-dev jq
+             clang libclang-rt-14-dev jq sqlite3
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS  := -D_GNU_SOURCE -DFX_VERSION=\"$(VERSION)\" -Iinclude -I$(BUILD)/gen -MMD -MP
