@@ -14,6 +14,9 @@ static const fx_command_t s_commands[] = {
     {"flush", agent_flush, "send what waits in the outbox"},
     {"subscribe", agent_subscribe, "follow alerts on a route pattern"},
     {"unsubscribe", agent_unsubscribe, "stop following a route pattern"},
+    {"receipt", agent_receipt, "check what the broker recorded about one of your messages"},
+    {"audit-consistency", agent_audit_consistency,
+     "auditor: check that the broker's audit trail only grew"},
     {NULL, NULL, NULL},
 };
 

@@ -686,6 +686,12 @@ static void s_handle(server_t *self, batch_item_t *item)
     case FUSION__FRAME__BODY_DIRECTORY_REQUEST:
         handle_directory(self, session, id);
         break;
+    case FUSION__FRAME__BODY_RECEIPT_REQUEST:
+        handle_receipt_request(self, session, id, frame->receipt_request);
+        break;
+    case FUSION__FRAME__BODY_CONSISTENCY_REQUEST:
+        handle_consistency_request(self, session, id, frame->consistency_request);
+        break;
     default:
         server_error(self, session, id, FX_ERR_INVALID,
                      "the broker does not take this kind of frame from agents");

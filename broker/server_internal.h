@@ -112,6 +112,10 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
 void handle_explain(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Explain *explain);
 void handle_directory(server_t *self, session_t *session, uint64_t request_id);
+void handle_receipt_request(server_t *self, session_t *session, uint64_t request_id,
+                            const Fusion__ReceiptRequest *request);
+void handle_consistency_request(server_t *self, session_t *session, uint64_t request_id,
+                                const Fusion__ConsistencyRequest *request);
 
 /* The valid principals a message's audience reaches, as PREPARE resolves them (route
  * subscribers, focal points, every principal for a taskforce), into candidates (const fx_cert_t

@@ -391,6 +391,9 @@ static int s_from_broker(const Fusion__Frame *frame)
     case FUSION__FRAME__BODY_EXPLAINED:
     case FUSION__FRAME__BODY_DIRECTORY:
     case FUSION__FRAME__BODY_ERROR:
+    case FUSION__FRAME__BODY_RECEIPT:
+    case FUSION__FRAME__BODY_CONSISTENCY:
+    case FUSION__FRAME__BODY_CHECKPOINT:
         return 1;
     default:
         return 0;
@@ -880,6 +883,44 @@ fx_err_t fx_client_directory(fx_client_t *self, const uint8_t authority_key[FX_K
     }
     fx_codec_free(frame);
     return rc;
+}
+
+/* A request whose answer must have body want: the decoded frame (caller frees). */
+static fx_err_t s_request_for(fx_client_t *self, Fusion__Frame *request, int want, int timeout_ms,
+                              Fusion__Frame **frame_p, fx_answer_t *answer)
+{
+    fx_err_t rc = s_request(self, request, timeout_ms, frame_p, answer);
+    if (rc == FX_OK && (int) (*frame_p)->body_case != want) {
+        fx_codec_free(*frame_p);
+        *frame_p = NULL;
+        rc = FX_ERR_MALFORMED;
+    }
+    return rc;
+}
+
+fx_err_t fx_client_receipt(fx_client_t *self, const uint8_t msg_id[FX_MSG_ID_BYTES], int timeout_ms,
+                           Fusion__Frame **frame_p, fx_answer_t *answer)
+{
+    *frame_p = NULL;
+    Fusion__ReceiptRequest ask = FUSION__RECEIPT_REQUEST__INIT;
+    ask.msg_id = (ProtobufCBinaryData){FX_MSG_ID_BYTES, (uint8_t *) msg_id};
+    Fusion__Frame request = FUSION__FRAME__INIT;
+    request.body_case = FUSION__FRAME__BODY_RECEIPT_REQUEST;
+    request.receipt_request = &ask;
+    return s_request_for(self, &request, FUSION__FRAME__BODY_RECEIPT, timeout_ms, frame_p, answer);
+}
+
+fx_err_t fx_client_consistency(fx_client_t *self, uint64_t first_size, int timeout_ms,
+                               Fusion__Frame **frame_p, fx_answer_t *answer)
+{
+    *frame_p = NULL;
+    Fusion__ConsistencyRequest ask = FUSION__CONSISTENCY_REQUEST__INIT;
+    ask.first_size = first_size;
+    Fusion__Frame request = FUSION__FRAME__INIT;
+    request.body_case = FUSION__FRAME__BODY_CONSISTENCY_REQUEST;
+    request.consistency_request = &ask;
+    return s_request_for(self, &request, FUSION__FRAME__BODY_CONSISTENCY, timeout_ms, frame_p,
+                         answer);
 }
 
 /* ---- Delivery -------------------------------------------------------------------------------- */

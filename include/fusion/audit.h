@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fusion.pb-c.h"
 #include "fusion/keys.h"
 #include "fusion/merkle.h"
 #include "fusion/store.h"
@@ -37,5 +38,31 @@ void fx_audit_checkpoint_sign(const fx_keys_t *broker, uint64_t tree_size,
 fx_err_t fx_audit_checkpoint_verify(const uint8_t *body, size_t body_len, const uint8_t *signature,
                                     size_t signature_len, const uint8_t broker_key[FX_KEY_BYTES],
                                     fx_audit_checkpoint_t *out) FX_WUR;
+
+/* Verifies a receipt (a Receipt frame body) for msg_id, as its sender, offline: the checkpoint
+ * is signed by the pinned broker key for broker_id; every entry is about msg_id, numbered in
+ * increasing order, hashes (fx_store_audit_leaf_hash) to a leaf whose inclusion proof leads to
+ * the checkpoint's root at its tree size; the message's accepted or rejected entry names sender;
+ * and an accepted message lists as many allowed entries as it says it has recipients. On FX_OK
+ * *checkpoint gets the checkpoint and *entries_p (may be NULL) a new JSON array of the entries
+ * ({seq, time_ms, event, actor, subject, details}). Otherwise why (why_size bytes) says which
+ * entry or what does not hold: FX_ERR_BAD_SIGNATURE or FX_ERR_UNTRUSTED for the checkpoint,
+ * FX_ERR_BAD_HASH for an entry not in the signed tree, FX_ERR_MALFORMED or FX_ERR_INVALID for
+ * a receipt that is not one of this message or sender. */
+struct json_t;
+fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t msg_id[16],
+                                 const uint8_t broker_key[FX_KEY_BYTES], const char *broker_id,
+                                 const char *sender, fx_audit_checkpoint_t *checkpoint,
+                                 struct json_t **entries_p, char *why, size_t why_size) FX_WUR;
+
+/* Verifies a Consistency answer against the checkpoint the auditor kept (old: its tree size and
+ * root): the new checkpoint is signed by the pinned broker key, is not smaller or older, and the
+ * proof shows the old tree is a prefix of the new one. FX_OK with *latest filled; otherwise why
+ * says what does not hold (FX_ERR_BAD_HASH: the history was rewritten). */
+fx_err_t fx_audit_consistency_verify(const Fusion__Consistency *consistency,
+                                     const fx_audit_checkpoint_t *old,
+                                     const uint8_t broker_key[FX_KEY_BYTES],
+                                     fx_audit_checkpoint_t *latest, char *why,
+                                     size_t why_size) FX_WUR;
 
 #endif
