@@ -98,7 +98,7 @@ static const char *const s_schema =
     "CREATE INDEX referrals_overdue ON referrals (deadline) WHERE state <= 2 AND escalated = 0;"
 
     "CREATE TABLE audit ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " seq INTEGER PRIMARY KEY,"
     " time_ms INTEGER NOT NULL,"
     " event TEXT NOT NULL,"
     " actor TEXT NOT NULL,"
