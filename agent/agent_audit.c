@@ -283,6 +283,38 @@ static int s_keep(const char *path, const Fusion__Checkpoint *cp)
     return rc;
 }
 
+/* Checks a pushed checkpoint against the latest one the broker proved: signed by the pinned
+ * key, and its tree a prefix of the latest's (one more CONSISTENCY_REQUEST). */
+static fx_err_t s_check_pushed(agent_session_t *session, const Fusion__Checkpoint *pushed,
+                               const fx_audit_checkpoint_t *latest, fx_audit_checkpoint_t *out,
+                               char *why, size_t why_size)
+{
+    const uint8_t *key = fx_cert_sign_key(session->broker_cert);
+    if (fx_audit_checkpoint_verify(pushed->body.data, pushed->body.len, pushed->signature.data,
+                                   pushed->signature.len, key, out) != FX_OK) {
+        snprintf(why, why_size, "the checkpoint the broker pushed does not verify with its key");
+        return FX_ERR_BAD_SIGNATURE;
+    }
+    Fusion__Frame *frame = NULL;
+    fx_answer_t answer;
+    fx_err_t rc = fx_client_consistency(session->client, out->tree_size, session->timeout_ms,
+                                        &frame, &answer);
+    fx_audit_checkpoint_t newest;
+    if (rc != FX_OK)
+        snprintf(why, why_size, "the broker gives no proof from its pushed checkpoint (%llu): %s",
+                 (unsigned long long) out->tree_size,
+                 answer.refused ? answer.reason : fx_strerror(rc));
+    else
+        rc = fx_audit_consistency_verify(frame->consistency, out, key, &newest, why, why_size);
+    if (rc == FX_OK && newest.tree_size < latest->tree_size) {
+        snprintf(why, why_size, "the broker's tree shrank from %llu to %llu entries",
+                 (unsigned long long) latest->tree_size, (unsigned long long) newest.tree_size);
+        rc = FX_ERR_BAD_HASH;
+    }
+    fx_codec_free(frame);
+    return rc;
+}
+
 int agent_audit_consistency(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -355,6 +387,14 @@ int agent_audit_consistency(int argc, char **argv)
     } else {
         rc = fx_audit_consistency_verify(frame->consistency, &kept, key, &latest, why, sizeof why);
     }
+    /* The checkpoint the broker pushed when this auditor connected must belong to the same
+     * history: a broker that shows auditors one tree and proves another is caught here. */
+    Fusion__Frame *pushed_frame = NULL;
+    const Fusion__Checkpoint *pushed = fx_client_pushed_checkpoint(session.client, &pushed_frame);
+    fx_audit_checkpoint_t pushed_cp = {.tree_size = 0};
+    if (rc == FX_OK && pushed)
+        rc = s_check_pushed(&session, pushed, &latest, &pushed_cp, why, sizeof why);
+    fx_codec_free(pushed_frame);
     if (rc == FX_OK && latest.tree_size != kept.tree_size &&
         s_keep(path, frame->consistency->checkpoint) != 0) {
         fx_cli_error(AGENT_PROG, "audit-consistency: cannot write %s: %s", path, strerror(errno));
@@ -377,10 +417,18 @@ int agent_audit_consistency(int argc, char **argv)
     } else if (rc != FX_OK) {
         printf("the broker's audit trail is NOT consistent with what it signed before: %s\n", why);
     } else if (!have) {
+        if (pushed_cp.tree_size)
+            printf("the checkpoint pushed on connecting (tree size %llu) is part of the same "
+                   "history\n",
+                   (unsigned long long) pushed_cp.tree_size);
         printf("kept the broker's checkpoint of tree size %llu signed %s (the first: nothing "
                "to compare yet)\n",
                (unsigned long long) latest.tree_size, new_time);
     } else {
+        if (pushed_cp.tree_size)
+            printf("the checkpoint pushed on connecting (tree size %llu) is part of the same "
+                   "history\n",
+                   (unsigned long long) pushed_cp.tree_size);
         printf("consistent: the tree of %llu entries signed %s is a prefix of the broker's tree "
                "of %llu entries signed %s\n",
                (unsigned long long) kept.tree_size, old_time, (unsigned long long) latest.tree_size,

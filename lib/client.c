@@ -35,6 +35,7 @@ struct fx_client {
     int64_t next_credit_at; /* monotonic ms */
     Fusion__Frame *queue[FX_CLIENT_MAX_QUEUED];
     size_t queue_head, queue_count;
+    Fusion__Frame *checkpoint; /* the latest CHECKPOINT the broker pushed (auditors), or NULL */
 };
 
 typedef struct {
@@ -205,6 +206,7 @@ void fx_client_destroy(fx_client_t **self_p)
     zsock_destroy(&self->sock);
     for (size_t i = 0; i < self->queue_count; i++)
         fx_codec_free(self->queue[(self->queue_head + i) % FX_CLIENT_MAX_QUEUED]);
+    fx_codec_free(self->checkpoint);
     free(self->endpoint);
     free(self);
     *self_p = NULL;
@@ -440,6 +442,17 @@ static void s_enqueue(fx_client_t *self, Fusion__Frame *frame)
     self->queue_count++;
 }
 
+/* Keeps a pushed CHECKPOINT (only the latest: each one covers the ones before). 1 if frame was
+ * one (taken), 0 otherwise. */
+static int s_keep_checkpoint(fx_client_t *self, Fusion__Frame *frame)
+{
+    if (frame->body_case != FUSION__FRAME__BODY_CHECKPOINT || frame->request_id != 0)
+        return 0;
+    fx_codec_free(self->checkpoint);
+    self->checkpoint = frame;
+    return 1;
+}
+
 static Fusion__Frame *s_dequeue(fx_client_t *self)
 {
     if (self->queue_count == 0)
@@ -493,6 +506,8 @@ static fx_err_t s_request(fx_client_t *self, Fusion__Frame *request, int timeout
         while (ready && (frame = s_read_frame(self)) != NULL) {
             if (frame->body_case == FUSION__FRAME__BODY_DELIVER && frame->request_id == 0) {
                 s_enqueue(self, frame);
+            } else if (s_keep_checkpoint(self, frame)) {
+                /* kept for fx_client_pushed_checkpoint */
             } else if (frame->request_id == request->request_id) {
                 if (frame->body_case == FUSION__FRAME__BODY_ERROR) {
                     rc = s_refused(answer, frame->error->code, "", frame->error->reason);
@@ -923,6 +938,13 @@ fx_err_t fx_client_consistency(fx_client_t *self, uint64_t first_size, int timeo
                          answer);
 }
 
+Fusion__Checkpoint *fx_client_pushed_checkpoint(fx_client_t *self, Fusion__Frame **frame_p)
+{
+    *frame_p = self->checkpoint;
+    self->checkpoint = NULL;
+    return *frame_p ? (*frame_p)->checkpoint : NULL;
+}
+
 /* ---- Delivery -------------------------------------------------------------------------------- */
 
 fx_err_t fx_client_set_window(fx_client_t *self, uint32_t window)
@@ -980,7 +1002,8 @@ fx_err_t fx_client_receive(fx_client_t *self, int timeout_ms, fx_delivery_t **de
         while (ready && (frame = s_read_frame(self)) != NULL) {
             if (frame->body_case == FUSION__FRAME__BODY_DELIVER && frame->request_id == 0)
                 return s_delivery_new(frame, delivery_p);
-            fx_codec_free(frame); /* no request is waiting: a late answer, or noise */
+            if (!s_keep_checkpoint(self, frame))
+                fx_codec_free(frame); /* no request is waiting: a late answer, or noise */
         }
     }
 }

@@ -125,6 +125,11 @@ fx_err_t fx_client_receipt(fx_client_t *self, const uint8_t msg_id[FX_MSG_ID_BYT
 fx_err_t fx_client_consistency(fx_client_t *self, uint64_t first_size, int timeout_ms,
                                Fusion__Frame **frame_p, fx_answer_t *answer) FX_WUR;
 
+/* The latest CHECKPOINT the broker pushed (to an auditor: on connecting, and each new one)
+ * that arrived during the calls above, unverified: check it with fx_audit_checkpoint_verify.
+ * *frame_p is the frame holding it (caller frees with fx_codec_free); NULL if none came. */
+Fusion__Checkpoint *fx_client_pushed_checkpoint(fx_client_t *self, Fusion__Frame **frame_p);
+
 /* ---- Delivery */
 
 /* Sets the delivery window (CREDIT): the most DELIVERs the broker may have in flight to this

@@ -102,6 +102,8 @@ contains "$work/err" "no receipt" "the same refusal"
 # --- the auditor: consistent while the broker is honest, not after a rewrite ------------------
 expect 0 "the tree grew consistently" RSO.AUDIT.a1 audit-consistency
 contains "$work/out" "consistent: the tree of [0-9]* entries" "consistency in words"
+contains "$work/out" "checkpoint pushed on connecting (tree size [0-9]*) is part of the same history" \
+    "the auditor got the latest checkpoint when it connected"
 expect 0 "again, with nothing new" RSO.AUDIT.a1 audit-consistency --json
 [ "$(jq -r .consistent "$work/out")" = true ] || fail "--json consistent"
 broker_stop || fail "stop"
