@@ -4,6 +4,7 @@
  * the entries as JSON lines; `show --msg` tells one message's history. The database is opened
  * read-only: nothing here ever writes to it. */
 #include <jansson.h>
+#include <libgen.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,9 @@ static void s_usage(void)
         "           naming the first entry or checkpoint that does not (modified, deleted,\n"
         "           inserted, reordered or truncated entries, altered or rolled-back\n"
         "           checkpoints). The broker key is its certificate (verified against the\n"
-        "           region's authority.pub; REGION from --region or FUSION_REGION) or its\n"
-        "           Ed25519 public key in hex.\n"
+        "           region's authority.pub; REGION from --region, FUSION_REGION, or the\n"
+        "           region the certificate is in, REGION/directory/ID.cert) or its Ed25519\n"
+        "           public key in hex.\n"
         "  export   write every entry as one JSON object per line (never content)\n"
         "  show     the history of one message: accepted or rejected, allowed or denied per\n"
         "           recipient with the guideline's rule, delivered and received\n\n"
@@ -233,12 +235,17 @@ static int s_verify(int argc, char **argv)
             return FX_EXIT_USAGE;
         }
     } else {
-        const char *region = admin_region("audit verify", region_opt);
-        if (!region)
-            return FX_EXIT_USAGE;
-        char path[4096];
+        /* The region: --region, FUSION_REGION, or the one the certificate is in
+         * (REGION/directory/ID.cert). */
+        char path[4096], copy[4096];
         uint8_t authority[FX_KEY_BYTES];
-        snprintf(path, sizeof path, "%s/authority.pub", region);
+        const char *region = region_opt ? region_opt : getenv("FUSION_REGION");
+        if (region && region[0]) {
+            snprintf(path, sizeof path, "%s/authority.pub", region);
+        } else {
+            snprintf(copy, sizeof copy, "%s", cert_path);
+            snprintf(path, sizeof path, "%s/../authority.pub", dirname(copy));
+        }
         fx_err_t rc = fx_authority_key_load(path, authority);
         if (rc != FX_OK) {
             fx_cli_error(ADMIN_PROG, "audit verify: %s: %s", path, fx_strerror(rc));

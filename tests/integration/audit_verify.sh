@@ -72,6 +72,14 @@ before=$(sha256sum "$db" | cut -d' ' -f1)
 admin audit verify "$db" --broker-cert "$cert" --region "$work/region" >"$work/out" 2>&1
 [ $? -eq 0 ] || { fail "verify of an untouched trail"; cat "$work/out"; }
 contains "$work/out" "audit trail holds: $entries entries" "verify summary"
+admin audit verify "$db" --broker-cert "$cert" >"$work/out" 2>&1 ||
+    { fail "verify with the region the certificate is in"; cat "$work/out"; }
+cp "$cert" "$work/stray.cert"
+admin audit verify "$db" --broker-cert "$work/stray.cert" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a certificate outside a region and no --region: no authority.pub (usage)"
+admin audit verify "$db" --broker-cert "$work/region/directory/THA.RTP.fp1.cert" >"$work/out" 2>&1
+[ $? -eq 1 ] || fail "verify with another principal's certificate must fail"
+contains "$work/out" "signature does not verify" "another principal's certificate"
 [ "$(sha256sum "$db" | cut -d' ' -f1)" = "$before" ] || fail "verify changed the database"
 [ -e "$db-wal" ] && [ -s "$db-wal" ] && fail "verify left a write-ahead log"
 key=$(sqlite3 "$db" 'SELECT hex(substr(body, length(body) - 31, 32)) FROM audit_checkpoints LIMIT 1')
