@@ -192,7 +192,7 @@ int agent_receipt(int argc, char **argv)
             }
         }
     }
-    fx_audit_checkpoint_t checkpoint;
+    fx_audit_checkpoint_t checkpoint = {.tree_size = 0};
     char why[512];
     rc = fx_audit_receipt_verify(frame->receipt, msg_id, fx_cert_sign_key(session.broker_cert),
                                  fx_cert_id(session.broker_cert), session.config->id, &checkpoint,

@@ -61,10 +61,56 @@ static int s_open(const char *command, const char *path, fx_store_t **store_p)
 
 /* --- verify ---------------------------------------------------------------------------------- */
 
+/* A checkpoint as verify keeps it while it reads the entries: what its signed body says, and
+ * what is wrong with it on its own (signature, key, row), found while reading it. Compact, so
+ * that years of checkpoints fit in memory. */
 typedef struct {
-    fx_store_checkpoint_t *items;
+    int64_t tree_size, time_ms;
+    uint8_t root_hash[FX_MERKLE_HASH_BYTES];
+    char *problem; /* NULL when the checkpoint holds on its own */
+} checkpoint_t;
+
+typedef struct {
+    checkpoint_t *items;
     size_t count, cap;
+    const uint8_t *broker_key;
+    const char *broker_id; /* from the certificate, or NULL with --key */
 } checkpoints_t;
+
+/* What is wrong with a checkpoint on its own, as a new string, or NULL. */
+static char *s_checkpoint_problem(const checkpoints_t *list, const fx_store_checkpoint_t *cp,
+                                  fx_audit_checkpoint_t *body)
+{
+    char text[512];
+    long long size = (long long) cp->tree_size;
+    fx_err_t rc = fx_audit_checkpoint_verify(cp->body, cp->body_len, cp->signature,
+                                             FX_SIGNATURE_BYTES, list->broker_key, body);
+    if (rc == FX_ERR_BAD_SIGNATURE)
+        snprintf(text, sizeof text,
+                 "checkpoint of tree size %lld: its signature does not verify with the broker "
+                 "key (forged, signed by another key, or its body altered)",
+                 size);
+    else if (rc == FX_ERR_UNTRUSTED)
+        snprintf(text, sizeof text,
+                 "checkpoint of tree size %lld: its signed body names another broker key", size);
+    else if (rc != FX_OK)
+        snprintf(text, sizeof text,
+                 "checkpoint of tree size %lld: its signed body does not decode (%s)", size,
+                 fx_strerror(rc));
+    else if (list->broker_id && strcmp(body->broker, list->broker_id) != 0)
+        snprintf(text, sizeof text, "checkpoint of tree size %lld: signed for broker %s, not %s",
+                 size, body->broker, list->broker_id);
+    else if ((int64_t) body->tree_size != cp->tree_size ||
+             memcmp(body->root_hash, cp->root_hash, FX_MERKLE_HASH_BYTES) != 0 ||
+             (int64_t) body->time_ms != cp->time_ms)
+        snprintf(text, sizeof text,
+                 "checkpoint of tree size %lld: its stored size, root or time differ from what "
+                 "it signed (tree size %llu): the row was altered or moved",
+                 size, (unsigned long long) body->tree_size);
+    else
+        return NULL;
+    return fx_strdup(text);
+}
 
 static int s_collect_checkpoint(const fx_store_checkpoint_t *checkpoint, void *arg)
 {
@@ -73,13 +119,16 @@ static int s_collect_checkpoint(const fx_store_checkpoint_t *checkpoint, void *a
         list->cap = list->cap ? 2 * list->cap : 16;
         list->items = fx_realloc(list->items, list->cap * sizeof *list->items);
     }
-    list->items[list->count++] = *checkpoint;
+    checkpoint_t *kept = &list->items[list->count++];
+    fx_audit_checkpoint_t body;
+    kept->problem = s_checkpoint_problem(list, checkpoint, &body);
+    kept->tree_size = checkpoint->tree_size;
+    kept->time_ms = checkpoint->time_ms;
+    memcpy(kept->root_hash, checkpoint->root_hash, FX_MERKLE_HASH_BYTES);
     return 0;
 }
 
 typedef struct {
-    const uint8_t *broker_key;
-    const char *broker_id; /* from the certificate, or NULL with --key */
     fx_merkle_tree_t *tree;
     checkpoints_t checkpoints;
     size_t next_checkpoint;
@@ -90,50 +139,18 @@ typedef struct {
 } verify_t;
 
 /* Checks the checkpoint against the tree as it stands (its tree size = the entries so far). */
-static int s_check_checkpoint(verify_t *v, const fx_store_checkpoint_t *cp)
+static int s_check_checkpoint(verify_t *v, const checkpoint_t *cp)
 {
     char time[FX_TIME_BUFSIZE];
     long long size = (long long) cp->tree_size;
-    fx_audit_checkpoint_t body;
-    fx_err_t rc = fx_audit_checkpoint_verify(cp->body, cp->body_len, cp->signature,
-                                             FX_SIGNATURE_BYTES, v->broker_key, &body);
-    if (rc == FX_ERR_BAD_SIGNATURE) {
-        snprintf(v->failure, sizeof v->failure,
-                 "checkpoint of tree size %lld: its signature does not verify with the broker "
-                 "key (forged, signed by another key, or its body altered)",
-                 size);
-        return 1;
-    }
-    if (rc == FX_ERR_UNTRUSTED) {
-        snprintf(v->failure, sizeof v->failure,
-                 "checkpoint of tree size %lld: its signed body names another broker key", size);
-        return 1;
-    }
-    if (rc != FX_OK) {
-        snprintf(v->failure, sizeof v->failure,
-                 "checkpoint of tree size %lld: its signed body does not decode (%s)", size,
-                 fx_strerror(rc));
-        return 1;
-    }
-    if (v->broker_id && strcmp(body.broker, v->broker_id) != 0) {
-        snprintf(v->failure, sizeof v->failure,
-                 "checkpoint of tree size %lld: signed for broker %s, not %s", size, body.broker,
-                 v->broker_id);
-        return 1;
-    }
-    if ((int64_t) body.tree_size != cp->tree_size ||
-        memcmp(body.root_hash, cp->root_hash, FX_MERKLE_HASH_BYTES) != 0 ||
-        (int64_t) body.time_ms != cp->time_ms) {
-        snprintf(v->failure, sizeof v->failure,
-                 "checkpoint of tree size %lld: its stored size, root or time differ from what "
-                 "it signed (tree size %llu): the row was altered or moved",
-                 size, (unsigned long long) body.tree_size);
+    if (cp->problem) {
+        snprintf(v->failure, sizeof v->failure, "%s", cp->problem);
         return 1;
     }
     uint8_t root[FX_MERKLE_HASH_BYTES];
     fx_merkle_tree_root(v->tree, root);
     fx_time_format(cp->time_ms, time);
-    if (memcmp(root, body.root_hash, sizeof root) != 0) {
+    if (memcmp(root, cp->root_hash, sizeof root) != 0) {
         snprintf(v->failure, sizeof v->failure,
                  "checkpoint of tree size %lld (signed %s) does not match entries 1..%lld: one "
                  "of the entries after seq %lld was altered, inserted, removed or reordered and "
@@ -264,8 +281,7 @@ static int s_verify(int argc, char **argv)
         fx_cert_destroy(&cert);
         return status;
     }
-    verify_t v = {.broker_key = key,
-                  .broker_id = cert ? fx_cert_id(cert) : NULL,
+    verify_t v = {.checkpoints = {.broker_key = key, .broker_id = cert ? fx_cert_id(cert) : NULL},
                   .tree = fx_merkle_tree_new(FX_MERKLE_NO_NODES)};
     status = FX_EXIT_NO;
     if (fx_store_checkpoint_each(store, s_collect_checkpoint, &v.checkpoints) != FX_OK) {
@@ -283,7 +299,7 @@ static int s_verify(int argc, char **argv)
     if (v.failure[0])
         goto report;
     if (v.next_checkpoint < v.checkpoints.count) {
-        const fx_store_checkpoint_t *cp = &v.checkpoints.items[v.next_checkpoint];
+        const checkpoint_t *cp = &v.checkpoints.items[v.next_checkpoint];
         snprintf(v.failure, sizeof v.failure,
                  "checkpoint of tree size %lld covers entries the trail no longer has: it ends "
                  "at entry %lld, so entries %lld..%lld were removed (truncated)",
@@ -312,6 +328,8 @@ report:
     } else {
         printf("audit trail does NOT hold: %s\n", v.failure);
     }
+    for (size_t i = 0; i < v.checkpoints.count; i++)
+        free(v.checkpoints.items[i].problem);
     free(v.checkpoints.items);
     fx_merkle_tree_destroy(&v.tree);
     fx_store_destroy(&store);
