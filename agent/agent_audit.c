@@ -19,6 +19,7 @@
 #include "fusion/codec.h"
 
 #define KEPT_FILE     "audit-checkpoints" /* in the state directory: one checkpoint per line */
+#define RECEIVED_FILE "audit-checkpoints-received" /* pushed while listening, not yet proven */
 #define RECEIPT_BYTES FX_MAX_FRAME_BYTES
 
 static void s_receipt_help(void)
@@ -42,8 +43,10 @@ static void s_consistency_help(void)
     printf("Usage: %s audit-consistency [--json] [--timeout S] [--config FILE]\n\n"
            "For an auditor: asks the broker for its latest signed checkpoint and a proof that\n"
            "the newest checkpoint kept in the state directory is a prefix of it, checks both\n"
-           "against the broker's certificate, and keeps the new checkpoint. Exit 0 when the\n"
-           "broker's tree only grew, 1 when its history was rewritten or rolled back.\n",
+           "against the broker's certificate, and keeps the new checkpoint. The checkpoints\n"
+           "the broker pushed to this auditor (on connecting, and to 'listen') are proven\n"
+           "prefixes of it too. Exit 0 when the broker's tree only grew, 1 when its history\n"
+           "was rewritten or rolled back.\n",
            AGENT_PROG);
     fx_cli_print_exit_codes();
 }
@@ -285,6 +288,9 @@ static int s_keep(const char *path, const Fusion__Checkpoint *cp)
 
 /* Checks a pushed checkpoint against the latest one the broker proved: signed by the pinned
  * key, and its tree a prefix of the latest's (one more CONSISTENCY_REQUEST). */
+static fx_err_t s_prove_prefix(agent_session_t *session, const fx_audit_checkpoint_t *old,
+                               const fx_audit_checkpoint_t *latest, char *why, size_t why_size);
+
 static fx_err_t s_check_pushed(agent_session_t *session, const Fusion__Checkpoint *pushed,
                                const fx_audit_checkpoint_t *latest, fx_audit_checkpoint_t *out,
                                char *why, size_t why_size)
@@ -295,13 +301,30 @@ static fx_err_t s_check_pushed(agent_session_t *session, const Fusion__Checkpoin
         snprintf(why, why_size, "the checkpoint the broker pushed does not verify with its key");
         return FX_ERR_BAD_SIGNATURE;
     }
+    return s_prove_prefix(session, out, latest, why, why_size);
+}
+
+/* Asks for and checks a proof that the tree of old (a verified checkpoint) is a prefix of the
+ * broker's latest, which must not be smaller than latest. */
+static fx_err_t s_prove_prefix(agent_session_t *session, const fx_audit_checkpoint_t *old,
+                               const fx_audit_checkpoint_t *latest, char *why, size_t why_size)
+{
+    const uint8_t *key = fx_cert_sign_key(session->broker_cert);
+    const fx_audit_checkpoint_t *out = old;
+    if (old->tree_size > latest->tree_size) {
+        snprintf(why, why_size,
+                 "the broker signed a tree of %llu entries before, but its latest has %llu: it "
+                 "was rolled back",
+                 (unsigned long long) old->tree_size, (unsigned long long) latest->tree_size);
+        return FX_ERR_BAD_HASH;
+    }
     Fusion__Frame *frame = NULL;
     fx_answer_t answer;
     fx_err_t rc = fx_client_consistency(session->client, out->tree_size, session->timeout_ms,
                                         &frame, &answer);
     fx_audit_checkpoint_t newest;
     if (rc != FX_OK)
-        snprintf(why, why_size, "the broker gives no proof from its pushed checkpoint (%llu): %s",
+        snprintf(why, why_size, "the broker gives no proof from its checkpoint of %llu entries: %s",
                  (unsigned long long) out->tree_size,
                  answer.refused ? answer.reason : fx_strerror(rc));
     else
@@ -312,6 +335,67 @@ static fx_err_t s_check_pushed(agent_session_t *session, const Fusion__Checkpoin
         rc = FX_ERR_BAD_HASH;
     }
     fx_codec_free(frame);
+    return rc;
+}
+
+void agent_keep_pushed_checkpoint(agent_session_t *session)
+{
+    Fusion__Frame *frame = NULL;
+    const Fusion__Checkpoint *pushed = fx_client_pushed_checkpoint(session->client, &frame);
+    fx_audit_checkpoint_t cp;
+    if (pushed &&
+        fx_audit_checkpoint_verify(pushed->body.data, pushed->body.len, pushed->signature.data,
+                                   pushed->signature.len, fx_cert_sign_key(session->broker_cert),
+                                   &cp) == FX_OK) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", session->config->state, RECEIVED_FILE);
+        if (s_keep(path, pushed) != 0)
+            fx_cli_error(AGENT_PROG, "%s: cannot keep the broker's checkpoint in %s: %s",
+                         session->command, path, strerror(errno));
+    } else if (pushed) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: the broker pushed a checkpoint that does not verify with "
+                     "its key; not kept",
+                     session->command);
+    }
+    fx_codec_free(frame);
+}
+
+/* Every checkpoint received while listening: each must be a prefix of the latest. *count_p gets
+ * how many were proven. */
+static fx_err_t s_check_received(agent_session_t *session, const char *path,
+                                 const fx_audit_checkpoint_t *latest, size_t *count_p, char *why,
+                                 size_t why_size)
+{
+    *count_p = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return FX_OK;
+    char line[2 * (FX_STORE_CHECKPOINT_BODY_MAX + FX_SIGNATURE_BYTES) + 8];
+    fx_err_t rc = FX_OK;
+    while (rc == FX_OK && fgets(line, sizeof line, f)) {
+        char *space = strchr(line, ' ');
+        uint8_t body[FX_STORE_CHECKPOINT_BODY_MAX], sig[FX_SIGNATURE_BYTES];
+        size_t body_len = 0, sig_len = 0;
+        fx_audit_checkpoint_t cp;
+        if (space)
+            *space = '\0';
+        if (!space ||
+            sodium_hex2bin(body, sizeof body, line, strlen(line), NULL, &body_len, NULL) != 0 ||
+            sodium_hex2bin(sig, sizeof sig, space + 1, strcspn(space + 1, "\n"), NULL, &sig_len,
+                           NULL) != 0 ||
+            fx_audit_checkpoint_verify(body, body_len, sig, sig_len,
+                                       fx_cert_sign_key(session->broker_cert), &cp) != FX_OK) {
+            snprintf(why, why_size, "a checkpoint received while listening (%s) does not verify",
+                     RECEIVED_FILE);
+            rc = FX_ERR_BAD_SIGNATURE;
+            break;
+        }
+        rc = s_prove_prefix(session, &cp, latest, why, why_size);
+        if (rc == FX_OK)
+            (*count_p)++;
+    }
+    fclose(f);
     return rc;
 }
 
@@ -395,6 +479,17 @@ int agent_audit_consistency(int argc, char **argv)
     if (rc == FX_OK && pushed)
         rc = s_check_pushed(&session, pushed, &latest, &pushed_cp, why, sizeof why);
     fx_codec_free(pushed_frame);
+    char received_path[4096];
+    size_t received = 0;
+    snprintf(received_path, sizeof received_path, "%s/%s", session.config->state, RECEIVED_FILE);
+    if (rc == FX_OK)
+        rc = s_check_received(&session, received_path, &latest, &received, why, sizeof why);
+    if (rc == FX_OK && received > 0 && truncate(received_path, 0) != 0) {
+        fx_cli_error(AGENT_PROG, "audit-consistency: cannot empty %s: %s", received_path,
+                     strerror(errno));
+        status = FX_EXIT_SYSTEM;
+        goto cleanup;
+    }
     if (rc == FX_OK && latest.tree_size != kept.tree_size &&
         s_keep(path, frame->consistency->checkpoint) != 0) {
         fx_cli_error(AGENT_PROG, "audit-consistency: cannot write %s: %s", path, strerror(errno));
@@ -417,6 +512,9 @@ int agent_audit_consistency(int argc, char **argv)
     } else if (rc != FX_OK) {
         printf("the broker's audit trail is NOT consistent with what it signed before: %s\n", why);
     } else if (!have) {
+        if (received)
+            printf("%zu checkpoints received while listening are part of the same history\n",
+                   received);
         if (pushed_cp.tree_size)
             printf("the checkpoint pushed on connecting (tree size %llu) is part of the same "
                    "history\n",
@@ -425,6 +523,9 @@ int agent_audit_consistency(int argc, char **argv)
                "to compare yet)\n",
                (unsigned long long) latest.tree_size, new_time);
     } else {
+        if (received)
+            printf("%zu checkpoints received while listening are part of the same history\n",
+                   received);
         if (pushed_cp.tree_size)
             printf("the checkpoint pushed on connecting (tree size %llu) is part of the same "
                    "history\n",

@@ -100,10 +100,21 @@ expect 1 "an unknown message" MYS.RMP.lo1 receipt 0123456789abcdef0123456789abcd
 contains "$work/err" "no receipt" "the same refusal"
 
 # --- the auditor: consistent while the broker is honest, not after a rewrite ------------------
+# A listening auditor keeps the checkpoints the broker pushes (the latest, on connecting).
+agent RSO.AUDIT.a1 listen --timeout 60 >/dev/null 2>"$work/auditor.err" &
+listener=$!
+received=$work/state/agent-RSO.AUDIT.a1/audit-checkpoints-received
+wait_for 30 test -s "$received" || fail "the listening auditor kept no pushed checkpoint"
+kill "$listener" 2>/dev/null
+wait "$listener" 2>/dev/null
+grep -q -e 'Sanitizer' -e 'runtime error' "$work/auditor.err" && fail "auditor listen: sanitizer report"
 expect 0 "the tree grew consistently" RSO.AUDIT.a1 audit-consistency
 contains "$work/out" "consistent: the tree of [0-9]* entries" "consistency in words"
 contains "$work/out" "checkpoint pushed on connecting (tree size [0-9]*) is part of the same history" \
     "the auditor got the latest checkpoint when it connected"
+contains "$work/out" "1 checkpoints received while listening are part of the same history" \
+    "the checkpoint kept while listening was proven"
+[ -s "$received" ] && fail "proven checkpoints stay in the received file"
 expect 0 "again, with nothing new" RSO.AUDIT.a1 audit-consistency --json
 [ "$(jq -r .consistent "$work/out")" = true ] || fail "--json consistent"
 broker_stop || fail "stop"
