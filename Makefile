@@ -125,6 +125,20 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBFUSION)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# Bench only: fusion-broker with its audit appends compiled out (FX_BENCH_NO_AUDIT), so that
+# make bench measures what the audit costs in the same run. Never installed; the real broker has
+# no switch, at run time or build time, that turns its audit off.
+NOAUDIT_BROKER := $(BUILD)/bench/fusion-broker-noaudit
+$(BUILD)/obj-noaudit/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (bench: no audit)"
+	$(Q)$(CC) $(CPPFLAGS) -DFX_BENCH_NO_AUDIT $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(NOAUDIT_BROKER): $(BROKER_SRC:%.c=$(BUILD)/obj-noaudit/%.o) $(LIBFUSION)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/tests/bench/report.o $(LIBFUSION)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -169,7 +183,7 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BINS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory $(BINS) $(BENCH_BINS) $(NOAUDIT_BROKER)
 	@sh tests/bench/run.sh $(BUILD) $(BENCH_BINS)
 
 demo: deps
@@ -213,4 +227,4 @@ format:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name "*.d" 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-noaudit $(BUILD)/fuzz/obj -name "*.d" 2>/dev/null)

@@ -28,6 +28,9 @@ static const fx_command_t s_commands[] = {
     {"reshare-request", agent_reshare_request, "ask an originator's consent to pass a message on"},
     {"reshare-grant", agent_reshare_grant, "grant a reshare request for your own message"},
     {"exercise", agent_exercise, "validate, run and report simulated exercises (trainers)"},
+    {"receipt", agent_receipt, "check what the broker recorded about one of your messages"},
+    {"audit-consistency", agent_audit_consistency,
+     "auditor: check that the broker's audit trail only grew"},
     {NULL, NULL, NULL},
 };
 

@@ -33,4 +33,8 @@ int agent_reshare_grant(int argc, char **argv);   /* agent_reshare.c */
 /* Training exercises (docs/exercises.md). */
 int agent_exercise(int argc, char **argv); /* agent_exercise.c */
 
+/* The audit trail's receipts and consistency (docs/audit.md). */
+int agent_receipt(int argc, char **argv);           /* agent_audit.c */
+int agent_audit_consistency(int argc, char **argv); /* agent_audit.c */
+
 #endif

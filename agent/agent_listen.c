@@ -686,6 +686,7 @@ static int s_listen_loop(agent_session_t *s, const listen_opts_t *o)
             slice = (int) (o->timeout_ms - (now - start));
         fx_delivery_t *d = NULL;
         fx_err_t rc = fx_client_receive(s->client, slice > 0 ? slice : 1, &d);
+        agent_keep_pushed_checkpoint(s); /* an auditor keeps what the broker signs */
         if (rc == FX_ERR_UNAVAILABLE)
             continue;
         if (rc != FX_OK) {

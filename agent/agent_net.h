@@ -65,6 +65,10 @@ void agent_flush_outbox(agent_session_t *self, int64_t max_id, FILE *out, agent_
  * refusal sends the entry back to queued. Returns the client's error (FX_OK: accepted). */
 fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_answer_t *answer);
 
+/* Keeps the checkpoint the broker last pushed to this auditor, if any and if it verifies with
+ * the broker's key, in STATE/audit-checkpoints-received for audit-consistency (agent_audit.c). */
+void agent_keep_pushed_checkpoint(agent_session_t *session);
+
 /* Lower-case hex of a msg_id into out (2 * FX_MSG_ID_BYTES + 1 bytes). */
 char *agent_msg_id_hex(const uint8_t *msg_id, char out[2 * FX_MSG_ID_BYTES + 1]);
 

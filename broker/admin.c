@@ -12,6 +12,7 @@ static const fx_command_t s_commands[] = {
     {"directory", admin_directory, "list enrolled principals with fingerprints"},
     {"policy", admin_policy, "check, explain and sign sharing policies"},
     {"route", admin_route, "test route patterns (route match PATTERN ROUTE)"},
+    {"audit", admin_audit, "verify, export and show a broker's audit trail"},
     {"status", admin_status, "a running broker's figures: messages, deliveries, latency"},
     {NULL, NULL, NULL},
 };

@@ -21,6 +21,7 @@ int admin_revoke(int argc, char **argv);    /* admin_region.c */
 int admin_directory(int argc, char **argv); /* admin_region.c */
 int admin_policy(int argc, char **argv);    /* admin_policy.c */
 int admin_route(int argc, char **argv);     /* admin_route.c */
+int admin_audit(int argc, char **argv);     /* admin_audit.c */
 int admin_status(int argc, char **argv);    /* admin_status.c */
 
 #endif

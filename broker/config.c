@@ -43,6 +43,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     config->handshake = 5 * 1000;
     config->max_message_bytes = 8LL << 20;
     config->prune_interval = 60 * 1000;
+    config->checkpoint_interval = 10 * 1000;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     config->workers = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : cpus;
 
@@ -55,7 +56,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     static const char *const keys[] = {"id",        "key",      "region",   "authority",
                                        "policy",    "database", "endpoint", "endpoint_file",
                                        "state_dir", "limits",   "delivery", "transport",
-                                       "workers",   "metrics"};
+                                       "workers",   "metrics",  "audit"};
     enum {
         ID,
         KEY,
@@ -71,6 +72,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
         TRANSPORT,
         WORKERS,
         METRICS,
+        AUDIT,
         NKEYS
     };
     const fx_yaml_node_t *found[NKEYS];
@@ -131,6 +133,11 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             static const char *const k[] = {"heartbeat", "heartbeat_timeout", "handshake"};
             int64_t *d[] = {&config->heartbeat, &config->heartbeat_timeout, &config->handshake};
             s_section(diag, found[TRANSPORT], "transport", k, 3, d, NULL);
+        }
+        if (found[AUDIT]) {
+            static const char *const k[] = {"checkpoint_interval"};
+            int64_t *d[] = {&config->checkpoint_interval};
+            s_section(diag, found[AUDIT], "audit", k, 1, d, NULL);
         }
         if (found[WORKERS])
             fx_yaml_int(diag, found[WORKERS], "workers", 1, WORKERS_MAX, &config->workers);

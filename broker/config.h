@@ -25,10 +25,11 @@ typedef struct {
     int64_t heartbeat_timeout;
     int64_t handshake; /* ms: a CURVE handshake must complete within this */
     long long max_message_bytes;
-    int64_t prune_interval; /* ms: expired messages are pruned this often */
-    long long workers;      /* threads that verify signatures, the loop's own included */
-    char *metrics;          /* HOST:PORT on loopback for GET /metrics, or NULL: none */
-    int check_only;         /* --check: load and verify, open and bind nothing */
+    int64_t prune_interval;      /* ms: expired messages are pruned this often */
+    long long workers;           /* threads that verify signatures, the loop's own included */
+    int64_t checkpoint_interval; /* ms: the audit tree is signed this often when it grew */
+    char *metrics;               /* HOST:PORT on loopback for GET /metrics, or NULL: none */
+    int check_only;              /* --check: load and verify, open and bind nothing */
 } broker_config_t;
 
 /* Loads a configuration file; problems go to diag (FILE:LINE:COLUMN). 0 or -1. */

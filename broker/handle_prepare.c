@@ -125,6 +125,25 @@ static int s_resolve(resolve_t *r, const Fusion__Prepare *prepare, char *why)
     }
 }
 
+int prepare_audience(server_t *self, const char *sender, const Fusion__Header *header,
+                     zlistx_t *candidates)
+{
+    if (header->audience == FUSION__AUDIENCE__AUDIENCE_DIRECT)
+        return 0; /* who was asked for is not in the message, only who got a key */
+    Fusion__Prepare prepare = FUSION__PREPARE__INIT;
+    prepare.draft = (Fusion__Header *) header;
+    resolve_t r = {.self = self,
+                   .sender = sender,
+                   .candidates = candidates,
+                   .seen = zhashx_new(),
+                   .unknown = zlistx_new()};
+    char why[512];
+    int rc = s_resolve(&r, &prepare, why);
+    zlistx_destroy(&r.unknown);
+    zhashx_destroy(&r.seen);
+    return rc;
+}
+
 static int s_valid_draft(const Fusion__Header *draft, char *why)
 {
     if (draft->n_sections == 0 || draft->n_sections > FX_ENVELOPE_MAX_SECTIONS) {

@@ -14,6 +14,8 @@ typedef struct {
     uint8_t digest[FX_HASH_BYTES];
     int have_digest;
     int64_t expires_at; /* how long an answer is remembered; 0: not remembered */
+    const char *denied; /* the recipient a policy denial rejected the message for, or NULL */
+    json_t *denial;     /* what the audit entry of that rejection adds (owned) */
 } publish_t;
 
 static void s_answer_rejected(publish_t *p, const char *code, const char *reason, const char *rule)
@@ -44,8 +46,10 @@ static void s_reject(publish_t *p, const char *code, const char *reason, const c
         json_t *details = json_pack("{s:s}", "code", code);
         if (rule)
             json_object_set_new(details, "rule", json_string(rule));
-        server_audit(self, "rejected", p->session->principal, NULL, p->have_id ? p->msg_id : NULL,
-                     p->have_digest ? p->digest : NULL, details);
+        if (p->denial)
+            json_object_update(details, p->denial);
+        server_audit(self, "rejected", p->session->principal, p->denied,
+                     p->have_id ? p->msg_id : NULL, p->have_digest ? p->digest : NULL, details);
         if (p->have_id && p->expires_at > 0) {
             fx_store_answer_t answer = {.accepted = false, .expires_at = p->expires_at};
             snprintf(answer.code, sizeof answer.code, "%s", code);
@@ -99,7 +103,7 @@ static int s_answer_again(publish_t *p)
 /* Stores the accepted message in the group transaction, under a savepoint so a failure undoes
  * this message alone. */
 static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zlistx_t *recipients,
-                   json_t *allowed)
+                   json_t *allowed, json_t *denied)
 {
     server_t *self = p->self;
     const Fusion__Header *header = fx_envelope_header(env);
@@ -139,6 +143,13 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
         if (!server_audit(self, "allowed", header->sender, r, p->msg_id, p->digest,
                           json_incref(json_array_get(allowed, i))))
             rc = FX_ERR_STORAGE;
+    for (size_t i = 0; rc == FX_OK && i < json_array_size(denied); i++) {
+        json_t *d = json_array_get(denied, i);
+        if (!server_audit(self, "denied", header->sender,
+                          json_string_value(json_object_get(d, "recipient")), p->msg_id, p->digest,
+                          json_pack("{s:O}", "sections", json_object_get(d, "sections"))))
+            rc = FX_ERR_STORAGE;
+    }
     if (rc == FX_OK && !workflow_record(self, env, p->digest, recipients))
         rc = FX_ERR_STORAGE;
     if (rc != FX_OK) {
@@ -156,11 +167,60 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
     return 0;
 }
 
+/* The audience's principals the policy denies a section that they hold no key for, as PREPARE
+ * would have told the sender, into denied: [{recipient, sections: [{section, code, rule,
+ * agreement}]}]. Outside a taskforce is not a denial (the principal is not in it). Audience
+ * direct names nobody beyond the wrapped keys, so it has none (docs/audit.md). */
+static void s_audience_denials(server_t *self, const Fusion__Header *header,
+                               const fx_cert_t *sender, fx_policy_query_t *query, zhashx_t *keyed,
+                               json_t *denied)
+{
+    zlistx_t *candidates = zlistx_new();
+    if (prepare_audience(self, fx_cert_id(sender), header, candidates) != 0) {
+        zlistx_destroy(&candidates);
+        return;
+    }
+    for (const fx_cert_t *c = zlistx_first(candidates); c; c = zlistx_next(candidates)) {
+        json_t *sections = NULL;
+        size_t index = SIZE_MAX;
+        for (size_t s = 0; s < header->n_sections; s++) {
+            char pair[FX_ID_MAX + 16];
+            snprintf(pair, sizeof pair, "%s/%u", fx_cert_id(c), header->sections[s]->id);
+            if (zhashx_lookup(keyed, pair))
+                continue;
+            char why[256];
+            fx_policy_principal_t to;
+            server_principal(c, &to);
+            if (index == SIZE_MAX &&
+                fx_policy_query_add_recipient(query, &to, &index, why, sizeof why) != FX_OK)
+                break;
+            fx_policy_decision_t decision;
+            fx_policy_decide(query, index, s, &decision);
+            if (decision.allow || (header->audience == FUSION__AUDIENCE__AUDIENCE_TASKFORCE &&
+                                   decision.code == FX_POLICY_AUDIENCE_MISMATCH))
+                continue;
+            json_t *entry = json_pack("{s:I, s:s}", "section", (json_int_t) header->sections[s]->id,
+                                      "code", fx_policy_code_name(decision.code));
+            if (decision.rule)
+                json_object_set_new(entry, "rule", json_string(decision.rule));
+            if (decision.agreement)
+                json_object_set_new(entry, "agreement", json_string(decision.agreement));
+            if (!sections)
+                sections = json_array();
+            json_array_append_new(sections, entry);
+        }
+        if (sections)
+            json_array_append_new(
+                denied, json_pack("{s:s, s:o}", "recipient", fx_cert_id(c), "sections", sections));
+    }
+    zlistx_destroy(&candidates);
+}
+
 /* Checks every (section, wrapped key) pair against the policy; on the first denial rejects the
  * whole message (fail closed) and returns -1. Fills recipients (unique, first-seen order) and,
  * per recipient, what allowed it. */
 static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zlistx_t *recipients,
-                    json_t *allowed)
+                    json_t *allowed, json_t *denied)
 {
     server_t *self = p->self;
     const Fusion__Header *header = fx_envelope_header(env);
@@ -177,6 +237,7 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
         return -1;
     }
     zhashx_t *index_of = zhashx_new(); /* recipient id -> query index + 1 */
+    zhashx_t *keyed = zhashx_new();    /* "recipient/section" pairs that have a wrapped key */
     int rc = 0;
     for (size_t s = 0; s < header->n_sections && rc == 0; s++) {
         uint32_t section_id = header->sections[s]->id;
@@ -185,6 +246,9 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
             present++;
         for (size_t j = 0; j < fx_envelope_recipient_count(env, present) && rc == 0; j++) {
             const char *label = fx_envelope_recipient(env, present, j);
+            char pair[FX_ID_MAX + 16];
+            snprintf(pair, sizeof pair, "%s/%u", label, section_id);
+            zhashx_insert(keyed, pair, (void *) 1);
             size_t index = (size_t) zhashx_lookup(index_of, label);
             if (!index) {
                 const fx_cert_t *cert = fx_directory_find(self->directory, label);
@@ -193,6 +257,7 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
                     char reason[160];
                     snprintf(reason, sizeof reason,
                              "%s is not a valid, unrevoked principal of the directory", label);
+                    p->denied = label;
                     s_reject(p, fx_err_code(FX_ERR_UNKNOWN_RECIPIENT), reason, NULL);
                     rc = -1;
                     break;
@@ -214,6 +279,10 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
                 char *reason = fx_policy_reason(query, index - 1, s, &decision);
                 char full[1024];
                 snprintf(full, sizeof full, "section %u to %s: %s", section_id, label, reason);
+                p->denied = label;
+                p->denial = json_pack("{s:I}", "section", (json_int_t) section_id);
+                if (decision.agreement)
+                    json_object_set_new(p->denial, "agreement", json_string(decision.agreement));
                 s_reject(p, fx_policy_code_name(decision.code), full, decision.rule);
                 free(reason);
                 rc = -1;
@@ -227,6 +296,9 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
                                   entry);
         }
     }
+    if (rc == 0)
+        s_audience_denials(self, header, sender, query, keyed, denied);
+    zhashx_destroy(&keyed);
     zhashx_destroy(&index_of);
     fx_policy_query_destroy(&query);
     return rc;
@@ -259,7 +331,7 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
     publish_t p = {.self = self, .session = session, .request_id = request_id};
     fx_envelope_t *env = NULL;
     zlistx_t *recipients = zlistx_new(); /* labels owned by env */
-    json_t *allowed = json_array();
+    json_t *allowed = json_array(), *denied = json_array();
     if (self->failed) {
         s_answer_rejected(&p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
         goto cleanup;
@@ -331,7 +403,7 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         goto cleanup;
     }
     /* 6. Every (section, recipient) pair against the policy, failing closed. */
-    if (s_decide(&p, env, sender, recipients, allowed) != 0)
+    if (s_decide(&p, env, sender, recipients, allowed, denied) != 0)
         goto cleanup;
     /* 7. Workflow links: what a response, feedback, reshare or forward refers to. */
     char code[FX_STORE_CODE_MAX], reason[FX_STORE_REASON_MAX];
@@ -339,7 +411,7 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         s_reject(&p, code, reason, NULL);
         goto cleanup;
     }
-    if (s_store(&p, env, sender, recipients, allowed) != 0) {
+    if (s_store(&p, env, sender, recipients, allowed, denied) != 0) {
         if (self->failed)
             s_answer_rejected(&p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
         else
@@ -351,6 +423,8 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
                fx_hex(p.msg_id, FX_MSG_ID_BYTES, hex), session->principal, zlistx_size(recipients));
     s_answer_accepted(&p);
 cleanup:
+    json_decref(p.denial);
+    json_decref(denied);
     json_decref(allowed);
     zlistx_destroy(&recipients);
     fx_envelope_destroy(&env);

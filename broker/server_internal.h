@@ -100,6 +100,7 @@ typedef struct {
     int64_t gauges_at;
     int64_t batch_received_us; /* when the group being handled was received */
     int64_t next_prune;
+    struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
 } server_t;
 
 /* Handlers: each takes ownership of nothing; frames they answer go through the queue below.
@@ -120,6 +121,16 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
 void handle_explain(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Explain *explain);
 void handle_directory(server_t *self, session_t *session, uint64_t request_id);
+void handle_receipt_request(server_t *self, session_t *session, uint64_t request_id,
+                            const Fusion__ReceiptRequest *request);
+void handle_consistency_request(server_t *self, session_t *session, uint64_t request_id,
+                                const Fusion__ConsistencyRequest *request);
+
+/* The valid principals a message's audience reaches, as PREPARE resolves them (route
+ * subscribers, focal points, every principal for a taskforce), into candidates (const fx_cert_t
+ * *, not owned); none for audience direct. 0, or -1 for a draft PREPARE would refuse. */
+int prepare_audience(server_t *self, const char *sender, const Fusion__Header *header,
+                     zlistx_t *candidates);
 
 /* The referral workflow and onward sharing (handle_referral.c). workflow_check runs before a
  * PUBLISH is stored: 0, or -1 with a code and reason (FX_STORE_CODE_MAX / FX_STORE_REASON_MAX

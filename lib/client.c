@@ -36,6 +36,7 @@ struct fx_client {
     int64_t next_credit_at; /* monotonic ms */
     Fusion__Frame *queue[FX_CLIENT_MAX_QUEUED];
     size_t queue_head, queue_count;
+    Fusion__Frame *checkpoint; /* the latest CHECKPOINT the broker pushed (auditors), or NULL */
 };
 
 typedef struct {
@@ -206,6 +207,7 @@ void fx_client_destroy(fx_client_t **self_p)
     zsock_destroy(&self->sock);
     for (size_t i = 0; i < self->queue_count; i++)
         fx_codec_free(self->queue[(self->queue_head + i) % FX_CLIENT_MAX_QUEUED]);
+    fx_codec_free(self->checkpoint);
     free(self->endpoint);
     free(self);
     *self_p = NULL;
@@ -394,6 +396,9 @@ static int s_from_broker(const Fusion__Frame *frame)
     case FUSION__FRAME__BODY_DIRECTORY:
     case FUSION__FRAME__BODY_REFERRALS:
     case FUSION__FRAME__BODY_ERROR:
+    case FUSION__FRAME__BODY_RECEIPT:
+    case FUSION__FRAME__BODY_CONSISTENCY:
+    case FUSION__FRAME__BODY_CHECKPOINT:
         return 1;
     default:
         return 0;
@@ -438,6 +443,17 @@ static void s_enqueue(fx_client_t *self, Fusion__Frame *frame)
     }
     self->queue[(self->queue_head + self->queue_count) % FX_CLIENT_MAX_QUEUED] = frame;
     self->queue_count++;
+}
+
+/* Keeps a pushed CHECKPOINT (only the latest: each one covers the ones before). 1 if frame was
+ * one (taken), 0 otherwise. */
+static int s_keep_checkpoint(fx_client_t *self, Fusion__Frame *frame)
+{
+    if (frame->body_case != FUSION__FRAME__BODY_CHECKPOINT || frame->request_id != 0)
+        return 0;
+    fx_codec_free(self->checkpoint);
+    self->checkpoint = frame;
+    return 1;
 }
 
 static Fusion__Frame *s_dequeue(fx_client_t *self)
@@ -493,6 +509,8 @@ static fx_err_t s_request(fx_client_t *self, Fusion__Frame *request, int timeout
         while (ready && (frame = s_read_frame(self)) != NULL) {
             if (frame->body_case == FUSION__FRAME__BODY_DELIVER && frame->request_id == 0) {
                 s_enqueue(self, frame);
+            } else if (s_keep_checkpoint(self, frame)) {
+                /* kept for fx_client_pushed_checkpoint */
             } else if (frame->request_id == request->request_id) {
                 if (frame->body_case == FUSION__FRAME__BODY_ERROR) {
                     rc = s_refused(answer, frame->error->code, "", frame->error->reason);
@@ -976,6 +994,51 @@ fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **
     return FX_OK;
 }
 
+/* A request whose answer must have body want: the decoded frame (caller frees). */
+static fx_err_t s_request_for(fx_client_t *self, Fusion__Frame *request, int want, int timeout_ms,
+                              Fusion__Frame **frame_p, fx_answer_t *answer)
+{
+    fx_err_t rc = s_request(self, request, timeout_ms, frame_p, answer);
+    if (rc == FX_OK && (int) (*frame_p)->body_case != want) {
+        fx_codec_free(*frame_p);
+        *frame_p = NULL;
+        rc = FX_ERR_MALFORMED;
+    }
+    return rc;
+}
+
+fx_err_t fx_client_receipt(fx_client_t *self, const uint8_t msg_id[FX_MSG_ID_BYTES], int timeout_ms,
+                           Fusion__Frame **frame_p, fx_answer_t *answer)
+{
+    *frame_p = NULL;
+    Fusion__ReceiptRequest ask = FUSION__RECEIPT_REQUEST__INIT;
+    ask.msg_id = (ProtobufCBinaryData){FX_MSG_ID_BYTES, (uint8_t *) msg_id};
+    Fusion__Frame request = FUSION__FRAME__INIT;
+    request.body_case = FUSION__FRAME__BODY_RECEIPT_REQUEST;
+    request.receipt_request = &ask;
+    return s_request_for(self, &request, FUSION__FRAME__BODY_RECEIPT, timeout_ms, frame_p, answer);
+}
+
+fx_err_t fx_client_consistency(fx_client_t *self, uint64_t first_size, int timeout_ms,
+                               Fusion__Frame **frame_p, fx_answer_t *answer)
+{
+    *frame_p = NULL;
+    Fusion__ConsistencyRequest ask = FUSION__CONSISTENCY_REQUEST__INIT;
+    ask.first_size = first_size;
+    Fusion__Frame request = FUSION__FRAME__INIT;
+    request.body_case = FUSION__FRAME__BODY_CONSISTENCY_REQUEST;
+    request.consistency_request = &ask;
+    return s_request_for(self, &request, FUSION__FRAME__BODY_CONSISTENCY, timeout_ms, frame_p,
+                         answer);
+}
+
+Fusion__Checkpoint *fx_client_pushed_checkpoint(fx_client_t *self, Fusion__Frame **frame_p)
+{
+    *frame_p = self->checkpoint;
+    self->checkpoint = NULL;
+    return *frame_p ? (*frame_p)->checkpoint : NULL;
+}
+
 /* ---- Delivery -------------------------------------------------------------------------------- */
 
 fx_err_t fx_client_set_window(fx_client_t *self, uint32_t window)
@@ -1052,7 +1115,8 @@ fx_err_t fx_client_receive(fx_client_t *self, int timeout_ms, fx_delivery_t **de
         while (ready && (frame = s_read_frame(self)) != NULL) {
             if (frame->body_case == FUSION__FRAME__BODY_DELIVER && frame->request_id == 0)
                 return s_delivery_new(frame, delivery_p);
-            fx_codec_free(frame); /* no request is waiting: a late answer, or noise */
+            if (!s_keep_checkpoint(self, frame))
+                fx_codec_free(frame); /* no request is waiting: a late answer, or noise */
         }
     }
 }

@@ -20,6 +20,7 @@ static const struct {
     [FX_MSG_SECTION_CONTENT] = {&fusion__section_content__descriptor, FX_MAX_CONTENT_BYTES},
     [FX_MSG_DIRECTORY] = {&fusion__directory__descriptor, FX_MAX_FRAME_BYTES},
     [FX_MSG_FRAME] = {&fusion__frame__descriptor, FX_MAX_FRAME_BYTES},
+    [FX_MSG_CHECKPOINT_BODY] = {&fusion__checkpoint_body__descriptor, 512},
 };
 
 /* Our schema has no recursive messages; the cap only guards against a future mistake. */

@@ -122,7 +122,8 @@ static const char *const s_schema =
     " tree_size INTEGER PRIMARY KEY CHECK (tree_size >= 0),"
     " root_hash BLOB NOT NULL CHECK (length(root_hash) = 32),"
     " time_ms INTEGER NOT NULL,"
-    " signature BLOB NOT NULL CHECK (length(signature) = 64)"
+    " signature BLOB NOT NULL CHECK (length(signature) = 64),"
+    " body BLOB NOT NULL CHECK (length(body) BETWEEN 1 AND 512)"
     ") STRICT;"
     "CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints"
     " BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
@@ -166,6 +167,9 @@ typedef enum {
     ST_AUDIT_EACH,
     ST_CHECKPOINT_PUT,
     ST_CHECKPOINT_LATEST,
+    ST_CHECKPOINT_EACH,
+    ST_AUDIT_LEAVES,
+    ST_AUDIT_OF_MSG,
     ST_PRUNE_MESSAGES,
     ST_PRUNE_ANSWERS,
     ST_COUNT_MESSAGES,
@@ -253,9 +257,17 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_AUDIT_EACH] = "SELECT seq, time_ms, event, actor, subject, msg_id, header_digest,"
                       " details, leaf_hash FROM audit WHERE seq >= ?1 ORDER BY seq",
     [ST_CHECKPOINT_PUT] = "INSERT INTO audit_checkpoints (tree_size, root_hash, time_ms,"
-                          " signature) VALUES (?1, ?2, ?3, ?4)",
-    [ST_CHECKPOINT_LATEST] = "SELECT tree_size, root_hash, time_ms, signature"
+                          " signature, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_CHECKPOINT_LATEST] = "SELECT tree_size, root_hash, time_ms, signature, body"
                              " FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
+    [ST_CHECKPOINT_EACH] = "SELECT tree_size, root_hash, time_ms, signature, body"
+                           " FROM audit_checkpoints ORDER BY tree_size",
+    [ST_AUDIT_LEAVES] = "SELECT seq, leaf_hash FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+    /* Through audit_by_message: the message's never-reused row id, while it is stored. */
+    [ST_AUDIT_OF_MSG] = "SELECT seq, time_ms, event, actor, subject, msg_id, header_digest,"
+                        " details, leaf_hash FROM audit"
+                        " WHERE message = (SELECT id FROM messages WHERE msg_id = ?1)"
+                        " ORDER BY seq",
     [ST_PRUNE_MESSAGES] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages"
                           " WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
     [ST_PRUNE_ANSWERS] = "DELETE FROM answers WHERE msg_id IN (SELECT msg_id FROM answers"
@@ -273,8 +285,8 @@ struct fx_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT_];
     bool failed;
-    bool in_callback; /* an iteration is calling the caller back */
-    bool savepoint;   /* a savepoint is open */
+    bool in_callback;   /* an iteration is calling the caller back */
+    bool savepoint;     /* a savepoint is open */
     int64_t audit_last; /* the last audit seq written through this connection, -1: ask */
     char error[FX_STORE_WHY_SIZE];
 };
@@ -708,6 +720,24 @@ static void s_disconnect(fx_store_t *self)
     self->savepoint = false;
 }
 
+/* The rest of a read-only open: a Fusion store of this schema (an empty file is not one), its
+ * integrity checked, and nothing written. */
+static fx_err_t s_connect_read_only(fx_store_t *self, fx_store_check_t check, char *why)
+{
+    int64_t objects = 0;
+    int rc = s_pragma_int(self->db, "SELECT count(*) FROM sqlite_schema", &objects);
+    if (rc != SQLITE_OK)
+        return s_why_sqlite(why, self->db, "cannot read the database", rc);
+    if (objects == 0) {
+        snprintf(why, FX_STORE_WHY_SIZE, "%s is empty, not a Fusion store", self->path);
+        return FX_ERR_STORAGE;
+    }
+    if ((rc = sqlite3_exec(self->db, "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;", NULL,
+                           NULL, NULL)) != SQLITE_OK)
+        return s_why_sqlite(why, self->db, "cannot configure the database", rc);
+    return s_integrity_check(self->db, check, why);
+}
+
 /* Opens the connection: file mode, pragmas, schema, integrity check, statements. */
 static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
 {
@@ -715,14 +745,16 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
     self->audit_last = -1;
     /* Create the file ourselves so it is private from the start: it holds who wrote to whom.
      * SQLite gives the -wal and -shm files the database file's mode. */
-    int fd = open(self->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = opt->read_only ? open(self->path, O_RDONLY | O_CLOEXEC)
+                            : open(self->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(why, FX_STORE_WHY_SIZE, "cannot open %s: %s", self->path, strerror(errno));
         return FX_ERR_STORAGE;
     }
     close(fd);
 
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    int flags = (opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     int rc = sqlite3_open_v2(self->path, &self->db, flags, opt->vfs);
     fx_err_t err = FX_ERR_STORAGE;
     bool created = false;
@@ -735,6 +767,10 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
                          opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : DEFAULT_BUSY_MS);
     /* Refuse a foreign or newer database before changing anything in it (its journal mode). */
     if (s_schema_check(self->db, false, why, &created) != FX_OK)
+        goto cleanup;
+    if (opt->read_only && (err = s_connect_read_only(self, check, why)) == FX_OK)
+        goto prepare;
+    if (opt->read_only)
         goto cleanup;
     char mode[16];
     if ((rc = s_pragma_text(self->db, "PRAGMA journal_mode = WAL", mode, sizeof mode)) !=
@@ -770,6 +806,8 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
             goto cleanup;
         }
     }
+prepare:
+    err = FX_ERR_STORAGE;
     for (int i = 0; i < ST_COUNT_; i++) {
         rc = sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->st[i],
                                 NULL);
@@ -1853,21 +1891,116 @@ fx_err_t fx_store_audit_each(fx_store_t *self, int64_t from_seq, fx_store_audit_
     return err;
 }
 
+fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
+                                   fx_store_audit_fn fn, void *arg)
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!fn || !msg_id)
+        return FX_ERR_INVALID;
+    sqlite3_stmt *stmt = self->st[ST_AUDIT_OF_MSG];
+    s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
+    fx_store_audit_entry_t entry;
+    for (;;) {
+        bool row = false;
+        if ((err = s_step(self, stmt, "read audit entries", &row)) != FX_OK || !row)
+            break;
+        if ((err = s_read_audit(self, stmt, &entry)) != FX_OK)
+            break;
+        self->in_callback = true;
+        int stop = fn(&entry, arg);
+        self->in_callback = false;
+        if (stop)
+            break;
+    }
+    s_done(stmt);
+    return err;
+}
+
+fx_err_t fx_store_audit_leaves(fx_store_t *self, int64_t from_seq, size_t max,
+                               uint8_t (*leaves)[FX_STORE_LEAF_HASH_BYTES], size_t *count_p)
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!leaves || !count_p || from_seq < 1)
+        return FX_ERR_INVALID;
+    *count_p = 0;
+    sqlite3_stmt *stmt = self->st[ST_AUDIT_LEAVES];
+    sqlite3_bind_int64(stmt, 1, from_seq);
+    sqlite3_bind_int64(stmt, 2, max > INT64_MAX ? INT64_MAX : (sqlite3_int64) max);
+    size_t count = 0;
+    for (;;) {
+        bool row = false;
+        int64_t seq = 0;
+        if ((err = s_step(self, stmt, "read audit leaves", &row)) != FX_OK || !row)
+            break;
+        if ((err = s_col_int(self, stmt, 0, "audit.seq", &seq)) != FX_OK)
+            break;
+        if (seq != from_seq + (int64_t) count) {
+            err = s_corrupt(self, "audit entry %lld is missing",
+                            (long long) (from_seq + (int64_t) count));
+            break;
+        }
+        if ((err = s_col_blob(self, stmt, 1, leaves[count], FX_STORE_LEAF_HASH_BYTES,
+                              "audit.leaf_hash")) != FX_OK) {
+            s_error_context(self, " (audit entry %lld)", (long long) seq);
+            break;
+        }
+        count++;
+    }
+    s_done(stmt);
+    *count_p = count;
+    return err;
+}
+
 fx_err_t fx_store_checkpoint_put(fx_store_t *self, const fx_store_checkpoint_t *checkpoint)
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
         return err;
-    if (!checkpoint || checkpoint->tree_size < 0)
+    if (!checkpoint || checkpoint->tree_size < 0 || checkpoint->body_len < 1 ||
+        checkpoint->body_len > FX_STORE_CHECKPOINT_BODY_MAX)
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_CHECKPOINT_PUT];
     sqlite3_bind_int64(stmt, 1, checkpoint->tree_size);
     s_bind_blob(stmt, 2, checkpoint->root_hash, FX_STORE_ROOT_HASH_BYTES);
     sqlite3_bind_int64(stmt, 3, checkpoint->time_ms);
     s_bind_blob(stmt, 4, checkpoint->signature, FX_SIGNATURE_BYTES);
+    s_bind_blob(stmt, 5, checkpoint->body, checkpoint->body_len);
     err = s_step(self, stmt, "store checkpoint", NULL);
     s_done(stmt);
     return err;
+}
+
+/* Reads one checkpoint row. */
+static fx_err_t s_read_checkpoint(fx_store_t *self, sqlite3_stmt *stmt,
+                                  fx_store_checkpoint_t *checkpoint)
+{
+    fx_err_t err;
+    memset(checkpoint, 0, sizeof *checkpoint);
+    if ((err = s_col_int(self, stmt, 0, "audit_checkpoints.tree_size", &checkpoint->tree_size)) !=
+        FX_OK)
+        return err;
+    if ((err = s_col_blob(self, stmt, 1, checkpoint->root_hash, FX_STORE_ROOT_HASH_BYTES,
+                          "audit_checkpoints.root_hash")) != FX_OK ||
+        (err = s_col_int(self, stmt, 2, "audit_checkpoints.time_ms", &checkpoint->time_ms)) !=
+            FX_OK ||
+        (err = s_col_blob(self, stmt, 3, checkpoint->signature, FX_SIGNATURE_BYTES,
+                          "audit_checkpoints.signature")) != FX_OK) {
+        s_error_context(self, " (checkpoint of tree size %lld)", (long long) checkpoint->tree_size);
+        return err;
+    }
+    size_t len = (size_t) sqlite3_column_bytes(stmt, 4);
+    const void *body = sqlite3_column_blob(stmt, 4);
+    if (sqlite3_column_type(stmt, 4) != SQLITE_BLOB || !body || len < 1 ||
+        len > FX_STORE_CHECKPOINT_BODY_MAX)
+        return s_corrupt(self, "the checkpoint of tree size %lld has a body of %zu bytes",
+                         (long long) checkpoint->tree_size, len);
+    memcpy(checkpoint->body, body, len);
+    checkpoint->body_len = len;
+    return FX_OK;
 }
 
 fx_err_t fx_store_checkpoint_latest(fx_store_t *self, fx_store_checkpoint_t *checkpoint)
@@ -1882,17 +2015,33 @@ fx_err_t fx_store_checkpoint_latest(fx_store_t *self, fx_store_checkpoint_t *che
     err = s_step(self, stmt, "read checkpoint", &row);
     if (err == FX_OK && !row)
         err = FX_ERR_NOT_FOUND;
-    if (err == FX_OK &&
-        ((err = s_col_int(self, stmt, 0, "audit_checkpoints.tree_size", &checkpoint->tree_size)) !=
-             FX_OK ||
-         (err = s_col_blob(self, stmt, 1, checkpoint->root_hash, FX_STORE_ROOT_HASH_BYTES,
-                           "audit_checkpoints.root_hash")) != FX_OK ||
-         (err = s_col_int(self, stmt, 2, "audit_checkpoints.time_ms", &checkpoint->time_ms)) !=
-             FX_OK ||
-         (err = s_col_blob(self, stmt, 3, checkpoint->signature, FX_SIGNATURE_BYTES,
-                           "audit_checkpoints.signature")) != FX_OK))
-        goto cleanup;
-cleanup:
+    if (err == FX_OK)
+        err = s_read_checkpoint(self, stmt, checkpoint);
+    s_done(stmt);
+    return err;
+}
+
+fx_err_t fx_store_checkpoint_each(fx_store_t *self, fx_store_checkpoint_fn fn, void *arg)
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!fn)
+        return FX_ERR_INVALID;
+    sqlite3_stmt *stmt = self->st[ST_CHECKPOINT_EACH];
+    fx_store_checkpoint_t checkpoint;
+    for (;;) {
+        bool row = false;
+        if ((err = s_step(self, stmt, "read checkpoints", &row)) != FX_OK || !row)
+            break;
+        if ((err = s_read_checkpoint(self, stmt, &checkpoint)) != FX_OK)
+            break;
+        self->in_callback = true;
+        int stop = fn(&checkpoint, arg);
+        self->in_callback = false;
+        if (stop)
+            break;
+    }
     s_done(stmt);
     return err;
 }

@@ -133,6 +133,24 @@ fx_err_t fx_client_directory(fx_client_t *self, const uint8_t authority_key[FX_K
 fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **frame_p,
                              fx_answer_t *answer) FX_WUR;
 
+/* RECEIPT_REQUEST: the audit entries of one of this principal's own messages with their
+ * inclusion proofs and a signed checkpoint. *frame_p is the answer, a Frame with a receipt body,
+ * checked for form only: verify it with fx_audit_receipt_verify (caller frees it with
+ * fx_codec_free). The broker answers not_found for a message this principal did not send. */
+fx_err_t fx_client_receipt(fx_client_t *self, const uint8_t msg_id[FX_MSG_ID_BYTES], int timeout_ms,
+                           Fusion__Frame **frame_p, fx_answer_t *answer) FX_WUR;
+
+/* CONSISTENCY_REQUEST: a proof that the broker's tree of first_size entries is a prefix of its
+ * latest checkpoint's. *frame_p is a Frame with a consistency body, to verify with
+ * fx_audit_consistency_verify (caller frees it with fx_codec_free). */
+fx_err_t fx_client_consistency(fx_client_t *self, uint64_t first_size, int timeout_ms,
+                               Fusion__Frame **frame_p, fx_answer_t *answer) FX_WUR;
+
+/* The latest CHECKPOINT the broker pushed (to an auditor: on connecting, and each new one)
+ * that arrived during the calls above, unverified: check it with fx_audit_checkpoint_verify.
+ * *frame_p is the frame holding it (caller frees with fx_codec_free); NULL if none came. */
+Fusion__Checkpoint *fx_client_pushed_checkpoint(fx_client_t *self, Fusion__Frame **frame_p);
+
 /* ---- Delivery */
 
 /* Sets the delivery window (CREDIT): the most DELIVERs the broker may have in flight to this

@@ -22,6 +22,7 @@ typedef enum {
     FX_MSG_SECTION_CONTENT,
     FX_MSG_DIRECTORY,
     FX_MSG_FRAME,
+    FX_MSG_CHECKPOINT_BODY,
     FX_MSG_COUNT_
 } fx_msg_type_t;
 

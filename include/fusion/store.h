@@ -54,6 +54,8 @@ typedef struct {
     int64_t max_page_count; /* TESTS ONLY: cap the database at this many pages, to simulate a
                                full disk (SQLITE_FULL); 0: no cap */
     const char *vfs;        /* TESTS ONLY: SQLite VFS name (fault injection); NULL: default */
+    bool read_only;         /* open an existing store read-only, write nothing (the auditor's
+                               tool); every write returns FX_ERR_STORAGE */
 } fx_store_options_t;
 
 /* Opens (creating on first use, mode 0600) the database at path and runs options->check on it.
@@ -345,19 +347,45 @@ typedef int (*fx_store_audit_fn)(const fx_store_audit_entry_t *entry, void *arg)
 fx_err_t fx_store_audit_each(fx_store_t *self, int64_t from_seq, fx_store_audit_fn fn,
                              void *arg) FX_WUR;
 
-/* A signed checkpoint of the audit tree (written by a later part of the broker). */
+/* Calls fn for each entry of the stored message msg_id in seq order (as fx_store_audit_each),
+ * through an index: nothing for a message that was never stored (rejected) or was pruned at its
+ * expiry. fx_store_audit_each reads the whole trail for those. */
+fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
+                                   fx_store_audit_fn fn, void *arg) FX_WUR;
+
+/* Reads the stored leaf hashes of up to max entries from seq from_seq on, in seq order, into
+ * leaves; *count_p gets how many. A gap in the seq numbers is FX_ERR_STORAGE naming the missing
+ * seq (the trail was tampered with). */
+fx_err_t fx_store_audit_leaves(fx_store_t *self, int64_t from_seq, size_t max,
+                               uint8_t (*leaves)[FX_STORE_LEAF_HASH_BYTES], size_t *count_p) FX_WUR;
+
+#define FX_STORE_CHECKPOINT_BODY_MAX 512
+
+/* A signed checkpoint of the audit tree: the exact signed body bytes (a CheckpointBody, see
+ * docs/audit.md) and the broker's signature over them, with the body's size, root and time
+ * copied out for queries. */
 typedef struct {
     int64_t tree_size;
     uint8_t root_hash[FX_STORE_ROOT_HASH_BYTES];
     int64_t time_ms;
     uint8_t signature[FX_SIGNATURE_BYTES];
+    uint8_t body[FX_STORE_CHECKPOINT_BODY_MAX];
+    size_t body_len; /* 1 .. FX_STORE_CHECKPOINT_BODY_MAX */
 } fx_store_checkpoint_t;
 
-/* Stores a checkpoint. FX_ERR_EXISTS if one of that tree size is stored. */
+/* Stores a checkpoint. FX_ERR_EXISTS if one of that tree size is stored, FX_ERR_INVALID for a
+ * body of a bad length. */
 fx_err_t fx_store_checkpoint_put(fx_store_t *self, const fx_store_checkpoint_t *checkpoint) FX_WUR;
 
 /* The checkpoint of the largest tree size: FX_OK, or FX_ERR_NOT_FOUND if there is none. */
 fx_err_t fx_store_checkpoint_latest(fx_store_t *self, fx_store_checkpoint_t *checkpoint) FX_WUR;
+
+/* Called once per checkpoint; return 0 to go on. It must not call the store. */
+typedef int (*fx_store_checkpoint_fn)(const fx_store_checkpoint_t *checkpoint, void *arg);
+
+/* Calls fn for every checkpoint in tree size order. A row that cannot be a checkpoint is
+ * FX_ERR_STORAGE naming its tree size. */
+fx_err_t fx_store_checkpoint_each(fx_store_t *self, fx_store_checkpoint_fn fn, void *arg) FX_WUR;
 
 /* --- Housekeeping ----------------------------------------------------------------------- */
 

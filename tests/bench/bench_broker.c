@@ -76,6 +76,7 @@ typedef struct {
     pid_t pid;
     char endpoint[256];
     char log[PATH_BYTES];
+    const char *binary; /* NULL: FUSION_BIN/fusion-broker */
 } broker_t;
 
 /* The run: its scale, its floors and the principals it plays. */
@@ -87,6 +88,8 @@ typedef struct {
     size_t n_agents;        /* BENCH_AGENTS */
     size_t subscriptions;   /* BENCH_SUBSCRIPTIONS */
     size_t stored;          /* BENCH_STORED */
+    size_t audit_messages;  /* BENCH_AUDIT_MESSAGES: each run of the audit-cost comparison */
+    const char *noaudit;    /* the bench-only broker without audit appends, or NULL */
     double verify_us;       /* CPU time of one Ed25519 verification */
     double verify_rate_n;   /* verifications per second on cores threads */
     double verify_rate_1;   /* and on one thread */
@@ -473,7 +476,10 @@ static int s_broker_start(const region_t *region, const char *name, broker_t *br
     snprintf(config, sizeof config, "%s/%s.yaml", region->dir, name);
     snprintf(endpoint_file, sizeof endpoint_file, "%s/%s/endpoint", region->dir, name);
     snprintf(broker->log, sizeof broker->log, "%s/%s.log", region->dir, name);
-    snprintf(bin, sizeof bin, "%s/fusion-broker", region->bin);
+    if (broker->binary)
+        snprintf(bin, sizeof bin, "%s", broker->binary);
+    else
+        snprintf(bin, sizeof bin, "%s/fusion-broker", region->bin);
     if (mkdir(state, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "bench_broker: cannot create %s: %s\n", state, strerror(errno));
         return -1;
@@ -1269,6 +1275,77 @@ static int s_phase_traffic(bench_t *bench)
     return rc;
 }
 
+/* ---- Phase 1b: what the audit trail costs ------------------------------------------------- */
+
+/* Broker CPU per message (accepted, committed, delivered) for count messages on a fresh broker
+ * from binary (NULL: the real one), into *cpu_us_p. */
+static int s_audit_run(bench_t *bench, const char *name, const char *binary, size_t count,
+                       double *cpu_us_p)
+{
+    broker_t broker = {.binary = binary};
+    zsock_t *publishers[PUBLISHERS] = {NULL}, *consumer = NULL;
+    batch_t batch = {.senders = bench->publishers,
+                     .n_senders = PUBLISHERS,
+                     .recipients = &bench->consumer,
+                     .n_recipients = 1,
+                     .content = bench->content,
+                     .content_len = bench->content_len};
+    int rc = s_broker_start(&bench->region, name, &broker);
+    if (rc != 0)
+        return -1;
+    rc = s_connect_traffic(bench, broker.endpoint, publishers, &consumer);
+    if (rc == 0)
+        rc = s_batch_seal(bench, &batch, count, bench->cores);
+    load_t load = {.bench = bench,
+                   .publishers = publishers,
+                   .n_publishers = PUBLISHERS,
+                   .consumer = consumer,
+                   .batch = &batch,
+                   .window = PUBLISH_WINDOW};
+    double before = s_cpu_us(broker.pid);
+    if (rc == 0)
+        rc = s_load_run(&load);
+    if (rc == 0)
+        rc = s_fence(bench, consumer);
+    double after = s_cpu_us(broker.pid);
+    if (rc == 0 && (before < 0 || after < 0 || load.rejected > 0 || load.accepted == 0))
+        rc = -1;
+    if (rc == 0) {
+        *cpu_us_p = (after - before) / (double) load.accepted;
+        s_progress("%s: %zu accepted, %zu delivered, broker CPU %.1f us per message", name,
+                   load.accepted, load.delivered, *cpu_us_p);
+    }
+    s_batch_free(&batch);
+    for (size_t p = 0; p < PUBLISHERS; p++)
+        zsock_destroy(&publishers[p]);
+    zsock_destroy(&consumer);
+    if (s_broker_stop(&broker) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* The same load on the real broker and on a bench-only build with its audit appends compiled
+ * out (Makefile: fusion-broker-noaudit), alternating, twice each; the best of each is kept so a
+ * busy neighbour does not decide the ratio. */
+static int s_phase_audit(bench_t *bench)
+{
+    double with = 0, without = 0;
+    for (int round = 0; round < 2; round++) {
+        char name[32];
+        double cpu = 0;
+        snprintf(name, sizeof name, "audit-%d", round);
+        if (s_audit_run(bench, name, NULL, bench->audit_messages, &cpu) != 0)
+            return -1;
+        with = round == 0 || cpu < with ? cpu : with;
+        snprintf(name, sizeof name, "noaudit-%d", round);
+        if (s_audit_run(bench, name, bench->noaudit, bench->audit_messages, &cpu) != 0)
+            return -1;
+        without = round == 0 || cpu < without ? cpu : without;
+    }
+    bench_report("broker: CPU per msg with the audit (vs without)", with, "us", without);
+    return 0;
+}
+
 /* ---- Phase 2: memory at scale ------------------------------------------------------------- */
 
 /* Route pattern number k: origin and destination over 32 countries in four shapes, so the
@@ -1544,6 +1621,8 @@ int main(void)
     bench.n_agents = s_env_size("BENCH_AGENTS", 1000);
     bench.subscriptions = s_env_size("BENCH_SUBSCRIPTIONS", 10000);
     bench.stored = s_env_size("BENCH_STORED", 100000);
+    bench.audit_messages = s_env_size("BENCH_AUDIT_MESSAGES", 5000);
+    bench.noaudit = getenv("FUSION_BENCH_NOAUDIT");
     if (bench.n_agents == 0)
         bench.subscriptions = 0;
     s_raise_fd_limit(bench.n_agents);
@@ -1581,6 +1660,13 @@ int main(void)
                bench.messages, PUBLISHERS, PUBLISH_WINDOW, bench.latency_seconds, LATENCY_RATE);
     if (s_phase_traffic(&bench) != 0)
         goto cleanup;
+    if (bench.noaudit && bench.audit_messages > 0) {
+        s_progress("audit: %zu messages on the broker and on a build without audit appends, "
+                   "twice each (BENCH_AUDIT_MESSAGES)",
+                   bench.audit_messages);
+        if (s_phase_audit(&bench) != 0)
+            goto cleanup;
+    }
     s_progress("memory: %zu agents, %zu subscriptions, %zu stored messages (BENCH_AGENTS, "
                "BENCH_SUBSCRIPTIONS, BENCH_STORED)",
                bench.n_agents, bench.subscriptions, bench.stored);

@@ -5,7 +5,9 @@ build=$1; shift
 mkdir -p build/bench
 FUSION_BENCH_REPORT=$(pwd)/build/bench/report.json
 FUSION_BIN=$(cd "$build/bin" && pwd)
-export FUSION_BENCH_REPORT FUSION_BIN
+# The bench-only broker without audit appends (Makefile), to measure what the audit costs.
+FUSION_BENCH_NOAUDIT=$(pwd)/$build/bench/fusion-broker-noaudit
+export FUSION_BENCH_REPORT FUSION_BIN FUSION_BENCH_NOAUDIT
 echo '[]' >"$FUSION_BENCH_REPORT"
 status=0
 for b in "$@"; do

@@ -837,6 +837,19 @@ static void s_expected_leaf(uint8_t out[32])
     crypto_hash_sha256(out, bytes, len);
 }
 
+typedef struct {
+    int count;
+    int64_t size[8];
+} checkpoints_t;
+
+static int s_collect_checkpoint(const fx_store_checkpoint_t *checkpoint, void *arg)
+{
+    checkpoints_t *seen = arg;
+    if (seen->count < 8)
+        seen->size[seen->count++] = checkpoint->tree_size;
+    return 0;
+}
+
 static void test_audit_trail(void **state)
 {
     fixture_t *fx = *state;
@@ -844,6 +857,8 @@ static void test_audit_trail(void **state)
     uint8_t msg_id[FX_STORE_MSG_ID_BYTES], digest[FX_STORE_DIGEST_BYTES];
     s_msg_id(7, msg_id);
     memset(digest, 0xD1, sizeof digest);
+    /* Entries name a stored message through its row id (fx_store_audit_of_message). */
+    assert_int_equal(s_put_message(store, 7, FAR_FUTURE, 100), FX_OK);
     fx_store_audit_entry_t first = {
         .time_ms = 0x019A0000002ALL,
         .event = "rejected",
@@ -924,15 +939,73 @@ static void test_audit_trail(void **state)
     assert_int_equal(fx_store_checkpoint_latest(store, &latest), FX_ERR_NOT_FOUND);
     memset(cp.root_hash, 0xAA, sizeof cp.root_hash);
     memset(cp.signature, 0x55, sizeof cp.signature);
+    assert_int_equal(fx_store_checkpoint_put(store, &cp), FX_ERR_INVALID); /* no body */
+    cp.body_len = 5;
+    memcpy(cp.body, "body2", 5);
     assert_int_equal(fx_store_checkpoint_put(store, &cp), FX_OK);
     cp.tree_size = 3;
     cp.root_hash[0] = 0xBB;
+    cp.body_len = FX_STORE_CHECKPOINT_BODY_MAX + 1;
+    assert_int_equal(fx_store_checkpoint_put(store, &cp), FX_ERR_INVALID);
+    cp.body_len = 5;
+    cp.body[4] = '3';
     assert_int_equal(fx_store_checkpoint_put(store, &cp), FX_OK);
     assert_int_equal(fx_store_checkpoint_put(store, &cp), FX_ERR_EXISTS);
     assert_int_equal(fx_store_checkpoint_latest(store, &latest), FX_OK);
     assert_int_equal(latest.tree_size, 3);
     assert_int_equal(latest.root_hash[0], 0xBB);
     assert_int_equal(latest.signature[63], 0x55);
+    assert_int_equal(latest.body_len, 5);
+    assert_memory_equal(latest.body, "body3", 5);
+    checkpoints_t seen = {0};
+    assert_int_equal(fx_store_checkpoint_each(store, s_collect_checkpoint, &seen), FX_OK);
+    assert_int_equal(seen.count, 2);
+    assert_int_equal(seen.size[0], 2);
+    assert_int_equal(seen.size[1], 3);
+
+    /* The leaf hashes in order, and the entries of one message. */
+    uint8_t leaves[4][FX_STORE_LEAF_HASH_BYTES];
+    size_t got = 0;
+    assert_int_equal(fx_store_audit_leaves(store, 1, 4, leaves, &got), FX_OK);
+    assert_int_equal(got, 3);
+    for (int i = 0; i < 3; i++)
+        assert_memory_equal(leaves[i], before.leaf[i], FX_STORE_LEAF_HASH_BYTES);
+    assert_int_equal(fx_store_audit_leaves(store, 2, 1, leaves, &got), FX_OK);
+    assert_int_equal(got, 1);
+    assert_memory_equal(leaves[0], before.leaf[1], FX_STORE_LEAF_HASH_BYTES);
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_message(store, msg_id, s_collect_audit, &walk), FX_OK);
+    assert_int_equal(walk.count, 2);
+    assert_int_equal(walk.seq[0], 1);
+    assert_int_equal(walk.seq[1], 3);
+    fx_store_destroy(&store);
+
+    /* Read-only: everything reads, nothing writes, and a missing file is not created. */
+    fx_store_options_t ro = {.read_only = true};
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open(fx->path, &ro, &store, why), FX_OK);
+    assert_int_equal(fx_store_audit_count(store, &count), FX_OK);
+    assert_int_equal(count, 3);
+    entry.event = "delivered";
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_ERR_STORAGE);
+    fx_store_destroy(&store);
+    char *missing = tu_path(fx->dir, "missing.db");
+    assert_int_equal(fx_store_open(missing, &ro, &store, why), FX_ERR_STORAGE);
+    assert_int_equal(access(missing, F_OK), -1);
+    free(missing);
+
+    /* A gap in the trail is named. */
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TRIGGER audit_no_delete;"
+                                  " DELETE FROM audit WHERE seq = 2",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_audit_leaves(store, 1, 4, leaves, &got), FX_ERR_STORAGE);
+    assert_int_equal(got, 1);
+    assert_non_null(strstr(fx_store_error_text(store), "audit entry 2 is missing"));
     fx_store_destroy(&store);
 }
 

@@ -1,0 +1,193 @@
+/* RECEIPT_REQUEST: the audit entries of one of the asking principal's own messages, each with
+ * its inclusion proof against a signed checkpoint that covers them all (a fresh one is signed
+ * only when the latest does not reach them). CONSISTENCY_REQUEST: a proof that the tree of
+ * first_size entries is a prefix of the tree of the latest checkpoint. Both answers wait for the
+ * group commit, since the checkpoint they name may have been signed in this group. */
+#include <jansson.h>
+#include <string.h>
+
+#include "audit_tree.h"
+#include "server_internal.h"
+
+#define RECEIPT_MAX_ENTRIES 4096 /* keeps a receipt well under the frame cap */
+
+typedef struct {
+    const char *principal;
+    bool owned;    /* an accepted or rejected entry names the principal as the sender */
+    bool too_many; /* more entries than one receipt carries */
+    size_t count;
+    Fusion__AuditEntry *entries;
+} receipt_walk_t;
+
+static uint8_t *s_copy(const uint8_t *data, size_t len)
+{
+    uint8_t *copy = fx_malloc(len);
+    memcpy(copy, data, len);
+    return copy;
+}
+
+static int s_collect(const fx_store_audit_entry_t *entry, void *arg)
+{
+    receipt_walk_t *w = arg;
+    if ((strcmp(entry->event, "accepted") == 0 || strcmp(entry->event, "rejected") == 0) &&
+        strcmp(entry->actor, w->principal) == 0)
+        w->owned = true;
+    if (w->count == RECEIPT_MAX_ENTRIES) {
+        w->too_many = true;
+        return 1;
+    }
+    Fusion__AuditEntry *e = &w->entries[w->count++];
+    fusion__audit_entry__init(e);
+    e->seq = (uint64_t) entry->seq;
+    e->time_ms = (uint64_t) entry->time_ms;
+    e->event = fx_strdup(entry->event);
+    e->actor = fx_strdup(entry->actor);
+    e->subject = fx_strdup(entry->subject);
+    if (entry->msg_id)
+        e->msg_id = (ProtobufCBinaryData){FX_STORE_MSG_ID_BYTES,
+                                          s_copy(entry->msg_id, FX_STORE_MSG_ID_BYTES)};
+    if (entry->header_digest)
+        e->header_digest = (ProtobufCBinaryData){
+            FX_STORE_DIGEST_BYTES, s_copy(entry->header_digest, FX_STORE_DIGEST_BYTES)};
+    e->details = fx_strdup(entry->details);
+    return 0;
+}
+
+static void s_entries_free(receipt_walk_t *w)
+{
+    for (size_t i = 0; i < w->count; i++) {
+        free(w->entries[i].event);
+        free(w->entries[i].actor);
+        free(w->entries[i].subject);
+        free(w->entries[i].msg_id.data);
+        free(w->entries[i].header_digest.data);
+        free(w->entries[i].details);
+    }
+    free(w->entries);
+}
+
+void handle_receipt_request(server_t *self, session_t *session, uint64_t request_id,
+                            const Fusion__ReceiptRequest *request)
+{
+    if (request->msg_id.len != FX_MSG_ID_BYTES) {
+        server_error(self, session, request_id, FX_ERR_INVALID, "a msg_id is 16 bytes");
+        return;
+    }
+    receipt_walk_t w = {.principal = session->principal,
+                        .entries = fx_calloc(RECEIPT_MAX_ENTRIES, sizeof *w.entries)};
+    if (fx_store_audit_of_message(self->store, request->msg_id.data, s_collect, &w) != FX_OK) {
+        server_storage_failed(self);
+        server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
+        goto cleanup;
+    }
+    /* The same answer whether the message does not exist or is someone else's. */
+    if (!w.owned) {
+        server_error(self, session, request_id, FX_ERR_NOT_FOUND,
+                     "no receipt: this is not a message you sent through this broker");
+        goto cleanup;
+    }
+    if (w.too_many) {
+        server_error(self, session, request_id, FX_ERR_LIMIT,
+                     "the message has more audit entries than one receipt carries");
+        goto cleanup;
+    }
+    const fx_store_checkpoint_t *checkpoint =
+        audit_tree_covering(self, (int64_t) w.entries[w.count - 1].seq);
+    if (!checkpoint) {
+        server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
+        goto cleanup;
+    }
+    Fusion__InclusionProof *proofs = fx_calloc(w.count, sizeof *proofs);
+    Fusion__InclusionProof **proof_ptrs = fx_calloc(w.count, sizeof *proof_ptrs);
+    Fusion__AuditEntry **entry_ptrs = fx_calloc(w.count, sizeof *entry_ptrs);
+    fx_merkle_hash_t *paths = fx_calloc(w.count * FX_MERKLE_PROOF_MAX, sizeof *paths);
+    ProtobufCBinaryData *path_items = fx_calloc(w.count * FX_MERKLE_PROOF_MAX, sizeof *path_items);
+    bool ok = true;
+    for (size_t i = 0; i < w.count && ok; i++) {
+        Fusion__InclusionProof *p = &proofs[i];
+        fusion__inclusion_proof__init(p);
+        p->leaf_index = w.entries[i].seq - 1;
+        p->tree_size = (uint64_t) checkpoint->tree_size;
+        size_t len = 0;
+        fx_merkle_hash_t *path = paths + i * FX_MERKLE_PROOF_MAX;
+        ok = audit_tree_inclusion(self, p->leaf_index, p->tree_size, path, &len) == 0;
+        p->path = path_items + i * FX_MERKLE_PROOF_MAX;
+        p->n_path = len;
+        for (size_t j = 0; j < len; j++)
+            p->path[j] = (ProtobufCBinaryData){FX_MERKLE_HASH_BYTES, path[j]};
+        proof_ptrs[i] = p;
+        entry_ptrs[i] = &w.entries[i];
+    }
+    if (!ok) {
+        server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
+    } else {
+        Fusion__Frame frame = FUSION__FRAME__INIT;
+        Fusion__Receipt receipt = FUSION__RECEIPT__INIT;
+        Fusion__Checkpoint cp;
+        audit_checkpoint_message(checkpoint, &cp);
+        frame.request_id = request_id;
+        frame.body_case = FUSION__FRAME__BODY_RECEIPT;
+        frame.receipt = &receipt;
+        receipt.msg_id = request->msg_id;
+        receipt.checkpoint = &cp;
+        receipt.n_entries = w.count;
+        receipt.entries = entry_ptrs;
+        receipt.n_proofs = w.count;
+        receipt.proofs = proof_ptrs;
+        server_answer(self, session, &frame);
+    }
+    free(path_items);
+    free(paths);
+    free(entry_ptrs);
+    free(proof_ptrs);
+    free(proofs);
+cleanup:
+    s_entries_free(&w);
+}
+
+void handle_consistency_request(server_t *self, session_t *session, uint64_t request_id,
+                                const Fusion__ConsistencyRequest *request)
+{
+    const fx_store_checkpoint_t *latest = audit_tree_latest(self);
+    /* Up to date: a fresh checkpoint when the tree grew since the latest. */
+    int64_t size = 0;
+    if (fx_store_audit_count(self->store, &size) != FX_OK) {
+        server_storage_failed(self);
+        server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
+        return;
+    }
+    if (size > 0)
+        latest = audit_tree_covering(self, size);
+    if (!latest) {
+        server_error(self, session, request_id, FX_ERR_NOT_FOUND,
+                     "the broker has signed no checkpoint yet");
+        return;
+    }
+    if (request->first_size > (uint64_t) latest->tree_size) {
+        server_error(self, session, request_id, FX_ERR_INVALID,
+                     "first_size is beyond the broker's latest checkpoint");
+        return;
+    }
+    fx_merkle_hash_t path[FX_MERKLE_PROOF_MAX];
+    ProtobufCBinaryData items[FX_MERKLE_PROOF_MAX];
+    size_t len = 0;
+    if (audit_tree_consistency(self, request->first_size, (uint64_t) latest->tree_size, path,
+                               &len) != 0) {
+        server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        items[i] = (ProtobufCBinaryData){FX_MERKLE_HASH_BYTES, path[i]};
+    Fusion__Frame frame = FUSION__FRAME__INIT;
+    Fusion__Consistency consistency = FUSION__CONSISTENCY__INIT;
+    Fusion__Checkpoint cp;
+    audit_checkpoint_message(latest, &cp);
+    frame.request_id = request_id;
+    frame.body_case = FUSION__FRAME__BODY_CONSISTENCY;
+    frame.consistency = &consistency;
+    consistency.first_size = request->first_size;
+    consistency.checkpoint = &cp;
+    consistency.n_path = len;
+    consistency.path = items;
+    server_answer(self, session, &frame);
+}

@@ -1,0 +1,132 @@
+#!/bin/sh
+# Receipts and consistency proofs from a real broker: the sender of a route alert gets a receipt
+# that verifies against the broker's pinned certificate and says who was allowed which section,
+# who was denied (code), and who received it; the saved receipt verifies offline, and fails once
+# altered in transit (an entry changed, the checkpoint's body changed, or the checkpoint signed
+# by another key); another principal gets no receipt of a message it did not send. An auditor
+# keeps checkpoints and checks each newer one is consistent with the one it kept, which fails
+# once the broker's tree was rewritten between runs.
+# Usage: FUSION_BIN=build/bin FUSION_TOOLS=build/tools sh tests/integration/audit_receipts.sh
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+command -v sqlite3 >/dev/null || { echo "FAIL: the sqlite3 command is needed (Debian: sqlite3)"; exit 1; }
+BROKER_EXTRA='audit: {checkpoint_interval: 1h}' # receipts ask for fresh checkpoints themselves
+. "$(dirname "$0")/../lib/broker.sh"
+sign_checkpoint=${FUSION_TOOLS:-build/tools}/sign_checkpoint
+[ -x "$sign_checkpoint" ] || { echo "FAIL: $sign_checkpoint is not built"; exit 1; }
+
+msg_id() { sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
+
+# expect CODE NAME ID COMMAND ARGS...: fusion-agent as ID; output in $work/out and $work/err.
+expect() {
+    want=$1 name=$2
+    shift 2
+    agent "$@" >"$work/out" 2>"$work/err"
+    got=$?
+    if grep -q -e 'Sanitizer' -e 'runtime error' "$work/err"; then
+        fail "$name: sanitizer report"; sed 's/^/    /' "$work/err"
+    elif [ "$got" -ne "$want" ]; then
+        fail "$name: exit $got, expected $want"
+        sed 's/^/    stdout: /' "$work/out"; sed 's/^/    stderr: /' "$work/err"
+    fi
+}
+
+region_setup THA.RTP.fp1:focal_point,police MYS.RMP.lo1:liaison_officer,police \
+    IDN.IMI.lo2:liaison_officer,immigration RSO.AUDIT.a1:auditor ||
+    { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+db=$work/state/broker.db
+
+expect 0 "the auditor keeps a first checkpoint" RSO.AUDIT.a1 audit-consistency
+contains "$work/out" "kept the broker's checkpoint of tree size" "first checkpoint kept"
+expect 0 "subscribe" MYS.RMP.lo1 subscribe 'MMR>**>MYS'
+expect 0 "subscribe" IDN.IMI.lo2 subscribe '**>THA>**'
+cat >"$work/route.yaml" <<'YAML'
+kind: case_alert
+audience: route
+route: MMR>THA>MYS
+stage: at_border
+purpose: investigation
+subject_role: suspect
+sections:
+  - {id: 1, tlp: green, categories: [operational], text: "Minivans through Mae Sot."}
+  - id: 2
+    tlp: green
+    categories: [operational, personal_identifiers]
+    content:
+      case_alert:
+        summary: The driver.
+        persons: [{role: suspect, name: Example Driver, nationality: MMR}]
+YAML
+expect 0 "send a route alert" THA.RTP.fp1 send "$work/route.yaml" --yes
+id=$(msg_id "$work/out")
+expect 0 "MYS LO receives" MYS.RMP.lo1 listen --json --count 1 --timeout 20
+wait_for 10 sh -c "sqlite3 '$db' \"SELECT count(*) FROM audit WHERE msg_id = x'$id' AND event = 'received'\" | grep -qx 1" ||
+    fail "the RECEIVED was not audited"
+
+# --- the sender's receipt ---------------------------------------------------------------------
+expect 0 "the sender's receipt verifies" THA.RTP.fp1 receipt "$id" --save "$work/receipt.bin"
+contains "$work/out" "receipt of $id verified" "verified"
+contains "$work/out" "allowed to MYS.RMP.lo1: section 1 (rule route-alerts-liaison-officers), section 2" "allowed with rules"
+contains "$work/out" "denied for IDN.IMI.lo2: section 2 no_agreement" "the denial with its code"
+contains "$work/out" "delivered to MYS.RMP.lo1" "delivered"
+contains "$work/out" "received by MYS.RMP.lo1" "received"
+grep -q "Example Driver" "$work/out" && fail "the receipt shows content"
+expect 0 "receipt --json" THA.RTP.fp1 receipt "$id" --json
+[ "$(jq -r .verified "$work/out")" = true ] || fail "--json: not verified"
+[ "$(jq -r '.entries[] | select(.event == "received") | .actor' "$work/out")" = MYS.RMP.lo1 ] ||
+    fail "--json: received by"
+[ "$(jq -r '.checkpoint.broker' "$work/out")" = RSO.FUSION.broker ] || fail "--json: broker"
+expect 0 "the saved receipt verifies offline" THA.RTP.fp1 receipt "$id" --verify "$work/receipt.bin"
+
+# Altered in transit: an entry, the checkpoint's body, a checkpoint signed by another key.
+sed 's/MYS\.RMP\.lo1/MYS.RMP.lo9/g' "$work/receipt.bin" >"$work/altered.bin"
+expect 1 "an altered entry" THA.RTP.fp1 receipt "$id" --verify "$work/altered.bin"
+contains "$work/out" "does NOT verify: entry [0-9]* (allowed) is not in the broker's signed tree" "altered entry named"
+sed 's/RSO\.FUSION\.broker/RSO.FUSION.brokex/' "$work/receipt.bin" >"$work/altered.bin"
+expect 1 "an altered checkpoint" THA.RTP.fp1 receipt "$id" --verify "$work/altered.bin"
+contains "$work/out" "checkpoint's signature does not verify" "altered checkpoint named"
+"$sign_checkpoint" resign "$work/keys/THA.RTP.fp1.key" "$work/receipt.bin" "$work/forged.bin" ||
+    fail "resign"
+expect 1 "a checkpoint signed by another key" THA.RTP.fp1 receipt "$id" --verify "$work/forged.bin"
+contains "$work/out" "checkpoint's signature does not verify" "another key named"
+expect 1 "another message's receipt" THA.RTP.fp1 receipt 0123456789abcdef0123456789abcdef --verify "$work/receipt.bin"
+
+# Only the sender: a recipient and a stranger get the same refusal as for no message at all.
+expect 1 "a recipient asks for the sender's receipt" MYS.RMP.lo1 receipt "$id"
+contains "$work/err" "no receipt" "the refusal"
+grep -q "THA.RTP.fp1" "$work/err" "$work/out" && fail "the refusal reveals the sender"
+expect 1 "an unknown message" MYS.RMP.lo1 receipt 0123456789abcdef0123456789abcdef
+contains "$work/err" "no receipt" "the same refusal"
+
+# --- the auditor: consistent while the broker is honest, not after a rewrite ------------------
+# A listening auditor keeps the checkpoints the broker pushes (the latest, on connecting).
+agent RSO.AUDIT.a1 listen --timeout 60 >/dev/null 2>"$work/auditor.err" &
+listener=$!
+received=$work/state/agent-RSO.AUDIT.a1/audit-checkpoints-received
+wait_for 30 test -s "$received" || fail "the listening auditor kept no pushed checkpoint"
+kill "$listener" 2>/dev/null
+wait "$listener" 2>/dev/null
+grep -q -e 'Sanitizer' -e 'runtime error' "$work/auditor.err" && fail "auditor listen: sanitizer report"
+expect 0 "the tree grew consistently" RSO.AUDIT.a1 audit-consistency
+contains "$work/out" "consistent: the tree of [0-9]* entries" "consistency in words"
+contains "$work/out" "checkpoint pushed on connecting (tree size [0-9]*) is part of the same history" \
+    "the auditor got the latest checkpoint when it connected"
+contains "$work/out" "1 checkpoints received while listening are part of the same history" \
+    "the checkpoint kept while listening was proven"
+[ -s "$received" ] && fail "proven checkpoints stay in the received file"
+expect 0 "again, with nothing new" RSO.AUDIT.a1 audit-consistency --json
+[ "$(jq -r .consistent "$work/out")" = true ] || fail "--json consistent"
+broker_stop || fail "stop"
+# A dishonest operator rewrites an early entry (and its leaf hash) and drops the checkpoints
+# that would betray it; the broker starts and signs the rewritten tree.
+sqlite3 "$db" "DROP TRIGGER audit_no_update; DROP TRIGGER audit_checkpoints_no_delete;
+    UPDATE audit SET subject = 'XXX.EVIL.x', leaf_hash = randomblob(32) WHERE seq = 3;
+    DELETE FROM audit_checkpoints" || fail "rewrite"
+broker_start || exit 1
+expect 0 "send after the rewrite" THA.RTP.fp1 send "$work/route.yaml" --yes
+expect 1 "the rewritten history is detected" RSO.AUDIT.a1 audit-consistency
+contains "$work/out" "NOT consistent" "rewrite named"
+contains "$work/out" "history was rewritten" "rewrite explained"
+broker_stop || fail "stop"
+finish audit_receipts

@@ -1,0 +1,175 @@
+#!/bin/sh
+# The audit trail of a real broker run: agents subscribe, send a route alert (one section the
+# route audience may not have) and a direct notice, receive them; the broker signs checkpoints
+# every second and once more on SIGTERM. Then `fusion-admin audit verify` holds on the untouched
+# database (which it does not change), export and show tell the history without content, and
+# each kind of tampering, done with sqlite3 on a fresh copy of the file, is detected and named:
+# a modified, deleted, inserted or swapped entry, a tail truncated below a checkpoint, an altered
+# or rolled-back checkpoint, and a checkpoint signed by another key. The broker itself refuses to
+# start on a trail that no longer matches its latest checkpoint.
+# Usage: FUSION_BIN=build/bin FUSION_TOOLS=build/tools sh tests/integration/audit_verify.sh
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+command -v sqlite3 >/dev/null || { echo "FAIL: the sqlite3 command is needed (Debian: sqlite3)"; exit 1; }
+BROKER_EXTRA='audit: {checkpoint_interval: 1s}'
+. "$(dirname "$0")/../lib/broker.sh"
+admin() { "$FUSION_BIN/fusion-admin" "$@"; }
+sign_checkpoint=${FUSION_TOOLS:-build/tools}/sign_checkpoint
+[ -x "$sign_checkpoint" ] || { echo "FAIL: $sign_checkpoint is not built"; exit 1; }
+
+msg_id() { sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
+
+region_setup THA.RTP.fp1:focal_point,police MYS.RMP.lo1:liaison_officer,police \
+    IDN.POLRI.fp1:focal_point,police IDN.IMI.lo2:liaison_officer,immigration || { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+db=$work/state/broker.db
+cert=$work/region/directory/RSO.FUSION.broker.cert
+
+agent MYS.RMP.lo1 subscribe 'MMR>**>MYS' >/dev/null 2>&1 || fail "subscribe"
+agent IDN.IMI.lo2 subscribe '**>THA>**' >/dev/null 2>&1 || fail "subscribe"
+cat >"$work/route.yaml" <<'YAML'
+kind: case_alert
+audience: route
+route: MMR>THA>MYS
+stage: at_border
+purpose: investigation
+subject_role: suspect
+sections:
+  - {id: 1, tlp: green, categories: [operational], text: "Minivans through Mae Sot."}
+  - id: 2
+    tlp: green
+    categories: [operational, personal_identifiers]
+    content:
+      case_alert:
+        summary: The driver.
+        persons: [{role: suspect, name: Example Driver, nationality: MMR}]
+YAML
+agent THA.RTP.fp1 send "$work/route.yaml" --yes >"$work/out" 2>&1 || { fail "send route alert"; cat "$work/out"; }
+route_id=$(msg_id "$work/out")
+direct_draft "$work/notice.yaml" IDN.POLRI.fp1 "Secret words of the notice."
+agent THA.RTP.fp1 send "$work/notice.yaml" --yes >"$work/out" 2>&1 || { fail "send notice"; cat "$work/out"; }
+notice_id=$(msg_id "$work/out")
+agent MYS.RMP.lo1 listen --json --count 1 --timeout 20 >/dev/null 2>&1 || fail "LO did not receive"
+agent IDN.IMI.lo2 listen --json --count 1 --timeout 20 >/dev/null 2>&1 || fail "IDN LO did not receive"
+agent IDN.POLRI.fp1 listen --json --count 1 --timeout 20 >/dev/null 2>&1 || fail "IDN did not receive"
+# The periodic checkpoint, while the broker runs.
+wait_for 15 sh -c "[ \$(sqlite3 '$db' 'SELECT count(*) FROM audit_checkpoints') -gt 0 ]" ||
+    fail "no checkpoint was signed within 15 s at a 1 s interval"
+# More entries after it, so the trail has at least two checkpoints (periodic or shutdown).
+agent THA.RTP.fp1 send "$work/notice.yaml" --yes >"$work/out" 2>&1 || fail "send a second notice"
+agent IDN.POLRI.fp1 listen --json --count 1 --timeout 20 >/dev/null 2>&1 || fail "IDN did not receive"
+wait_for 10 sh -c "sqlite3 '$db' \"SELECT event FROM audit WHERE msg_id = x'$(msg_id "$work/out")'\" | grep -q received" ||
+    fail "the second notice's RECEIVED was not audited"
+broker_stop || fail "the broker did not stop cleanly"
+entries=$(sqlite3 "$db" 'SELECT count(*) FROM audit')
+latest=$(sqlite3 "$db" 'SELECT max(tree_size) FROM audit_checkpoints')
+[ "$latest" = "$entries" ] || fail "the latest checkpoint covers $latest of $entries entries"
+[ "$(sqlite3 "$db" 'SELECT count(*) FROM audit_checkpoints')" -ge 2 ] ||
+    fail "expected at least two checkpoints"
+
+# --- the untouched trail holds, and verify changes nothing ------------------------------------
+before=$(sha256sum "$db" | cut -d' ' -f1)
+admin audit verify "$db" --broker-cert "$cert" --region "$work/region" >"$work/out" 2>&1
+[ $? -eq 0 ] || { fail "verify of an untouched trail"; cat "$work/out"; }
+contains "$work/out" "audit trail holds: $entries entries" "verify summary"
+admin audit verify "$db" --broker-cert "$cert" >"$work/out" 2>&1 ||
+    { fail "verify with the region the certificate is in"; cat "$work/out"; }
+cp "$cert" "$work/stray.cert"
+admin audit verify "$db" --broker-cert "$work/stray.cert" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a certificate outside a region and no --region: no authority.pub (usage)"
+admin audit verify "$db" --broker-cert "$work/region/directory/THA.RTP.fp1.cert" >"$work/out" 2>&1
+[ $? -eq 1 ] || fail "verify with another principal's certificate must fail"
+contains "$work/out" "signature does not verify" "another principal's certificate"
+[ "$(sha256sum "$db" | cut -d' ' -f1)" = "$before" ] || fail "verify changed the database"
+[ -e "$db-wal" ] && [ -s "$db-wal" ] && fail "verify left a write-ahead log"
+key=$(sqlite3 "$db" 'SELECT hex(substr(body, length(body) - 31, 32)) FROM audit_checkpoints LIMIT 1')
+admin audit verify "$db" --key "$key" >"$work/out" 2>&1 || { fail "verify --key"; cat "$work/out"; }
+other=$(sqlite3 "$db" 'SELECT hex(randomblob(32))')
+admin audit verify "$db" --key "$other" >"$work/out" 2>&1
+[ $? -eq 1 ] || fail "verify with another broker key must fail"
+contains "$work/out" "signature does not verify" "another key named"
+admin audit verify >/dev/null 2>&1; [ $? -eq 2 ] || fail "verify without arguments: usage"
+admin audit verify "$work/nothing.db" --key "$key" >/dev/null 2>&1
+[ $? -eq 4 ] || fail "verify of a missing database: exit 4"
+[ -e "$work/nothing.db" ] && fail "verify created a database"
+
+# --- export and show: the history, never content ---------------------------------------------
+admin audit export "$db" >"$work/export.jsonl" || fail "export"
+[ "$(wc -l <"$work/export.jsonl")" -eq "$entries" ] || fail "export: one line per entry"
+jq -e . "$work/export.jsonl" >/dev/null || fail "export writes JSON lines"
+grep -q -e "Mae Sot" -e "Secret words" -e "Example Driver" "$work/export.jsonl" && fail "export holds content"
+admin audit show "$db" --msg "$route_id" --json >"$work/show.jsonl" || fail "show --json"
+for event in accepted allowed denied delivered received; do
+    jq -s -e "map(select(.event == \"$event\")) | length > 0" "$work/show.jsonl" >/dev/null ||
+        fail "the route alert's history has no '$event' entry"
+done
+[ "$(jq -r 'select(.event == "denied") | "\(.subject) \(.details.sections[0].section) \(.details.sections[0].code)"' "$work/show.jsonl")" = "IDN.IMI.lo2 2 no_agreement" ] ||
+    fail "the route audience's denial of section 2 is not audited: $(grep denied "$work/show.jsonl")"
+admin audit show "$db" --msg "$notice_id" >"$work/out" || fail "show"
+contains "$work/out" "received   IDN.POLRI.fp1" "show in words"
+admin audit show "$db" --msg 00000000000000000000000000000000 >/dev/null 2>&1
+[ $? -eq 1 ] || fail "show of an unknown message: exit 1"
+
+# --- tampering, each on a fresh copy ---------------------------------------------------------
+# tamper NAME SQL EXPECTED: the copy's verify exits 1 and names EXPECTED.
+tamper() {
+    rm -f "$work/t.db" "$work/t.db-wal" "$work/t.db-shm"
+    cp "$db" "$work/t.db"
+    sqlite3 "$work/t.db" "$2" || { fail "$1: sqlite3 failed"; return; }
+    admin audit verify "$work/t.db" --broker-cert "$cert" --region "$work/region" >"$work/out" 2>&1
+    got=$?
+    [ "$got" -eq 1 ] || { fail "$1: verify exited $got, not 1"; cat "$work/out"; return; }
+    contains "$work/out" "$3" "$1"
+}
+unlock='DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;'
+unlock_cp='DROP TRIGGER audit_checkpoints_no_update; DROP TRIGGER audit_checkpoints_no_delete;'
+tamper "a modified entry" "$unlock UPDATE audit SET subject = 'XXX.EVIL.x' WHERE seq = 5" \
+    "entry 5 (.*) does not match its stored leaf hash"
+tamper "a modified time" "$unlock UPDATE audit SET time_ms = time_ms + 1 WHERE seq = 7" \
+    "entry 7 (.*) does not match"
+tamper "a deleted entry" "$unlock DELETE FROM audit WHERE seq = 4" "entry 4 is missing"
+tamper "an inserted entry" "$unlock UPDATE audit SET seq = -seq WHERE seq >= 6;
+    UPDATE audit SET seq = 1 - seq WHERE seq < 0;
+    INSERT INTO audit SELECT 6, time_ms, event, actor, subject, msg_id, header_digest, details,
+    leaf_hash, message FROM audit WHERE seq = 5" "entry 6 (.*) does not match"
+tamper "two swapped entries" "$unlock UPDATE audit SET seq = -1 WHERE seq = 3;
+    UPDATE audit SET seq = 3 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = -1" \
+    "entry 3 (.*) does not match"
+keep=$((entries - 3))
+first_cut=$(sqlite3 "$db" "SELECT min(tree_size) FROM audit_checkpoints WHERE tree_size > $keep")
+tamper "a truncated tail" "$unlock DELETE FROM audit WHERE seq > $keep" \
+    "checkpoint of tree size $first_cut covers entries the trail no longer has: it ends at entry $keep"
+tamper "an altered checkpoint root" "$unlock_cp UPDATE audit_checkpoints SET root_hash = randomblob(32)
+    WHERE tree_size = $latest" "checkpoint of tree size $latest: its stored size, root or time differ"
+tamper "a checkpoint rolled back to an older one" "$unlock_cp UPDATE audit_checkpoints SET
+    (root_hash, time_ms, signature, body) = (SELECT root_hash, time_ms, signature, body
+    FROM audit_checkpoints ORDER BY tree_size LIMIT 1) WHERE tree_size = $latest" \
+    "checkpoint of tree size $latest: its stored size, root or time differ from what it signed"
+tamper "a checkpoint body altered" "$unlock_cp UPDATE audit_checkpoints SET
+    body = CAST(replace(CAST(body AS TEXT), 'RSO', 'RSX') AS BLOB) WHERE tree_size = $latest" \
+    "checkpoint of tree size $latest: its signature does not verify"
+root=$(sqlite3 "$db" "SELECT hex(root_hash) || ' ' || time_ms FROM audit_checkpoints WHERE tree_size = $latest")
+"$sign_checkpoint" "$work/keys/THA.RTP.fp1.key" "$latest" $root >"$work/forged" ||
+    fail "sign_checkpoint"
+tamper "a checkpoint signed by another key" "$unlock_cp UPDATE audit_checkpoints SET
+    body = x'$(sed -n 1p "$work/forged")', signature = x'$(sed -n 2p "$work/forged")'
+    WHERE tree_size = $latest" "checkpoint of tree size $latest: its signature does not verify"
+
+# --- the broker refuses to sign over a trail that no longer matches its checkpoint -----------
+cp "$db" "$work/state/broker.db.orig"
+sqlite3 "$db" "$unlock DELETE FROM audit WHERE seq > $keep" || fail "truncate for the restart"
+"$FUSION_BIN/fusion-broker" --config "$work/broker.yaml" >"$work/refused.log" 2>&1
+[ $? -ne 0 ] || fail "the broker started on a truncated audit trail"
+contains "$work/refused.log" "does not match its latest signed checkpoint" "the broker says why"
+cp "$work/state/broker.db.orig" "$db"
+rm -f "$db-wal" "$db-shm"
+# With an interval longer than the test, only the shutdown checkpoint can cover a new message.
+sed -i 's/checkpoint_interval: 1s/checkpoint_interval: 1h/' "$work/broker.yaml"
+broker_start || fail "the broker does not start again on the restored trail"
+agent THA.RTP.fp1 send "$work/notice.yaml" --yes >/dev/null 2>&1 || fail "send after restart"
+broker_stop || fail "stop after restore"
+[ "$(sqlite3 "$db" 'SELECT max(tree_size) FROM audit_checkpoints')" = \
+    "$(sqlite3 "$db" 'SELECT count(*) FROM audit')" ] || fail "no checkpoint on shutdown"
+admin audit verify "$db" --broker-cert "$cert" --region "$work/region" >"$work/out" 2>&1 ||
+    { fail "the restored trail after a restart"; cat "$work/out"; }
+finish audit_verify
