@@ -219,7 +219,9 @@ install: all
 	$(RENDER) deploy/etc/broker.yaml.in >$(DESTDIR)$(sysconfdir)/fusion/broker.yaml.example
 	$(RENDER) deploy/etc/agent.yaml.in >$(DESTDIR)$(sysconfdir)/fusion/agent/agent.yaml.example
 	install -m 0644 deploy/policy/bali-process.yaml $(DESTDIR)$(sysconfdir)/fusion/policy.yaml.example
-	install -m 0644 README.md docs/*.md $(DESTDIR)$(docdir)/
+	install -d $(DESTDIR)$(docdir)/exercises
+	install -m 0644 README.md docs/*.md docs/*.json $(DESTDIR)$(docdir)/
+	install -m 0644 deploy/exercises/*.yaml $(DESTDIR)$(docdir)/exercises/
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -18,8 +18,10 @@ env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make --no-print-directory -s BUILD="$bui
 for f in usr/bin/fusion-broker usr/bin/fusion-admin usr/bin/fusion-agent; do
     [ -x "$root/$f" ] || fail "install: $f is missing or not executable"
 done
-for f in usr/share/man/man1/fusion-broker.1 usr/share/man/man5/fusion-broker.yaml.5 \
-    usr/share/man/man5/fusion-policy.5 usr/lib/systemd/system/fusion-broker.service \
+for f in usr/share/man/man1/fusion-broker.1 usr/share/man/man1/fusion-admin.1 \
+    usr/share/man/man1/fusion-agent.1 usr/share/man/man5/fusion-broker.yaml.5 \
+    usr/share/man/man5/fusion-policy.5 usr/share/man/man5/fusion-scenario.5 \
+    usr/share/doc/fusion/exercises/smpu-visit-visa-alert.yaml usr/lib/systemd/system/fusion-broker.service \
     usr/lib/systemd/system/fusion-agent@.service etc/fusion/broker.yaml.example \
     etc/fusion/agent/agent.yaml.example etc/fusion/policy.yaml.example \
     usr/share/doc/fusion/README.md usr/share/doc/fusion/broker.md; do
