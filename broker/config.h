@@ -27,6 +27,8 @@ typedef struct {
     long long max_message_bytes;
     int64_t prune_interval; /* ms: expired messages are pruned this often */
     long long workers;      /* threads that verify signatures, the loop's own included */
+    double rate;            /* frames per second a principal may send, on average ... */
+    long long burst;        /* ... and at once (limits: {rate: N/s, burst: M}) */
     int check_only;         /* --check: load and verify, open and bind nothing */
 } broker_config_t;
 

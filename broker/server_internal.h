@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "ratelimit.h"
 #include "fusion/codec.h"
 #include "fusion/directory.h"
 #include "fusion/envelope.h"
@@ -88,10 +89,11 @@ typedef struct {
     zhashx_t *sessions;   /* routing id (hex) -> session_t */
     zhashx_t *session_of; /* principal -> session_t (the latest connection) */
 
-    zlistx_t *answers;    /* answer_t waiting for the commit */
-    zlistx_t *to_deliver; /* principal ids with new deliveries (strdup'd) */
-    bool failed;          /* the store failed: no more accepting */
-    fx_pool_t *pool;      /* runs a batch's publish checks on config->workers threads */
+    zlistx_t *answers;          /* answer_t waiting for the commit */
+    zlistx_t *to_deliver;       /* principal ids with new deliveries (strdup'd) */
+    bool failed;                /* the store failed: no more accepting */
+    fx_pool_t *pool;            /* runs a batch's publish checks on config->workers threads */
+    broker_ratelimit_t *limits; /* per-principal token buckets (limits.rate, limits.burst) */
     int64_t next_prune;
 } server_t;
 

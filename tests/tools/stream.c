@@ -143,6 +143,10 @@ int main(int argc, char **argv)
         attempts++;
         if (rc == FX_ERR_UNAVAILABLE)
             continue; /* no answer: the same msg_id goes again */
+        if (answer.refused && strcmp(answer.code, "rate_limited") == 0) {
+            zclock_sleep(100); /* over the broker's rate limit: the same msg_id, a bit later */
+            continue;
+        }
         char hex[2 * FX_MSG_ID_BYTES + 1];
         fx_hex(fx_envelope_msg_id(env), FX_MSG_ID_BYTES, hex);
         if (rc == FX_OK) {
