@@ -957,6 +957,7 @@ static int s_bind(server_t *self)
     return 0;
 }
 
+/* 0 when the broker is ready; otherwise -1, or FX_EXIT_SYSTEM when the store cannot be opened. */
 static int s_start(server_t *self)
 {
     broker_config_t *config = self->config;
@@ -974,7 +975,7 @@ static int s_start(server_t *self)
     char why[FX_STORE_WHY_SIZE] = "";
     if (!config->check_only && fx_store_open(config->database, NULL, &self->store, why) != FX_OK) {
         server_log(self, "cannot open the store %s: %s", config->database, why);
-        return -1;
+        return FX_EXIT_SYSTEM; /* a storage fault, not a configuration mistake */
     }
     if (s_reload(self, 1) != 0)
         return -1;
@@ -1022,7 +1023,8 @@ void broker_server_actor(zsock_t *pipe, void *args)
 
     zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
     int started = s_start(&self);
-    zsock_signal(pipe, started == 0 ? 0 : 1);
+    /* The second signal carries the exit status: usage for a bad setup, system for the store. */
+    zsock_signal(pipe, (byte) (started == 0 ? 0 : started > 0 ? started : FX_EXIT_USAGE));
     if (started != 0 || self.config->check_only) {
         /* An actor answers $TERM even when it has nothing to run (zactor_destroy waits). */
         char *command = NULL;

@@ -43,6 +43,33 @@ static long s_hash_rows(sqlite3 *db, const char *sql, crypto_generichash_state *
     return rc == SQLITE_DONE ? rows : -1;
 }
 
+/* Prints where the middle 32 bytes of the first stored envelope are in the file. */
+static int s_envelope_offset(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *stmt = NULL;
+    unsigned char probe[32];
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT envelope FROM messages ORDER BY id LIMIT 1", -1, &stmt,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) > 128) {
+        int len = sqlite3_column_bytes(stmt, 0);
+        memcpy(probe, (const unsigned char *) sqlite3_column_blob(stmt, 0) + len / 2, 32);
+        found = 1;
+    }
+    sqlite3_finalize(stmt);
+    FILE *file = found ? fopen(path, "rb") : NULL;
+    if (!file)
+        return 4;
+    static unsigned char data[64 << 20];
+    size_t n = fread(data, 1, sizeof data, file);
+    fclose(file);
+    unsigned char *at = memmem(data, n, probe, sizeof probe);
+    if (!at)
+        return 4;
+    printf("%ld\n", (long) (at - data));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -122,6 +149,20 @@ int main(int argc, char **argv)
         }
         if (status != 0)
             fprintf(stderr, "dbstate: cannot count %s\n", argv[3]);
+    } else if (strcmp(argv[2], "envelope-offset") == 0) {
+        status = s_envelope_offset(db, argv[1]);
+    } else if (strcmp(argv[2], "root-offset") == 0 && argc == 4) {
+        sqlite3_stmt *stmt = NULL;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM "
+                               "sqlite_master WHERE type = 'table' AND name = ?1",
+                               -1, &stmt, NULL) == SQLITE_OK &&
+            sqlite3_bind_text(stmt, 1, argv[3], -1, SQLITE_STATIC) == SQLITE_OK &&
+            sqlite3_step(stmt) == SQLITE_ROW) {
+            printf("%lld\n", (sqlite3_column_int64(stmt, 0) - 1) * sqlite3_column_int64(stmt, 1));
+            status = 0;
+        }
+        sqlite3_finalize(stmt);
     } else {
         s_help();
         status = 2;
