@@ -364,7 +364,9 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
                            fx_directory_revocations(self->directory), fx_now_ms(), self->timeout_ms,
                            &prepared, &answer);
     if (rc != FX_OK) {
-        if (answer.refused) {
+        if (answer.refused && strcmp(answer.code, "rate_limited") == 0) {
+            rc = FX_ERR_UNAVAILABLE; /* over the rate limit: the entry stays queued */
+        } else if (answer.refused) {
             char reason[FX_CLIENT_REASON_MAX + 64];
             snprintf(reason, sizeof reason, "the broker refused to prepare it: %s",
                      answer.reason[0] ? answer.reason : answer.code);

@@ -166,6 +166,15 @@ wait_for 10 grep -q "refused [0-9]* more frames of THA.RTP.fp1 over its rate lim
     fail "no summary line for the frames refused over the rate limit"
 wait_for 10 sh -c "'$rogue' --endpoint '$endpoint' $tha directory | grep -q '^DIRECTORY'" ||
     fail "the flooding principal is not served again once its bucket refills"
+# An agent over the limit is told so (exit 5, unavailable), and keeps what it queued.
+"$rogue" --endpoint "$endpoint" --timeout 3000 $tha flood 50 >/dev/null
+direct_draft "$work/limited.yaml" IDN.POLRI.fp1 "sent while rate limited"
+check "a send over the rate limit" 5 agent THA.RTP.fp1 send "$work/limited.yaml" --yes --timeout 3
+grep -q "rate" "$work/out.txt" "$work/err.txt" || fail "a send over the rate limit does not say so: $(cat "$work/out.txt" "$work/err.txt")"
+if grep -q "stays in the outbox" "$work/out.txt" "$work/err.txt"; then
+    wait_for 15 sh -c "'$FUSION_BIN/fusion-agent' flush --config '$work/agent-THA.RTP.fp1.yaml' --timeout 2 | grep -q accepted" ||
+        fail "the message kept in the outbox over the rate limit was not sent later"
+fi
 [ "$(grep -c "over its rate limit" "$work/broker.log")" -lt 30 ] || fail "the rate limit logs a line per refused frame"
 serving "a PUBLISH flood"
 
