@@ -643,17 +643,19 @@ static void s_batch_check(server_t *self, batch_item_t *batch, size_t n)
     int64_t now = fx_now_ms();
     for (size_t i = 0; i < n; i++) {
         batch_item_t *item = &batch[i];
-        if (!item->frame)
-            continue;
+        if (zmsg_size(item->msg) != 2)
+            continue; /* not a frame of ours */
         const char *user_id, *principal;
         fx_err_t why;
         const fx_cert_t *sender =
             s_authenticated(self, zmsg_last(item->msg), &user_id, &principal, &why);
         if (!sender)
             continue; /* refused when its session is resolved */
-        /* The rate limit comes before any signature work, in arrival order. Flow control that
-         * answers the broker's own deliveries is not counted. */
-        Fusion__Frame__BodyCase body = item->frame->body_case;
+        /* The rate limit comes before any signature work, in arrival order, and counts frames
+         * that do not decode too. Flow control that answers the broker's own deliveries is not
+         * counted. */
+        Fusion__Frame__BodyCase body =
+            item->frame ? item->frame->body_case : FUSION__FRAME__BODY__NOT_SET;
         if (body != FUSION__FRAME__BODY_CREDIT && body != FUSION__FRAME__BODY_RECEIVED) {
             bool episode = false;
             if (!broker_ratelimit_take(self->limits, fx_cert_id(sender), now, &episode)) {
@@ -674,12 +676,13 @@ static void s_batch_check(server_t *self, batch_item_t *batch, size_t n)
 
 /* Refuses a frame over its principal's rate limit: REJECTED rate_limited for a PUBLISH (no
  * msg_id: nothing of it was checked, and nothing is remembered, so it may come again later),
- * ERROR rate_limited for anything else. Nothing is stored. */
+ * ERROR rate_limited for anything else (frame NULL: one that did not decode). Nothing is
+ * stored. */
 static void s_refuse_rate_limited(server_t *self, session_t *session, const Fusion__Frame *frame)
 {
     const char *reason = fx_strerror(FX_ERR_RATE_LIMITED);
-    if (frame->body_case != FUSION__FRAME__BODY_PUBLISH) {
-        server_error(self, session, frame->request_id, FX_ERR_RATE_LIMITED, reason);
+    if (!frame || frame->body_case != FUSION__FRAME__BODY_PUBLISH) {
+        server_error(self, session, frame ? frame->request_id : 0, FX_ERR_RATE_LIMITED, reason);
         return;
     }
     Fusion__Frame answer = FUSION__FRAME__INIT;
