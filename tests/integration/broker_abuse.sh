@@ -184,4 +184,5 @@ check "a bad rate" 2 "$FUSION_BIN/fusion-broker" --config "$work/bad.yaml" --che
 contains "$work/err.txt" "bad.yaml:10:" "a bad rate: the error gives the position"
 contains "$work/err.txt" "rate must be" "a bad rate: the error says what is wrong"
 broker_stop || fail "the broker did not stop cleanly"
+! grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" || fail "the broker's log has a sanitizer report"
 finish "abuse: every hostile client refused with a typed answer, nothing stored, others served"

@@ -66,4 +66,5 @@ broker_start || exit 1
 agent IDN.POLRI.fp1 listen --json --count 3 --timeout 10 >"$work/got.json" 2>"$work/listen.err" ||
     fail "the intact database did not deliver its 3 messages: $(cat "$work/listen.err")"
 broker_stop || fail "the broker did not stop cleanly"
+! grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" || fail "the broker's log has a sanitizer report"
 finish "corrupt: a damaged store is refused at start or stops accepting; nothing corrupt is served"
