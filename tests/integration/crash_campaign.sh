@@ -24,7 +24,11 @@ for p in $publishers; do
         --log "$work/answers-$p" --timeout 1000 --interval "${CRASH_INTERVAL:-5}" "$work/keys/$p.key" 2>>"$work/stream.err" &
     stream_pids="$stream_pids $!"
 done
-agent IDN.POLRI.fp1 listen --json --window 64 >"$work/received.json" 2>"$work/listen.err" &
+# The listener runs as its own process (not in a shell function's subshell), so $! is the agent
+# itself and stopping it stops the agent.
+agent IDN.POLRI.fp1 listen --help >/dev/null # writes its configuration
+"$agent" listen --config "$work/agent-IDN.POLRI.fp1.yaml" --json --window 64 \
+    >"$work/received.json" 2>"$work/listen.err" &
 listener=$!
 trap 'kill $stream_pids $listener 2>/dev/null; broker_kill; rm -rf "$work"' EXIT
 
