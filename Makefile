@@ -3,6 +3,7 @@
 #   make test       build and run every test (unit, integration, conformance, short fuzz runs)
 #   make asan       the same tests built with AddressSanitizer + UBSan (build/asan)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make soak       the long reliability run: 1000 SIGKILL cycles, 30 min fuzzing per target
 #   make bench      benchmarks; table on stdout, build/bench/report.json
 #   make demo       a throw-away demo region on loopback
 #   make deps       install missing Debian packages (as root), or print the apt-get line
@@ -58,7 +59,7 @@ MANS       := $(MAN_SRC:doc/man/%.scd=$(BUILD)/man/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all binaries test test-build asan fuzz fuzz-build bench demo deps install clean format
+.PHONY: all binaries test test-build asan fuzz fuzz-build soak bench demo deps install clean format
 .SUFFIXES:
 # Objects made by pattern rules are kept, so a second make rebuilds nothing.
 .SECONDARY:
@@ -181,6 +182,11 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# SOAK_CYCLES (default 1000) and SOAK_FUZZ_SECONDS (default 1800) size it; docs/reliability.md.
+soak: deps
+	@$(MAKE) --no-print-directory test-build fuzz-build
+	@sh tests/soak/run.sh $(BUILD) $(FUZZ_BINS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BINS) $(BENCH_BINS) $(NOAUDIT_BROKER)

@@ -287,6 +287,13 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
                 "%s: the broker found msg_id %s too old or too new (stale; check this "
                 "computer's clock); it goes back to the queue to be prepared and sealed again\n",
                 name, hex);
+    } else if (answer->refused && strcmp(answer->code, "rate_limited") == 0) {
+        /* Over the broker's rate limit: not a verdict on the message, which stays queued. */
+        fprintf(out,
+                "%s: the broker is rate limiting this principal; msg_id %s stays in the outbox\n",
+                name, hex);
+        answer->refused = 0;
+        rc = FX_ERR_UNAVAILABLE;
     } else if (answer->refused) {
         fx_err_t st = fx_mailbox_outbox_reject(self->mailbox, id, answer->code, answer->rule,
                                                answer->reason, fx_now_ms());
@@ -357,7 +364,9 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
                            fx_directory_revocations(self->directory), fx_now_ms(), self->timeout_ms,
                            &prepared, &answer);
     if (rc != FX_OK) {
-        if (answer.refused) {
+        if (answer.refused && strcmp(answer.code, "rate_limited") == 0) {
+            rc = FX_ERR_UNAVAILABLE; /* over the rate limit: the entry stays queued */
+        } else if (answer.refused) {
             char reason[FX_CLIENT_REASON_MAX + 64];
             snprintf(reason, sizeof reason, "the broker refused to prepare it: %s",
                      answer.reason[0] ? answer.reason : answer.code);

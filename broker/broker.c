@@ -101,8 +101,10 @@ int main(int argc, char **argv)
 
     int status = FX_EXIT_OK;
     zactor_t *server = zactor_new(broker_server_actor, &config);
-    if (zsock_wait(server) != 0) {
-        status = FX_EXIT_USAGE; /* the reason is in the log */
+    int started = zsock_wait(server);
+    if (started != 0) {
+        /* The reason is in the log; a store that cannot be opened is a system failure. */
+        status = started == FX_EXIT_SYSTEM ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
     } else if (check) {
         printf("%s: configuration, signed policy and directory are valid\n", config_path);
     } else {

@@ -13,10 +13,44 @@
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 #define WORKERS_MAX      64
+#define RATE_DEFAULT     200 /* frames per second and principal */
+#define BURST_DEFAULT    2000
+#define RATE_MAX         1000000
+#define BURST_MAX        10000000
 
+/* limits.rate: "N/s", "N/min" or "N/h" (N a whole number from 1), or a bare N per second. */
+static void s_rate(fx_diag_t *diag, const fx_yaml_node_t *node, double *rate_p)
+{
+    const char *text = fx_yaml_scalar(diag, node, "rate");
+    if (!text)
+        return;
+    char *end = NULL;
+    long long n = strtoll(text, &end, 10);
+    double per = 1;
+    if (end == text || text[0] == '-' || text[0] == '+' || n < 1)
+        per = 0;
+    else if (strcmp(end, "/s") == 0 || *end == '\0')
+        per = 1;
+    else if (strcmp(end, "/min") == 0)
+        per = 60;
+    else if (strcmp(end, "/h") == 0)
+        per = 3600;
+    else
+        per = 0;
+    if (per == 0 || (double) n / per > RATE_MAX) {
+        fx_yaml_error(diag, node,
+                      "rate must be a whole number of frames per second, minute or hour, from "
+                      "1/h to %d/s (e.g. 200/s), found '%s'",
+                      RATE_MAX, text);
+        return;
+    }
+    *rate_p = (double) n / per;
+}
+
+/* A section of durations, and in limits the size and rate limits too. */
 static void s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what,
                       const char *const *keys, size_t nkeys, int64_t **durations,
-                      long long *bytes_p)
+                      broker_config_t *config)
 {
     const fx_yaml_node_t *found[8];
     if (fx_yaml_fields(diag, node, what, keys, nkeys, found) != 0)
@@ -25,7 +59,12 @@ static void s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *w
         if (!found[k])
             continue;
         if (strcmp(keys[k], "max_message_bytes") == 0)
-            fx_yaml_int(diag, found[k], "max_message_bytes", 4096, 64LL << 20, bytes_p);
+            fx_yaml_int(diag, found[k], "max_message_bytes", 4096, 64LL << 20,
+                        &config->max_message_bytes);
+        else if (strcmp(keys[k], "rate") == 0)
+            s_rate(diag, found[k], &config->rate);
+        else if (strcmp(keys[k], "burst") == 0)
+            fx_yaml_int(diag, found[k], "burst", 1, BURST_MAX, &config->burst);
         else
             fx_yaml_duration(diag, found[k], keys[k], durations[k]);
     }
@@ -46,6 +85,8 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     config->checkpoint_interval = 10 * 1000;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     config->workers = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : cpus;
+    config->rate = RATE_DEFAULT;
+    config->burst = BURST_DEFAULT;
 
     size_t before = fx_diag_count(diag);
     fx_yaml_t *doc = fx_yaml_load(path, CONFIG_MAX_BYTES, diag);
@@ -120,19 +161,20 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
                 config->endpoint = fx_strdup(endpoint);
         }
         if (found[LIMITS]) {
-            static const char *const k[] = {"max_message_bytes", "replay_window", "max_ttl"};
-            int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl};
-            s_section(diag, found[LIMITS], "limits", k, 3, d, &config->max_message_bytes);
+            static const char *const k[] = {"max_message_bytes", "replay_window", "max_ttl", "rate",
+                                            "burst"};
+            int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl, NULL, NULL};
+            s_section(diag, found[LIMITS], "limits", k, 5, d, config);
         }
         if (found[DELIVERY]) {
             static const char *const k[] = {"retry", "prune_interval"};
             int64_t *d[] = {&config->retry, &config->prune_interval};
-            s_section(diag, found[DELIVERY], "delivery", k, 2, d, NULL);
+            s_section(diag, found[DELIVERY], "delivery", k, 2, d, config);
         }
         if (found[TRANSPORT]) {
             static const char *const k[] = {"heartbeat", "heartbeat_timeout", "handshake"};
             int64_t *d[] = {&config->heartbeat, &config->heartbeat_timeout, &config->handshake};
-            s_section(diag, found[TRANSPORT], "transport", k, 3, d, NULL);
+            s_section(diag, found[TRANSPORT], "transport", k, 3, d, config);
         }
         if (found[AUDIT]) {
             static const char *const k[] = {"checkpoint_interval"};

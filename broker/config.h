@@ -27,6 +27,8 @@ typedef struct {
     long long max_message_bytes;
     int64_t prune_interval;      /* ms: expired messages are pruned this often */
     long long workers;           /* threads that verify signatures, the loop's own included */
+    double rate;                 /* frames per second a principal may send, on average ... */
+    long long burst;             /* ... and at once (limits: {rate: N/s, burst: M}) */
     int64_t checkpoint_interval; /* ms: the audit tree is signed this often when it grew */
     char *metrics;               /* HOST:PORT on loopback for GET /metrics, or NULL: none */
     int check_only;              /* --check: load and verify, open and bind nothing */

@@ -88,6 +88,10 @@ static int s_answer_again(publish_t *p)
     fx_err_t rc = fx_store_find_answer(p->self->store, p->msg_id, &prior);
     if (rc == FX_ERR_NOT_FOUND)
         return 0;
+    /* Past its message's expiry (and before pruning) an answer is not given again: the time
+     * checks below refuse the message as expired, and the stored answer stays the first. */
+    if (rc == FX_OK && prior.expires_at <= fx_now_ms())
+        return 0;
     if (rc != FX_OK) {
         server_storage_failed(p->self);
         s_answer_rejected(p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);

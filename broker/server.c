@@ -620,6 +620,28 @@ static void s_deliver_noted(server_t *self)
     }
 }
 
+/* A principal over its rate limit: the first refusal of an episode (refused 0) and then, each
+ * tick, how many more; one log line and one audit entry each. */
+static void s_rate_limited_report(const char *principal, size_t refused, void *arg)
+{
+    server_t *self = arg;
+    json_t *details = json_pack("{s:s, s:f, s:I}", "code", fx_err_code(FX_ERR_RATE_LIMITED), "rate",
+                                self->config->rate, "burst", (json_int_t) self->config->burst);
+    if (refused == 0) {
+        server_log(self,
+                   "%s is over its rate limit (%g frames/s, burst %lld): its frames are refused "
+                   "with rate_limited",
+                   principal, self->config->rate, self->config->burst);
+    } else {
+        server_log(self, "refused %zu more frames of %s over its rate limit", refused, principal);
+        json_object_set_new(details, "refused", json_integer((json_int_t) refused));
+    }
+    if (server_begin(self))
+        server_audit(self, "rate_limited", principal, NULL, NULL, NULL, details);
+    else
+        json_decref(details);
+}
+
 /* ---- Frames ------------------------------------------------------------------------------- */
 
 /* One frame of a batch: received, decoded and (a PUBLISH) checked before any is handled. */
@@ -627,6 +649,7 @@ typedef struct {
     zmsg_t *msg;
     Fusion__Frame *frame; /* NULL when it did not decode */
     fx_err_t decoded;
+    bool limited; /* over its principal's rate limit: refused, neither verified nor handled */
     publish_check_t check;
 } batch_item_t;
 
@@ -670,25 +693,61 @@ static size_t s_batch_receive(zsock_t *reader, batch_item_t *batch, size_t max)
  * handling in arrival order, which then finds each check done (handle_publish). */
 static void s_batch_check(server_t *self, batch_item_t *batch, size_t n)
 {
-    if (self->failed)
-        return; /* every PUBLISH is refused for storage: nothing to verify */
     batch_checks_t checks = {.count = 0};
+    int64_t now = fx_now_ms();
     for (size_t i = 0; i < n; i++) {
         batch_item_t *item = &batch[i];
-        if (!item->frame || item->frame->body_case != FUSION__FRAME__BODY_PUBLISH ||
-            !item->frame->publish->envelope)
-            continue;
+        if (zmsg_size(item->msg) != 2)
+            continue; /* not a frame of ours */
         const char *user_id, *principal;
         fx_err_t why;
         const fx_cert_t *sender =
             s_authenticated(self, zmsg_last(item->msg), &user_id, &principal, &why);
         if (!sender)
             continue; /* refused when its session is resolved */
+        /* The rate limit comes before any signature work, in arrival order, and counts frames
+         * that do not decode too. Flow control that answers the broker's own deliveries is not
+         * counted. */
+        Fusion__Frame__BodyCase body =
+            item->frame ? item->frame->body_case : FUSION__FRAME__BODY__NOT_SET;
+        if (body != FUSION__FRAME__BODY_CREDIT && body != FUSION__FRAME__BODY_RECEIVED) {
+            bool episode = false;
+            if (!broker_ratelimit_take(self->limits, fx_cert_id(sender), now, &episode)) {
+                item->limited = true;
+                if (episode)
+                    s_rate_limited_report(fx_cert_id(sender), 0, self);
+                continue;
+            }
+        }
+        if (self->failed || body != FUSION__FRAME__BODY_PUBLISH || !item->frame->publish->envelope)
+            continue; /* a failed store refuses every PUBLISH: nothing to verify */
         item->check.message = item->frame->publish->envelope;
         item->check.sender = sender;
         checks.checks[checks.count++] = &item->check;
     }
     fx_pool_run(self->pool, s_batch_check_one, &checks, checks.count);
+}
+
+/* Refuses a frame over its principal's rate limit: REJECTED rate_limited for a PUBLISH (no
+ * msg_id: nothing of it was checked, and nothing is remembered, so it may come again later),
+ * ERROR rate_limited for anything else (frame NULL: one that did not decode). Nothing is
+ * stored. */
+static void s_refuse_rate_limited(server_t *self, session_t *session, const Fusion__Frame *frame)
+{
+    const char *reason = fx_strerror(FX_ERR_RATE_LIMITED);
+    if (!frame || frame->body_case != FUSION__FRAME__BODY_PUBLISH) {
+        server_error(self, session, frame ? frame->request_id : 0, FX_ERR_RATE_LIMITED, reason);
+        return;
+    }
+    Fusion__Frame answer = FUSION__FRAME__INIT;
+    Fusion__Rejected rejected = FUSION__REJECTED__INIT;
+    answer.request_id = frame->request_id;
+    answer.body_case = FUSION__FRAME__BODY_REJECTED;
+    answer.rejected = &rejected;
+    rejected.code = (char *) fx_err_code(FX_ERR_RATE_LIMITED);
+    rejected.reason = (char *) reason;
+    rejected.rule = (char *) "";
+    server_answer(self, session, &answer); /* in order with the sender's other answers */
 }
 
 static void s_handle(server_t *self, batch_item_t *item)
@@ -702,6 +761,10 @@ static void s_handle(server_t *self, batch_item_t *item)
     if (!session)
         return;
     Fusion__Frame *frame = item->frame;
+    if (item->limited) {
+        s_refuse_rate_limited(self, session, frame);
+        return;
+    }
     if (item->decoded != FX_OK) {
         server_log(self, "%s sent a frame that does not decode: %s", session->principal,
                    fx_strerror(item->decoded));
@@ -826,6 +889,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
         self->refused_suppressed = 0;
     }
     self->refused_this_tick = 0;
+    broker_ratelimit_report(self->limits, now, s_rate_limited_report, self);
     /* Sessions silent for long are forgotten (a listening agent re-sends CREDIT often). */
     zlistx_t *idle = zlistx_new();
     for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
@@ -1012,6 +1076,7 @@ static int s_metrics_start(server_t *self)
     return 0;
 }
 
+/* 0 when the broker is ready; otherwise -1, or FX_EXIT_SYSTEM when the store cannot be opened. */
 static int s_start(server_t *self)
 {
     broker_config_t *config = self->config;
@@ -1029,7 +1094,7 @@ static int s_start(server_t *self)
     char why[FX_STORE_WHY_SIZE] = "";
     if (!config->check_only && fx_store_open(config->database, NULL, &self->store, why) != FX_OK) {
         server_log(self, "cannot open the store %s: %s", config->database, why);
-        return -1;
+        return FX_EXIT_SYSTEM; /* a storage fault, not a configuration mistake */
     }
     if (s_reload(self, 1) != 0)
         return -1;
@@ -1075,11 +1140,13 @@ void broker_server_actor(zsock_t *pipe, void *args)
     zlistx_set_destructor(self.answers, s_queued_free);
     self.to_deliver = zlistx_new();
     zlistx_set_destructor(self.to_deliver, (zlistx_destructor_fn *) zstr_free);
+    self.limits = broker_ratelimit_new(self.config->rate, (double) self.config->burst);
 
     self.loop = zloop_new();
     zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
     int started = s_start(&self);
-    zsock_signal(pipe, started == 0 ? 0 : 1);
+    /* The second signal carries the exit status: usage for a bad setup, system for the store. */
+    zsock_signal(pipe, (byte) (started == 0 ? 0 : started > 0 ? started : FX_EXIT_USAGE));
     if (started != 0 || self.config->check_only) {
         /* An actor answers $TERM even when it has nothing to run (zactor_destroy waits). */
         char *command = NULL;
@@ -1101,6 +1168,7 @@ void broker_server_actor(zsock_t *pipe, void *args)
     metrics_http_destroy(&self.metrics_http);
     zloop_destroy(&self.loop);
     fx_pool_destroy(&self.pool);
+    broker_ratelimit_destroy(&self.limits);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);
     zstr_free(&self.endpoint);

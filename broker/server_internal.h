@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "ratelimit.h"
 #include "fusion/codec.h"
 #include "fusion/directory.h"
 #include "fusion/envelope.h"
@@ -98,7 +99,8 @@ typedef struct {
     metrics_http_t *metrics_http;
     metrics_gauges_t gauges; /* the store's figures, counted at most every GAUGES_MS */
     int64_t gauges_at;
-    int64_t batch_received_us; /* when the group being handled was received */
+    int64_t batch_received_us;  /* when the group being handled was received */
+    broker_ratelimit_t *limits; /* per-principal token buckets (limits.rate, limits.burst) */
     int64_t next_prune;
     struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
 } server_t;

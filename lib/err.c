@@ -53,6 +53,10 @@ static const struct {
     [FX_ERR_UNKNOWN_RECIPIENT] =
         {"unknown_recipient", "a recipient is not a valid, unrevoked principal of the directory",
          FX_EXIT_REFUSED},
+    [FX_ERR_RATE_LIMITED] = {"rate_limited",
+                             "this principal sent more than the broker's rate limit allows; "
+                             "try again later",
+                             FX_EXIT_UNAVAILABLE},
 };
 
 const char *fx_strerror(fx_err_t err)

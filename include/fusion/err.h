@@ -32,6 +32,7 @@ typedef enum {
     FX_ERR_STORAGE,           /* the durable store failed; nothing was acknowledged */
     FX_ERR_UNAVAILABLE,       /* the broker cannot be reached */
     FX_ERR_UNKNOWN_RECIPIENT, /* a wrapped key for a principal the directory does not hold */
+    FX_ERR_RATE_LIMITED,      /* the principal sent more frames than the broker's rate limit */
     FX_ERR_COUNT_
 } fx_err_t;
 

@@ -492,7 +492,10 @@ static int s_broker_start(const region_t *region, const char *name, broker_t *br
         fprintf(file,
                 "id: " BROKER_ID "\nkey: keys/" BROKER_ID ".key\nregion: region\n"
                 "policy: region/policy.yaml\ndatabase: %s/broker.db\n"
-                "endpoint: tcp://127.0.0.1:%u\nendpoint_file: %s/endpoint\nstate_dir: %s\n",
+                "endpoint: tcp://127.0.0.1:%u\nendpoint_file: %s/endpoint\nstate_dir: %s\n"
+                /* The bench measures capacity: no principal may be held back by the rate
+                 * limit. */
+                "limits: {rate: 1000000/s, burst: 10000000}\n",
                 name, port, name, name);
         if (fclose(file) != 0)
             return -1;

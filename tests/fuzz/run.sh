@@ -13,7 +13,7 @@ for target in "$@"; do
     echo "fuzz: $name for ${seconds}s"
     if ! "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$out/crashes/$name-" -print_final_stats=1 \
-        "$work" "$seeds" >"$out/$name.log" 2>&1; then
+        "$work" "$seeds" >"$out/$name.log" 2>&1 </dev/null; then
         status=1
         echo "fuzz: $name FAILED; input saved under $out/crashes (log: $out/$name.log)"
     fi

@@ -3,6 +3,7 @@
  * broker's answer (or "no answer"). See --help. */
 #include <czmq.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ static void s_help(void)
            "  --no-curve        a plain connection without CURVE\n"
            "  --unknown-key     CURVE with a fresh key pair that no authority certified\n"
            "  --key FILE        CURVE as the principal of that secret key file\n"
+           "  --wrong-server-key  (with a CURVE identity) expect a server key that is not the\n"
+           "                    broker's: the handshake cannot complete\n"
            "CURVE identities need the broker's key: --broker-cert FILE, verified against\n"
            "--authority FILE (authority.pub).\n\n"
            "ATTACK:\n"
@@ -41,12 +44,23 @@ static void s_help(void)
            "  publish           a valid PUBLISH of one operational alert to --to KEYFILE's\n"
            "                    principal (its public half); --save FILE keeps the frame, so\n"
            "                    'raw FILE' replays it: expect the first answer again\n"
+           "                    --created-offset MS moves created_at from now (negative: into\n"
+           "                    the past), --expires-in MS sets expires_at that long after it\n"
            "  stale             the same, created an hour ago: expect stale\n"
            "  expired           the same, expired a minute ago: expect expired\n"
            "  hold SECONDS      opens a window of 1024 (CREDIT) and then reads nothing for\n"
            "                    SECONDS: a consumer that stopped draining its socket\n"
            "  drain SECONDS     opens a window, prints 'DELIVER <msg_id>' for each delivery,\n"
            "                    acknowledges none, re-sends CREDIT every second\n\n"
+           "  flip-each         for each byte of a valid signed envelope to --to KEYFILE, a fresh\n"
+           "                    envelope with that byte inverted, published and answered in\n"
+           "                    turn; prints 'FLIPS <n>: accepted <a>, rejected <r> (<code>\n"
+           "                    <count> ...), errors <e>, no answer <x>' and, with --save FILE,\n"
+           "                    writes the msg_ids of the accepted ones there\n"
+           "  flood N           N frames at once without waiting (PUBLISHes to --to KEYFILE, or\n"
+           "                    DIRECTORY requests without --to), then every answer: prints\n"
+           "                    'FLOOD <n>: accepted <a>, directory <d>, rate_limited <r>,\n"
+           "                    other <o>, no answer <x>'\n\n"
            "  --timeout MS      how long to wait for the answer (default 2000)\n\n"
            "Exit: 0 an answer came, 1 no answer, 2 usage or local error.\n");
 }
@@ -64,11 +78,18 @@ static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, int6
     draft.created_at = (uint64_t) created_at;
     draft.expires_at = (uint64_t) expires_at;
     fx_recipient_t recipient = {fx_keys_id(to), fx_keys_box_public(to)};
+    Fusion__SectionContent content = FUSION__SECTION_CONTENT__INIT;
+    content.body_case = FUSION__SECTION_CONTENT__BODY_TEXT;
+    content.text = (char *) "rogue";
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    fx_codec_encode(&content, &plain, &plain_len);
     fx_section_draft_t section = {
-        1, FX_TLP_GREEN, 1u << FX_CATEGORY_OPERATIONAL, (const uint8_t *) "rogue", 5, &recipient,
-        1};
+        1, FX_TLP_GREEN, 1u << FX_CATEGORY_OPERATIONAL, plain, plain_len, &recipient, 1};
     fx_envelope_t *env = NULL;
-    if (fx_envelope_seal(from, &draft, &section, 1, &env) != FX_OK)
+    fx_err_t sealed = fx_envelope_seal(from, &draft, &section, 1, &env);
+    free(plain);
+    if (sealed != FX_OK)
         return -1;
     uint8_t *bytes = NULL;
     size_t len = 0;
@@ -127,6 +148,148 @@ static void s_print_answer(const uint8_t *data, size_t len)
     fx_codec_free(frame);
 }
 
+/* One answer within timeout_ms, decoded; NULL if none came or it does not decode. */
+static Fusion__Frame *s_receive(zsock_t *sock, int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new(sock, NULL);
+    Fusion__Frame *frame = NULL;
+    if (zpoller_wait(poller, timeout_ms) == sock) {
+        zframe_t *in = zframe_recv(sock);
+        if (in && fx_codec_decode(FX_MSG_FRAME, zframe_data(in), zframe_size(in),
+                                  (void **) &frame) != FX_OK)
+            frame = NULL;
+        zframe_destroy(&in);
+    }
+    zpoller_destroy(&poller);
+    return frame;
+}
+
+/* Counts of answer codes, for the summaries. */
+typedef struct {
+    char code[32];
+    size_t count;
+} tally_t;
+
+static void s_tally(tally_t *tally, size_t max, const char *code)
+{
+    for (size_t i = 0; i < max; i++) {
+        if (!tally[i].code[0])
+            snprintf(tally[i].code, sizeof tally[i].code, "%s", code);
+        if (strcmp(tally[i].code, code) == 0) {
+            tally[i].count++;
+            return;
+        }
+    }
+}
+
+/* flip-each: every byte of a fresh valid envelope inverted in turn, through the broker. */
+static int s_flip_each(zsock_t *sock, const fx_keys_t *keys, const fx_keys_t *to, int timeout,
+                       const char *save_path)
+{
+    FILE *save = save_path ? fopen(save_path, "w") : NULL;
+    if (save_path && !save) {
+        fprintf(stderr, "rogue: cannot write %s\n", save_path);
+        return 2;
+    }
+    tally_t tally[16] = {{"", 0}};
+    size_t accepted = 0, rejected = 0, errors = 0, silent = 0, positions = 0;
+    for (size_t pos = 0;; pos++) {
+        uint8_t *frame_bytes = NULL, *env_bytes = NULL;
+        size_t frame_len = 0, env_len = 0;
+        if (s_publish(keys, to, 0, 0, 0, &frame_bytes, &frame_len) != 0)
+            return 2;
+        Fusion__Frame *sent = NULL;
+        if (fx_codec_decode(FX_MSG_FRAME, frame_bytes, frame_len, (void **) &sent) != FX_OK)
+            return 2;
+        fx_codec_encode(sent->publish->envelope, &env_bytes, &env_len);
+        fx_codec_free(sent);
+        uint8_t *at = memmem(frame_bytes, frame_len, env_bytes, env_len);
+        free(env_bytes);
+        if (!at || pos >= env_len) {
+            free(frame_bytes);
+            break;
+        }
+        at[pos] ^= 0xff;
+        positions++;
+        zframe_t *out = zframe_new(frame_bytes, frame_len);
+        free(frame_bytes);
+        zframe_send(&out, sock, 0);
+        Fusion__Frame *answer = s_receive(sock, timeout);
+        if (!answer) {
+            silent++;
+        } else if (answer->body_case == FUSION__FRAME__BODY_ACCEPTED) {
+            accepted++;
+            char hex[2 * FX_MSG_ID_BYTES + 1] = "";
+            if (answer->accepted->msg_id.len == FX_MSG_ID_BYTES)
+                fx_hex(answer->accepted->msg_id.data, FX_MSG_ID_BYTES, hex);
+            if (save)
+                fprintf(save, "%s %zu\n", hex, pos);
+        } else if (answer->body_case == FUSION__FRAME__BODY_REJECTED) {
+            rejected++;
+            s_tally(tally, 16, answer->rejected->code);
+        } else if (answer->body_case == FUSION__FRAME__BODY_ERROR) {
+            errors++;
+            s_tally(tally, 16, answer->error->code);
+        } else {
+            errors++;
+            s_tally(tally, 16, "other");
+        }
+        fx_codec_free(answer);
+    }
+    if (save)
+        fclose(save);
+    printf("FLIPS %zu: accepted %zu, rejected %zu (", positions, accepted, rejected);
+    for (size_t i = 0; i < 16 && tally[i].code[0]; i++)
+        printf("%s%s %zu", i ? " " : "", tally[i].code, tally[i].count);
+    printf("), errors %zu, no answer %zu\n", errors, silent);
+    return 0;
+}
+
+/* flood: n frames at once, then every answer. */
+static int s_flood(zsock_t *sock, const fx_keys_t *keys, const fx_keys_t *to, size_t n, int timeout)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (to) {
+            if (s_publish(keys, to, 0, 0, 0, &data, &len) != 0)
+                return 2;
+        } else {
+            Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
+            Fusion__Frame frame = FUSION__FRAME__INIT;
+            frame.request_id = i + 1;
+            frame.body_case = FUSION__FRAME__BODY_DIRECTORY_REQUEST;
+            frame.directory_request = &ask;
+            fx_codec_encode(&frame, &data, &len);
+        }
+        zframe_t *out = zframe_new(data, len);
+        free(data);
+        zframe_send(&out, sock, 0);
+    }
+    size_t accepted = 0, directory = 0, limited = 0, other = 0, answered = 0;
+    for (; answered < n; answered++) {
+        Fusion__Frame *answer = s_receive(sock, timeout);
+        if (!answer)
+            break;
+        const char *code = answer->body_case == FUSION__FRAME__BODY_REJECTED
+                               ? answer->rejected->code
+                           : answer->body_case == FUSION__FRAME__BODY_ERROR ? answer->error->code
+                                                                            : "";
+        if (answer->body_case == FUSION__FRAME__BODY_ACCEPTED)
+            accepted++;
+        else if (answer->body_case == FUSION__FRAME__BODY_DIRECTORY)
+            directory++;
+        else if (strcmp(code, "rate_limited") == 0)
+            limited++;
+        else
+            other++;
+        fx_codec_free(answer);
+    }
+    printf("FLOOD %zu: accepted %zu, directory %zu, rate_limited %zu, other %zu, no answer %zu\n",
+           n, accepted, directory, limited, other, n - answered);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -139,6 +302,9 @@ int main(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"to", required_argument, NULL, 'T'},
         {"save", required_argument, NULL, 'S'},
+        {"wrong-server-key", no_argument, NULL, 'W'},
+        {"created-offset", required_argument, NULL, 'C'},
+        {"expires-in", required_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -147,7 +313,9 @@ int main(int argc, char **argv)
     const char *to_path = NULL, *save_path = NULL;
     int no_curve = 0, unknown = 0, timeout = 2000, opt;
     long hold_seconds = 0;
-    int drain = 0;
+    int drain = 0, wrong_server_key = 0, flip_each = 0;
+    long flood = 0;
+    long long created_offset = 0, expires_in = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case 'e':
@@ -176,6 +344,15 @@ int main(int argc, char **argv)
             break;
         case 'S':
             save_path = optarg;
+            break;
+        case 'W':
+            wrong_server_key = 1;
+            break;
+        case 'C':
+            created_offset = atoll(optarg);
+            break;
+        case 'E':
+            expires_in = atoll(optarg);
             break;
         case 'h':
             s_help();
@@ -234,12 +411,21 @@ int main(int argc, char **argv)
             created = now - 3600 * 1000; /* an hour old: outside the replay window */
         else if (strcmp(attack, "expired") == 0)
             created = now - 120 * 1000, expires = now - 60 * 1000;
+        if (created_offset)
+            created = now + created_offset;
+        if (expires_in > 0)
+            expires = (created ? created : now) + expires_in;
         if (s_publish(keys, to, 0, created, expires, &data, &len) != 0)
             goto cleanup;
         if (save_path && fx_file_write(save_path, data, len, 0600, 0) != FX_OK) {
             fprintf(stderr, "rogue: cannot write %s\n", save_path);
             goto cleanup;
         }
+    } else if (strcmp(attack, "flip-each") == 0 && keys && to) {
+        flip_each = 1;
+    } else if (strcmp(attack, "flood") == 0 && arg && atol(arg) > 0 && atol(arg) <= 100000 &&
+               keys) {
+        flood = atol(arg);
     } else if (strcmp(attack, "oversized") == 0 && arg && atol(arg) > 0) {
         len = (size_t) atol(arg);
         data = calloc(1, len);
@@ -280,10 +466,19 @@ int main(int argc, char **argv)
     if (!no_curve) {
         zsock_set_curve_publickey_bin(sock, fx_keys_curve_public(keys));
         zsock_set_curve_secretkey_bin(sock, fx_keys_curve_secret(keys));
-        zsock_set_curve_serverkey_bin(sock, fx_cert_curve_key(broker_cert));
+        uint8_t other[32];
+        randombytes_buf(other, sizeof other);
+        zsock_set_curve_serverkey_bin(sock,
+                                      wrong_server_key ? other : fx_cert_curve_key(broker_cert));
     }
     if (zsock_connect(sock, "%s", endpoint) != 0) {
         fprintf(stderr, "rogue: cannot connect to %s\n", endpoint);
+        zsock_destroy(&sock);
+        goto cleanup;
+    }
+    if (flip_each || flood) {
+        status = flip_each ? s_flip_each(sock, keys, to, timeout, save_path)
+                           : s_flood(sock, keys, to, (size_t) flood, timeout);
         zsock_destroy(&sock);
         goto cleanup;
     }

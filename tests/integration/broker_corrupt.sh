@@ -1,0 +1,70 @@
+#!/bin/sh
+# A database corrupted between runs. Bytes flipped inside a stored envelope: the broker starts
+# (the file's structure is sound), but the row fails the hash stored with it, so the recipient
+# gets nothing corrupted, the broker logs a STORAGE FAILURE and refuses every PUBLISH with the
+# storage code while it still answers reads. A b-tree page of the messages table overwritten, or
+# the file truncated: the broker refuses to start, naming the integrity problem.
+set -u
+. "$(dirname "$0")/../lib/broker.sh"
+tools=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}
+rogue=$tools/rogue
+db=$work/state/broker.db
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police || exit 1
+broker_start || exit 1
+curve="--broker-cert $work/region/directory/RSO.FUSION.broker.cert --authority $work/region/authority.pub"
+tha="--key $work/keys/THA.RTP.fp1.key $curve"
+for i in 1 2 3; do
+    "$rogue" --endpoint "$endpoint" $tha --to "$work/keys/IDN.POLRI.fp1.key" publish | grep -q "^ACCEPTED" ||
+        fail "publish $i was not accepted"
+done
+broker_stop || fail "the broker did not stop cleanly"
+cp "$db" "$work/clean.db"
+[ ! -e "$db-wal" ] || [ ! -s "$db-wal" ] || fail "the write-ahead log was not checkpointed on a clean stop"
+
+flip() { # FILE OFFSET COUNT: invert COUNT bytes at OFFSET, in place
+    od -An -v -tu1 -j "$2" -N "$3" "$1" |
+        awk '{ for (i = 1; i <= NF; i++) printf "%c", 255 - $i }' LC_ALL=C |
+        dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# 1. Bytes of a stored envelope.
+offset=$("$tools/dbstate" "$db" envelope-offset) || { fail "cannot find an envelope in the file"; finish "corrupt"; }
+flip "$db" "$offset" 16
+cmp -s "$db" "$work/clean.db" && fail "the flip did not change the file"
+broker_start || exit 1
+agent IDN.POLRI.fp1 listen --json --count 3 --timeout 5 >"$work/got.json" 2>"$work/listen.err"
+[ ! -s "$work/got.json" ] || fail "a corrupted store served records: $(cat "$work/got.json")"
+wait_for 10 grep -q "STORAGE FAILURE" "$work/broker.log" || fail "no STORAGE FAILURE line for a corrupt row"
+grep "STORAGE FAILURE" "$work/broker.log" | head -n 1
+got=$("$rogue" --endpoint "$endpoint" $tha --to "$work/keys/IDN.POLRI.fp1.key" publish)
+case "$got" in "REJECTED storage"*) ;; *) fail "a PUBLISH to a corrupt store was answered '$got'" ;; esac
+"$rogue" --endpoint "$endpoint" $tha directory | grep -q "^DIRECTORY" || fail "the broker stopped answering reads"
+broker_stop || fail "the broker did not stop cleanly"
+
+# 2. The root page of the messages table overwritten: refused at start.
+cp "$work/clean.db" "$db"
+rm -f "$db-wal" "$db-shm"
+root=$("$tools/dbstate" "$db" root-offset messages) || { fail "cannot find the messages table"; finish "corrupt"; }
+flip "$db" "$root" 12
+: >"$work/broker.log"
+check "a broken b-tree page" 4 "$FUSION_BIN/fusion-broker" --config "$work/broker.yaml"
+grep -q "cannot open the store" "$work/err.txt" || fail "no clear line for a broken page: $(cat "$work/err.txt")"
+grep "cannot open the store" "$work/err.txt"
+
+# 3. The file truncated to half its size: refused at start.
+cp "$work/clean.db" "$db"
+rm -f "$db-wal" "$db-shm"
+truncate -s $(($(stat -c %s "$db") / 2)) "$db"
+check "a truncated database" 4 "$FUSION_BIN/fusion-broker" --config "$work/broker.yaml"
+grep -q "cannot open the store" "$work/err.txt" || fail "no clear line for a truncated file: $(cat "$work/err.txt")"
+grep "cannot open the store" "$work/err.txt"
+
+# The clean copy still serves everything it held.
+cp "$work/clean.db" "$db"
+rm -f "$db-wal" "$db-shm"
+broker_start || exit 1
+agent IDN.POLRI.fp1 listen --json --count 3 --timeout 10 >"$work/got.json" 2>"$work/listen.err" ||
+    fail "the intact database did not deliver its 3 messages: $(cat "$work/listen.err")"
+broker_stop || fail "the broker did not stop cleanly"
+! grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" || fail "the broker's log has a sanitizer report"
+finish "corrupt: a damaged store is refused at start or stops accepting; nothing corrupt is served"
