@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../../broker/config.c"
+#include "../../broker/metrics.c" /* config.c checks the metrics address with it */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
