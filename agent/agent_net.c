@@ -294,6 +294,15 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
                 name, hex);
         answer->refused = 0;
         rc = FX_ERR_UNAVAILABLE;
+    } else if (answer->refused && strcmp(answer->code, fx_err_code(FX_ERR_STORAGE)) == 0) {
+        /* The broker's store failed: nothing was kept; the message is sent again until it is
+         * ACCEPTED (a later flush or listen), as the outbox promises. */
+        fprintf(out,
+                "%s: the broker cannot store messages right now (storage failure); msg_id %s "
+                "stays in the outbox and goes again once the broker is repaired\n",
+                name, hex);
+        answer->refused = 0;
+        rc = FX_ERR_UNAVAILABLE;
     } else if (answer->refused) {
         fx_err_t st = fx_mailbox_outbox_reject(self->mailbox, id, answer->code, answer->rule,
                                                answer->reason, fx_now_ms());
@@ -364,8 +373,9 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
                            fx_directory_revocations(self->directory), fx_now_ms(), self->timeout_ms,
                            &prepared, &answer);
     if (rc != FX_OK) {
-        if (answer.refused && strcmp(answer.code, "rate_limited") == 0) {
-            rc = FX_ERR_UNAVAILABLE; /* over the rate limit: the entry stays queued */
+        if (answer.refused && (strcmp(answer.code, "rate_limited") == 0 ||
+                               strcmp(answer.code, fx_err_code(FX_ERR_STORAGE)) == 0)) {
+            rc = FX_ERR_UNAVAILABLE; /* rate limit or storage failure: the entry stays queued */
         } else if (answer.refused) {
             char reason[FX_CLIENT_REASON_MAX + 64];
             snprintf(reason, sizeof reason, "the broker refused to prepare it: %s",
