@@ -707,6 +707,8 @@ static bool s_escalate(server_t *self, const fx_store_referral_t *ref)
             json_object_set_new(details, "note",
                                 json_string("the referral is no longer held by the broker"));
         ok = server_audit(self, "escalated", "broker", ref->agency, ref->msg_id, NULL, details);
+        if (ok)
+            self->metrics.escalations++;
         server_log(self, "escalated referral %s to %s (%s): notice to %zu principal(s)", hex,
                    ref->agency, fx_referral_state_name(ref->state), sent ? zlistx_size(to) : 0);
     }

@@ -68,6 +68,7 @@ audit_count() { # EVENT MSGID: audit entries of that event for that msg_id
         "SELECT count(*) FROM audit WHERE event = '$1' AND lower(hex(msg_id)) = '$2'"
 }
 
+BROKER_EXTRA="metrics: 127.0.0.1:0" # the escalation counter of GET /metrics is checked too
 region_setup THA.RTP.fp1:focal_point,police THA.RTP.fp2:focal_point,police \
     IDN.POLRI.fp1:focal_point,police IDN.POLRI.fp2:focal_point,police \
     IDN.POLRI.off1:police MYS.RMP.fp1:focal_point,police || { echo "FAIL: region setup"; exit 1; }
@@ -179,6 +180,8 @@ sqlite3 -readonly "$work/state/broker.db" \
 [ "$(jq -c '.notified | sort' "$work/esc.json")" = '["IDN.POLRI.fp2","THA.RTP.fp1"]' ] ||
     fail "the escalation names the wrong people: $(cat "$work/esc.json")"
 [ "$(audit_count escalated "$first")" -eq 0 ] || fail "the acknowledged referral was escalated"
+[ "$("$admin" status --config "$work/broker.yaml" --json | jq .referral_escalations)" = 1 ] ||
+    fail "the metrics do not count the escalation"
 
 # --- not again after a restart (after kill -9: the escalation was committed with its notice) ---
 broker_kill
