@@ -22,6 +22,7 @@
 #define DEFAULT_BUSY_MS    5000
 #define WAL_SIZE_LIMIT     (64 * 1024 * 1024)
 #define PRUNE_BATCH        256
+#define RECENT_MESSAGES    1024 /* message row ids remembered for audit entries */
 #define AUDIT_TEXT_MAX     1024 /* actor and subject, in bytes */
 #define STATE_UNACKED_MAX  FX_REFERRAL_DELIVERED
 #define ENVELOPE_HASH_SIZE crypto_generichash_BYTES
@@ -253,7 +254,7 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_AUDIT_PUT] = "INSERT INTO audit (seq, time_ms, event, actor, subject, msg_id,"
                      " header_digest, details, leaf_hash, message)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-                     " (SELECT id FROM messages WHERE msg_id = ?6))",
+                     " coalesce(?10, (SELECT id FROM messages WHERE msg_id = ?6)))",
     [ST_AUDIT_EACH] = "SELECT seq, time_ms, event, actor, subject, msg_id, header_digest,"
                       " details, leaf_hash FROM audit WHERE seq >= ?1 ORDER BY seq",
     [ST_CHECKPOINT_PUT] = "INSERT INTO audit_checkpoints (tree_size, root_hash, time_ms,"
@@ -288,6 +289,13 @@ struct fx_store {
     bool in_callback;   /* an iteration is calling the caller back */
     bool savepoint;     /* a savepoint is open */
     int64_t audit_last; /* the last audit seq written through this connection, -1: ask */
+    /* The row ids of recently stored messages, so an audit entry about one need not probe the
+     * msg_id index: direct-mapped on the msg_id's first bytes, emptied by any rollback (a rolled
+     * back row id may be given to another message). */
+    struct {
+        uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+        int64_t rowid; /* 0: empty */
+    } recent[RECENT_MESSAGES];
     char error[FX_STORE_WHY_SIZE];
 };
 
@@ -313,7 +321,8 @@ const char *fx_referral_state_name(fx_referral_state_t state)
 /* Resets every statement so none holds a read snapshot. */
 static void s_reset_all(fx_store_t *self)
 {
-    self->audit_last = -1; /* a rollback may have taken entries back */
+    self->audit_last = -1; /* a rollback may have taken entries back, and messages */
+    memset(self->recent, 0, sizeof self->recent);
     for (int i = 0; i < ST_COUNT_; i++)
         if (self->st[i])
             sqlite3_reset(self->st[i]);
@@ -743,6 +752,7 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
 {
     const fx_store_options_t *opt = &self->options;
     self->audit_last = -1;
+    memset(self->recent, 0, sizeof self->recent);
     /* Create the file ourselves so it is private from the start: it holds who wrote to whom.
      * SQLite gives the -wal and -shm files the database file's mode. */
     int fd = opt->read_only ? open(self->path, O_RDONLY | O_CLOEXEC)
@@ -1004,6 +1014,29 @@ static fx_err_t s_atomically(fx_store_t *self, fx_err_t (*fn)(fx_store_t *, void
 
 /* --- Messages and answers --------------------------------------------------------------- */
 
+static size_t s_recent_slot(const uint8_t msg_id[FX_STORE_MSG_ID_BYTES])
+{
+    return ((size_t) msg_id[0] << 8 | msg_id[1]) % RECENT_MESSAGES; /* msg_ids are random */
+}
+
+static void s_recent_put(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
+                         int64_t rowid)
+{
+    size_t slot = s_recent_slot(msg_id);
+    memcpy(self->recent[slot].msg_id, msg_id, FX_STORE_MSG_ID_BYTES);
+    self->recent[slot].rowid = rowid;
+}
+
+/* The row id of a recently stored message, or 0. */
+static int64_t s_recent_get(const fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES])
+{
+    size_t slot = s_recent_slot(msg_id);
+    return self->recent[slot].rowid &&
+                   memcmp(self->recent[slot].msg_id, msg_id, FX_STORE_MSG_ID_BYTES) == 0
+               ? self->recent[slot].rowid
+               : 0;
+}
+
 fx_err_t fx_store_put_message(fx_store_t *self, const fx_store_message_t *message)
 {
     fx_err_t err = s_usable(self);
@@ -1037,6 +1070,8 @@ fx_err_t fx_store_put_message(fx_store_t *self, const fx_store_message_t *messag
     s_bind_blob(stmt, 13, message->envelope, message->envelope_len);
     err = s_step(self, stmt, "store message", NULL);
     s_done(stmt);
+    if (err == FX_OK)
+        s_recent_put(self, message->msg_id, sqlite3_last_insert_rowid(self->db));
     return err;
 }
 
@@ -1785,6 +1820,11 @@ static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
     s_bind_blob(stmt, 7, entry.header_digest, FX_STORE_DIGEST_BYTES);
     s_bind_text(stmt, 8, entry.details);
     s_bind_blob(stmt, 9, append->leaf_hash, FX_STORE_LEAF_HASH_BYTES);
+    int64_t rowid = entry.msg_id ? s_recent_get(self, entry.msg_id) : 0;
+    if (rowid > 0)
+        sqlite3_bind_int64(stmt, 10, rowid);
+    else
+        sqlite3_bind_null(stmt, 10);
     err = s_step(self, stmt, "append audit entry", NULL);
     s_done(stmt);
     self->audit_last = err == FX_OK ? entry.seq : -1;
