@@ -489,9 +489,12 @@ static void s_commit(server_t *self)
             committed = false;
         }
     }
+    size_t unstored = 0;
     for (queued_t *q = zlistx_first(self->answers); q; q = zlistx_next(self->answers)) {
         if (q->is_publish)
             s_count_answer(self, committed ? q->code : fx_err_code(FX_ERR_STORAGE), q->received_us);
+        if (!committed && q->is_publish && !q->code[0])
+            unstored++;
         if (committed) {
             s_send(self, q->routing_id, q->bytes, q->len);
             continue;
@@ -514,6 +517,11 @@ static void s_commit(server_t *self)
         }
         s_send_frame(self, q->routing_id, &frame);
     }
+    if (unstored > 0) /* their "accepted" lines were logged when they were handled */
+        server_log(self,
+                   "the group commit failed: %zu message(s) logged as accepted in this group were "
+                   "not stored and were answered REJECTED storage",
+                   unstored);
     zlistx_purge(self->answers);
 }
 
