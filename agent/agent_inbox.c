@@ -23,48 +23,6 @@
 
 /* ---- Opening the mailbox without the broker ------------------------------------------------- */
 
-/* Loads the configuration, the keys (to open sections), the authority key (to verify stored
- * messages again) and the mailbox. Returns FX_EXIT_OK or the exit code after printing why. */
-static int s_open_local(agent_session_t *self, const char *command, const char *config_path)
-{
-    memset(self, 0, sizeof *self);
-    self->command = command;
-    fx_diag_t *diag = fx_diag_new(config_path);
-    self->config = agent_config_load(config_path, diag);
-    if (!self->config) {
-        fx_diag_print(diag, stderr, AGENT_PROG ": ");
-        fx_cli_error(AGENT_PROG,
-                     "%s: the agent configuration %s is not usable (give --config FILE or set "
-                     "%s)",
-                     command, config_path, AGENT_CONFIG_ENV);
-        fx_diag_destroy(&diag);
-        return FX_EXIT_USAGE;
-    }
-    fx_diag_destroy(&diag);
-    const agent_config_t *c = self->config;
-    fx_err_t rc = fx_keys_load(c->key, &self->keys);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: key %s: %s", command, c->key,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
-    rc = fx_authority_key_load(c->authority, self->authority);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, c->authority,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
-    rc = fx_mailbox_open(c->state, c->id, &self->mailbox);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: mailbox in %s: %s", command, c->state,
-                     rc == FX_ERR_KEY_PERMISSIONS
-                         ? "group or others can read it; make it private with 'chmod 600'"
-                         : fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
-    return FX_EXIT_OK;
-}
-
 static int s_bad_option(const char *command, char **argv)
 {
     fx_cli_error(AGENT_PROG, "%s: unknown or incomplete option '%s' (try --help)", command,
@@ -372,7 +330,7 @@ int agent_inbox(int argc, char **argv)
         goto cleanup;
     }
     agent_session_t session;
-    status = s_open_local(&session, "inbox", agent_config_path(config));
+    status = agent_session_open_local(&session, "inbox", agent_config_path(config));
     if (status == FX_EXIT_OK)
         status = s_list(&session, &f);
     agent_session_close(&session);
@@ -531,7 +489,7 @@ int agent_show(int argc, char **argv)
         return FX_EXIT_USAGE;
     }
     agent_session_t session;
-    int status = s_open_local(&session, "show", agent_config_path(config));
+    int status = agent_session_open_local(&session, "show", agent_config_path(config));
     if (status == FX_EXIT_OK)
         status = s_show(&session, argv[optind], json);
     agent_session_close(&session);

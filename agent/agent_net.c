@@ -77,12 +77,10 @@ void agent_print_text(FILE *out, const char *text, const char *indent)
 
 /* ---- The session ---------------------------------------------------------------------------- */
 
-int agent_session_open(agent_session_t *self, const char *command, const char *config_path,
-                       int timeout_ms)
+static int s_open_local(agent_session_t *self, const char *command, const char *config_path)
 {
     memset(self, 0, sizeof *self);
     self->command = command;
-    self->timeout_ms = timeout_ms;
     fx_diag_t *diag = fx_diag_new(config_path);
     self->config = agent_config_load(config_path, diag);
     if (!self->config) {
@@ -113,12 +111,6 @@ int agent_session_open(agent_session_t *self, const char *command, const char *c
                      rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
         return fx_err_exit(rc);
     }
-    rc = fx_broker_cert_load(c->broker_cert, self->authority, fx_now_ms(), &self->broker_cert);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: broker_cert %s: %s", command, c->broker_cert,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
     rc = fx_mailbox_open(c->state, c->id, &self->mailbox);
     if (rc != FX_OK) {
         const char *why = rc == FX_ERR_KEY_PERMISSIONS
@@ -128,6 +120,24 @@ int agent_session_open(agent_session_t *self, const char *command, const char *c
         fx_cli_error(AGENT_PROG, "%s: mailbox in %s: %s", command, c->state, why);
         return fx_err_exit(rc);
     }
+    return FX_EXIT_OK;
+}
+
+static int s_open(agent_session_t *self, const char *command, const char *config_path,
+                  int timeout_ms)
+{
+    int status = s_open_local(self, command, config_path);
+    if (status != FX_EXIT_OK)
+        return status;
+    self->timeout_ms = timeout_ms;
+    const agent_config_t *c = self->config;
+    fx_err_t rc =
+        fx_broker_cert_load(c->broker_cert, self->authority, fx_now_ms(), &self->broker_cert);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: broker_cert %s: %s", command, c->broker_cert,
+                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+        return fx_err_exit(rc);
+    }
     rc = fx_client_new(c->broker, self->keys, self->broker_cert, &self->client);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: cannot set up a connection to %s: %s", command, c->broker,
@@ -135,6 +145,24 @@ int agent_session_open(agent_session_t *self, const char *command, const char *c
         return fx_err_exit(rc);
     }
     return FX_EXIT_OK;
+}
+
+/* Both open functions leave nothing allocated when they fail. */
+int agent_session_open_local(agent_session_t *self, const char *command, const char *config_path)
+{
+    int status = s_open_local(self, command, config_path);
+    if (status != FX_EXIT_OK)
+        agent_session_close(self);
+    return status;
+}
+
+int agent_session_open(agent_session_t *self, const char *command, const char *config_path,
+                       int timeout_ms)
+{
+    int status = s_open(self, command, config_path, timeout_ms);
+    if (status != FX_EXIT_OK)
+        agent_session_close(self);
+    return status;
 }
 
 void agent_session_close(agent_session_t *self)

@@ -30,6 +30,10 @@ typedef struct {
 
 /* Opens a session from the configuration file config_path: loads and checks everything and
  * connects. Returns FX_EXIT_OK, or the exit code after printing what is wrong. */
+/* The local half of agent_session_open, for commands that read the inbox without the broker:
+ * the configuration, the keys (checked against the configured id), the authority key and the
+ * mailbox. FX_EXIT_OK, or the exit code after printing why; close with agent_session_close. */
+int agent_session_open_local(agent_session_t *self, const char *command, const char *config_path);
 int agent_session_open(agent_session_t *self, const char *command, const char *config_path,
                        int timeout_ms);
 

@@ -91,48 +91,6 @@ static int s_inbox_read(const char *command, fx_mailbox_t *mailbox, const char *
 }
 
 /* The agent's local state, without a connection: configuration, authority key, mailbox. */
-typedef struct {
-    agent_config_t *config;
-    uint8_t authority[FX_KEY_BYTES];
-    fx_mailbox_t *mailbox;
-} local_t;
-
-static void s_local_close(local_t *l)
-{
-    fx_mailbox_destroy(&l->mailbox);
-    agent_config_destroy(&l->config);
-}
-
-static int s_local_open(const char *command, const char *config_path, local_t *l)
-{
-    memset(l, 0, sizeof *l);
-    fx_diag_t *diag = fx_diag_new(config_path);
-    l->config = agent_config_load(config_path, diag);
-    if (!l->config) {
-        fx_diag_print(diag, stderr, AGENT_PROG ": ");
-        fx_cli_error(AGENT_PROG,
-                     "%s: the agent configuration %s is not usable (give --config FILE or set %s)",
-                     command, config_path, AGENT_CONFIG_ENV);
-        fx_diag_destroy(&diag);
-        return FX_EXIT_USAGE;
-    }
-    fx_diag_destroy(&diag);
-    fx_err_t rc = fx_authority_key_load(l->config->authority, l->authority);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, l->config->authority,
-                     fx_strerror(rc));
-        s_local_close(l);
-        return fx_err_exit(rc);
-    }
-    if ((rc = fx_mailbox_open(l->config->state, l->config->id, &l->mailbox)) != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: mailbox in %s: %s", command, l->config->state,
-                     fx_strerror(rc));
-        s_local_close(l);
-        return fx_err_exit(rc);
-    }
-    return FX_EXIT_OK;
-}
-
 int workflow_grant_covers(const Fusion__Header *grant, char **to, size_t n, const char **missing_p)
 {
     for (size_t i = 0; i < n; i++) {
@@ -183,8 +141,8 @@ static int s_my_request(fx_mailbox_t *mailbox, const uint8_t *request_id, const 
 int workflow_find_grant(const char *command, const char *config_path, const fx_envelope_t *orig,
                         char **to, size_t n_to, char grant_hex[2 * FX_MSG_ID_BYTES + 1])
 {
-    local_t l;
-    if (s_local_open(command, config_path, &l) != FX_EXIT_OK)
+    agent_session_t l;
+    if (agent_session_open_local(&l, command, config_path) != FX_EXIT_OK)
         return -1;
     uint8_t(*ids)[FX_MSG_ID_BYTES] = NULL;
     size_t count = 0;
@@ -193,7 +151,7 @@ int workflow_find_grant(const char *command, const char *config_path, const fx_e
                               &count) != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: mailbox %s: cannot read the inbox", command,
                      fx_mailbox_path(l.mailbox));
-        s_local_close(&l);
+        agent_session_close(&l);
         return -1;
     }
     for (size_t i = 0; i < count && !found; i++) {
@@ -214,7 +172,7 @@ int workflow_find_grant(const char *command, const char *config_path, const fx_e
         workflow_message_clear(&g);
     }
     free(ids);
-    s_local_close(&l);
+    agent_session_close(&l);
     return found;
 }
 
@@ -222,11 +180,11 @@ int workflow_inbox_read(const char *command, const char *config_path, const char
                         workflow_message_t *m)
 {
     memset(m, 0, sizeof *m);
-    local_t l;
-    int status = s_local_open(command, config_path, &l);
+    agent_session_t l;
+    int status = agent_session_open_local(&l, command, config_path);
     if (status == FX_EXIT_OK)
         status = s_inbox_read(command, l.mailbox, l.config->id, l.authority, hex, m);
-    s_local_close(&l);
+    agent_session_close(&l);
     return status;
 }
 
