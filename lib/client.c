@@ -880,6 +880,19 @@ static int s_subscription_item(const Fusion__Subscribe *in, fx_subscription_t *o
     return 0;
 }
 
+/* A request whose answer must have body want: the decoded frame (caller frees). */
+static fx_err_t s_request_for(fx_client_t *self, Fusion__Frame *request, int want, int timeout_ms,
+                              Fusion__Frame **frame_p, fx_answer_t *answer)
+{
+    fx_err_t rc = s_request(self, request, timeout_ms, frame_p, answer);
+    if (rc == FX_OK && (int) (*frame_p)->body_case != want) {
+        fx_codec_free(*frame_p);
+        *frame_p = NULL;
+        rc = FX_ERR_MALFORMED;
+    }
+    return rc;
+}
+
 fx_err_t fx_client_subscriptions(fx_client_t *self, int timeout_ms, fx_subscription_t **list_p,
                                  size_t *count_p, fx_answer_t *answer)
 {
@@ -891,12 +904,12 @@ fx_err_t fx_client_subscriptions(fx_client_t *self, int timeout_ms, fx_subscript
     request.body_case = FUSION__FRAME__BODY_SUBSCRIPTIONS_REQUEST;
     request.subscriptions_request = &ask;
     Fusion__Frame *frame = NULL;
-    fx_err_t rc = s_request(self, &request, timeout_ms, &frame, answer);
+    fx_err_t rc = s_request_for(self, &request, FUSION__FRAME__BODY_SUBSCRIPTIONS, timeout_ms,
+                                &frame, answer);
     if (rc != FX_OK)
         return rc;
     rc = FX_ERR_MALFORMED;
-    if (frame->body_case == FUSION__FRAME__BODY_SUBSCRIPTIONS &&
-        frame->subscriptions->n_subscriptions <= FX_CLIENT_MAX_SUBSCRIPTIONS) {
+    if (frame->subscriptions->n_subscriptions <= FX_CLIENT_MAX_SUBSCRIPTIONS) {
         size_t n = frame->subscriptions->n_subscriptions;
         fx_subscription_t *list = fx_calloc(n ? n : 1, sizeof *list);
         rc = FX_OK;
@@ -950,18 +963,15 @@ fx_err_t fx_client_directory(fx_client_t *self, const uint8_t authority_key[FX_K
     request.body_case = FUSION__FRAME__BODY_DIRECTORY_REQUEST;
     request.directory_request = &ask;
     Fusion__Frame *frame = NULL;
-    fx_err_t rc = s_request(self, &request, timeout_ms, &frame, answer);
+    fx_err_t rc =
+        s_request_for(self, &request, FUSION__FRAME__BODY_DIRECTORY, timeout_ms, &frame, answer);
     if (rc != FX_OK)
         return rc;
-    if (frame->body_case == FUSION__FRAME__BODY_DIRECTORY) {
-        uint8_t *bytes = NULL;
-        size_t len = 0;
-        fx_codec_encode(frame->directory, &bytes, &len);
-        rc = fx_directory_from_bytes(bytes, len, authority_key, now_ms, dir_p);
-        free(bytes);
-    } else {
-        rc = FX_ERR_MALFORMED;
-    }
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    fx_codec_encode(frame->directory, &bytes, &len);
+    rc = fx_directory_from_bytes(bytes, len, authority_key, now_ms, dir_p);
+    free(bytes);
     fx_codec_free(frame);
     return rc;
 }
@@ -975,13 +985,10 @@ fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **
     request.body_case = FUSION__FRAME__BODY_REFERRALS_REQUEST;
     request.referrals_request = &ask;
     Fusion__Frame *frame = NULL;
-    fx_err_t rc = s_request(self, &request, timeout_ms, &frame, answer);
+    fx_err_t rc =
+        s_request_for(self, &request, FUSION__FRAME__BODY_REFERRALS, timeout_ms, &frame, answer);
     if (rc != FX_OK)
         return rc;
-    if (frame->body_case != FUSION__FRAME__BODY_REFERRALS) {
-        fx_codec_free(frame);
-        return FX_ERR_MALFORMED;
-    }
     for (size_t i = 0; i < frame->referrals->n_referrals; i++) {
         const Fusion__ReferralStatus *r = frame->referrals->referrals[i];
         if (r->msg_id.len != FX_MSG_ID_BYTES || !fx_principal_id_valid(r->sender) ||
@@ -992,19 +999,6 @@ fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **
     }
     *frame_p = frame;
     return FX_OK;
-}
-
-/* A request whose answer must have body want: the decoded frame (caller frees). */
-static fx_err_t s_request_for(fx_client_t *self, Fusion__Frame *request, int want, int timeout_ms,
-                              Fusion__Frame **frame_p, fx_answer_t *answer)
-{
-    fx_err_t rc = s_request(self, request, timeout_ms, frame_p, answer);
-    if (rc == FX_OK && (int) (*frame_p)->body_case != want) {
-        fx_codec_free(*frame_p);
-        *frame_p = NULL;
-        rc = FX_ERR_MALFORMED;
-    }
-    return rc;
 }
 
 fx_err_t fx_client_receipt(fx_client_t *self, const uint8_t msg_id[FX_MSG_ID_BYTES], int timeout_ms,
