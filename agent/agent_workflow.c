@@ -11,22 +11,11 @@
 #include "fusion/cli.h"
 #include "fusion/content.h"
 
-static int s_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int workflow_msg_id(const char *command, const char *text, uint8_t msg_id[FX_MSG_ID_BYTES])
 {
     size_t len = strlen(text);
     for (size_t i = 0; len == 2 * FX_MSG_ID_BYTES && i < FX_MSG_ID_BYTES; i++) {
-        int hi = s_hex_digit(text[2 * i]), lo = s_hex_digit(text[2 * i + 1]);
+        int hi = fx_hex_digit(text[2 * i]), lo = fx_hex_digit(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             break;
         msg_id[i] = (uint8_t) (hi << 4 | lo);

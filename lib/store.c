@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fusion/jsontext.h"
 #include "fusion/codec.h"
 #include "fusion/vocab.h"
 
@@ -838,9 +840,19 @@ cleanup:
     return err;
 }
 
+/* SQLite's memory statistics take a global mutex on every allocation; nothing reads them. Set
+ * once per process, before SQLite initialises (sqlite3_config is refused afterwards, harmlessly,
+ * if the program used SQLite before opening a store). */
+static void s_configure_sqlite(void)
+{
+    (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 fx_err_t fx_store_open(const char *path, const fx_store_options_t *options, fx_store_t **store_p,
                        char *why)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, s_configure_sqlite);
     char scratch[FX_STORE_WHY_SIZE];
     if (!why)
         why = scratch;
@@ -1773,16 +1785,6 @@ void fx_store_audit_leaf_hash(const fx_store_audit_entry_t *entry,
     crypto_hash_sha256_final(&h, leaf_hash);
 }
 
-/* Whether text is one JSON object. */
-static bool s_json_object(const char *text)
-{
-    json_error_t error;
-    json_t *value = json_loads(text, JSON_REJECT_DUPLICATES, &error);
-    bool ok = json_is_object(value);
-    json_decref(value);
-    return ok;
-}
-
 typedef struct {
     const fx_store_audit_entry_t *entry;
     int64_t seq;
@@ -1841,8 +1843,8 @@ fx_err_t fx_store_audit_append(fx_store_t *self, const fx_store_audit_entry_t *e
     if (!entry || !s_text_ok(entry->event, FX_STORE_EVENT_MAX) ||
         !s_opt_text_ok(entry->actor, AUDIT_TEXT_MAX) ||
         !s_opt_text_ok(entry->subject, AUDIT_TEXT_MAX) || entry->time_ms < 0 ||
-        (entry->details &&
-         (strlen(entry->details) >= FX_STORE_DETAILS_MAX || !s_json_object(entry->details))))
+        (entry->details && (strlen(entry->details) >= FX_STORE_DETAILS_MAX ||
+                            !fx_json_object_text(entry->details, strlen(entry->details)))))
         return FX_ERR_INVALID;
     audit_append_t append = {.entry = entry};
     err = s_atomically(self, s_audit_insert, &append);

@@ -262,6 +262,17 @@ void fx_time_format(int64_t ms, char buf[FX_TIME_BUFSIZE])
         snprintf(buf + n, FX_TIME_BUFSIZE - n, "Z");
 }
 
+int fx_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 char *fx_hex(const uint8_t *bytes, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";

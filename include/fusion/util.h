@@ -45,6 +45,8 @@ void fx_time_format(int64_t ms, char buf[FX_TIME_BUFSIZE]);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes). Returns out. */
 char *fx_hex(const uint8_t *bytes, size_t len, char *out);
+/* The value of one hex digit (either case), or -1. */
+int fx_hex_digit(int c);
 
 /* The index of the first value >= value in an ascending array of count values (count if none). */
 size_t fx_lower_bound_u64(const uint64_t *sorted, size_t count, uint64_t value);

@@ -1,0 +1,211 @@
+/* A JSON syntax check without allocation (include/fusion/jsontext.h). A recursive descent over
+ * the grammar of RFC 8259, bounded in depth, reading each byte once. */
+#include "fusion/jsontext.h"
+
+#include <stdint.h>
+
+#include "fusion/util.h"
+
+typedef struct {
+    const unsigned char *p, *end;
+    int depth;
+} scan_t;
+
+static bool s_value(scan_t *s);
+
+static void s_space(scan_t *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static bool s_take(scan_t *s, unsigned char c)
+{
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return true;
+    }
+    return false;
+}
+
+/* Four hex digits after \u, into *unit. */
+static bool s_unit(scan_t *s, uint32_t *unit)
+{
+    if (s->end - s->p < 4)
+        return false;
+    *unit = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = fx_hex_digit(*s->p++);
+        if (h < 0)
+            return false;
+        *unit = *unit << 4 | (uint32_t) h;
+    }
+    return true;
+}
+
+/* An escape after the backslash: a UTF-16 unit must not be NUL or an unpaired surrogate. */
+static bool s_escape(scan_t *s)
+{
+    if (s->p >= s->end)
+        return false;
+    unsigned char c = *s->p++;
+    if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
+        c == 't')
+        return true;
+    uint32_t unit, low;
+    if (c != 'u' || !s_unit(s, &unit) || unit == 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+        return false;
+    if (unit < 0xD800 || unit > 0xDBFF)
+        return true;
+    return s_take(s, '\\') && s_take(s, 'u') && s_unit(s, &low) && low >= 0xDC00 && low <= 0xDFFF;
+}
+
+/* One UTF-8 sequence starting with a byte >= 0x80: shortest form, no surrogates, <= U+10FFFF. */
+static bool s_utf8(scan_t *s)
+{
+    unsigned char c = *s->p++;
+    int more;
+    uint32_t code, min;
+    if (c >= 0xC2 && c <= 0xDF)
+        more = 1, code = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        more = 2, code = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        more = 3, code = c & 0x07, min = 0x10000;
+    else
+        return false;
+    if (s->end - s->p < more)
+        return false;
+    for (int i = 0; i < more; i++) {
+        unsigned char k = *s->p++;
+        if ((k & 0xC0) != 0x80)
+            return false;
+        code = code << 6 | (k & 0x3F);
+    }
+    return code >= min && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF);
+}
+
+static bool s_string(scan_t *s)
+{
+    if (!s_take(s, '"'))
+        return false;
+    while (s->p < s->end) {
+        unsigned char c = *s->p;
+        if (c == '"') {
+            s->p++;
+            return true;
+        }
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            s->p++;
+            if (!s_escape(s))
+                return false;
+        } else if (c >= 0x80) {
+            if (!s_utf8(s))
+                return false;
+        } else
+            s->p++;
+    }
+    return false;
+}
+
+static bool s_digits(scan_t *s)
+{
+    const unsigned char *start = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    return s->p > start;
+}
+
+static bool s_number(scan_t *s)
+{
+    s_take(s, '-');
+    if (s_take(s, '0')) {
+        if (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            return false;
+    } else if (!s_digits(s))
+        return false;
+    if (s_take(s, '.') && !s_digits(s))
+        return false;
+    if (s_take(s, 'e') || s_take(s, 'E')) {
+        if (!s_take(s, '+'))
+            s_take(s, '-');
+        if (!s_digits(s))
+            return false;
+    }
+    return true;
+}
+
+static bool s_word(scan_t *s, const char *word)
+{
+    for (; *word; word++)
+        if (!s_take(s, (unsigned char) *word))
+            return false;
+    return true;
+}
+
+/* An object or an array, after its opening bracket. */
+static bool s_members(scan_t *s, bool object)
+{
+    if (++s->depth > FX_JSON_DEPTH_MAX)
+        return false;
+    unsigned char close = object ? '}' : ']';
+    s_space(s);
+    if (!s_take(s, close)) {
+        do {
+            s_space(s);
+            if (object) {
+                if (!s_string(s))
+                    return false;
+                s_space(s);
+                if (!s_take(s, ':'))
+                    return false;
+                s_space(s);
+            }
+            if (!s_value(s))
+                return false;
+            s_space(s);
+        } while (s_take(s, ','));
+        if (!s_take(s, close))
+            return false;
+    }
+    s->depth--;
+    return true;
+}
+
+static bool s_value(scan_t *s)
+{
+    if (s->p >= s->end)
+        return false;
+    switch (*s->p) {
+    case '{':
+        s->p++;
+        return s_members(s, true);
+    case '[':
+        s->p++;
+        return s_members(s, false);
+    case '"':
+        return s_string(s);
+    case 't':
+        return s_word(s, "true");
+    case 'f':
+        return s_word(s, "false");
+    case 'n':
+        return s_word(s, "null");
+    default:
+        return s_number(s);
+    }
+}
+
+bool fx_json_object_text(const char *text, size_t len)
+{
+    if (!text)
+        return false;
+    scan_t s = {.p = (const unsigned char *) text, .end = (const unsigned char *) text + len};
+    s_space(&s);
+    if (!s_take(&s, '{') || !s_members(&s, true))
+        return false;
+    s_space(&s);
+    return s.p == s.end;
+}

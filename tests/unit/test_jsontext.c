@@ -1,0 +1,168 @@
+/* fx_json_object_text (lib/jsontext.c), the allocation-free JSON check of audit details, case by
+ * case and against jansson on every text of a table; and fx_audit_accepted_details (lib/audit.c),
+ * which writes a message's accepted entry and, past a budget, the entries continuing it. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fusion/audit.h"
+#include "fusion/jsontext.h"
+#include "testutil.h"
+
+static bool s_check(const char *text)
+{
+    return fx_json_object_text(text, strlen(text));
+}
+
+static void test_accepted(void **state)
+{
+    (void) state;
+    static const char *const good[] = {
+        "{}",
+        " {\"a\" : 1 }\n",
+        "{\"a\":[1,-0,0.5,-2.5e+3,1E9,2e-7,true,false,null,\"\",[],{}]}",
+        "{\"s\":\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\ud83d\\ude00\"}",
+        "{\"utf8\":\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+        "{\"kind\":\"case_alert\",\"recipients\":1,\"sections\":2,\"allowed\":[{\"recipient\":"
+        "\"MYS.RMP.lo1\",\"sections\":[{\"rule\":\"route-alerts\",\"section\":1}]}]}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        json_error_t error;
+        json_t *value = json_loads(good[i], 0, &error);
+        assert_true(json_is_object(value)); /* the table itself is right */
+        json_decref(value);
+        if (!s_check(good[i]))
+            fail_msg("refused: %s", good[i]);
+    }
+}
+
+static void test_refused(void **state)
+{
+    (void) state;
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "\"text\"",
+        "1",
+        "{",
+        "{\"a\":1",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{a:1}",
+        "{\"a\":1} x",
+        "{\"a\":1}{}",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":-}",
+        "{\"a\":1e}",
+        "{\"a\":+1}",
+        "{\"a\":tru}",
+        "{\"a\":nul}",
+        "{\"a\":[1,]}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u00\"}",
+        "{\"a\":\"\\u0000\"}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\ud800\\u0041\"}",
+        "{\"a\":\"\xc0\xaf\"}",         /* overlong */
+        "{\"a\":\"\xed\xa0\x80\"}",     /* a surrogate in UTF-8 */
+        "{\"a\":\"\xf4\x90\x80\x80\"}", /* past U+10FFFF */
+        "{\"a\":\"\xe2\x82\"}",         /* cut short */
+        "{\"a\":\"\x80\"}",
+        "{\"a\":\"unterminated}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_error_t error;
+        json_t *value = json_loads(bad[i], 0, &error);
+        assert_false(json_is_object(value)); /* the table itself is right */
+        json_decref(value);
+        if (s_check(bad[i]))
+            fail_msg("accepted: %s", bad[i]);
+    }
+    /* The length is respected: a valid prefix is not the text, nor is text past len read. */
+    assert_false(fx_json_object_text("{\"a\":1}", 6));
+    assert_true(fx_json_object_text("{\"a\":1}garbage", 7));
+    assert_false(fx_json_object_text(NULL, 0));
+}
+
+static void test_depth(void **state)
+{
+    (void) state;
+    char text[2 * (FX_JSON_DEPTH_MAX + 2) + 16];
+    for (int depth = FX_JSON_DEPTH_MAX; depth <= FX_JSON_DEPTH_MAX + 1; depth++) {
+        /* {"a":[[...]]} with depth levels in all */
+        size_t n = 0;
+        n += (size_t) sprintf(text, "{\"a\":");
+        for (int i = 1; i < depth; i++)
+            text[n++] = '[';
+        for (int i = 1; i < depth; i++)
+            text[n++] = ']';
+        text[n++] = '}';
+        text[n] = '\0';
+        assert_int_equal(s_check(text), depth <= FX_JSON_DEPTH_MAX);
+    }
+}
+
+/* The accepted entry and its continuations: every item once, in order, each text a JSON object
+ * within the budget, the counts in the first. */
+static void test_accepted_details(void **state)
+{
+    (void) state;
+    json_t *allowed = json_array(), *denied = json_array();
+    char **texts = fx_audit_accepted_details("case_alert", 2, allowed, denied, 1000);
+    assert_non_null(texts[0]);
+    assert_null(texts[1]);
+    assert_string_equal(texts[0], "{\"allowed\":[],\"denied\":[],\"kind\":\"case_alert\","
+                                  "\"recipients\":0,\"sections\":2}");
+    fx_audit_details_free(texts);
+    for (int i = 0; i < 40; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "MYS.RMP.lo%d", i);
+        json_array_append_new(allowed, json_pack("{s:s, s:[{s:i, s:s}]}", "recipient", id,
+                                                 "sections", "section", 1, "rule", "r"));
+        if (i % 4 == 0)
+            json_array_append_new(denied,
+                                  json_pack("{s:s, s:[{s:i, s:s}]}", "recipient", id, "sections",
+                                            "section", 2, "code", "no_agreement"));
+    }
+    texts = fx_audit_accepted_details("case_alert", 2, allowed, denied, 400);
+    size_t n_texts = 0, n_allowed = 0, n_denied = 0;
+    for (; texts[n_texts]; n_texts++) {
+        const char *t = texts[n_texts];
+        assert_true(s_check(t));
+        json_t *d = json_loads(t, JSON_REJECT_DUPLICATES, NULL);
+        assert_non_null(d);
+        /* within the budget: the items, with their commas, take at most 400 bytes */
+        assert_true(strlen(t) <= 400 + 100);
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(d, "allowed"), i, item)
+            assert_true(json_equal(item, json_array_get(allowed, n_allowed++)));
+        json_array_foreach(json_object_get(d, "denied"), i, item)
+            assert_true(json_equal(item, json_array_get(denied, n_denied++)));
+        assert_int_equal(json_object_get(d, "recipients") != NULL, n_texts == 0);
+        if (n_texts == 0)
+            assert_int_equal(json_integer_value(json_object_get(d, "recipients")), 40);
+        json_decref(d);
+    }
+    assert_true(n_texts > 5);
+    assert_int_equal(n_allowed, 40);
+    assert_int_equal(n_denied, 10);
+    fx_audit_details_free(texts);
+    json_decref(allowed);
+    json_decref(denied);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accepted),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_accepted_details),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
