@@ -71,6 +71,20 @@ static void s_print_sections(const json_t *sections)
     }
 }
 
+/* The recipients an accepted entry lists, one line each: "allowed to X: section 1 (rule R)". */
+static void s_print_recipients(const json_t *list, const char *how)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        printf("\n      %s ", how);
+        agent_print_text(stdout, json_string_value(json_object_get(r, "recipient")), "?");
+        printf(":");
+        s_print_sections(json_object_get(r, "sections"));
+    }
+}
+
 /* The history in words; strings from the broker are printed sanitised. */
 static void s_print_history(const json_t *entries)
 {
@@ -84,18 +98,23 @@ static void s_print_history(const json_t *entries)
         json_t *details = json_object_get(e, "details");
         printf("  %s  ", time);
         agent_print_text(stdout, event, "");
-        if (strcmp(event, "allowed") == 0 || strcmp(event, "denied") == 0 ||
-            strcmp(event, "delivered") == 0) {
-            printf(strcmp(event, "denied") == 0 ? " for " : " to ");
-            agent_print_text(stdout, json_string_value(json_object_get(e, "subject")), "");
-            if (strcmp(event, "delivered") != 0) {
-                printf(":");
-                s_print_sections(json_object_get(details, "sections"));
+        if (strcmp(event, "accepted") == 0 || strcmp(event, "recipients") == 0) {
+            if (strcmp(event, "accepted") == 0) {
+                printf(" ");
+                agent_print_text(stdout, json_string_value(json_object_get(details, "kind")), "?");
+                printf(", %lld sections, for %lld recipients",
+                       (long long) json_integer_value(json_object_get(details, "sections")),
+                       (long long) json_integer_value(json_object_get(details, "recipients")));
             }
+            s_print_recipients(json_object_get(details, "allowed"), "allowed to");
+            s_print_recipients(json_object_get(details, "denied"), "denied for");
+        } else if (strcmp(event, "delivered") == 0) {
+            printf(" to ");
+            agent_print_text(stdout, json_string_value(json_object_get(e, "subject")), "");
         } else if (strcmp(event, "received") == 0) {
             printf(" by ");
             agent_print_text(stdout, json_string_value(json_object_get(e, "actor")), "");
-        } else if (strcmp(event, "rejected") == 0 || strcmp(event, "accepted") == 0) {
+        } else if (strcmp(event, "rejected") == 0) {
             char *text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
             printf(" ");
             agent_print_text(stdout, text, "");

@@ -37,8 +37,9 @@ static void s_usage(void)
         "           region the certificate is in, REGION/directory/ID.cert) or its Ed25519\n"
         "           public key in hex.\n"
         "  export   write every entry as one JSON object per line (never content)\n"
-        "  show     the history of one message: accepted or rejected, allowed or denied per\n"
-        "           recipient with the guideline's rule, delivered and received\n\n"
+        "  show     the history of one message: accepted (who was allowed, who denied) or "
+        "rejected,\n"
+        "           delivered and received\n\n"
         "DB is the broker's SQLite store; it is opened read-only and never changed.\n");
     fx_cli_print_exit_codes();
 }

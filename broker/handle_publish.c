@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "fusion/audit.h"
 #include "server_internal.h"
 
 typedef struct {
@@ -104,6 +105,32 @@ static int s_answer_again(publish_t *p)
     return 1;
 }
 
+/* An audit entry's details stay under this many bytes; one recipient's item (at most
+ * FX_ENVELOPE_MAX_SECTIONS sections) is far smaller. */
+#define AUDIT_DETAILS_BUDGET (FX_STORE_DETAILS_MAX - 4096)
+
+/* The accepted entry names every recipient with what allowed each of its sections, and every
+ * member of the audience the policy denied a section, so that one entry (one leaf, one proof)
+ * tells a receipt who may read what; lists too long for one entry continue in "recipients"
+ * entries (docs/audit.md). */
+static bool s_audit_accepted(publish_t *p, const Fusion__Header *header, json_t *allowed,
+                             json_t *denied)
+{
+#ifdef FX_BENCH_NO_AUDIT
+    (void) p, (void) header, (void) allowed, (void) denied;
+    return true; /* the bench-only build without the audit (tests/bench) */
+#endif
+    char **texts =
+        fx_audit_accepted_details(fx_vocab_name(FX_VOCAB_KIND, (int) header->kind),
+                                  header->n_sections, allowed, denied, AUDIT_DETAILS_BUDGET);
+    bool ok = true;
+    for (size_t i = 0; ok && texts[i]; i++)
+        ok = server_audit_text(p->self, i ? "recipients" : "accepted", header->sender, NULL,
+                               p->msg_id, p->digest, texts[i]);
+    fx_audit_details_free(texts);
+    return ok;
+}
+
 /* Stores the accepted message in the group transaction, under a savepoint so a failure undoes
  * this message alone. */
 static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zlistx_t *recipients,
@@ -135,25 +162,8 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
     for (const char *r = zlistx_first(recipients); r && rc == FX_OK; r = zlistx_next(recipients))
         rc = fx_store_delivery_add(self->store, p->msg_id, r);
     /* No answer row: the stored message is the accepted answer (fx_store_find_answer). */
-    if (rc == FX_OK) {
-        json_t *details = json_pack(
-            "{s:s, s:I, s:I}", "kind", fx_vocab_name(FX_VOCAB_KIND, (int) header->kind), "sections",
-            (json_int_t) header->n_sections, "recipients", (json_int_t) zlistx_size(recipients));
-        if (!server_audit(self, "accepted", header->sender, NULL, p->msg_id, p->digest, details))
-            rc = FX_ERR_STORAGE;
-    }
-    const char *r = zlistx_first(recipients);
-    for (size_t i = 0; rc == FX_OK && r; i++, r = zlistx_next(recipients))
-        if (!server_audit(self, "allowed", header->sender, r, p->msg_id, p->digest,
-                          json_incref(json_array_get(allowed, i))))
-            rc = FX_ERR_STORAGE;
-    for (size_t i = 0; rc == FX_OK && i < json_array_size(denied); i++) {
-        json_t *d = json_array_get(denied, i);
-        if (!server_audit(self, "denied", header->sender,
-                          json_string_value(json_object_get(d, "recipient")), p->msg_id, p->digest,
-                          json_pack("{s:O}", "sections", json_object_get(d, "sections"))))
-            rc = FX_ERR_STORAGE;
-    }
+    if (rc == FX_OK && !s_audit_accepted(p, header, allowed, denied))
+        rc = FX_ERR_STORAGE;
     if (rc == FX_OK && !workflow_record(self, env, p->digest, recipients))
         rc = FX_ERR_STORAGE;
     if (rc != FX_OK) {
@@ -166,7 +176,7 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
         server_storage_failed(self);
         return -1;
     }
-    for (r = zlistx_first(recipients); r; r = zlistx_next(recipients))
+    for (const char *r = zlistx_first(recipients); r; r = zlistx_next(recipients))
         server_note_delivery(self, r);
     return 0;
 }
@@ -274,7 +284,8 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
                 }
                 zhashx_insert(index_of, label, (void *) (index + 1));
                 zlistx_add_end(recipients, (void *) label);
-                json_array_append_new(allowed, json_pack("{s:[]}", "sections"));
+                json_array_append_new(allowed,
+                                      json_pack("{s:s, s:[]}", "recipient", label, "sections"));
                 index++;
             }
             fx_policy_decision_t decision;

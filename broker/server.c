@@ -433,30 +433,40 @@ void server_storage_failed(server_t *self)
     self->failed = true;
 }
 
-bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
-                  const uint8_t *msg_id, const uint8_t *digest, json_t *details)
+bool server_audit_text(server_t *self, const char *event, const char *actor, const char *subject,
+                       const uint8_t *msg_id, const uint8_t *digest, const char *details)
 {
 #ifdef FX_BENCH_NO_AUDIT
     /* Only in tests/bench's fusion-broker-noaudit, which measures what the audit costs. */
     (void) self, (void) event, (void) actor, (void) subject, (void) msg_id, (void) digest;
-    json_decref(details);
+    (void) details;
     return true;
 #endif
-    char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(details);
     fx_store_audit_entry_t entry = {.event = event,
                                     .actor = actor,
                                     .subject = subject,
                                     .msg_id = msg_id,
                                     .header_digest = digest,
-                                    .details = text};
-    fx_err_t rc = fx_store_audit_append(self->store, &entry, NULL, NULL);
-    free(text);
-    if (rc != FX_OK) {
+                                    .details = details};
+    if (fx_store_audit_append(self->store, &entry, NULL, NULL) != FX_OK) {
         server_storage_failed(self);
         return false;
     }
     return true;
+}
+
+bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
+                  const uint8_t *msg_id, const uint8_t *digest, json_t *details)
+{
+#ifdef FX_BENCH_NO_AUDIT
+    json_decref(details);
+    return true;
+#endif
+    char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(details);
+    bool ok = server_audit_text(self, event, actor, subject, msg_id, digest, text);
+    free(text);
+    return ok;
 }
 
 void server_note_room(server_t *self, session_t *session)

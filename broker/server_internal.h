@@ -170,6 +170,9 @@ void server_deliver(server_t *self, const char *principal);
 /* Appends an audit entry in the open transaction; false (and the store failed) on error. */
 bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
                   const uint8_t *msg_id, const uint8_t *digest, json_t *details);
+/* The same with details already written as the text of a JSON object (or NULL). */
+bool server_audit_text(server_t *self, const char *event, const char *actor, const char *subject,
+                       const uint8_t *msg_id, const uint8_t *digest, const char *details);
 /* Fills a policy principal from a certificate. */
 void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal);
 /* One log line on stderr. */

@@ -99,6 +99,56 @@ static fx_err_t s_checkpoint(const Fusion__Checkpoint *cp, const uint8_t broker_
     return FX_OK;
 }
 
+char **fx_audit_accepted_details(const char *kind, size_t sections, const json_t *allowed,
+                                 const json_t *denied, size_t budget)
+{
+    static const char *const names[2] = {"allowed", "denied"};
+    const json_t *lists[2] = {allowed, denied};
+    size_t next[2] = {0, 0}, count = 0;
+    char **texts = fx_calloc(2, sizeof *texts);
+    for (bool first = true;
+         first || next[0] < json_array_size(allowed) || next[1] < json_array_size(denied);
+         first = false) {
+        char *text = NULL;
+        size_t len = 0, used = 0;
+        FILE *out = open_memstream(&text, &len);
+        assert(out);
+        bool full = false;
+        for (int l = 0; l < 2; l++) {
+            fprintf(out, "%s\"%s\":[", l ? "]," : "{", names[l]);
+            for (size_t n = 0; !full && next[l] < json_array_size(lists[l]); n++) {
+                char *item =
+                    json_dumps(json_array_get(lists[l], next[l]), JSON_COMPACT | JSON_SORT_KEYS);
+                size_t size = strlen(item) + 1;
+                full = used > 0 && used + size > budget;
+                if (!full) {
+                    fprintf(out, "%s%s", n ? "," : "", item);
+                    used += size;
+                    next[l]++;
+                }
+                free(item);
+            }
+        }
+        if (first)
+            fprintf(out, "],\"kind\":\"%s\",\"recipients\":%zu,\"sections\":%zu}", kind,
+                    json_array_size(allowed), sections);
+        else
+            fputs("]}", out);
+        fclose(out);
+        texts = fx_realloc(texts, (count + 2) * sizeof *texts);
+        texts[count++] = text;
+        texts[count] = NULL;
+    }
+    return texts;
+}
+
+void fx_audit_details_free(char **texts)
+{
+    for (size_t i = 0; texts && texts[i]; i++)
+        free(texts[i]);
+    free(texts);
+}
+
 /* A string field of an entry: present, short, without NUL (protobuf strings are UTF-8). */
 static bool s_field_ok(const char *text, size_t max)
 {
@@ -191,8 +241,8 @@ fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t m
             json_t *n = json_object_get(details, "recipients");
             recipients = json_is_integer(n) ? json_integer_value(n) : -1;
         }
-        if (strcmp(e->event, "allowed") == 0)
-            allowed++;
+        if (strcmp(e->event, "accepted") == 0 || strcmp(e->event, "recipients") == 0)
+            allowed += (json_int_t) json_array_size(json_object_get(details, "allowed"));
         json_array_append_new(
             entries, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o}", "seq", (json_int_t) e->seq,
                                "time_ms", (json_int_t) e->time_ms, "event", e->event, "actor",
@@ -204,7 +254,7 @@ fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t m
                    "the receipt does not show the message accepted or rejected from %s", sender);
     if (rc == FX_OK && accepted && recipients != allowed)
         rc = s_why(FX_ERR_INVALID, why, why_size,
-                   "the broker accepted the message for %lld recipients but the receipt shows "
+                   "the broker accepted the message for %lld recipients but the receipt lists "
                    "%lld allowed (entries left out)",
                    (long long) recipients, (long long) allowed);
     if (rc == FX_OK && entries_p)

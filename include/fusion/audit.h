@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "fusion.pb-c.h"
 #include "fusion/keys.h"
 #include "fusion/merkle.h"
@@ -39,11 +41,23 @@ fx_err_t fx_audit_checkpoint_verify(const uint8_t *body, size_t body_len, const 
                                     size_t signature_len, const uint8_t broker_key[FX_KEY_BYTES],
                                     fx_audit_checkpoint_t *out) FX_WUR;
 
+/* The details of a message's "accepted" audit entry: {allowed: [{recipient, sections}], denied:
+ * [{recipient, sections}], kind, recipients (how many allowed), sections (how many)}, the items
+ * of allowed and denied (JSON arrays of objects) written as given. When the lists make the text
+ * longer than budget bytes they continue in the details of "recipients" entries, {allowed,
+ * denied}, each within budget (an item longer than budget still goes in, alone). Returns a new
+ * NULL-terminated array of texts (the first the accepted entry's), freed by
+ * fx_audit_details_free. */
+char **fx_audit_accepted_details(const char *kind, size_t sections, const json_t *allowed,
+                                 const json_t *denied, size_t budget);
+void fx_audit_details_free(char **texts);
+
 /* Verifies a receipt (a Receipt frame body) for msg_id, as its sender, offline: the checkpoint
  * is signed by the pinned broker key for broker_id; every entry is about msg_id, numbered in
  * increasing order, hashes (fx_store_audit_leaf_hash) to a leaf whose inclusion proof leads to
  * the checkpoint's root at its tree size; the message's accepted or rejected entry names sender;
- * and an accepted message lists as many allowed entries as it says it has recipients. On FX_OK
+ * and an accepted message lists as many allowed recipients (in its accepted entry and any
+ * "recipients" entries continuing it) as it says it has. On FX_OK
  * *checkpoint gets the checkpoint and *entries_p (may be NULL) a new JSON array of the entries
  * ({seq, time_ms, event, actor, subject, details}). Otherwise why (why_size bytes) says which
  * entry or what does not hold: FX_ERR_BAD_SIGNATURE or FX_ERR_UNTRUSTED for the checkpoint,

@@ -1073,19 +1073,19 @@ static int s_commit_floor(const bench_t *bench, double *ms)
         randombytes_buf(message.msg_id, sizeof message.msg_id);
         randombytes_buf(message.header_digest, sizeof message.header_digest);
         fx_store_answer_t answer = {.accepted = true, .expires_at = message.expires_at};
-        fx_store_audit_entry_t accepted = {.event = "accepted",
-                                           .actor = message.sender,
-                                           .msg_id = message.msg_id,
-                                           .header_digest = message.header_digest};
-        fx_store_audit_entry_t allowed = accepted;
-        allowed.event = "allowed";
-        allowed.subject = CONSUMER_ID;
+        fx_store_audit_entry_t accepted = {
+            .event = "accepted",
+            .actor = message.sender,
+            .msg_id = message.msg_id,
+            .header_digest = message.header_digest,
+            .details = "{\"allowed\":[{\"recipient\":\"" CONSUMER_ID "\",\"sections\":[{\"rule\":"
+                       "\"bench\",\"section\":1}]}],\"denied\":[],\"kind\":\"case_alert\","
+                       "\"recipients\":1,\"sections\":1}"};
         if ((rc = fx_store_begin(store)) == FX_OK &&
             (rc = fx_store_put_message(store, &message)) == FX_OK &&
             (rc = fx_store_delivery_add(store, message.msg_id, CONSUMER_ID)) == FX_OK &&
             (rc = fx_store_put_answer(store, message.msg_id, &answer)) == FX_OK &&
-            (rc = fx_store_audit_append(store, &accepted, NULL, NULL)) == FX_OK &&
-            (rc = fx_store_audit_append(store, &allowed, NULL, NULL)) == FX_OK)
+            (rc = fx_store_audit_append(store, &accepted, NULL, NULL)) == FX_OK)
             rc = fx_store_commit(store);
         ms[i] = (bench_now() - started) * 1000.0;
     }

@@ -82,7 +82,7 @@ expect 0 "the saved receipt verifies offline" THA.RTP.fp1 receipt "$id" --verify
 # Altered in transit: an entry, the checkpoint's body, a checkpoint signed by another key.
 sed 's/MYS\.RMP\.lo1/MYS.RMP.lo9/g' "$work/receipt.bin" >"$work/altered.bin"
 expect 1 "an altered entry" THA.RTP.fp1 receipt "$id" --verify "$work/altered.bin"
-contains "$work/out" "does NOT verify: entry [0-9]* (allowed) is not in the broker's signed tree" "altered entry named"
+contains "$work/out" "does NOT verify: entry [0-9]* (accepted) is not in the broker's signed tree" "altered entry named"
 sed 's/RSO\.FUSION\.broker/RSO.FUSION.brokex/' "$work/receipt.bin" >"$work/altered.bin"
 expect 1 "an altered checkpoint" THA.RTP.fp1 receipt "$id" --verify "$work/altered.bin"
 contains "$work/out" "checkpoint's signature does not verify" "altered checkpoint named"

@@ -99,12 +99,15 @@ admin audit export "$db" >"$work/export.jsonl" || fail "export"
 jq -e . "$work/export.jsonl" >/dev/null || fail "export writes JSON lines"
 grep -q -e "Mae Sot" -e "Secret words" -e "Example Driver" "$work/export.jsonl" && fail "export holds content"
 admin audit show "$db" --msg "$route_id" --json >"$work/show.jsonl" || fail "show --json"
-for event in accepted allowed denied delivered received; do
+for event in accepted delivered received; do
     jq -s -e "map(select(.event == \"$event\")) | length > 0" "$work/show.jsonl" >/dev/null ||
         fail "the route alert's history has no '$event' entry"
 done
-[ "$(jq -r 'select(.event == "denied") | "\(.subject) \(.details.sections[0].section) \(.details.sections[0].code)"' "$work/show.jsonl")" = "IDN.IMI.lo2 2 no_agreement" ] ||
-    fail "the route audience's denial of section 2 is not audited: $(grep denied "$work/show.jsonl")"
+# The accepted entry names the recipients with their rules and the audience's denials.
+[ "$(jq -r 'select(.event == "accepted") | [.details.allowed[] | "\(.recipient) \(.sections | map(.section) | join(","))"] | join("; ")' "$work/show.jsonl")" = "MYS.RMP.lo1 1,2; IDN.IMI.lo2 1" ] ||
+    fail "the route alert's allowed recipient is not audited: $(grep accepted "$work/show.jsonl")"
+[ "$(jq -r 'select(.event == "accepted") | .details.denied[] | "\(.recipient) \(.sections[0].section) \(.sections[0].code)"' "$work/show.jsonl")" = "IDN.IMI.lo2 2 no_agreement" ] ||
+    fail "the route audience's denial of section 2 is not audited: $(grep accepted "$work/show.jsonl")"
 admin audit show "$db" --msg "$notice_id" >"$work/out" || fail "show"
 contains "$work/out" "received   IDN.POLRI.fp1" "show in words"
 admin audit show "$db" --msg 00000000000000000000000000000000 >/dev/null 2>&1

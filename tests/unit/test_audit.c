@@ -96,10 +96,14 @@ static int s_setup(void **state)
     for (size_t i = 0; i < ENTRIES; i++)
         s_entry(f, i, "received", "IDN.POLRI.fp1", "", f->other_id, "{}");
     s_entry(f, 0, "policy_loaded", "broker", "policy.yaml", NULL, "{\"policy_blake2b\":\"ab\"}");
+    /* Two recipients: one in the accepted entry, one in the "recipients" entry continuing it. */
     s_entry(f, 5, "accepted", "THA.RTP.fp1", "", f->msg_id,
-            "{\"kind\":\"case_alert\",\"recipients\":1,\"sections\":2}");
-    s_entry(f, 6, "allowed", "THA.RTP.fp1", "MYS.RMP.lo1", f->msg_id,
-            "{\"sections\":[{\"rule\":\"route-alerts\",\"section\":1}]}");
+            "{\"allowed\":[{\"recipient\":\"MYS.RMP.lo1\",\"sections\":[{\"rule\":"
+            "\"route-alerts\",\"section\":1}]}],\"denied\":[],\"kind\":\"case_alert\","
+            "\"recipients\":2,\"sections\":2}");
+    s_entry(f, 6, "recipients", "THA.RTP.fp1", "", f->msg_id,
+            "{\"allowed\":[{\"recipient\":\"IDN.POLRI.fp1\",\"sections\":[{\"rule\":"
+            "\"route-alerts\",\"section\":1}]}],\"denied\":[]}");
     s_entry(f, 11, "delivered", "broker", "MYS.RMP.lo1", f->msg_id, "{}");
     s_entry(f, 17, "received", "MYS.RMP.lo1", "", f->msg_id, "{}");
     f->tree = fx_merkle_tree_new(0);
@@ -183,9 +187,9 @@ static void test_altered_entries(void **state)
     assert_int_equal(s_verify(f, why), FX_ERR_BAD_HASH);
     assert_non_null(strstr(why, "entry 18 (received)"));
     s_build(f);
-    f->entries[1].details = (char *) "{\"sections\":[{\"rule\":\"other\",\"section\":1}]}";
+    f->entries[1].details = (char *) "{\"allowed\":[{\"recipient\":\"IDN.POLRI.fp9\"}]}";
     assert_int_equal(s_verify(f, why), FX_ERR_BAD_HASH);
-    assert_non_null(strstr(why, "entry 7 (allowed)"));
+    assert_non_null(strstr(why, "entry 7 (recipients)"));
     s_build(f);
     f->entries[2].time_ms++;
     assert_int_equal(s_verify(f, why), FX_ERR_BAD_HASH);
@@ -223,7 +227,7 @@ static void test_altered_entries(void **state)
     f->proof_ptrs[1] = &f->proofs[2];
     f->entry_ptrs[2] = &f->entries[3];
     f->proof_ptrs[2] = &f->proofs[3];
-    f->receipt.n_entries = f->receipt.n_proofs = 3; /* allowed left out */
+    f->receipt.n_entries = f->receipt.n_proofs = 3; /* the recipients entry left out */
     assert_int_equal(s_verify(f, why), FX_ERR_INVALID);
     assert_non_null(strstr(why, "left out"));
     s_build(f);
