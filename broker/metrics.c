@@ -141,6 +141,13 @@ char *metrics_render(const metrics_t *self, const metrics_gauges_t *g)
     s_add(&t, "fusion_messages_stored %lld\n", (long long) g->stored_messages);
     s_metric(&t, "fusion_audit_entries", "gauge", "Entries in the audit trail.");
     s_add(&t, "fusion_audit_entries %lld\n", (long long) g->audit_entries);
+    s_metric(&t, "fusion_wal_checkpoints_total", "counter",
+             "Checkpoints of the store's write-ahead log by its checkpointer thread.");
+    s_add(&t, "fusion_wal_checkpoints_total %lld\n", (long long) g->wal_checkpoints);
+    s_metric(&t, "fusion_wal_checkpoint_failures_total", "counter",
+             "Of those, failed ones (retried; the log keeps every committed frame).");
+    s_add(&t, "fusion_wal_checkpoint_failures_total %lld\n",
+          (long long) g->wal_checkpoint_failures);
     return t.data;
 }
 

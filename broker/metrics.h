@@ -39,6 +39,7 @@ typedef struct {
     int64_t oldest_pending_age; /* ms; 0 when nothing is pending */
     int64_t stored_messages;
     int64_t audit_entries;
+    int64_t wal_checkpoints, wal_checkpoint_failures;
     bool storage_failed;
 } metrics_gauges_t;
 

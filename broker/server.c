@@ -1064,6 +1064,8 @@ static void s_gauges(void *arg, metrics_gauges_t *gauges)
                 stats.oldest_pending_at > 0 ? now - stats.oldest_pending_at : 0;
             self->gauges.stored_messages = stats.messages;
             self->gauges.audit_entries = stats.audit_entries;
+            self->gauges.wal_checkpoints = stats.wal_checkpoints;
+            self->gauges.wal_checkpoint_failures = stats.wal_checkpoint_failures;
             self->gauges_at = now;
         }
     }
@@ -1110,7 +1112,10 @@ static int s_start(server_t *self)
         return -1;
     }
     char why[FX_STORE_WHY_SIZE] = "";
-    if (!config->check_only && fx_store_open(config->database, NULL, &self->store, why) != FX_OK) {
+    /* WAL checkpoints on the store's own thread: a commit never waits for one. */
+    fx_store_options_t store_options = {.background_checkpoint = true};
+    if (!config->check_only &&
+        fx_store_open(config->database, &store_options, &self->store, why) != FX_OK) {
         server_log(self, "cannot open the store %s: %s", config->database, why);
         return FX_EXIT_SYSTEM; /* a storage fault, not a configuration mistake */
     }

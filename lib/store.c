@@ -18,16 +18,18 @@
 #include "fusion/jsontext.h"
 #include "fusion/codec.h"
 #include "fusion/vocab.h"
+#include "store_wal.h"
 
-#define APPLICATION_ID     0x46585354 /* "FXST": marks a Fusion store */
-#define DEFAULT_CACHE_KIB  8192
-#define DEFAULT_BUSY_MS    5000
-#define WAL_SIZE_LIMIT     (64 * 1024 * 1024)
-#define PRUNE_BATCH        256
-#define RECENT_MESSAGES    1024 /* message row ids remembered for audit entries */
-#define AUDIT_TEXT_MAX     1024 /* actor and subject, in bytes */
-#define STATE_UNACKED_MAX  FX_REFERRAL_DELIVERED
-#define ENVELOPE_HASH_SIZE crypto_generichash_BYTES
+#define APPLICATION_ID       0x46585354 /* "FXST": marks a Fusion store */
+#define DEFAULT_CACHE_KIB    8192
+#define DEFAULT_BUSY_MS      5000
+#define WAL_SIZE_LIMIT       (64 * 1024 * 1024)
+#define PRUNE_BATCH          256
+#define RECENT_MESSAGES      1024 /* message row ids remembered for audit entries */
+#define WAL_CHECKPOINT_PAGES 1000 /* the WAL size that asks for a checkpoint (SQLite's default) */
+#define AUDIT_TEXT_MAX       1024 /* actor and subject, in bytes */
+#define STATE_UNACKED_MAX    FX_REFERRAL_DELIVERED
+#define ENVELOPE_HASH_SIZE   crypto_generichash_BYTES
 
 /* The schema of version 1. The envelope is the last column of messages so that reading the
  * other columns never walks its overflow pages. Audit rows are append-only (triggers), and seq
@@ -298,6 +300,7 @@ struct fx_store {
         uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
         int64_t rowid; /* 0: empty */
     } recent[RECENT_MESSAGES];
+    store_wal_t *wal; /* the WAL checkpointer thread (options.background_checkpoint), or NULL */
     char error[FX_STORE_WHY_SIZE];
 };
 
@@ -750,6 +753,17 @@ static fx_err_t s_connect_read_only(fx_store_t *self, fx_store_check_t check, ch
 }
 
 /* Opens the connection: file mode, pragmas, schema, integrity check, statements. */
+/* After each commit: a WAL of WAL_CHECKPOINT_PAGES pages or more asks the checkpointer. A
+ * failed store asks nothing (its connection writes nothing more until reopened). */
+static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void) db, (void) name;
+    fx_store_t *self = arg;
+    if (pages >= WAL_CHECKPOINT_PAGES && !self->failed)
+        store_wal_poke(self->wal);
+    return SQLITE_OK;
+}
+
 static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
 {
     const fx_store_options_t *opt = &self->options;
@@ -806,6 +820,11 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
         s_why_sqlite(why, self->db, "cannot configure the database", rc);
         goto cleanup;
     }
+    if (opt->background_checkpoint && !self->wal)
+        self->wal = store_wal_start(self->path, opt->vfs, why);
+    if (self->wal)
+        sqlite3_wal_hook(self->db, s_wal_hook, self);
+    why[0] = '\0'; /* without the checkpointer, SQLite checkpoints in this thread */
     if (s_schema_prepare(self->db, why, &created) != FX_OK)
         goto cleanup;
     if (!created && s_integrity_check(self->db, check, why) != FX_OK)
@@ -886,6 +905,7 @@ void fx_store_destroy(fx_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     fx_store_t *self = *self_p;
+    store_wal_stop(&self->wal);
     s_disconnect(self);
     free(self->path);
     free(self->vfs_name);
@@ -2157,5 +2177,11 @@ fx_err_t fx_store_stats(fx_store_t *self, fx_store_stats_t *stats)
         (err = s_scalar(self, ST_OLDEST_PENDING, "find the oldest pending delivery",
                         &stats->oldest_pending_at)) != FX_OK)
         return err;
+    if (self->wal) {
+        long runs, failures;
+        store_wal_counts(self->wal, &runs, &failures);
+        stats->wal_checkpoints = runs;
+        stats->wal_checkpoint_failures = failures;
+    }
     return FX_OK;
 }

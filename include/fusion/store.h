@@ -48,14 +48,17 @@ typedef enum {
 
 /* Open options; a NULL pointer or zeroed fields mean the defaults. */
 typedef struct {
-    int cache_kib;          /* page cache bound in KiB (default 8192), so memory stays flat */
-    int busy_timeout_ms;    /* wait this long for another process's lock (default 5000) */
-    fx_store_check_t check; /* integrity check at open (default quick) */
-    int64_t max_page_count; /* TESTS ONLY: cap the database at this many pages, to simulate a
-                               full disk (SQLITE_FULL); 0: no cap */
-    const char *vfs;        /* TESTS ONLY: SQLite VFS name (fault injection); NULL: default */
-    bool read_only;         /* open an existing store read-only, write nothing (the auditor's
-                               tool); every write returns FX_ERR_STORAGE */
+    int cache_kib;              /* page cache bound in KiB (default 8192), so memory stays flat */
+    int busy_timeout_ms;        /* wait this long for another process's lock (default 5000) */
+    fx_store_check_t check;     /* integrity check at open (default quick) */
+    int64_t max_page_count;     /* TESTS ONLY: cap the database at this many pages, to simulate a
+                                   full disk (SQLITE_FULL); 0: no cap */
+    const char *vfs;            /* TESTS ONLY: SQLite VFS name (fault injection); NULL: default */
+    bool read_only;             /* open an existing store read-only, write nothing (the auditor's
+                                   tool); every write returns FX_ERR_STORAGE */
+    bool background_checkpoint; /* copy the write-ahead log back into the database on a thread
+                                   of the store's own (the broker), not in the thread that
+                                   commits; falls back to the latter if it cannot start */
 } fx_store_options_t;
 
 /* Opens (creating on first use, mode 0600) the database at path and runs options->check on it.
@@ -405,6 +408,8 @@ typedef struct {
     int64_t referrals_open; /* unacknowledged */
     int64_t audit_entries;
     int64_t oldest_pending_at; /* ms, 0 if nothing is pending */
+    int64_t wal_checkpoints;   /* by the checkpointer thread (options.background_checkpoint) */
+    int64_t wal_checkpoint_failures; /* of those, failed (retried at the next request) */
 } fx_store_stats_t;
 
 /* Fills *stats. */

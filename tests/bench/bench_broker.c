@@ -1624,7 +1624,7 @@ int main(void)
     bench.n_agents = s_env_size("BENCH_AGENTS", 1000);
     bench.subscriptions = s_env_size("BENCH_SUBSCRIPTIONS", 10000);
     bench.stored = s_env_size("BENCH_STORED", 100000);
-    bench.audit_messages = s_env_size("BENCH_AUDIT_MESSAGES", 5000);
+    bench.audit_messages = s_env_size("BENCH_AUDIT_MESSAGES", 20000);
     bench.noaudit = getenv("FUSION_BENCH_NOAUDIT");
     if (bench.n_agents == 0)
         bench.subscriptions = 0;

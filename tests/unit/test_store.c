@@ -270,6 +270,37 @@ static void test_group_commit_survives_reopen(void **state)
     fx_store_destroy(&store);
 }
 
+/* With background_checkpoint, the WAL is copied back by the store's own thread: checkpoints
+ * run while commits go on, the WAL file stops growing, and every row is there after reopening. */
+static void test_background_checkpoint(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, &(fx_store_options_t){.background_checkpoint = true});
+    char *wal = tu_path(fx->dir, "broker.db-wal");
+    int n = 0;
+    fx_store_stats_t stats = s_stats(store);
+    /* 1 KiB envelopes, 50 per commit: 1000 WAL pages come after a few thousand messages. */
+    for (int round = 0; stats.wal_checkpoints < 3 && round < 2000; round++) {
+        assert_int_equal(fx_store_begin(store), FX_OK);
+        for (int i = 0; i < 50; i++)
+            assert_int_equal(s_publish(store, ++n, FAR_FUTURE, 1), FX_OK);
+        assert_int_equal(fx_store_commit(store), FX_OK);
+        stats = s_stats(store);
+    }
+    assert_true(stats.wal_checkpoints >= 3);
+    assert_int_equal(stats.wal_checkpoint_failures, 0);
+    struct stat st;
+    assert_int_equal(stat(wal, &st), 0);
+    /* The WAL restarted from its beginning instead of holding every message (~2 pages each). */
+    assert_true(st.st_size < (off_t) n * 2 * 4096);
+    fx_store_destroy(&store);
+    store = s_open(fx->path, NULL);
+    assert_int_equal(s_stats(store).messages, n);
+    assert_int_equal(s_stats(store).wal_checkpoints, 0); /* no checkpointer without the option */
+    fx_store_destroy(&store);
+    free(wal);
+}
+
 static void test_rollback_leaves_nothing(void **state)
 {
     fixture_t *fx = *state;
@@ -1406,6 +1437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_and_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_survives_reopen, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_background_checkpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_answers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_delivery_order_and_states, s_setup, s_teardown),
