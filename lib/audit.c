@@ -102,10 +102,20 @@ static fx_err_t s_checkpoint(const Fusion__Checkpoint *cp, const uint8_t broker_
 char **fx_audit_accepted_details(const char *kind, size_t sections, const json_t *allowed,
                                  const json_t *denied, size_t budget)
 {
+    char **texts = fx_calloc(2, sizeof *texts);
+    /* Mostly everything fits: one entry, written in one pass. */
+    json_t *whole = json_pack("{s:O, s:O, s:s, s:I, s:I}", "allowed", allowed, "denied", denied,
+                              "kind", kind, "recipients", (json_int_t) json_array_size(allowed),
+                              "sections", (json_int_t) sections);
+    texts[0] = json_dumps(whole, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(whole);
+    if (strlen(texts[0]) <= budget)
+        return texts;
+    free(texts[0]);
+    texts[0] = NULL;
     static const char *const names[2] = {"allowed", "denied"};
     const json_t *lists[2] = {allowed, denied};
     size_t next[2] = {0, 0}, count = 0;
-    char **texts = fx_calloc(2, sizeof *texts);
     for (bool first = true;
          first || next[0] < json_array_size(allowed) || next[1] < json_array_size(denied);
          first = false) {

@@ -1328,12 +1328,12 @@ static int s_audit_run(bench_t *bench, const char *name, const char *binary, siz
 }
 
 /* The same load on the real broker and on a bench-only build with its audit appends compiled
- * out (Makefile: fusion-broker-noaudit), alternating, twice each; the best of each is kept so a
- * busy neighbour does not decide the ratio. */
+ * out (Makefile: fusion-broker-noaudit), alternating, three times each; the best of each is kept so
+ * a busy neighbour does not decide the ratio. */
 static int s_phase_audit(bench_t *bench)
 {
     double with = 0, without = 0;
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 3; round++) {
         char name[32];
         double cpu = 0;
         snprintf(name, sizeof name, "audit-%d", round);
@@ -1665,7 +1665,7 @@ int main(void)
         goto cleanup;
     if (bench.noaudit && bench.audit_messages > 0) {
         s_progress("audit: %zu messages on the broker and on a build without audit appends, "
-                   "twice each (BENCH_AUDIT_MESSAGES)",
+                   "three times each (BENCH_AUDIT_MESSAGES)",
                    bench.audit_messages);
         if (s_phase_audit(&bench) != 0)
             goto cleanup;
