@@ -41,13 +41,14 @@ struct fx_route {
     char text[S_ROUTE_TEXT_MAX];
 };
 
+/* Sized to its pattern (a broker holds one per subscription): the hops, then the text. */
 struct fx_route_pattern {
     size_t hop_count;
     size_t min_hops;       /* hops a route needs at least: all but the '**' */
     bool has_any_seq;      /* without '**' a route must have exactly hop_count hops */
     uint64_t any_seq_mask; /* bit j set when hop j is '**' */
-    hop_t hops[FX_PATTERN_MAX_HOPS];
-    char text[S_PATTERN_TEXT_MAX];
+    char *text;            /* normalised, after the hops in the same allocation */
+    hop_t hops[];
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -319,11 +320,19 @@ fx_err_t fx_route_pattern_parse(const char *text, fx_route_pattern_t **pattern_p
         return FX_ERR_INVALID;
     }
     *pattern_p = NULL;
-    fx_route_pattern_t *self = fx_calloc(1, sizeof *self);
-    fx_err_t rc =
-        s_parse(text, true, FX_PATTERN_MAX_HOPS, self->hops, &self->hop_count, self->text, why);
+    hop_t hops[FX_PATTERN_MAX_HOPS];
+    char text_out[S_PATTERN_TEXT_MAX];
+    size_t hop_count = 0;
+    fx_err_t rc = s_parse(text, true, FX_PATTERN_MAX_HOPS, hops, &hop_count, text_out, why);
     if (rc != FX_OK)
-        goto cleanup;
+        return rc;
+    size_t text_len = strlen(text_out);
+    fx_route_pattern_t *self =
+        fx_calloc(1, sizeof *self + hop_count * sizeof *self->hops + text_len + 1);
+    self->hop_count = hop_count;
+    memcpy(self->hops, hops, hop_count * sizeof *hops);
+    self->text = (char *) &self->hops[hop_count];
+    memcpy(self->text, text_out, text_len + 1);
     for (size_t i = 0; i < self->hop_count; i++) {
         if (self->hops[i].kind == S_HOP_ANY_SEQ) {
             self->has_any_seq = true;
@@ -333,10 +342,7 @@ fx_err_t fx_route_pattern_parse(const char *text, fx_route_pattern_t **pattern_p
         }
     }
     *pattern_p = self;
-    self = NULL;
-cleanup:
-    fx_route_pattern_destroy(&self);
-    return rc;
+    return FX_OK;
 }
 
 void fx_route_pattern_destroy(fx_route_pattern_t **self_p)

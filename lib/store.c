@@ -21,7 +21,7 @@
 #include "store_wal.h"
 
 #define APPLICATION_ID       0x46585354 /* "FXST": marks a Fusion store */
-#define DEFAULT_CACHE_KIB    8192
+#define DEFAULT_CACHE_KIB    2048
 #define DEFAULT_BUSY_MS      5000
 #define WAL_SIZE_LIMIT       (64 * 1024 * 1024)
 #define PRUNE_BATCH          256

@@ -52,8 +52,10 @@ store_wal_t *store_wal_start(const char *path, const char *vfs, char *why)
         free(self);
         return NULL;
     }
-    /* Its own close must not checkpoint or delete the WAL under the store's connection. */
+    /* Its own close must not checkpoint or delete the WAL under the store's connection; a
+     * checkpoint copies frames without going through the page cache, so it keeps a small one. */
     sqlite3_db_config(self->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL);
+    sqlite3_exec(self->db, "PRAGMA cache_size = -64", NULL, NULL, NULL);
     pthread_mutex_init(&self->lock, NULL);
     pthread_cond_init(&self->wake, NULL);
     if (pthread_create(&self->thread, NULL, s_run, self) != 0) {

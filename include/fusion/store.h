@@ -48,7 +48,7 @@ typedef enum {
 
 /* Open options; a NULL pointer or zeroed fields mean the defaults. */
 typedef struct {
-    int cache_kib;              /* page cache bound in KiB (default 8192), so memory stays flat */
+    int cache_kib;              /* page cache bound in KiB (default 2048), so memory stays flat */
     int busy_timeout_ms;        /* wait this long for another process's lock (default 5000) */
     fx_store_check_t check;     /* integrity check at open (default quick) */
     int64_t max_page_count;     /* TESTS ONLY: cap the database at this many pages, to simulate a
