@@ -103,6 +103,8 @@ char **fx_audit_accepted_details(const char *kind, size_t sections, const json_t
                                  const json_t *denied, size_t budget)
 {
     char **texts = fx_calloc(2, sizeof *texts);
+    if (!kind)
+        kind = ""; /* not a kind of the vocabulary: the entry still records the message */
     /* Mostly everything fits: one entry, written in one pass. */
     json_t *whole = json_pack("{s:O, s:O, s:s, s:I, s:I}", "allowed", allowed, "denied", denied,
                               "kind", kind, "recipients", (json_int_t) json_array_size(allowed),

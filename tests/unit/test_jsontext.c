@@ -118,6 +118,10 @@ static void test_accepted_details(void **state)
     assert_string_equal(texts[0], "{\"allowed\":[],\"denied\":[],\"kind\":\"case_alert\","
                                   "\"recipients\":0,\"sections\":2}");
     fx_audit_details_free(texts);
+    texts = fx_audit_accepted_details(NULL, 1, allowed, denied, 1000); /* an unknown kind */
+    assert_string_equal(texts[0], "{\"allowed\":[],\"denied\":[],\"kind\":\"\",\"recipients\":0,"
+                                  "\"sections\":1}");
+    fx_audit_details_free(texts);
     for (int i = 0; i < 40; i++) {
         char id[32];
         snprintf(id, sizeof id, "MYS.RMP.lo%d", i);
