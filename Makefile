@@ -59,7 +59,7 @@ MANS       := $(MAN_SRC:doc/man/%.scd=$(BUILD)/man/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all binaries test test-build asan fuzz fuzz-build soak bench demo deps install clean format
+.PHONY: all binaries test test-build asan fuzz fuzz-build soak bench bench-build demo deps install clean format
 .SUFFIXES:
 # Objects made by pattern rules are kept, so a second make rebuilds nothing.
 .SECONDARY:
@@ -140,10 +140,29 @@ $(NOAUDIT_BROKER): $(BROKER_SRC:%.c=$(BUILD)/obj-noaudit/%.o) $(LIBFUSION)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/tests/bench/report.o $(LIBFUSION)
+BENCH_LIB := $(BUILD)/obj/tests/bench/report.o $(BUILD)/obj/tests/bench/proc.o
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BENCH_LIB) $(LIBFUSION)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Programs bench_broker drives: the forwarder of the bare ZeroMQ hop, and the Mosquitto peer,
+# built only where libmosquitto is installed (make bench installs it as root; nothing else in
+# the tree links it). The main binaries never depend on either.
+BENCH_PEER_PKGS := mosquitto libmosquitto-dev
+BENCH_HELPERS   := $(BUILD)/bench/hop_forwarder
+ifeq ($(shell pkg-config --exists libmosquitto 2>/dev/null && echo yes),yes)
+BENCH_HELPERS   += $(BUILD)/bench/peer_mosquitto
+endif
+$(BUILD)/bench/hop_forwarder: $(BUILD)/obj/tests/bench/hop_forwarder.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/peer_mosquitto: $(BUILD)/obj/tests/bench/peer_mosquitto.o $(BENCH_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs libmosquitto) -o $@
 
 # Everything the test runner needs, in the chosen build directory.
 test-build: $(BINS) $(UNIT_BINS) $(TOOL_BINS)
@@ -188,9 +207,15 @@ soak: deps
 	@$(MAKE) --no-print-directory test-build fuzz-build
 	@sh tests/soak/run.sh $(BUILD) $(FUZZ_BINS)
 
+# As root, the peers are installed quietly like make deps does; otherwise, when they are missing,
+# bench_broker skips them with a note. bench-build runs in a new make, which sees them.
 bench: deps
-	@$(MAKE) --no-print-directory $(BINS) $(BENCH_BINS) $(NOAUDIT_BROKER)
+	@if [ "$$(id -u)" = 0 ]; then sh tests/deps.sh $(BENCH_PEER_PKGS) || \
+	    echo "bench: cannot install $(BENCH_PEER_PKGS); the Mosquitto peer is skipped"; fi
+	@$(MAKE) --no-print-directory bench-build
 	@sh tests/bench/run.sh $(BUILD) $(BENCH_BINS)
+
+bench-build: $(BINS) $(BENCH_BINS) $(NOAUDIT_BROKER) $(BENCH_HELPERS)
 
 demo: deps
 	@$(MAKE) --no-print-directory binaries
