@@ -5,6 +5,7 @@
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak       the long reliability run: 1000 SIGKILL cycles, 30 min fuzzing per target
 #   make bench      benchmarks; table on stdout, build/bench/report.json
+#   make bench-profile  perf profile of the broker under the bench's load (docs/performance.md)
 #   make demo       a throw-away demo region on loopback
 #   make deps       install missing Debian packages (as root), or print the apt-get line
 
@@ -59,7 +60,7 @@ MANS       := $(MAN_SRC:doc/man/%.scd=$(BUILD)/man/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all binaries test test-build asan fuzz fuzz-build soak bench bench-build demo deps install clean format
+.PHONY: all binaries test test-build asan fuzz fuzz-build soak bench bench-build bench-profile demo deps install clean format
 .SUFFIXES:
 # Objects made by pattern rules are kept, so a second make rebuilds nothing.
 .SECONDARY:
@@ -216,6 +217,11 @@ bench: deps
 	@sh tests/bench/run.sh $(BUILD) $(BENCH_BINS)
 
 bench-build: $(BINS) $(BENCH_BINS) $(NOAUDIT_BROKER) $(BENCH_HELPERS)
+
+# Where the broker's time goes: perf over bench_broker's delivered-message phase (needs perf).
+bench-profile: deps
+	@$(MAKE) --no-print-directory bench-build
+	@sh tests/bench/profile.sh $(BUILD)
 
 demo: deps
 	@$(MAKE) --no-print-directory binaries
