@@ -1,8 +1,11 @@
 /* The broker under load: a real fusion-broker, started here in a throw-away region, against the
  * floor it is bounded by, measured in the same run. Ed25519 verifications per second on 1 and N
- * threads; broker CPU per accepted, committed and delivered 1 KiB message and the throughput of
- * pipelined publishers; publish -> ACCEPTED and publish -> delivered latency at a paced rate;
- * resident memory with many agents, subscriptions and stored messages. See docs/bench.md. */
+ * threads; a bare ZeroMQ forwarding hop (hop_forwarder) with and without CURVE; broker CPU per
+ * accepted, committed and delivered 1 KiB message and the throughput of pipelined publishers;
+ * publish -> ACCEPTED and publish -> delivered latency at a paced rate; the same load through
+ * Mosquitto with QoS 1 (peer_mosquitto, when built); resident memory with many agents,
+ * subscriptions and stored messages; the publisher's CPU per message for 1, 10 and 100
+ * recipients. See docs/bench.md. */
 #include <czmq.h>
 #include <errno.h>
 #include <ftw.h>
