@@ -5,6 +5,7 @@
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak       the long reliability run: 1000 SIGKILL cycles, 30 min fuzzing per target
 #   make bench      benchmarks; table on stdout, build/bench/report.json
+#   make bench-profile  perf profile of the broker under the bench's load (docs/performance.md)
 #   make demo       a throw-away demo region on loopback
 #   make deps       install missing Debian packages (as root), or print the apt-get line
 
@@ -59,7 +60,7 @@ MANS       := $(MAN_SRC:doc/man/%.scd=$(BUILD)/man/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all binaries test test-build asan fuzz fuzz-build soak bench demo deps install clean format
+.PHONY: all binaries test test-build asan fuzz fuzz-build soak bench bench-build bench-profile demo deps install clean format
 .SUFFIXES:
 # Objects made by pattern rules are kept, so a second make rebuilds nothing.
 .SECONDARY:
@@ -140,10 +141,29 @@ $(NOAUDIT_BROKER): $(BROKER_SRC:%.c=$(BUILD)/obj-noaudit/%.o) $(LIBFUSION)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/obj/tests/bench/report.o $(LIBFUSION)
+BENCH_LIB := $(BUILD)/obj/tests/bench/report.o $(BUILD)/obj/tests/bench/proc.o
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BENCH_LIB) $(LIBFUSION)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Programs bench_broker drives: the forwarder of the bare ZeroMQ hop, and the Mosquitto peer,
+# built only where libmosquitto is installed (make bench installs it as root; nothing else in
+# the tree links it). The main binaries never depend on either.
+BENCH_PEER_PKGS := mosquitto libmosquitto-dev
+BENCH_HELPERS   := $(BUILD)/bench/hop_forwarder
+ifeq ($(shell pkg-config --exists libmosquitto 2>/dev/null && echo yes),yes)
+BENCH_HELPERS   += $(BUILD)/bench/peer_mosquitto
+endif
+$(BUILD)/bench/hop_forwarder: $(BUILD)/obj/tests/bench/hop_forwarder.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/peer_mosquitto: $(BUILD)/obj/tests/bench/peer_mosquitto.o $(BENCH_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs libmosquitto) -o $@
 
 # Everything the test runner needs, in the chosen build directory.
 test-build: $(BINS) $(UNIT_BINS) $(TOOL_BINS)
@@ -188,9 +208,20 @@ soak: deps
 	@$(MAKE) --no-print-directory test-build fuzz-build
 	@sh tests/soak/run.sh $(BUILD) $(FUZZ_BINS)
 
+# As root, the peers are installed quietly like make deps does; otherwise, when they are missing,
+# bench_broker skips them with a note. bench-build runs in a new make, which sees them.
 bench: deps
-	@$(MAKE) --no-print-directory $(BINS) $(BENCH_BINS) $(NOAUDIT_BROKER)
+	@if [ "$$(id -u)" = 0 ]; then sh tests/deps.sh $(BENCH_PEER_PKGS) || \
+	    echo "bench: cannot install $(BENCH_PEER_PKGS); the Mosquitto peer is skipped"; fi
+	@$(MAKE) --no-print-directory bench-build
 	@sh tests/bench/run.sh $(BUILD) $(BENCH_BINS)
+
+bench-build: $(BINS) $(BENCH_BINS) $(NOAUDIT_BROKER) $(BENCH_HELPERS)
+
+# Where the broker's time goes: perf over bench_broker's delivered-message phase (needs perf).
+bench-profile: deps
+	@$(MAKE) --no-print-directory bench-build
+	@sh tests/bench/profile.sh $(BUILD)
 
 demo: deps
 	@$(MAKE) --no-print-directory binaries

@@ -1,17 +1,18 @@
 /* The broker under load: a real fusion-broker, started here in a throw-away region, against the
  * floor it is bounded by, measured in the same run. Ed25519 verifications per second on 1 and N
- * threads; broker CPU per accepted, committed and delivered 1 KiB message and the throughput of
- * pipelined publishers; publish -> ACCEPTED and publish -> delivered latency at a paced rate;
- * resident memory with many agents, subscriptions and stored messages. See docs/bench.md. */
+ * threads; a bare ZeroMQ forwarding hop (hop_forwarder) with and without CURVE; broker CPU per
+ * accepted, committed and delivered 1 KiB message and the throughput of pipelined publishers;
+ * publish -> ACCEPTED and publish -> delivered latency at a paced rate; the same load through
+ * Mosquitto with QoS 1 (peer_mosquitto, when built); resident memory with many agents,
+ * subscriptions and stored messages; the publisher's CPU per message for 1, 10 and 100
+ * recipients. See docs/bench.md. */
 #include <czmq.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "fusion/keys.h"
 #include "fusion/store.h"
 #include "fusion/vocab.h"
+#include "proc.h"
 #include "report.h"
 
 #define DIR_BYTES            512  /* the temporary directory */
@@ -53,8 +55,6 @@
 #define BROKER_ID            "RSO.FUSION.broker"
 #define CONSUMER_ID          "IDN.POLRI.fp1"
 #define FENCE_PATTERN        "ZZZ>ZZZ" /* a route nobody publishes on */
-
-extern char **environ;
 
 /* Countries of the subscription patterns and of the agents' ids. */
 static const char *const s_countries[] = {"MMR", "THA", "MYS", "IDN", "LKA", "BGD", "AFG", "IRN",
@@ -93,6 +93,14 @@ typedef struct {
     double verify_us;       /* CPU time of one Ed25519 verification */
     double verify_rate_n;   /* verifications per second on cores threads */
     double verify_rate_1;   /* and on one thread */
+    double sign_us;         /* CPU time of one Ed25519 signature */
+    double box_seal_us;     /* CPU time of one sealed section key (crypto_box_seal) */
+    double broker_cpu_us;   /* broker CPU per accepted, committed, delivered message */
+    double hop_curve_us;    /* forwarder CPU per message of the bare CURVE ZeroMQ hop */
+    double hop_plain_us;    /* and of the same hop without CURVE */
+    size_t hop_messages;    /* BENCH_HOP_MESSAGES: each run of the hop floor */
+    const char *hop;        /* the forwarder of the hop floor (hop_forwarder) */
+    const char *mosquitto;  /* the Mosquitto peer (peer_mosquitto), or NULL: not built */
     uint64_t next_request_id;
     uint8_t *content; /* the plaintext of every message (an encoded SectionContent) */
     size_t content_len;
@@ -252,32 +260,47 @@ static double s_verify_rate(int threads, double *cpu_us_p)
     return failed ? -1 : (double) total / elapsed;
 }
 
-/* ---- Processes: the CLIs and the broker ------------------------------------------------- */
-
-/* Starts argv[0] with argv, stdin from /dev/null and stdout and stderr appended to log_path.
- * The child's pid, or -1. */
-static pid_t s_spawn(char *const argv[], const char *log_path)
+/* The floors of the publisher's cost: the CPU time (this thread's) of one Ed25519 signature
+ * over a VERIFY_MESSAGE_BYTES message, and of one section key sealed to a recipient's X25519
+ * key (crypto_box_seal of 32 bytes, as fx_envelope_seal wraps a key), each over
+ * VERIFY_SECONDS / 3 of calls. -1 if a call failed. */
+static int s_publisher_floors(double *sign_us_p, double *box_seal_us_p)
 {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path,
-                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-        fprintf(stderr, "bench_broker: cannot run %s: %s\n", argv[0], strerror(rc));
-        return -1;
+    uint8_t public_key[crypto_sign_PUBLICKEYBYTES], secret_key[crypto_sign_SECRETKEYBYTES];
+    uint8_t box_public[crypto_box_PUBLICKEYBYTES], box_secret[crypto_box_SECRETKEYBYTES];
+    uint8_t message[VERIFY_MESSAGE_BYTES], signature[crypto_sign_BYTES];
+    uint8_t section_key[32], sealed[32 + crypto_box_SEALBYTES];
+    crypto_sign_keypair(public_key, secret_key);
+    crypto_box_keypair(box_public, box_secret);
+    sodium_memzero(box_secret, sizeof box_secret);
+    randombytes_buf(message, sizeof message);
+    randombytes_buf(section_key, sizeof section_key);
+    int failed = 0;
+    for (int op = 0; op < 2; op++) {
+        unsigned long calls = 0;
+        double until = bench_now() + VERIFY_SECONDS / 3, cpu = s_thread_cpu_seconds();
+        while (bench_now() < until)
+            for (int i = 0; i < 16; i++, calls++)
+                if (op == 0)
+                    failed |= crypto_sign_detached(signature, NULL, message, sizeof message,
+                                                   secret_key) != 0;
+                else
+                    failed |=
+                        crypto_box_seal(sealed, section_key, sizeof section_key, box_public) != 0;
+        *(op == 0 ? sign_us_p : box_seal_us_p) =
+            (s_thread_cpu_seconds() - cpu) * 1e6 / (double) calls;
     }
-    return pid;
+    sodium_memzero(secret_key, sizeof secret_key);
+    sodium_memzero(section_key, sizeof section_key);
+    return failed ? -1 : 0;
 }
+
+/* ---- Processes: the CLIs and the broker ------------------------------------------------- */
 
 /* Runs argv to completion; 0 when it exited 0. */
 static int s_run(char *const argv[], const char *log_path)
 {
-    pid_t pid = s_spawn(argv, log_path);
+    pid_t pid = bench_proc_spawn(argv, log_path);
     int status;
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
         return -1;
@@ -313,13 +336,13 @@ static pid_t s_enrol_step(const region_t *region, const char *id, int stage, con
     if (stage == 0) {
         snprintf(bin, sizeof bin, "%s/fusion-agent", region->bin);
         char *argv[] = {bin, "keygen", (char *) id, "--dir", keys, NULL};
-        return s_spawn(argv, log);
+        return bench_proc_spawn(argv, log);
     }
     snprintf(bin, sizeof bin, "%s/fusion-admin", region->bin);
     snprintf(dir, sizeof dir, "%s/region", region->dir);
     snprintf(request, sizeof request, "%s/keys/%s.request", region->dir, id);
     char *argv[] = {bin, "enroll", "--region", dir, request, "--roles", (char *) roles, NULL};
-    return s_spawn(argv, log);
+    return bench_proc_spawn(argv, log);
 }
 
 /* Generates keys for every id and enrols it with roles, through the real CLIs, with up to
@@ -502,7 +525,7 @@ static int s_broker_start(const region_t *region, const char *name, broker_t *br
         unlink(endpoint_file);
         unlink(broker->log);
         char *argv[] = {bin, "--config", config, NULL};
-        broker->pid = s_spawn(argv, broker->log);
+        broker->pid = bench_proc_spawn(argv, broker->log);
         if (broker->pid < 0)
             return -1;
         int waited = s_broker_wait(broker, endpoint_file);
@@ -525,45 +548,6 @@ static int s_broker_start(const region_t *region, const char *name, broker_t *br
     fprintf(stderr, "bench_broker: the broker did not start\n");
     s_print_tail(broker->log);
     return -1;
-}
-
-/* CPU time (user + system, all threads) the process has used, in microseconds; -1 on error. */
-static double s_cpu_us(pid_t pid)
-{
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return -1;
-    size_t len = fread(line, 1, sizeof line - 1, file);
-    fclose(file);
-    line[len] = '\0';
-    const char *after_name = strrchr(line, ')'); /* the name may hold spaces */
-    unsigned long long utime, stime;
-    if (!after_name ||
-        sscanf(after_name + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-               &stime) != 2)
-        return -1;
-    return (double) (utime + stime) * 1e6 / (double) sysconf(_SC_CLK_TCK);
-}
-
-/* A "kB" field of /proc/PID/status (VmRSS:, VmHWM:) in MiB; -1 on error. */
-static double s_status_mib(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return -1;
-    double mib = -1;
-    size_t field_len = strlen(field);
-    while (fgets(line, sizeof line, file))
-        if (strncmp(line, field, field_len) == 0) {
-            mib = strtod(line + field_len, NULL) / 1024.0;
-            break;
-        }
-    fclose(file);
-    return mib;
 }
 
 static double s_self_cpu_us(void)
@@ -1043,6 +1027,183 @@ static size_t s_latencies(const double *start, const double *end, size_t count, 
     return n;
 }
 
+/* ---- Phase 0: the transport floor, a bare ZeroMQ forwarding hop -------------------------------
+ */
+
+/* The forwarder's endpoints, as it wrote them to its info file. */
+typedef struct {
+    char server_key[64]; /* Z85, or "-" without CURVE */
+    char front[256], back[256];
+} hop_info_t;
+
+/* Waits for the forwarder's info file: 0, or -1 when it exited or took too long. */
+static int s_hop_wait(pid_t pid, const char *path, hop_info_t *info)
+{
+    double until = bench_now() + BROKER_WAIT_S;
+    while (bench_now() < until) {
+        FILE *file = fopen(path, "r");
+        if (file) {
+            int got = fscanf(file, "%63s %255s %255s", info->server_key, info->front, info->back);
+            fclose(file);
+            if (got == 3)
+                return 0;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            fprintf(stderr, "bench_broker: the hop forwarder exited before it listened\n");
+            return -1;
+        }
+        s_sleep_ms(10);
+    }
+    fprintf(stderr, "bench_broker: the hop forwarder did not listen within %.0f s\n",
+            BROKER_WAIT_S);
+    return -1;
+}
+
+/* A DEALER connected to endpoint, as a CURVE client of server_key unless it is "-". */
+static zsock_t *s_hop_connect(const char *endpoint, const char *server_key)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (!sock)
+        return NULL;
+    if (strcmp(server_key, "-") != 0) {
+        char public_key[41], secret_key[41];
+        if (zmq_curve_keypair(public_key, secret_key) != 0) {
+            zsock_destroy(&sock);
+            return NULL;
+        }
+        zsock_set_curve_serverkey(sock, server_key);
+        zsock_set_curve_publickey(sock, public_key);
+        zsock_set_curve_secretkey(sock, secret_key);
+        sodium_memzero(secret_key, sizeof secret_key);
+    }
+    zsock_set_linger(sock, 0);
+    if (zsock_connect(sock, "%s", endpoint) != 0)
+        zsock_destroy(&sock);
+    return sock;
+}
+
+/* The consumer announces itself; 0 once the forwarder answered "ready". */
+static int s_hop_ready(zsock_t *consumer)
+{
+    if (zmq_send(zsock_resolve(consumer), "hello", 5, 0) != 5)
+        return -1;
+    zmq_pollitem_t item = {zsock_resolve(consumer), 0, ZMQ_POLLIN, 0};
+    char answer[8];
+    if (zmq_poll(&item, 1, (long) (STALL_SECONDS * 1000)) == 1 &&
+        zmq_recv(zsock_resolve(consumer), answer, sizeof answer, 0) == 5 &&
+        memcmp(answer, "ready", 5) == 0)
+        return 0;
+    fprintf(stderr, "bench_broker: the hop forwarder did not answer the consumer\n");
+    return -1;
+}
+
+/* Sends count CONTENT_BYTES messages from PUBLISHERS producers, PUBLISH_WINDOW in flight each
+ * (a message is in flight until the consumer has it; its first byte names its producer),
+ * through the forwarder; its CPU per message in *cpu_us_p and the rate in *rate_p. */
+static int s_hop_run(pid_t forwarder, zsock_t **producers, zsock_t *consumer, size_t count,
+                     double *cpu_us_p, double *rate_p)
+{
+    uint8_t body[CONTENT_BYTES], in[CONTENT_BYTES];
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (uint8_t) (i * 31);
+    size_t in_flight[PUBLISHERS] = {0}, sent = 0, received = 0;
+    zmq_pollitem_t item = {zsock_resolve(consumer), 0, ZMQ_POLLIN, 0};
+    double cpu_before = bench_proc_cpu_us(forwarder), started = bench_now();
+    double last_progress = started;
+    while (received < count) {
+        for (size_t p = 0; p < PUBLISHERS; p++)
+            while (in_flight[p] < PUBLISH_WINDOW && sent < count) {
+                body[0] = (uint8_t) p;
+                if (zmq_send(zsock_resolve(producers[p]), body, sizeof body, ZMQ_DONTWAIT) !=
+                    (int) sizeof body)
+                    break; /* at the high-water mark: the forwarder is behind */
+                in_flight[p]++;
+                sent++;
+            }
+        if (zmq_poll(&item, 1, 100) < 0 && errno != EINTR)
+            return -1;
+        int got;
+        size_t before = received;
+        while ((got = zmq_recv(item.socket, in, sizeof in, ZMQ_DONTWAIT)) >= 0) {
+            if (got != (int) sizeof in || in[0] >= PUBLISHERS || in_flight[in[0]] == 0) {
+                fprintf(stderr, "bench_broker: the hop delivered a message it was not sent\n");
+                return -1;
+            }
+            in_flight[in[0]]--;
+            received++;
+        }
+        double now = bench_now();
+        if (received != before) {
+            last_progress = now;
+        } else if (now - last_progress > STALL_SECONDS || zsys_interrupted) {
+            fprintf(stderr, "bench_broker: the hop stalled: %zu of %zu received\n", received,
+                    count);
+            return -1;
+        }
+    }
+    double elapsed = bench_now() - started, cpu_after = bench_proc_cpu_us(forwarder);
+    if (cpu_before < 0 || cpu_after < 0)
+        return -1;
+    *cpu_us_p = (cpu_after - cpu_before) / (double) count;
+    *rate_p = (double) count / elapsed;
+    return 0;
+}
+
+/* One run of the hop floor: a fresh forwarder process (with CURVE or without), its producers and
+ * its consumer; bench->hop_messages messages. */
+static int s_hop_measure(bench_t *bench, int curve, double *cpu_us_p, double *rate_p)
+{
+    char info_path[PATH_BYTES], log[PATH_BYTES];
+    const char *mode = curve ? "curve" : "plain";
+    snprintf(info_path, sizeof info_path, "%s/hop-%s.info", bench->region.dir, mode);
+    snprintf(log, sizeof log, "%s/hop-%s.log", bench->region.dir, mode);
+    char *argv[] = {(char *) bench->hop, (char *) mode, info_path, NULL};
+    pid_t pid = bench_proc_spawn(argv, log);
+    if (pid < 0)
+        return -1;
+    hop_info_t info;
+    zsock_t *producers[PUBLISHERS] = {NULL}, *consumer = NULL;
+    int rc = s_hop_wait(pid, info_path, &info);
+    if (rc == 0 && !(consumer = s_hop_connect(info.back, info.server_key)))
+        rc = -1;
+    for (size_t p = 0; p < PUBLISHERS && rc == 0; p++)
+        if (!(producers[p] = s_hop_connect(info.front, info.server_key)))
+            rc = -1;
+    if (rc == 0)
+        rc = s_hop_ready(consumer);
+    if (rc == 0)
+        rc = s_hop_run(pid, producers, consumer, bench->hop_messages, cpu_us_p, rate_p);
+    for (size_t p = 0; p < PUBLISHERS; p++)
+        zsock_destroy(&producers[p]);
+    zsock_destroy(&consumer);
+    kill(pid, SIGTERM);
+    if (bench_proc_wait(pid, BROKER_WAIT_S) != 0) {
+        fprintf(stderr, "bench_broker: the hop forwarder did not exit cleanly\n");
+        s_print_tail(log);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* The transport floor, without and with CURVE: what forwarding one 1 KiB message costs a process
+ * that does nothing else, through the same sockets and the same load as the broker's. */
+static int s_phase_hop(bench_t *bench)
+{
+    double plain_rate = 0, curve_rate = 0;
+    if (s_hop_measure(bench, 0, &bench->hop_plain_us, &plain_rate) != 0 ||
+        s_hop_measure(bench, 1, &bench->hop_curve_us, &curve_rate) != 0)
+        return -1;
+    s_progress("hop: %zu messages each; plain %.0f msg/s, CURVE %.0f msg/s", bench->hop_messages,
+               plain_rate, curve_rate);
+    bench_report("floor: plain ZeroMQ hop, forwarder CPU per 1 KiB msg", bench->hop_plain_us, "us",
+                 0);
+    bench_report("floor: CURVE ZeroMQ hop, forwarder CPU per 1 KiB msg", bench->hop_curve_us, "us",
+                 bench->hop_plain_us);
+    bench_report("floor: CURVE ZeroMQ hop, 1 KiB msg/s", curve_rate, "msg/s", 0);
+    return 0;
+}
+
 /* ---- Phase 1: CPU, throughput and latency ------------------------------------------------- */
 
 /* The latency floor of the store: FLOOR_COMMITS transactions of one PUBLISH each, written as
@@ -1134,11 +1295,11 @@ static int s_measure_throughput(bench_t *bench, const broker_t *broker, zsock_t 
                    .consumer = consumer,
                    .batch = &batch,
                    .window = PUBLISH_WINDOW};
-    double cpu_before = s_cpu_us(broker->pid), self_before = s_self_cpu_us();
+    double cpu_before = bench_proc_cpu_us(broker->pid), self_before = s_self_cpu_us();
     rc = s_load_run(&load);
     if (rc == 0)
         rc = s_fence(bench, consumer);
-    double cpu_after = s_cpu_us(broker->pid), self_after = s_self_cpu_us();
+    double cpu_after = bench_proc_cpu_us(broker->pid), self_after = s_self_cpu_us();
     if (rc != 0 || cpu_before < 0 || cpu_after < 0 || load.rejected > 0) {
         rc = -1;
         goto cleanup;
@@ -1151,8 +1312,13 @@ static int s_measure_throughput(bench_t *bench, const broker_t *broker, zsock_t 
                load.accepted, load.rejected, load.delivered, load.duplicates,
                load.last_delivery - load.started, (cpu_after - cpu_before) / 1e6,
                (self_after - self_before) / (double) load.accepted);
+    bench->broker_cpu_us = cpu_per_message;
     bench_report("broker: CPU per 1 KiB msg accepted+committed+delivered", cpu_per_message, "us",
                  bench->verify_us);
+    /* What the broker spends besides the one verification it must do, against the bare CURVE
+     * hop that forwards one message with nothing else (the CURVE floor of the transport). */
+    bench_report("broker: CPU per msg outside the signature check",
+                 cpu_per_message - bench->verify_us, "us", bench->hop_curve_us);
     char name[128];
     snprintf(name, sizeof name, "broker: accepted msg/s vs %d-thread verify rate", bench->cores);
     bench_report(name, throughput, "msg/s", bench->verify_rate_n);
@@ -1278,6 +1444,46 @@ static int s_phase_traffic(bench_t *bench)
     return rc;
 }
 
+/* ---- Phase 1a: the peer, Mosquitto ------------------------------------------------------------
+ */
+
+/* The same load through Mosquitto with QoS 1 (peer_mosquitto: a real mosquitto with persistence,
+ * driven through libmosquitto), its broker CPU per message read from /proc the same way; then
+ * the Fusion broker's CPU outside the signature check against it. Skipped with a note when the
+ * peer was not built (no libmosquitto) or mosquitto is not installed. */
+static int s_phase_mosquitto(bench_t *bench)
+{
+    if (!bench->mosquitto || access(bench->mosquitto, X_OK) != 0) {
+        s_progress("peers: Mosquitto skipped: peer_mosquitto was not built (no libmosquitto-dev; "
+                   "make bench installs mosquitto and libmosquitto-dev when run as root)");
+        return 0;
+    }
+    char result[PATH_BYTES], count[32];
+    snprintf(result, sizeof result, "%s/mosquitto.result", bench->region.dir);
+    snprintf(count, sizeof count, "%zu", bench->messages);
+    char *argv[] = {(char *) bench->mosquitto, count, result, NULL};
+    s_progress("peers: %zu messages through Mosquitto with QoS 1", bench->messages);
+    pid_t pid = bench_proc_spawn(argv, NULL);
+    int status = pid < 0 ? -1 : bench_proc_wait(pid, 10 * STALL_SECONDS);
+    if (status == 5)
+        return 0; /* mosquitto is not installed: peer_mosquitto printed the note */
+    double cpu_us = 0, rate = 0;
+    FILE *file = status == 0 ? fopen(result, "r") : NULL;
+    int got = file ? fscanf(file, "%lf %lf", &cpu_us, &rate) : 0;
+    if (file)
+        fclose(file);
+    if (got != 2 || cpu_us <= 0) {
+        fprintf(stderr, "bench_broker: the Mosquitto peer failed (status %d)\n", status);
+        return -1;
+    }
+    bench_report("peer: Mosquitto QoS 1, broker CPU per 1 KiB msg", cpu_us, "us",
+                 bench->hop_plain_us);
+    bench_report("peer: Mosquitto QoS 1, delivered msg/s (end to end)", rate, "msg/s", 0);
+    bench_report("broker: CPU/msg outside signature check vs Mosquitto QoS 1",
+                 bench->broker_cpu_us - bench->verify_us, "us", cpu_us);
+    return 0;
+}
+
 /* ---- Phase 1b: what the audit trail costs ------------------------------------------------- */
 
 /* Broker CPU per message (accepted, committed, delivered) for count messages on a fresh broker
@@ -1305,12 +1511,12 @@ static int s_audit_run(bench_t *bench, const char *name, const char *binary, siz
                    .consumer = consumer,
                    .batch = &batch,
                    .window = PUBLISH_WINDOW};
-    double before = s_cpu_us(broker.pid);
+    double before = bench_proc_cpu_us(broker.pid);
     if (rc == 0)
         rc = s_load_run(&load);
     if (rc == 0)
         rc = s_fence(bench, consumer);
-    double after = s_cpu_us(broker.pid);
+    double after = bench_proc_cpu_us(broker.pid);
     if (rc == 0 && (before < 0 || after < 0 || load.rejected > 0 || load.accepted == 0))
         rc = -1;
     if (rc == 0) {
@@ -1346,6 +1552,127 @@ static int s_phase_audit(bench_t *bench)
         without = round == 0 || cpu < without ? cpu : without;
     }
     bench_report("broker: CPU per msg with the audit (vs without)", with, "us", without);
+    return 0;
+}
+
+/* ---- Phase 2b: what publishing costs the publisher ----------------------------------------------
+ */
+
+/* One message as fusion-agent publishes it, without the network send: PREPARE to the broker
+ * (the client verifies every recipient certificate the broker returns), seal the 1 KiB section
+ * to every allowed recipient, sign the header, encode the PUBLISH frame. 0, or -1. */
+static int s_publish_prepare_seal(bench_t *bench, fx_client_t *client, const char *const *ids,
+                                  size_t n)
+{
+    Fusion__Category categories[] = {FUSION__CATEGORY__CATEGORY_OPERATIONAL};
+    Fusion__SectionDescriptor descriptor = FUSION__SECTION_DESCRIPTOR__INIT;
+    descriptor.id = 1;
+    descriptor.tlp = FUSION__TLP__TLP_AMBER;
+    descriptor.n_categories = 1;
+    descriptor.categories = categories;
+    Fusion__SectionDescriptor *descriptors[] = {&descriptor};
+    Fusion__Header draft = FUSION__HEADER__INIT;
+    draft.kind = FUSION__KIND__KIND_CASE_ALERT;
+    draft.urgency = FUSION__URGENCY__URGENCY_NORMAL;
+    draft.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
+    draft.purpose = FUSION__PURPOSE__PURPOSE_INVESTIGATION;
+    draft.n_sections = 1;
+    draft.sections = descriptors;
+    fx_prepared_t *prepared = NULL;
+    fx_envelope_t *env = NULL;
+    fx_answer_t answer;
+    fx_err_t rc = fx_client_prepare(client, &draft, ids, n, bench->region.authority_key, NULL,
+                                    fx_now_ms(), (int) (STALL_SECONDS * 1000), &prepared, &answer);
+    size_t allowed = rc == FX_OK ? fx_prepared_allowed_count(prepared, 0) : 0;
+    if (rc != FX_OK || allowed != n) {
+        fprintf(stderr, "bench_broker: PREPARE for %zu recipients: %s, %zu allowed %s %s\n", n,
+                fx_strerror(rc), allowed, answer.code, answer.reason);
+        fx_prepared_destroy(&prepared);
+        return -1;
+    }
+    fx_recipient_t *recipients = fx_calloc(allowed, sizeof *recipients);
+    for (size_t j = 0; j < allowed; j++) {
+        const fx_cert_t *cert = fx_prepared_allowed(prepared, 0, j);
+        recipients[j] = (fx_recipient_t){fx_cert_id(cert), fx_cert_box_key(cert)};
+    }
+    fx_section_draft_t section = {.id = 1,
+                                  .tlp = FX_TLP_AMBER,
+                                  .categories = 1u << FX_CATEGORY_OPERATIONAL,
+                                  .plaintext = bench->content,
+                                  .plaintext_len = bench->content_len,
+                                  .recipients = recipients,
+                                  .n_recipients = allowed};
+    rc = fx_envelope_seal(bench->publishers[0], &draft, &section, 1, &env);
+    if (rc == FX_OK) {
+        Fusion__Frame frame = FUSION__FRAME__INIT;
+        Fusion__Publish publish = FUSION__PUBLISH__INIT;
+        publish.envelope = (Fusion__Envelope *) fx_envelope_message(env);
+        frame.request_id = bench->next_request_id++;
+        frame.body_case = FUSION__FRAME__BODY_PUBLISH;
+        frame.publish = &publish;
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        fx_codec_encode(&frame, &bytes, &len);
+        free(bytes);
+    } else {
+        fprintf(stderr, "bench_broker: cannot seal for %zu recipients: %s\n", n, fx_strerror(rc));
+    }
+    fx_envelope_destroy(&env);
+    free(recipients);
+    fx_prepared_destroy(&prepared);
+    return rc == FX_OK ? 0 : -1;
+}
+
+/* The publisher's CPU (this process: the calling thread and ZeroMQ's, which decrypts the
+ * PREPARED answer) per message for 1, 10 and 100 recipients among the enrolled agents, each
+ * repeated for at least a second; against one signature, and per added recipient against what
+ * each one needs at least (one certificate verified, one section key sealed). */
+static int s_phase_publisher(bench_t *bench, const char *endpoint)
+{
+    static const size_t counts[] = {1, 10, 100};
+    size_t n_counts = sizeof counts / sizeof counts[0];
+    double cpu_us[sizeof counts / sizeof counts[0]] = {0};
+    const char **ids = fx_calloc(bench->n_agents + 1, sizeof *ids);
+    for (size_t a = 0; a < bench->n_agents; a++)
+        ids[a] = fx_keys_id(bench->agents[a]);
+    fx_client_t *client = NULL;
+    int rc =
+        fx_client_new(endpoint, bench->publishers[0], bench->region.broker_cert, &client) == FX_OK
+            ? 0
+            : -1;
+    /* The first PREPARE waits for the connection and its CURVE handshake: not counted. */
+    if (rc == 0)
+        rc = s_publish_prepare_seal(bench, client, ids, 1);
+    size_t done = 0;
+    for (; done < n_counts && rc == 0 && counts[done] <= bench->n_agents; done++) {
+        size_t reps = 0;
+        double cpu = 0, until = bench_now() + 1.0;
+        while (rc == 0 && (reps < 5 || bench_now() < until)) {
+            double before = s_self_cpu_us();
+            rc = s_publish_prepare_seal(bench, client, ids, counts[done]);
+            cpu += s_self_cpu_us() - before;
+            reps++;
+        }
+        cpu_us[done] = cpu / (double) reps;
+    }
+    fx_client_destroy(&client);
+    free(ids);
+    if (rc != 0)
+        return -1;
+    if (done < n_counts)
+        s_progress("publisher: only %zu agents enrolled (BENCH_AGENTS): no figure for %zu "
+                   "recipients",
+                   bench->n_agents, counts[done]);
+    for (size_t i = 0; i < done; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "publisher: CPU to prepare+seal+sign 1 KiB, %zu recipient%s",
+                 counts[i], counts[i] == 1 ? "" : "s");
+        bench_report(name, cpu_us[i], "us", bench->sign_us);
+    }
+    if (done == n_counts)
+        bench_report("publisher: CPU per added recipient (1 to 100)",
+                     (cpu_us[done - 1] - cpu_us[0]) / (double) (counts[done - 1] - counts[0]), "us",
+                     bench->verify_us + bench->box_seal_us);
     return 0;
 }
 
@@ -1456,9 +1783,9 @@ static int s_store_messages(bench_t *bench, const broker_t *broker, zsock_t **pu
                        .n_publishers = PUBLISHERS,
                        .batch = &batch,
                        .window = PUBLISH_WINDOW};
-        double cpu_before = s_cpu_us(broker->pid);
+        double cpu_before = bench_proc_cpu_us(broker->pid);
         int rc = s_load_run(&load);
-        double cpu_after = s_cpu_us(broker->pid);
+        double cpu_after = bench_proc_cpu_us(broker->pid);
         s_batch_free(&batch);
         if (rc != 0 || load.accepted != count)
             return -1;
@@ -1469,7 +1796,7 @@ static int s_store_messages(bench_t *bench, const broker_t *broker, zsock_t **pu
         s_progress("%zu of %zu messages stored: this chunk %.0f accepted/s, broker CPU %.0f us per "
                    "message; broker RSS %.1f MiB",
                    done, bench->stored, (double) count / (load.last_answer - load.started),
-                   *last_us_p, s_status_mib(broker->pid, "VmRSS:"));
+                   *last_us_p, bench_proc_status_mib(broker->pid, "VmRSS:"));
     }
     *cpu_us_p = cpu_us / (double) bench->stored;
     return 0;
@@ -1500,17 +1827,17 @@ static int s_phase_memory(bench_t *bench)
     }
     if (s_broker_start(region, "memory", &broker) != 0)
         goto cleanup;
-    double idle = s_status_mib(broker.pid, "VmRSS:");
+    double idle = bench_proc_status_mib(broker.pid, "VmRSS:");
     s_progress("broker (pid %d) listening on %s, RSS %.1f MiB", (int) broker.pid, broker.endpoint,
                idle);
     bench_report("memory: broker RSS, idle", idle, "MiB", 0);
 
-    double cpu_before = s_cpu_us(broker.pid);
+    double cpu_before = bench_proc_cpu_us(broker.pid);
     started = bench_now();
     if (n > 0 && s_agents_connect(bench, broker.endpoint, agents) != 0)
         goto cleanup;
-    double cpu_after = s_cpu_us(broker.pid);
-    double with_agents = s_status_mib(broker.pid, "VmRSS:");
+    double cpu_after = bench_proc_cpu_us(broker.pid);
+    double with_agents = bench_proc_status_mib(broker.pid, "VmRSS:");
     if (n > 0)
         s_progress("%zu agents, %zu subscriptions in %.1f s; broker CPU %.0f us per agent "
                    "(CURVE handshake, ZAP, session, subscriptions)",
@@ -1536,10 +1863,15 @@ static int s_phase_memory(bench_t *bench)
     }
     snprintf(name, sizeof name, "memory: RSS, %zu agents, %zu subs, %zu stored", n,
              bench->subscriptions, bench->stored);
-    bench_report(name, s_status_mib(broker.pid, "VmRSS:"), "MiB", MEMORY_BUDGET_MIB);
+    bench_report(name, bench_proc_status_mib(broker.pid, "VmRSS:"), "MiB", MEMORY_BUDGET_MIB);
     snprintf(name, sizeof name, "memory: peak RSS (VmHWM), %zu agents, %zu stored", n,
              bench->stored);
-    bench_report(name, s_status_mib(broker.pid, "VmHWM:"), "MiB", MEMORY_BUDGET_MIB);
+    bench_report(name, bench_proc_status_mib(broker.pid, "VmHWM:"), "MiB", MEMORY_BUDGET_MIB);
+    if (n > 0) {
+        s_progress("publisher: PREPARE, seal and sign for 1, 10 and 100 of the agents");
+        if (s_phase_publisher(bench, broker.endpoint) != 0)
+            goto cleanup;
+    }
     rc = 0;
 cleanup:
     for (size_t p = 0; p < PUBLISHERS; p++)
@@ -1626,6 +1958,9 @@ int main(void)
     bench.stored = s_env_size("BENCH_STORED", 100000);
     bench.audit_messages = s_env_size("BENCH_AUDIT_MESSAGES", 20000);
     bench.noaudit = getenv("FUSION_BENCH_NOAUDIT");
+    bench.hop_messages = s_env_size("BENCH_HOP_MESSAGES", 100000);
+    bench.hop = getenv("FUSION_BENCH_HOP");
+    bench.mosquitto = getenv("FUSION_BENCH_MOSQUITTO");
     if (bench.n_agents == 0)
         bench.subscriptions = 0;
     s_raise_fd_limit(bench.n_agents);
@@ -1647,6 +1982,12 @@ int main(void)
     snprintf(name, sizeof name, "floor: Ed25519 verifications/s, %d threads", bench.cores);
     bench_report(name, bench.verify_rate_n, "verify/s", bench.verify_rate_1);
     bench_report("floor: CPU time of one Ed25519 verification", bench.verify_us, "us", 0);
+    if (s_publisher_floors(&bench.sign_us, &bench.box_seal_us) != 0) {
+        fprintf(stderr, "bench_broker: the signature floor failed\n");
+        goto cleanup;
+    }
+    bench_report("floor: CPU time of one Ed25519 signature", bench.sign_us, "us", 0);
+    bench_report("floor: CPU time of one sealed section key", bench.box_seal_us, "us", 0);
 
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp"; /* on disk: fsync */
     snprintf(bench.region.dir, sizeof bench.region.dir, "%s/fusion-bench-broker-XXXXXX", base);
@@ -1661,7 +2002,18 @@ int main(void)
     s_progress("traffic: %zu messages from %d pipelined publishers (window %d), then %.0f s at "
                "%.0f msg/s",
                bench.messages, PUBLISHERS, PUBLISH_WINDOW, bench.latency_seconds, LATENCY_RATE);
+    if (bench.hop && bench.hop_messages > 0) {
+        s_progress("hop: %zu messages through a bare ZeroMQ forwarder, plain then CURVE "
+                   "(BENCH_HOP_MESSAGES)",
+                   bench.hop_messages);
+        if (s_phase_hop(&bench) != 0)
+            goto cleanup;
+    } else {
+        s_progress("hop: skipped (FUSION_BENCH_HOP names no forwarder, or BENCH_HOP_MESSAGES=0)");
+    }
     if (s_phase_traffic(&bench) != 0)
+        goto cleanup;
+    if (bench.messages > 0 && s_phase_mosquitto(&bench) != 0)
         goto cleanup;
     if (bench.noaudit && bench.audit_messages > 0) {
         s_progress("audit: %zu messages on the broker and on a build without audit appends, "

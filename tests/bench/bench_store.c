@@ -1,7 +1,9 @@
-/* Durable commits of the store on disk (WAL, synchronous=FULL): one PUBLISH per transaction
- * against group commit of 100, each PUBLISH a 1 KiB envelope with a delivery, its answer and its
- * audit entry, as the broker writes them. */
+/* Durable commits on disk (WAL, synchronous=FULL). The floor: bare SQLite, one 1 KiB row per
+ * transaction and GROUP rows per transaction. The store: one PUBLISH per transaction against
+ * group commit of GROUP, each PUBLISH a 1 KiB envelope with a delivery, its answer and its audit
+ * entry, as the broker writes them; each against the floor of the same grouping. */
 #include <ftw.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 
 #define ENVELOPE_BYTES 1024
 #define PHASE_SECONDS  3.0
-#define GROUP          100
+#define GROUP          64 /* messages per group commit, as one round of PUBLISH windows */
 
 static int s_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -70,6 +72,46 @@ static double s_phase(fx_store_t *store, uint32_t *next, int group, const uint8_
     return (double) messages / elapsed;
 }
 
+/* The floor: rows of ENVELOPE_BYTES inserted group per transaction into a one-table SQLite
+ * database in WAL mode with synchronous=FULL (what fx_store sets), for PHASE_SECONDS; rows per
+ * second, or -1. */
+static double s_sqlite_floor(const char *path, int group, const uint8_t *row)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *insert = NULL;
+    double rate = -1;
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                     "CREATE TABLE IF NOT EXISTS floor(id INTEGER PRIMARY KEY, body BLOB NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO floor(body) VALUES (?)", -1, &insert, NULL) !=
+            SQLITE_OK)
+        goto cleanup;
+    double start = bench_now(), elapsed = 0;
+    long rows = 0;
+    while (elapsed < PHASE_SECONDS) {
+        if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+            goto cleanup;
+        for (int i = 0; i < group; i++) {
+            sqlite3_bind_blob(insert, 1, row, ENVELOPE_BYTES, SQLITE_STATIC);
+            if (sqlite3_step(insert) != SQLITE_DONE || sqlite3_reset(insert) != SQLITE_OK)
+                goto cleanup;
+        }
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            goto cleanup;
+        rows += group;
+        elapsed = bench_now() - start;
+    }
+    rate = (double) rows / elapsed;
+cleanup:
+    if (rate < 0)
+        fprintf(stderr, "bench_store: SQLite floor: %s\n", db ? sqlite3_errmsg(db) : "no memory");
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    return rate;
+}
+
 int main(void)
 {
     fx_init();
@@ -80,13 +122,23 @@ int main(void)
         perror("bench_store: mkdtemp");
         return 1;
     }
-    snprintf(path, sizeof path, "%s/broker.db", dir);
     int status = 1;
     char why[FX_STORE_WHY_SIZE];
     fx_store_t *store = NULL;
     uint8_t envelope[ENVELOPE_BYTES];
     for (size_t i = 0; i < sizeof envelope; i++)
         envelope[i] = (uint8_t) (i * 13);
+    snprintf(path, sizeof path, "%s/floor.db", dir);
+    double floor_single = s_sqlite_floor(path, 1, envelope);
+    double floor_grouped = floor_single > 0 ? s_sqlite_floor(path, GROUP, envelope) : -1;
+    if (floor_grouped <= 0)
+        goto cleanup;
+    char name[128];
+    bench_report("floor: SQLite WAL synchronous=FULL, one 1 KiB row/commit", floor_single,
+                 "commit/s", 0);
+    snprintf(name, sizeof name, "floor: SQLite WAL synchronous=FULL, %d rows/commit", GROUP);
+    bench_report(name, floor_grouped, "row/s", floor_single);
+    snprintf(path, sizeof path, "%s/broker.db", dir);
     if (fx_store_open(path, NULL, &store, why) != FX_OK) {
         fprintf(stderr, "bench_store: %s\n", why);
         goto cleanup;
@@ -98,9 +150,11 @@ int main(void)
         fprintf(stderr, "bench_store: %s\n", fx_store_error_text(store));
         goto cleanup;
     }
-    bench_report("store: PUBLISH, one per commit (fsync)", single, "msg/s", 0);
-    bench_report("store: PUBLISH, 100 per commit (group commit)", grouped, "msg/s", single);
-    bench_report("store: group commits of 100", grouped / GROUP, "commit/s", 0);
+    bench_report("store: PUBLISH, one per commit (fsync)", single, "msg/s", floor_single);
+    snprintf(name, sizeof name, "store: PUBLISH, %d per commit (group commit)", GROUP);
+    bench_report(name, grouped, "msg/s", floor_grouped);
+    snprintf(name, sizeof name, "store: group commits of %d vs commits of one", GROUP);
+    bench_report(name, grouped / GROUP, "commit/s", single);
     status = 0;
 cleanup:
     fx_store_destroy(&store);
