@@ -1504,6 +1504,60 @@ static int64_t s_end_ms(run_t *r)
     return end + (grace > GRACE_SCENARIO ? grace : GRACE_SCENARIO);
 }
 
+/* The run's clock: --speed, else the policy's speed for the exercise (the clock the broker
+ * escalates its referrals on), else the scenario's. A warning when escalations would be measured
+ * on another clock than the broker's. */
+static void s_choose_speed(run_t *r, const char *policy_path)
+{
+    const char *exercise = fx_scenario_exercise(r->scenario);
+    int listed = r->policy && fx_policy_has_exercise(r->policy, exercise);
+    int policy_speed = listed ? fx_policy_exercise_speed(r->policy, exercise) : 0;
+    r->speed = r->opt->speed      ? r->opt->speed
+               : policy_speed > 1 ? policy_speed
+                                  : fx_scenario_speed(r->scenario);
+    size_t escalations = 0;
+    for (size_t i = 0; i < fx_scenario_inject_count(r->scenario); i++) {
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, i);
+        for (size_t k = 0; k < inj->n_expect; k++)
+            escalations += inj->expect[k].kind == FX_EXPECT_ESCALATED;
+    }
+    if (listed && policy_speed != r->speed && (policy_speed > 1 || escalations)) {
+        char consequence[96] = "";
+        if (escalations)
+            snprintf(consequence, sizeof consequence,
+                     ": %zu escalated expectation(s) are measured on another clock", escalations);
+        fprintf(stderr,
+                "%s: exercise run: the policy %s sets %s's clock to speed %d, on which the "
+                "broker escalates the exercise's referrals, but this run's clock is %d exercise "
+                "seconds per second%s\n",
+                AGENT_PROG, policy_path, exercise, policy_speed, r->speed, consequence);
+    } else if (!listed && escalations)
+        fprintf(stderr,
+                "%s: exercise run: without the policy (--policy or REGION/policy.yaml), the "
+                "speed at which the broker escalates %s's referrals is not known\n",
+                AGENT_PROG, exercise);
+}
+
+/* Escalation notices are messages of the exercise from the broker's principal: the policy must
+ * list it among the exercise's participants for them to reach anyone. */
+static void s_check_notices(run_t *r)
+{
+    const char *exercise = fx_scenario_exercise(r->scenario);
+    size_t escalations = 0;
+    for (size_t i = 0; i < fx_scenario_inject_count(r->scenario); i++) {
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, i);
+        for (size_t k = 0; k < inj->n_expect; k++)
+            escalations += inj->expect[k].kind == FX_EXPECT_ESCALATED;
+    }
+    if (escalations && r->policy && fx_policy_has_exercise(r->policy, exercise) &&
+        !fx_policy_exercise_participant(r->policy, exercise, r->broker_id))
+        fprintf(stderr,
+                "%s: exercise run: the policy does not list the broker's principal %s among "
+                "%s's participants: its escalation notices cannot reach anyone, and %zu "
+                "escalated expectation(s) will be missed\n",
+                AGENT_PROG, r->broker_id, exercise, escalations);
+}
+
 static void s_free_run(run_t *r)
 {
     for (size_t i = 0; i < r->n_actors; i++) {
@@ -1537,8 +1591,8 @@ int exercise_run(const exercise_options_t *opt)
         return rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
     }
     fx_diag_destroy(&diag);
-    r->speed = opt->speed ? opt->speed : fx_scenario_speed(r->scenario);
-    /* The policy, for the guidelines in the report: --policy, else REGION/policy.yaml. */
+    /* The policy, for the guidelines in the report and the exercise's clock: --policy, else
+     * REGION/policy.yaml. */
     char *policy_path = opt->policy ? fx_strdup(opt->policy) : s_join(opt->region, "policy.yaml");
     if ((opt->policy || access(policy_path, R_OK) == 0) &&
         fx_policy_load(policy_path, &r->policy, NULL) != FX_OK)
@@ -1546,6 +1600,7 @@ int exercise_run(const exercise_options_t *opt)
                 "%s: exercise run: %s is not a valid policy; the report names rules without "
                 "their guidelines\n",
                 AGENT_PROG, policy_path);
+    s_choose_speed(r, policy_path);
     free(policy_path);
     if (fx_mkdir_p(opt->state_dir) != 0) {
         fx_cli_error(AGENT_PROG, "exercise run: --state %s: %s", opt->state_dir, strerror(errno));
@@ -1566,6 +1621,7 @@ int exercise_run(const exercise_options_t *opt)
         goto done;
     status = FX_EXIT_SYSTEM;
     snprintf(r->broker_id, sizeof r->broker_id, "%s", fx_cert_id(r->trainer.broker_cert));
+    s_check_notices(r);
     if (opt->resume) {
         json_error_t err;
         json_t *doc = json_load_file(r->progress_path, 0, &err);
