@@ -1346,6 +1346,11 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
             }
             char detail[512];
             int audited = json_is_true(json_object_get(o, "audit_recipients"));
+            /* A trainee's message: its denials come with its entry in the audit trail. */
+            if (!found && !by_runner && !audited && !final && !r->audit_refused) {
+                pending++;
+                continue;
+            }
             if (found)
                 s_decide(x, "met", json_integer(0), NULL, s_source(found));
             else if (by_runner || (audited && other)) {

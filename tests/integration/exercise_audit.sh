@@ -3,7 +3,10 @@
 # simulated participant, while two trainees it does NOT play act with their own agents (here:
 # this script). A trainee receives an exercise alert, another trainee's referral reaches it and
 # it acknowledges the referral; the report shows those expectations met from the audit trail,
-# with the audit entry's time. The broker gives the exercise's audit entries (EXERCISE_AUDIT) only
+# with the audit entry's time. A trainee's alert to every focal point is denied to a focal point
+# outside the exercise (exercise_segregation): the runner reads that denial, and that the officer
+# was no recipient, from the `accepted` entry's `denied` and `allowed` lists; a broker whose
+# entries do not list them yet leaves those two expectations not observed (and the run exits 1). The broker gives the exercise's audit entries (EXERCISE_AUDIT) only
 # to a trainer listed in that exercise: a participant who is not a trainer and a trainer of
 # another exercise are refused (forbidden, exit 3) and each refusal is audited; the entries are
 # the exercise's own, never live traffic sent before or during the exercise, never content.
@@ -13,9 +16,9 @@ command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
 command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 is needed to read the store"; exit 1; }
 policy=$(mktemp "${TMPDIR:-/tmp}/fusion-exercise-audit-policy-XXXXXX.yaml") || exit 2
 # A second trainer, AUS.ABF.tr2, takes part in the SMPU exercise only.
-sed 's/^    participants: \[LKA.DIE.smpu1, AUS.ABF.sim2, MYS.IMI.sim2, NZL.NZP.tr1\]$/    participants: [LKA.DIE.smpu1, AUS.ABF.sim2, MYS.IMI.sim2, NZL.NZP.tr1, AUS.ABF.tr2]/' \
+sed '/^  - id: EX-SMPU-VISIT-VISA$/,/participants:/ s/NZL.NZP.tr1/NZL.NZP.tr1, AUS.ABF.tr2/' \
     deploy/policy/bali-process.yaml >"$policy"
-grep -q 'NZL.NZP.tr1, AUS.ABF.tr2\]' "$policy" || { echo "FAIL: could not add the second trainer"; exit 1; }
+grep -q 'NZL.NZP.tr1, AUS.ABF.tr2' "$policy" || { echo "FAIL: could not add the second trainer"; exit 1; }
 POLICY=$policy
 . "$(dirname "$0")/../lib/broker.sh"
 runner=
@@ -23,7 +26,8 @@ trap '[ -n "$runner" ] && kill "$runner" 2>/dev/null; broker_kill; rm -rf "$work
 speed=${EXERCISE_TEST_SPEED:-600}
 
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
-    NZL.NZP.tr1:trainer AUS.ABF.tr2:trainer MYS.RMP.live1:liaison_officer,police ||
+    NZL.NZP.tr1:trainer AUS.ABF.tr2:trainer MYS.RMP.live1:liaison_officer,police \
+    MYS.RMP.fp9:focal_point,police ||
     { echo "FAIL: region setup"; exit 1; }
 broker_start || exit 1
 trainer=$work/agent-NZL.NZP.tr1.yaml
@@ -97,6 +101,22 @@ injects:
         within: 8h
       - acknowledged: IDN.POLRI.fp1
         within: 8h
+  - id: thai-alerts-focal-points
+    at: "+00:03"
+    from: THA.RTP.fp1
+    description: The Thai focal point alerts every focal point; one outside the exercise is kept out.
+    send:
+      kind: case_alert
+      audience: focal_points
+      purpose: prevention
+      sections:
+        - {id: 1, tlp: green, categories: [operational], text: "Exercise alert to focal points."}
+    expect:
+      - delivered: IDN.POLRI.fp1
+        within: 8h
+      - denied: MYS.RMP.fp9
+        code: exercise_segregation
+      - not_delivered: MYS.RMP.fp9
 YAML
 check "the scenario is valid" 0 "$agent" exercise validate "$work/scenario.yaml" --policy "$work/region/policy.yaml"
 "$agent" exercise run "$work/scenario.yaml" --region "$work/region" --config "$trainer" \
@@ -119,8 +139,19 @@ exref=$(msg_id "$work/out.txt")
 direct_draft "$work/live-alert.yaml" IDN.POLRI.fp1 "Live alert during the exercise."
 check "a live alert during the exercise" 0 agent THA.RTP.fp1 send "$work/live-alert.yaml" --yes
 live2=$(msg_id "$work/out.txt")
-agent IDN.POLRI.fp1 listen --json --count 2 --timeout 30 >"$work/two.json" 2>"$work/listen.err" ||
-    { fail "IDN.POLRI.fp1 did not receive the referral and the live alert"; cat "$work/listen.err"; }
+wait_for 30 grep -q "THA.RTP.fp1 (trainee) is to send: The Thai focal point alerts" "$work/run.err" ||
+    fail "the trainee's alert is not announced"
+cat >"$work/fp-alert.yaml" <<'YAML'
+kind: case_alert
+audience: focal_points
+purpose: prevention
+exercise: EX-2026-11
+sections:
+  - {id: 1, tlp: green, categories: [operational], text: "Exercise alert to focal points."}
+YAML
+check "the trainee's alert to every focal point" 0 agent THA.RTP.fp1 send "$work/fp-alert.yaml" --yes
+agent IDN.POLRI.fp1 listen --json --count 3 --timeout 30 >"$work/three.json" 2>"$work/listen.err" ||
+    { fail "IDN.POLRI.fp1 did not receive the referral, the live alert and the alert to focal points"; cat "$work/listen.err"; }
 check "the trainee acknowledges the referral" 0 agent IDN.POLRI.fp1 respond "$exref" acknowledge
 
 wait_for 120 sh -c "! kill -0 $runner 2>/dev/null" || fail "the run did not end"
@@ -129,20 +160,36 @@ status=$?
 runner=
 grep -q -e 'Sanitizer' -e 'runtime error' "$work/run.err" && fail "runner: sanitizer report"
 r=$work/run/report/report.json
-[ "$status" -eq 0 ] || {
-    fail "the run exited $status, expected 0"
+# Whether the broker's `accepted` entries list the recipients allowed and denied.
+"$agent" exercise audit --config "$trainer" EX-2026-11 --json >"$work/trail.json" 2>/dev/null
+if jq -s -e 'any(.[]; .event == "accepted" and (.details | has("denied")))' "$work/trail.json" >/dev/null; then
+    lists=1 want=0
+else
+    lists=0 want=1
+fi
+[ "$status" -eq "$want" ] || {
+    fail "the run exited $status, expected $want"
     tail -n 20 "$work/run.err"
     [ -f "$r" ] && jq -r '.expectations[] | "    \(.inject) \(.kind) \(.principal): \(.outcome) \(.source) \(.detail // "")"' "$r"
 }
 [ -f "$r" ] || { fail "no report"; finish exercise_audit; }
-jq -e '[.expectations[] | select(.principal == "IDN.POLRI.fp1" and .outcome == "met" and .source == "audit")] | length == 3' \
-    "$r" >/dev/null || fail "the unplayed trainee's delivery and acknowledgement are not met from the audit trail"
+jq -e '[.expectations[] | select(.principal == "IDN.POLRI.fp1" and .outcome == "met" and .source == "audit")] | length == 4' \
+    "$r" >/dev/null || fail "the unplayed trainees' deliveries and acknowledgement are not met from the audit trail"
+if [ "$lists" = 1 ]; then
+    jq -e '[.expectations[] | select(.principal == "MYS.RMP.fp9" and .outcome == "met" and .source == "audit")] | length == 2' \
+        "$r" >/dev/null || fail "the denial of a trainee's message is not met from the audit trail"
+    jq -e '[.denials[] | select(.recipient == "MYS.RMP.fp9" and .sender == "THA.RTP.fp1" and .code == "exercise_segregation")] | length == 1' \
+        "$r" >/dev/null || fail "the denial read from the audit trail is not listed with the denials"
+else
+    jq -e '[.expectations[] | select(.principal == "MYS.RMP.fp9" and .outcome == "unobserved")] | length == 2' \
+        "$r" >/dev/null || fail "without recipient lists in the audit, the denial must be reported not observed"
+fi
 jq -e '[.events[] | select(.source == "audit" and .participant == "IDN.POLRI.fp1" and .type == "response" and .status == "acknowledged")] | length == 1' \
     "$r" >/dev/null || fail "no acknowledgement event from the audit trail"
 jq -e --arg id "$exref" '.injects[] | select(.id == "thai-refers") | .msg_id == $id and .status == "trainee_action"' \
     "$r" >/dev/null || fail "the trainee's own referral is not matched to its inject"
-jq -e '.summary.unobserved == 0 and .summary.segregation_breaches == 0' "$r" >/dev/null ||
-    fail "something was not observed: $(jq -c .summary "$r")"
+jq -e --argjson n $((2 - 2 * lists)) '.summary.unobserved == $n and .summary.segregation_breaches == 0' "$r" >/dev/null ||
+    fail "something else was not observed: $(jq -c .summary "$r")"
 grep -q "the exercise's audit trail" "$work/run/report/report.md" || fail "report.md does not say what came from the audit trail"
 node tests/lib/json-schema-check.js docs/exercise-report.schema.json "$r" >"$work/schema.out" 2>&1 ||
     { fail "report.json does not validate"; cat "$work/schema.out"; }
