@@ -428,7 +428,7 @@ static int s_audit(int argc, char **argv)
         for (size_t i = 0; i < got->n_entries; i++)
             s_audit_print(got->entries[i], as_json);
         after = got->next_seq;
-        int more = got->more;
+        int more = got->more && got->n_entries > 0; /* a broker that does not move on: stop */
         fx_codec_free(frame);
         if (!more)
             break;

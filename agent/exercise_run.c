@@ -1135,7 +1135,7 @@ static size_t s_poll_audit(run_t *r, int force, int skip)
             s_audit_entry(r, got->entries[i]);
         read += got->n_entries;
         after = got->next_seq;
-        int more = got->more;
+        int more = got->more && got->n_entries > 0; /* a broker that does not move on: stop */
         fx_codec_free(frame);
         json_object_set_new(a, "state", json_string("ok"));
         if (!more)
