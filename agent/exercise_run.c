@@ -1366,11 +1366,13 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
                          NULL);
             else
                 s_decide(x, "unobserved", NULL,
-                         strcmp(status, "trainee_action") == 0 &&
-                                 json_is_null(json_object_get(o, "msg_id"))
+                         strcmp(status, "trainee_action") != 0
+                             ? "the trainee's own PREPARE answer is not visible to the runner"
+                         : json_is_null(json_object_get(o, "msg_id"))
                              ? "the trainee's message was not seen (a PREPARE answer alone is "
                                "visible to the trainee only)"
-                             : "the trainee's own PREPARE answer is not visible to the runner",
+                             : "the broker's audit entry of the trainee's message does not list "
+                               "the recipients the policy denied",
                          NULL);
             continue;
         }
@@ -1400,7 +1402,7 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
             else
                 s_decide(x, "unobserved", NULL,
                          "neither the sender nor the recipient is played, and the audit trail "
-                         "does not list the message's recipients",
+                         "does not list the message's allowed recipients",
                          NULL);
             continue;
         }
