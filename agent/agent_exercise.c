@@ -1,13 +1,17 @@
 /* fusion-agent exercise: the trainer's commands. `validate` checks a scenario (and, with
  * --policy, that its exercise and participants are in the policy); `run` plays it against the
  * broker (exercise_run.c); `report` writes the after-action report from kept results
- * (exercise_report.c). docs/exercises.md describes the scenario format. */
+ * (exercise_report.c); `audit` prints the exercise's audit entries. docs/exercises.md describes the
+ * scenario format. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "agent_net.h"
 #include "exercise.h"
 #include "fusion/cli.h"
 #include "fusion/policy.h"
@@ -118,11 +122,15 @@ static void s_run_help(void)
            "Every message carries the scenario's exercise id. A progress line shows the inject\n"
            "and the expectations decided so far. SIGINT or SIGTERM stops the run and keeps its\n"
            "progress in STATE/progress.json; --resume continues it. At the end the results go\n"
-           "to STATE/results.json and the after-action report to REPORT (default STATE/report).\n\n"
+           "to STATE/results.json and the after-action report to REPORT (default STATE/report).\n"
+           "What trainees the runner does not play do is observed through the exercise's audit\n"
+           "trail, when the configuration's principal is a trainer listed in the exercise.\n\n"
            "Options:\n"
            "  --region REGION   the region whose authority enrols the simulated participants\n"
            "  --config FILE     the trainer's agent configuration (broker, authority, key)\n"
-           "  --speed N         exercise seconds per real second (default: the scenario's)\n"
+           "  --speed N         exercise seconds per real second (default: the policy's\n"
+           "                    speed for the exercise, on which the broker escalates its\n"
+           "                    referrals; else the scenario's)\n"
            "  --state DIR       keys, progress and results (default ./exercise-ID)\n"
            "  --report DIR      where the report goes (default STATE/report)\n"
            "  --policy FILE     the policy, for the guidelines named in the report\n"
@@ -302,12 +310,140 @@ static int s_report(int argc, char **argv)
     return status;
 }
 
+/* ---- audit ---------------------------------------------------------------------------------- */
+
+static void s_audit_help(void)
+{
+    printf("Usage: %s exercise audit EXERCISE [--config FILE] [--after SEQ] [--json]\n\n"
+           "Prints the broker's audit entries of one exercise's messages and subscriptions,\n"
+           "oldest first, from after entry SEQ (default: all): what the runner reads to observe\n"
+           "the trainees it does not play. Only a principal with the role trainer whom the\n"
+           "sharing policy lists as a participant of the exercise may read them; anyone else\n"
+           "is refused (and the refusal is audited). Entries never hold content, and never\n"
+           "concern live traffic or another exercise.\n\n"
+           "Options:\n"
+           "  --config FILE  the trainer's agent configuration (default $%s or ./%s)\n"
+           "  --after SEQ    only the entries after this audit seq\n"
+           "  --json         one JSON object per entry (seq, time, event, actor, subject,\n"
+           "                 msg_id, details)\n"
+           "  -h, --help     this help\n",
+           AGENT_PROG, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
+    printf("\nExits 0 when the entries were printed, 3 when the broker refused.\n");
+    fx_cli_print_exit_codes();
+}
+
+/* Prints one entry as a line of text or of JSON. */
+static void s_audit_print(const Fusion__AuditEntry *e, int as_json)
+{
+    char when[FX_TIME_BUFSIZE], hex[2 * FX_MSG_ID_BYTES + 1] = "";
+    fx_time_format((int64_t) e->time_ms, when);
+    if (e->msg_id.len == FX_MSG_ID_BYTES)
+        agent_msg_id_hex(e->msg_id.data, hex);
+    if (!as_json) {
+        printf("%llu  %s  %-14s %s%s%s%s%s  %s\n", (unsigned long long) e->seq, when, e->event,
+               e->actor, e->subject[0] ? " -> " : "", e->subject, hex[0] ? "  " : "", hex,
+               e->details);
+        return;
+    }
+    json_t *details = json_loads(e->details, JSON_REJECT_DUPLICATES, NULL);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t) e->seq, "time", when,
+                          "event", e->event, "actor", e->actor, "subject", e->subject);
+    json_object_set_new(o, "msg_id", hex[0] ? json_string(hex) : json_null());
+    json_object_set_new(o, "details", json_is_object(details) ? details : json_object());
+    if (!json_is_object(details))
+        json_decref(details);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    if (line)
+        printf("%s\n", line);
+    free(line);
+    json_decref(o);
+}
+
+static int s_audit(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"after", required_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    uint64_t after = 0;
+    int as_json = 0, opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        char *end = NULL;
+        if (opt == 'c') {
+            config = optarg;
+        } else if (opt == 'a') {
+            errno = 0;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (end == optarg || *end || optarg[0] == '-' || errno || n > INT64_MAX) {
+                fx_cli_error(AGENT_PROG, "exercise audit: --after must be an audit seq (a whole "
+                                         "number from 0)");
+                return FX_EXIT_USAGE;
+            }
+            after = n;
+        } else if (opt == 'j') {
+            as_json = 1;
+        } else if (opt == 'h') {
+            s_audit_help();
+            return FX_EXIT_OK;
+        } else {
+            fx_cli_error(AGENT_PROG,
+                         "exercise audit: unknown or incomplete option '%s' (try --help)",
+                         argv[optind - 1]);
+            return FX_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1 || !argv[optind][0]) {
+        fx_cli_error(AGENT_PROG, "exercise audit: give exactly one EXERCISE id (try --help)");
+        return FX_EXIT_USAGE;
+    }
+    const char *exercise = argv[optind];
+    agent_session_t session;
+    int status = agent_session_open(&session, "exercise audit", agent_config_path(config),
+                                    AGENT_DEFAULT_TIMEOUT_S * 1000);
+    if (status != FX_EXIT_OK)
+        return status;
+    for (;;) {
+        Fusion__Frame *frame = NULL;
+        fx_answer_t answer;
+        fx_err_t rc = fx_client_exercise_audit(session.client, exercise, after, 0,
+                                               session.timeout_ms, &frame, &answer);
+        if (rc != FX_OK) {
+            if (answer.refused)
+                fx_cli_error(AGENT_PROG, "exercise audit: the broker refused: %s: %s", answer.code,
+                             answer.reason);
+            else
+                fx_cli_error(AGENT_PROG, "exercise audit: %s%s%s", fx_strerror(rc),
+                             rc == FX_ERR_UNAVAILABLE ? ": " : "",
+                             rc == FX_ERR_UNAVAILABLE ? fx_client_status(session.client) : "");
+            status = fx_err_exit(rc);
+            break;
+        }
+        const Fusion__ExerciseAudit *got = frame->exercise_audit;
+        for (size_t i = 0; i < got->n_entries; i++)
+            s_audit_print(got->entries[i], as_json);
+        after = got->next_seq;
+        int more = got->more && got->n_entries > 0; /* a broker that does not move on: stop */
+        fx_codec_free(frame);
+        if (!more)
+            break;
+    }
+    agent_session_close(&session);
+    return status;
+}
+
 /* ---- the command ---------------------------------------------------------------------------- */
 
 static const fx_command_t s_subcommands[] = {
     {"validate", s_validate, "check a scenario file (and, with --policy, against the policy)"},
     {"run", s_run, "play a scenario against the running broker (simulated participants)"},
     {"report", s_report, "write the after-action report from a run's results"},
+    {"audit", s_audit, "print an exercise's audit entries (a trainer of the exercise)"},
     {NULL, NULL, NULL},
 };
 

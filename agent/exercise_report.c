@@ -142,6 +142,17 @@ static const char *s_outcome_words(const char *outcome)
                                                         : "pending";
 }
 
+/* Where an expectation's outcome was observed, in words. */
+static const char *s_source_words(const json_t *x)
+{
+    const char *source = json_string_value(json_object_get(x, "source"));
+    return !source                              ? NULL
+           : strcmp(source, "participant") == 0 ? "a participant the runner plays"
+           : strcmp(source, "prepare") == 0     ? "the sender's PREPARE answer"
+           : strcmp(source, "audit") == 0       ? "the exercise's audit trail"
+                                                : NULL;
+}
+
 /* One sentence for an expectation: "IDN.POLRI.sim1 receives it within 10 min". */
 static void s_expect_text(const json_t *x, char *buf, size_t size)
 {
@@ -200,6 +211,8 @@ static json_t *s_report(const json_t *res)
     {
         json_t *o = json_deep_copy(v);
         const char *outcome = s_str(v, "outcome");
+        if (!s_source_words(o)) /* results of an older runner, or not observed */
+            json_object_set_new(o, "source", json_null());
         int designed_to_fail = json_is_true(json_object_get(v, "designed_to_fail"));
         int ok = designed_to_fail ? strcmp(outcome, "missed_as_designed") == 0
                                   : strcmp(outcome, "met") == 0;
@@ -507,7 +520,8 @@ static void s_write_md(FILE *f, const json_t *rep)
             if (strcmp(s_str(x, "inject"), s_str(v, "id")) != 0)
                 continue;
             if (!any)
-                fputs("| expectation | outcome | measured | note |\n| --- | --- | --- | --- |\n",
+                fputs("| expectation | outcome | measured | observed by | note |\n"
+                      "| --- | --- | --- | --- | --- |\n",
                       f);
             any = 1;
             char what[512], d[32] = "-";
@@ -520,6 +534,8 @@ static void s_write_md(FILE *f, const json_t *rep)
                     json_is_true(json_object_get(x, "designed_to_fail")) ? " (designed to fail)"
                                                                          : "",
                     s_outcome_words(s_str(x, "outcome")), d);
+            s_md(f, s_source_words(x) ? s_source_words(x) : "-");
+            fputs(" | ", f);
             s_md(f, json_is_string(json_object_get(x, "note")) ? s_str(x, "note")
                                                                : s_str(x, "detail"));
             fputs(" |\n", f);
@@ -904,7 +920,7 @@ static void s_write_html(FILE *f, const json_t *rep)
                 continue;
             if (!any)
                 fputs("<table><tr><th>expectation</th><th>outcome</th><th>measured</th>"
-                      "<th>note</th></tr>",
+                      "<th>observed by</th><th>note</th></tr>",
                       f);
             any = 1;
             char what[512], d[32] = "&ndash;";
@@ -917,6 +933,11 @@ static void s_write_html(FILE *f, const json_t *rep)
                 fputs(" <i>(designed to fail)</i>", f);
             fprintf(f, "</td><td class='%s'>%s</td><td>%s</td><td>",
                     s_outcome_class(s_str(x, "outcome")), s_outcome_words(s_str(x, "outcome")), d);
+            if (s_source_words(x))
+                s_html(f, s_source_words(x));
+            else
+                fputs("&ndash;", f);
+            fputs("</td><td>", f);
             s_html(f, json_is_string(json_object_get(x, "note")) ? s_str(x, "note")
                                                                  : s_str(x, "detail"));
             fputs("</td></tr>", f);

@@ -40,6 +40,9 @@ extern char **environ;
 #define MIN_GRACE_REAL   3000   /* real ms the run goes on after the last inject, at least */
 #define GRACE_SCENARIO   600000 /* scenario ms after the last inject or deadline */
 #define MAX_ACTIONS      1024   /* pending standing-behaviour answers */
+#define AUDIT_POLL_MS    250    /* real ms between polls of the exercise's audit trail */
+#define AUDIT_TIMEOUT_MS 3000   /* for one poll */
+#define AUDIT_ROUNDS     64     /* answers taken in one poll, at most */
 
 /* One participant as the runner sees it. */
 typedef struct {
@@ -64,6 +67,10 @@ typedef struct {
     int tty;
     char last_progress[256];
     char last_clock[24];
+    int audit_refused;    /* the broker refused the trainer the exercise's audit trail */
+    int64_t audit_next;   /* real ms of the next poll of the audit trail */
+    int64_t resumed_real; /* real ms when this run started or resumed */
+    int64_t resumed_ms;   /* scenario ms then */
 } run_t;
 
 /* ---- Small helpers ------------------------------------------------------------------------- */
@@ -430,6 +437,7 @@ static json_t *s_new_doc(run_t *r)
             json_object_set_new(x, "outcome", json_string("pending"));
             json_object_set_new(x, "measured_ms", json_null());
             json_object_set_new(x, "detail", json_null());
+            json_object_set_new(x, "source", json_null());
             json_array_append_new(expects, x);
         }
     }
@@ -570,6 +578,7 @@ static void s_send_draft(run_t *r, actor_t *a, const fx_draft_t *draft, int inde
         for (size_t j = 0; j < fx_prepared_denied_count(prepared, i); j++) {
             const fx_denial_t *d = fx_prepared_denied(prepared, i, j);
             json_t *e = s_event(r, "denial", d->recipient, index);
+            json_object_set_new(e, "source", json_string("prepare"));
             json_object_set_new(e, "from", json_string(a->p->id));
             json_object_set_new(e, "section", json_integer(fx_prepared_section_id(prepared, i)));
             json_object_set_new(e, "code", json_string(d->code));
@@ -782,9 +791,11 @@ static void s_observe_referral_workflow(run_t *r, actor_t *a, const fx_envelope_
 
 /* ---- Observing deliveries ------------------------------------------------------------------ */
 
-/* The inject a delivered message belongs to: the one that sent it, else (a trainee's own send,
- * which the runner did not make) the latest inject of that sender and kind without a msg_id. */
-static int s_match_inject(run_t *r, const char *hex, const Fusion__Header *h)
+/* The inject a message belongs to: the one that sent it, else (a trainee's own send, which the
+ * runner did not make) the latest inject of that sender and kind without a msg_id, which then
+ * takes the msg_id; sent_ms is when it was sent (from the audit trail), or -1 when unknown (the
+ * inject's time is taken). */
+static int s_match_inject(run_t *r, const char *hex, const char *sender, int kind, int64_t sent_ms)
 {
     int index = s_inject_of(r, hex);
     if (index >= 0)
@@ -792,12 +803,13 @@ static int s_match_inject(run_t *r, const char *hex, const Fusion__Header *h)
     for (int i = (int) fx_scenario_inject_count(r->scenario) - 1; i >= 0; i--) {
         const fx_inject_t *inj = fx_scenario_inject(r->scenario, (size_t) i);
         json_t *o = s_inject_json(r, (size_t) i);
-        if (strcmp(inj->from, h->sender) == 0 && inj->message_kind == (int) h->kind &&
+        if (strcmp(inj->from, sender) == 0 && inj->message_kind == kind &&
             strcmp(json_string_value(json_object_get(o, "status")), "trainee_action") == 0 &&
             json_is_null(json_object_get(o, "msg_id"))) {
             json_object_set_new(o, "msg_id", json_string(hex));
             json_object_set_new(o, "sent_ms",
-                                json_object_get(o, "done_ms")
+                                sent_ms >= 0 ? json_integer(sent_ms)
+                                : json_object_get(o, "done_ms")
                                     ? json_copy(json_object_get(o, "done_ms"))
                                     : json_integer(inj->at_ms));
             return i;
@@ -851,7 +863,7 @@ static int s_receive(run_t *r, actor_t *a, int timeout_ms)
             json_object_set_new(e, "from", json_string(h->sender));
             json_object_set_new(e, "exercise", json_string(exercise));
         } else if (!s_seen(r, a->p->id, hex)) {
-            int index = s_match_inject(r, hex, h);
+            int index = s_match_inject(r, hex, h->sender, (int) h->kind, -1);
             json_t *e = s_event(r, "delivery", a->p->id, index);
             json_object_set_new(e, "msg_id", json_string(hex));
             json_object_set_new(e, "from", json_string(h->sender));
@@ -870,6 +882,286 @@ static int s_receive(run_t *r, actor_t *a, int timeout_ms)
     return got;
 }
 
+/* ---- Observing through the audit trail -----------------------------------------------------
+ * The trainer (the configuration's principal: a trainer whom the policy lists in the exercise)
+ * polls the broker for the exercise's audit entries (EXERCISE_AUDIT_REQUEST) and learns what the
+ * participants the runner does not play could not tell it: a trainee's own message (its
+ * `accepted` entry, with the recipients the policy allowed and denied), a delivery a trainee
+ * committed (`received`), a trainee's answer to a referral (`referral_state`), an escalation's
+ * notified principals (`escalated`) and a trainee's subscriptions. Entries never hold content.
+ * What a played participant sees itself is not taken twice. Events from here carry
+ * "source": "audit" and the time of the entry. */
+
+static int s_played(run_t *r, const char *id);
+static json_t *s_find_event(run_t *r, const char *type, const char *participant, const char *inject,
+                            const char *status);
+
+static json_t *s_audit_state(run_t *r)
+{
+    json_t *a = json_object_get(r->doc, "audit");
+    if (!json_is_object(a)) {
+        a = json_pack("{s:I, s:s}", "after_seq", (json_int_t) 0, "state", "unknown");
+        json_object_set_new(r->doc, "audit", a);
+    }
+    return a;
+}
+
+/* Scenario time of an entry written at real time time_ms: what happened while the run was
+ * stopped counts as seen on resumption; never later than now. */
+static int64_t s_audit_t(const run_t *r, int64_t time_ms)
+{
+    if (time_ms < r->resumed_real)
+        return r->resumed_ms;
+    int64_t t = (time_ms - r->start_real) * r->speed;
+    int64_t now = s_now(r);
+    return t > now ? now : t < 0 ? 0 : t;
+}
+
+static json_t *s_audit_event(run_t *r, const char *type, const char *participant, int inject,
+                             int64_t t)
+{
+    json_t *e = s_event(r, type, participant, inject);
+    json_object_set_new(e, "t_ms", json_integer(t));
+    json_object_set_new(e, "source", json_string("audit"));
+    return e;
+}
+
+/* A principal id from an entry's details that can be written into the results. */
+static const char *s_audit_id(json_t *v)
+{
+    const char *id = json_string_value(v);
+    return id && fx_principal_id_valid(id) ? id : NULL;
+}
+
+static int s_has_event(run_t *r, const char *type, const char *participant, int inject)
+{
+    const char *id = inject >= 0 ? fx_scenario_inject(r->scenario, (size_t) inject)->id : NULL;
+    return id && s_find_event(r, type, participant, id, NULL) != NULL;
+}
+
+/* One of the six denial codes. */
+static int s_code_known(const char *code)
+{
+    for (int c = FX_POLICY_EXERCISE_SEGREGATION; code && c <= FX_POLICY_NO_PERMIT; c++)
+        if (strcmp(code, fx_policy_code_name((fx_policy_code_t) c)) == 0)
+            return 1;
+    return 0;
+}
+
+/* The recipients an accepted entry (or its continuation) lists as allowed, and its denials, for
+ * inject index, sent by sender. */
+static void s_audit_lists(run_t *r, int index, const char *sender, json_t *details, int64_t t)
+{
+    json_t *o = s_inject_json(r, (size_t) index);
+    json_t *allowed = json_object_get(details, "allowed");
+    json_t *denied = json_object_get(details, "denied");
+    if (!json_is_array(allowed) || !json_is_array(denied))
+        return; /* a broker whose entry does not list them */
+    json_object_set_new(o, "audit_recipients", json_true());
+    json_t *list = json_object_get(o, "allowed"), *v, *w;
+    size_t i, k;
+    json_array_foreach(allowed, i, v)
+    {
+        const char *id = s_audit_id(json_object_get(v, "recipient"));
+        int seen = 0;
+        json_array_foreach(list, k, w) seen |= id && strcmp(json_string_value(w), id) == 0;
+        if (id && !seen)
+            json_array_append_new(list, json_string(id));
+    }
+    json_array_foreach(denied, i, v)
+    {
+        const char *id = s_audit_id(json_object_get(v, "recipient"));
+        json_array_foreach(json_object_get(v, "sections"), k, w)
+        {
+            const char *code = json_string_value(json_object_get(w, "code"));
+            const char *rule = json_string_value(json_object_get(w, "rule"));
+            json_int_t section = json_integer_value(json_object_get(w, "section"));
+            if (!id || !s_code_known(code) || section < 1 || section > 255)
+                continue;
+            json_t *e = s_audit_event(r, "denial", id, index, t);
+            json_object_set_new(e, "from", json_string(sender));
+            json_object_set_new(e, "section", json_integer(section));
+            json_object_set_new(e, "code", json_string(code));
+            json_object_set_new(e, "rule", rule && rule[0] ? json_string(rule) : json_null());
+            json_object_set_new(e, "reason",
+                                json_string("Recorded in the broker's audit trail when the "
+                                            "trainee's message was accepted."));
+            const char *g = s_guideline(r, code, rule);
+            json_object_set_new(e, "guideline", g ? json_string(g) : json_null());
+        }
+    }
+}
+
+/* `accepted`: a message of the exercise was stored. For a sender the runner does not play, it
+ * matches the message to the sender's inject and reads the recipients the policy allowed and
+ * denied (the entry's `allowed` and `denied` lists). */
+static void s_audit_accepted(run_t *r, const Fusion__AuditEntry *entry, const char *hex,
+                             json_t *details, int64_t t)
+{
+    const char *sender = entry->actor;
+    int kind = fx_vocab_parse(FX_VOCAB_KIND, json_string_value(json_object_get(details, "kind")));
+    if (!fx_principal_id_valid(sender) || s_played(r, sender) || kind <= 0)
+        return;
+    int index = s_match_inject(r, hex, sender, kind, t);
+    if (index >= 0)
+        s_audit_lists(r, index, sender, details, t);
+}
+
+/* `recipients`: the lists of a long accepted entry, continued (docs/audit.md). */
+static void s_audit_more_recipients(run_t *r, const Fusion__AuditEntry *entry, const char *hex,
+                                    json_t *details, int64_t t)
+{
+    int index = s_inject_of(r, hex);
+    if (index >= 0 && fx_principal_id_valid(entry->actor) && !s_played(r, entry->actor))
+        s_audit_lists(r, index, entry->actor, details, t);
+}
+
+/* `received`: a recipient committed a message. Taken for recipients the runner does not play. */
+static void s_audit_received(run_t *r, const Fusion__AuditEntry *entry, const char *hex, int64_t t)
+{
+    const char *who = entry->actor;
+    int index = s_inject_of(r, hex);
+    if (index < 0 || !fx_principal_id_valid(who) || s_played(r, who) || s_seen(r, who, hex))
+        return;
+    const fx_inject_t *inj = fx_scenario_inject(r->scenario, (size_t) index);
+    json_t *e = s_audit_event(r, "delivery", who, index, t);
+    json_object_set_new(e, "msg_id", json_string(hex));
+    json_object_set_new(e, "from", json_string(inj->from));
+    const char *kind = fx_vocab_name(FX_VOCAB_KIND, inj->message_kind);
+    json_object_set_new(e, "kind", json_string(kind ? kind : "unknown"));
+}
+
+/* `referral_state` with a response: someone answered a referral. Taken when neither the
+ * responder nor the referral's sender is played (the runner sees those answers itself). */
+static void s_audit_answer(run_t *r, const Fusion__AuditEntry *entry, const char *hex,
+                           json_t *details, int64_t t)
+{
+    const char *who = entry->actor, *state = json_string_value(json_object_get(details, "state"));
+    int index = s_inject_of(r, hex);
+    if (index < 0 || !json_is_string(json_object_get(details, "response")) || !state ||
+        !fx_principal_id_valid(who) || s_played(r, who))
+        return;
+    const fx_inject_t *inj = fx_scenario_inject(r->scenario, (size_t) index);
+    if (s_played(r, inj->from))
+        return;
+    const char *status = NULL;
+    for (size_t i = 1; i < sizeof s_status_words / sizeof *s_status_words; i++)
+        if (strcmp(state, s_status_words[i]) == 0)
+            status = s_status_words[i];
+    json_t *e = s_audit_event(r, "response", who, index, t);
+    json_object_set_new(e, "to", json_string(inj->from));
+    json_object_set_new(e, "status", status ? json_string(status) : json_null());
+}
+
+/* `escalated`: the broker escalated a referral and notified principals. Taken for those the
+ * runner does not play (the others receive the notice). */
+static void s_audit_escalated(run_t *r, const char *hex, json_t *details, int64_t t)
+{
+    int index = s_inject_of(r, hex);
+    if (index < 0)
+        return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(details, "notified"), i, v)
+    {
+        const char *id = s_audit_id(v);
+        if (!id || s_played(r, id) || s_has_event(r, "escalation", id, index))
+            continue;
+        json_t *e = s_audit_event(r, "escalation", id, index, t);
+        json_object_set_new(e, "from", json_string(r->broker_id));
+    }
+}
+
+/* `subscribed` / `unsubscribed` by a trainee: notes the trainee's inject as done. */
+static void s_audit_subscription(run_t *r, const Fusion__AuditEntry *entry, int subscribe,
+                                 int64_t t)
+{
+    for (size_t i = 0; i < fx_scenario_inject_count(r->scenario); i++) {
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, i);
+        json_t *o = s_inject_json(r, i);
+        if ((inj->kind == FX_INJECT_SUBSCRIBE) != subscribe ||
+            (inj->kind != FX_INJECT_SUBSCRIBE && inj->kind != FX_INJECT_UNSUBSCRIBE) ||
+            strcmp(inj->from, entry->actor) != 0 || strcmp(inj->pattern, entry->subject) != 0 ||
+            strcmp(json_string_value(json_object_get(o, "status")), "trainee_action") != 0)
+            continue;
+        char when[24], detail[96];
+        fx_scenario_time_text(t, when);
+        snprintf(detail, sizeof detail, "done by the trainee at %s (audit trail)", when);
+        json_object_set_new(o, "detail", json_string(detail));
+        return;
+    }
+}
+
+static void s_audit_entry(run_t *r, const Fusion__AuditEntry *entry)
+{
+    json_t *details = json_loads(entry->details, JSON_REJECT_DUPLICATES, NULL);
+    char hex[2 * FX_MSG_ID_BYTES + 1] = "";
+    if (entry->msg_id.len == FX_MSG_ID_BYTES)
+        agent_msg_id_hex(entry->msg_id.data, hex);
+    int64_t t = s_audit_t(r, (int64_t) entry->time_ms);
+    if (!json_is_object(details))
+        ; /* not what the broker writes: ignored */
+    else if (strcmp(entry->event, "subscribed") == 0 || strcmp(entry->event, "unsubscribed") == 0)
+        s_audit_subscription(r, entry, entry->event[0] == 's', t);
+    else if (!hex[0])
+        ;
+    else if (strcmp(entry->event, "accepted") == 0)
+        s_audit_accepted(r, entry, hex, details, t);
+    else if (strcmp(entry->event, "recipients") == 0)
+        s_audit_more_recipients(r, entry, hex, details, t);
+    else if (strcmp(entry->event, "received") == 0)
+        s_audit_received(r, entry, hex, t);
+    else if (strcmp(entry->event, "referral_state") == 0)
+        s_audit_answer(r, entry, hex, details, t);
+    else if (strcmp(entry->event, "escalated") == 0)
+        s_audit_escalated(r, hex, details, t);
+    json_decref(details);
+}
+
+/* Takes the exercise's new audit entries (every AUDIT_POLL_MS, or now with force). With skip,
+ * only moves past them: a fresh run starts after what earlier runs of the exercise left. Returns
+ * how many entries it read. */
+static size_t s_poll_audit(run_t *r, int force, int skip)
+{
+    json_t *a = s_audit_state(r);
+    if (r->audit_refused || (!force && fx_now_ms() < r->audit_next))
+        return 0;
+    r->audit_next = fx_now_ms() + AUDIT_POLL_MS;
+    uint64_t after = (uint64_t) json_integer_value(json_object_get(a, "after_seq"));
+    size_t read = 0;
+    for (int round = 0; skip || round < AUDIT_ROUNDS; round++) {
+        Fusion__Frame *frame = NULL;
+        fx_answer_t answer;
+        fx_err_t rc = fx_client_exercise_audit(r->trainer.client, fx_scenario_exercise(r->scenario),
+                                               after, 0, AUDIT_TIMEOUT_MS, &frame, &answer);
+        if (rc == FX_ERR_UNAVAILABLE)
+            break; /* again at the next poll */
+        if (rc != FX_OK) {
+            fprintf(stderr,
+                    "%s%s: exercise run: the broker does not give %s the exercise's audit trail "
+                    "(%s%s%s): what trainees the runner does not play do is not observed\n",
+                    r->tty ? "\n" : "", AGENT_PROG, r->trainer.config->id,
+                    answer.refused ? answer.code : fx_strerror(rc), answer.refused ? ": " : "",
+                    answer.refused ? answer.reason : "");
+            r->audit_refused = 1;
+            json_object_set_new(a, "state", json_string("refused"));
+            break;
+        }
+        const Fusion__ExerciseAudit *got = frame->exercise_audit;
+        for (size_t i = 0; i < got->n_entries && !skip; i++)
+            s_audit_entry(r, got->entries[i]);
+        read += got->n_entries;
+        after = got->next_seq;
+        int more = got->more && got->n_entries > 0; /* a broker that does not move on: stop */
+        fx_codec_free(frame);
+        json_object_set_new(a, "state", json_string("ok"));
+        if (!more)
+            break;
+    }
+    json_object_set_new(a, "after_seq", json_integer((json_int_t) after));
+    return read;
+}
+
 /* ---- Injects -------------------------------------------------------------------------------- */
 
 static void s_run_inject(run_t *r, size_t index)
@@ -880,7 +1172,7 @@ static void s_run_inject(run_t *r, size_t index)
     json_object_set_new(o, "done_ms", json_integer(s_now(r)));
     s_event(r, "inject", inj->from, (int) index);
     if (!a || !a->client) {
-        s_set_status(o, "trainee_action", "played by the trainee (not observed by the runner)");
+        s_set_status(o, "trainee_action", "played by the trainee");
         char t[24];
         fx_scenario_time_text(inj->at_ms, t);
         fprintf(stderr, "%s%s %s: %s (trainee) is to %s%s%s\n", r->tty ? "\n" : "", t, inj->id,
@@ -978,7 +1270,17 @@ static int s_played(run_t *r, const char *id)
     return a && a->client;
 }
 
-static void s_decide(json_t *x, const char *outcome, json_t *measured, const char *detail)
+/* Where an observation came from: an event's source ("audit", "prepare"), else a participant
+ * the runner plays. */
+static const char *s_source(const json_t *event)
+{
+    const char *source = json_string_value(json_object_get(event, "source"));
+    return source ? source : "participant";
+}
+
+/* Decides an expectation; source says where what decided it was observed (NULL: nowhere). */
+static void s_decide(json_t *x, const char *outcome, json_t *measured, const char *detail,
+                     const char *source)
 {
     int designed = json_is_true(json_object_get(x, "designed_to_fail"));
     if (strcmp(outcome, "missed") == 0 && designed)
@@ -986,6 +1288,18 @@ static void s_decide(json_t *x, const char *outcome, json_t *measured, const cha
     json_object_set_new(x, "outcome", json_string(outcome));
     json_object_set_new(x, "measured_ms", measured ? measured : json_null());
     json_object_set_new(x, "detail", detail ? json_string(detail) : json_null());
+    json_object_set_new(x, "source", source ? json_string(source) : json_null());
+}
+
+/* 1 if id is in the inject's list of allowed recipients. */
+static int s_allowed(json_t *o, const char *id)
+{
+    size_t k;
+    json_t *v;
+    int allowed = 0;
+    json_array_foreach(json_object_get(o, "allowed"), k, v) allowed |=
+        strcmp(json_string_value(v), id) == 0;
+    return allowed;
 }
 
 /* Decides what can be decided at scenario time now (final: the run is over). Returns how many
@@ -1048,17 +1362,35 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
                     other = e;
             }
             char detail[512];
+            int audited = json_is_true(json_object_get(o, "audit_recipients"));
+            /* A trainee's message: its denials come with its entry in the audit trail. */
+            if (!found && !by_runner && !audited && !final && !r->audit_refused) {
+                pending++;
+                continue;
+            }
             if (found)
-                s_decide(x, "met", json_integer(0), NULL);
-            else if (!by_runner)
-                s_decide(x, "unobserved", NULL,
-                         "the trainee's own PREPARE answer is not visible to the runner");
-            else {
+                s_decide(x, "met", json_integer(0), NULL, s_source(found));
+            else if (by_runner || (audited && other)) {
                 snprintf(detail, sizeof detail, "%s%s%s", other ? "denied with " : "not denied",
                          other ? json_string_value(json_object_get(other, "code")) : "",
                          other && json_is_string(json_object_get(other, "rule")) ? " (rule)" : "");
-                s_decide(x, "missed", NULL, detail);
-            }
+                s_decide(x, "missed", NULL, detail, other ? s_source(other) : "prepare");
+            } else if (audited)
+                s_decide(x, "unobserved", NULL,
+                         "the audit trail lists no denial for this recipient: it lists those of "
+                         "route, taskforce and focal-point audiences, while a direct message's "
+                         "are in the trainee's own PREPARE answer only",
+                         NULL);
+            else
+                s_decide(x, "unobserved", NULL,
+                         strcmp(status, "trainee_action") != 0
+                             ? "the trainee's own PREPARE answer is not visible to the runner"
+                         : json_is_null(json_object_get(o, "msg_id"))
+                             ? "the trainee's message was not seen (a PREPARE answer alone is "
+                               "visible to the trainee only)"
+                             : "the broker's audit entry of the trainee's message does not list "
+                               "the recipients the policy denied",
+                         NULL);
             continue;
         }
         if (strcmp(kind, "not_delivered") == 0) {
@@ -1066,29 +1398,29 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
             if (e) {
                 s_decide(x, "missed",
                          json_integer(json_integer_value(json_object_get(e, "t_ms")) - t0),
-                         "it was delivered");
+                         "it was delivered", s_source(e));
                 continue;
             }
             if (!final && !(within && now > t0 + within)) {
                 pending++;
                 continue;
             }
+            /* The sender's PREPARE answer, or the audit trail's entry of a trainee's message,
+             * lists every recipient a section may go to. */
+            const char *lists = by_runner && strcmp(status, "pending") != 0            ? "prepare"
+                                : json_is_true(json_object_get(o, "audit_recipients")) ? "audit"
+                                                                                       : NULL;
             if (s_played(r, who))
-                s_decide(x, "met", NULL, NULL);
-            else if (by_runner && strcmp(status, "pending") != 0) {
-                /* The sender's PREPARE answer lists every recipient a section may go to. */
-                size_t k;
-                json_t *v;
-                int allowed = 0;
-                json_array_foreach(json_object_get(o, "allowed"), k, v) allowed |=
-                    strcmp(json_string_value(v), who) == 0;
-                if (allowed)
-                    s_decide(x, "missed", NULL, "the policy allowed it as a recipient");
-                else
-                    s_decide(x, "met", NULL, "not among the recipients the policy allowed");
-            } else {
-                s_decide(x, "unobserved", NULL, "neither the sender nor the recipient is played");
-            }
+                s_decide(x, "met", NULL, NULL, "participant");
+            else if (lists && s_allowed(o, who))
+                s_decide(x, "missed", NULL, "the policy allowed it as a recipient", lists);
+            else if (lists)
+                s_decide(x, "met", NULL, "not among the recipients the policy allowed", lists);
+            else
+                s_decide(x, "unobserved", NULL,
+                         "neither the sender nor the recipient is played, and the audit trail "
+                         "does not list the message's allowed recipients",
+                         NULL);
             continue;
         }
         /* Timed: delivered, acknowledged, accepted, declined, escalated. */
@@ -1104,7 +1436,7 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
         if (e) {
             int64_t took = json_integer_value(json_object_get(e, "t_ms")) - t0;
             s_decide(x, took <= within ? "met" : "missed", json_integer(took < 0 ? 0 : took),
-                     took <= within ? NULL : "later than expected");
+                     took <= within ? NULL : "later than expected", s_source(e));
             continue;
         }
         if (now <= t0 + within && !final) {
@@ -1112,15 +1444,22 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
             continue;
         }
         /* Who would have seen it: the recipient (delivery, escalation) or the referral's sender
-         * (responses travel to it). */
-        int observable =
+         * (responses travel to it), or the trainer through the exercise's audit trail. */
+        int played =
             strcmp(type, "response") == 0 ? by_runner || s_played(r, who) : s_played(r, who);
+        int audit =
+            !r->audit_refused &&
+            strcmp(json_string_value(json_object_get(s_audit_state(r), "state")), "ok") == 0;
         if (strcmp(status, "sent") != 0 && strcmp(status, "trainee_action") != 0)
-            s_decide(x, "missed", NULL, "the message was not sent");
-        else if (observable)
-            s_decide(x, "missed", NULL, "nothing observed in time");
+            s_decide(x, "missed", NULL, "the message was not sent", NULL);
+        else if (audit && !played && json_is_null(json_object_get(o, "msg_id")))
+            s_decide(x, "missed", NULL, "the trainee's message is not in the audit trail", "audit");
+        else if (played || audit)
+            s_decide(x, "missed", NULL, "nothing observed in time",
+                     played ? "participant" : "audit");
         else
-            s_decide(x, "unobserved", NULL, "no participant the runner plays could observe it");
+            s_decide(x, "unobserved", NULL,
+                     "no participant the runner plays could observe it, nor the audit trail", NULL);
     }
     return pending;
 }
@@ -1160,19 +1499,87 @@ static void s_progress(run_t *r, size_t done_injects, int force)
 
 /* ---- The run -------------------------------------------------------------------------------- */
 
+/* When the run may end: after the last inject and the deadline of every expectation still
+ * undecided (one decided early, as a met escalation, no longer holds the run), plus a grace so
+ * that nothing still in flight is missed. */
 static int64_t s_end_ms(run_t *r)
 {
     int64_t end = 0;
-    for (size_t i = 0; i < fx_scenario_inject_count(r->scenario); i++) {
-        const fx_inject_t *inj = fx_scenario_inject(r->scenario, i);
-        if (inj->at_ms > end)
-            end = inj->at_ms;
-        for (size_t k = 0; k < inj->n_expect; k++)
-            if (inj->at_ms + inj->expect[k].within_ms > end)
-                end = inj->at_ms + inj->expect[k].within_ms;
+    for (size_t i = 0; i < fx_scenario_inject_count(r->scenario); i++)
+        if (fx_scenario_inject(r->scenario, i)->at_ms > end)
+            end = fx_scenario_inject(r->scenario, i)->at_ms;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(r->doc, "expectations"), i, x)
+    {
+        if (strcmp(json_string_value(json_object_get(x, "outcome")), "pending") != 0)
+            continue;
+        int index =
+            fx_scenario_find_inject(r->scenario, json_string_value(json_object_get(x, "inject")));
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, (size_t) index);
+        json_t *sent = json_object_get(s_inject_json(r, (size_t) index), "sent_ms");
+        int64_t t0 = json_is_integer(sent) ? json_integer_value(sent) : inj->at_ms;
+        int64_t due = (t0 > inj->at_ms ? t0 : inj->at_ms) +
+                      json_integer_value(json_object_get(x, "within_ms"));
+        if (due > end)
+            end = due;
     }
     int64_t grace = (int64_t) MIN_GRACE_REAL * r->speed;
     return end + (grace > GRACE_SCENARIO ? grace : GRACE_SCENARIO);
+}
+
+/* The run's clock: --speed, else the policy's speed for the exercise (the clock the broker
+ * escalates its referrals on), else the scenario's. A warning when escalations would be measured
+ * on another clock than the broker's. */
+static void s_choose_speed(run_t *r, const char *policy_path)
+{
+    const char *exercise = fx_scenario_exercise(r->scenario);
+    int listed = r->policy && fx_policy_has_exercise(r->policy, exercise);
+    int policy_speed = listed ? fx_policy_exercise_speed(r->policy, exercise) : 0;
+    r->speed = r->opt->speed      ? r->opt->speed
+               : policy_speed > 1 ? policy_speed
+                                  : fx_scenario_speed(r->scenario);
+    size_t escalations = 0;
+    for (size_t i = 0; i < fx_scenario_inject_count(r->scenario); i++) {
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, i);
+        for (size_t k = 0; k < inj->n_expect; k++)
+            escalations += inj->expect[k].kind == FX_EXPECT_ESCALATED;
+    }
+    if (listed && policy_speed != r->speed && (policy_speed > 1 || escalations)) {
+        char consequence[96] = "";
+        if (escalations)
+            snprintf(consequence, sizeof consequence,
+                     ": %zu escalated expectation(s) are measured on another clock", escalations);
+        fprintf(stderr,
+                "%s: exercise run: the policy %s sets %s's clock to speed %d, on which the "
+                "broker escalates the exercise's referrals, but this run's clock is %d exercise "
+                "seconds per second%s\n",
+                AGENT_PROG, policy_path, exercise, policy_speed, r->speed, consequence);
+    } else if (!listed && escalations)
+        fprintf(stderr,
+                "%s: exercise run: without the policy (--policy or REGION/policy.yaml), the "
+                "speed at which the broker escalates %s's referrals is not known\n",
+                AGENT_PROG, exercise);
+}
+
+/* Escalation notices are messages of the exercise from the broker's principal: the policy must
+ * list it among the exercise's participants for them to reach anyone. */
+static void s_check_notices(run_t *r)
+{
+    const char *exercise = fx_scenario_exercise(r->scenario);
+    size_t escalations = 0;
+    for (size_t i = 0; i < fx_scenario_inject_count(r->scenario); i++) {
+        const fx_inject_t *inj = fx_scenario_inject(r->scenario, i);
+        for (size_t k = 0; k < inj->n_expect; k++)
+            escalations += inj->expect[k].kind == FX_EXPECT_ESCALATED;
+    }
+    if (escalations && r->policy && fx_policy_has_exercise(r->policy, exercise) &&
+        !fx_policy_exercise_participant(r->policy, exercise, r->broker_id))
+        fprintf(stderr,
+                "%s: exercise run: the policy does not list the broker's principal %s among "
+                "%s's participants: its escalation notices cannot reach anyone, and %zu "
+                "escalated expectation(s) will be missed\n",
+                AGENT_PROG, r->broker_id, exercise, escalations);
 }
 
 static void s_free_run(run_t *r)
@@ -1208,8 +1615,8 @@ int exercise_run(const exercise_options_t *opt)
         return rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
     }
     fx_diag_destroy(&diag);
-    r->speed = opt->speed ? opt->speed : fx_scenario_speed(r->scenario);
-    /* The policy, for the guidelines in the report: --policy, else REGION/policy.yaml. */
+    /* The policy, for the guidelines in the report and the exercise's clock: --policy, else
+     * REGION/policy.yaml. */
     char *policy_path = opt->policy ? fx_strdup(opt->policy) : s_join(opt->region, "policy.yaml");
     if ((opt->policy || access(policy_path, R_OK) == 0) &&
         fx_policy_load(policy_path, &r->policy, NULL) != FX_OK)
@@ -1217,6 +1624,7 @@ int exercise_run(const exercise_options_t *opt)
                 "%s: exercise run: %s is not a valid policy; the report names rules without "
                 "their guidelines\n",
                 AGENT_PROG, policy_path);
+    s_choose_speed(r, policy_path);
     free(policy_path);
     if (fx_mkdir_p(opt->state_dir) != 0) {
         fx_cli_error(AGENT_PROG, "exercise run: --state %s: %s", opt->state_dir, strerror(errno));
@@ -1237,6 +1645,7 @@ int exercise_run(const exercise_options_t *opt)
         goto done;
     status = FX_EXIT_SYSTEM;
     snprintf(r->broker_id, sizeof r->broker_id, "%s", fx_cert_id(r->trainer.broker_cert));
+    s_check_notices(r);
     if (opt->resume) {
         json_error_t err;
         json_t *doc = json_load_file(r->progress_path, 0, &err);
@@ -1269,6 +1678,10 @@ int exercise_run(const exercise_options_t *opt)
     /* Scenario time continues where it stopped: time spent stopped does not count. */
     int64_t elapsed = json_integer_value(json_object_get(r->doc, "elapsed_ms"));
     r->start_real = fx_now_ms() - elapsed / r->speed;
+    r->resumed_real = fx_now_ms();
+    r->resumed_ms = elapsed;
+    if (!opt->resume)
+        s_poll_audit(r, 1, 1); /* what earlier runs of the exercise left is not this run's */
     size_t next = 0;
     while (next < fx_scenario_inject_count(r->scenario) &&
            strcmp(json_string_value(json_object_get(s_inject_json(r, next), "status")),
@@ -1279,7 +1692,6 @@ int exercise_run(const exercise_options_t *opt)
             fx_scenario_inject_count(r->scenario), r->speed, opt->resume ? " (resumed)" : "");
     if (s_save(r) != 0)
         goto done;
-    int64_t end = s_end_ms(r);
     while (!fx_client_interrupted()) {
         int changed = 0;
         while (next < fx_scenario_inject_count(r->scenario) &&
@@ -1296,11 +1708,12 @@ int exercise_run(const exercise_options_t *opt)
             }
         if (!listening)
             zclock_sleep(TICK_MS); /* only trainees: nothing to receive */
+        changed |= s_poll_audit(r, 0, 0) > 0;
         s_evaluate(r, s_now(r), 0);
         if (changed && s_save(r) != 0)
             goto done;
         s_progress(r, next, 0);
-        if (next == fx_scenario_inject_count(r->scenario) && s_now(r) >= end &&
+        if (next == fx_scenario_inject_count(r->scenario) && s_now(r) >= s_end_ms(r) &&
             json_array_size(json_object_get(r->doc, "actions")) == 0)
             break;
     }
@@ -1316,6 +1729,7 @@ int exercise_run(const exercise_options_t *opt)
     for (size_t i = 0; i < r->n_actors; i++)
         if (r->actors[i].client)
             s_receive(r, &r->actors[i], 0);
+    s_poll_audit(r, 1, 0);
     s_evaluate(r, s_now(r), 1);
     s_progress(r, next, 1);
     if (r->tty)

@@ -394,12 +394,19 @@ static json_t *s_id_list(char **ids, size_t n)
 }
 
 /* Tracks a referral per recipient agency, each with the deadline the policy sets for its
- * urgency (or its expiry, if sooner: it escalates while the broker still holds it). */
+ * urgency (or its expiry, if sooner: it escalates while the broker still holds it). A referral of
+ * an exercise runs on the exercise's clock: the policy's `speed` for that exercise (1 when it
+ * gives none) divides the deadline. Live traffic has no exercise id, and an exercise message goes
+ * only between that exercise's participants (exercise_segregation), so the operator's
+ * acceleration reaches no live referral. */
 static bool s_track(server_t *self, const Fusion__Header *h, const uint8_t *digest,
                     zlistx_t *recipients)
 {
     int64_t now = fx_now_ms();
+    int speed = fx_policy_exercise_speed(self->policy, h->exercise);
     int64_t due = fx_policy_referral_deadline(self->policy, (int) h->urgency);
+    if (due > 0)
+        due = due / speed > 0 ? due / speed : 1;
     int64_t deadline = due > 0 ? now + due : NO_DEADLINE;
     if (deadline > (int64_t) h->expires_at && due > 0)
         deadline = (int64_t) h->expires_at;
@@ -428,6 +435,8 @@ static bool s_track(server_t *self, const Fusion__Header *h, const uint8_t *dige
         }
         json_t *details = json_pack("{s:s, s:s, s:s}", "agency", agency, "state", "sent", "urgency",
                                     (int) h->urgency == FX_URGENCY_URGENT ? "urgent" : "normal");
+        if (speed > 1)
+            json_object_set_new(details, "exercise_speed", json_integer(speed));
         if (deadline != NO_DEADLINE) {
             char when[FX_TIME_BUFSIZE];
             fx_time_format(deadline, when);

@@ -72,9 +72,10 @@ void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
         fx_route_pattern_destroy(&pattern);
         return;
     }
-    server_audit(self, "subscribed", session->principal, text, NULL, NULL,
-                 json_pack("{s:s, s:I, s:I}", "exercise", subscribe->exercise, "stages",
-                           (json_int_t) stages, "kinds", (json_int_t) kinds));
+    server_audit_exercise(self, subscribe->exercise, "subscribed", session->principal, text, NULL,
+                          NULL,
+                          json_pack("{s:s, s:I, s:I}", "exercise", subscribe->exercise, "stages",
+                                    (json_int_t) stages, "kinds", (json_int_t) kinds));
     subscription_t *sub = s_lookup(self, id);
     if (sub) { /* an update of the stages or kinds */
         sub->stages = stages;
@@ -127,8 +128,9 @@ void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
             snprintf(key, sizeof key, "%lld", (long long) id);
             zhashx_delete(self->subscriptions, key);
         }
-        server_audit(self, "unsubscribed", session->principal, fx_route_pattern_text(pattern), NULL,
-                     NULL, json_pack("{s:s}", "exercise", unsubscribe->exercise));
+        server_audit_exercise(self, unsubscribe->exercise, "unsubscribed", session->principal,
+                              fx_route_pattern_text(pattern), NULL, NULL,
+                              json_pack("{s:s}", "exercise", unsubscribe->exercise));
         s_answer_subscribed(self, session, request_id, fx_route_pattern_text(pattern), false);
     }
     fx_route_pattern_destroy(&pattern);

@@ -366,11 +366,13 @@ void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
 {
     bool publish_answer = frame->body_case == FUSION__FRAME__BODY_ACCEPTED ||
                           frame->body_case == FUSION__FRAME__BODY_REJECTED;
-    /* Checkpoints, receipts and consistency proofs may name a checkpoint of this group. */
+    /* Checkpoints, receipts and consistency proofs may name a checkpoint of this group, and an
+     * exercise's audit entries may be of this group. */
     bool durable = publish_answer || frame->body_case == FUSION__FRAME__BODY_SUBSCRIBED ||
                    frame->body_case == FUSION__FRAME__BODY_CHECKPOINT ||
                    frame->body_case == FUSION__FRAME__BODY_RECEIPT ||
-                   frame->body_case == FUSION__FRAME__BODY_CONSISTENCY;
+                   frame->body_case == FUSION__FRAME__BODY_CONSISTENCY ||
+                   frame->body_case == FUSION__FRAME__BODY_EXERCISE_AUDIT;
     const char *code =
         frame->body_case == FUSION__FRAME__BODY_REJECTED ? frame->rejected->code : "";
     if (!durable || !fx_store_in_transaction(self->store)) {
@@ -433,13 +435,16 @@ void server_storage_failed(server_t *self)
     self->failed = true;
 }
 
-bool server_audit_text(server_t *self, const char *event, const char *actor, const char *subject,
-                       const uint8_t *msg_id, const uint8_t *digest, const char *details)
+/* Appends one entry whose details are already text; exercise files it for the exercise's
+ * trainers (server_audit_exercise). */
+static bool s_audit_append(server_t *self, const char *exercise, const char *event,
+                           const char *actor, const char *subject, const uint8_t *msg_id,
+                           const uint8_t *digest, const char *details)
 {
 #ifdef FX_BENCH_NO_AUDIT
     /* Only in tests/bench's fusion-broker-noaudit, which measures what the audit costs. */
-    (void) self, (void) event, (void) actor, (void) subject, (void) msg_id, (void) digest;
-    (void) details;
+    (void) self, (void) exercise, (void) event, (void) actor, (void) subject, (void) msg_id,
+        (void) digest, (void) details;
     return true;
 #endif
     fx_store_audit_entry_t entry = {.event = event,
@@ -447,7 +452,8 @@ bool server_audit_text(server_t *self, const char *event, const char *actor, con
                                     .subject = subject,
                                     .msg_id = msg_id,
                                     .header_digest = digest,
-                                    .details = details};
+                                    .details = details,
+                                    .exercise = exercise};
     if (fx_store_audit_append(self->store, &entry, NULL, NULL) != FX_OK) {
         server_storage_failed(self);
         return false;
@@ -455,8 +461,15 @@ bool server_audit_text(server_t *self, const char *event, const char *actor, con
     return true;
 }
 
-bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
-                  const uint8_t *msg_id, const uint8_t *digest, json_t *details)
+bool server_audit_text(server_t *self, const char *event, const char *actor, const char *subject,
+                       const uint8_t *msg_id, const uint8_t *digest, const char *details)
+{
+    return s_audit_append(self, NULL, event, actor, subject, msg_id, digest, details);
+}
+
+bool server_audit_exercise(server_t *self, const char *exercise, const char *event,
+                           const char *actor, const char *subject, const uint8_t *msg_id,
+                           const uint8_t *digest, json_t *details)
 {
 #ifdef FX_BENCH_NO_AUDIT
     json_decref(details);
@@ -464,9 +477,15 @@ bool server_audit(server_t *self, const char *event, const char *actor, const ch
 #endif
     char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(details);
-    bool ok = server_audit_text(self, event, actor, subject, msg_id, digest, text);
+    bool ok = s_audit_append(self, exercise, event, actor, subject, msg_id, digest, text);
     free(text);
     return ok;
+}
+
+bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
+                  const uint8_t *msg_id, const uint8_t *digest, json_t *details)
+{
+    return server_audit_exercise(self, NULL, event, actor, subject, msg_id, digest, details);
 }
 
 void server_note_room(server_t *self, session_t *session)
@@ -827,6 +846,9 @@ static void s_handle(server_t *self, batch_item_t *item)
         break;
     case FUSION__FRAME__BODY_CONSISTENCY_REQUEST:
         handle_consistency_request(self, session, id, frame->consistency_request);
+        break;
+    case FUSION__FRAME__BODY_EXERCISE_AUDIT_REQUEST:
+        handle_exercise_audit(self, session, id, frame->exercise_audit_request);
         break;
     default:
         server_error(self, session, id, FX_ERR_INVALID,

@@ -127,6 +127,10 @@ void handle_receipt_request(server_t *self, session_t *session, uint64_t request
                             const Fusion__ReceiptRequest *request);
 void handle_consistency_request(server_t *self, session_t *session, uint64_t request_id,
                                 const Fusion__ConsistencyRequest *request);
+/* Answers EXERCISE_AUDIT with an exercise's audit entries, to a trainer of that exercise only
+ * (handle_exercise.c). */
+void handle_exercise_audit(server_t *self, session_t *session, uint64_t request_id,
+                           const Fusion__ExerciseAuditRequest *request);
 
 /* The valid principals a message's audience reaches, as PREPARE resolves them (route
  * subscribers, focal points, every principal for a taskforce), into candidates (const fx_cert_t
@@ -173,6 +177,11 @@ bool server_audit(server_t *self, const char *event, const char *actor, const ch
 /* The same with details already written as the text of a JSON object (or NULL). */
 bool server_audit_text(server_t *self, const char *event, const char *actor, const char *subject,
                        const uint8_t *msg_id, const uint8_t *digest, const char *details);
+/* The same, filing an entry that concerns no stored message under an exercise (non-empty; NULL
+ * or "" files nothing), so that its trainers find it (an exercise's subscriptions). */
+bool server_audit_exercise(server_t *self, const char *exercise, const char *event,
+                           const char *actor, const char *subject, const uint8_t *msg_id,
+                           const uint8_t *digest, json_t *details);
 /* Fills a policy principal from a certificate. */
 void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal);
 /* One log line on stderr. */

@@ -399,6 +399,7 @@ static int s_from_broker(const Fusion__Frame *frame)
     case FUSION__FRAME__BODY_RECEIPT:
     case FUSION__FRAME__BODY_CONSISTENCY:
     case FUSION__FRAME__BODY_CHECKPOINT:
+    case FUSION__FRAME__BODY_EXERCISE_AUDIT:
         return 1;
     default:
         return 0;
@@ -1011,6 +1012,48 @@ fx_err_t fx_client_receipt(fx_client_t *self, const uint8_t msg_id[FX_MSG_ID_BYT
     request.body_case = FUSION__FRAME__BODY_RECEIPT_REQUEST;
     request.receipt_request = &ask;
     return s_request_for(self, &request, FUSION__FRAME__BODY_RECEIPT, timeout_ms, frame_p, answer);
+}
+
+/* An audit entry as an exercise audit answer may carry one: the sizes the store keeps. */
+static bool s_exercise_entry_ok(const Fusion__AuditEntry *e, uint64_t after_seq)
+{
+    return e->seq > after_seq && (e->msg_id.len == 0 || e->msg_id.len == FX_MSG_ID_BYTES) &&
+           (e->header_digest.len == 0 || e->header_digest.len == 32) && e->event &&
+           strlen(e->event) < 64 && e->actor && strlen(e->actor) < 1024 && e->subject &&
+           strlen(e->subject) < 1024 && e->details && strlen(e->details) < (64u << 10);
+}
+
+fx_err_t fx_client_exercise_audit(fx_client_t *self, const char *exercise, uint64_t after_seq,
+                                  uint32_t limit, int timeout_ms, Fusion__Frame **frame_p,
+                                  fx_answer_t *answer)
+{
+    *frame_p = NULL;
+    Fusion__ExerciseAuditRequest ask = FUSION__EXERCISE_AUDIT_REQUEST__INIT;
+    ask.exercise = (char *) exercise;
+    ask.after_seq = after_seq;
+    ask.limit = limit;
+    Fusion__Frame request = FUSION__FRAME__INIT;
+    request.body_case = FUSION__FRAME__BODY_EXERCISE_AUDIT_REQUEST;
+    request.exercise_audit_request = &ask;
+    Fusion__Frame *frame = NULL;
+    fx_err_t rc = s_request_for(self, &request, FUSION__FRAME__BODY_EXERCISE_AUDIT, timeout_ms,
+                                &frame, answer);
+    if (rc != FX_OK)
+        return rc;
+    const Fusion__ExerciseAudit *a = frame->exercise_audit;
+    bool ok = a->exercise && strcmp(a->exercise, exercise) == 0 && a->next_seq >= after_seq &&
+              (!limit || a->n_entries <= limit);
+    uint64_t last = after_seq;
+    for (size_t i = 0; ok && i < a->n_entries; i++) {
+        ok = s_exercise_entry_ok(a->entries[i], last);
+        last = a->entries[i]->seq;
+    }
+    if (!ok || a->next_seq != last) {
+        fx_codec_free(frame);
+        return FX_ERR_MALFORMED;
+    }
+    *frame_p = frame;
+    return FX_OK;
 }
 
 fx_err_t fx_client_consistency(fx_client_t *self, uint64_t first_size, int timeout_ms,

@@ -500,10 +500,11 @@ static void s_groups(loader_t *ld, const fx_yaml_node_t *node, int exercises)
     uint32_t ngroups = 0;
     id_ref_t *refs = fx_calloc(n, sizeof *refs);
     size_t nrefs = 0;
-    const char *const keys[] = {"id", members_key, "from", "until"};
+    /* A taskforce may have a window; an exercise may run on an accelerated clock. */
+    const char *const keys[] = {"id", members_key, exercises ? "speed" : "from", "until"};
     for (size_t i = 0; i < n; i++) {
         const fx_yaml_node_t *item = fx_yaml_item(node, i), *f[4];
-        if (fx_yaml_fields(ld->diag, item, what, keys, exercises ? 2 : 4, f) != 0)
+        if (fx_yaml_fields(ld->diag, item, what, keys, exercises ? 3 : 4, f) != 0)
             continue;
         policy_group_t *g = &groups[ngroups++];
         for (int k = 0; k < 2; k++)
@@ -524,6 +525,12 @@ static void s_groups(loader_t *ld, const fx_yaml_node_t *node, int exercises)
                 g->nmembers = s_sort_unique(g->members, g->nmembers);
             }
         }
+        long long speed = 1;
+        if (exercises && f[2] &&
+            fx_yaml_int(ld->diag, f[2], "speed of an exercise (exercise seconds per real second)",
+                        1, FX_POLICY_MAX_EXERCISE_SPEED, &speed) != 0)
+            speed = 1;
+        g->speed = (int) speed;
         if (!exercises)
             (void) s_window(ld, f[2], f[3], what, &g->has_from, &g->from, &g->has_until, &g->until);
     }
@@ -1116,6 +1123,14 @@ int fx_policy_exercise_participant(const fx_policy_t *self, const char *exercise
                (agency_sym && fx_policy_sorted_has(g->members, g->nmembers, agency_sym));
     }
     return 0;
+}
+
+int fx_policy_exercise_speed(const fx_policy_t *self, const char *exercise)
+{
+    for (uint32_t i = 0; exercise && exercise[0] && i < self->nexercises; i++)
+        if (strcmp(self->exercises[i].id, exercise) == 0)
+            return self->exercises[i].speed > 1 ? self->exercises[i].speed : 1;
+    return 1;
 }
 
 const char *fx_policy_rule_guideline(const fx_policy_t *self, const char *rule_id)

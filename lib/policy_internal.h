@@ -72,13 +72,14 @@ typedef struct {
     int has_from, has_until;
 } policy_agreement_t;
 
-/* A taskforce (members, optional dates) or an exercise (participants, no dates). */
+/* A taskforce (members, optional dates) or an exercise (participants, an optional speed). */
 typedef struct {
     char *id;
     uint32_t *members; /* sorted symbols of agencies and principal ids */
     uint32_t nmembers;
     int64_t from, until;
     int has_from, has_until;
+    int speed; /* an exercise: its clock's exercise seconds per real second (1: real time) */
 } policy_group_t;
 
 typedef struct {

@@ -135,6 +135,21 @@ static const char *const s_schema =
     "CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints"
     " BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;";
 
+/* Additions to schema version 1, created by every writable open of a store that lacks them (so a
+ * store written before them gains them): what a trainer's query for the audit entries of one
+ * exercise walks (fx_store_audit_of_exercise). An exercise's messages are found through a partial
+ * index that live traffic (exercise '') never enters, and their entries through audit_by_message;
+ * the entries of an exercise's subscriptions, which concern no message, are filed by seq in
+ * audit_exercise when they are appended. Nothing is added to the append of any other entry. */
+static const char *const s_schema_additions =
+    "CREATE INDEX IF NOT EXISTS messages_by_exercise ON messages (exercise, id)"
+    " WHERE exercise <> '';"
+    "CREATE TABLE IF NOT EXISTS audit_exercise ("
+    " exercise TEXT NOT NULL CHECK (exercise <> ''),"
+    " seq INTEGER NOT NULL,"
+    " PRIMARY KEY (exercise, seq)"
+    ") STRICT, WITHOUT ROWID;";
+
 /* Every statement the store runs, prepared once when the database is opened. */
 typedef enum {
     ST_BEGIN,
@@ -175,6 +190,8 @@ typedef enum {
     ST_CHECKPOINT_EACH,
     ST_AUDIT_LEAVES,
     ST_AUDIT_OF_MSG,
+    ST_AUDIT_FILE_EXERCISE,
+    ST_AUDIT_OF_EXERCISE,
     ST_PRUNE_MESSAGES,
     ST_PRUNE_ANSWERS,
     ST_COUNT_MESSAGES,
@@ -273,6 +290,19 @@ static const char *const s_sql[ST_COUNT_] = {
                         " details, leaf_hash FROM audit"
                         " WHERE message = (SELECT id FROM messages WHERE msg_id = ?1)"
                         " ORDER BY seq",
+    [ST_AUDIT_FILE_EXERCISE] = "INSERT INTO audit_exercise (exercise, seq) VALUES (?1, ?2)",
+    /* The exercise's messages through messages_by_exercise (the repeated `exercise <> ''` lets
+     * SQLite use the partial index), each one's entries through audit_by_message, and the
+     * entries filed under the exercise; only the entries after ?2 are sorted. */
+    [ST_AUDIT_OF_EXERCISE] =
+        "SELECT a.seq, a.time_ms, a.event, a.actor, a.subject, a.msg_id, a.header_digest,"
+        " a.details, a.leaf_hash FROM messages AS m JOIN audit AS a ON a.message = m.id"
+        " WHERE m.exercise = ?1 AND m.exercise <> '' AND a.seq > ?2"
+        " UNION ALL"
+        " SELECT a.seq, a.time_ms, a.event, a.actor, a.subject, a.msg_id, a.header_digest,"
+        " a.details, a.leaf_hash FROM audit_exercise AS x JOIN audit AS a ON a.seq = x.seq"
+        " WHERE x.exercise = ?1 AND x.seq > ?2"
+        " ORDER BY 1 LIMIT ?3",
     [ST_PRUNE_MESSAGES] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages"
                           " WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
     [ST_PRUNE_ANSWERS] = "DELETE FROM answers WHERE msg_id IN (SELECT msg_id FROM answers"
@@ -827,6 +857,10 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
     why[0] = '\0'; /* without the checkpointer, SQLite checkpoints in this thread */
     if (s_schema_prepare(self->db, why, &created) != FX_OK)
         goto cleanup;
+    if ((rc = sqlite3_exec(self->db, s_schema_additions, NULL, NULL, NULL)) != SQLITE_OK) {
+        s_why_sqlite(why, self->db, "cannot add to the schema", rc);
+        goto cleanup;
+    }
     if (!created && s_integrity_check(self->db, check, why) != FX_OK)
         goto cleanup;
     if (opt->max_page_count > 0) {
@@ -842,6 +876,12 @@ prepare:
     for (int i = 0; i < ST_COUNT_; i++) {
         rc = sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->st[i],
                                 NULL);
+        /* A store read-only that predates the additions has no exercise queries. */
+        if (rc != SQLITE_OK && opt->read_only &&
+            (i == ST_AUDIT_FILE_EXERCISE || i == ST_AUDIT_OF_EXERCISE)) {
+            self->st[i] = NULL;
+            continue;
+        }
         if (rc != SQLITE_OK) {
             s_why_sqlite(why, self->db, "the store's schema does not match this build", rc);
             goto cleanup;
@@ -1849,6 +1889,13 @@ static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
         sqlite3_bind_null(stmt, 10);
     err = s_step(self, stmt, "append audit entry", NULL);
     s_done(stmt);
+    if (err == FX_OK && entry.exercise && entry.exercise[0]) {
+        stmt = self->st[ST_AUDIT_FILE_EXERCISE];
+        s_bind_text(stmt, 1, entry.exercise);
+        sqlite3_bind_int64(stmt, 2, entry.seq);
+        err = s_step(self, stmt, "file audit entry under its exercise", NULL);
+        s_done(stmt);
+    }
     self->audit_last = err == FX_OK ? entry.seq : -1;
     append->seq = entry.seq;
     return err;
@@ -1862,7 +1909,8 @@ fx_err_t fx_store_audit_append(fx_store_t *self, const fx_store_audit_entry_t *e
         return err;
     if (!entry || !s_text_ok(entry->event, FX_STORE_EVENT_MAX) ||
         !s_opt_text_ok(entry->actor, AUDIT_TEXT_MAX) ||
-        !s_opt_text_ok(entry->subject, AUDIT_TEXT_MAX) || entry->time_ms < 0 ||
+        !s_opt_text_ok(entry->subject, AUDIT_TEXT_MAX) ||
+        !s_opt_text_ok(entry->exercise, FX_STORE_EXERCISE_MAX) || entry->time_ms < 0 ||
         (entry->details && (strlen(entry->details) >= FX_STORE_DETAILS_MAX ||
                             !fx_json_object_text(entry->details, strlen(entry->details)))))
         return FX_ERR_INVALID;
@@ -1963,6 +2011,37 @@ fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STO
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_AUDIT_OF_MSG];
     s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
+    fx_store_audit_entry_t entry;
+    for (;;) {
+        bool row = false;
+        if ((err = s_step(self, stmt, "read audit entries", &row)) != FX_OK || !row)
+            break;
+        if ((err = s_read_audit(self, stmt, &entry)) != FX_OK)
+            break;
+        self->in_callback = true;
+        int stop = fn(&entry, arg);
+        self->in_callback = false;
+        if (stop)
+            break;
+    }
+    s_done(stmt);
+    return err;
+}
+
+fx_err_t fx_store_audit_of_exercise(fx_store_t *self, const char *exercise, int64_t after_seq,
+                                    size_t limit, fx_store_audit_fn fn, void *arg)
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!fn || !s_text_ok(exercise, FX_STORE_EXERCISE_MAX) || after_seq < 0 || limit == 0)
+        return FX_ERR_INVALID;
+    sqlite3_stmt *stmt = self->st[ST_AUDIT_OF_EXERCISE];
+    if (!stmt) /* read-only, and older than the exercise index: nothing to walk */
+        return FX_ERR_NOT_FOUND;
+    s_bind_text(stmt, 1, exercise);
+    sqlite3_bind_int64(stmt, 2, after_seq);
+    sqlite3_bind_int64(stmt, 3, limit > INT64_MAX ? INT64_MAX : (int64_t) limit);
     fx_store_audit_entry_t entry;
     for (;;) {
         bool row = false;

@@ -140,6 +140,16 @@ fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **
 fx_err_t fx_client_receipt(fx_client_t *self, const uint8_t msg_id[FX_MSG_ID_BYTES], int timeout_ms,
                            Fusion__Frame **frame_p, fx_answer_t *answer) FX_WUR;
 
+/* EXERCISE_AUDIT_REQUEST: the audit entries of an exercise's messages and subscriptions with
+ * seq > after_seq, oldest first, at most limit (0: the broker's maximum); only a trainer whom the
+ * policy lists in the exercise gets them (forbidden otherwise). The answer is checked for form
+ * (the exercise asked for, seq increasing past after_seq, next_seq the last seq, field sizes);
+ * FX_ERR_MALFORMED otherwise. *frame_p is a Frame with an exercise_audit body (caller frees it
+ * with fx_codec_free); ask again from its next_seq, at once when `more` is set. */
+fx_err_t fx_client_exercise_audit(fx_client_t *self, const char *exercise, uint64_t after_seq,
+                                  uint32_t limit, int timeout_ms, Fusion__Frame **frame_p,
+                                  fx_answer_t *answer) FX_WUR;
+
 /* CONSISTENCY_REQUEST: a proof that the broker's tree of first_size entries is a prefix of its
  * latest checkpoint's. *frame_p is a Frame with a consistency body, to verify with
  * fx_audit_consistency_verify (caller frees it with fx_codec_free). */

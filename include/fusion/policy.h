@@ -65,6 +65,12 @@ int fx_policy_has_exercise(const fx_policy_t *self, const char *id);
  * its id or its agency; 0 otherwise (also for an exercise the policy does not list). */
 int fx_policy_exercise_participant(const fx_policy_t *self, const char *exercise,
                                    const char *principal_id);
+/* The clock of an exercise: exercise seconds per real second, as the policy's optional `speed`
+ * authorises it (1 to FX_POLICY_MAX_EXERCISE_SPEED); 1 (real time) when the policy gives none or
+ * does not list the exercise, and for live traffic (NULL or ""). The broker divides the referral
+ * deadlines of the exercise's referrals by it. */
+#define FX_POLICY_MAX_EXERCISE_SPEED 3600
+int fx_policy_exercise_speed(const fx_policy_t *self, const char *exercise);
 /* The guideline text of the rule with this id, or NULL (for "default" too). Policy-owned. */
 const char *fx_policy_rule_guideline(const fx_policy_t *self, const char *rule_id);
 /* Writes a one-line summary ("default forbid; 4 rules, 1 agreement, ...") into buf. */

@@ -325,6 +325,10 @@ typedef struct {
     const uint8_t *header_digest; /* NULL or FX_STORE_DIGEST_BYTES */
     const char *details;          /* a JSON object, or NULL for "{}" */
     uint8_t leaf_hash[FX_STORE_LEAF_HASH_BYTES]; /* out */
+    /* In fx_store_audit_append only: the exercise to file an entry under that concerns no
+     * stored message (an exercise's subscription), NULL or "" for none. Not part of the entry
+     * or its hash; never set by reads. */
+    const char *exercise;
 } fx_store_audit_entry_t;
 
 /* Computes an entry's leaf hash from its fields (seq, time_ms, event ... details). */
@@ -355,6 +359,15 @@ fx_err_t fx_store_audit_each(fx_store_t *self, int64_t from_seq, fx_store_audit_
  * expiry. fx_store_audit_each reads the whole trail for those. */
 fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                    fx_store_audit_fn fn, void *arg) FX_WUR;
+
+/* Calls fn for up to limit entries with seq > after_seq that concern the exercise (non-empty),
+ * in seq order: the entries of its stored messages (messages.exercise; a message pruned at its
+ * expiry takes its entries out of this view, not out of the trail) and those appended with
+ * entry->exercise set. Never an entry of live traffic or of another exercise. Walks indexes:
+ * the exercise's messages, then each one's entries, never the whole trail. FX_ERR_NOT_FOUND
+ * only for a store opened read-only that was never opened writable by a build with this query. */
+fx_err_t fx_store_audit_of_exercise(fx_store_t *self, const char *exercise, int64_t after_seq,
+                                    size_t limit, fx_store_audit_fn fn, void *arg) FX_WUR;
 
 /* Reads the stored leaf hashes of up to max entries from seq from_seq on, in seq order, into
  * leaves; *count_p gets how many. A gap in the seq numbers is FX_ERR_STORAGE naming the missing

@@ -6,7 +6,10 @@
 # regenerated from the results; the HTML report is one file without external references; the
 # JSON report validates against docs/exercise-report.schema.json. Segregation: during an
 # exercise a live liaison officer subscribed to every route ('**') receives nothing of it, and a
-# live message reaches no simulated principal.
+# live message reaches no simulated principal. Escalation on the exercise's clock: the test's
+# policy shortens the urgent deadline to 45 minutes and gives EX-SCAM-RETURN the run's speed, so
+# the scam scenario's unanswered urgent referral escalates within the run (its `escalated`
+# expectation is met), while a live urgent referral sent before it, on real time, does not.
 # Usage: FUSION_BIN=build/bin sh tests/integration/exercise_scenarios.sh   (from the repository root)
 set -u
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -16,6 +19,13 @@ runner= # the exercise runner in the background, if any
 trap '[ -n "$runner" ] && kill "$runner" 2>/dev/null; broker_kill; rm -rf "$work"' EXIT
 speed=${EXERCISE_TEST_SPEED:-300}
 [ -n "${FUSION_SANITIZED:-}" ] && speed=${EXERCISE_TEST_SPEED:-120} # slower binaries: wider real windows
+# The policy the region signs: urgent referrals due after 45 minutes (8 hours in the example), and
+# the scam exercise's clock at the speed its run goes.
+POLICY=$work/policy.yaml
+sed -e 's/^  urgent: 8h$/  urgent: 45m/' -e "/^  - id: EX-SCAM-RETURN$/,/speed:/ s/^    speed: 60$/    speed: $speed/" \
+    deploy/policy/bali-process.yaml >"$POLICY"
+grep -q '^  urgent: 45m$' "$POLICY" && grep -q "^    speed: $speed\$" "$POLICY" ||
+    { echo "FAIL: could not shorten the deadline and set the exercise's speed"; exit 1; }
 
 # The command line: valid scenarios against the policy; an invalid one names FILE:LINE:COLUMN.
 for scenario in deploy/exercises/*.yaml; do
@@ -100,6 +110,12 @@ check_report() {
 }
 
 # --- (a) repatriation from a cyber-scam compound -------------------------------------------------
+# A live urgent referral first: live traffic keeps real-time deadlines whatever an exercise's speed.
+jq '.recipients = ["IDN.POLRI.fp1"] | .urgency = "urgent" | .sections = [.sections[0]]' \
+    tests/data/drafts/referral.json >"$work/live-referral.json"
+check "a live urgent referral" 0 agent THA.RTP.fp1 send "$work/live-referral.json" --yes
+live_referral=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out.txt" | tail -n 1)
+[ -n "$live_referral" ] || fail "the live referral printed no msg_id"
 start_run scam deploy/exercises/scam-compound-repatriation.yaml "$speed"
 admit scam
 # During the exercise, a live message to a simulated principal is refused (exercise segregation).
@@ -117,6 +133,12 @@ jq -e '[.denials[] | select(.recipient == "IDN.AGO.sim1" and .code == "no_agreem
     fail "scam: the no_agreement denial is not reported"
 jq -e '.statistics.delivery.count >= 1 and .statistics.response.count >= 1' "$r" >/dev/null ||
     fail "scam: no delivery or response statistics"
+jq -e '[.expectations[] | select(.kind == "escalated" and .inject == "indonesia-follow-up" and .outcome == "met")] | length == 1' \
+    "$r" >/dev/null || fail "scam: the unanswered urgent referral did not escalate on the exercise's clock"
+jq -e '.summary.escalations >= 1' "$r" >/dev/null || fail "scam: no escalation counted"
+agent THA.RTP.fp1 referrals --json --all >"$work/live-referrals.json" 2>/dev/null
+[ "$(jq -r --arg id "$live_referral" '.[] | select(.msg_id == $id) | .escalated' "$work/live-referrals.json")" = false ] ||
+    fail "the live urgent referral escalated on an exercise's clock: $(cat "$work/live-referrals.json")"
 
 # The report is regenerated from the kept results, identically.
 check "exercise report regenerates the report" 0 "$agent" exercise report "$work/scam/results.json" --out "$work/again"

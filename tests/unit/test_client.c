@@ -267,6 +267,48 @@ static void s_handle(zsock_t *router, zframe_t *identity, const Fusion__Frame *r
         s_reply(router, identity, &answer);
         return;
     }
+    case FUSION__FRAME__BODY_EXERCISE_AUDIT_REQUEST: {
+        /* A good answer for EX-OK, a refusal for EX-NO, and hostile ones for the others. */
+        const Fusion__ExerciseAuditRequest *q = req->exercise_audit_request;
+        if (strcmp(q->exercise, "EX-NO") == 0) {
+            Fusion__Error err = FUSION__ERROR__INIT;
+            err.code = "forbidden";
+            err.reason = "only a trainer of the exercise may read its audit trail";
+            answer.body_case = FUSION__FRAME__BODY_ERROR;
+            answer.error = &err;
+            s_reply(router, identity, &answer);
+            return;
+        }
+        uint8_t msg_id[FX_MSG_ID_BYTES] = {7};
+        Fusion__AuditEntry e[2], *ptrs[2] = {&e[0], &e[1]};
+        for (int i = 0; i < 2; i++) {
+            fusion__audit_entry__init(&e[i]);
+            e[i].seq = q->after_seq + 1 + (uint64_t) i;
+            e[i].time_ms = 1000;
+            e[i].event = i ? "received" : "accepted";
+            e[i].actor = "IDN.POLRI.fp1";
+            e[i].subject = "";
+            e[i].msg_id = (ProtobufCBinaryData){FX_MSG_ID_BYTES, msg_id};
+            e[i].details = "{}";
+        }
+        Fusion__ExerciseAudit a = FUSION__EXERCISE_AUDIT__INIT;
+        a.exercise = q->exercise;
+        a.n_entries = 2;
+        a.entries = ptrs;
+        a.next_seq = q->after_seq + 2;
+        if (strcmp(q->exercise, "EX-OTHER") == 0)
+            a.exercise = "EX-OK";
+        else if (strcmp(q->exercise, "EX-BACKWARDS") == 0)
+            e[1].seq = q->after_seq;
+        else if (strcmp(q->exercise, "EX-BADID") == 0)
+            e[1].msg_id.len = 5;
+        else if (strcmp(q->exercise, "EX-NEXT") == 0)
+            a.next_seq = q->after_seq + 9;
+        answer.body_case = FUSION__FRAME__BODY_EXERCISE_AUDIT;
+        answer.exercise_audit = &a;
+        s_reply(router, identity, &answer);
+        return;
+    }
     case FUSION__FRAME__BODY_EXPLAIN: {
         Fusion__Explained ex = FUSION__EXPLAINED__INIT;
         ex.answer_json = "{\"decisions\": []}";
@@ -565,6 +607,43 @@ static void test_requests_and_answers(void **state)
     zactor_destroy(&broker);
 }
 
+/* EXERCISE_AUDIT: a good answer, a refusal, and answers that break the protocol. */
+static void test_exercise_audit_answers(void **state)
+{
+    (void) state;
+    char endpoint[64];
+    zactor_t *broker = s_start(endpoint, sizeof endpoint);
+    fx_cert_t *broker_cert = s_verified(BROKER);
+    fx_client_t *client = NULL;
+    assert_int_equal(fx_client_new(endpoint, s_f.keys[ME], broker_cert, &client), FX_OK);
+    fx_answer_t answer;
+    Fusion__Frame *frame = NULL;
+    assert_int_equal(fx_client_exercise_audit(client, "EX-OK", 40, 0, TIMEOUT, &frame, &answer),
+                     FX_OK);
+    assert_int_equal(frame->exercise_audit->n_entries, 2);
+    assert_int_equal(frame->exercise_audit->entries[0]->seq, 41);
+    assert_int_equal(frame->exercise_audit->next_seq, 42);
+    fx_codec_free(frame);
+    assert_int_equal(fx_client_exercise_audit(client, "EX-NO", 0, 0, TIMEOUT, &frame, &answer),
+                     FX_ERR_FORBIDDEN);
+    assert_true(answer.refused);
+    assert_string_equal(answer.code, "forbidden");
+    assert_null(frame);
+    const char *hostile[] = {"EX-OTHER", "EX-BACKWARDS", "EX-BADID", "EX-NEXT"};
+    for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
+        assert_int_equal(
+            fx_client_exercise_audit(client, hostile[i], 40, 0, TIMEOUT, &frame, &answer),
+            FX_ERR_MALFORMED);
+        assert_null(frame);
+    }
+    /* More entries than asked for is as hostile. */
+    assert_int_equal(fx_client_exercise_audit(client, "EX-OK", 0, 1, TIMEOUT, &frame, &answer),
+                     FX_ERR_MALFORMED);
+    fx_client_destroy(&client);
+    fx_cert_destroy(&broker_cert);
+    zactor_destroy(&broker);
+}
+
 static void test_unreachable_and_wrong_key(void **state)
 {
     (void) state;
@@ -634,6 +713,7 @@ int main(void)
     fx_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests_and_answers),
+        cmocka_unit_test(test_exercise_audit_answers),
         cmocka_unit_test(test_unreachable_and_wrong_key),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

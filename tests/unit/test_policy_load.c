@@ -48,6 +48,16 @@ static const bad_case_t s_bad[] = {
      "unknown key 'lead' in a taskforce"},
     {HEAD "exercises:\n  - {id: e, participants: [THA.RTP], from: 2025-01-01}\n", 4, 38,
      "unknown key 'from' in an exercise"},
+    {HEAD "taskforces:\n  - {id: t, members: [THA.RTP], speed: 60}\n", 4, 33,
+     "unknown key 'speed' in a taskforce"},
+    /* an exercise's clock: a whole number of exercise seconds per real second, 1 to 3600 */
+    {HEAD "exercises:\n  - {id: e, participants: [THA.RTP], speed: 0}\n", 4, 45,
+     "speed of an exercise (exercise seconds per real second) must be a whole number from 1 to "
+     "3600, found '0'"},
+    {HEAD "exercises:\n  - {id: e, participants: [THA.RTP], speed: 3601}\n", 4, 45,
+     "from 1 to 3600, found '3601'"},
+    {HEAD "exercises:\n  - {id: e, participants: [THA.RTP], speed: fast}\n", 4, 45, "found 'fast'"},
+    {HEAD "exercises:\n  - {id: e, participants: [THA.RTP], speed: 1.5}\n", 4, 45, "found '1.5'"},
     {HEAD "countries:\n  AUS: {protected: [minor]}\n", 4, 9,
      "unknown key 'protected' in countries.AUS"},
     {HEAD "referral_deadlines: {urgent: 8h, later: 2d}\n", 3, 34,
@@ -325,6 +335,22 @@ static void test_valid_policies(void **state)
     assert_null(policy);
     fx_policy_destroy(&policy);
     free(path);
+
+    /* An exercise's speed: the policy's, else real time; live traffic is always real time. */
+    const char *clocks = "fusion_policy: 1\ndefault: forbid\nexercises:\n"
+                         "  - {id: EX-FAST, participants: [THA.RTP], speed: 60}\n"
+                         "  - {id: EX-REAL, participants: [THA.RTP]}\n"
+                         "  - {id: EX-MAX, participants: [THA.RTP], speed: 3600}\n";
+    assert_int_equal(
+        fx_policy_load_buffer("c", (const uint8_t *) clocks, strlen(clocks), &policy, NULL), FX_OK);
+    assert_int_equal(fx_policy_exercise_speed(policy, "EX-FAST"), 60);
+    assert_int_equal(fx_policy_exercise_speed(policy, "EX-REAL"), 1);
+    assert_int_equal(fx_policy_exercise_speed(policy, "EX-MAX"), 3600);
+    assert_int_equal(fx_policy_exercise_speed(policy, "ex-fast"), 1);
+    assert_int_equal(fx_policy_exercise_speed(policy, "EX-OTHER"), 1);
+    assert_int_equal(fx_policy_exercise_speed(policy, ""), 1);
+    assert_int_equal(fx_policy_exercise_speed(policy, NULL), 1);
+    fx_policy_destroy(&policy);
 
     /* The smallest valid policy; null lists are empty. */
     const char *minimal[] = {

@@ -1073,6 +1073,121 @@ static void s_expect_whole(fx_store_t *store, int64_t messages)
     assert_int_equal(stats.audit_entries, messages);
 }
 
+/* Stores message n of an exercise ("" for live traffic) with an accepted and a delivered entry. */
+static void s_put_exercise_message(fx_store_t *store, int n, const char *exercise)
+{
+    uint8_t envelope[64] = {(uint8_t) n};
+    fx_store_message_t message = {.sender = SENDER,
+                                  .sender_serial = 42,
+                                  .kind = FX_KIND_REFERRAL,
+                                  .urgency = FX_URGENCY_NORMAL,
+                                  .created_at = 1000,
+                                  .expires_at = FAR_FUTURE,
+                                  .envelope = envelope,
+                                  .envelope_len = sizeof envelope,
+                                  .exercise = exercise};
+    s_msg_id(n, message.msg_id);
+    memset(message.header_digest, n, sizeof message.header_digest);
+    assert_int_equal(fx_store_put_message(store, &message), FX_OK);
+    fx_store_audit_entry_t entry = {.event = "accepted", .actor = SENDER, .msg_id = message.msg_id};
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_OK);
+    entry = (fx_store_audit_entry_t){
+        .event = "delivered", .actor = "broker", .subject = RECIPIENT1, .msg_id = message.msg_id};
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_OK);
+}
+
+/* An exercise's subscription entry, filed under it (exercise "" files nothing). */
+static void s_subscription_entry(fx_store_t *store, const char *exercise)
+{
+    fx_store_audit_entry_t entry = {
+        .event = "subscribed", .actor = RECIPIENT2, .subject = "**", .exercise = exercise};
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_OK);
+}
+
+static void test_audit_of_exercise(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    /* seq: 1-2 live, 3-4 EX-A, 5 EX-A subscription, 6-7 EX-B, 8 live subscription, 9 EX-B
+     * subscription, 10 a receipt of live message 1, 11 a receipt of EX-A's message 2, 12 an
+     * entry of no message. */
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    s_put_exercise_message(store, 1, "");
+    s_put_exercise_message(store, 2, "EX-A");
+    s_subscription_entry(store, "EX-A");
+    s_put_exercise_message(store, 3, "EX-B");
+    s_subscription_entry(store, "");
+    s_subscription_entry(store, "EX-B");
+    uint8_t id1[FX_STORE_MSG_ID_BYTES], id2[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(1, id1);
+    s_msg_id(2, id2);
+    fx_store_audit_entry_t entry = {.event = "received", .actor = RECIPIENT1, .msg_id = id1};
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_OK);
+    entry.msg_id = id2;
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_OK);
+    entry = (fx_store_audit_entry_t){.event = "policy_reloaded", .actor = "broker"};
+    assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_OK);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+
+    audit_walk_t walk = {.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_exercise(store, "EX-A", 0, 16, s_collect_audit, &walk),
+                     FX_OK);
+    assert_int_equal(walk.count, 4);
+    const int64_t want_a[] = {3, 4, 5, 11};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(walk.seq[i], want_a[i]);
+    assert_true(walk.recomputed_ok); /* the entries as stored, hash and all */
+    /* Incrementally after a seq, and at most limit. */
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_exercise(store, "EX-A", 4, 1, s_collect_audit, &walk),
+                     FX_OK);
+    assert_int_equal(walk.count, 1);
+    assert_int_equal(walk.seq[0], 5);
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_exercise(store, "EX-A", 11, 16, s_collect_audit, &walk),
+                     FX_OK);
+    assert_int_equal(walk.count, 0);
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_exercise(store, "EX-B", 0, 16, s_collect_audit, &walk),
+                     FX_OK);
+    assert_int_equal(walk.count, 3);
+    assert_int_equal(walk.seq[0], 6);
+    assert_int_equal(walk.seq[1], 7);
+    assert_int_equal(walk.seq[2], 9);
+    /* Live traffic is no exercise; the id is compared exactly. */
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_exercise(store, "", 0, 16, s_collect_audit, &walk),
+                     FX_ERR_INVALID);
+    assert_int_equal(fx_store_audit_of_exercise(store, "ex-a", 0, 16, s_collect_audit, &walk),
+                     FX_OK);
+    assert_int_equal(fx_store_audit_of_exercise(store, "EX-A", -1, 16, s_collect_audit, &walk),
+                     FX_ERR_INVALID);
+    assert_int_equal(fx_store_audit_of_exercise(store, "EX-A", 0, 0, s_collect_audit, &walk),
+                     FX_ERR_INVALID);
+    assert_int_equal(walk.count, 0);
+    fx_store_destroy(&store);
+
+    /* A store written before the exercise index gains it at the next writable open; until
+     * then a read-only open still works, without the query. */
+    s_raw_sql(fx->path, "DROP INDEX messages_by_exercise; DROP TABLE audit_exercise;");
+    fx_store_options_t ro = {.read_only = true};
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open(fx->path, &ro, &store, why), FX_OK);
+    assert_int_equal(fx_store_audit_of_exercise(store, "EX-A", 0, 16, s_collect_audit, &walk),
+                     FX_ERR_NOT_FOUND);
+    assert_false(fx_store_failed(store));
+    fx_store_destroy(&store);
+    store = s_open(fx->path, NULL);
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_exercise(store, "EX-A", 0, 16, s_collect_audit, &walk),
+                     FX_OK);
+    assert_int_equal(walk.count, 3); /* the subscription's filing went with the table */
+    assert_int_equal(s_raw_int(fx->path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                                         " ('messages_by_exercise', 'audit_exercise')"),
+                     2);
+    fx_store_destroy(&store);
+}
+
 static void test_full_disk(void **state)
 {
     fixture_t *fx = *state;
@@ -1447,6 +1562,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_referral_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_message_get, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_trail, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_of_exercise, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, s_setup, s_teardown),
