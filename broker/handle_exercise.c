@@ -23,13 +23,6 @@ typedef struct {
     Fusion__AuditEntry *entries;
 } exercise_walk_t;
 
-static uint8_t *s_copy(const uint8_t *data, size_t len)
-{
-    uint8_t *copy = fx_malloc(len);
-    memcpy(copy, data, len);
-    return copy;
-}
-
 static int s_collect(const fx_store_audit_entry_t *entry, void *arg)
 {
     exercise_walk_t *w = arg;
@@ -41,35 +34,10 @@ static int s_collect(const fx_store_audit_entry_t *entry, void *arg)
         return 1;
     }
     Fusion__AuditEntry *e = &w->entries[w->count++];
-    fusion__audit_entry__init(e);
-    e->seq = (uint64_t) entry->seq;
-    e->time_ms = (uint64_t) entry->time_ms;
-    e->event = fx_strdup(entry->event);
-    e->actor = fx_strdup(entry->actor);
-    e->subject = fx_strdup(entry->subject);
-    if (entry->msg_id)
-        e->msg_id = (ProtobufCBinaryData){FX_STORE_MSG_ID_BYTES,
-                                          s_copy(entry->msg_id, FX_STORE_MSG_ID_BYTES)};
-    if (entry->header_digest)
-        e->header_digest = (ProtobufCBinaryData){
-            FX_STORE_DIGEST_BYTES, s_copy(entry->header_digest, FX_STORE_DIGEST_BYTES)};
-    e->details = fx_strdup(entry->details);
+    server_audit_entry_fill(e, entry);
     w->bytes += size;
     w->last_seq = e->seq;
     return 0;
-}
-
-static void s_entries_free(exercise_walk_t *w)
-{
-    for (size_t i = 0; i < w->count; i++) {
-        free(w->entries[i].event);
-        free(w->entries[i].actor);
-        free(w->entries[i].subject);
-        free(w->entries[i].msg_id.data);
-        free(w->entries[i].header_digest.data);
-        free(w->entries[i].details);
-    }
-    free(w->entries);
 }
 
 /* True when the principal of the session may read the exercise's audit trail. */
@@ -112,7 +80,7 @@ void handle_exercise_audit(server_t *self, session_t *session, uint64_t request_
     if (rc != FX_OK) {
         server_storage_failed(self);
         server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
-        s_entries_free(&w);
+        server_audit_entries_free(w.entries, w.count);
         return;
     }
     Fusion__AuditEntry **ptrs = fx_calloc(w.count ? w.count : 1, sizeof *ptrs);
@@ -130,5 +98,5 @@ void handle_exercise_audit(server_t *self, session_t *session, uint64_t request_
     frame.exercise_audit = &answer;
     server_answer(self, session, &frame);
     free(ptrs);
-    s_entries_free(&w);
+    server_audit_entries_free(w.entries, w.count);
 }

@@ -19,13 +19,6 @@ typedef struct {
     Fusion__AuditEntry *entries;
 } receipt_walk_t;
 
-static uint8_t *s_copy(const uint8_t *data, size_t len)
-{
-    uint8_t *copy = fx_malloc(len);
-    memcpy(copy, data, len);
-    return copy;
-}
-
 static int s_collect(const fx_store_audit_entry_t *entry, void *arg)
 {
     receipt_walk_t *w = arg;
@@ -37,33 +30,8 @@ static int s_collect(const fx_store_audit_entry_t *entry, void *arg)
         return 1;
     }
     Fusion__AuditEntry *e = &w->entries[w->count++];
-    fusion__audit_entry__init(e);
-    e->seq = (uint64_t) entry->seq;
-    e->time_ms = (uint64_t) entry->time_ms;
-    e->event = fx_strdup(entry->event);
-    e->actor = fx_strdup(entry->actor);
-    e->subject = fx_strdup(entry->subject);
-    if (entry->msg_id)
-        e->msg_id = (ProtobufCBinaryData){FX_STORE_MSG_ID_BYTES,
-                                          s_copy(entry->msg_id, FX_STORE_MSG_ID_BYTES)};
-    if (entry->header_digest)
-        e->header_digest = (ProtobufCBinaryData){
-            FX_STORE_DIGEST_BYTES, s_copy(entry->header_digest, FX_STORE_DIGEST_BYTES)};
-    e->details = fx_strdup(entry->details);
+    server_audit_entry_fill(e, entry);
     return 0;
-}
-
-static void s_entries_free(receipt_walk_t *w)
-{
-    for (size_t i = 0; i < w->count; i++) {
-        free(w->entries[i].event);
-        free(w->entries[i].actor);
-        free(w->entries[i].subject);
-        free(w->entries[i].msg_id.data);
-        free(w->entries[i].header_digest.data);
-        free(w->entries[i].details);
-    }
-    free(w->entries);
 }
 
 void handle_receipt_request(server_t *self, session_t *session, uint64_t request_id,
@@ -142,7 +110,7 @@ void handle_receipt_request(server_t *self, session_t *session, uint64_t request
     free(proof_ptrs);
     free(proofs);
 cleanup:
-    s_entries_free(&w);
+    server_audit_entries_free(w.entries, w.count);
 }
 
 void handle_consistency_request(server_t *self, session_t *session, uint64_t request_id,

@@ -488,6 +488,43 @@ bool server_audit(server_t *self, const char *event, const char *actor, const ch
     return server_audit_exercise(self, NULL, event, actor, subject, msg_id, digest, details);
 }
 
+static uint8_t *s_copy(const uint8_t *data, size_t len)
+{
+    uint8_t *copy = fx_malloc(len);
+    memcpy(copy, data, len);
+    return copy;
+}
+
+void server_audit_entry_fill(Fusion__AuditEntry *wire, const fx_store_audit_entry_t *entry)
+{
+    fusion__audit_entry__init(wire);
+    wire->seq = (uint64_t) entry->seq;
+    wire->time_ms = (uint64_t) entry->time_ms;
+    wire->event = fx_strdup(entry->event);
+    wire->actor = fx_strdup(entry->actor);
+    wire->subject = fx_strdup(entry->subject);
+    if (entry->msg_id)
+        wire->msg_id = (ProtobufCBinaryData){FX_STORE_MSG_ID_BYTES,
+                                             s_copy(entry->msg_id, FX_STORE_MSG_ID_BYTES)};
+    if (entry->header_digest)
+        wire->header_digest = (ProtobufCBinaryData){
+            FX_STORE_DIGEST_BYTES, s_copy(entry->header_digest, FX_STORE_DIGEST_BYTES)};
+    wire->details = fx_strdup(entry->details);
+}
+
+void server_audit_entries_free(Fusion__AuditEntry *wire, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(wire[i].event);
+        free(wire[i].actor);
+        free(wire[i].subject);
+        free(wire[i].msg_id.data);
+        free(wire[i].header_digest.data);
+        free(wire[i].details);
+    }
+    free(wire);
+}
+
 void server_note_room(server_t *self, session_t *session)
 {
     if (!session->drained)

@@ -182,6 +182,10 @@ bool server_audit_text(server_t *self, const char *event, const char *actor, con
 bool server_audit_exercise(server_t *self, const char *exercise, const char *event,
                            const char *actor, const char *subject, const uint8_t *msg_id,
                            const uint8_t *digest, json_t *details);
+/* Copies a stored audit entry into a wire entry (strings and bytes owned by it). */
+void server_audit_entry_fill(Fusion__AuditEntry *wire, const fx_store_audit_entry_t *entry);
+/* Frees what server_audit_entry_fill put in count wire entries, then the array. */
+void server_audit_entries_free(Fusion__AuditEntry *wire, size_t count);
 /* Fills a policy principal from a certificate. */
 void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal);
 /* One log line on stderr. */

@@ -1975,15 +1975,11 @@ static fx_err_t s_read_audit(fx_store_t *self, sqlite3_stmt *stmt, fx_store_audi
     return err;
 }
 
-fx_err_t fx_store_audit_each(fx_store_t *self, int64_t from_seq, fx_store_audit_fn fn, void *arg)
+/* Calls fn for each audit entry the bound statement stmt selects, until fn returns non-zero;
+ * resets stmt. */
+static fx_err_t s_audit_rows(fx_store_t *self, sqlite3_stmt *stmt, fx_store_audit_fn fn, void *arg)
 {
-    fx_err_t err = s_usable(self);
-    if (err != FX_OK)
-        return err;
-    if (!fn)
-        return FX_ERR_INVALID;
-    sqlite3_stmt *stmt = self->st[ST_AUDIT_EACH];
-    sqlite3_bind_int64(stmt, 1, from_seq);
+    fx_err_t err;
     fx_store_audit_entry_t entry;
     for (;;) {
         bool row = false;
@@ -2001,6 +1997,18 @@ fx_err_t fx_store_audit_each(fx_store_t *self, int64_t from_seq, fx_store_audit_
     return err;
 }
 
+fx_err_t fx_store_audit_each(fx_store_t *self, int64_t from_seq, fx_store_audit_fn fn, void *arg)
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!fn)
+        return FX_ERR_INVALID;
+    sqlite3_stmt *stmt = self->st[ST_AUDIT_EACH];
+    sqlite3_bind_int64(stmt, 1, from_seq);
+    return s_audit_rows(self, stmt, fn, arg);
+}
+
 fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                    fx_store_audit_fn fn, void *arg)
 {
@@ -2011,21 +2019,7 @@ fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STO
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_AUDIT_OF_MSG];
     s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
-    fx_store_audit_entry_t entry;
-    for (;;) {
-        bool row = false;
-        if ((err = s_step(self, stmt, "read audit entries", &row)) != FX_OK || !row)
-            break;
-        if ((err = s_read_audit(self, stmt, &entry)) != FX_OK)
-            break;
-        self->in_callback = true;
-        int stop = fn(&entry, arg);
-        self->in_callback = false;
-        if (stop)
-            break;
-    }
-    s_done(stmt);
-    return err;
+    return s_audit_rows(self, stmt, fn, arg);
 }
 
 fx_err_t fx_store_audit_of_exercise(fx_store_t *self, const char *exercise, int64_t after_seq,
@@ -2042,21 +2036,7 @@ fx_err_t fx_store_audit_of_exercise(fx_store_t *self, const char *exercise, int6
     s_bind_text(stmt, 1, exercise);
     sqlite3_bind_int64(stmt, 2, after_seq);
     sqlite3_bind_int64(stmt, 3, limit > INT64_MAX ? INT64_MAX : (int64_t) limit);
-    fx_store_audit_entry_t entry;
-    for (;;) {
-        bool row = false;
-        if ((err = s_step(self, stmt, "read audit entries", &row)) != FX_OK || !row)
-            break;
-        if ((err = s_read_audit(self, stmt, &entry)) != FX_OK)
-            break;
-        self->in_callback = true;
-        int stop = fn(&entry, arg);
-        self->in_callback = false;
-        if (stop)
-            break;
-    }
-    s_done(stmt);
-    return err;
+    return s_audit_rows(self, stmt, fn, arg);
 }
 
 fx_err_t fx_store_audit_leaves(fx_store_t *self, int64_t from_seq, size_t max,
