@@ -915,8 +915,10 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
         handled += n;
     }
     s_commit(self);
+    /* The delivery round's marks and `delivered` entries ride in the next group's transaction
+     * (or the tick's, within a second): a DELIVER does not wait for them, and a mark lost to a
+     * crash only sends the message again, which the recipient's inbox drops by msg_id. */
     s_deliver_noted(self);
-    s_commit(self);
     return 0;
 }
 
