@@ -3,7 +3,7 @@
 #   make test       build and run every test (unit, integration, conformance, short fuzz runs)
 #   make asan       the same tests built with AddressSanitizer + UBSan (build/asan)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
-#   make soak       the long reliability run: 1000 SIGKILL cycles, 30 min fuzzing per target
+#   make soak       the long reliability run: 1000 SIGKILL cycles, 30 min fuzzing per target (one per core)
 #   make bench      benchmarks; table on stdout, build/bench/report.json
 #   make bench-profile  perf profile of the broker under the bench's load (docs/performance.md)
 #   make demo       a throw-away demo region on loopback
