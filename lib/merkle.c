@@ -3,6 +3,7 @@
  * subtrees D[begin:end); every subtree it needs is a complete node or splits into one complete
  * node and a smaller right edge, so each proof costs O(log^2 n) node look-ups at most. */
 #include "fusion/merkle.h"
+#include "fusion/sha256.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -11,30 +12,26 @@
 void fx_merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[FX_MERKLE_HASH_BYTES])
 {
     static const uint8_t prefix = 0x00;
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, &prefix, 1);
-    if (len)
-        crypto_hash_sha256_update(&h, data, len);
-    crypto_hash_sha256_final(&h, out);
+    fx_sha256_t h;
+    fx_sha256_init(&h);
+    fx_sha256_update(&h, &prefix, 1);
+    fx_sha256_update(&h, data, len);
+    fx_sha256_final(&h, out);
 }
 
 void fx_merkle_node_hash(const uint8_t left[FX_MERKLE_HASH_BYTES],
                          const uint8_t right[FX_MERKLE_HASH_BYTES],
                          uint8_t out[FX_MERKLE_HASH_BYTES])
 {
-    static const uint8_t prefix = 0x01;
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, &prefix, 1);
-    crypto_hash_sha256_update(&h, left, FX_MERKLE_HASH_BYTES);
-    crypto_hash_sha256_update(&h, right, FX_MERKLE_HASH_BYTES);
-    crypto_hash_sha256_final(&h, out);
+    uint8_t node[1 + 2 * FX_MERKLE_HASH_BYTES] = {0x01};
+    memcpy(node + 1, left, FX_MERKLE_HASH_BYTES);
+    memcpy(node + 1 + FX_MERKLE_HASH_BYTES, right, FX_MERKLE_HASH_BYTES);
+    fx_sha256(node, sizeof node, out);
 }
 
 void fx_merkle_empty_root(uint8_t out[FX_MERKLE_HASH_BYTES])
 {
-    crypto_hash_sha256(out, (const uint8_t *) "", 0);
+    fx_sha256("", 0, out);
 }
 
 /* The largest power of two smaller than n (n >= 2): the RFC's split point k. */

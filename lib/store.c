@@ -15,8 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fusion/jsontext.h"
 #include "fusion/codec.h"
+#include "fusion/jsontext.h"
+#include "fusion/sha256.h"
 #include "fusion/vocab.h"
 #include "store_wal.h"
 
@@ -1800,27 +1801,27 @@ fx_err_t fx_store_referrals_overdue(fx_store_t *self, int64_t now_ms, size_t lim
 
 /* --- Audit trail ------------------------------------------------------------------------ */
 
-static void s_hash_u32(crypto_hash_sha256_state *h, uint32_t v)
+static void s_hash_u32(fx_sha256_t *h, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v};
-    crypto_hash_sha256_update(h, b, sizeof b);
+    fx_sha256_update(h, b, sizeof b);
 }
 
-static void s_hash_u64(crypto_hash_sha256_state *h, uint64_t v)
+static void s_hash_u64(fx_sha256_t *h, uint64_t v)
 {
     s_hash_u32(h, (uint32_t) (v >> 32));
     s_hash_u32(h, (uint32_t) v);
 }
 
 /* One length-prefixed field: u32 length || bytes. */
-static void s_hash_field(crypto_hash_sha256_state *h, const void *data, size_t len)
+static void s_hash_field(fx_sha256_t *h, const void *data, size_t len)
 {
     s_hash_u32(h, (uint32_t) len);
     if (len)
-        crypto_hash_sha256_update(h, data, len);
+        fx_sha256_update(h, data, len);
 }
 
-static void s_hash_text(crypto_hash_sha256_state *h, const char *text)
+static void s_hash_text(fx_sha256_t *h, const char *text)
 {
     s_hash_field(h, text ? text : "", text ? strlen(text) : 0);
 }
@@ -1829,11 +1830,10 @@ void fx_store_audit_leaf_hash(const fx_store_audit_entry_t *entry,
                               uint8_t leaf_hash[FX_STORE_LEAF_HASH_BYTES])
 {
     static const uint8_t leaf_prefix = 0x00; /* RFC 6962: leaves 0x00, nodes 0x01 */
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, &leaf_prefix, 1);
-    crypto_hash_sha256_update(&h, (const uint8_t *) FX_STORE_AUDIT_DOMAIN,
-                              sizeof FX_STORE_AUDIT_DOMAIN); /* with its NUL */
+    fx_sha256_t h;
+    fx_sha256_init(&h);
+    fx_sha256_update(&h, &leaf_prefix, 1);
+    fx_sha256_update(&h, FX_STORE_AUDIT_DOMAIN, sizeof FX_STORE_AUDIT_DOMAIN); /* with its NUL */
     s_hash_u64(&h, (uint64_t) entry->seq);
     s_hash_u64(&h, (uint64_t) entry->time_ms);
     s_hash_text(&h, entry->event);
@@ -1842,7 +1842,7 @@ void fx_store_audit_leaf_hash(const fx_store_audit_entry_t *entry,
     s_hash_field(&h, entry->msg_id, entry->msg_id ? FX_STORE_MSG_ID_BYTES : 0);
     s_hash_field(&h, entry->header_digest, entry->header_digest ? FX_STORE_DIGEST_BYTES : 0);
     s_hash_text(&h, entry->details ? entry->details : "{}");
-    crypto_hash_sha256_final(&h, leaf_hash);
+    fx_sha256_final(&h, leaf_hash);
 }
 
 typedef struct {
