@@ -6,6 +6,14 @@
 #include "fusion/audit.h"
 #include "server_internal.h"
 
+/* What allowed one section to one recipient (an index into the PUBLISH's recipients). */
+typedef struct {
+    size_t recipient;
+    uint32_t section;
+    const char *rule;      /* owned by the policy, which outlives the PUBLISH */
+    const char *agreement; /* or NULL */
+} allowance_t;
+
 typedef struct {
     server_t *self;
     session_t *session;
@@ -17,6 +25,10 @@ typedef struct {
     int64_t expires_at; /* how long an answer is remembered; 0: not remembered */
     const char *denied; /* the recipient a policy denial rejected the message for, or NULL */
     json_t *denial;     /* what the audit entry of that rejection adds (owned) */
+    /* What allowed each (section, recipient) pair, in the order the policy was asked (section by
+     * section), for the accepted entry. */
+    allowance_t *allowed;
+    size_t n_allowed, allowed_size;
 } publish_t;
 
 static void s_answer_rejected(publish_t *p, const char *code, const char *reason, const char *rule)
@@ -113,28 +125,57 @@ static int s_answer_again(publish_t *p)
  * member of the audience the policy denied a section, so that one entry (one leaf, one proof)
  * tells a receipt who may read what; lists too long for one entry continue in "recipients"
  * entries (docs/audit.md). */
-static bool s_audit_accepted(publish_t *p, const Fusion__Header *header, json_t *allowed,
+static bool s_audit_accepted(publish_t *p, const Fusion__Header *header, zlistx_t *recipients,
                              json_t *denied)
 {
 #ifdef FX_BENCH_NO_AUDIT
-    (void) p, (void) header, (void) allowed, (void) denied;
+    (void) p, (void) header, (void) recipients, (void) denied;
     return true; /* the bench-only build without the audit (tests/bench) */
 #endif
-    char **texts =
-        fx_audit_accepted_details(fx_vocab_name(FX_VOCAB_KIND, (int) header->kind),
-                                  header->n_sections, allowed, denied, AUDIT_DETAILS_BUDGET);
+    /* The allowances grouped by recipient, in the recipients' first-seen order (a counting
+     * sort: the policy was asked section by section). */
+    size_t n_recipients = zlistx_size(recipients);
+    const char **labels = fx_calloc(n_recipients + 1, sizeof *labels);
+    size_t *at = fx_calloc(n_recipients + 1, sizeof *at);
+    size_t r = 0;
+    for (const char *label = zlistx_first(recipients); label; label = zlistx_next(recipients))
+        labels[r++] = label;
+    for (size_t i = 0; i < p->n_allowed; i++)
+        at[p->allowed[i].recipient + 1]++;
+    for (r = 1; r <= n_recipients; r++)
+        at[r] += at[r - 1];
+    fx_audit_allowance_t *grouped = fx_calloc(p->n_allowed + 1, sizeof *grouped);
+    for (size_t i = 0; i < p->n_allowed; i++) {
+        const allowance_t *a = &p->allowed[i];
+        grouped[at[a->recipient]++] = (fx_audit_allowance_t){.recipient = labels[a->recipient],
+                                                             .section = a->section,
+                                                             .rule = a->rule,
+                                                             .agreement = a->agreement};
+    }
+    /* Denials of the audience are few and rare: each item written by jansson. */
+    size_t n_denied = json_array_size(denied);
+    char **denied_items = fx_calloc(n_denied + 1, sizeof *denied_items);
+    for (size_t i = 0; i < n_denied; i++)
+        denied_items[i] = json_dumps(json_array_get(denied, i), JSON_COMPACT | JSON_SORT_KEYS);
+    char **texts = fx_audit_accepted_details(
+        fx_vocab_name(FX_VOCAB_KIND, (int) header->kind), header->n_sections, grouped, p->n_allowed,
+        (const char *const *) denied_items, n_denied, AUDIT_DETAILS_BUDGET);
     bool ok = true;
     for (size_t i = 0; ok && texts[i]; i++)
         ok = server_audit_text(p->self, i ? "recipients" : "accepted", header->sender, NULL,
                                p->msg_id, p->digest, texts[i]);
     fx_audit_details_free(texts);
+    fx_audit_details_free(denied_items);
+    free(grouped);
+    free(at);
+    free(labels);
     return ok;
 }
 
 /* Stores the accepted message in the group transaction, under a savepoint so a failure undoes
  * this message alone. */
 static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zlistx_t *recipients,
-                   json_t *allowed, json_t *denied)
+                   json_t *denied)
 {
     server_t *self = p->self;
     const Fusion__Header *header = fx_envelope_header(env);
@@ -162,7 +203,7 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
     for (const char *r = zlistx_first(recipients); r && rc == FX_OK; r = zlistx_next(recipients))
         rc = fx_store_delivery_add(self->store, p->msg_id, r);
     /* No answer row: the stored message is the accepted answer (fx_store_find_answer). */
-    if (rc == FX_OK && !s_audit_accepted(p, header, allowed, denied))
+    if (rc == FX_OK && !s_audit_accepted(p, header, recipients, denied))
         rc = FX_ERR_STORAGE;
     if (rc == FX_OK && !workflow_record(self, env, p->digest, recipients))
         rc = FX_ERR_STORAGE;
@@ -234,7 +275,7 @@ static void s_audience_denials(server_t *self, const Fusion__Header *header,
  * whole message (fail closed) and returns -1. Fills recipients (unique, first-seen order) and,
  * per recipient, what allowed it. */
 static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zlistx_t *recipients,
-                    json_t *allowed, json_t *denied)
+                    json_t *denied)
 {
     server_t *self = p->self;
     const Fusion__Header *header = fx_envelope_header(env);
@@ -284,8 +325,6 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
                 }
                 zhashx_insert(index_of, label, (void *) (index + 1));
                 zlistx_add_end(recipients, (void *) label);
-                json_array_append_new(allowed,
-                                      json_pack("{s:s, s:[]}", "recipient", label, "sections"));
                 index++;
             }
             fx_policy_decision_t decision;
@@ -303,12 +342,14 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
                 rc = -1;
                 break;
             }
-            json_t *entry = json_pack("{s:I, s:s}", "section", (json_int_t) section_id, "rule",
-                                      decision.rule ? decision.rule : "");
-            if (decision.agreement)
-                json_object_set_new(entry, "agreement", json_string(decision.agreement));
-            json_array_append_new(json_object_get(json_array_get(allowed, index - 1), "sections"),
-                                  entry);
+            if (p->n_allowed == p->allowed_size) {
+                p->allowed_size = p->allowed_size ? 2 * p->allowed_size : 8;
+                p->allowed = fx_realloc(p->allowed, p->allowed_size * sizeof *p->allowed);
+            }
+            p->allowed[p->n_allowed++] = (allowance_t){.recipient = index - 1,
+                                                       .section = section_id,
+                                                       .rule = decision.rule,
+                                                       .agreement = decision.agreement};
         }
     }
     if (rc == 0)
@@ -346,7 +387,7 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
     publish_t p = {.self = self, .session = session, .request_id = request_id};
     fx_envelope_t *env = NULL;
     zlistx_t *recipients = zlistx_new(); /* labels owned by env */
-    json_t *allowed = json_array(), *denied = json_array();
+    json_t *denied = json_array();
     if (self->failed) {
         s_answer_rejected(&p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
         goto cleanup;
@@ -418,7 +459,7 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         goto cleanup;
     }
     /* 6. Every (section, recipient) pair against the policy, failing closed. */
-    if (s_decide(&p, env, sender, recipients, allowed, denied) != 0)
+    if (s_decide(&p, env, sender, recipients, denied) != 0)
         goto cleanup;
     /* 7. Workflow links: what a response, feedback, reshare or forward refers to. */
     char code[FX_STORE_CODE_MAX], reason[FX_STORE_REASON_MAX];
@@ -426,7 +467,7 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         s_reject(&p, code, reason, NULL);
         goto cleanup;
     }
-    if (s_store(&p, env, sender, recipients, allowed, denied) != 0) {
+    if (s_store(&p, env, sender, recipients, denied) != 0) {
         if (self->failed)
             s_answer_rejected(&p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
         else
@@ -440,7 +481,7 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
 cleanup:
     json_decref(p.denial);
     json_decref(denied);
-    json_decref(allowed);
+    free(p.allowed);
     zlistx_destroy(&recipients);
     fx_envelope_destroy(&env);
 }

@@ -3,6 +3,7 @@
 #include "fusion/audit.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <sodium.h>
@@ -99,59 +100,154 @@ static fx_err_t s_checkpoint(const Fusion__Checkpoint *cp, const uint8_t broker_
     return FX_OK;
 }
 
-char **fx_audit_accepted_details(const char *kind, size_t sections, const json_t *allowed,
-                                 const json_t *denied, size_t budget)
+/* A growing text. */
+typedef struct {
+    char *data;
+    size_t len, size;
+} text_t;
+
+static void s_add(text_t *t, const char *s, size_t n)
 {
+    if (t->len + n + 1 > t->size) {
+        t->size = (t->len + n + 1) * 2;
+        t->data = fx_realloc(t->data, t->size);
+    }
+    memcpy(t->data + t->len, s, n);
+    t->len += n;
+    t->data[t->len] = '\0';
+}
+
+static void s_adds(text_t *t, const char *s)
+{
+    s_add(t, s, strlen(s));
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped. */
+static void s_add_quoted(text_t *t, const char *s)
+{
+    s_add(t, "\"", 1);
+    for (const char *run = s;; s++) {
+        unsigned char c = (unsigned char) *s;
+        if (c != '\0' && c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        s_add(t, run, (size_t) (s - run));
+        if (c == '\0')
+            break;
+        char escape[8];
+        snprintf(escape, sizeof escape, c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c);
+        s_adds(t, escape);
+        run = s + 1;
+    }
+    s_add(t, "\"", 1);
+}
+
+/* The closing part of the accepted entry: kind and the counts. */
+static void s_add_counts(text_t *t, const char *kind, size_t n_allowed, size_t sections)
+{
+    char counts[64];
+    s_adds(t, "],\"kind\":");
+    s_add_quoted(t, kind);
+    snprintf(counts, sizeof counts, ",\"recipients\":%zu,\"sections\":%zu}", n_allowed, sections);
+    s_adds(t, counts);
+}
+
+/* The details from item texts (allowed's and denied's) as fx_audit_accepted_details says. */
+static char **s_details(const char *kind, size_t sections, const char *const *allowed,
+                        size_t n_allowed, const char *const *denied, size_t n_denied, size_t budget)
+{
+    const char *const *lists[2] = {allowed, denied};
+    const size_t counts[2] = {n_allowed, n_denied};
+    static const char *const opening[2] = {"{\"allowed\":[", "],\"denied\":["};
     char **texts = fx_calloc(2, sizeof *texts);
-    if (!kind)
-        kind = ""; /* not a kind of the vocabulary: the entry still records the message */
     /* Mostly everything fits: one entry, written in one pass. */
-    json_t *whole = json_pack("{s:O, s:O, s:s, s:I, s:I}", "allowed", allowed, "denied", denied,
-                              "kind", kind, "recipients", (json_int_t) json_array_size(allowed),
-                              "sections", (json_int_t) sections);
-    texts[0] = json_dumps(whole, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(whole);
-    if (strlen(texts[0]) <= budget)
+    text_t t = {0};
+    for (int l = 0; l < 2; l++) {
+        s_adds(&t, opening[l]);
+        for (size_t i = 0; i < counts[l]; i++) {
+            if (i)
+                s_add(&t, ",", 1);
+            s_adds(&t, lists[l][i]);
+        }
+    }
+    s_add_counts(&t, kind, n_allowed, sections);
+    texts[0] = t.data;
+    if (t.len <= budget)
         return texts;
     free(texts[0]);
     texts[0] = NULL;
-    static const char *const names[2] = {"allowed", "denied"};
-    const json_t *lists[2] = {allowed, denied};
     size_t next[2] = {0, 0}, count = 0;
-    for (bool first = true;
-         first || next[0] < json_array_size(allowed) || next[1] < json_array_size(denied);
-         first = false) {
-        char *text = NULL;
-        size_t len = 0, used = 0;
-        FILE *out = open_memstream(&text, &len);
-        assert(out);
+    for (bool first = true; first || next[0] < n_allowed || next[1] < n_denied; first = false) {
+        text_t part = {0};
+        size_t used = 0;
         bool full = false;
         for (int l = 0; l < 2; l++) {
-            fprintf(out, "%s\"%s\":[", l ? "]," : "{", names[l]);
-            for (size_t n = 0; !full && next[l] < json_array_size(lists[l]); n++) {
-                char *item =
-                    json_dumps(json_array_get(lists[l], next[l]), JSON_COMPACT | JSON_SORT_KEYS);
+            s_adds(&part, opening[l]);
+            for (size_t n = 0; !full && next[l] < counts[l]; n++) {
+                const char *item = lists[l][next[l]];
                 size_t size = strlen(item) + 1;
                 full = used > 0 && used + size > budget;
                 if (!full) {
-                    fprintf(out, "%s%s", n ? "," : "", item);
+                    if (n)
+                        s_add(&part, ",", 1);
+                    s_adds(&part, item);
                     used += size;
                     next[l]++;
                 }
-                free(item);
             }
         }
         if (first)
-            fprintf(out, "],\"kind\":\"%s\",\"recipients\":%zu,\"sections\":%zu}", kind,
-                    json_array_size(allowed), sections);
+            s_add_counts(&part, kind, n_allowed, sections);
         else
-            fputs("]}", out);
-        fclose(out);
+            s_adds(&part, "]}");
         texts = fx_realloc(texts, (count + 2) * sizeof *texts);
-        texts[count++] = text;
+        texts[count++] = part.data;
         texts[count] = NULL;
     }
     return texts;
+}
+
+char **fx_audit_accepted_details(const char *kind, size_t sections,
+                                 const fx_audit_allowance_t *allowed, size_t n_allowed,
+                                 const char *const *denied, size_t n_denied, size_t budget)
+{
+    /* One item per recipient, written one after the other into one buffer (NUL-separated). */
+    text_t items = {0};
+    size_t *starts = fx_calloc(n_allowed + 1, sizeof *starts), n_items = 0;
+    for (size_t i = 0; i < n_allowed; i++) {
+        const fx_audit_allowance_t *a = &allowed[i];
+        bool opens = i == 0 || strcmp(a->recipient, allowed[i - 1].recipient) != 0;
+        if (opens) {
+            if (i > 0)
+                s_add(&items, "]}", 3); /* with the NUL that ends the previous item */
+            starts[n_items++] = items.len;
+            s_adds(&items, "{\"recipient\":");
+            s_add_quoted(&items, a->recipient);
+            s_adds(&items, ",\"sections\":[{");
+        } else {
+            s_adds(&items, ",{");
+        }
+        if (a->agreement) {
+            s_adds(&items, "\"agreement\":");
+            s_add_quoted(&items, a->agreement);
+            s_add(&items, ",", 1);
+        }
+        char section[32];
+        snprintf(section, sizeof section, ",\"section\":%" PRIu32 "}", a->section);
+        s_adds(&items, "\"rule\":");
+        s_add_quoted(&items, a->rule ? a->rule : "");
+        s_adds(&items, section);
+    }
+    if (n_items > 0)
+        s_adds(&items, "]}");
+    const char **texts = fx_calloc(n_items + 1, sizeof *texts);
+    for (size_t i = 0; i < n_items; i++)
+        texts[i] = items.data + starts[i];
+    char **details =
+        s_details(kind ? kind : "", sections, texts, n_items, denied, n_denied, budget);
+    free(texts);
+    free(starts);
+    free(items.data);
+    return details;
 }
 
 void fx_audit_details_free(char **texts)

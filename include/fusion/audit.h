@@ -41,15 +41,25 @@ fx_err_t fx_audit_checkpoint_verify(const uint8_t *body, size_t body_len, const 
                                     size_t signature_len, const uint8_t broker_key[FX_KEY_BYTES],
                                     fx_audit_checkpoint_t *out) FX_WUR;
 
-/* The details of a message's "accepted" audit entry: {allowed: [{recipient, sections}], denied:
- * [{recipient, sections}], kind, recipients (how many allowed), sections (how many)}, the items
- * of allowed and denied (JSON arrays of objects) written as given. When the lists make the text
- * longer than budget bytes they continue in the details of "recipients" entries, {allowed,
- * denied}, each within budget (an item longer than budget still goes in, alone). Returns a new
- * NULL-terminated array of texts (the first the accepted entry's), freed by
- * fx_audit_details_free. */
-char **fx_audit_accepted_details(const char *kind, size_t sections, const json_t *allowed,
-                                 const json_t *denied, size_t budget);
+/* What allowed one section of a message to one recipient (strings owned by the caller). */
+typedef struct {
+    const char *recipient;
+    uint32_t section;
+    const char *rule;      /* the allowing rule, or NULL */
+    const char *agreement; /* the agreement it relied on, or NULL */
+} fx_audit_allowance_t;
+
+/* The details of a message's "accepted" audit entry: {allowed: [{recipient, sections: [{agreement,
+ * rule, section}]}], denied: [{recipient, sections}], kind, recipients (how many allowed),
+ * sections (how many)}. allowed holds n_allowed allowances, those of one recipient next to each
+ * other (one item each); denied holds n_denied items, each the text of one JSON object, written
+ * as given. When the lists make the text longer than budget bytes they continue in the details
+ * of "recipients" entries, {allowed, denied}, each within budget (an item longer than budget
+ * still goes in, alone). Returns a new NULL-terminated array of texts (the first the accepted
+ * entry's), freed by fx_audit_details_free. */
+char **fx_audit_accepted_details(const char *kind, size_t sections,
+                                 const fx_audit_allowance_t *allowed, size_t n_allowed,
+                                 const char *const *denied, size_t n_denied, size_t budget);
 void fx_audit_details_free(char **texts);
 
 /* Verifies a receipt (a Receipt frame body) for msg_id, as its sender, offline: the checkpoint

@@ -106,33 +106,76 @@ static void test_depth(void **state)
     }
 }
 
-/* The accepted entry and its continuations: every item once, in order, each text a JSON object
- * within the budget, the counts in the first. */
+/* The accepted entry and its continuations: one item per recipient with its sections, strings
+ * escaped, keys in order (the text is what jansson writes with sorted keys); every item once,
+ * in order, each text a JSON object within the budget, the counts in the first. */
 static void test_accepted_details(void **state)
 {
     (void) state;
-    json_t *allowed = json_array(), *denied = json_array();
-    char **texts = fx_audit_accepted_details("case_alert", 2, allowed, denied, 1000);
+    char **texts = fx_audit_accepted_details("case_alert", 2, NULL, 0, NULL, 0, 1000);
     assert_non_null(texts[0]);
     assert_null(texts[1]);
     assert_string_equal(texts[0], "{\"allowed\":[],\"denied\":[],\"kind\":\"case_alert\","
                                   "\"recipients\":0,\"sections\":2}");
     fx_audit_details_free(texts);
-    texts = fx_audit_accepted_details(NULL, 1, allowed, denied, 1000); /* an unknown kind */
+    texts = fx_audit_accepted_details(NULL, 1, NULL, 0, NULL, 0, 1000); /* an unknown kind */
     assert_string_equal(texts[0], "{\"allowed\":[],\"denied\":[],\"kind\":\"\",\"recipients\":0,"
                                   "\"sections\":1}");
     fx_audit_details_free(texts);
+
+    const fx_audit_allowance_t two[] = {
+        {.recipient = "MYS.RMP.lo1",
+         .section = 1,
+         .rule = "route \"alerts\"\\",
+         .agreement = "a\x01"},
+        {.recipient = "MYS.RMP.lo1", .section = 2, .rule = "pd"},
+        {.recipient = "IDN.POLRI.fp1", .section = 1},
+    };
+    const char *denied_one[] = {"{\"recipient\":\"THA.RTP.fp1\",\"sections\":[{\"code\":"
+                                "\"no_agreement\",\"section\":2}]}"};
+    texts = fx_audit_accepted_details("referral", 2, two, 3, denied_one, 1, 1000);
+    assert_null(texts[1]);
+    assert_string_equal(
+        texts[0],
+        "{\"allowed\":[{\"recipient\":\"MYS.RMP.lo1\",\"sections\":[{\"agreement\":\"a\\u0001\","
+        "\"rule\":\"route \\\"alerts\\\"\\\\\",\"section\":1},{\"rule\":\"pd\",\"section\":2}]},"
+        "{\"recipient\":\"IDN.POLRI.fp1\",\"sections\":[{\"rule\":\"\",\"section\":1}]}],"
+        "\"denied\":[{\"recipient\":\"THA.RTP.fp1\",\"sections\":[{\"code\":\"no_agreement\","
+        "\"section\":2}]}],\"kind\":\"referral\",\"recipients\":2,\"sections\":2}");
+    json_t *parsed = json_loads(texts[0], JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(parsed);
+    char *canonical = json_dumps(parsed, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(canonical, texts[0]);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(
+                json_object_get(json_array_get(json_object_get(parsed, "allowed"), 0), "sections"),
+                0),
+            "rule")),
+        "route \"alerts\"\\");
+    free(canonical);
+    json_decref(parsed);
+    fx_audit_details_free(texts);
+
+    fx_audit_allowance_t allowed[40];
+    char ids[40][32];
+    json_t *expected = json_array(), *denied = json_array();
+    char *denied_items[10];
+    size_t n_denied_items = 0;
     for (int i = 0; i < 40; i++) {
-        char id[32];
-        snprintf(id, sizeof id, "MYS.RMP.lo%d", i);
-        json_array_append_new(allowed, json_pack("{s:s, s:[{s:i, s:s}]}", "recipient", id,
-                                                 "sections", "section", 1, "rule", "r"));
-        if (i % 4 == 0)
-            json_array_append_new(denied,
-                                  json_pack("{s:s, s:[{s:i, s:s}]}", "recipient", id, "sections",
-                                            "section", 2, "code", "no_agreement"));
+        snprintf(ids[i], sizeof ids[i], "MYS.RMP.lo%d", i);
+        allowed[i] = (fx_audit_allowance_t){.recipient = ids[i], .section = 1, .rule = "r"};
+        json_array_append_new(expected, json_pack("{s:s, s:[{s:i, s:s}]}", "recipient", ids[i],
+                                                  "sections", "section", 1, "rule", "r"));
+        if (i % 4 == 0) {
+            json_t *item = json_pack("{s:s, s:[{s:i, s:s}]}", "recipient", ids[i], "sections",
+                                     "section", 2, "code", "no_agreement");
+            denied_items[n_denied_items++] = json_dumps(item, JSON_COMPACT | JSON_SORT_KEYS);
+            json_array_append_new(denied, item);
+        }
     }
-    texts = fx_audit_accepted_details("case_alert", 2, allowed, denied, 400);
+    texts = fx_audit_accepted_details("case_alert", 2, allowed, 40,
+                                      (const char *const *) denied_items, n_denied_items, 400);
     size_t n_texts = 0, n_allowed = 0, n_denied = 0;
     for (; texts[n_texts]; n_texts++) {
         const char *t = texts[n_texts];
@@ -144,7 +187,7 @@ static void test_accepted_details(void **state)
         size_t i;
         json_t *item;
         json_array_foreach(json_object_get(d, "allowed"), i, item)
-            assert_true(json_equal(item, json_array_get(allowed, n_allowed++)));
+            assert_true(json_equal(item, json_array_get(expected, n_allowed++)));
         json_array_foreach(json_object_get(d, "denied"), i, item)
             assert_true(json_equal(item, json_array_get(denied, n_denied++)));
         assert_int_equal(json_object_get(d, "recipients") != NULL, n_texts == 0);
@@ -156,7 +199,9 @@ static void test_accepted_details(void **state)
     assert_int_equal(n_allowed, 40);
     assert_int_equal(n_denied, 10);
     fx_audit_details_free(texts);
-    json_decref(allowed);
+    for (size_t i = 0; i < n_denied_items; i++)
+        free(denied_items[i]);
+    json_decref(expected);
     json_decref(denied);
 }
 
