@@ -138,7 +138,8 @@ fx_err_t fx_policy_query_new(const fx_policy_t *policy, const fx_policy_principa
                              const fx_policy_message_t *message, int64_t at_ms,
                              fx_policy_query_t **query_p, char *why, size_t why_size) FX_WUR;
 
-/* Adds a recipient (interned once here, not per section); *index_p receives its index.
+/* Adds a recipient (interned once here, not per section); *index_p receives its index: 0, 1,
+ * 2, ... in the order recipients are added.
  * FX_ERR_INVALID (with why) for an invalid principal id or country. */
 fx_err_t fx_policy_query_add_recipient(fx_policy_query_t *self,
                                        const fx_policy_principal_t *recipient, size_t *index_p,
