@@ -122,7 +122,31 @@ static void s_adds(text_t *t, const char *s)
     s_add(t, s, strlen(s));
 }
 
-/* s as a JSON string: quotes, backslashes and control characters escaped. */
+/* The two-character escape of c in a JSON string as jansson writes it, or NULL. */
+static const char *s_short_escape(unsigned char c)
+{
+    switch (c) {
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\b':
+        return "\\b";
+    case '\f':
+        return "\\f";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    default:
+        return NULL;
+    }
+}
+
+/* s as a JSON string, escaped as jansson escapes it: quotes, backslashes and control
+ * characters. */
 static void s_add_quoted(text_t *t, const char *s)
 {
     s_add(t, "\"", 1);
@@ -134,8 +158,10 @@ static void s_add_quoted(text_t *t, const char *s)
         if (c == '\0')
             break;
         char escape[8];
-        snprintf(escape, sizeof escape, c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c);
-        s_adds(t, escape);
+        const char *known = s_short_escape(c);
+        if (!known)
+            snprintf(escape, sizeof escape, "\\u%04X", c);
+        s_adds(t, known ? known : escape);
         run = s + 1;
     }
     s_add(t, "\"", 1);

@@ -127,7 +127,7 @@ static void test_accepted_details(void **state)
         {.recipient = "MYS.RMP.lo1",
          .section = 1,
          .rule = "route \"alerts\"\\",
-         .agreement = "a\x01"},
+         .agreement = "a\x01\n\t\x1f/"},
         {.recipient = "MYS.RMP.lo1", .section = 2, .rule = "pd"},
         {.recipient = "IDN.POLRI.fp1", .section = 1},
     };
@@ -137,7 +137,8 @@ static void test_accepted_details(void **state)
     assert_null(texts[1]);
     assert_string_equal(
         texts[0],
-        "{\"allowed\":[{\"recipient\":\"MYS.RMP.lo1\",\"sections\":[{\"agreement\":\"a\\u0001\","
+        "{\"allowed\":[{\"recipient\":\"MYS.RMP.lo1\",\"sections\":[{\"agreement\":"
+        "\"a\\u0001\\n\\t\\u001F/\","
         "\"rule\":\"route \\\"alerts\\\"\\\\\",\"section\":1},{\"rule\":\"pd\",\"section\":2}]},"
         "{\"recipient\":\"IDN.POLRI.fp1\",\"sections\":[{\"rule\":\"\",\"section\":1}]}],"
         "\"denied\":[{\"recipient\":\"THA.RTP.fp1\",\"sections\":[{\"code\":\"no_agreement\","
