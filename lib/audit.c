@@ -177,30 +177,16 @@ static void s_add_counts(text_t *t, const char *kind, size_t n_allowed, size_t s
     s_adds(t, counts);
 }
 
-/* The details from item texts (allowed's and denied's) as fx_audit_accepted_details says. */
+/* The details from item texts (allowed's and denied's): as many items in each text as fit in
+ * budget bytes (counting each item and its comma; one at least), the first text the accepted
+ * entry's with kind and the counts, the others "recipients" entries. */
 static char **s_details(const char *kind, size_t sections, const char *const *allowed,
                         size_t n_allowed, const char *const *denied, size_t n_denied, size_t budget)
 {
     const char *const *lists[2] = {allowed, denied};
     const size_t counts[2] = {n_allowed, n_denied};
     static const char *const opening[2] = {"{\"allowed\":[", "],\"denied\":["};
-    char **texts = fx_calloc(2, sizeof *texts);
-    /* Mostly everything fits: one entry, written in one pass. */
-    text_t t = {0};
-    for (int l = 0; l < 2; l++) {
-        s_adds(&t, opening[l]);
-        for (size_t i = 0; i < counts[l]; i++) {
-            if (i)
-                s_add(&t, ",", 1);
-            s_adds(&t, lists[l][i]);
-        }
-    }
-    s_add_counts(&t, kind, n_allowed, sections);
-    texts[0] = t.data;
-    if (t.len <= budget)
-        return texts;
-    free(texts[0]);
-    texts[0] = NULL;
+    char **texts = fx_calloc(1, sizeof *texts);
     size_t next[2] = {0, 0}, count = 0;
     for (bool first = true; first || next[0] < n_allowed || next[1] < n_denied; first = false) {
         text_t part = {0};
@@ -268,8 +254,13 @@ char **fx_audit_accepted_details(const char *kind, size_t sections,
     const char **texts = fx_calloc(n_items + 1, sizeof *texts);
     for (size_t i = 0; i < n_items; i++)
         texts[i] = items.data + starts[i];
-    char **details =
-        s_details(kind ? kind : "", sections, texts, n_items, denied, n_denied, budget);
+    /* Mostly everything fits: one entry. */
+    kind = kind ? kind : "";
+    char **details = s_details(kind, sections, texts, n_items, denied, n_denied, SIZE_MAX);
+    if (strlen(details[0]) > budget) {
+        fx_audit_details_free(details);
+        details = s_details(kind, sections, texts, n_items, denied, n_denied, budget);
+    }
     free(texts);
     free(starts);
     free(items.data);
