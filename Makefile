@@ -203,7 +203,8 @@ fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
-# SOAK_CYCLES (default 1000) and SOAK_FUZZ_SECONDS (default 1800) size it; docs/reliability.md.
+# SOAK_CYCLES (default 1000) and SOAK_FUZZ_SECONDS (default 1800) size it; SOAK_RESUME=1 goes on
+# with an interrupted soak; docs/reliability.md.
 soak: deps
 	@$(MAKE) --no-print-directory test-build fuzz-build
 	@sh tests/soak/run.sh $(BUILD) $(FUZZ_BINS)
