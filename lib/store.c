@@ -720,11 +720,14 @@ static fx_err_t s_integrity_check(sqlite3 *db, fx_store_check_t check, char *why
     int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
         return s_why_sqlite(why, db, "integrity check failed", rc);
-    /* The answer is "ok", or problems, each database's headed by "*** in database main ***". */
+    /* The answer is "ok", or problems, the first of each database's headed by a line
+     * "*** in database main ***" in the same row. */
     fx_err_t err = FX_OK;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *text = (const char *) sqlite3_column_text(stmt, 0);
-        if (!text || strcmp(text, "ok") == 0 || strncmp(text, "***", 3) == 0)
+        if (text && strncmp(text, "***", 3) == 0)
+            text = strchr(text, '\n') ? strchr(text, '\n') + 1 : "";
+        if (!text || !text[0] || strcmp(text, "ok") == 0)
             continue;
         snprintf(why, FX_STORE_WHY_SIZE, "integrity check failed: %s", text);
         err = FX_ERR_STORAGE;

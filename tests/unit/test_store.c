@@ -1498,6 +1498,25 @@ static void test_corrupt_file(void **state)
     assert_non_null(strstr(why, "not a database"));
 }
 
+/* A damaged b-tree page: SQLite's check answers its first problem in the same row as the line
+ * "*** in database main ***" that heads it, which must not pass for "ok". */
+static void test_corrupt_page(void **state)
+{
+    fixture_t *fx = *state;
+    s_fill(fx->path, 20);
+    int64_t root = s_raw_int(fx->path, "SELECT rootpage FROM sqlite_schema"
+                                       " WHERE name = 'deliveries'");
+    assert_true(root > 1);
+    s_corrupt_file(fx->path, (long) (root - 1) * 4096 + 8, 200); /* its cell pointers */
+    fx_store_t *store = NULL;
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open(fx->path, NULL, &store, why), FX_ERR_STORAGE);
+    assert_null(store);
+    char page[64];
+    snprintf(page, sizeof page, "integrity check failed: On tree page %lld", (long long) root);
+    assert_non_null(strstr(why, page));
+}
+
 static void test_corrupt_rows(void **state)
 {
     fixture_t *fx = *state;
@@ -1566,6 +1585,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_page, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
