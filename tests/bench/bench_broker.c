@@ -45,6 +45,7 @@
 #define LATENCY_RATE         1000.0 /* messages per second in the latency phase */
 #define PROBE_SECONDS        1.0    /* paced DIRECTORY round trips before the latency phase */
 #define FLOOR_COMMITS        200    /* durable commits of one PUBLISH each, timed one by one */
+#define AUDIT_ROUNDS         5      /* alternating runs with and without the audit, each */
 #define STORE_CHUNK          10000  /* stored messages sealed, then published, at a time */
 #define AGENT_WAVE           100    /* agents connecting (CURVE handshakes) at once */
 #define ENROL_PARALLEL       8      /* keygen and enroll commands running at once */
@@ -1001,12 +1002,6 @@ static int s_load_run(load_t *load)
 
 /* ---- Statistics --------------------------------------------------------------------------- */
 
-static int s_compare_double(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
 /* The p-th percentile (nearest rank) of count values sorted in increasing order. */
 static double s_percentile(const double *sorted, size_t count, double p)
 {
@@ -1023,7 +1018,7 @@ static size_t s_latencies(const double *start, const double *end, size_t count, 
     for (size_t i = 0; i < count; i++)
         if (end[i] > 0)
             out[n++] = (end[i] - start[i]) * 1000.0;
-    qsort(out, n, sizeof *out, s_compare_double);
+    bench_sort(out, n);
     return n;
 }
 
@@ -1374,7 +1369,7 @@ static int s_measure_latency(bench_t *bench, zsock_t *publisher, zsock_t *consum
     bench_report(name, trip_p99, "ms", 0);
     if ((rc = s_commit_floor(bench, ms)) != 0)
         goto cleanup;
-    qsort(ms, FLOOR_COMMITS, sizeof *ms, s_compare_double);
+    bench_sort(ms, FLOOR_COMMITS);
     double commit_p50 = s_percentile(ms, FLOOR_COMMITS, 50);
     double commit_p99 = s_percentile(ms, FLOOR_COMMITS, 99);
     bench_report("floor: durable commit of one PUBLISH p50", commit_p50, "ms", 0);
@@ -1533,24 +1528,22 @@ static int s_audit_run(bench_t *bench, const char *name, const char *binary, siz
 }
 
 /* The same load on the real broker and on a bench-only build with its audit appends compiled
- * out (Makefile: fusion-broker-noaudit), alternating, three times each; the best of each is kept so
- * a busy neighbour does not decide the ratio. */
+ * out (Makefile: fusion-broker-noaudit), alternating, AUDIT_ROUNDS times each; the median of each
+ * is compared, so that neither a busy neighbour in one run nor a lucky run decides the ratio. */
 static int s_phase_audit(bench_t *bench)
 {
-    double with = 0, without = 0;
-    for (int round = 0; round < 3; round++) {
+    double with[AUDIT_ROUNDS], without[AUDIT_ROUNDS];
+    for (int round = 0; round < AUDIT_ROUNDS; round++) {
         char name[32];
-        double cpu = 0;
         snprintf(name, sizeof name, "audit-%d", round);
-        if (s_audit_run(bench, name, NULL, bench->audit_messages, &cpu) != 0)
+        if (s_audit_run(bench, name, NULL, bench->audit_messages, &with[round]) != 0)
             return -1;
-        with = round == 0 || cpu < with ? cpu : with;
         snprintf(name, sizeof name, "noaudit-%d", round);
-        if (s_audit_run(bench, name, bench->noaudit, bench->audit_messages, &cpu) != 0)
+        if (s_audit_run(bench, name, bench->noaudit, bench->audit_messages, &without[round]) != 0)
             return -1;
-        without = round == 0 || cpu < without ? cpu : without;
     }
-    bench_report("broker: CPU per msg with the audit (vs without)", with, "us", without);
+    bench_report("broker: CPU per msg with the audit (vs without)",
+                 bench_median(with, AUDIT_ROUNDS), "us", bench_median(without, AUDIT_ROUNDS));
     return 0;
 }
 

@@ -13,6 +13,23 @@ double bench_now(void)
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+static int s_compare(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+void bench_sort(double *values, size_t n)
+{
+    qsort(values, n, sizeof *values, s_compare);
+}
+
+double bench_median(double *values, size_t n)
+{
+    bench_sort(values, n);
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
 void bench_report(const char *name, double value, const char *unit, double baseline)
 {
     double ratio = baseline > 0 ? value / baseline : 0;
