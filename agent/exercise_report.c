@@ -4,6 +4,7 @@
  * external reference of any kind). Every text from the results is escaped where it is written. */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,172 +441,6 @@ static void s_time(int64_t ms, char buf[24])
     fx_scenario_time_text(ms < 0 ? 0 : ms / 1000 * 1000, buf);
 }
 
-static void s_write_md(FILE *f, const json_t *rep)
-{
-    const json_t *sum = json_object_get(rep, "summary");
-    fputs("# After-action report: ", f);
-    s_md(f, s_str(rep, "title"));
-    fprintf(f, "\n\nExercise **");
-    s_md(f, s_str(rep, "exercise"));
-    fprintf(f, "**, run %s to %s at clock speed %lld%s.\n\n", s_str(rep, "started_at"),
-            json_is_string(json_object_get(rep, "finished_at")) ? s_str(rep, "finished_at")
-                                                                : "(not finished)",
-            (long long) s_int(rep, "speed"),
-            json_is_true(json_object_get(rep, "complete")) ? "" : " (INCOMPLETE)");
-    if (json_is_string(json_object_get(rep, "reference"))) {
-        fputs("Reference: ", f);
-        s_md(f, s_str(rep, "reference"));
-        fputs("\n\n", f);
-    }
-    size_t i;
-    json_t *v;
-    if (json_array_size(json_object_get(rep, "objectives"))) {
-        fputs("## Objectives\n\n", f);
-        json_array_foreach(json_object_get(rep, "objectives"), i, v)
-        {
-            fputs("- ", f);
-            s_md(f, json_string_value(v));
-            fputc('\n', f);
-        }
-        fputc('\n', f);
-    }
-    fprintf(f,
-            "## Summary\n\n%lld expectation(s): %lld met, %lld missed, %lld missed as designed, "
-            "%lld not observed; %lld of %lld came out as designed. %lld policy denial(s), %lld "
-            "escalation(s), %lld rejection(s).\n\n",
-            (long long) s_int(sum, "expectations"), (long long) s_int(sum, "met"),
-            (long long) s_int(sum, "missed"), (long long) s_int(sum, "missed_as_designed"),
-            (long long) s_int(sum, "unobserved"), (long long) s_int(sum, "as_designed"),
-            (long long) s_int(sum, "expectations"), (long long) s_int(sum, "denials"),
-            (long long) s_int(sum, "escalations"), (long long) s_int(sum, "rejections"));
-    fputs("## Participants\n\n| id | who | played by |\n| --- | --- | --- |\n", f);
-    json_array_foreach(json_object_get(rep, "participants"), i, v)
-    {
-        fputs("| ", f);
-        s_md(f, s_str(v, "id"));
-        fputs(" | ", f);
-        s_md(f, s_str(v, "name"));
-        fprintf(f, " | %s |\n",
-                json_is_true(json_object_get(v, "simulated")) ? "the runner (simulated)"
-                : json_is_true(json_object_get(v, "played"))  ? "the runner (rehearsal)"
-                                                              : "a trainee");
-    }
-    fputs("\n## Injects and expectations\n\n", f);
-    json_array_foreach(json_object_get(rep, "injects"), i, v)
-    {
-        char t[24];
-        s_time(s_int(v, "at_ms"), t);
-        fprintf(f, "### %s ", t);
-        s_md(f, s_str(v, "id"));
-        fputs(" (", f);
-        s_md(f, s_str(v, "from"));
-        fputs(", ", f);
-        s_md(f, json_is_string(json_object_get(v, "message_kind")) ? s_str(v, "message_kind")
-                                                                   : s_str(v, "action"));
-        fprintf(f, "): %s", s_str(v, "status"));
-        if (json_is_string(json_object_get(v, "detail"))) {
-            fputs(" - ", f);
-            s_md(f, s_str(v, "detail"));
-        }
-        fputs("\n\n", f);
-        if (json_is_string(json_object_get(v, "description"))) {
-            s_md(f, s_str(v, "description"));
-            fputs("\n\n", f);
-        }
-        size_t k;
-        json_t *x;
-        int any = 0;
-        json_array_foreach(json_object_get(rep, "expectations"), k, x)
-        {
-            if (strcmp(s_str(x, "inject"), s_str(v, "id")) != 0)
-                continue;
-            if (!any)
-                fputs("| expectation | outcome | measured | observed by | note |\n"
-                      "| --- | --- | --- | --- | --- |\n",
-                      f);
-            any = 1;
-            char what[512], d[32] = "-";
-            s_expect_text(x, what, sizeof what);
-            if (json_is_integer(json_object_get(x, "measured_ms")))
-                s_dur(s_int(x, "measured_ms"), d, sizeof d);
-            fputs("| ", f);
-            s_md(f, what);
-            fprintf(f, "%s | %s | %s | ",
-                    json_is_true(json_object_get(x, "designed_to_fail")) ? " (designed to fail)"
-                                                                         : "",
-                    s_outcome_words(s_str(x, "outcome")), d);
-            s_md(f, s_source_words(x) ? s_source_words(x) : "-");
-            fputs(" | ", f);
-            s_md(f, json_is_string(json_object_get(x, "note")) ? s_str(x, "note")
-                                                               : s_str(x, "detail"));
-            fputs(" |\n", f);
-        }
-        if (any)
-            fputc('\n', f);
-    }
-    const json_t *st = json_object_get(rep, "statistics");
-    fputs("## Delivery and response times (exercise time)\n\n| | count | min | median | mean | "
-          "max |\n| --- | --- | --- | --- | --- | --- |\n",
-          f);
-    const char *names[] = {"delivery", "response"};
-    const char *labels[] = {"delivery after sending", "answer to a referral"};
-    for (int k = 0; k < 2; k++) {
-        const json_t *o = json_object_get(st, names[k]);
-        fprintf(f, "| %s | %lld", labels[k], (long long) s_int(o, "count"));
-        const char *fields[] = {"min_ms", "median_ms", "mean_ms", "max_ms"};
-        for (int j = 0; j < 4; j++) {
-            char d[32] = "-";
-            if (json_is_integer(json_object_get(o, fields[j])))
-                s_dur(s_int(o, fields[j]), d, sizeof d);
-            fprintf(f, " | %s", d);
-        }
-        fputs(" |\n", f);
-    }
-    fputs("\n## Policy denials\n\n", f);
-    if (json_array_size(json_object_get(rep, "denials")) == 0)
-        fputs("None.\n", f);
-    else
-        fputs("| time | inject | sender | recipient | section | code | rule | guideline and "
-              "reason |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
-              f);
-    json_array_foreach(json_object_get(rep, "denials"), i, v)
-    {
-        char t[24];
-        s_time(s_int(v, "t_ms"), t);
-        fprintf(f, "| %s | ", t);
-        s_md(f, s_str(v, "inject"));
-        fputs(" | ", f);
-        s_md(f, s_str(v, "sender"));
-        fputs(" | ", f);
-        s_md(f, s_str(v, "recipient"));
-        fprintf(f, " | %lld | ", (long long) s_int(v, "section"));
-        s_md(f, s_str(v, "code"));
-        fputs(" | ", f);
-        s_md(f, json_is_string(json_object_get(v, "rule")) ? s_str(v, "rule") : "-");
-        fputs(" | ", f);
-        if (json_is_string(json_object_get(v, "guideline"))) {
-            s_md(f, s_str(v, "guideline"));
-            fputs(": ", f);
-        }
-        s_md(f, s_str(v, "reason"));
-        fputs(" |\n", f);
-    }
-    fputs("\n## Strengths\n\n", f);
-    json_array_foreach(json_object_get(rep, "strengths"), i, v)
-    {
-        fputs("- ", f);
-        s_md(f, json_string_value(v));
-        fputc('\n', f);
-    }
-    fputs("\n## Areas for improvement\n\n", f);
-    json_array_foreach(json_object_get(rep, "improvements"), i, v)
-    {
-        fputs("- ", f);
-        s_md(f, json_string_value(v));
-        fputc('\n', f);
-    }
-}
-
 /* ---- The HTML page and its SVG timeline ----------------------------------------------------- */
 
 static const char s_css[] =
@@ -821,196 +656,378 @@ static const char *s_outcome_class(const char *outcome)
                                                         : "unobserved";
 }
 
-static void s_write_html(FILE *f, const json_t *rep)
+/* ---- The Markdown and the HTML page: one walk of the report -------------------------------- */
+
+/* How a rendering writes what both have: escaped text, headings, paragraphs, lists and tables,
+ * each piece as the text before and after it. */
+typedef struct {
+    bool html;
+    void (*text)(FILE *f, const char *text); /* escaped for the format */
+    const char *h2[2], *h3[2], *para[2], *bold[2], *list[2], *item[2];
+    const char *table[2], *row[2], *head[2], *cell[2];
+    const char *none; /* an empty cell */
+} format_t;
+
+static const format_t s_markdown = {
+    .text = s_md,
+    .h2 = {"## ", "\n\n"},
+    .h3 = {"### ", "\n\n"},
+    .para = {"", "\n\n"},
+    .bold = {"**", "**"},
+    .list = {"", "\n"},
+    .item = {"- ", "\n"},
+    .table = {"", "\n"},
+    .row = {"|", "\n"},
+    .head = {" ", " |"},
+    .cell = {" ", " |"},
+    .none = "-",
+};
+
+static const format_t s_page = {
+    .html = true,
+    .text = s_html,
+    .h2 = {"<h2>", "</h2>\n"},
+    .h3 = {"<h3>", "</h3>\n"},
+    .para = {"<p>", "</p>\n"},
+    .bold = {"<b>", "</b>"},
+    .list = {"<ul>", "</ul>\n"},
+    .item = {"<li>", "</li>"},
+    .table = {"<table>", "</table>\n"},
+    .row = {"<tr>", "</tr>"},
+    .head = {"<th>", "</th>"},
+    .cell = {"<td>", "</td>"},
+    .none = "&ndash;",
+};
+
+typedef struct {
+    FILE *f;
+    const format_t *fmt;
+} out_t;
+
+static void s_raw(const out_t *o, const char *text)
 {
-    const json_t *sum = json_object_get(rep, "summary");
-    fputs("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-          "<meta name='viewport' content='width=device-width, initial-scale=1'><title>",
-          f);
-    fputs("After-action report: ", f);
-    s_html(f, s_str(rep, "exercise"));
-    fprintf(f, "</title><style>%s</style></head><body><main>\n<h1>", s_css);
-    s_html(f, s_str(rep, "title"));
-    fputs("</h1><p class='meta'>After-action report of exercise <b>", f);
-    s_html(f, s_str(rep, "exercise"));
-    fputs("</b>; run ", f);
-    s_html(f, s_str(rep, "started_at"));
-    fputs(" to ", f);
-    s_html(f, json_is_string(json_object_get(rep, "finished_at")) ? s_str(rep, "finished_at")
-                                                                  : "(not finished)");
-    fprintf(f, " at clock speed %lld%s.", (long long) s_int(rep, "speed"),
-            json_is_true(json_object_get(rep, "complete")) ? "" : " <b>Incomplete run.</b>");
-    if (json_is_string(json_object_get(rep, "reference"))) {
-        fputs("<br>Reference: ", f);
-        s_html(f, s_str(rep, "reference"));
-    }
-    fputs("</p>\n", f);
+    fputs(text, o->f);
+}
+
+static void s_text(const out_t *o, const char *text)
+{
+    o->fmt->text(o->f, text);
+}
+
+/* A piece of the format (what[0]), escaped text, and its end (what[1]). */
+static void s_piece(const out_t *o, const char *const what[2], const char *text)
+{
+    s_raw(o, what[0]);
+    s_text(o, text);
+    s_raw(o, what[1]);
+}
+
+/* A heading and the strings of array as a list; nothing when the array is empty and optional. */
+static void s_list(const out_t *o, const char *heading, const json_t *array, bool optional)
+{
+    if (optional && json_array_size(array) == 0)
+        return;
+    s_piece(o, o->fmt->h2, heading);
+    s_raw(o, o->fmt->list[0]);
     size_t i;
     json_t *v;
-    if (json_array_size(json_object_get(rep, "objectives"))) {
-        fputs("<h2>Objectives</h2><ul>", f);
-        json_array_foreach(json_object_get(rep, "objectives"), i, v)
-        {
-            fputs("<li>", f);
-            s_html(f, json_string_value(v));
-            fputs("</li>", f);
-        }
-        fputs("</ul>\n", f);
+    json_array_foreach(array, i, v) s_piece(o, o->fmt->item, json_string_value(v));
+    s_raw(o, o->fmt->list[1]);
+}
+
+/* Opens a table with the n column headings. */
+static void s_table(const out_t *o, const char *const *columns, size_t n)
+{
+    s_raw(o, o->fmt->table[0]);
+    s_raw(o, o->fmt->row[0]);
+    for (size_t i = 0; i < n; i++)
+        s_piece(o, o->fmt->head, columns[i]);
+    s_raw(o, o->fmt->row[1]);
+    if (!o->fmt->html) {
+        s_raw(o, "|");
+        for (size_t i = 0; i < n; i++)
+            s_raw(o, " --- |");
+        s_raw(o, "\n");
     }
-    fprintf(f,
-            "<h2>Summary</h2><div class='cards'>"
-            "<div class='card'><b>%lld / %lld</b>as designed</div>"
-            "<div class='card met'><b>%lld</b>met</div>"
-            "<div class='card missed'><b>%lld</b>missed</div>"
-            "<div class='card designed'><b>%lld</b>missed as designed</div>"
-            "<div class='card unobserved'><b>%lld</b>not observed</div>"
-            "<div class='card'><b>%lld</b>policy denials</div>"
-            "<div class='card'><b>%lld</b>escalations</div></div>\n",
-            (long long) s_int(sum, "as_designed"), (long long) s_int(sum, "expectations"),
-            (long long) s_int(sum, "met"), (long long) s_int(sum, "missed"),
-            (long long) s_int(sum, "missed_as_designed"), (long long) s_int(sum, "unobserved"),
-            (long long) s_int(sum, "denials"), (long long) s_int(sum, "escalations"));
-    fputs("<h2>Timeline</h2><p class='meta'>Exercise time on the horizontal axis; one lane per "
-          "participant (and per other principal an expectation names). Hover a mark for "
-          "details.</p>\n",
-          f);
-    s_timeline(f, rep);
-    fputs("<h2>Participants</h2><table><tr><th>id</th><th>who</th><th>played by</th></tr>", f);
+}
+
+/* A cell of escaped text, or of text written as it is (numbers, durations, the format's none). */
+static void s_cell(const out_t *o, const char *text)
+{
+    s_piece(o, o->fmt->cell, text);
+}
+
+static void s_cell_raw(const out_t *o, const char *text)
+{
+    s_raw(o, o->fmt->cell[0]);
+    s_raw(o, text);
+    s_raw(o, o->fmt->cell[1]);
+}
+
+/* A duration in ms, or the format's none when the value is missing. */
+static void s_cell_ms(const out_t *o, const json_t *value)
+{
+    char d[32];
+    if (json_is_integer(value))
+        s_dur(json_integer_value(value), d, sizeof d);
+    s_cell_raw(o, json_is_integer(value) ? d : o->fmt->none);
+}
+
+/* A paragraph set apart as a note (the page's smaller grey text). */
+static void s_meta(const out_t *o, const char *text)
+{
+    s_piece(o, o->fmt->html ? (const char *const[2]){"<p class='meta'>", "</p>\n"} : o->fmt->para,
+            text);
+}
+
+static void s_title(const out_t *o, const json_t *rep)
+{
+    const format_t *fmt = o->fmt;
+    if (fmt->html) {
+        s_raw(o, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+                 "<meta name='viewport' content='width=device-width, initial-scale=1'><title>"
+                 "After-action report: ");
+        s_text(o, s_str(rep, "exercise"));
+        fprintf(o->f, "</title><style>%s</style></head><body><main>\n<h1>", s_css);
+        s_text(o, s_str(rep, "title"));
+        s_raw(o, "</h1>\n<p class='meta'>");
+    } else {
+        s_raw(o, "# After-action report: ");
+        s_text(o, s_str(rep, "title"));
+        s_raw(o, "\n\n");
+    }
+    s_raw(o, "After-action report of exercise ");
+    s_piece(o, fmt->bold, s_str(rep, "exercise"));
+    s_raw(o, "; run ");
+    s_text(o, s_str(rep, "started_at"));
+    s_raw(o, " to ");
+    s_text(o, json_is_string(json_object_get(rep, "finished_at")) ? s_str(rep, "finished_at")
+                                                                  : "(not finished)");
+    fprintf(o->f, " at clock speed %lld.", (long long) s_int(rep, "speed"));
+    if (!json_is_true(json_object_get(rep, "complete"))) {
+        s_raw(o, " ");
+        s_piece(o, fmt->bold, "Incomplete run.");
+    }
+    if (json_is_string(json_object_get(rep, "reference"))) {
+        s_raw(o, fmt->html ? "<br>Reference: " : "\n\nReference: ");
+        s_text(o, s_str(rep, "reference"));
+    }
+    s_raw(o, fmt->para[1]);
+}
+
+static void s_summary(const out_t *o, const json_t *rep)
+{
+    const json_t *sum = json_object_get(rep, "summary");
+    s_piece(o, o->fmt->h2, "Summary");
+    if (o->fmt->html) {
+        fprintf(o->f,
+                "<div class='cards'>"
+                "<div class='card'><b>%lld / %lld</b>as designed</div>"
+                "<div class='card met'><b>%lld</b>met</div>"
+                "<div class='card missed'><b>%lld</b>missed</div>"
+                "<div class='card designed'><b>%lld</b>missed as designed</div>"
+                "<div class='card unobserved'><b>%lld</b>not observed</div>"
+                "<div class='card'><b>%lld</b>policy denials</div>"
+                "<div class='card'><b>%lld</b>escalations</div>"
+                "<div class='card'><b>%lld</b>rejections</div></div>\n",
+                (long long) s_int(sum, "as_designed"), (long long) s_int(sum, "expectations"),
+                (long long) s_int(sum, "met"), (long long) s_int(sum, "missed"),
+                (long long) s_int(sum, "missed_as_designed"), (long long) s_int(sum, "unobserved"),
+                (long long) s_int(sum, "denials"), (long long) s_int(sum, "escalations"),
+                (long long) s_int(sum, "rejections"));
+        s_piece(o, o->fmt->h2, "Timeline");
+        s_meta(o, "Exercise time on the horizontal axis; one lane per participant (and per other "
+                  "principal an expectation names). Hover a mark for details.");
+        s_timeline(o->f, rep);
+        return;
+    }
+    fprintf(o->f,
+            "%lld expectation(s): %lld met, %lld missed, %lld missed as designed, %lld not "
+            "observed; %lld of %lld came out as designed. %lld policy denial(s), %lld "
+            "escalation(s), %lld rejection(s).\n\n",
+            (long long) s_int(sum, "expectations"), (long long) s_int(sum, "met"),
+            (long long) s_int(sum, "missed"), (long long) s_int(sum, "missed_as_designed"),
+            (long long) s_int(sum, "unobserved"), (long long) s_int(sum, "as_designed"),
+            (long long) s_int(sum, "expectations"), (long long) s_int(sum, "denials"),
+            (long long) s_int(sum, "escalations"), (long long) s_int(sum, "rejections"));
+}
+
+static void s_participants(const out_t *o, const json_t *rep)
+{
+    s_piece(o, o->fmt->h2, "Participants");
+    s_table(o, (const char *[]){"id", "who", "played by"}, 3);
+    size_t i;
+    json_t *v;
     json_array_foreach(json_object_get(rep, "participants"), i, v)
     {
-        fputs("<tr><td>", f);
-        s_html(f, s_str(v, "id"));
-        fputs("</td><td>", f);
-        s_html(f, s_str(v, "name"));
-        fprintf(f, "</td><td>%s</td></tr>",
-                json_is_true(json_object_get(v, "simulated")) ? "the runner (simulated)"
-                : json_is_true(json_object_get(v, "played"))  ? "the runner (rehearsal)"
-                                                              : "a trainee");
+        s_raw(o, o->fmt->row[0]);
+        s_cell(o, s_str(v, "id"));
+        s_cell(o, s_str(v, "name"));
+        s_cell(o, json_is_true(json_object_get(v, "simulated")) ? "the runner (simulated)"
+                  : json_is_true(json_object_get(v, "played"))  ? "the runner (rehearsal)"
+                                                                : "a trainee");
+        s_raw(o, o->fmt->row[1]);
     }
-    fputs("</table>\n<h2>Injects and expectations</h2>\n", f);
+    s_raw(o, o->fmt->table[1]);
+}
+
+/* The expectations of inject id, as a table (nothing if it has none). */
+static void s_expectations(const out_t *o, const json_t *rep, const char *id)
+{
+    const format_t *fmt = o->fmt;
+    bool any = false;
+    size_t k;
+    json_t *x;
+    json_array_foreach(json_object_get(rep, "expectations"), k, x)
+    {
+        if (strcmp(s_str(x, "inject"), id) != 0)
+            continue;
+        if (!any)
+            s_table(o,
+                    (const char *[]){"expectation", "outcome", "measured", "observed by", "note"},
+                    5);
+        any = true;
+        char what[512];
+        s_expect_text(x, what, sizeof what);
+        s_raw(o, fmt->row[0]);
+        s_raw(o, fmt->cell[0]);
+        s_text(o, what);
+        if (json_is_true(json_object_get(x, "designed_to_fail")))
+            s_raw(o, fmt->html ? " <i>(designed to fail)</i>" : " (designed to fail)");
+        s_raw(o, fmt->cell[1]);
+        const char *outcome = s_str(x, "outcome");
+        if (fmt->html)
+            fprintf(o->f, "<td class='%s'>%s</td>", s_outcome_class(outcome),
+                    s_outcome_words(outcome));
+        else
+            s_cell(o, s_outcome_words(outcome));
+        s_cell_ms(o, json_object_get(x, "measured_ms"));
+        if (s_source_words(x))
+            s_cell(o, s_source_words(x));
+        else
+            s_cell_raw(o, fmt->none);
+        s_cell(o,
+               json_is_string(json_object_get(x, "note")) ? s_str(x, "note") : s_str(x, "detail"));
+        s_raw(o, fmt->row[1]);
+    }
+    if (any)
+        s_raw(o, fmt->table[1]);
+}
+
+static void s_injects(const out_t *o, const json_t *rep)
+{
+    const format_t *fmt = o->fmt;
+    s_piece(o, fmt->h2, "Injects and expectations");
+    size_t i;
+    json_t *v;
     json_array_foreach(json_object_get(rep, "injects"), i, v)
     {
         char t[24];
         s_time(s_int(v, "at_ms"), t);
-        fprintf(f, "<h3>%s &middot; ", t);
-        s_html(f, s_str(v, "id"));
-        fputs(" <span class='meta'>(", f);
-        s_html(f, s_str(v, "from"));
-        fputs(", ", f);
-        s_html(f, json_is_string(json_object_get(v, "message_kind")) ? s_str(v, "message_kind")
+        s_raw(o, fmt->h3[0]);
+        s_raw(o, t);
+        s_raw(o, " ");
+        s_text(o, s_str(v, "id"));
+        s_raw(o, fmt->html ? " <span class='meta'>(" : " (");
+        s_text(o, s_str(v, "from"));
+        s_raw(o, ", ");
+        s_text(o, json_is_string(json_object_get(v, "message_kind")) ? s_str(v, "message_kind")
                                                                      : s_str(v, "action"));
-        fputs("; ", f);
-        s_html(f, s_str(v, "status"));
+        s_raw(o, "; ");
+        s_text(o, s_str(v, "status"));
         if (json_is_string(json_object_get(v, "detail"))) {
-            fputs(": ", f);
-            s_html(f, s_str(v, "detail"));
+            s_raw(o, ": ");
+            s_text(o, s_str(v, "detail"));
         }
-        fputs(")</span></h3>", f);
-        if (json_is_string(json_object_get(v, "description"))) {
-            fputs("<p>", f);
-            s_html(f, s_str(v, "description"));
-            fputs("</p>", f);
-        }
-        size_t k;
-        json_t *x;
-        int any = 0;
-        json_array_foreach(json_object_get(rep, "expectations"), k, x)
-        {
-            if (strcmp(s_str(x, "inject"), s_str(v, "id")) != 0)
-                continue;
-            if (!any)
-                fputs("<table><tr><th>expectation</th><th>outcome</th><th>measured</th>"
-                      "<th>observed by</th><th>note</th></tr>",
-                      f);
-            any = 1;
-            char what[512], d[32] = "&ndash;";
-            s_expect_text(x, what, sizeof what);
-            if (json_is_integer(json_object_get(x, "measured_ms")))
-                s_dur(s_int(x, "measured_ms"), d, sizeof d);
-            fputs("<tr><td>", f);
-            s_html(f, what);
-            if (json_is_true(json_object_get(x, "designed_to_fail")))
-                fputs(" <i>(designed to fail)</i>", f);
-            fprintf(f, "</td><td class='%s'>%s</td><td>%s</td><td>",
-                    s_outcome_class(s_str(x, "outcome")), s_outcome_words(s_str(x, "outcome")), d);
-            if (s_source_words(x))
-                s_html(f, s_source_words(x));
-            else
-                fputs("&ndash;", f);
-            fputs("</td><td>", f);
-            s_html(f, json_is_string(json_object_get(x, "note")) ? s_str(x, "note")
-                                                                 : s_str(x, "detail"));
-            fputs("</td></tr>", f);
-        }
-        if (any)
-            fputs("</table>\n", f);
+        s_raw(o, fmt->html ? ")</span>" : ")");
+        s_raw(o, fmt->h3[1]);
+        if (json_is_string(json_object_get(v, "description")))
+            s_piece(o, fmt->para, s_str(v, "description"));
+        s_expectations(o, rep, s_str(v, "id"));
     }
+}
+
+static void s_statistics(const out_t *o, const json_t *rep)
+{
     const json_t *st = json_object_get(rep, "statistics");
-    fputs("<h2>Delivery and response times</h2><p class='meta'>In exercise time, from the "
-          "sending of a message.</p><table><tr><th></th><th>count</th><th>min</th><th>median</th>"
-          "<th>mean</th><th>max</th></tr>",
-          f);
+    s_piece(o, o->fmt->h2, "Delivery and response times");
+    s_meta(o, "In exercise time, from the sending of a message.");
+    s_table(o, (const char *[]){"", "count", "min", "median", "mean", "max"}, 6);
     const char *names[] = {"delivery", "response"};
     const char *labels[] = {"delivery", "answer to a referral"};
+    const char *fields[] = {"min_ms", "median_ms", "mean_ms", "max_ms"};
     for (int k = 0; k < 2; k++) {
-        const json_t *o = json_object_get(st, names[k]);
-        fprintf(f, "<tr><td>%s</td><td>%lld</td>", labels[k], (long long) s_int(o, "count"));
-        const char *fields[] = {"min_ms", "median_ms", "mean_ms", "max_ms"};
-        for (int j = 0; j < 4; j++) {
-            char d[32] = "&ndash;";
-            if (json_is_integer(json_object_get(o, fields[j])))
-                s_dur(s_int(o, fields[j]), d, sizeof d);
-            fprintf(f, "<td>%s</td>", d);
-        }
-        fputs("</tr>", f);
+        const json_t *row = json_object_get(st, names[k]);
+        char count[24];
+        snprintf(count, sizeof count, "%lld", (long long) s_int(row, "count"));
+        s_raw(o, o->fmt->row[0]);
+        s_cell(o, labels[k]);
+        s_cell_raw(o, count);
+        for (int j = 0; j < 4; j++)
+            s_cell_ms(o, json_object_get(row, fields[j]));
+        s_raw(o, o->fmt->row[1]);
     }
-    fputs("</table>\n<h2>Policy denials</h2>", f);
-    if (json_array_size(json_object_get(rep, "denials")) == 0)
-        fputs("<p>None.</p>", f);
-    else
-        fputs("<table><tr><th>time</th><th>inject</th><th>sender</th><th>recipient</th>"
-              "<th>section</th><th>code</th><th>rule</th><th>guideline and reason</th></tr>",
-              f);
-    json_array_foreach(json_object_get(rep, "denials"), i, v)
+    s_raw(o, o->fmt->table[1]);
+}
+
+static void s_denials(const out_t *o, const json_t *rep)
+{
+    const format_t *fmt = o->fmt;
+    const json_t *denials = json_object_get(rep, "denials");
+    s_piece(o, fmt->h2, "Policy denials");
+    if (json_array_size(denials) == 0) {
+        s_piece(o, fmt->para, "None.");
+        return;
+    }
+    s_table(o,
+            (const char *[]){"time", "inject", "sender", "recipient", "section", "code", "rule",
+                             "guideline and reason"},
+            8);
+    size_t i;
+    json_t *v;
+    json_array_foreach(denials, i, v)
     {
-        char t[24];
+        char t[24], section[24];
         s_time(s_int(v, "t_ms"), t);
-        fprintf(f, "<tr><td>%s</td><td>", t);
-        s_html(f, s_str(v, "inject"));
-        fputs("</td><td>", f);
-        s_html(f, s_str(v, "sender"));
-        fputs("</td><td>", f);
-        s_html(f, s_str(v, "recipient"));
-        fprintf(f, "</td><td>%lld</td><td>", (long long) s_int(v, "section"));
-        s_html(f, s_str(v, "code"));
-        fputs("</td><td>", f);
-        s_html(f, json_is_string(json_object_get(v, "rule")) ? s_str(v, "rule") : "-");
-        fputs("</td><td>", f);
+        snprintf(section, sizeof section, "%lld", (long long) s_int(v, "section"));
+        s_raw(o, fmt->row[0]);
+        s_cell_raw(o, t);
+        s_cell(o, s_str(v, "inject"));
+        s_cell(o, s_str(v, "sender"));
+        s_cell(o, s_str(v, "recipient"));
+        s_cell_raw(o, section);
+        s_cell(o, s_str(v, "code"));
+        if (json_is_string(json_object_get(v, "rule")))
+            s_cell(o, s_str(v, "rule"));
+        else
+            s_cell_raw(o, fmt->none);
+        s_raw(o, fmt->cell[0]);
         if (json_is_string(json_object_get(v, "guideline"))) {
-            fputs("<b>", f);
-            s_html(f, s_str(v, "guideline"));
-            fputs("</b><br>", f);
+            s_piece(o, fmt->bold, s_str(v, "guideline"));
+            s_raw(o, fmt->html ? "<br>" : ": ");
         }
-        s_html(f, s_str(v, "reason"));
-        fputs("</td></tr>", f);
+        s_text(o, s_str(v, "reason"));
+        s_raw(o, fmt->cell[1]);
+        s_raw(o, fmt->row[1]);
     }
-    if (json_array_size(json_object_get(rep, "denials")))
-        fputs("</table>", f);
-    fputs("\n<h2>Strengths</h2><ul>", f);
-    json_array_foreach(json_object_get(rep, "strengths"), i, v)
-    {
-        fputs("<li>", f);
-        s_html(f, json_string_value(v));
-        fputs("</li>", f);
-    }
-    fputs("</ul>\n<h2>Areas for improvement</h2><ul>", f);
-    json_array_foreach(json_object_get(rep, "improvements"), i, v)
-    {
-        fputs("<li>", f);
-        s_html(f, json_string_value(v));
-        fputs("</li>", f);
-    }
-    fputs("</ul>\n</main></body></html>\n", f);
+    s_raw(o, fmt->table[1]);
+}
+
+/* The report in one format: the same sections in the same order with the same words. */
+static void s_write(FILE *f, const format_t *fmt, const json_t *rep)
+{
+    const out_t o = {f, fmt}, *out = &o;
+    s_title(out, rep);
+    s_list(out, "Objectives", json_object_get(rep, "objectives"), true);
+    s_summary(out, rep);
+    s_participants(out, rep);
+    s_injects(out, rep);
+    s_statistics(out, rep);
+    s_denials(out, rep);
+    s_list(out, "Strengths", json_object_get(rep, "strengths"), false);
+    s_list(out, "Areas for improvement", json_object_get(rep, "improvements"), false);
+    if (fmt->html)
+        s_raw(out, "</main></body></html>\n");
 }
 
 int exercise_report_write(const json_t *results, const char *out_dir)
@@ -1038,10 +1055,8 @@ int exercise_report_write(const json_t *results, const char *out_dir)
         } else {
             if (k == 0)
                 status = json_dumpf(rep, f, JSON_INDENT(1) | JSON_SORT_KEYS);
-            else if (k == 1)
-                s_write_md(f, rep);
             else
-                s_write_html(f, rep);
+                s_write(f, k == 1 ? &s_markdown : &s_page, rep);
             if (fclose(f) != 0 || status != 0 || rename(tmp, path) != 0)
                 status = -1;
         }
