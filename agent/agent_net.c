@@ -231,12 +231,14 @@ fx_err_t agent_session_directory(agent_session_t *self)
 
 /* ---- Sealing -------------------------------------------------------------------------------- */
 
-fx_err_t agent_seal_prepared(const agent_session_t *self, const fx_draft_t *draft,
-                             const fx_prepared_t *prepared, fx_envelope_t **env_p,
-                             uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS], size_t *n_dropped_p)
+fx_err_t agent_seal_prepared(const fx_keys_t *keys, const Fusion__Header *header,
+                             const fx_draft_t *draft, const fx_prepared_t *prepared,
+                             fx_envelope_t **env_p, uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS],
+                             size_t *n_dropped_p)
 {
     *env_p = NULL;
-    *n_dropped_p = 0;
+    if (dropped)
+        *n_dropped_p = 0;
     fx_section_draft_t sections[FX_ENVELOPE_MAX_SECTIONS];
     fx_recipient_t *recipients[FX_ENVELOPE_MAX_SECTIONS] = {NULL};
     size_t n = 0;
@@ -247,7 +249,8 @@ fx_err_t agent_seal_prepared(const agent_session_t *self, const fx_draft_t *draf
             k++;
         size_t allowed = fx_prepared_allowed_count(prepared, k);
         if (allowed == 0) {
-            dropped[(*n_dropped_p)++] = id;
+            if (dropped)
+                dropped[(*n_dropped_p)++] = id;
             continue;
         }
         recipients[n] = fx_calloc(allowed, sizeof *recipients[n]);
@@ -268,7 +271,7 @@ fx_err_t agent_seal_prepared(const agent_session_t *self, const fx_draft_t *draf
     }
     fx_err_t rc = FX_ERR_NOT_FOUND;
     if (n > 0)
-        rc = fx_envelope_seal(self->keys, fx_draft_header(draft), sections, n, env_p);
+        rc = fx_envelope_seal(keys, header, sections, n, env_p);
     for (size_t i = 0; i < n; i++)
         free(recipients[i]);
     return rc;
@@ -418,7 +421,8 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
     }
     uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS];
     size_t n_dropped = 0;
-    rc = agent_seal_prepared(self, draft, prepared, &env, dropped, &n_dropped);
+    rc = agent_seal_prepared(self->keys, fx_draft_header(draft), draft, prepared, &env, dropped,
+                             &n_dropped);
     if (rc == FX_ERR_NOT_FOUND) {
         char reason[FX_CLIENT_REASON_MAX + 160] = "the policy allows no recipient for any section";
         const fx_denial_t *d = fx_prepared_denied(prepared, 0, 0);

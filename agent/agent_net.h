@@ -47,12 +47,14 @@ void agent_session_unreachable(const agent_session_t *self);
  * older than one seen before. FX_OK, FX_ERR_UNAVAILABLE, or an error already printed. */
 fx_err_t agent_session_directory(agent_session_t *self);
 
-/* Seals draft for the recipients prepared allows, section by section, dropping sections nobody
- * may receive (each dropped id goes into dropped, their count into *n_dropped_p). FX_ERR_NOT_FOUND
- * when no section has an allowed recipient. *env_p is new. */
-fx_err_t agent_seal_prepared(const agent_session_t *self, const fx_draft_t *draft,
-                             const fx_prepared_t *prepared, fx_envelope_t **env_p,
-                             uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS], size_t *n_dropped_p);
+/* Seals draft under header (the draft's, or the draft's with an exercise id) with keys for the
+ * recipients prepared allows, section by section, dropping sections nobody may receive (each
+ * dropped id goes into dropped, their count into *n_dropped_p, unless dropped is NULL).
+ * FX_ERR_NOT_FOUND when no section has an allowed recipient. *env_p is new. */
+fx_err_t agent_seal_prepared(const fx_keys_t *keys, const Fusion__Header *header,
+                             const fx_draft_t *draft, const fx_prepared_t *prepared,
+                             fx_envelope_t **env_p, uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS],
+                             size_t *n_dropped_p);
 
 /* What a flush did. */
 typedef struct {

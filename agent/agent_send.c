@@ -201,7 +201,8 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
     }
     uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS];
     size_t n_dropped = 0;
-    rc = agent_seal_prepared(s, draft, prepared, &env, dropped, &n_dropped);
+    rc = agent_seal_prepared(s->keys, fx_draft_header(draft), draft, prepared, &env, dropped,
+                             &n_dropped);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "send: cannot seal the message: %s", fx_strerror(rc));
         status = fx_err_exit(rc);

@@ -494,44 +494,6 @@ static const char *s_guideline(const run_t *r, const char *code, const char *rul
     return NULL;
 }
 
-/* Seals a draft (with header h, the draft's plus the exercise id) for the recipients prepared
- * allows. FX_ERR_NOT_FOUND when nobody may receive anything. */
-static fx_err_t s_seal(const actor_t *a, const Fusion__Header *h, const fx_draft_t *draft,
-                       const fx_prepared_t *prepared, fx_envelope_t **env_p)
-{
-    fx_section_draft_t sections[FX_ENVELOPE_MAX_SECTIONS];
-    fx_recipient_t *recipients[FX_ENVELOPE_MAX_SECTIONS] = {NULL};
-    size_t n = 0;
-    for (size_t i = 0; i < fx_draft_section_count(draft); i++) {
-        uint32_t id = fx_draft_section_id(draft, i);
-        size_t k = 0;
-        while (k < fx_prepared_section_count(prepared) && fx_prepared_section_id(prepared, k) != id)
-            k++;
-        size_t allowed = fx_prepared_allowed_count(prepared, k);
-        if (allowed == 0)
-            continue;
-        recipients[n] = fx_calloc(allowed, sizeof *recipients[n]);
-        for (size_t j = 0; j < allowed; j++) {
-            const fx_cert_t *cert = fx_prepared_allowed(prepared, k, j);
-            recipients[n][j] = (fx_recipient_t){fx_cert_id(cert), fx_cert_box_key(cert)};
-        }
-        size_t len = 0;
-        const uint8_t *plain = fx_draft_section_plaintext(draft, i, &len);
-        sections[n] = (fx_section_draft_t){id,
-                                           fx_draft_section_tlp(draft, i),
-                                           fx_draft_section_categories(draft, i),
-                                           plain,
-                                           len,
-                                           recipients[n],
-                                           allowed};
-        n++;
-    }
-    fx_err_t rc = n ? fx_envelope_seal(a->keys, h, sections, n, env_p) : FX_ERR_NOT_FOUND;
-    for (size_t i = 0; i < n; i++)
-        free(recipients[i]);
-    return rc;
-}
-
 static void s_set_status(json_t *inj, const char *status, const char *detail)
 {
     json_object_set_new(inj, "status", json_string(status));
@@ -588,7 +550,7 @@ static void s_send_draft(run_t *r, actor_t *a, const fx_draft_t *draft, int inde
             json_object_set_new(e, "guideline", g ? json_string(g) : json_null());
         }
     }
-    rc = s_seal(a, &h, draft, prepared, &env);
+    rc = agent_seal_prepared(a->keys, &h, draft, prepared, &env, NULL, NULL);
     if (rc == FX_ERR_NOT_FOUND) {
         if (inj)
             s_set_status(inj, "denied", "the policy allows no recipient for any section");
