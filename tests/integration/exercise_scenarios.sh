@@ -144,13 +144,16 @@ agent THA.RTP.fp1 referrals --json --all >"$work/live-referrals.json" 2>/dev/nul
 check "exercise report regenerates the report" 0 "$agent" exercise report "$work/scam/results.json" --out "$work/again"
 cmp -s "$work/again/report.json" "$r" || fail "the regenerated report.json differs"
 cmp -s "$work/again/report.html" "$work/scam/report/report.html" || fail "the regenerated report.html differs"
-# Text from the scenario is escaped: a hostile title and note stay text in the HTML page.
+# Text from the scenario is escaped: a hostile title and note stay text in the HTML page...
 jq '.title = "<script>alert(1)</script><img src=http://example.org/x.png>" |
     .expectations[0].note = "<a href=\"https://example.org\">x</a> | *md*"' \
     "$work/scam/results.json" >"$work/hostile.json"
 check "exercise report of hostile text" 0 "$agent" exercise report "$work/hostile.json" --out "$work/hostile"
 grep -qiE '<script|<img|<a ' "$work/hostile/report.html" && fail "hostile text became markup in report.html"
 contains "$work/hostile/report.html" "&lt;script&gt;alert(1)&lt;/script&gt;" "the hostile title is shown as text"
+# ... and in the Markdown, where the markup and the note's '|' (a table cell's end) are escaped.
+contains "$work/hostile/report.md" '\\<script\\>alert(1)\\</script\\>' "the hostile title is escaped in report.md"
+contains "$work/hostile/report.md" '\\| \\[*]md\\[*]' "the hostile note is escaped in report.md"
 echo '{"fusion_exercise_results": 2}' >"$work/bad.json"
 check "exercise report refuses what is not results" 2 "$agent" exercise report "$work/bad.json" --out "$work/bad"
 
