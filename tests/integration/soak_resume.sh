@@ -1,7 +1,7 @@
 #!/bin/sh
 # make soak SOAK_RESUME=1 (tests/soak/run.sh): an interrupted soak goes on where it stopped. A
-# part whose result is newer than the binary it tested is kept (the crash campaign's summary,
-# a fuzz target's "ok"); a crashed target, a rebuilt one and one never run are run again, and
+# part that passed, its verdict newer than the binary it tested, is kept (the crash campaign, a
+# fuzz target); a crashed target, a rebuilt one and one never run are run again, and
 # the summary says which results were kept. The fuzz targets here are stand-ins that note each
 # run; the crash campaign is always kept (the real one is tests/integration/crash_campaign.sh).
 set -u
@@ -20,6 +20,7 @@ STUB
 done
 touch "$b/bin/fusion-broker"
 echo "crash campaign: cycles=1000 losses=0 (the interrupted run's)" >"$b/soak/crash.summary"
+echo ok >"$b/soak/crash.verdict"
 echo "stat::number_of_executed_units: 1234" >"$b/fuzz/fuzz_a.log"
 echo ok >"$b/soak/fuzz_a.verdict"
 echo CRASHED >"$b/soak/fuzz_b.verdict"
@@ -27,7 +28,7 @@ echo ok >"$b/soak/fuzz_c.verdict"
 echo "started 2026-01-01T00:00:00Z" >"$b/soak/started"
 # Binaries built on day 1, results of day 2; fuzz_c rebuilt on day 3.
 touch -d "2026-01-01 00:00" "$b/bin/fusion-broker" "$b"/fuzz/fuzz_?
-touch -d "2026-01-02 00:00" "$b/soak/crash.summary" "$b"/soak/*.verdict
+touch -d "2026-01-02 00:00" "$b"/soak/*.verdict
 touch -d "2026-01-03 00:00" "$b/fuzz/fuzz_c"
 targets="$b/fuzz/fuzz_a $b/fuzz/fuzz_b $b/fuzz/fuzz_c $b/fuzz/fuzz_d"
 
@@ -61,5 +62,16 @@ contains "$work/out.txt" "soak: FAILED" "the verdict"
 # An unusable SOAK_FUZZ_JOBS stops the run before it touches the log.
 check "a bad SOAK_FUZZ_JOBS" 2 env SOAK_FUZZ_JOBS=x sh tests/soak/run.sh "$b" $targets
 [ -s "$b/soak/crash.summary" ] || fail "a refused run removed the log"
+
+# A crash campaign that failed is not kept, though it left its summary: it runs again (and, the
+# binaries here being stand-ins, fails again), and the soak fails.
+echo FAILED >"$b/soak/crash.verdict"
+# shellcheck disable=SC2086
+check "a resumed soak after a failed crash campaign" 1 env SOAK_RESUME=1 SOAK_CYCLES=1 \
+    SOAK_FUZZ_SECONDS=1 sh tests/soak/run.sh "$b" $targets
+lacks "$work/out.txt" "crash campaign kept" "the failed crash campaign"
+contains "$work/out.txt" "soak: 1 SIGKILL cycles" "the crash campaign run again"
+contains "$work/out.txt" "soak: FAILED" "the verdict"
+[ "$(cat "$b/soak/crash.verdict")" = FAILED ] || fail "the crash campaign's verdict is not FAILED"
 
 finish "soak resume"

@@ -4,8 +4,8 @@
 # targets at a time (default: one per core; each libFuzzer process uses one), then one summary of
 # the figures: cycles, messages, losses, duplicates, crashes, and per fuzz target its runs and
 # crashes. With SOAK_RESUME=1 an interrupted soak goes on where it stopped: a part whose result is
-# newer than the binary it tested (the crash summary than fusion-broker, a target's "ok" verdict
-# than the target) is kept, as make keeps a target newer than its sources; a rebuilt binary is
+# newer than the binary it tested (the crash campaign's "ok" verdict than fusion-broker, a target's
+# "ok" verdict than the target) is kept, as make keeps a target newer than its sources; a rebuilt binary is
 # tested again. Usage: tests/soak/run.sh BUILD_DIR FUZZ_TARGET...
 build=${1:?usage: tests/soak/run.sh BUILD_DIR FUZZ_TARGET...}
 shift
@@ -26,19 +26,26 @@ else
 fi
 status=0
 
-# kept RESULT BINARY: true when a resumed soak keeps RESULT, newer than the BINARY it tested.
-kept() { [ "${SOAK_RESUME:-0}" = 1 ] && [ -s "$1" ] && [ "$1" -nt "$2" ]; }
+# kept VERDICT BINARY: true when a resumed soak keeps a passed part, whose VERDICT says ok and is
+# newer than the BINARY it tested.
+kept() {
+    [ "${SOAK_RESUME:-0}" = 1 ] && [ "$(cat "$1" 2>/dev/null)" = ok ] && [ "$1" -nt "$2" ]
+}
 
-if kept "$log/crash.summary" "$build/bin/fusion-broker"; then
+if kept "$log/crash.verdict" "$build/bin/fusion-broker" && [ -s "$log/crash.summary" ]; then
     echo "soak: crash campaign kept from the interrupted run ($log/crash.summary)"
 else
     echo "soak: $cycles SIGKILL cycles (log: $log/crash.log)"
-    rm -f "$log/crash.summary"
+    rm -f "$log/crash.summary" "$log/crash.verdict"
     # Publishers paced at one message per 50 ms each, so a thousand cycles do not grow the store
     # (and each restart's checks) without bound.
-    CRASH_INTERVAL=${CRASH_INTERVAL:-50} CRASH_CYCLES=$cycles CRASH_SUMMARY=$log/crash.summary \
-        sh tests/integration/crash_campaign.sh \
-        >"$log/crash.log" 2>&1 || status=1
+    if CRASH_INTERVAL=${CRASH_INTERVAL:-50} CRASH_CYCLES=$cycles CRASH_SUMMARY=$log/crash.summary \
+        sh tests/integration/crash_campaign.sh >"$log/crash.log" 2>&1; then
+        echo ok >"$log/crash.verdict"
+    else
+        echo FAILED >"$log/crash.verdict"
+        status=1
+    fi
     tail -n 2 "$log/crash.log"
 fi
 
@@ -56,8 +63,7 @@ fuzz_one() {
 running=0
 kept_targets=""
 for target in "$@"; do
-    if kept "$log/$(basename "$target").verdict" "$target" &&
-        [ "$(cat "$log/$(basename "$target").verdict")" = ok ]; then
+    if kept "$log/$(basename "$target").verdict" "$target"; then
         echo "soak: $(basename "$target") kept from the interrupted run"
         kept_targets="$kept_targets $(basename "$target") "
         continue
