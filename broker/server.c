@@ -672,7 +672,7 @@ void server_deliver(server_t *self, const char *principal)
         if (zhashx_insert(session->in_flight, key, (void *) (uintptr_t) len) == 0)
             session->in_flight_bytes += len;
         if (!server_begin(self) ||
-            fx_store_delivery_sent(self->store, p->msg_id, principal, fx_now_ms()) != FX_OK) {
+            fx_store_delivery_sent(self->store, p->seq, fx_now_ms()) != FX_OK) {
             server_storage_failed(self);
             break;
         }

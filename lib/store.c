@@ -76,7 +76,7 @@ static const char *const s_schema =
     " received_at INTEGER,"
     " UNIQUE (message, recipient)"
     ") STRICT;"
-    "CREATE INDEX deliveries_by_recipient ON deliveries (recipient, state, seq);"
+    /* The deliveries of a recipient are found through deliveries_pending (the additions). */
     "CREATE INDEX deliveries_outstanding ON deliveries (queued_at) WHERE state < 2;"
 
     "CREATE TABLE subscriptions ("
@@ -137,11 +137,17 @@ static const char *const s_schema =
     " BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;";
 
 /* Additions to schema version 1, created by every writable open of a store that lacks them (so a
- * store written before them gains them): what a trainer's query for the audit entries of one
- * exercise walks (fx_store_audit_of_exercise). An exercise's messages are found through a partial
- * index that live traffic (exercise '') never enters, and their entries through audit_by_message;
- * the entries of an exercise's subscriptions, which concern no message, are filed by seq in
- * audit_exercise when they are appended. Nothing is added to the append of any other entry. */
+ * store written before them gains them).
+ * - What a trainer's query for the audit entries of one exercise walks
+ *   (fx_store_audit_of_exercise). An exercise's messages are found through a partial index that
+ *   live traffic (exercise '') never enters, and their entries through audit_by_message; the
+ *   entries of an exercise's subscriptions, which concern no message, are filed by seq in
+ *   audit_exercise when they are appended. Nothing is added to the append of any other entry.
+ * - A recipient's deliveries still to be sent or acknowledged, in order: a delivery leaves the
+ *   index when it is RECEIVED, the only change that sets received_at, so the index stays the size
+ *   of what is outstanding and a RECEIVED writes no new entry to it. (A condition on state would
+ *   not do: SQLite 3.40 does not see that the queries' state = 0 implies state < 2.) It replaces
+ *   deliveries_by_recipient, which held every delivery ever received. */
 static const char *const s_schema_additions =
     "CREATE INDEX IF NOT EXISTS messages_by_exercise ON messages (exercise, id)"
     " WHERE exercise <> '';"
@@ -149,7 +155,10 @@ static const char *const s_schema_additions =
     " exercise TEXT NOT NULL CHECK (exercise <> ''),"
     " seq INTEGER NOT NULL,"
     " PRIMARY KEY (exercise, seq)"
-    ") STRICT, WITHOUT ROWID;";
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (recipient, state, seq)"
+    " WHERE received_at IS NULL;"
+    "DROP INDEX IF EXISTS deliveries_by_recipient;";
 
 /* Every statement the store runs, prepared once when the database is opened. */
 typedef enum {
@@ -166,6 +175,7 @@ typedef enum {
     ST_DELIVERY_ADD,
     ST_PENDING_LIST,
     ST_DELIVERY_SENT,
+    ST_DELIVERY_EXISTS,
     ST_DELIVERY_RECEIVED,
     ST_DELIVERY_STATE,
     ST_DELIVERY_RESET,
@@ -227,12 +237,12 @@ static const char *const s_sql[ST_COUNT_] = {
         "SELECT d.seq, d.attempts, m.msg_id, m.header_digest, m.sender, m.sender_serial, m.kind,"
         " m.expires_at, m.envelope_hash, m.envelope"
         " FROM deliveries AS d JOIN messages AS m ON m.id = d.message"
-        " WHERE d.recipient = ?1 AND d.state = 0 AND m.expires_at > ?2"
+        " WHERE d.recipient = ?1 AND d.state = 0 AND d.received_at IS NULL"
+        " AND m.expires_at > ?2"
         " ORDER BY d.seq LIMIT ?3",
-    [ST_DELIVERY_SENT] =
-        "UPDATE deliveries SET state = 1, attempts = attempts + 1, last_attempt_at = ?3"
-        " WHERE message = (SELECT id FROM messages WHERE msg_id = ?1) AND recipient = ?2"
-        " AND state < 2",
+    [ST_DELIVERY_SENT] = "UPDATE deliveries SET state = 1, attempts = attempts + 1,"
+                         " last_attempt_at = ?2 WHERE seq = ?1 AND state < 2",
+    [ST_DELIVERY_EXISTS] = "SELECT 1 FROM deliveries WHERE seq = ?1",
     [ST_DELIVERY_RECEIVED] =
         "UPDATE deliveries SET state = 2, received_at = ?3"
         " WHERE message = (SELECT id FROM messages WHERE msg_id = ?1) AND recipient = ?2"
@@ -241,9 +251,11 @@ static const char *const s_sql[ST_COUNT_] = {
                           " JOIN messages AS m ON m.id = d.message"
                           " WHERE m.msg_id = ?1 AND d.recipient = ?2",
     [ST_DELIVERY_RESET] = "UPDATE deliveries SET state = 0"
-                          " WHERE recipient = ?1 AND state = 1 AND last_attempt_at < ?2",
+                          " WHERE recipient = ?1 AND state = 1 AND received_at IS NULL"
+                          " AND last_attempt_at < ?2",
     [ST_PENDING_COUNT_ALL] = "SELECT count(*) FROM deliveries WHERE state < 2",
-    [ST_PENDING_COUNT_ONE] = "SELECT count(*) FROM deliveries WHERE recipient = ?1 AND state < 2",
+    [ST_PENDING_COUNT_ONE] = "SELECT count(*) FROM deliveries"
+                             " WHERE recipient = ?1 AND received_at IS NULL",
     [ST_OLDEST_PENDING] = "SELECT min(queued_at) FROM deliveries WHERE state < 2",
     [ST_SUB_ADD] = "INSERT INTO subscriptions (principal, pattern, stages, kinds, exercise,"
                    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -1430,20 +1442,27 @@ static fx_err_t s_delivery_update(fx_store_t *self, stmt_id_t id, const uint8_t 
     return err;
 }
 
-fx_err_t fx_store_delivery_sent(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
-                                const char *recipient, int64_t now_ms)
+fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms)
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
         return err;
-    if (!msg_id || !s_text_ok(recipient, FX_ID_MAX))
-        return FX_ERR_INVALID;
-    int changes = 0;
-    err =
-        s_delivery_update(self, ST_DELIVERY_SENT, msg_id, recipient, now_ms, "mark sent", &changes);
-    if (err == FX_OK && changes == 0) /* RECEIVED already, or no such delivery */
-        err = fx_store_delivery_state(self, msg_id, recipient, NULL, NULL);
-    return err;
+    /* By the delivery's own row id: no walk of the msg_id index, whose pages are random. */
+    sqlite3_stmt *stmt = self->st[ST_DELIVERY_SENT];
+    sqlite3_bind_int64(stmt, 1, seq);
+    sqlite3_bind_int64(stmt, 2, now_ms);
+    err = s_step(self, stmt, "mark sent", NULL);
+    int changes = err == FX_OK ? sqlite3_changes(self->db) : 0;
+    s_done(stmt);
+    if (err != FX_OK || changes > 0)
+        return err;
+    /* RECEIVED already, or no such delivery */
+    stmt = self->st[ST_DELIVERY_EXISTS];
+    sqlite3_bind_int64(stmt, 1, seq);
+    bool row = false;
+    err = s_step(self, stmt, "find a delivery", &row);
+    s_done(stmt);
+    return err == FX_OK && !row ? FX_ERR_NOT_FOUND : err;
 }
 
 fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],

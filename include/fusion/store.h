@@ -194,10 +194,10 @@ fx_err_t fx_store_message_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_MS
 /* Frees a list from fx_store_pending_list and sets *list_p to NULL. Accepts NULL. */
 void fx_store_pending_free(fx_store_pending_t **list_p, size_t count);
 
-/* Records that a DELIVER went out at now_ms: PENDING or SENT -> SENT, attempts + 1. A RECEIVED
- * delivery is left alone. FX_ERR_NOT_FOUND if there is no such delivery. */
-fx_err_t fx_store_delivery_sent(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
-                                const char *recipient, int64_t now_ms) FX_WUR;
+/* Records that the DELIVER of delivery seq (fx_store_pending_t.seq) went out at now_ms: PENDING
+ * or SENT -> SENT, attempts + 1. A RECEIVED delivery is left alone. FX_ERR_NOT_FOUND if there is
+ * no such delivery. */
+fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms) FX_WUR;
 
 /* Records a RECEIVED (idempotent): *changed_p tells whether the delivery was not RECEIVED before.
  * FX_ERR_NOT_FOUND if there is no such delivery (pruned, or never addressed to recipient). */

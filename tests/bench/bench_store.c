@@ -27,10 +27,8 @@
 typedef struct {
     fx_store_t *store;
     const uint8_t *envelope;
-    bool audit;                 /* write the audit entries */
-    size_t previous;            /* messages of the previous transaction, to mark */
-    uint8_t ids[GROUP][16];     /* their msg_ids, then this transaction's */
-    uint8_t digests[GROUP][32]; /* and header digests */
+    bool audit;      /* write the audit entries */
+    size_t previous; /* messages of the previous transaction, to mark */
 } writer_t;
 
 static int s_audit(writer_t *w, const char *event, const char *actor, const char *subject,
@@ -53,23 +51,37 @@ static int s_remove(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-/* Marks the previous transaction's messages sent and received, as a delivery round and the
- * recipient's RECEIVED answers do. */
+/* Marks the previous transaction's messages sent, as a delivery round does (it lists the
+ * recipient's pending deliveries, which are these), and received, as the recipient's RECEIVED
+ * answers do. */
 static int s_mark_previous(writer_t *w)
 {
-    for (size_t i = 0; i < w->previous; i++) {
-        bool changed = false;
-        if (fx_store_delivery_sent(w->store, w->ids[i], RECIPIENT, fx_now_ms()) != FX_OK ||
-            s_audit(w, "delivered", "broker", RECIPIENT, w->ids[i], w->digests[i], NULL) != 0 ||
-            fx_store_delivery_received(w->store, w->ids[i], RECIPIENT, &changed) != FX_OK ||
-            s_audit(w, "received", RECIPIENT, NULL, w->ids[i], NULL, NULL) != 0)
-            return -1;
+    if (w->previous == 0)
+        return 0;
+    fx_store_pending_t *list = NULL;
+    size_t count = 0;
+    if (fx_store_pending_list(w->store, RECIPIENT, fx_now_ms(), w->previous, &list, &count) !=
+            FX_OK ||
+        count != w->previous) {
+        fx_store_pending_free(&list, count);
+        return -1;
     }
-    return 0;
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const fx_store_pending_t *p = &list[i];
+        bool changed = false;
+        if (fx_store_delivery_sent(w->store, p->seq, fx_now_ms()) != FX_OK ||
+            s_audit(w, "delivered", "broker", RECIPIENT, p->msg_id, p->header_digest, NULL) != 0 ||
+            fx_store_delivery_received(w->store, p->msg_id, RECIPIENT, &changed) != FX_OK ||
+            s_audit(w, "received", RECIPIENT, NULL, p->msg_id, NULL, NULL) != 0)
+            rc = -1;
+    }
+    fx_store_pending_free(&list, count);
+    return rc;
 }
 
-/* Writes PUBLISH number i of the open transaction. */
-static int s_publish(writer_t *w, size_t i)
+/* Writes one PUBLISH in the open transaction. */
+static int s_publish(writer_t *w)
 {
     fx_store_message_t message = {
         .sender = "THA.RTP.fp1",
@@ -83,8 +95,6 @@ static int s_publish(writer_t *w, size_t i)
     };
     randombytes_buf(message.msg_id, sizeof message.msg_id);
     randombytes_buf(message.header_digest, sizeof message.header_digest);
-    memcpy(w->ids[i], message.msg_id, sizeof message.msg_id);
-    memcpy(w->digests[i], message.header_digest, sizeof message.header_digest);
     if (fx_store_savepoint(w->store) != FX_OK ||
         fx_store_put_message(w->store, &message) != FX_OK ||
         fx_store_delivery_add(w->store, message.msg_id, RECIPIENT) != FX_OK ||
@@ -107,7 +117,7 @@ static double s_phase(writer_t *w, int group, double *cpu_us_p)
         if (fx_store_begin(w->store) != FX_OK || s_mark_previous(w) != 0)
             return -1;
         for (int i = 0; i < group; i++)
-            if (s_publish(w, (size_t) i) != 0)
+            if (s_publish(w) != 0)
                 return -1;
         if (fx_store_commit(w->store) != FX_OK)
             return -1;
