@@ -21,13 +21,16 @@
 #include "fusion/vocab.h"
 #include "store_wal.h"
 
-#define APPLICATION_ID       0x46585354 /* "FXST": marks a Fusion store */
-#define DEFAULT_CACHE_KIB    2048
-#define DEFAULT_BUSY_MS      5000
-#define WAL_SIZE_LIMIT       (64 * 1024 * 1024)
-#define PRUNE_BATCH          256
-#define RECENT_MESSAGES      1024 /* message row ids remembered for audit entries */
-#define WAL_CHECKPOINT_PAGES 1000 /* the WAL size that asks for a checkpoint (SQLite's default) */
+#define APPLICATION_ID    0x46585354 /* "FXST": marks a Fusion store */
+#define DEFAULT_CACHE_KIB 2048
+#define DEFAULT_BUSY_MS   5000
+#define WAL_SIZE_LIMIT    (64 * 1024 * 1024)
+#define PRUNE_BATCH       256
+#define RECENT_MESSAGES   1024 /* message row ids remembered for audit entries */
+/* The WAL size that asks the checkpointer for a checkpoint, eight times SQLite's default: a page
+ * written by several commits in between is copied back once, which matters for the msg_id index,
+ * whose random inserts write a page for almost every message. */
+#define WAL_CHECKPOINT_PAGES 8000
 #define AUDIT_TEXT_MAX       1024 /* actor and subject, in bytes */
 #define STATE_UNACKED_MAX    FX_REFERRAL_DELIVERED
 #define ENVELOPE_HASH_SIZE   crypto_generichash_BYTES
@@ -343,7 +346,8 @@ struct fx_store {
         uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
         int64_t rowid; /* 0: empty */
     } recent[RECENT_MESSAGES];
-    store_wal_t *wal; /* the WAL checkpointer thread (options.background_checkpoint), or NULL */
+    store_wal_t *wal;     /* the WAL checkpointer thread (options.background_checkpoint), or NULL */
+    int checkpoint_pages; /* the WAL size that asks it for a checkpoint */
     char error[FX_STORE_WHY_SIZE];
 };
 
@@ -799,13 +803,13 @@ static fx_err_t s_connect_read_only(fx_store_t *self, fx_store_check_t check, ch
 }
 
 /* Opens the connection: file mode, pragmas, schema, integrity check, statements. */
-/* After each commit: a WAL of WAL_CHECKPOINT_PAGES pages or more asks the checkpointer. A
- * failed store asks nothing (its connection writes nothing more until reopened). */
+/* After each commit: a WAL of checkpoint_pages pages or more asks the checkpointer. A failed
+ * store asks nothing (its connection writes nothing more until reopened). */
 static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     (void) db, (void) name;
     fx_store_t *self = arg;
-    if (pages >= WAL_CHECKPOINT_PAGES && !self->failed)
+    if (pages >= self->checkpoint_pages && !self->failed)
         store_wal_poke(self->wal);
     return SQLITE_OK;
 }
@@ -868,6 +872,8 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
     }
     if (opt->background_checkpoint && !self->wal)
         self->wal = store_wal_start(self->path, opt->vfs, why);
+    self->checkpoint_pages =
+        opt->checkpoint_pages > 0 ? opt->checkpoint_pages : WAL_CHECKPOINT_PAGES;
     if (self->wal)
         sqlite3_wal_hook(self->db, s_wal_hook, self);
     why[0] = '\0'; /* without the checkpointer, SQLite checkpoints in this thread */

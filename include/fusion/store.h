@@ -59,6 +59,8 @@ typedef struct {
     bool background_checkpoint; /* copy the write-ahead log back into the database on a thread
                                    of the store's own (the broker), not in the thread that
                                    commits; falls back to the latter if it cannot start */
+    int checkpoint_pages;       /* with background_checkpoint: the WAL size in pages that asks for
+                                   a checkpoint (default 8000, 32 MiB) */
 } fx_store_options_t;
 
 /* Opens (creating on first use, mode 0600) the database at path and runs options->check on it.

@@ -275,7 +275,8 @@ static void test_group_commit_survives_reopen(void **state)
 static void test_background_checkpoint(void **state)
 {
     fixture_t *fx = *state;
-    fx_store_t *store = s_open(fx->path, &(fx_store_options_t){.background_checkpoint = true});
+    fx_store_t *store = s_open(
+        fx->path, &(fx_store_options_t){.background_checkpoint = true, .checkpoint_pages = 1000});
     char *wal = tu_path(fx->dir, "broker.db-wal");
     int n = 0;
     fx_store_stats_t stats = s_stats(store);
