@@ -32,6 +32,7 @@ typedef struct {
     int is_publish; /* replaced by REJECTED storage if the commit fails */
     uint64_t request_id;
     uint8_t msg_id[FX_MSG_ID_BYTES];
+    size_t msg_id_len;   /* 0 when the answer named no msg_id (a rate-limited PUBLISH) */
     char code[32];       /* a PUBLISH answer: "" for ACCEPTED, else the REJECTED code */
     int64_t received_us; /* when its PUBLISH arrived */
 } queued_t;
@@ -392,8 +393,10 @@ void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
         const ProtobufCBinaryData *id = frame->body_case == FUSION__FRAME__BODY_ACCEPTED
                                             ? &frame->accepted->msg_id
                                             : &frame->rejected->msg_id;
-        if (id->len == FX_MSG_ID_BYTES)
+        if (id->len == FX_MSG_ID_BYTES) {
             memcpy(q->msg_id, id->data, FX_MSG_ID_BYTES);
+            q->msg_id_len = FX_MSG_ID_BYTES;
+        }
     }
     zlistx_add_end(self->answers, q);
 }
@@ -572,7 +575,7 @@ static void s_commit(server_t *self)
         if (q->is_publish) {
             frame.body_case = FUSION__FRAME__BODY_REJECTED;
             frame.rejected = &rejected;
-            rejected.msg_id = (ProtobufCBinaryData){FX_MSG_ID_BYTES, q->msg_id};
+            rejected.msg_id = (ProtobufCBinaryData){q->msg_id_len, q->msg_id};
             rejected.code = (char *) fx_err_code(FX_ERR_STORAGE);
             rejected.reason = (char *) fx_strerror(FX_ERR_STORAGE);
         } else {
