@@ -151,11 +151,16 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BENCH_LIB) $(LIBFUSION)
 # built only where libmosquitto is installed (make bench installs it as root; nothing else in
 # the tree links it). The main binaries never depend on either.
 BENCH_PEER_PKGS := mosquitto libmosquitto-dev
-BENCH_HELPERS   := $(BUILD)/bench/hop_forwarder
+BENCH_HELPERS   := $(BUILD)/bench/hop_forwarder $(BUILD)/bench/wal_pages
 ifeq ($(shell pkg-config --exists libmosquitto 2>/dev/null && echo yes),yes)
 BENCH_HELPERS   += $(BUILD)/bench/peer_mosquitto
 endif
 $(BUILD)/bench/hop_forwarder: $(BUILD)/obj/tests/bench/hop_forwarder.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/wal_pages: $(BUILD)/obj/tests/bench/wal_pages.o
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -12,18 +12,10 @@ command -v perf >/dev/null 2>&1 || { echo "profile: perf is not installed (Debia
 [ -x "$build/bench/bench_broker" ] || { echo "profile: no $build/bench/bench_broker (make BUILD=$build bench-build)" >&2; exit 2; }
 mkdir -p "$out"
 rm -f "$out/bench.log" "$out/perf.data"
-unset FUSION_BENCH_REPORT # this run's figures go to its log, not to the report
-FUSION_BIN=$(cd "$build/bin" && pwd) BENCH_MESSAGES=$messages BENCH_LATENCY_SECONDS=0 \
-    BENCH_AGENTS=0 BENCH_STORED=0 BENCH_AUDIT_MESSAGES=0 BENCH_HOP_MESSAGES=0 \
-    "$build/bench/bench_broker" >"$out/bench.log" 2>&1 &
-bench=$!
-# The first broker the bench starts is the traffic broker: poll its log line for the pid.
-pid=
-while [ -z "$pid" ] && kill -0 "$bench" 2>/dev/null; do
-    pid=$(sed -n 's/.*broker (pid \([0-9]*\)) listening.*/\1/p' "$out/bench.log" | head -n 1)
-    [ -n "$pid" ] || sleep 0.05
-done
-[ -n "$pid" ] || { cat "$out/bench.log" >&2; echo "profile: the bench did not start a broker" >&2; exit 4; }
+. "$(dirname "$0")/phase.sh"
+phase_start "$build" "$messages" "$out" ||
+    { echo "profile: the bench did not start a broker" >&2; exit 4; }
+pid=$broker
 # perf stops by itself when the broker exits at the end of the phase.
 perf record -q -F 499 --call-graph dwarf,16384 -o "$out/perf.data" -p "$pid" >"$out/perf.log" 2>&1
 wait "$bench"
