@@ -258,7 +258,7 @@ static const char *const s_sql[ST_COUNT_] = {
                           " AND last_attempt_at < ?2",
     [ST_PENDING_COUNT_ALL] = "SELECT count(*) FROM deliveries WHERE state < 2",
     [ST_PENDING_COUNT_ONE] = "SELECT count(*) FROM deliveries"
-                             " WHERE recipient = ?1 AND received_at IS NULL",
+                             " WHERE recipient = ?1 AND state < 2 AND received_at IS NULL",
     [ST_OLDEST_PENDING] = "SELECT min(queued_at) FROM deliveries WHERE state < 2",
     [ST_SUB_ADD] = "INSERT INTO subscriptions (principal, pattern, stages, kinds, exercise,"
                    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
