@@ -802,7 +802,6 @@ static fx_err_t s_connect_read_only(fx_store_t *self, fx_store_check_t check, ch
     return s_integrity_check(self->db, check, why);
 }
 
-/* Opens the connection: file mode, pragmas, schema, integrity check, statements. */
 /* After each commit: a WAL of checkpoint_pages pages or more asks the checkpointer. A failed
  * store asks nothing (its connection writes nothing more until reopened). */
 static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
@@ -814,6 +813,7 @@ static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* Opens the connection: file mode, pragmas, schema, integrity check, statements. */
 static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
 {
     const fx_store_options_t *opt = &self->options;
