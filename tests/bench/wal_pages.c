@@ -4,7 +4,8 @@
  * prints how many frames each b-tree wrote, in all and per commit. Every frame is one page
  * written to the log at a commit and, unless a later frame of the same page supersedes it,
  * copied again into the database by a checkpoint: the pages a message makes a commit write are
- * what its durability costs. Run on copies only: opening the copy writes to it.
+ * what its durability costs. Run on copies only: opening the copy writes its WAL index (the WAL
+ * itself is left as it is, so the count can be taken again).
  * Usage: wal_pages DB_COPY (its WAL is DB_COPY-wal). tests/bench/wal_pages.sh takes the copy
  * from a running broker. Exit 0, 1 if the files cannot be read, 2 for a usage error. */
 #include <stdint.h>
@@ -50,6 +51,10 @@ static long s_read_frames(const char *path, uint32_t **pages_p, long *commits_p)
         return -1;
     }
     unsigned char *frame = malloc(FRAME_HEADER_BYTES + page_size);
+    if (!frame) {
+        fclose(f);
+        return -1;
+    }
     uint32_t *pages = NULL;
     long count = 0, committed = 0, cap = 0, commits = 0;
     while (fread(frame, 1, FRAME_HEADER_BYTES + page_size, f) == FRAME_HEADER_BYTES + page_size) {
@@ -58,7 +63,15 @@ static long s_read_frames(const char *path, uint32_t **pages_p, long *commits_p)
             break;
         if (count == cap) {
             cap = cap ? 2 * cap : 1024;
-            pages = realloc(pages, (size_t) cap * sizeof *pages);
+            uint32_t *more = realloc(pages, (size_t) cap * sizeof *pages);
+            if (!more) {
+                fprintf(stderr, "%s: out of memory after %ld frames\n", path, count);
+                free(pages);
+                free(frame);
+                fclose(f);
+                return -1;
+            }
+            pages = more;
         }
         pages[count++] = s_be32(frame);
         if (s_be32(frame + 4) != 0) { /* a commit frame: the database size after the commit */
@@ -100,6 +113,7 @@ int main(int argc, char **argv)
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "SELECT name, pageno FROM dbstat", -1, &stmt, NULL) != SQLITE_OK) {
         fprintf(stderr, "%s: %s\n", argv[1], db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
@@ -109,8 +123,17 @@ int main(int argc, char **argv)
     uint32_t max_page = 0;
     for (long i = 0; i < frames; i++)
         max_page = pages[i] > max_page ? pages[i] : max_page;
-    int *owner = calloc((size_t) max_page + 1, sizeof *owner); /* tree index + 1; 0: unknown */
+    int *owner = calloc((size_t) max_page + 1, sizeof *owner); /* tree index; 0: unknown */
     tree_t *trees = calloc(1, sizeof *trees);
+    if (!owner || !trees) {
+        fprintf(stderr, "%s: a frame names page %u: out of memory\n", wal, max_page);
+        sqlite3_finalize(stmt);
+        sqlite3_close(db);
+        free(owner);
+        free(trees);
+        free(pages);
+        return 1;
+    }
     size_t n_trees = 1;
     snprintf(trees[0].name, sizeof trees[0].name, "(free or not in the copy)");
     while (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -120,7 +143,10 @@ int main(int argc, char **argv)
         while (t < n_trees && strcmp(trees[t].name, name) != 0)
             t++;
         if (t == n_trees) {
-            trees = realloc(trees, (n_trees + 1) * sizeof *trees);
+            tree_t *more = realloc(trees, (n_trees + 1) * sizeof *trees);
+            if (!more)
+                break;
+            trees = more;
             memset(&trees[t], 0, sizeof *trees);
             snprintf(trees[t].name, sizeof trees[t].name, "%s", name);
             n_trees++;
