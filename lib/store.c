@@ -1433,21 +1433,6 @@ cleanup:
     return err;
 }
 
-/* Runs an UPDATE of one delivery (msg_id, recipient, time) and reports how many rows changed. */
-static fx_err_t s_delivery_update(fx_store_t *self, stmt_id_t id, const uint8_t *msg_id,
-                                  const char *recipient, int64_t time_ms, const char *what,
-                                  int *changes_p)
-{
-    sqlite3_stmt *stmt = self->st[id];
-    s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
-    s_bind_text(stmt, 2, recipient);
-    sqlite3_bind_int64(stmt, 3, time_ms);
-    fx_err_t err = s_step(self, stmt, what, NULL);
-    *changes_p = err == FX_OK ? sqlite3_changes(self->db) : 0;
-    s_done(stmt);
-    return err;
-}
-
 fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms)
 {
     fx_err_t err = s_usable(self);
@@ -1479,9 +1464,13 @@ fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_ST
         return err;
     if (!msg_id || !s_text_ok(recipient, FX_ID_MAX))
         return FX_ERR_INVALID;
-    int changes = 0;
-    err = s_delivery_update(self, ST_DELIVERY_RECEIVED, msg_id, recipient, fx_now_ms(),
-                            "mark received", &changes);
+    sqlite3_stmt *stmt = self->st[ST_DELIVERY_RECEIVED];
+    s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
+    s_bind_text(stmt, 2, recipient);
+    sqlite3_bind_int64(stmt, 3, fx_now_ms());
+    err = s_step(self, stmt, "mark received", NULL);
+    int changes = err == FX_OK ? sqlite3_changes(self->db) : 0;
+    s_done(stmt);
     if (err == FX_OK && changes == 0) /* RECEIVED already, or no such delivery */
         err = fx_store_delivery_state(self, msg_id, recipient, NULL, NULL);
     if (changed_p)
