@@ -802,14 +802,19 @@ static fx_err_t s_connect_read_only(fx_store_t *self, fx_store_check_t check, ch
     return s_integrity_check(self->db, check, why);
 }
 
-/* After each commit: a WAL of checkpoint_pages pages or more asks the checkpointer. A failed
- * store asks nothing (its connection writes nothing more until reopened). */
+/* After each commit: a WAL of checkpoint_pages pages or more asks the checkpointer; one half as
+ * large again is copied by this thread itself (store_wal_catch_up), so that it stops growing. A
+ * failed store asks nothing (its connection writes nothing more until reopened). */
 static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
-    (void) db, (void) name;
+    (void) name;
     fx_store_t *self = arg;
-    if (pages >= self->checkpoint_pages && !self->failed)
+    if (pages < self->checkpoint_pages || self->failed)
+        return SQLITE_OK;
+    if (pages < self->checkpoint_pages + self->checkpoint_pages / 2)
         store_wal_poke(self->wal);
+    else /* the thread has not caught up with a writer that commits without pause */
+        store_wal_catch_up(self->wal, db);
     return SQLITE_OK;
 }
 

@@ -17,8 +17,17 @@ struct store_wal {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool requested, stopping; /* under lock */
+    bool running;             /* under lock: the thread is copying */
     long runs, failures;      /* under lock */
 };
+
+/* Counts one checkpoint; under lock. SQLITE_BUSY is another checkpoint in progress. */
+static void s_count(store_wal_t *self, int rc)
+{
+    self->runs++;
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        self->failures++;
+}
 
 static void *s_run(void *arg)
 {
@@ -30,12 +39,12 @@ static void *s_run(void *arg)
         if (self->stopping)
             break;
         self->requested = false;
+        self->running = true;
         pthread_mutex_unlock(&self->lock);
         int rc = sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_lock(&self->lock);
-        self->runs++;
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            self->failures++;
+        self->running = false;
+        s_count(self, rc);
     }
     pthread_mutex_unlock(&self->lock);
     return NULL;
@@ -76,6 +85,19 @@ void store_wal_poke(store_wal_t *self)
         self->requested = true;
         pthread_cond_signal(&self->wake);
     }
+    pthread_mutex_unlock(&self->lock);
+}
+
+void store_wal_catch_up(store_wal_t *self, sqlite3 *writer)
+{
+    pthread_mutex_lock(&self->lock);
+    bool running = self->running;
+    pthread_mutex_unlock(&self->lock);
+    if (running)
+        return;
+    int rc = sqlite3_wal_checkpoint_v2(writer, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    pthread_mutex_lock(&self->lock);
+    s_count(self, rc);
     pthread_mutex_unlock(&self->lock);
 }
 

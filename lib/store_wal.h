@@ -5,6 +5,7 @@
 #ifndef FUSION_STORE_WAL_H
 #define FUSION_STORE_WAL_H
 
+#include <sqlite3.h>
 #include <stdbool.h>
 
 typedef struct store_wal store_wal_t;
@@ -15,6 +16,14 @@ store_wal_t *store_wal_start(const char *path, const char *vfs, char *why);
 
 /* Asks for a checkpoint; returns at once (a checkpoint in progress absorbs the request). */
 void store_wal_poke(store_wal_t *self);
+
+/* Copies, on the writer's own connection and in its thread, what the thread has not copied yet,
+ * unless the thread is copying (the writer then tries again after a later commit). SQLite starts
+ * the WAL again from its beginning only if, when a transaction begins, every frame was copied:
+ * a thread that copies what was committed before it started never gets there while the writer
+ * commits without pause, and the WAL would grow for as long as the load lasts. The writer,
+ * copying between two of its transactions, does get there. */
+void store_wal_catch_up(store_wal_t *self, sqlite3 *writer);
 
 /* How many checkpoints ran and how many of them failed (a failure is retried at the next
  * request: the WAL keeps every committed frame until a checkpoint copies it). */

@@ -422,8 +422,9 @@ typedef struct {
     int64_t subscriptions;
     int64_t referrals_open; /* unacknowledged */
     int64_t audit_entries;
-    int64_t oldest_pending_at; /* ms, 0 if nothing is pending */
-    int64_t wal_checkpoints;   /* by the checkpointer thread (options.background_checkpoint) */
+    int64_t oldest_pending_at;       /* ms, 0 if nothing is pending */
+    int64_t wal_checkpoints;         /* by the checkpointer thread (options.background_checkpoint),
+                                        and the committing thread's catch-ups with it */
     int64_t wal_checkpoint_failures; /* of those, failed (retried at the next request) */
 } fx_store_stats_t;
 
