@@ -343,13 +343,22 @@ static bool s_send(server_t *self, zframe_t *routing_id, const uint8_t *bytes, s
     return true;
 }
 
-static void s_send_frame(server_t *self, zframe_t *routing_id, const Fusion__Frame *frame)
+/* Sends frame encoded straight into the ZeroMQ frame that carries it (no buffer of our own to
+ * allocate, copy and free: a DELIVER is the size of its envelope); its encoded length in *len_p,
+ * if not NULL. */
+static bool s_send_frame(server_t *self, zframe_t *routing_id, const Fusion__Frame *frame,
+                         size_t *len_p)
 {
-    uint8_t *bytes;
-    size_t len;
-    fx_codec_encode(frame, &bytes, &len);
-    s_send(self, routing_id, bytes, len);
-    free(bytes);
+    zframe_t *body = zframe_new(NULL, fx_codec_size(frame));
+    size_t len = fx_codec_pack(frame, zframe_data(body));
+    if (len_p)
+        *len_p = len;
+    if (zframe_send(&routing_id, self->router, ZFRAME_MORE | ZFRAME_REUSE) != 0 ||
+        zframe_send(&body, self->router, 0) != 0) {
+        zframe_destroy(&body);
+        return false;
+    }
+    return true;
 }
 
 /* Counts a PUBLISH answer as it goes out: accepted (code "") or rejected, and its latency. */
@@ -379,7 +388,7 @@ void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
     if (!durable || !fx_store_in_transaction(self->store)) {
         if (publish_answer)
             s_count_answer(self, code, self->batch_received_us);
-        s_send_frame(self, session->routing_id, frame);
+        s_send_frame(self, session->routing_id, frame, NULL);
         return;
     }
     queued_t *q = fx_calloc(1, sizeof *q);
@@ -411,7 +420,7 @@ void server_error(server_t *self, session_t *session, uint64_t request_id, fx_er
     frame.error = &error;
     error.code = (char *) fx_err_code(err);
     error.reason = (char *) (reason ? reason : fx_strerror(err));
-    s_send_frame(self, session->routing_id, &frame);
+    s_send_frame(self, session->routing_id, &frame, NULL);
 }
 
 bool server_begin(server_t *self)
@@ -584,7 +593,7 @@ static void s_commit(server_t *self)
             error.code = (char *) fx_err_code(FX_ERR_STORAGE);
             error.reason = (char *) fx_strerror(FX_ERR_STORAGE);
         }
-        s_send_frame(self, q->routing_id, &frame);
+        s_send_frame(self, q->routing_id, &frame, NULL);
     }
     if (unstored > 0) /* their "accepted" lines were logged when they were handled */
         server_log(self,
@@ -658,11 +667,8 @@ void server_deliver(server_t *self, const char *principal)
                 (ProtobufCBinaryData){FX_SIGNATURE_BYTES, (uint8_t *) fx_cert_signature(sender)};
             deliver.sender = &cert;
         }
-        uint8_t *bytes;
         size_t len;
-        fx_codec_encode(&frame, &bytes, &len);
-        bool sent = s_send(self, session->routing_id, bytes, len);
-        free(bytes);
+        bool sent = s_send_frame(self, session->routing_id, &frame, &len);
         fx_envelope_destroy(&copy);
         fx_envelope_destroy(&env);
         if (!sent) {

@@ -102,11 +102,15 @@ size_t fx_codec_size(const void *msg)
     return protobuf_c_message_get_packed_size((const ProtobufCMessage *) msg);
 }
 
+size_t fx_codec_pack(const void *msg, uint8_t *out)
+{
+    return protobuf_c_message_pack((const ProtobufCMessage *) msg, out);
+}
+
 void fx_codec_encode(const void *msg, uint8_t **data_p, size_t *len_p)
 {
-    size_t len = fx_codec_size(msg);
-    uint8_t *data = fx_malloc(len);
-    *len_p = protobuf_c_message_pack((const ProtobufCMessage *) msg, data);
+    uint8_t *data = fx_malloc(fx_codec_size(msg));
+    *len_p = fx_codec_pack(msg, data);
     *data_p = data;
 }
 

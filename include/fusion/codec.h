@@ -44,6 +44,10 @@ void fx_codec_encode(const void *msg, uint8_t **data_p, size_t *len_p);
 /* The encoded size of a generated message. */
 size_t fx_codec_size(const void *msg);
 
+/* Encodes a generated message into out, which holds fx_codec_size(msg) bytes; returns the number
+ * of bytes written. */
+size_t fx_codec_pack(const void *msg, uint8_t *out);
+
 /* Frees a message returned by fx_codec_decode. Accepts NULL. */
 void fx_codec_free(void *msg);
 
