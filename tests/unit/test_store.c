@@ -473,8 +473,8 @@ static void test_delivery_order_and_states(void **state)
 
     /* Sent (by the delivery's seq): out of the pending list, attempts counted. */
     int64_t seq5 = s_pending_seq(store, RECIPIENT1, 5), seq3 = s_pending_seq(store, RECIPIENT1, 3);
-    assert_int_equal(fx_store_delivery_sent(store, seq5, 7000), FX_OK);
-    assert_int_equal(fx_store_delivery_sent(store, seq3, 7000), FX_OK);
+    assert_int_equal(fx_store_delivery_sent(store, seq5, 7000, NULL), FX_OK);
+    assert_int_equal(fx_store_delivery_sent(store, seq3, 7000, NULL), FX_OK);
     s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){1, 4, 2}, 3);
     fx_delivery_state_t dstate;
     int attempts = -1;
@@ -483,21 +483,21 @@ static void test_delivery_order_and_states(void **state)
     assert_int_equal(attempts, 1);
     assert_int_equal(fx_store_delivery_state(store, id[2], RECIPIENT2, &dstate, NULL),
                      FX_ERR_NOT_FOUND);
-    assert_int_equal(fx_store_delivery_sent(store, 9999, 7000), FX_ERR_NOT_FOUND);
+    assert_int_equal(fx_store_delivery_sent(store, 9999, 7000, NULL), FX_ERR_NOT_FOUND);
 
     /* Received: idempotent, and only for a delivery that exists. */
     bool changed = false;
-    assert_int_equal(fx_store_delivery_received(store, id[5], RECIPIENT1, &changed), FX_OK);
+    assert_int_equal(fx_store_delivery_received(store, id[5], RECIPIENT1, NULL, &changed), FX_OK);
     assert_true(changed);
-    assert_int_equal(fx_store_delivery_received(store, id[5], RECIPIENT1, &changed), FX_OK);
+    assert_int_equal(fx_store_delivery_received(store, id[5], RECIPIENT1, NULL, &changed), FX_OK);
     assert_false(changed);
-    assert_int_equal(fx_store_delivery_received(store, id[2], RECIPIENT2, &changed),
+    assert_int_equal(fx_store_delivery_received(store, id[2], RECIPIENT2, NULL, &changed),
                      FX_ERR_NOT_FOUND);
     assert_false(changed);
-    assert_int_equal(fx_store_delivery_received(store, unknown, RECIPIENT1, &changed),
+    assert_int_equal(fx_store_delivery_received(store, unknown, RECIPIENT1, NULL, &changed),
                      FX_ERR_NOT_FOUND);
     /* A late DELIVER of a received message does not bring it back. */
-    assert_int_equal(fx_store_delivery_sent(store, seq5, 8000), FX_OK);
+    assert_int_equal(fx_store_delivery_sent(store, seq5, 8000, NULL), FX_OK);
     assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, &attempts), FX_OK);
     assert_int_equal(dstate, FX_DELIVERY_RECEIVED);
     assert_int_equal(attempts, 1);
@@ -517,7 +517,7 @@ static void test_delivery_order_and_states(void **state)
     s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){3, 1, 4, 2}, 4);
     assert_int_equal(fx_store_delivery_reset(store, RECIPIENT1, INT64_MAX, &reset), FX_OK);
     assert_int_equal(reset, 0);
-    assert_int_equal(fx_store_delivery_sent(store, seq3, 9000), FX_OK);
+    assert_int_equal(fx_store_delivery_sent(store, seq3, 9000, NULL), FX_OK);
     assert_int_equal(fx_store_delivery_state(store, id[3], RECIPIENT1, &dstate, &attempts), FX_OK);
     assert_int_equal(attempts, 2);
 
@@ -1140,6 +1140,80 @@ static void s_subscription_entry(fx_store_t *store, const char *exercise)
     assert_int_equal(fx_store_audit_append(store, &entry, NULL, NULL), FX_OK);
 }
 
+/* The delivered and received entries that a delivery's changes append are filed under the
+ * delivery instead of indexed: a message's entries are still found, in order, and an entry is
+ * appended only when the delivery changed. A store from before the columns gains them at its
+ * next writable open; read-only, it still answers from the index. */
+static void test_audit_filed_under_deliveries(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    uint8_t id7[FX_STORE_MSG_ID_BYTES], id8[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(7, id7);
+    s_msg_id(8, id8);
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    assert_int_equal(s_publish(store, 7, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(s_publish(store, 8, FAR_FUTURE, 1), FX_OK); /* accepted: 1 and 2 */
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    fx_store_pending_t *list = NULL;
+    size_t count = 0;
+    assert_int_equal(fx_store_pending_list(store, RECIPIENT1, 0, 10, &list, &count), FX_OK);
+    assert_int_equal(count, 2);
+    assert_memory_equal(list[0].msg_id, id7, sizeof id7);
+    fx_store_audit_entry_t delivered = {
+        .event = "delivered", .actor = "broker", .subject = RECIPIENT1, .msg_id = id7};
+    fx_store_audit_entry_t bad = {.event = "delivered", .details = "[1]"};
+    assert_int_equal(fx_store_delivery_sent(store, list[0].seq, 5000, &bad), FX_ERR_INVALID);
+    assert_int_equal(fx_store_delivery_sent(store, list[0].seq, 5000, &delivered), FX_OK); /* 3 */
+    assert_int_equal(fx_store_delivery_sent(store, list[0].seq, 6000, NULL), FX_OK); /* retry */
+    delivered.msg_id = id8;
+    assert_int_equal(fx_store_delivery_sent(store, list[1].seq, 5000, &delivered), FX_OK); /* 4 */
+    fx_store_pending_free(&list, count);
+    fx_store_audit_entry_t received = {.event = "received", .actor = RECIPIENT1, .msg_id = id7};
+    bool changed = false;
+    assert_int_equal(fx_store_delivery_received(store, id7, RECIPIENT1, &received, &changed),
+                     FX_OK); /* 5 */
+    assert_true(changed);
+    assert_int_equal(fx_store_delivery_received(store, id7, RECIPIENT1, &received, &changed),
+                     FX_OK);
+    assert_false(changed); /* already RECEIVED: no second entry */
+    assert_int_equal(fx_store_delivery_received(store, id7, RECIPIENT2, &received, &changed),
+                     FX_ERR_NOT_FOUND);
+    int64_t entries = 0;
+    assert_int_equal(fx_store_audit_count(store, &entries), FX_OK);
+    assert_int_equal(entries, 5);
+    audit_walk_t walk = {.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_message(store, id7, s_collect_audit, &walk), FX_OK);
+    assert_int_equal(walk.count, 3);
+    assert_int_equal(walk.seq[0], 1);
+    assert_int_equal(walk.seq[1], 3);
+    assert_int_equal(walk.seq[2], 5);
+    assert_true(walk.recomputed_ok);
+    fx_store_destroy(&store);
+    /* Filed, not indexed: the delivery row names them and their message column is empty. */
+    assert_int_equal(s_raw_int(fx->path, "SELECT count(*) FROM audit WHERE message IS NULL"), 3);
+    assert_int_equal(s_raw_int(fx->path, "SELECT delivered_entry * 10 + received_entry"
+                                         " FROM deliveries WHERE received_at IS NOT NULL"),
+                     35);
+
+    s_raw_sql(fx->path, "ALTER TABLE deliveries DROP COLUMN delivered_entry;"
+                        " ALTER TABLE deliveries DROP COLUMN received_entry;");
+    fx_store_options_t ro = {.read_only = true};
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open(fx->path, &ro, &store, why), FX_OK);
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_message(store, id7, s_collect_audit, &walk), FX_OK);
+    assert_int_equal(walk.count, 1); /* the accepted entry, through the index */
+    assert_int_equal(fx_store_delivery_sent(store, 1, 7000, NULL), FX_ERR_INVALID);
+    assert_false(fx_store_failed(store));
+    fx_store_destroy(&store);
+    store = s_open(fx->path, NULL);
+    fx_store_destroy(&store);
+    assert_int_equal(s_raw_int(fx->path, "SELECT count(*) FROM pragma_table_info('deliveries')"
+                                         " WHERE name IN ('delivered_entry', 'received_entry')"),
+                     2);
+}
+
 static void test_audit_of_exercise(void **state)
 {
     fixture_t *fx = *state;
@@ -1618,6 +1692,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_message_get, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_trail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_of_exercise, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_filed_under_deliveries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, s_setup, s_teardown),
