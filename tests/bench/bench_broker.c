@@ -2009,8 +2009,8 @@ int main(void)
         goto cleanup;
     if (bench.noaudit && bench.audit_messages > 0) {
         s_progress("audit: %zu messages on the broker and on a build without audit appends, "
-                   "three times each (BENCH_AUDIT_MESSAGES)",
-                   bench.audit_messages);
+                   "%d times each, alternating (BENCH_AUDIT_MESSAGES)",
+                   bench.audit_messages, AUDIT_ROUNDS);
         if (s_phase_audit(&bench) != 0)
             goto cleanup;
     }
