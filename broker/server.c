@@ -653,9 +653,10 @@ void server_deliver(server_t *self, const char *principal)
     session->drained = false;
     for (i = 0; i < count && !self->failed && session->in_flight_bytes < IN_FLIGHT_BYTES; i++) {
         fx_store_pending_t *p = &list[i];
-        fx_envelope_t *env = NULL, *copy = NULL;
+        fx_envelope_t *env = NULL;
+        fx_envelope_view_t copy; /* encoded into the frame as it is: no copy decoded again */
         if (fx_envelope_decode(p->envelope, p->envelope_len, &env) != FX_OK ||
-            fx_envelope_copy_for(env, principal, &copy) != FX_OK) {
+            fx_envelope_view_for(env, principal, &copy) != FX_OK) {
             server_log(self, "stored message %s for %s does not decode; not delivered",
                        fx_hex(p->msg_id, 8, (char[17]){0}), principal);
             fx_envelope_destroy(&env);
@@ -668,7 +669,7 @@ void server_deliver(server_t *self, const char *principal)
         Fusion__Certificate cert = FUSION__CERTIFICATE__INIT;
         frame.body_case = FUSION__FRAME__BODY_DELIVER;
         frame.deliver = &deliver;
-        deliver.envelope = (Fusion__Envelope *) fx_envelope_message(copy);
+        deliver.envelope = &copy.msg;
         if (sender) {
             size_t body_len;
             const uint8_t *body = fx_cert_body(sender, &body_len);
@@ -679,7 +680,6 @@ void server_deliver(server_t *self, const char *principal)
         }
         size_t len;
         bool sent = s_send_frame(self, session->routing_id, &frame, &len);
-        fx_envelope_destroy(&copy);
         fx_envelope_destroy(&env);
         if (!sent) {
             server_log(self, "%s is gone; its deliveries wait for its next connection", principal);

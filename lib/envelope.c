@@ -609,39 +609,44 @@ cleanup:
 /* ------------------------------------------------------------------------------------------ */
 /* The per-recipient copy */
 
-fx_err_t fx_envelope_copy_for(const fx_envelope_t *self, const char *recipient_id,
-                              fx_envelope_t **copy_p)
+fx_err_t fx_envelope_view_for(const fx_envelope_t *self, const char *recipient_id,
+                              fx_envelope_view_t *view)
 {
-    *copy_p = NULL;
     if (!recipient_id)
         return FX_ERR_INVALID;
     const Fusion__Envelope *e = self->msg;
-    Fusion__Section sections[FX_ENVELOPE_MAX_SECTIONS];
-    Fusion__Section *section_ptrs[FX_ENVELOPE_MAX_SECTIONS];
-    Fusion__WrappedKey *key_ptrs[FX_ENVELOPE_MAX_SECTIONS];
     size_t n = 0;
-    for (size_t i = 0; i < e->n_sections; i++) {
+    for (size_t i = 0; i < e->n_sections && n < FX_ENVELOPE_MAX_SECTIONS; i++) {
         const Fusion__Section *s = e->sections[i];
         for (size_t k = 0; k < s->n_keys; k++) {
             if (strcmp(s->keys[k]->recipient, recipient_id) != 0)
                 continue;
-            sections[n] = *s;
-            key_ptrs[n] = s->keys[k];
-            sections[n].n_keys = 1;
-            sections[n].keys = &key_ptrs[n];
-            section_ptrs[n] = &sections[n];
+            view->sections[n] = *s;
+            view->key_ptrs[n] = s->keys[k];
+            view->sections[n].n_keys = 1;
+            view->sections[n].keys = &view->key_ptrs[n];
+            view->section_ptrs[n] = &view->sections[n];
             n++;
             break;
         }
     }
     if (n == 0)
         return FX_ERR_NOT_RECIPIENT;
-    Fusion__Envelope copy = FUSION__ENVELOPE__INIT;
-    copy.header = e->header; /* the same bytes, so the same signature still verifies */
-    copy.signature = e->signature;
-    copy.n_sections = n;
-    copy.sections = section_ptrs;
-    return fx_envelope_from_message(&copy, copy_p);
+    view->msg = (Fusion__Envelope) FUSION__ENVELOPE__INIT;
+    view->msg.header = e->header; /* the same bytes, so the same signature still verifies */
+    view->msg.signature = e->signature;
+    view->msg.n_sections = n;
+    view->msg.sections = view->section_ptrs;
+    return FX_OK;
+}
+
+fx_err_t fx_envelope_copy_for(const fx_envelope_t *self, const char *recipient_id,
+                              fx_envelope_t **copy_p)
+{
+    *copy_p = NULL;
+    fx_envelope_view_t view;
+    fx_err_t rc = fx_envelope_view_for(self, recipient_id, &view);
+    return rc == FX_OK ? fx_envelope_from_message(&view.msg, copy_p) : rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -100,6 +100,19 @@ fx_err_t fx_envelope_open(const fx_envelope_t *self, const fx_keys_t *recipient,
 /* Wipes and frees a plaintext returned by fx_envelope_open; sets *plain_p to NULL. */
 void fx_plaintext_free(uint8_t **plain_p, size_t len);
 
+/* The message of the copy for recipient_id (below), built in view without encoding it and
+ * decoding it again: its fields point into self and into view, valid while both are. For
+ * encoding it straight into a frame (the broker's DELIVER). FX_ERR_NOT_RECIPIENT if no section
+ * is for recipient_id, FX_ERR_INVALID without one. */
+typedef struct {
+    Fusion__Envelope msg;
+    Fusion__Section sections[FX_ENVELOPE_MAX_SECTIONS];
+    Fusion__Section *section_ptrs[FX_ENVELOPE_MAX_SECTIONS];
+    Fusion__WrappedKey *key_ptrs[FX_ENVELOPE_MAX_SECTIONS];
+} fx_envelope_view_t;
+fx_err_t fx_envelope_view_for(const fx_envelope_t *self, const char *recipient_id,
+                              fx_envelope_view_t *view) FX_WUR;
+
 /* The copy the broker delivers to recipient_id: the same header bytes and signature, only the
  * sections with a key labelled for it, and in each only that key. The recipient still sees every
  * section's descriptor in the signed header (fx_envelope_withheld lists the ones it was not

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fusion/codec.h"
 #include "fusion/content.h"
 #include "fusion/envelope.h"
 #include "fusion/vocab.h"
@@ -366,13 +367,21 @@ static void test_signed_by_another_principal(void **state)
     fx_envelope_destroy(&env);
 }
 
+/* The copy for who, encoded and decoded as a recipient receives it; the view of it (what the
+ * broker encodes into a DELIVER) encodes to the same bytes. */
 static fx_envelope_t *s_copy_round_trip(const fx_envelope_t *env, int who)
 {
     fx_envelope_t *copy = NULL;
     assert_int_equal(fx_envelope_copy_for(env, s_ids[who], &copy), FX_OK);
-    uint8_t *data;
-    size_t len;
+    uint8_t *data, *viewed;
+    size_t len, viewed_len;
     fx_envelope_encode(copy, &data, &len);
+    fx_envelope_view_t view;
+    assert_int_equal(fx_envelope_view_for(env, s_ids[who], &view), FX_OK);
+    fx_codec_encode(&view.msg, &viewed, &viewed_len);
+    assert_int_equal(viewed_len, len);
+    assert_memory_equal(viewed, data, len);
+    free(viewed);
     fx_envelope_t *received = s_decode(data, len);
     free(data);
     fx_envelope_destroy(&copy);
@@ -418,6 +427,9 @@ static void test_copy_for_each_recipient(void **state)
     fx_envelope_t *none = NULL;
     assert_int_equal(fx_envelope_copy_for(env, s_ids[OTHER], &none), FX_ERR_NOT_RECIPIENT);
     assert_null(none);
+    fx_envelope_view_t view;
+    assert_int_equal(fx_envelope_view_for(env, s_ids[OTHER], &view), FX_ERR_NOT_RECIPIENT);
+    assert_int_equal(fx_envelope_view_for(env, NULL, &view), FX_ERR_INVALID);
     fx_envelope_destroy(&env);
 }
 
