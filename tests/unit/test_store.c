@@ -294,9 +294,11 @@ static void test_background_checkpoint(void **state)
     assert_int_equal(stats.wal_checkpoint_failures, 0);
     struct stat st;
     assert_int_equal(stat(wal, &st), 0);
-    /* The WAL restarted from its beginning: at most the 1500 pages at which the writer copies,
-     * one commit's pages more, and the 4096-byte pages' 24-byte frame headers. */
-    assert_true(st.st_size < (off_t) 1800 * (4096 + 24));
+    /* The WAL restarted from its beginning: it holds about the 1500 pages at which the writer
+     * copies and a commit or two more (1,550-1,650 measured, also under ASan on two busy
+     * cores), where without the writer's copy it held every message, 10,500 pages. The bound
+     * leaves room for a slow disk (frames are 4096-byte pages with a 24-byte header). */
+    assert_true(st.st_size < (off_t) 4000 * (4096 + 24));
     fx_store_destroy(&store);
     store = s_open(fx->path, NULL);
     assert_int_equal(s_stats(store).messages, n);
