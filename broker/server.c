@@ -330,17 +330,22 @@ static void s_queued_free(void **item)
     }
 }
 
-/* Sends bytes to a routing id; false if the peer is gone (ROUTER_MANDATORY). */
-static bool s_send(server_t *self, zframe_t *routing_id, const uint8_t *bytes, size_t len)
+/* Sends body (destroyed) to the peer of routing_id: a routing frame, then the body; false if
+ * the peer is gone (ROUTER_MANDATORY). */
+static bool s_send_body(server_t *self, zframe_t *routing_id, zframe_t *body)
 {
-    zmsg_t *msg = zmsg_new();
-    zmsg_append(msg, &(zframe_t *){zframe_dup(routing_id)});
-    zmsg_addmem(msg, bytes, len);
-    if (zmsg_send(&msg, self->router) != 0) {
-        zmsg_destroy(&msg);
+    if (zframe_send(&routing_id, self->router, ZFRAME_MORE | ZFRAME_REUSE) != 0 ||
+        zframe_send(&body, self->router, 0) != 0) {
+        zframe_destroy(&body);
         return false;
     }
     return true;
+}
+
+/* Sends bytes to a routing id, as s_send_body. */
+static bool s_send(server_t *self, zframe_t *routing_id, const uint8_t *bytes, size_t len)
+{
+    return s_send_body(self, routing_id, zframe_new(bytes, len));
 }
 
 /* Sends frame encoded straight into the ZeroMQ frame that carries it (no buffer of our own to
@@ -353,12 +358,7 @@ static bool s_send_frame(server_t *self, zframe_t *routing_id, const Fusion__Fra
     size_t len = fx_codec_pack(frame, zframe_data(body));
     if (len_p)
         *len_p = len;
-    if (zframe_send(&routing_id, self->router, ZFRAME_MORE | ZFRAME_REUSE) != 0 ||
-        zframe_send(&body, self->router, 0) != 0) {
-        zframe_destroy(&body);
-        return false;
-    }
-    return true;
+    return s_send_body(self, routing_id, body);
 }
 
 /* Counts a PUBLISH answer as it goes out: accepted (code "") or rejected, and its latency. */
@@ -654,9 +654,9 @@ void server_deliver(server_t *self, const char *principal)
     for (i = 0; i < count && !self->failed && session->in_flight_bytes < IN_FLIGHT_BYTES; i++) {
         fx_store_pending_t *p = &list[i];
         fx_envelope_t *env = NULL;
-        fx_envelope_view_t copy; /* encoded into the frame as it is: no copy decoded again */
+        fx_envelope_view_t view; /* encoded into the frame as it is: no copy decoded again */
         if (fx_envelope_decode(p->envelope, p->envelope_len, &env) != FX_OK ||
-            fx_envelope_view_for(env, principal, &copy) != FX_OK) {
+            fx_envelope_view_for(env, principal, &view) != FX_OK) {
             server_log(self, "stored message %s for %s does not decode; not delivered",
                        fx_hex(p->msg_id, 8, (char[17]){0}), principal);
             fx_envelope_destroy(&env);
@@ -669,7 +669,7 @@ void server_deliver(server_t *self, const char *principal)
         Fusion__Certificate cert = FUSION__CERTIFICATE__INIT;
         frame.body_case = FUSION__FRAME__BODY_DELIVER;
         frame.deliver = &deliver;
-        deliver.envelope = &copy.msg;
+        deliver.envelope = &view.msg;
         if (sender) {
             size_t body_len;
             const uint8_t *body = fx_cert_body(sender, &body_len);
