@@ -47,6 +47,42 @@ static void s_rate(fx_diag_t *diag, const fx_yaml_node_t *node, double *rate_p)
     *rate_p = (double) n / per;
 }
 
+#define SECOND_MS ((int64_t) 1000)
+#define HOUR_MS   (3600 * SECOND_MS)
+#define DAY_MS    (24 * HOUR_MS)
+
+/* The longest each duration may be: what the transport can represent (ZMTP carries a heartbeat's
+ * time to live in tenths of a second in 16 bits, 6553.5 s; ZeroMQ takes its intervals as an int
+ * of milliseconds) and what keeps a timer meaningful. The shortest is 1 ms (fx_duration_parse). */
+static const struct {
+    const char *key;
+    int64_t max_ms;
+    const char *max_text;
+} s_duration_max[] = {
+    {"replay_window", DAY_MS, "1d"},
+    {"max_ttl", 3650 * DAY_MS, "3650d"},
+    {"retry", DAY_MS, "1d"},
+    {"prune_interval", DAY_MS, "1d"},
+    {"heartbeat", HOUR_MS, "1h"},
+    {"heartbeat_timeout", HOUR_MS, "1h"},
+    {"handshake", 600 * SECOND_MS, "10m"},
+    {"checkpoint_interval", DAY_MS, "1d"},
+};
+
+static void s_duration(fx_diag_t *diag, const fx_yaml_node_t *node, const char *key, int64_t *ms_p)
+{
+    int64_t ms;
+    if (fx_yaml_duration(diag, node, key, &ms) != 0)
+        return;
+    for (size_t i = 0; i < sizeof s_duration_max / sizeof s_duration_max[0]; i++)
+        if (strcmp(s_duration_max[i].key, key) == 0 && ms > s_duration_max[i].max_ms) {
+            fx_yaml_error(diag, node, "%s must be at most %s, found '%s'", key,
+                          s_duration_max[i].max_text, fx_yaml_scalar(diag, node, key));
+            return;
+        }
+    *ms_p = ms;
+}
+
 /* A section of durations, and in limits the size and rate limits too. */
 static void s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what,
                       const char *const *keys, size_t nkeys, int64_t **durations,
@@ -66,7 +102,7 @@ static void s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *w
         else if (strcmp(keys[k], "burst") == 0)
             fx_yaml_int(diag, found[k], "burst", 1, BURST_MAX, &config->burst);
         else
-            fx_yaml_duration(diag, found[k], keys[k], durations[k]);
+            s_duration(diag, found[k], keys[k], durations[k]);
     }
 }
 

@@ -30,6 +30,10 @@ sed 's|^endpoint: .*|endpoint: http://127.0.0.1:1|' "$config" >"$work/bad.yaml"
 bad "a bad endpoint" "6:11" "tcp://ADDRESS:PORT"
 printf '%s\nlimits: {replay_window: soon}\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a bad duration" "9:25" "duration"
+# ZMTP carries a heartbeat's time to live in 16 bits of tenths of a second: a longer timeout
+# used to pass --check and then abort the broker in libczmq when it set the socket option.
+printf '%s\ntransport: {heartbeat_timeout: 7200s}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a heartbeat timeout the transport cannot carry" "9:32" "heartbeat_timeout must be at most 1h"
 printf '%s\nworkers: 0\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a bad worker count" "9:10" "workers"
 printf 'id: [a, b\n' >"$work/bad.yaml"
