@@ -92,6 +92,19 @@ expect 1 "a checkpoint signed by another key" THA.RTP.fp1 receipt "$id" --verify
 contains "$work/out" "checkpoint's signature does not verify" "another key named"
 expect 1 "another message's receipt" THA.RTP.fp1 receipt 0123456789abcdef0123456789abcdef --verify "$work/receipt.bin"
 
+# A larger tree: the proof of an early entry then takes complete subtrees of 256 entries and
+# more from the broker's memory (audit_tree.c, KEPT_LEVEL 8) and the rest from the stored leaves.
+# The policy has no permit for these operational alerts: each refusal is an entry all the same.
+"${FUSION_TOOLS:-build/tools}/stream" --endpoint "$endpoint" \
+    --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+    --authority "$work/region/authority.pub" --to "$work/keys/MYS.RMP.lo1.key" \
+    --log "$work/stream.log" --count 600 "$work/keys/THA.RTP.fp1.key" 2>"$work/stream.err"
+[ $? -le 1 ] || { fail "stream: 600 messages"; sed 's/^/    /' "$work/stream.err"; }
+entries=$(sqlite3 "$db" "SELECT count(*) FROM audit")
+[ "$entries" -ge 600 ] || fail "only $entries audit entries after 600 more messages"
+expect 0 "the receipt of an early message in a tree of $entries entries" THA.RTP.fp1 receipt "$id"
+contains "$work/out" "receipt of $id verified" "verified in the larger tree"
+
 # Only the sender: a recipient and a stranger get the same refusal as for no message at all.
 expect 1 "a recipient asks for the sender's receipt" MYS.RMP.lo1 receipt "$id"
 contains "$work/err" "no receipt" "the refusal"
