@@ -89,6 +89,7 @@ typedef struct {
     size_t n_agents;        /* BENCH_AGENTS */
     size_t subscriptions;   /* BENCH_SUBSCRIPTIONS */
     size_t stored;          /* BENCH_STORED */
+    double idle_seconds;    /* BENCH_IDLE_SECONDS */
     size_t audit_messages;  /* BENCH_AUDIT_MESSAGES: each run of the audit-cost comparison */
     const char *noaudit;    /* the bench-only broker without audit appends, or NULL */
     double verify_us;       /* CPU time of one Ed25519 verification */
@@ -576,6 +577,9 @@ static zsock_t *s_connect(const char *endpoint, const fx_keys_t *keys, const fx_
     zsock_set_rcvhwm(sock, 0);
     zsock_set_maxmsgsize(sock, (int64_t) FX_MAX_FRAME_BYTES);
     zsock_set_linger(sock, 0);
+    /* PINGs as an agent sends them (lib/client.c), so an idle broker does what it would do. */
+    zsock_set_heartbeat_ivl(sock, FX_CLIENT_HEARTBEAT_IVL_MS);
+    zsock_set_heartbeat_timeout(sock, FX_CLIENT_HEARTBEAT_TIMEOUT_MS);
     if (zsock_connect(sock, "%s", endpoint) != 0) {
         fprintf(stderr, "bench_broker: cannot connect to %s\n", endpoint);
         zsock_destroy(&sock);
@@ -1839,6 +1843,17 @@ static int s_phase_memory(bench_t *bench)
     snprintf(name, sizeof name, "memory: broker RSS, %zu agents, %zu subs", n,
              bench->subscriptions);
     bench_report(name, with_agents, "MiB", MEMORY_BUDGET_MIB);
+    if (n > 0 && bench->idle_seconds > 0) {
+        /* What the connections cost when nothing is sent: the heartbeats, both ways. */
+        s_progress("idle: %zu agents connected for %.0f s (BENCH_IDLE_SECONDS)", n,
+                   bench->idle_seconds);
+        double cpu_idle = bench_proc_cpu_us(broker.pid), idle_started = bench_now();
+        zclock_sleep((int) (bench->idle_seconds * 1000));
+        double ms_per_s =
+            (bench_proc_cpu_us(broker.pid) - cpu_idle) / 1000.0 / (bench_now() - idle_started);
+        snprintf(name, sizeof name, "broker: CPU while idle, %zu agents connected", n);
+        bench_report(name, ms_per_s, "ms/s", 1000.0); /* ratio: the share of one core */
+    }
 
     if (bench->stored > 0) {
         if (s_connect_traffic(bench, broker.endpoint, publishers, NULL) != 0)
@@ -1948,6 +1963,7 @@ int main(void)
     bench.n_agents = s_env_size("BENCH_AGENTS", 1000);
     bench.subscriptions = s_env_size("BENCH_SUBSCRIPTIONS", 10000);
     bench.stored = s_env_size("BENCH_STORED", 100000);
+    bench.idle_seconds = (double) s_env_size("BENCH_IDLE_SECONDS", 10);
     bench.audit_messages = s_env_size("BENCH_AUDIT_MESSAGES", 20000);
     bench.noaudit = getenv("FUSION_BENCH_NOAUDIT");
     bench.hop_messages = s_env_size("BENCH_HOP_MESSAGES", 100000);
