@@ -100,6 +100,7 @@ typedef struct {
     metrics_gauges_t gauges; /* the store's figures, counted at most every GAUGES_MS */
     int64_t gauges_at;
     int64_t batch_received_us;  /* when the group being handled was received */
+    int linger_timer;           /* the zloop timer that commits a group of acknowledgements */
     broker_ratelimit_t *limits; /* per-principal token buckets (limits.rate, limits.burst) */
     int64_t next_prune;
     struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
