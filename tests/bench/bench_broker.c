@@ -47,6 +47,8 @@
 #define FLOOR_COMMITS        200    /* durable commits of one PUBLISH each, timed one by one */
 #define AUDIT_ROUNDS         5      /* alternating runs with and without the audit, each */
 #define STORE_CHUNK          10000  /* stored messages sealed, then published, at a time */
+#define BROADCAST_RECIPIENTS 100    /* agents each message of the broadcast figure goes to */
+#define BROADCAST_MESSAGES   200    /* messages of the broadcast figure */
 #define AGENT_WAVE           100    /* agents connecting (CURVE handshakes) at once */
 #define ENROL_PARALLEL       8      /* keygen and enroll commands running at once */
 #define STALL_SECONDS        30.0   /* no answer for this long fails a phase */
@@ -119,14 +121,15 @@ typedef struct {
 } sealed_t;
 
 /* Frames prepared before timing starts. For a batch of messages, message i is sealed by
- * senders[i % n_senders] for recipients[(first_recipient + i) % n_recipients]; frame i carries
- * request_id first_request_id + i. */
+ * senders[i % n_senders] for recipients[(first_recipient + i * k + j) % n_recipients], j < k,
+ * where k is per_message (0 counts as 1); frame i carries request_id first_request_id + i. */
 typedef struct {
     fx_keys_t *const *senders;
     size_t n_senders;
     fx_keys_t *const *recipients;
     size_t n_recipients;
     size_t first_recipient;
+    size_t per_message;
     const uint8_t *content;
     size_t content_len;
     uint64_t first_request_id;
@@ -741,17 +744,25 @@ static int s_seal_one(batch_t *batch, size_t i)
     draft.urgency = FUSION__URGENCY__URGENCY_NORMAL;
     draft.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
     draft.purpose = FUSION__PURPOSE__PURPOSE_INVESTIGATION;
-    const fx_keys_t *to = batch->recipients[(batch->first_recipient + i) % batch->n_recipients];
-    fx_recipient_t recipient = {fx_keys_id(to), fx_keys_box_public(to)};
+    size_t k = batch->per_message ? batch->per_message : 1;
+    fx_recipient_t *recipients = fx_calloc(k, sizeof *recipients);
+    for (size_t j = 0; j < k; j++) {
+        const fx_keys_t *to =
+            batch->recipients[(batch->first_recipient + i * k + j) % batch->n_recipients];
+        recipients[j] = (fx_recipient_t){fx_keys_id(to), fx_keys_box_public(to)};
+    }
     fx_section_draft_t section = {.id = 1,
                                   .tlp = FX_TLP_AMBER,
                                   .categories = 1u << FX_CATEGORY_OPERATIONAL,
                                   .plaintext = batch->content,
                                   .plaintext_len = batch->content_len,
-                                  .recipients = &recipient,
-                                  .n_recipients = 1};
+                                  .recipients = recipients,
+                                  .n_recipients = k};
     fx_envelope_t *env = NULL;
-    if (fx_envelope_seal(batch->senders[i % batch->n_senders], &draft, &section, 1, &env) != FX_OK)
+    fx_err_t sealed =
+        fx_envelope_seal(batch->senders[i % batch->n_senders], &draft, &section, 1, &env);
+    free(recipients);
+    if (sealed != FX_OK)
         return -1;
     Fusion__Frame frame = FUSION__FRAME__INIT;
     Fusion__Publish publish = FUSION__PUBLISH__INIT;
@@ -1798,6 +1809,48 @@ static int s_store_messages(bench_t *bench, const broker_t *broker, zsock_t **pu
     return 0;
 }
 
+/* The broker's CPU per message to BROADCAST_RECIPIENTS of the agents (a route alert to every
+ * liaison officer on a route: one row, audit entry and delivery note per recipient), stored
+ * for them (their window is 0), against a message to one of them (last_us, the stored phase's
+ * last chunk). */
+static int s_measure_broadcast(bench_t *bench, const broker_t *broker, zsock_t **publishers,
+                               double last_us)
+{
+    batch_t batch = {.senders = bench->publishers,
+                     .n_senders = PUBLISHERS,
+                     .recipients = bench->agents,
+                     .n_recipients = bench->n_agents,
+                     .per_message = BROADCAST_RECIPIENTS,
+                     .content = bench->content,
+                     .content_len = bench->content_len};
+    s_progress("broadcast: %d messages, each to %d of the agents", BROADCAST_MESSAGES,
+               BROADCAST_RECIPIENTS);
+    if (s_batch_seal(bench, &batch, BROADCAST_MESSAGES, bench->cores) != 0)
+        return -1;
+    load_t load = {.bench = bench,
+                   .publishers = publishers,
+                   .n_publishers = PUBLISHERS,
+                   .batch = &batch,
+                   .window = PUBLISH_WINDOW};
+    double cpu_before = bench_proc_cpu_us(broker->pid);
+    int rc = s_load_run(&load);
+    double cpu_after = bench_proc_cpu_us(broker->pid);
+    s_batch_free(&batch);
+    if (rc != 0 || load.accepted != BROADCAST_MESSAGES) {
+        fprintf(stderr, "bench_broker: %zu of %d broadcast messages accepted\n", load.accepted,
+                BROADCAST_MESSAGES);
+        return -1;
+    }
+    double cpu_us = (cpu_after - cpu_before) / BROADCAST_MESSAGES;
+    char name[128];
+    snprintf(name, sizeof name, "broker: CPU per 1 KiB msg to %d agents (stored)",
+             BROADCAST_RECIPIENTS);
+    bench_report(name, cpu_us, "us", last_us);
+    bench_report("broker: CPU per added recipient (stored)",
+                 (cpu_us - last_us) / (BROADCAST_RECIPIENTS - 1), "us", 0);
+    return 0;
+}
+
 static int s_phase_memory(bench_t *bench)
 {
     region_t *region = &bench->region;
@@ -1806,7 +1859,7 @@ static int s_phase_memory(bench_t *bench)
     zsock_t **agents = fx_calloc(n + 1, sizeof *agents), *publishers[PUBLISHERS] = {NULL};
     broker_t broker = {0};
     int rc = -1;
-    double started = bench_now();
+    double started = bench_now(), last_us = 0;
     for (size_t a = 0; a < n; a++) {
         ids[a] = fx_malloc(FX_ID_MAX);
         snprintf(ids[a], FX_ID_MAX, "%s.LO.a%zu", s_countries[a % COUNTRY_COUNT], a);
@@ -1858,7 +1911,7 @@ static int s_phase_memory(bench_t *bench)
     if (bench->stored > 0) {
         if (s_connect_traffic(bench, broker.endpoint, publishers, NULL) != 0)
             goto cleanup;
-        double cpu_us = 0, last_us = 0;
+        double cpu_us = 0;
         if (s_store_messages(bench, &broker, publishers, &cpu_us, &last_us) != 0)
             goto cleanup;
         bench_report("broker: CPU per 1 KiB msg accepted+committed (stored)", cpu_us, "us",
@@ -1874,6 +1927,9 @@ static int s_phase_memory(bench_t *bench)
     snprintf(name, sizeof name, "memory: peak RSS (VmHWM), %zu agents, %zu stored", n,
              bench->stored);
     bench_report(name, bench_proc_status_mib(broker.pid, "VmHWM:"), "MiB", MEMORY_BUDGET_MIB);
+    if (n >= BROADCAST_RECIPIENTS && bench->stored > 0 &&
+        s_measure_broadcast(bench, &broker, publishers, last_us) != 0)
+        goto cleanup;
     if (n > 0) {
         s_progress("publisher: PREPARE, seal and sign for 1, 10 and 100 of the agents");
         if (s_phase_publisher(bench, broker.endpoint) != 0)
