@@ -554,14 +554,18 @@ void server_note_room(server_t *self, session_t *session)
         server_note_delivery(self, session->principal);
 }
 
+/* A principal without a session is not noted: its deliveries wait in the store, and its next
+ * session's CREDIT asks for them (server_note_room). A session is noted once per round, so a
+ * message to many recipients costs one lookup each, not a walk of the list. */
 void server_note_delivery(server_t *self, const char *principal)
 {
     session_t *session = zhashx_lookup(self->session_of, principal);
-    if (session)
-        session->drained = false;
-    for (char *p = zlistx_first(self->to_deliver); p; p = zlistx_next(self->to_deliver))
-        if (strcmp(p, principal) == 0)
-            return;
+    if (!session)
+        return;
+    session->drained = false;
+    if (session->noted)
+        return;
+    session->noted = true;
     zlistx_add_end(self->to_deliver, fx_strdup(principal));
 }
 
@@ -716,6 +720,9 @@ static void s_deliver_noted(server_t *self)
 {
     char *principal;
     while ((principal = zlistx_detach(self->to_deliver, NULL))) {
+        session_t *session = zhashx_lookup(self->session_of, principal);
+        if (session)
+            session->noted = false;
         server_deliver(self, principal);
         free(principal);
     }

@@ -26,6 +26,7 @@ typedef struct {
     zhashx_t *in_flight;    /* DELIVERs sent and not yet RECEIVED: msg_id (hex) -> frame bytes */
     size_t in_flight_bytes; /* their sum, held in the transport's queues at worst */
     bool drained;           /* the last delivery round sent everything pending in the store */
+    bool noted;             /* in the server's to_deliver list */
     int64_t last_seen;
 } session_t;
 
