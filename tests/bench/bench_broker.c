@@ -1767,6 +1767,29 @@ static int s_agents_connect(bench_t *bench, const char *endpoint, zsock_t **sock
     return 0;
 }
 
+/* Seals count messages of batch (its senders, recipients and content set by the caller) and
+ * publishes them from the publishers, PUBLISH_WINDOW in flight each; the broker's CPU over the
+ * run in *cpu_us_p, the run in *load_p. 0 when every one was accepted. */
+static int s_seal_and_publish(bench_t *bench, const broker_t *broker, zsock_t **publishers,
+                              batch_t *batch, size_t count, double *cpu_us_p, load_t *load_p)
+{
+    if (s_batch_seal(bench, batch, count, bench->cores) != 0)
+        return -1;
+    *load_p = (load_t){.bench = bench,
+                       .publishers = publishers,
+                       .n_publishers = PUBLISHERS,
+                       .batch = batch,
+                       .window = PUBLISH_WINDOW};
+    double cpu_before = bench_proc_cpu_us(broker->pid);
+    int rc = s_load_run(load_p);
+    *cpu_us_p = bench_proc_cpu_us(broker->pid) - cpu_before;
+    s_batch_free(batch);
+    if (rc == 0 && load_p->accepted == count)
+        return 0;
+    fprintf(stderr, "bench_broker: %zu of %zu messages accepted\n", load_p->accepted, count);
+    return -1;
+}
+
 /* Publishes bench->stored messages to the agents (window 0: they stay stored), STORE_CHUNK at a
  * time, sealed just before each chunk (created_at must stay within the replay window). The
  * broker CPU per message over all of them goes to *cpu_us_p, over the last chunk to *last_us_p. */
@@ -1783,23 +1806,14 @@ static int s_store_messages(bench_t *bench, const broker_t *broker, zsock_t **pu
     for (size_t done = 0; done < bench->stored;) {
         size_t count = bench->stored - done < STORE_CHUNK ? bench->stored - done : STORE_CHUNK;
         batch.first_recipient = done;
-        if (s_batch_seal(bench, &batch, count, bench->cores) != 0)
+        load_t load;
+        double chunk_us = 0;
+        if (s_seal_and_publish(bench, broker, publishers, &batch, count, &chunk_us, &load) != 0)
             return -1;
-        load_t load = {.bench = bench,
-                       .publishers = publishers,
-                       .n_publishers = PUBLISHERS,
-                       .batch = &batch,
-                       .window = PUBLISH_WINDOW};
-        double cpu_before = bench_proc_cpu_us(broker->pid);
-        int rc = s_load_run(&load);
-        double cpu_after = bench_proc_cpu_us(broker->pid);
-        s_batch_free(&batch);
-        if (rc != 0 || load.accepted != count)
-            return -1;
-        cpu_us += cpu_after - cpu_before;
+        cpu_us += chunk_us;
         publishing += load.last_answer - load.started;
         done += count;
-        *last_us_p = (cpu_after - cpu_before) / (double) count;
+        *last_us_p = chunk_us / (double) count;
         s_progress("%zu of %zu messages stored: this chunk %.0f accepted/s, broker CPU %.0f us per "
                    "message; broker RSS %.1f MiB",
                    done, bench->stored, (double) count / (load.last_answer - load.started),
@@ -1825,23 +1839,12 @@ static int s_measure_broadcast(bench_t *bench, const broker_t *broker, zsock_t *
                      .content_len = bench->content_len};
     s_progress("broadcast: %d messages, each to %d of the agents", BROADCAST_MESSAGES,
                BROADCAST_RECIPIENTS);
-    if (s_batch_seal(bench, &batch, BROADCAST_MESSAGES, bench->cores) != 0)
+    load_t load;
+    double total_us = 0;
+    if (s_seal_and_publish(bench, broker, publishers, &batch, BROADCAST_MESSAGES, &total_us,
+                           &load) != 0)
         return -1;
-    load_t load = {.bench = bench,
-                   .publishers = publishers,
-                   .n_publishers = PUBLISHERS,
-                   .batch = &batch,
-                   .window = PUBLISH_WINDOW};
-    double cpu_before = bench_proc_cpu_us(broker->pid);
-    int rc = s_load_run(&load);
-    double cpu_after = bench_proc_cpu_us(broker->pid);
-    s_batch_free(&batch);
-    if (rc != 0 || load.accepted != BROADCAST_MESSAGES) {
-        fprintf(stderr, "bench_broker: %zu of %d broadcast messages accepted\n", load.accepted,
-                BROADCAST_MESSAGES);
-        return -1;
-    }
-    double cpu_us = (cpu_after - cpu_before) / BROADCAST_MESSAGES;
+    double cpu_us = total_us / BROADCAST_MESSAGES;
     char name[128];
     snprintf(name, sizeof name, "broker: CPU per 1 KiB msg to %d agents (stored)",
              BROADCAST_RECIPIENTS);
