@@ -38,17 +38,36 @@ typedef struct {
     int64_t received_us; /* when its PUBLISH arrived */
 } queued_t;
 
+void server_log_flush(server_t *self)
+{
+    if (self->held_log_len > 0)
+        fwrite(self->held_log, 1, self->held_log_len, stderr);
+    self->held_log_len = 0;
+}
+
 void server_log(server_t *self, const char *fmt, ...)
 {
-    (void) self;
-    char line[1024];
+    char message[1024];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(line, sizeof line, fmt, args);
+    vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
-    char now[FX_TIME_BUFSIZE];
+    char now[FX_TIME_BUFSIZE], line[sizeof now + sizeof message + 32];
     fx_time_format(fx_now_ms(), now);
-    fprintf(stderr, "%s fusion-broker: %s\n", now, line);
+    int len = snprintf(line, sizeof line, "%s fusion-broker: %s\n", now, message);
+    if (len < 0)
+        return;
+    size_t n = (size_t) len < sizeof line ? (size_t) len : sizeof line - 1;
+    /* Held, because stderr is unbuffered: written at once, each accepted message's line was a
+     * system call of its own. */
+    if (self->holding_log && self->held_log_len + n > sizeof self->held_log)
+        server_log_flush(self);
+    if (self->holding_log && n <= sizeof self->held_log) {
+        memcpy(self->held_log + self->held_log_len, line, n);
+        self->held_log_len += n;
+    } else {
+        fwrite(line, 1, n, stderr);
+    }
 }
 
 /* ---- Trust: the directory and the signed policy ------------------------------------------ */
@@ -332,9 +351,11 @@ static void s_queued_free(void **item)
 }
 
 /* Sends body (destroyed) to the peer of routing_id: a routing frame, then the body; false if
- * the peer is gone (ROUTER_MANDATORY). */
+ * the peer is gone (ROUTER_MANDATORY). The log lines held so far go first, so that whatever a
+ * peer is answered was logged before. */
 static bool s_send_body(server_t *self, zframe_t *routing_id, zframe_t *body)
 {
+    server_log_flush(self);
     if (zframe_send(&routing_id, self->router, ZFRAME_MORE | ZFRAME_REUSE) != 0 ||
         zframe_send(&body, self->router, 0) != 0) {
         zframe_destroy(&body);
@@ -962,6 +983,7 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
     size_t handled = 0, n;
     bool promised = false;
     self->batch_received_us = zclock_usecs();
+    self->holding_log = true;
     while (handled < BATCH_MAX && (n = s_batch_receive(reader, batch, BATCH_MAX - handled)) > 0) {
         s_batch_check(self, batch, n);
         for (size_t i = 0; i < n; i++) {
@@ -973,6 +995,9 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
         }
         handled += n;
     }
+    /* The group's lines before its commit, where each used to be written as it came. */
+    self->holding_log = false;
+    server_log_flush(self);
     bool linger = !promised && zlistx_size(self->answers) == 0;
     if (linger && fx_store_in_transaction(self->store) && !self->linger_timer)
         self->linger_timer = zloop_timer(loop, COMMIT_LINGER_MS, 1, s_on_linger, self);

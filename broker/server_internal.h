@@ -18,6 +18,8 @@
 #include "fusion/pool.h"
 #include "metrics.h"
 
+#define LOG_HELD_BYTES (16 * 1024) /* log lines of one group held at most, then written */
+
 /* One connection of a principal (a ROUTER routing id). */
 typedef struct {
     zframe_t *routing_id;
@@ -100,8 +102,12 @@ typedef struct {
     metrics_http_t *metrics_http;
     metrics_gauges_t gauges; /* the store's figures, counted at most every GAUGES_MS */
     int64_t gauges_at;
-    int64_t batch_received_us;  /* when the group being handled was received */
-    int linger_timer;           /* the zloop timer that commits a group of acknowledgements */
+    int64_t batch_received_us; /* when the group being handled was received */
+    int linger_timer;          /* the zloop timer that commits a group of acknowledgements */
+    /* Log lines of the group being handled, written together before its commit (server_log). */
+    char held_log[LOG_HELD_BYTES];
+    size_t held_log_len;
+    bool holding_log;
     broker_ratelimit_t *limits; /* per-principal token buckets (limits.rate, limits.burst) */
     int64_t next_prune;
     struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
@@ -193,8 +199,11 @@ void server_audit_entry_fill(Fusion__AuditEntry *wire, const fx_store_audit_entr
 void server_audit_entries_free(Fusion__AuditEntry *wire, size_t count);
 /* Fills a policy principal from a certificate. */
 void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal);
-/* One log line on stderr. */
+/* One log line on stderr; while a group is handled, held with the group's other lines and
+ * written with them before its commit (server_log_flush). */
 void server_log(server_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes the held log lines. */
+void server_log_flush(server_t *self);
 
 /* Fills a policy message from a (draft) header; sections must hold header->n_sections. */
 void server_policy_message(const Fusion__Header *header, fx_policy_section_t *sections,

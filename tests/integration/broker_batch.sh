@@ -17,12 +17,19 @@ for id in $senders; do keys="$keys $work/keys/$id.key"; done
 curve="--broker-cert $work/region/directory/RSO.FUSION.broker.cert --authority $work/region/authority.pub"
 count=60
 
+accepted=0
 run_burst() { # label
-    local out
+    local out n logged
     out=$("$burst" --endpoint "$endpoint" $curve --to "$work/keys/IDN.POLRI.fp1.key" \
         --count $count $keys 2>&1) || fail "$1: $out"
     case "$out" in ok:*) ;; *) fail "$1: $out" ;; esac
     echo "$1: $out"
+    # Each ACCEPTED comes after its commit, and the group's log lines are written before it: by
+    # now the log names every message accepted so far, once.
+    n=$(echo "$out" | sed -n 's/.* \([0-9]*\) accepted,.*/\1/p')
+    accepted=$((accepted + n))
+    logged=$(grep -c "accepted [0-9a-f]* from" "$work/broker.log")
+    [ "$logged" -eq "$accepted" ] || fail "$1: the log names $logged accepted messages, not $accepted"
 }
 
 broker_start || exit 1
