@@ -45,7 +45,7 @@
 #define LATENCY_RATE         1000.0 /* messages per second in the latency phase */
 #define PROBE_SECONDS        1.0    /* paced DIRECTORY round trips before the latency phase */
 #define FLOOR_COMMITS        200    /* durable commits of one PUBLISH each, timed one by one */
-#define AUDIT_ROUNDS         5      /* alternating runs with and without the audit, each */
+#define AUDIT_ROUNDS         7      /* runs with and without the audit, each */
 #define STORE_CHUNK          10000  /* stored messages sealed, then published, at a time */
 #define BROADCAST_RECIPIENTS 100    /* agents each message of the broadcast figure goes to */
 #define BROADCAST_MESSAGES   200    /* messages of the broadcast figure */
@@ -1543,19 +1543,22 @@ static int s_audit_run(bench_t *bench, const char *name, const char *binary, siz
 }
 
 /* The same load on the real broker and on a bench-only build with its audit appends compiled
- * out (Makefile: fusion-broker-noaudit), alternating, AUDIT_ROUNDS times each; the median of each
- * is compared, so that neither a busy neighbour in one run nor a lucky run decides the ratio. */
+ * out (Makefile: fusion-broker-noaudit), AUDIT_ROUNDS times each, in pairs whose order alternates
+ * (with, without; without, with; ...) so that a machine getting busier or quieter during the
+ * phase favours neither; the median of each is compared, so that neither a busy neighbour in one
+ * run nor a lucky run decides the ratio. */
 static int s_phase_audit(bench_t *bench)
 {
     double with[AUDIT_ROUNDS], without[AUDIT_ROUNDS];
     for (int round = 0; round < AUDIT_ROUNDS; round++) {
-        char name[32];
-        snprintf(name, sizeof name, "audit-%d", round);
-        if (s_audit_run(bench, name, NULL, bench->audit_messages, &with[round]) != 0)
-            return -1;
-        snprintf(name, sizeof name, "noaudit-%d", round);
-        if (s_audit_run(bench, name, bench->noaudit, bench->audit_messages, &without[round]) != 0)
-            return -1;
+        for (int turn = 0; turn < 2; turn++) {
+            bool audited = (turn == 0) == (round % 2 == 0);
+            char name[32];
+            snprintf(name, sizeof name, "%s-%d", audited ? "audit" : "noaudit", round);
+            if (s_audit_run(bench, name, audited ? NULL : bench->noaudit, bench->audit_messages,
+                            audited ? &with[round] : &without[round]) != 0)
+                return -1;
+        }
     }
     bench_report("broker: CPU per msg with the audit (vs without)",
                  bench_median(with, AUDIT_ROUNDS), "us", bench_median(without, AUDIT_ROUNDS));
@@ -2084,7 +2087,7 @@ int main(void)
         goto cleanup;
     if (bench.noaudit && bench.audit_messages > 0) {
         s_progress("audit: %zu messages on the broker and on a build without audit appends, "
-                   "%d times each, alternating (BENCH_AUDIT_MESSAGES)",
+                   "%d times each, in pairs of alternating order (BENCH_AUDIT_MESSAGES)",
                    bench.audit_messages, AUDIT_ROUNDS);
         if (s_phase_audit(&bench) != 0)
             goto cleanup;
