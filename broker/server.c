@@ -45,29 +45,33 @@ void server_log_flush(server_t *self)
     self->held_log_len = 0;
 }
 
+#define LOG_MESSAGE_MAX 1024 /* a log line's text, without its time, at most */
+_Static_assert(LOG_HELD_BYTES >= FX_TIME_BUFSIZE + LOG_MESSAGE_MAX + 32,
+               "a held log buffer takes at least one whole line");
+
 void server_log(server_t *self, const char *fmt, ...)
 {
-    char message[1024];
+    char message[LOG_MESSAGE_MAX];
     va_list args;
     va_start(args, fmt);
     vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
-    char now[FX_TIME_BUFSIZE], line[sizeof now + sizeof message + 32];
+    char now[FX_TIME_BUFSIZE], line[FX_TIME_BUFSIZE + LOG_MESSAGE_MAX + 32];
     fx_time_format(fx_now_ms(), now);
     int len = snprintf(line, sizeof line, "%s fusion-broker: %s\n", now, message);
     if (len < 0)
         return;
     size_t n = (size_t) len < sizeof line ? (size_t) len : sizeof line - 1;
+    if (!self->holding_log) {
+        fwrite(line, 1, n, stderr);
+        return;
+    }
     /* Held, because stderr is unbuffered: written at once, each accepted message's line was a
      * system call of its own. */
-    if (self->holding_log && self->held_log_len + n > sizeof self->held_log)
+    if (self->held_log_len + n > sizeof self->held_log)
         server_log_flush(self);
-    if (self->holding_log && n <= sizeof self->held_log) {
-        memcpy(self->held_log + self->held_log_len, line, n);
-        self->held_log_len += n;
-    } else {
-        fwrite(line, 1, n, stderr);
-    }
+    memcpy(self->held_log + self->held_log_len, line, n);
+    self->held_log_len += n;
 }
 
 /* ---- Trust: the directory and the signed policy ------------------------------------------ */
