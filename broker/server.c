@@ -38,16 +38,17 @@ typedef struct {
     int64_t received_us; /* when its PUBLISH arrived */
 } queued_t;
 
-void server_log_flush(server_t *self)
+/* Writes the log lines held so far (server_log). */
+static void s_log_flush(server_t *self)
 {
     if (self->held_log_len > 0)
         fwrite(self->held_log, 1, self->held_log_len, stderr);
     self->held_log_len = 0;
 }
 
-#define LOG_MESSAGE_MAX 1024 /* a log line's text, without its time, at most */
-_Static_assert(LOG_HELD_BYTES >= FX_TIME_BUFSIZE + LOG_MESSAGE_MAX + 32,
-               "a held log buffer takes at least one whole line");
+#define LOG_MESSAGE_MAX 1024                                     /* a line's text, at most */
+#define LOG_LINE_MAX    (FX_TIME_BUFSIZE + LOG_MESSAGE_MAX + 32) /* with its time and name */
+_Static_assert(LOG_HELD_BYTES >= LOG_LINE_MAX, "a held log buffer takes at least one whole line");
 
 void server_log(server_t *self, const char *fmt, ...)
 {
@@ -56,7 +57,7 @@ void server_log(server_t *self, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
-    char now[FX_TIME_BUFSIZE], line[FX_TIME_BUFSIZE + LOG_MESSAGE_MAX + 32];
+    char now[FX_TIME_BUFSIZE], line[LOG_LINE_MAX];
     fx_time_format(fx_now_ms(), now);
     int len = snprintf(line, sizeof line, "%s fusion-broker: %s\n", now, message);
     if (len < 0)
@@ -69,7 +70,7 @@ void server_log(server_t *self, const char *fmt, ...)
     /* Held, because stderr is unbuffered: written at once, each accepted message's line was a
      * system call of its own. */
     if (self->held_log_len + n > sizeof self->held_log)
-        server_log_flush(self);
+        s_log_flush(self);
     memcpy(self->held_log + self->held_log_len, line, n);
     self->held_log_len += n;
 }
@@ -359,7 +360,7 @@ static void s_queued_free(void **item)
  * peer is answered was logged before. */
 static bool s_send_body(server_t *self, zframe_t *routing_id, zframe_t *body)
 {
-    server_log_flush(self);
+    s_log_flush(self);
     if (zframe_send(&routing_id, self->router, ZFRAME_MORE | ZFRAME_REUSE) != 0 ||
         zframe_send(&body, self->router, 0) != 0) {
         zframe_destroy(&body);
@@ -1001,7 +1002,7 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
     }
     /* The group's lines before its commit, where each used to be written as it came. */
     self->holding_log = false;
-    server_log_flush(self);
+    s_log_flush(self);
     bool linger = !promised && zlistx_size(self->answers) == 0;
     if (linger && fx_store_in_transaction(self->store) && !self->linger_timer)
         self->linger_timer = zloop_timer(loop, COMMIT_LINGER_MS, 1, s_on_linger, self);

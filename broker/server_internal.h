@@ -200,10 +200,8 @@ void server_audit_entries_free(Fusion__AuditEntry *wire, size_t count);
 /* Fills a policy principal from a certificate. */
 void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal);
 /* One log line on stderr; while a group is handled, held with the group's other lines and
- * written with them before its commit (server_log_flush). */
+ * written with them before its commit or the first frame sent, whichever comes first. */
 void server_log(server_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Writes the held log lines. */
-void server_log_flush(server_t *self);
 
 /* Fills a policy message from a (draft) header; sections must hold header->n_sections. */
 void server_policy_message(const Fusion__Header *header, fx_policy_section_t *sections,
