@@ -19,6 +19,7 @@
 #include "fusion/jsontext.h"
 #include "fusion/sha256.h"
 #include "fusion/vocab.h"
+#include "store_vfs.h"
 #include "store_wal.h"
 
 #define APPLICATION_ID    0x46585354 /* "FXST": marks a Fusion store */
@@ -880,7 +881,14 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
 
     int flags = (opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
                 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-    int rc = sqlite3_open_v2(self->path, &self->db, flags, opt->vfs);
+    /* A writer's WAL writes go out together (lib/store_vfs.h). */
+    const char *vfs = opt->read_only ? opt->vfs : store_vfs_batching(opt->vfs);
+    if (!opt->read_only && !vfs) {
+        snprintf(why, FX_STORE_WHY_SIZE, "cannot open %s: no SQLite VFS called %s", self->path,
+                 opt->vfs ? opt->vfs : "(default)");
+        return FX_ERR_STORAGE;
+    }
+    int rc = sqlite3_open_v2(self->path, &self->db, flags, vfs);
     fx_err_t err = FX_ERR_STORAGE;
     bool created = false;
     if (rc != SQLITE_OK) {

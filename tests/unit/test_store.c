@@ -1,6 +1,7 @@
 /* The durable store: schema and version check, group commit, rollback, idempotent answers,
  * delivery order and states, expiry and pruning, subscriptions, referral deadlines, the audit
- * trail's leaf hashes, and failures: a full disk, a failed fsync, corrupt files and rows. */
+ * trail's leaf hashes, the WAL's writes gathered (lib/store_vfs.c), and failures: a full disk, a
+ * failed fsync, a failed WAL write, corrupt files and rows. */
 #include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "fusion/store.h"
+#include "../../lib/store_vfs.h" /* white-box: the batching VFS without the store */
 #include "fusion/vocab.h"
 #include "testutil.h"
 
@@ -1340,15 +1342,20 @@ static void test_full_disk(void **state)
 }
 
 /* A VFS that forwards to the default one but can make every fsync fail, as a disk that has
- * started losing writes does. */
+ * started losing writes does, or every write to a WAL; it counts the writes to WAL files. The
+ * store opens it under its own batching layer (lib/store_vfs.c), so it sees what reaches the
+ * disk. */
 typedef struct {
     sqlite3_file base;
     sqlite3_file *real;
+    int wal;
 } faulty_file_t;
 
 static sqlite3_vfs *s_real_vfs;
 static int s_fail_syncs;
 static int s_sync_calls;
+static int s_fail_wal_writes;
+static int s_wal_writes;
 
 #define REAL(f) (((faulty_file_t *) (f))->real)
 
@@ -1362,6 +1369,11 @@ static int s_f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 }
 static int s_f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
+    if (((faulty_file_t *) f)->wal) {
+        s_wal_writes++;
+        if (s_fail_wal_writes)
+            return SQLITE_IOERR_WRITE;
+    }
     return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
 }
 static int s_f_truncate(sqlite3_file *f, sqlite3_int64 size)
@@ -1441,6 +1453,7 @@ static int s_faulty_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file,
     (void) vfs;
     faulty_file_t *f = (faulty_file_t *) file;
     f->real = (sqlite3_file *) (f + 1);
+    f->wal = (flags & SQLITE_OPEN_WAL) != 0;
     int rc = s_real_vfs->xOpen(s_real_vfs, name, f->real, flags, out_flags);
     f->base.pMethods = f->real->pMethods ? &s_faulty_io : NULL;
     return rc;
@@ -1512,6 +1525,121 @@ static void test_failed_fsync(void **state)
     int64_t messages = s_stats(store).messages;
     assert_true(messages == 20 || messages == 40);
     s_expect_whole(store, messages);
+    fx_store_destroy(&store);
+}
+
+/* Checks message n's envelope as s_put_message wrote it (1,024 bytes). */
+static void s_expect_envelope(fx_store_t *store, int n)
+{
+    uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(n, msg_id);
+    fx_store_pending_t *m = NULL;
+    assert_int_equal(fx_store_message_get(store, msg_id, &m), FX_OK);
+    assert_int_equal(m->envelope_len, 1024);
+    for (size_t i = 0; i < m->envelope_len; i++)
+        assert_int_equal(m->envelope[i], (uint8_t) (n * 31 + i));
+    fx_store_pending_free(&m, 1);
+}
+
+/* A group commit reaches the WAL in a few writes, not two per page (lib/store_vfs.c), and all
+ * of it is in the file: for a connection of its own while the store is open, and after it is
+ * closed and reopened. */
+static void test_wal_writes_together(void **state)
+{
+    fixture_t *fx = *state;
+    s_register_faulty_vfs();
+    fx_store_t *store = s_open(fx->path, &(fx_store_options_t){.vfs = "fx-faulty"});
+    enum { MESSAGES = 200 }; /* 200 KiB of envelopes alone: at least 50 pages */
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 1; n <= MESSAGES; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 1), FX_OK);
+    s_wal_writes = 0;
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    /* One write per frame header and one per page would be more than 100. */
+    assert_true(s_wal_writes > 0);
+    assert_true(s_wal_writes <= 10);
+    assert_int_equal(s_raw_int(fx->path, "SELECT count(*) FROM messages"), MESSAGES);
+    fx_store_destroy(&store);
+    store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_FULL});
+    s_expect_whole(store, MESSAGES);
+    for (int n = 1; n <= MESSAGES; n += 37)
+        s_expect_envelope(store, n);
+    fx_store_destroy(&store);
+}
+
+/* A transaction larger than the page cache spills pages into the WAL before its commit and
+ * reads them back: what it reads is what it wrote. */
+static void test_wal_spill_read_back(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, &(fx_store_options_t){.cache_kib = 64});
+    enum { MESSAGES = 400 };
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 1; n <= MESSAGES; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 2), FX_OK);
+    for (int n = 1; n <= MESSAGES; n += 13)
+        s_expect_envelope(store, n);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    fx_store_destroy(&store);
+    store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_FULL});
+    for (int n = 1; n <= MESSAGES; n += 13)
+        s_expect_envelope(store, n);
+    fx_store_stats_t stats = s_stats(store);
+    assert_int_equal(stats.messages, MESSAGES);
+    assert_int_equal(stats.pending_deliveries, 2 * MESSAGES);
+    fx_store_destroy(&store);
+}
+
+/* Without a sync at commit (synchronous = OFF, which the store never sets), the frames a
+ * commit holds still reach the file before other connections are told of them: the batching
+ * VFS writes them out at the shared-memory barrier of the commit's publication. */
+static void test_wal_published_without_sync(void **state)
+{
+    fixture_t *fx = *state;
+    sqlite3 *db = NULL;
+    const char *vfs = store_vfs_batching(NULL);
+    assert_non_null(vfs);
+    assert_int_equal(
+        sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs), SQLITE_OK);
+    char *error = NULL;
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;"
+                     " CREATE TABLE t(x BLOB); BEGIN;"
+                     " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)"
+                     " INSERT INTO t SELECT randomblob(1024) FROM n; COMMIT;",
+                     NULL, NULL, &error) != SQLITE_OK)
+        fail_msg("%s", error);
+    /* Fewer frames than one buffer holds: only the barrier can have written them. */
+    assert_int_equal(s_raw_int(fx->path, "SELECT count(*) FROM t"), 50);
+    sqlite3_close(db);
+}
+
+/* A WAL write that fails fails the commit it belongs to, though it reached the disk only at
+ * the sync: the store stops, and the group is not there after reopening. */
+static void test_failed_wal_write(void **state)
+{
+    fixture_t *fx = *state;
+    s_register_faulty_vfs();
+    fx_store_t *store = s_open(fx->path, &(fx_store_options_t){.vfs = "fx-faulty"});
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 1; n <= 20; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(fx_store_commit(store), FX_OK);
+
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    for (int n = 21; n <= 25; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 1), FX_OK);
+    s_fail_wal_writes = 1;
+    s_wal_writes = 0;
+    assert_int_equal(fx_store_commit(store), FX_ERR_STORAGE);
+    assert_true(s_wal_writes > 0);
+    assert_non_null(strstr(fx_store_error_text(store), "commit: disk I/O error"));
+    s_expect_failed(store);
+    fx_store_destroy(&store);
+    s_fail_wal_writes = 0;
+
+    store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_FULL});
+    s_expect_whole(store, 20);
     fx_store_destroy(&store);
 }
 
@@ -1697,6 +1825,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_filed_under_deliveries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_wal_writes_together, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_wal_spill_read_back, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_wal_published_without_sync, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_wal_write, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_page, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, s_setup, s_teardown),
