@@ -928,7 +928,7 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
         goto cleanup;
     }
     if (opt->background_checkpoint && !self->wal)
-        self->wal = store_wal_start(self->path, opt->vfs, why);
+        self->wal = store_wal_start(self->path, vfs, why);
     self->checkpoint_pages =
         opt->checkpoint_pages > 0 ? opt->checkpoint_pages : WAL_CHECKPOINT_PAGES;
     if (self->wal)

@@ -1,18 +1,24 @@
 /* The store's VFS (lib/store_vfs.h): every call goes to the base VFS's file, except that the
- * writes to a WAL file are held in a buffer while each continues the one before (SQLite writes
- * a commit's frames one after another), and the buffer goes to the file in one write:
+ * writes to a WAL file, and to a database file in WAL mode (those are a checkpoint's: the pages
+ * it copies back, in the order of their page numbers, mostly one after another), are held in a
+ * buffer while each continues the one before, and the buffer goes to the file in one write:
  *
- *   - before the file is synced (a commit under synchronous = FULL), read, sized or truncated;
+ *   - before the file is synced (a commit under synchronous = FULL, or the end of a
+ *     checkpoint), read where the buffer holds, sized or truncated, or given a file control;
  *   - before a write that does not continue it, and when it is full;
- *   - before the database's shared-memory barrier, which SQLite passes between the two copies
- *     of the WAL-index header it writes when it publishes a commit to other connections (the
- *     checkpointer's among them), so no connection can be told of a frame that is not in the
- *     file, whatever the synchronous setting;
+ *   - before any lock of the file or of the database's shared memory changes, and before the
+ *     database's shared-memory barrier. SQLite passes the barrier between the two copies of the
+ *     WAL-index header it writes when it publishes a commit to other connections, and a
+ *     checkpoint says how far it copied while it holds a lock that keeps readers off the
+ *     database file: so no connection can be told of a frame or a copied page that is not in
+ *     its file, whatever the synchronous setting;
  *   - when the file is closed.
  *
  * A write inside what the buffer holds (SQLite rewriting a frame of the same transaction) is
- * copied into it. A failed write of the buffer is answered to the call that caused it, or to
- * the next write or sync of the WAL when that was the barrier, which cannot answer. */
+ * copied into it. A failed write of the buffer is answered to the call that caused it, or, when
+ * that was a barrier or a lock, which cannot answer for it, to the next write, read or sync. A
+ * database file is a WAL-mode one once it maps the shared memory (the store never leaves WAL
+ * mode): before that, as while SQLite switches it to WAL, its writes go straight through. */
 #include "store_vfs.h"
 
 #include <pthread.h>
@@ -36,11 +42,11 @@ struct batch_file {
     sqlite3_file *real; /* the base VFS's file, stored right after this struct */
     batch_file_t *wal;  /* a main database: its WAL while that is open, or NULL */
     batch_file_t *db;   /* a WAL: its main database, or NULL */
-    uint8_t *buf;       /* a WAL: the held writes (allocated at the first), else NULL */
+    uint8_t *buf;       /* the held writes (allocated at the first), or NULL */
     size_t len;         /* bytes held */
     sqlite3_int64 at;   /* the file offset of buf[0] */
-    int deferred;       /* a WAL: a write that failed at the barrier, answered next */
-    int is_wal;
+    int deferred;       /* a failed write of the buffer that no call could answer yet */
+    int batching;       /* a WAL, or a database file in WAL mode */
 };
 
 /* Where the base's file starts in SQLite's allocation of szOsFile bytes. */
@@ -81,6 +87,14 @@ static int s_flush_answer(batch_file_t *f)
     return rc;
 }
 
+/* Writes the buffer where the caller cannot answer for a failure: kept for the next call. */
+static void s_flush_deferring(batch_file_t *f)
+{
+    int rc = s_flush(f);
+    if (rc != SQLITE_OK && f->deferred == SQLITE_OK)
+        f->deferred = rc;
+}
+
 static int s_close(sqlite3_file *file)
 {
     batch_file_t *f = (batch_file_t *) file;
@@ -98,7 +112,8 @@ static int s_close(sqlite3_file *file)
 static int s_read(sqlite3_file *file, void *out, int n, sqlite3_int64 offset)
 {
     batch_file_t *f = (batch_file_t *) file;
-    if (f->len > 0 && offset < f->at + (sqlite3_int64) f->len && offset + n > f->at) {
+    if (f->deferred != SQLITE_OK ||
+        (f->len > 0 && offset < f->at + (sqlite3_int64) f->len && offset + n > f->at)) {
         int rc = s_flush_answer(f);
         if (rc != SQLITE_OK)
             return rc;
@@ -109,7 +124,7 @@ static int s_read(sqlite3_file *file, void *out, int n, sqlite3_int64 offset)
 static int s_write(sqlite3_file *file, const void *data, int n, sqlite3_int64 offset)
 {
     batch_file_t *f = (batch_file_t *) file;
-    if (!f->is_wal || n <= 0)
+    if (!f->batching || n <= 0)
         return f->real->pMethods->xWrite(f->real, data, n, offset);
     if (f->deferred != SQLITE_OK)
         return s_flush_answer(f);
@@ -159,14 +174,16 @@ static int s_size(sqlite3_file *file, sqlite3_int64 *size)
 
 static int s_lock_file(sqlite3_file *file, int lock)
 {
-    sqlite3_file *real = ((batch_file_t *) file)->real;
-    return real->pMethods->xLock(real, lock);
+    batch_file_t *f = (batch_file_t *) file;
+    s_flush_deferring(f);
+    return f->real->pMethods->xLock(f->real, lock);
 }
 
 static int s_unlock_file(sqlite3_file *file, int lock)
 {
-    sqlite3_file *real = ((batch_file_t *) file)->real;
-    return real->pMethods->xUnlock(real, lock);
+    batch_file_t *f = (batch_file_t *) file;
+    s_flush_deferring(f);
+    return f->real->pMethods->xUnlock(f->real, lock);
 }
 
 static int s_reserved(sqlite3_file *file, int *out)
@@ -177,8 +194,9 @@ static int s_reserved(sqlite3_file *file, int *out)
 
 static int s_control(sqlite3_file *file, int op, void *arg)
 {
-    sqlite3_file *real = ((batch_file_t *) file)->real;
-    return real->pMethods->xFileControl(real, op, arg);
+    batch_file_t *f = (batch_file_t *) file;
+    s_flush_deferring(f);
+    return f->real->pMethods->xFileControl(f->real, op, arg);
 }
 
 static int s_sector(sqlite3_file *file)
@@ -193,41 +211,51 @@ static int s_device(sqlite3_file *file)
     return real->pMethods->xDeviceCharacteristics(real);
 }
 
+/* A database file that maps the shared memory is in WAL mode: its writes are a checkpoint's. */
 static int s_shm_map(sqlite3_file *file, int page, int size, int extend, void volatile **out)
 {
-    sqlite3_file *real = ((batch_file_t *) file)->real;
-    if (real->pMethods->iVersion < 2)
+    batch_file_t *f = (batch_file_t *) file;
+    if (f->real->pMethods->iVersion < 2)
         return SQLITE_IOERR_SHMMAP;
-    return real->pMethods->xShmMap(real, page, size, extend, out);
+    int rc = f->real->pMethods->xShmMap(f->real, page, size, extend, out);
+    if (rc == SQLITE_OK && *out)
+        f->batching = 1;
+    return rc;
+}
+
+/* What this connection wrote, to the database and to its WAL, is in the files before another
+ * connection can be told of it. */
+static void s_flush_both(batch_file_t *f)
+{
+    s_flush_deferring(f);
+    if (f->wal)
+        s_flush_deferring(f->wal);
 }
 
 static int s_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
-    sqlite3_file *real = ((batch_file_t *) file)->real;
-    if (real->pMethods->iVersion < 2)
+    batch_file_t *f = (batch_file_t *) file;
+    if (f->real->pMethods->iVersion < 2)
         return SQLITE_IOERR_SHMLOCK;
-    return real->pMethods->xShmLock(real, offset, n, flags);
+    s_flush_both(f);
+    return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
-/* The WAL's frames reach its file before a commit that holds them is published. */
 static void s_shm_barrier(sqlite3_file *file)
 {
     batch_file_t *f = (batch_file_t *) file;
-    if (f->wal && f->wal->len > 0) {
-        int rc = s_flush(f->wal);
-        if (rc != SQLITE_OK && f->wal->deferred == SQLITE_OK)
-            f->wal->deferred = rc;
-    }
+    s_flush_both(f);
     if (f->real->pMethods->iVersion >= 2)
         f->real->pMethods->xShmBarrier(f->real);
 }
 
 static int s_shm_unmap(sqlite3_file *file, int delete_flag)
 {
-    sqlite3_file *real = ((batch_file_t *) file)->real;
-    if (real->pMethods->iVersion < 2)
+    batch_file_t *f = (batch_file_t *) file;
+    if (f->real->pMethods->iVersion < 2)
         return SQLITE_OK;
-    return real->pMethods->xShmUnmap(real, delete_flag);
+    s_flush_both(f);
+    return f->real->pMethods->xShmUnmap(f->real, delete_flag);
 }
 
 static int s_fetch(sqlite3_file *file, sqlite3_int64 offset, int n, void **out)
@@ -279,7 +307,7 @@ static int s_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int fl
     f->base.pMethods = f->real->pMethods ? &s_io : NULL;
     if (rc != SQLITE_OK || !f->real->pMethods || !(flags & SQLITE_OPEN_WAL))
         return rc;
-    f->is_wal = 1;
+    f->batching = 1;
     /* The main database was opened through this VFS too: it is one of ours. */
     sqlite3_file *db = sqlite3_database_file_object(name);
     if (db && db->pMethods == &s_io) {
