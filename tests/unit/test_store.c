@@ -1342,13 +1342,14 @@ static void test_full_disk(void **state)
 }
 
 /* A VFS that forwards to the default one but can make every fsync fail, as a disk that has
- * started losing writes does, or every write to a WAL; it counts the writes to WAL files. The
+ * started losing writes does, or every write to a WAL; it counts the writes to WAL and database
+ * files. The
  * store opens it under its own batching layer (lib/store_vfs.c), so it sees what reaches the
  * disk. */
 typedef struct {
     sqlite3_file base;
     sqlite3_file *real;
-    int wal;
+    int wal, main_db;
 } faulty_file_t;
 
 static sqlite3_vfs *s_real_vfs;
@@ -1356,6 +1357,7 @@ static int s_fail_syncs;
 static int s_sync_calls;
 static int s_fail_wal_writes;
 static int s_wal_writes;
+static int s_db_writes;
 
 #define REAL(f) (((faulty_file_t *) (f))->real)
 
@@ -1369,6 +1371,7 @@ static int s_f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 }
 static int s_f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
+    s_db_writes += ((faulty_file_t *) f)->main_db;
     if (((faulty_file_t *) f)->wal) {
         s_wal_writes++;
         if (s_fail_wal_writes)
@@ -1454,6 +1457,7 @@ static int s_faulty_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file,
     faulty_file_t *f = (faulty_file_t *) file;
     f->real = (sqlite3_file *) (f + 1);
     f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    f->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
     int rc = s_real_vfs->xOpen(s_real_vfs, name, f->real, flags, out_flags);
     f->base.pMethods = f->real->pMethods ? &s_faulty_io : NULL;
     return rc;
@@ -1543,7 +1547,7 @@ static void s_expect_envelope(fx_store_t *store, int n)
 
 /* A group commit reaches the WAL in a few writes, not two per page (lib/store_vfs.c), and all
  * of it is in the file: for a connection of its own while the store is open, and after it is
- * closed and reopened. */
+ * closed and reopened. The checkpoint at closing copies the pages back in a few writes too. */
 static void test_wal_writes_together(void **state)
 {
     fixture_t *fx = *state;
@@ -1559,7 +1563,13 @@ static void test_wal_writes_together(void **state)
     assert_true(s_wal_writes > 0);
     assert_true(s_wal_writes <= 10);
     assert_int_equal(s_raw_int(fx->path, "SELECT count(*) FROM messages"), MESSAGES);
+    s_db_writes = 0;
     fx_store_destroy(&store);
+    assert_true(s_db_writes > 0);
+    assert_true(s_db_writes <= 25); /* one per page would be more than 50 */
+    char wal[512];
+    snprintf(wal, sizeof wal, "%s-wal", fx->path);
+    assert_int_equal(access(wal, F_OK), -1); /* all of it copied back: the WAL is gone */
     store = s_open(fx->path, &(fx_store_options_t){.check = FX_STORE_CHECK_FULL});
     s_expect_whole(store, MESSAGES);
     for (int n = 1; n <= MESSAGES; n += 37)
