@@ -157,8 +157,20 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
         return;
     fx_store_audit_entry_t entry = {
         .event = "received", .actor = session->principal, .msg_id = received->msg_id.data};
-    fx_err_t rc = fx_store_delivery_received(self->store, received->msg_id.data, session->principal,
-                                             server_audited(&entry), &changed);
+    /* A DELIVER of this session names its delivery row; any other RECEIVED (one from before a
+     * reconnection, or a repeated one) finds it through the msg_id. */
+    char key[2 * FX_MSG_ID_BYTES + 1];
+    fx_hex(received->msg_id.data, FX_MSG_ID_BYTES, key);
+    in_flight_t *flight = zhashx_lookup(session->in_flight, key);
+    fx_err_t rc = FX_ERR_NOT_FOUND;
+    if (flight) {
+        rc = fx_store_delivery_received_seq(self->store, flight->seq, session->principal,
+                                            server_audited(&entry));
+        changed = rc == FX_OK;
+    }
+    if (rc == FX_ERR_NOT_FOUND)
+        rc = fx_store_delivery_received(self->store, received->msg_id.data, session->principal,
+                                        server_audited(&entry), &changed);
     if (rc == FX_ERR_NOT_FOUND)
         return; /* pruned, or never for this principal: nothing to do */
     if (rc != FX_OK) {
@@ -169,12 +181,9 @@ void handle_received(server_t *self, session_t *session, const Fusion__Received 
         self->metrics.received++;
         referral_received(self, session->principal, received->msg_id.data);
     }
-    char key[2 * FX_MSG_ID_BYTES + 1];
-    fx_hex(received->msg_id.data, FX_MSG_ID_BYTES, key);
-    size_t bytes = (size_t) (uintptr_t) zhashx_lookup(session->in_flight, key);
-    if (bytes) {
+    if (flight) {
+        session->in_flight_bytes -= flight->bytes;
         zhashx_delete(session->in_flight, key);
-        session->in_flight_bytes -= bytes;
     }
     server_note_room(self, session);
 }

@@ -234,6 +234,12 @@ static int s_reload(server_t *self, int first)
 
 /* ---- Sessions ----------------------------------------------------------------------------- */
 
+static void s_in_flight_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
 static void s_session_free(void **item)
 {
     session_t *session = *item;
@@ -322,6 +328,7 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
         session = fx_calloc(1, sizeof *session);
         session->routing_id = zframe_dup(routing_id);
         session->in_flight = zhashx_new();
+        zhashx_set_destructor(session->in_flight, s_in_flight_free);
         snprintf(session->principal, sizeof session->principal, "%s", principal);
         zhashx_insert(self->sessions, key, session);
         session_t *previous = zhashx_lookup(self->session_of, principal);
@@ -722,8 +729,12 @@ void server_deliver(server_t *self, const char *principal)
         }
         char key[2 * FX_MSG_ID_BYTES + 1];
         fx_hex(p->msg_id, FX_MSG_ID_BYTES, key);
-        if (zhashx_insert(session->in_flight, key, (void *) (uintptr_t) len) == 0)
+        in_flight_t *flight = fx_calloc(1, sizeof *flight);
+        *flight = (in_flight_t){.bytes = len, .seq = p->seq};
+        if (zhashx_insert(session->in_flight, key, flight) == 0)
             session->in_flight_bytes += len;
+        else
+            free(flight);
         fx_store_audit_entry_t delivered = {.event = "delivered",
                                             .actor = "broker",
                                             .subject = principal,

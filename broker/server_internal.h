@@ -20,12 +20,18 @@
 
 #define LOG_HELD_BYTES (16 * 1024) /* log lines of one group held at most, then written */
 
+/* A DELIVER sent and not yet RECEIVED. */
+typedef struct {
+    size_t bytes; /* its frame's */
+    int64_t seq;  /* its delivery's (fx_store_pending_t.seq) */
+} in_flight_t;
+
 /* One connection of a principal (a ROUTER routing id). */
 typedef struct {
     zframe_t *routing_id;
     char principal[FX_ID_MAX];
     size_t window;          /* the agent's CREDIT: most DELIVERs in flight */
-    zhashx_t *in_flight;    /* DELIVERs sent and not yet RECEIVED: msg_id (hex) -> frame bytes */
+    zhashx_t *in_flight;    /* DELIVERs sent and not yet RECEIVED: msg_id (hex) -> in_flight_t */
     size_t in_flight_bytes; /* their sum, held in the transport's queues at worst */
     bool drained;           /* the last delivery round sent everything pending in the store */
     bool noted;             /* in the server's to_deliver list */

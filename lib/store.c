@@ -183,6 +183,7 @@ typedef enum {
     ST_DELIVERY_SENT,
     ST_DELIVERY_EXISTS,
     ST_DELIVERY_RECEIVED,
+    ST_DELIVERY_RECEIVED_SEQ,
     ST_DELIVERY_STATE,
     ST_DELIVERY_RESET,
     ST_PENDING_COUNT_ALL,
@@ -259,6 +260,9 @@ static const char *const s_sql[ST_COUNT_] = {
         "UPDATE deliveries SET state = 2, received_at = ?3, received_entry = ?4"
         " WHERE message = (SELECT id FROM messages WHERE msg_id = ?1) AND recipient = ?2"
         " AND state <> 2",
+    [ST_DELIVERY_RECEIVED_SEQ] =
+        "UPDATE deliveries SET state = 2, received_at = ?3, received_entry = ?4"
+        " WHERE seq = ?1 AND recipient = ?2 AND state <> 2",
     [ST_DELIVERY_STATE] = "SELECT d.state, d.attempts FROM deliveries AS d"
                           " JOIN messages AS m ON m.id = d.message"
                           " WHERE m.msg_id = ?1 AND d.recipient = ?2",
@@ -963,7 +967,7 @@ prepare:
                                     &self->st[i], NULL);
         if (rc != SQLITE_OK && opt->read_only &&
             (i == ST_AUDIT_FILE_EXERCISE || i == ST_AUDIT_OF_EXERCISE || i == ST_DELIVERY_SENT ||
-             i == ST_DELIVERY_RECEIVED)) {
+             i == ST_DELIVERY_RECEIVED || i == ST_DELIVERY_RECEIVED_SEQ)) {
             self->st[i] = NULL;
             continue;
         }
@@ -1592,6 +1596,25 @@ fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_ST
     if (changed_p)
         *changed_p = err == FX_OK && changes > 0;
     return err;
+}
+
+fx_err_t fx_store_delivery_received_seq(fx_store_t *self, int64_t seq, const char *recipient,
+                                        const fx_store_audit_entry_t *entry)
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!s_text_ok(recipient, FX_ID_MAX) || (entry && !s_audit_entry_ok(entry)))
+        return FX_ERR_INVALID;
+    sqlite3_stmt *stmt = self->st[ST_DELIVERY_RECEIVED_SEQ];
+    if (!stmt) /* read-only, and older than the entry columns */
+        return FX_ERR_INVALID;
+    sqlite3_bind_int64(stmt, 1, seq);
+    s_bind_text(stmt, 2, recipient);
+    sqlite3_bind_int64(stmt, 3, fx_now_ms());
+    int changes = 0;
+    err = s_delivery_change(self, stmt, 4, entry, &changes);
+    return err == FX_OK && changes == 0 ? FX_ERR_NOT_FOUND : err;
 }
 
 fx_err_t fx_store_delivery_reset(fx_store_t *self, const char *recipient, int64_t sent_before_ms,

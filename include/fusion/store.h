@@ -234,6 +234,13 @@ fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_ST
                                     const char *recipient, const fx_store_audit_entry_t *entry,
                                     bool *changed_p) FX_WUR;
 
+/* As fx_store_delivery_received for the delivery seq (fx_store_pending_t.seq) of recipient,
+ * found by its row id instead of through the msg_id index, whose pages are random. FX_OK if it
+ * changed to RECEIVED; FX_ERR_NOT_FOUND if it did not, being RECEIVED already or no delivery of
+ * recipient (fx_store_delivery_received tells the two apart). */
+fx_err_t fx_store_delivery_received_seq(fx_store_t *self, int64_t seq, const char *recipient,
+                                        const fx_store_audit_entry_t *entry) FX_WUR;
+
 /* Puts recipient's SENT deliveries last sent before sent_before_ms back to PENDING: all of them
  * on a reconnect (sent_before_ms = now), or those unacknowledged for too long (now - retry).
  * *count_p (may be NULL) gets how many. */

@@ -537,6 +537,21 @@ static void test_delivery_order_and_states(void **state)
     int64_t oldest = 0;
     assert_int_equal(fx_store_oldest_pending(store, &oldest), FX_OK);
     assert_true(oldest >= before && oldest <= after);
+
+    /* Received by the delivery's seq: only the recipient's own, and once. */
+    int64_t seq1 = s_pending_seq(store, RECIPIENT2, 1);
+    assert_int_equal(fx_store_delivery_received_seq(store, seq1, RECIPIENT1, NULL),
+                     FX_ERR_NOT_FOUND);
+    assert_int_equal(fx_store_delivery_received_seq(store, seq1, RECIPIENT2, NULL), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[1], RECIPIENT2, &dstate, NULL), FX_OK);
+    assert_int_equal(dstate, FX_DELIVERY_RECEIVED);
+    assert_int_equal(fx_store_delivery_received_seq(store, seq1, RECIPIENT2, NULL),
+                     FX_ERR_NOT_FOUND);
+    assert_int_equal(fx_store_delivery_received(store, id[1], RECIPIENT2, NULL, &changed), FX_OK);
+    assert_false(changed);
+    assert_int_equal(fx_store_delivery_received_seq(store, 9999, RECIPIENT2, NULL),
+                     FX_ERR_NOT_FOUND);
+    s_expect_pending(store, RECIPIENT2, 0, 10, (const int[]){5, 3}, 2);
     fx_store_destroy(&store);
 
     /* States survive a restart. */
