@@ -885,7 +885,7 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
 
     int flags = (opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
                 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-    /* A writer's WAL writes go out together (lib/store_vfs.h). */
+    /* A writer's WAL writes, and its checkpoints', go out together (lib/store_vfs.h). */
     const char *vfs = opt->read_only ? opt->vfs : store_vfs_batching(opt->vfs);
     if (!opt->read_only && !vfs) {
         snprintf(why, FX_STORE_WHY_SIZE, "cannot open %s: no SQLite VFS called %s", self->path,
@@ -1574,23 +1574,37 @@ fx_err_t fx_store_delivery_sent(fx_store_t *self, int64_t seq, int64_t now_ms,
     return err == FX_OK && !row ? FX_ERR_NOT_FOUND : err;
 }
 
+/* A RECEIVED of recipient's delivery of msg_id, or without msg_id of the delivery seq; the rows
+ * it changed (0 or 1) in *changes_p. */
+static fx_err_t s_delivery_received(fx_store_t *self, const uint8_t *msg_id, int64_t seq,
+                                    const char *recipient, const fx_store_audit_entry_t *entry,
+                                    int *changes_p)
+{
+    *changes_p = 0;
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!s_text_ok(recipient, FX_ID_MAX) || (entry && !s_audit_entry_ok(entry)))
+        return FX_ERR_INVALID;
+    sqlite3_stmt *stmt = self->st[msg_id ? ST_DELIVERY_RECEIVED : ST_DELIVERY_RECEIVED_SEQ];
+    if (!stmt) /* read-only, and older than the entry columns */
+        return FX_ERR_INVALID;
+    if (msg_id)
+        s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
+    else
+        sqlite3_bind_int64(stmt, 1, seq);
+    s_bind_text(stmt, 2, recipient);
+    sqlite3_bind_int64(stmt, 3, fx_now_ms());
+    return s_delivery_change(self, stmt, 4, entry, changes_p);
+}
+
 fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                     const char *recipient, const fx_store_audit_entry_t *entry,
                                     bool *changed_p)
 {
-    fx_err_t err = s_usable(self);
-    if (err != FX_OK)
-        return err;
-    if (!msg_id || !s_text_ok(recipient, FX_ID_MAX) || (entry && !s_audit_entry_ok(entry)))
-        return FX_ERR_INVALID;
-    sqlite3_stmt *stmt = self->st[ST_DELIVERY_RECEIVED];
-    if (!stmt) /* read-only, and older than the entry columns */
-        return FX_ERR_INVALID;
-    s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
-    s_bind_text(stmt, 2, recipient);
-    sqlite3_bind_int64(stmt, 3, fx_now_ms());
     int changes = 0;
-    err = s_delivery_change(self, stmt, 4, entry, &changes);
+    fx_err_t err =
+        msg_id ? s_delivery_received(self, msg_id, 0, recipient, entry, &changes) : FX_ERR_INVALID;
     if (err == FX_OK && changes == 0) /* RECEIVED already, or no such delivery */
         err = fx_store_delivery_state(self, msg_id, recipient, NULL, NULL);
     if (changed_p)
@@ -1601,19 +1615,8 @@ fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_ST
 fx_err_t fx_store_delivery_received_seq(fx_store_t *self, int64_t seq, const char *recipient,
                                         const fx_store_audit_entry_t *entry)
 {
-    fx_err_t err = s_usable(self);
-    if (err != FX_OK)
-        return err;
-    if (!s_text_ok(recipient, FX_ID_MAX) || (entry && !s_audit_entry_ok(entry)))
-        return FX_ERR_INVALID;
-    sqlite3_stmt *stmt = self->st[ST_DELIVERY_RECEIVED_SEQ];
-    if (!stmt) /* read-only, and older than the entry columns */
-        return FX_ERR_INVALID;
-    sqlite3_bind_int64(stmt, 1, seq);
-    s_bind_text(stmt, 2, recipient);
-    sqlite3_bind_int64(stmt, 3, fx_now_ms());
     int changes = 0;
-    err = s_delivery_change(self, stmt, 4, entry, &changes);
+    fx_err_t err = s_delivery_received(self, NULL, seq, recipient, entry, &changes);
     return err == FX_OK && changes == 0 ? FX_ERR_NOT_FOUND : err;
 }
 
