@@ -365,7 +365,7 @@ void publish_check_run(publish_check_t *check)
     check->done = true;
     check->env = NULL;
     check->verified = FX_ERR_SENDER_MISMATCH;
-    check->decoded = fx_envelope_from_message(check->message, &check->env);
+    check->decoded = fx_envelope_borrow(check->message, &check->env);
     if (check->decoded != FX_OK || !check->sender)
         return;
     /* A header naming someone else is rejected for that (check 2) before any signature work. */

@@ -65,9 +65,9 @@ typedef struct {
     const Fusion__Envelope *message; /* in the decoded frame (not owned) */
     const fx_cert_t *sender;         /* the authenticated principal's certificate (not owned) */
     bool done;                       /* publish_check_run ran with these inputs */
-    fx_err_t decoded;                /* fx_envelope_from_message's answer */
+    fx_err_t decoded;                /* fx_envelope_borrow's answer */
     fx_err_t verified;  /* fx_envelope_verify's, or FX_ERR_SENDER_MISMATCH when not tried */
-    fx_envelope_t *env; /* owned; NULL unless decoded is FX_OK */
+    fx_envelope_t *env; /* owned; reads message, so freed before the frame; NULL unless decoded */
 } publish_check_t;
 
 /* Decodes check->message and verifies it against check->sender; thread-safe (it reads only its

@@ -4,6 +4,7 @@
 #include "fusion/envelope.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 struct fx_envelope {
     Fusion__Envelope *msg;  /* as decoded; owns the header bytes */
+    bool borrowed;          /* msg is the caller's (fx_envelope_borrow): never freed here */
     Fusion__Header *header; /* decoded from msg->header */
     int verified;           /* fx_envelope_verify succeeded, or we sealed it */
 };
@@ -221,39 +223,41 @@ static fx_err_t s_check_canonical(const Fusion__Header *h, const uint8_t *bytes,
     return rc;
 }
 
+/* An envelope over msg, decoded and checked by the codec already, once its header and the
+ * rest pass the checks of fx_envelope_decode. On success the envelope owns msg unless
+ * borrowed; on failure msg is left to the caller. */
+static fx_err_t s_envelope_over(Fusion__Envelope *msg, bool borrowed, fx_envelope_t **env_p)
+{
+    Fusion__Header *header = NULL;
+    if (msg->header.len == 0)
+        return FX_ERR_MALFORMED;
+    fx_err_t rc =
+        fx_codec_decode(FX_MSG_HEADER, msg->header.data, msg->header.len, (void **) &header);
+    if (rc == FX_OK)
+        rc = s_check_canonical(header, msg->header.data, msg->header.len);
+    if (rc == FX_OK)
+        rc = s_check_header(header);
+    if (rc == FX_OK)
+        rc = s_check_envelope(msg, header);
+    if (rc != FX_OK) {
+        fx_codec_free(header);
+        return rc;
+    }
+    fx_envelope_t *self = fx_calloc(1, sizeof *self);
+    self->msg = msg;
+    self->borrowed = borrowed;
+    self->header = header;
+    *env_p = self;
+    return FX_OK;
+}
+
 fx_err_t fx_envelope_decode(const uint8_t *data, size_t len, fx_envelope_t **env_p)
 {
     *env_p = NULL;
     Fusion__Envelope *msg = NULL;
-    Fusion__Header *header = NULL;
     fx_err_t rc = fx_codec_decode(FX_MSG_ENVELOPE, data, len, (void **) &msg);
-    if (rc != FX_OK)
-        goto cleanup;
-    if (msg->header.len == 0) {
-        rc = FX_ERR_MALFORMED;
-        goto cleanup;
-    }
-    rc = fx_codec_decode(FX_MSG_HEADER, msg->header.data, msg->header.len, (void **) &header);
-    if (rc != FX_OK)
-        goto cleanup;
-    rc = s_check_canonical(header, msg->header.data, msg->header.len);
-    if (rc != FX_OK)
-        goto cleanup;
-    rc = s_check_header(header);
-    if (rc != FX_OK)
-        goto cleanup;
-    rc = s_check_envelope(msg, header);
-    if (rc != FX_OK)
-        goto cleanup;
-    fx_envelope_t *self = fx_calloc(1, sizeof *self);
-    self->msg = msg;
-    self->header = header;
-    msg = NULL;
-    header = NULL;
-    *env_p = self;
-cleanup:
-    fx_codec_free(header);
-    fx_codec_free(msg);
+    if (rc == FX_OK && (rc = s_envelope_over(msg, false, env_p)) != FX_OK)
+        fx_codec_free(msg);
     return rc;
 }
 
@@ -272,13 +276,25 @@ fx_err_t fx_envelope_from_message(const Fusion__Envelope *msg, fx_envelope_t **e
     return rc;
 }
 
+fx_err_t fx_envelope_borrow(const Fusion__Envelope *msg, fx_envelope_t **env_p)
+{
+    *env_p = NULL;
+    if (!msg)
+        return FX_ERR_MALFORMED;
+    if (fx_codec_size(msg) > FX_MAX_ENVELOPE_BYTES)
+        return FX_ERR_TOO_LARGE;
+    /* Not written through: every use of an envelope's message reads it. */
+    return s_envelope_over((Fusion__Envelope *) msg, true, env_p);
+}
+
 void fx_envelope_destroy(fx_envelope_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     fx_envelope_t *self = *self_p;
     fx_codec_free(self->header);
-    fx_codec_free(self->msg);
+    if (!self->borrowed)
+        fx_codec_free(self->msg);
     free(self);
     *self_p = NULL;
 }

@@ -78,6 +78,11 @@ fx_err_t fx_envelope_decode(const uint8_t *data, size_t len, fx_envelope_t **env
 /* The same as fx_envelope_decode for an Envelope already decoded inside a Frame (copies it). */
 fx_err_t fx_envelope_from_message(const Fusion__Envelope *msg, fx_envelope_t **env_p) FX_WUR;
 
+/* The same without the copy: the envelope reads msg, which must outlive it and not change.
+ * Everything fx_envelope_decode checks is checked (msg came from fx_codec_decode, which refused
+ * unknown fields and values throughout). */
+fx_err_t fx_envelope_borrow(const Fusion__Envelope *msg, fx_envelope_t **env_p) FX_WUR;
+
 /* Frees the envelope; sets *self_p to NULL. Accepts NULL. */
 void fx_envelope_destroy(fx_envelope_t **self_p);
 

@@ -188,6 +188,21 @@ static void test_round_trip(void **state)
     fx_envelope_encode(again, &data2, &len2);
     assert_int_equal(len, len2);
     assert_memory_equal(data, data2, len);
+    free(data2);
+
+    /* And read where it is, without the copy: destroying that envelope leaves the message to
+     * its owner, whole. */
+    fx_envelope_t *borrowed = NULL;
+    assert_int_equal(fx_envelope_borrow(fx_envelope_message(env), &borrowed), FX_OK);
+    assert_ptr_equal(fx_envelope_message(borrowed), fx_envelope_message(env));
+    assert_int_equal(
+        fx_envelope_verify(borrowed, s_ids[SENDER], fx_keys_sign_public(s_keys[SENDER])), FX_OK);
+    fx_envelope_destroy(&borrowed);
+    fx_envelope_encode(env, &data2, &len2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(data, data2, len);
+    assert_int_equal(fx_envelope_borrow(NULL, &borrowed), FX_ERR_MALFORMED);
+    assert_null(borrowed);
 
     free(data2);
     free(data);
@@ -879,6 +894,16 @@ static void test_corrupt_fixtures(void **state)
         if (env) /* a valid structure signed by nobody we know */
             assert_int_equal(s_verify(env), FX_ERR_BAD_SIGNATURE);
         fx_envelope_destroy(&env);
+        /* The same answer for the envelope of a decoded frame, read in place (the broker's). */
+        Fusion__Envelope *msg = NULL;
+        if (fx_codec_decode(FX_MSG_ENVELOPE, data, len, (void **) &msg) == FX_OK) {
+            rc = fx_envelope_borrow(msg, &env);
+            if (rc != cases[i].expect)
+                fail_msg("%s borrowed: expected %s, got %s", cases[i].file,
+                         fx_err_code(cases[i].expect), fx_err_code(rc));
+            fx_envelope_destroy(&env);
+            fx_codec_free(msg);
+        }
         free(data);
     }
 }
