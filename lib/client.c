@@ -1109,7 +1109,8 @@ static fx_err_t s_delivery_new(Fusion__Frame *frame, fx_delivery_t **delivery_p)
         fx_codec_free(frame);
         return FX_ERR_MALFORMED;
     }
-    fx_err_t rc = fx_envelope_from_message(frame->deliver->envelope, &envelope);
+    /* Read in place: the delivery keeps the frame, and frees the envelope first. */
+    fx_err_t rc = fx_envelope_borrow(frame->deliver->envelope, &envelope);
     if (rc != FX_OK) {
         fx_codec_free(frame);
         return rc;
