@@ -86,25 +86,26 @@ typedef struct {
 typedef struct {
     region_t region;
     int cores;
-    size_t messages;        /* BENCH_MESSAGES: the throughput run */
-    double latency_seconds; /* BENCH_LATENCY_SECONDS: the paced run */
-    size_t n_agents;        /* BENCH_AGENTS */
-    size_t subscriptions;   /* BENCH_SUBSCRIPTIONS */
-    size_t stored;          /* BENCH_STORED */
-    double idle_seconds;    /* BENCH_IDLE_SECONDS */
-    size_t audit_messages;  /* BENCH_AUDIT_MESSAGES: each run of the audit-cost comparison */
-    const char *noaudit;    /* the bench-only broker without audit appends, or NULL */
-    double verify_us;       /* CPU time of one Ed25519 verification */
-    double verify_rate_n;   /* verifications per second on cores threads */
-    double verify_rate_1;   /* and on one thread */
-    double sign_us;         /* CPU time of one Ed25519 signature */
-    double box_seal_us;     /* CPU time of one sealed section key (crypto_box_seal) */
-    double broker_cpu_us;   /* broker CPU per accepted, committed, delivered message */
-    double hop_curve_us;    /* forwarder CPU per message of the bare CURVE ZeroMQ hop */
-    double hop_plain_us;    /* and of the same hop without CURVE */
-    size_t hop_messages;    /* BENCH_HOP_MESSAGES: each run of the hop floor */
-    const char *hop;        /* the forwarder of the hop floor (hop_forwarder) */
-    const char *mosquitto;  /* the Mosquitto peer (peer_mosquitto), or NULL: not built */
+    size_t messages;          /* BENCH_MESSAGES: the throughput run */
+    double latency_seconds;   /* BENCH_LATENCY_SECONDS: the paced run */
+    const char *latency_file; /* BENCH_LATENCY_FILE: each paced message's times, or NULL */
+    size_t n_agents;          /* BENCH_AGENTS */
+    size_t subscriptions;     /* BENCH_SUBSCRIPTIONS */
+    size_t stored;            /* BENCH_STORED */
+    double idle_seconds;      /* BENCH_IDLE_SECONDS */
+    size_t audit_messages;    /* BENCH_AUDIT_MESSAGES: each run of the audit-cost comparison */
+    const char *noaudit;      /* the bench-only broker without audit appends, or NULL */
+    double verify_us;         /* CPU time of one Ed25519 verification */
+    double verify_rate_n;     /* verifications per second on cores threads */
+    double verify_rate_1;     /* and on one thread */
+    double sign_us;           /* CPU time of one Ed25519 signature */
+    double box_seal_us;       /* CPU time of one sealed section key (crypto_box_seal) */
+    double broker_cpu_us;     /* broker CPU per accepted, committed, delivered message */
+    double hop_curve_us;      /* forwarder CPU per message of the bare CURVE ZeroMQ hop */
+    double hop_plain_us;      /* and of the same hop without CURVE */
+    size_t hop_messages;      /* BENCH_HOP_MESSAGES: each run of the hop floor */
+    const char *hop;          /* the forwarder of the hop floor (hop_forwarder) */
+    const char *mosquitto;    /* the Mosquitto peer (peer_mosquitto), or NULL: not built */
     uint64_t next_request_id;
     uint8_t *content; /* the plaintext of every message (an encoded SectionContent) */
     size_t content_len;
@@ -1341,6 +1342,32 @@ cleanup:
     return rc;
 }
 
+/* One line per paced message, for a look at the tail in time (docs/bench.md): seconds since
+ * the first send, then milliseconds to its ACCEPTED and to its DELIVER (-1: none came). */
+static int s_latency_write(const char *path, const double *sent, const double *answered,
+                           const double *delivered, size_t count)
+{
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        fprintf(stderr, "bench_broker: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t slow = 0;
+    for (size_t i = 0; i < count; i++) {
+        double accepted = answered[i] > 0 ? (answered[i] - sent[i]) * 1000.0 : -1;
+        double deliver = delivered[i] > 0 ? (delivered[i] - sent[i]) * 1000.0 : -1;
+        slow += accepted > 3.0;
+        fprintf(out, "%.6f %.3f %.3f\n", sent[i] - sent[0], accepted, deliver);
+    }
+    if (fclose(out) != 0) {
+        fprintf(stderr, "bench_broker: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    s_progress("latencies of %zu messages in %s (%zu took over 3 ms to their ACCEPTED)", count,
+               path, slow);
+    return 0;
+}
+
 /* The paced run, against its floor: a DIRECTORY round trip through the same broker at the same
  * pace, plus one verification, plus one durable commit of one message, at the same percentile. */
 static int s_measure_latency(bench_t *bench, zsock_t *publisher, zsock_t *consumer)
@@ -1413,6 +1440,9 @@ static int s_measure_latency(bench_t *bench, zsock_t *publisher, zsock_t *consum
         rc = -1;
         goto cleanup;
     }
+    if (bench->latency_file &&
+        (rc = s_latency_write(bench->latency_file, sent, answered, delivered, count)) != 0)
+        goto cleanup;
     n = s_latencies(sent, answered, count, ms);
     snprintf(name, sizeof name, "latency: PUBLISH->ACCEPTED p50 at %.0f msg/s", LATENCY_RATE);
     bench_report(name, s_percentile(ms, n, 50), "ms", floor_p50);
@@ -2022,6 +2052,7 @@ int main(void)
     bench.cores = cores > 0 ? (int) cores : 1;
     bench.messages = s_env_size("BENCH_MESSAGES", 20000);
     bench.latency_seconds = (double) s_env_size("BENCH_LATENCY_SECONDS", 3);
+    bench.latency_file = getenv("BENCH_LATENCY_FILE");
     bench.n_agents = s_env_size("BENCH_AGENTS", 1000);
     bench.subscriptions = s_env_size("BENCH_SUBSCRIPTIONS", 10000);
     bench.stored = s_env_size("BENCH_STORED", 100000);
