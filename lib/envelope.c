@@ -261,17 +261,25 @@ fx_err_t fx_envelope_decode(const uint8_t *data, size_t len, fx_envelope_t **env
     return rc;
 }
 
+/* What an Envelope decoded inside a Frame must be before it is taken as one: present, and
+ * within the envelope's own size cap (a frame's is larger). */
+static fx_err_t s_message_fits(const Fusion__Envelope *msg)
+{
+    if (!msg)
+        return FX_ERR_MALFORMED;
+    return fx_codec_size(msg) > FX_MAX_ENVELOPE_BYTES ? FX_ERR_TOO_LARGE : FX_OK;
+}
+
 fx_err_t fx_envelope_from_message(const Fusion__Envelope *msg, fx_envelope_t **env_p)
 {
     *env_p = NULL;
-    if (!msg)
-        return FX_ERR_MALFORMED;
-    if (fx_codec_size(msg) > FX_MAX_ENVELOPE_BYTES)
-        return FX_ERR_TOO_LARGE;
+    fx_err_t rc = s_message_fits(msg);
+    if (rc != FX_OK)
+        return rc;
     uint8_t *data = NULL;
     size_t len = 0;
     fx_codec_encode(msg, &data, &len);
-    fx_err_t rc = fx_envelope_decode(data, len, env_p);
+    rc = fx_envelope_decode(data, len, env_p);
     free(data);
     return rc;
 }
@@ -279,12 +287,9 @@ fx_err_t fx_envelope_from_message(const Fusion__Envelope *msg, fx_envelope_t **e
 fx_err_t fx_envelope_borrow(const Fusion__Envelope *msg, fx_envelope_t **env_p)
 {
     *env_p = NULL;
-    if (!msg)
-        return FX_ERR_MALFORMED;
-    if (fx_codec_size(msg) > FX_MAX_ENVELOPE_BYTES)
-        return FX_ERR_TOO_LARGE;
+    fx_err_t rc = s_message_fits(msg);
     /* Not written through: every use of an envelope's message reads it. */
-    return s_envelope_over((Fusion__Envelope *) msg, true, env_p);
+    return rc == FX_OK ? s_envelope_over((Fusion__Envelope *) msg, true, env_p) : rc;
 }
 
 void fx_envelope_destroy(fx_envelope_t **self_p)
