@@ -4,7 +4,8 @@
 # phase) and records the traffic broker with perf from its start to its exit, then prints the
 # top symbols (self time), the broker's functions with their callees (DWARF call graphs, so no
 # frame pointers are needed) and the shares of each library. Needs perf (Debian: linux-perf).
-# Usage: tests/bench/profile.sh BUILD_DIR [MESSAGES]   (make bench-build first)
+# Usage: tests/bench/profile.sh BUILD_DIR [MESSAGES]   (make bench-build first); PROFILE_HZ sets
+# the sampling rate (default 499 a second).
 build=${1:?usage: tests/bench/profile.sh BUILD_DIR [MESSAGES]}
 messages=${2:-50000}
 out=build/bench/profile
@@ -17,7 +18,7 @@ phase_start "$build" "$messages" "$out" ||
     { echo "profile: the bench did not start a broker" >&2; exit 4; }
 pid=$broker
 # perf stops by itself when the broker exits at the end of the phase.
-perf record -q -F 499 --call-graph dwarf,16384 -o "$out/perf.data" -p "$pid" >"$out/perf.log" 2>&1
+perf record -q -F ${PROFILE_HZ:-499} --call-graph dwarf,16384 -o "$out/perf.data" -p "$pid" >"$out/perf.log" 2>&1
 wait "$bench"
 status=$?
 grep -E '^broker: CPU per 1 KiB msg accepted|^floor: CPU time of one Ed25519 verification' "$out/bench.log"
