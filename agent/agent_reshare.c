@@ -386,16 +386,12 @@ static int s_reshare(const char *command, int grant, reshare_opts_t *o, const ch
     uint8_t *plain = NULL;
     size_t len = 0;
     memset(&s, 0, sizeof s); /* opened only once there is something to send */
-    int rc = workflow_inbox_read(command, agent_config_path(o->config), hex, &m);
+    const char *config = agent_config_path(o->config);
+    int rc = grant ? workflow_inbox_read_kind(command, config, hex, FX_KIND_RESHARE_REQUEST, &m)
+                   : workflow_inbox_read(command, config, hex, &m);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     const Fusion__Header *orig = fx_envelope_header(m.env);
-    if (grant && (int) orig->kind != FX_KIND_RESHARE_REQUEST) {
-        fx_cli_error(AGENT_PROG, "%s: message %s is a %s, not a reshare_request; nothing was sent",
-                     command, hex, fx_vocab_name(FX_VOCAB_KIND, (int) orig->kind));
-        rc = FX_EXIT_USAGE;
-        goto cleanup;
-    }
     if (!grant && s_workflow_kind((int) orig->kind)) {
         fx_cli_error(AGENT_PROG, "%s: message %s is a %s, which is not passed on; nothing was sent",
                      command, hex, fx_vocab_name(FX_VOCAB_KIND, (int) orig->kind));
@@ -439,7 +435,7 @@ static int s_reshare(const char *command, int grant, reshare_opts_t *o, const ch
     }
     char label[64];
     snprintf(label, sizeof label, "%s %.8s", command, hex);
-    rc = agent_session_open(&s, command, agent_config_path(o->config), o->timeout_ms);
+    rc = agent_session_open(&s, command, config, o->timeout_ms);
     if (rc == FX_EXIT_OK)
         rc = workflow_send(&s, draft, label);
     if (rc == FX_EXIT_OK && grant)

@@ -141,16 +141,11 @@ int agent_respond(int argc, char **argv)
     workflow_message_t m = {0};
     fx_draft_t *draft = NULL;
     memset(&s, 0, sizeof s); /* opened only once there is something to send */
-    int rc = workflow_inbox_read("respond", agent_config_path(o.config), hex, &m);
+    int rc =
+        workflow_inbox_read_kind("respond", agent_config_path(o.config), hex, FX_KIND_REFERRAL, &m);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     const Fusion__Header *orig = fx_envelope_header(m.env);
-    if ((int) orig->kind != FX_KIND_REFERRAL) {
-        fx_cli_error(AGENT_PROG, "respond: message %s is a %s, not a referral; nothing was sent",
-                     hex, fx_vocab_name(FX_VOCAB_KIND, (int) orig->kind));
-        rc = FX_EXIT_USAGE;
-        goto cleanup;
-    }
     Fusion__ReferralResponse response = FUSION__REFERRAL_RESPONSE__INIT;
     response.status = status;
     response.reason = (char *) (reason ? reason : "");
@@ -425,16 +420,11 @@ int agent_feedback(int argc, char **argv)
     workflow_message_t m = {0};
     fx_draft_t *draft = NULL;
     memset(&s, 0, sizeof s); /* opened only once there is something to send */
-    int rc = workflow_inbox_read("feedback", agent_config_path(o.config), hex, &m);
+    int rc = workflow_inbox_read_kind("feedback", agent_config_path(o.config), hex,
+                                      FX_KIND_CASE_ALERT, &m);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     const Fusion__Header *orig = fx_envelope_header(m.env);
-    if ((int) orig->kind != FX_KIND_CASE_ALERT) {
-        fx_cli_error(AGENT_PROG, "feedback: message %s is a %s, not a case alert; nothing was sent",
-                     hex, fx_vocab_name(FX_VOCAB_KIND, (int) orig->kind));
-        rc = FX_EXIT_USAGE;
-        goto cleanup;
-    }
     Fusion__AlertFeedback feedback = FUSION__ALERT_FEEDBACK__INIT;
     feedback.observation = (char *) observation;
     feedback.location = (char *) (location ? location : "");

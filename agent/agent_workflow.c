@@ -177,6 +177,21 @@ int workflow_inbox_read(const char *command, const char *config_path, const char
     return status;
 }
 
+int workflow_inbox_read_kind(const char *command, const char *config_path, const char *hex,
+                             int kind, workflow_message_t *m)
+{
+    int status = workflow_inbox_read(command, config_path, hex, m);
+    if (status != FX_EXIT_OK)
+        return status;
+    int got = (int) fx_envelope_header(m->env)->kind;
+    if (got == kind)
+        return FX_EXIT_OK;
+    fx_cli_error(AGENT_PROG, "%s: message %s is of kind %s, not %s; nothing was sent", command, hex,
+                 fx_vocab_name(FX_VOCAB_KIND, got), fx_vocab_name(FX_VOCAB_KIND, kind));
+    workflow_message_clear(m);
+    return FX_EXIT_USAGE;
+}
+
 int workflow_text_ok(const char *command, const char *option, const char *text)
 {
     size_t len = strlen(text);

@@ -27,6 +27,10 @@ int workflow_msg_id(const char *command, const char *text, uint8_t msg_id[FX_MSG
  * the exit code after printing the problem (FX_EXIT_USAGE for a msg_id not in the inbox). */
 int workflow_inbox_read(const char *command, const char *config_path, const char *hex,
                         workflow_message_t *m);
+/* workflow_inbox_read of a message that must be of kind (FX_KIND_*): FX_EXIT_USAGE, after
+ * saying what it is instead, for one of another kind. */
+int workflow_inbox_read_kind(const char *command, const char *config_path, const char *hex,
+                             int kind, workflow_message_t *m);
 void workflow_message_clear(workflow_message_t *m);
 
 /* 1 when every recipient in to is covered by the grant's reshare_to (the same id, or a

@@ -99,6 +99,10 @@ jq -e --arg a "$alert" '.kind == "alert_feedback" and .in_reply_to == $a and .se
 before=$(outbox IDN.POLRI.fp1) events=$(broker_events)
 run 2 "feedback on an unknown msg_id" IDN.POLRI.fp1 feedback ffeeddccbbaa99887766554433221100 --observation seen
 contains "$work/err" "no message ffeeddccbbaa99887766554433221100 in the inbox" "the error names the msg_id"
+run 2 "feedback on something that is not an alert" THA.RTP.fp1 feedback "$feedback" --observation seen
+contains "$work/err" "is of kind alert_feedback, not case_alert" "feedback says what the message is"
+run 2 "a response to something that is not a referral" IDN.POLRI.fp1 respond "$alert" acknowledge
+contains "$work/err" "is of kind case_alert, not referral" "respond says what the message is"
 [ "$(outbox IDN.POLRI.fp1)" = "$before" ] || fail "a refused feedback left something in the outbox"
 [ "$(broker_events)" = "$events" ] || fail "a refused feedback reached the broker"
 
@@ -157,7 +161,8 @@ jq -e --arg r "$red" '.kind == "reshare_request" and .in_reply_to == $r' "$work/
     fail "the originator's request: $(cat "$work/request.json")"
 jq -r '.sections[0].notice.text' "$work/request.json" | grep -q "The group transits Malaysia." ||
     fail "the request does not carry the reason"
-run 2 "a grant of something that is not a request" THA.RTP.fp1 reshare-grant "$alert"
+run 2 "a grant of something that is not a request" THA.RTP.fp1 reshare-grant "$feedback"
+contains "$work/err" "is of kind alert_feedback, not reshare_request" "reshare-grant says what the message is"
 run 0 "the originator grants it" THA.RTP.fp1 reshare-grant "$request"
 grant=$(msg_id "$work/out")
 receive IDN.POLRI.fp1 1 "$work/grant.json"
