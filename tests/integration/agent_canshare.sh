@@ -44,6 +44,7 @@ expect 2 "a section option before --section" THA.RTP.fp1 can-share --to IDN.POLR
     --categories operational
 contains "$work/err" "start one with --section" "says to start a section"
 expect 2 "no message at all" THA.RTP.fp1 can-share
+contains "$work/err" "describe the message with options or --draft FILE" "says what to give"
 expect 2 "subscribe refuses a bad hop before any network" MYS.RMP.lo1 subscribe 'MMR>T*>MYS'
 contains "$work/err" "hop 2" "the pattern error names the hop"
 
@@ -112,6 +113,7 @@ expect 0 "a draft file, to an agency" THA.RTP.fp1 can-share --draft "$work/draft
 contains "$work/out" "^IDN.POLRI.fp1:" "the agency's principal is asked about"
 contains "$work/out" "personal_identifiers, victim_identity): YES" "derived labels are asked"
 expect 2 "a draft file and options" THA.RTP.fp1 can-share --draft "$work/draft.yaml" --consent
+contains "$work/err" "give either --draft FILE or the message's options, not both" "says why"
 expect 2 "an agency nobody is in" THA.RTP.fp1 can-share --to NZL.NZP --section green \
     --categories operational
 contains "$work/err" "NZL.NZP is not a principal or agency of the directory" "unknown recipient"
@@ -160,6 +162,7 @@ expect 0 "unsubscribe" MYS.RMP.lo1 unsubscribe 'LKA:CMB>**'
 expect 0 "the list follows" MYS.RMP.lo1 subscriptions --json
 jq -e '.subscriptions | length == 1' "$work/out" >/dev/null || fail "unsubscribe is listed"
 expect 1 "unsubscribing again: no such subscription" MYS.RMP.lo1 unsubscribe 'LKA:CMB>**'
+contains "$work/err" "no such subscription" "the broker's reason is shown"
 
 grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
 finish agent_canshare

@@ -72,6 +72,7 @@ expect 2 "free text without categories" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --s
 contains "$work/err" "needs 'categories'" "free text must be labelled"
 expect 2 "a bad person spec" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber --summary s \
     --person 'name' --yes
+contains "$work/err" "--person: 'name' is not key=value" "the bad spec is named"
 expect 2 "text that is not UTF-8" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
     --summary "$(printf 'caf\351')" --yes
 contains "$work/err" "not valid UTF-8" "says what is wrong with the text"
@@ -81,6 +82,7 @@ expect 2 "no terminal and no --yes" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --secti
     --summary s
 contains "$work/err" "no terminal to confirm" "explains --yes"
 expect 2 "no options and no terminal" THA.RTP.fp1 alert
+contains "$work/err" "no message given" "says what is missing"
 outbox_empty THA.RTP.fp1 "after bad input"
 for who in IDN.POLRI.fp1 IDN.POLRI.lo1 MYS.RMP.lo1; do nothing_for $who "after bad input"; done
 
@@ -145,6 +147,7 @@ expect 2 "alert refuses a referral draft" THA.RTP.fp1 alert --draft "$work/ref.y
 contains "$work/err" "holds a referral, not a case_alert" "kind mismatch explained"
 expect 2 "--draft and options together" THA.RTP.fp1 refer --draft "$work/ref.yaml" \
     --urgency urgent --yes
+contains "$work/err" "give either --draft FILE or the message's options, not both" "says why"
 
 # --- the guided prompt on a terminal ---------------------------------------------------------
 # Answers: audience, recipients (a wrong list, then a right one), route, stage, purpose, subject role, consent, agreement, urgency,

@@ -139,6 +139,7 @@ contains "$work/err" "no message 0123456789abcdef0123456789abcdef in the inbox" 
 expect 2 "a malformed msg_id" IDN.POLRI.fp1 show 12345
 contains "$work/err" "is not a msg_id" "says what a msg_id is"
 expect 1 "another principal's message is not in its inbox" THA.OAG.pros1 show "$sixth"
+contains "$work/err" "no message $sixth in the inbox of THA.OAG.pros1" "names the msg_id and the inbox"
 
 grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
 finish agent_inbox

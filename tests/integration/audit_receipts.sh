@@ -91,6 +91,7 @@ contains "$work/out" "checkpoint's signature does not verify" "altered checkpoin
 expect 1 "a checkpoint signed by another key" THA.RTP.fp1 receipt "$id" --verify "$work/forged.bin"
 contains "$work/out" "checkpoint's signature does not verify" "another key named"
 expect 1 "another message's receipt" THA.RTP.fp1 receipt 0123456789abcdef0123456789abcdef --verify "$work/receipt.bin"
+contains "$work/out" "the receipt is for another message" "says why it does not verify"
 
 # A larger tree: the proof of an early entry then takes complete subtrees of 256 entries and
 # more from the broker's memory (audit_tree.c, KEPT_LEVEL 8) and the rest from the stored leaves.

@@ -197,6 +197,7 @@ receive IDN.POLRI.fp1 1 "$work/queued.json"
 
 broker_stop
 expect 5 "send again while the broker is down" THA.RTP.fp1 send "$drafts/notice.yaml" --yes --timeout 1
+contains "$work/err" "the draft is queued in the outbox" "says the draft is queued"
 broker_start || exit 1
 # fusion-agent itself in the background (not the agent function, whose subshell a kill would
 # stop while fusion-agent ran on).

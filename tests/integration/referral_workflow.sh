@@ -149,6 +149,7 @@ contains "$work/err" "no message 00112233445566778899aabbccddeeff in the inbox" 
 run 2 "respond with a malformed msg_id" IDN.POLRI.fp1 respond 0011 accept
 contains "$work/err" "is not a msg_id" "a malformed msg_id is named"
 run 2 "respond with an unknown answer" IDN.POLRI.fp1 respond "$first" maybe
+contains "$work/err" "unknown answer 'maybe' (expected one of: acknowledge" "the unknown answer is named"
 run 2 "decline without a reason" IDN.POLRI.fp1 respond "$first" decline
 contains "$work/err" "needs --reason" "decline asks for a reason"
 [ "$(outbox)" = "$before" ] || fail "a refused respond left something in the outbox"
