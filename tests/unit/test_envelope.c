@@ -1,5 +1,6 @@
 /* Envelopes: sealing and opening per recipient, tampering with every byte, the per-recipient copy
  * and a broker that alters it, truncations, and the corrupt envelopes in tests/data/envelope. */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +215,69 @@ static void test_round_trip(void **state)
 }
 
 /* Two messages with the same content differ in msg_id, nonces and ciphertexts. */
+/* Seals and opens messages of its own, on several threads at once: each thread's section key is
+ * its own (lib/envelope.c keeps one buffer per thread). Counts what went wrong; cmocka's checks
+ * belong to the test's thread. */
+#define THREAD_ROUNDS 40
+typedef struct {
+    int index;
+    int failures;
+} sealer_t;
+
+static void *s_sealer(void *arg)
+{
+    sealer_t *sealer = arg;
+    fx_recipient_t to[] = {s_recipient(A)};
+    for (int round = 0; round < THREAD_ROUNDS; round++) {
+        char text[64];
+        int len = snprintf(text, sizeof text, "thread %d, round %d", sealer->index, round);
+        fx_section_draft_t section = {1,
+                                      FX_TLP_AMBER,
+                                      FX_CATEGORY_BIT(FX_CATEGORY_OPERATIONAL),
+                                      (const uint8_t *) text,
+                                      (size_t) len,
+                                      to,
+                                      1};
+        Fusion__Header draft;
+        s_draft(&draft);
+        fx_envelope_t *sealed = NULL, *env = NULL;
+        uint8_t *data = NULL, *plain = NULL;
+        size_t data_len = 0, plain_len = 0;
+        fx_err_t opened = FX_ERR_INVALID;
+        if (fx_envelope_seal(s_keys[SENDER], &draft, &section, 1, &sealed) == FX_OK) {
+            fx_envelope_encode(sealed, &data, &data_len);
+            if (fx_envelope_decode(data, data_len, &env) == FX_OK &&
+                fx_envelope_verify(env, s_ids[SENDER], fx_keys_sign_public(s_keys[SENDER])) ==
+                    FX_OK)
+                opened = fx_envelope_open(env, s_keys[A], 1, &plain, &plain_len);
+        }
+        sealer->failures +=
+            opened != FX_OK || plain_len != (size_t) len || memcmp(plain, text, (size_t) len) != 0;
+        fx_plaintext_free(&plain, plain_len);
+        free(data);
+        fx_envelope_destroy(&env);
+        fx_envelope_destroy(&sealed);
+    }
+    return NULL;
+}
+
+static void test_threads_seal_and_open(void **state)
+{
+    (void) state;
+    enum { THREADS = 3 };
+    sealer_t sealers[THREADS + 1];
+    pthread_t threads[THREADS];
+    for (int i = 0; i <= THREADS; i++)
+        sealers[i] = (sealer_t){.index = i};
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, s_sealer, &sealers[i]), 0);
+    s_sealer(&sealers[THREADS]); /* and this thread at the same time */
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    for (int i = 0; i <= THREADS; i++)
+        assert_int_equal(sealers[i].failures, 0);
+}
+
 static void test_fresh_randomness(void **state)
 {
     (void) state;
@@ -914,6 +978,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_fresh_randomness),
+        cmocka_unit_test(test_threads_seal_and_open),
         cmocka_unit_test(test_every_byte_flipped),
         cmocka_unit_test(test_signed_by_another_principal),
         cmocka_unit_test(test_copy_for_each_recipient),
