@@ -4,7 +4,9 @@
 #include "fusion/cert.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #define SIG_FILE_MAX       4096
 #define SIGNED_FILE_MAX    (64u << 20)
 #define REVOCATIONS_MAX    (100000u)
+#define VERIFIED_SLOTS     1024 /* authority signatures remembered as verified (32 KiB) */
 
 struct fx_request {
     char id[FX_ID_MAX];
@@ -126,8 +129,60 @@ static void s_encode_signed(int type, const uint8_t *body, size_t body_len,
     }
 }
 
+/* Authority signatures this process verified, by a digest of everything the verification read
+ * (domain, key, body, signature): an agent is sent the same certificates again and again (every
+ * PREPARED carries each recipient's, every DELIVER its sender's), and verifying one costs as much
+ * as sealing a key for it. Only a signature that verified is remembered, so a hit stands for the
+ * same verification with the same answer; anything else, a changed byte or another key, is a
+ * digest of its own and is verified. Direct-mapped, shared by the process's threads. */
+static struct {
+    pthread_mutex_t lock;
+    uint8_t digest[VERIFIED_SLOTS][crypto_generichash_BYTES];
+    bool used[VERIFIED_SLOTS];
+} s_verified = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void s_signed_digest(const char *domain, const uint8_t key[FX_KEY_BYTES],
+                            const ProtobufCBinaryData *body, const ProtobufCBinaryData *sig,
+                            uint8_t digest[crypto_generichash_BYTES])
+{
+    uint64_t lengths[2] = {strlen(domain), body->len}; /* so no two inputs read alike */
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, NULL, 0, crypto_generichash_BYTES);
+    crypto_generichash_update(&state, (const uint8_t *) lengths, sizeof lengths);
+    crypto_generichash_update(&state, (const uint8_t *) domain, lengths[0]);
+    crypto_generichash_update(&state, key, FX_KEY_BYTES);
+    crypto_generichash_update(&state, body->data, body->len);
+    crypto_generichash_update(&state, sig->data, sig->len);
+    crypto_generichash_final(&state, digest, crypto_generichash_BYTES);
+}
+
+static size_t s_verified_slot(const uint8_t digest[crypto_generichash_BYTES])
+{
+    return ((size_t) digest[0] << 8 | digest[1]) % VERIFIED_SLOTS;
+}
+
+static bool s_verified_before(const uint8_t digest[crypto_generichash_BYTES])
+{
+    size_t slot = s_verified_slot(digest);
+    pthread_mutex_lock(&s_verified.lock);
+    bool hit = s_verified.used[slot] &&
+               sodium_memcmp(s_verified.digest[slot], digest, crypto_generichash_BYTES) == 0;
+    pthread_mutex_unlock(&s_verified.lock);
+    return hit;
+}
+
+static void s_verified_remember(const uint8_t digest[crypto_generichash_BYTES])
+{
+    size_t slot = s_verified_slot(digest);
+    pthread_mutex_lock(&s_verified.lock);
+    memcpy(s_verified.digest[slot], digest, crypto_generichash_BYTES);
+    s_verified.used[slot] = true;
+    pthread_mutex_unlock(&s_verified.lock);
+}
+
 /* The body of a certificate or revocation list: the authority's signature over the exact body
- * bytes received is verified first, so a body the authority did not sign is never decoded.
+ * bytes received is verified first (or found among the signatures verified before), so a body
+ * the authority did not sign is never decoded.
  * FX_ERR_UNTRUSTED if it does not verify; *body_p as fx_codec_decode. */
 static fx_err_t s_authority_body(const ProtobufCBinaryData *body, const ProtobufCBinaryData *sig,
                                  const char *domain, const uint8_t authority_key[FX_KEY_BYTES],
@@ -135,8 +190,13 @@ static fx_err_t s_authority_body(const ProtobufCBinaryData *body, const Protobuf
 {
     if (sig->len != FX_SIGNATURE_BYTES || body->len == 0)
         return FX_ERR_MALFORMED;
-    if (fx_signature_verify(authority_key, domain, body->data, body->len, sig->data) != 0)
-        return FX_ERR_UNTRUSTED;
+    uint8_t digest[crypto_generichash_BYTES];
+    s_signed_digest(domain, authority_key, body, sig, digest);
+    if (!s_verified_before(digest)) {
+        if (fx_signature_verify(authority_key, domain, body->data, body->len, sig->data) != 0)
+            return FX_ERR_UNTRUSTED;
+        s_verified_remember(digest);
+    }
     return fx_codec_decode(body_type, body->data, body->len, body_p);
 }
 

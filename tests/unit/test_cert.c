@@ -204,6 +204,10 @@ static void test_cert_untrusted(void **state)
     assert_int_equal(fx_cert_verify(data, len, fx_keys_sign_public(other_region), T2030, &cert),
                      FX_OK);
     fx_cert_destroy(&cert);
+    /* Verified once with its own authority's key, it is still refused with ours. */
+    assert_int_equal(fx_cert_verify(data, len, fx_keys_sign_public(authority), T2030, &cert),
+                     FX_ERR_UNTRUSTED);
+    assert_null(cert);
     free(data);
     /* Issued by ours, checked against the other region's key. */
     s_issue(authority, "THA.RTP.fp1", 1, T2020, T2100, &data, &len);
@@ -239,11 +243,15 @@ static void test_cert_time_window(void **state)
     fx_cert_destroy(&cert);
     assert_int_equal(fx_cert_verify(data, len, key, T2020, &cert), FX_OK);
     fx_cert_destroy(&cert);
+    /* Its signature verified just now, the window is still checked. */
+    assert_int_equal(fx_cert_verify(data, len, key, T2030, &cert), FX_ERR_CERT_EXPIRED);
+    assert_null(cert);
     free(data);
     fx_keys_destroy(&authority);
 }
 
-/* Flipping any bit of any byte, or cutting the certificate short, is never accepted. */
+/* Flipping any bit of any byte, or cutting the certificate short, is never accepted, also right
+ * after the certificate itself verified (lib/cert.c remembers signatures it verified). */
 static void test_cert_every_byte_flip_rejected(void **state)
 {
     (void) state;
@@ -252,6 +260,9 @@ static void test_cert_every_byte_flip_rejected(void **state)
     uint8_t *data;
     size_t len;
     s_issue(authority, "MYS.PDRM.sb1", 77, T2020, T2100, &data, &len);
+    fx_cert_t *original = NULL;
+    assert_int_equal(fx_cert_verify(data, len, key, T2030, &original), FX_OK);
+    fx_cert_destroy(&original);
     uint8_t *copy = malloc(len);
     static const uint8_t masks[] = {0x01, 0x02, 0x10, 0x80, 0xff};
     for (size_t i = 0; i < len; i++) {
@@ -270,6 +281,9 @@ static void test_cert_every_byte_flip_rejected(void **state)
         assert_int_not_equal(fx_cert_verify(data, cut, key, T2030, &cert), FX_OK);
         assert_null(cert);
     }
+    assert_int_equal(fx_cert_verify(data, len, key, T2030, &original), FX_OK);
+    assert_string_equal(fx_cert_id(original), "MYS.PDRM.sb1");
+    fx_cert_destroy(&original);
     free(copy);
     free(data);
     fx_keys_destroy(&authority);
