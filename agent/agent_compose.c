@@ -113,19 +113,6 @@ static json_t *s_words(fx_vocab_t vocab, const char *option, const char *value, 
     return list;
 }
 
-/* COUNTRY.AGENCY.UNIT or COUNTRY.AGENCY. */
-static int s_recipient_ok(const char *id)
-{
-    if (fx_principal_id_valid(id))
-        return 1;
-    char probe[FX_ID_MAX + 4];
-    if (strlen(id) + 3 >= FX_ID_MAX)
-        return 0;
-    snprintf(probe, sizeof probe, "%s.x", id);
-    const char *dot = strchr(id, '.');
-    return dot && !strchr(dot + 1, '.') && fx_principal_id_valid(probe);
-}
-
 /* A JSON value for text: a whole number when it is all digits (ages, grades), else a string. */
 static json_t *s_scalar(const char *text)
 {
@@ -323,7 +310,7 @@ int agent_compose_apply(compose_t *self, const char *option, const char *value, 
         json_t *ids = json_array();
         int ok = 1;
         for (char *id = strtok_r(copy, ",", &save); id && ok; id = strtok_r(NULL, ",", &save)) {
-            if (!s_recipient_ok(id))
+            if (!fx_recipient_id_valid(id))
                 ok = s_fail(why, size,
                             "--to: '%s' is neither a principal id (COUNTRY.AGENCY.UNIT, e.g. "
                             "IDN.POLRI.fp1) nor an agency (COUNTRY.AGENCY, e.g. IDN.POLRI)",

@@ -683,22 +683,6 @@ static int s_section(parse_t *p, const fx_yaml_node_t *node, size_t index, int k
 
 /* ---- The draft ------------------------------------------------------------------------------ */
 
-/* COUNTRY.AGENCY: a principal id without its unit. */
-static int s_agency_valid(const char *id)
-{
-    size_t len = strlen(id);
-    if (len + 3 > FX_ID_MAX)
-        return 0;
-    char probe[FX_ID_MAX];
-    snprintf(probe, sizeof probe, "%s.x", id);
-    return fx_principal_id_valid(probe) && strchr(strchr(id, '.') + 1, '.') == NULL;
-}
-
-static int s_recipient_valid(const char *id)
-{
-    return fx_principal_id_valid(id) || (strchr(id, '.') && s_agency_valid(id));
-}
-
 static void s_recipients(parse_t *p, const fx_yaml_node_t *node, char ***items_p, size_t *n_p)
 {
     size_t n;
@@ -717,7 +701,7 @@ static void s_recipients(parse_t *p, const fx_yaml_node_t *node, char ***items_p
         const char *id = fx_yaml_scalar(p->diag, item, "a recipient");
         if (!id)
             continue;
-        if (!s_recipient_valid(id)) {
+        if (!fx_recipient_id_valid(id)) {
             fx_yaml_error(p->diag, item,
                           "recipient '%s' is neither a principal id (COUNTRY.AGENCY.UNIT, e.g. "
                           "IDN.POLRI.fp1) nor an agency (COUNTRY.AGENCY, e.g. IDN.POLRI)",
@@ -1230,7 +1214,7 @@ fx_err_t fx_draft_deserialize(const uint8_t *data, size_t len, fx_draft_t **draf
             goto cleanup;
         self->recipients[i] = fx_strndup((const char *) chunk, chunk_len);
         self->n_recipients++;
-        if (!s_recipient_valid(self->recipients[i]))
+        if (!fx_recipient_id_valid(self->recipients[i]))
             goto cleanup;
     }
     if (s_get_u32(&r, &n) != 0 || n != self->header->n_sections)
@@ -1270,7 +1254,7 @@ fx_err_t fx_draft_new(const Fusion__Header *header, const char *const *recipient
         return FX_ERR_INVALID;
     }
     for (size_t i = 0; i < n_recipients; i++) {
-        if (!recipients[i] || !s_recipient_valid(recipients[i])) {
+        if (!recipients[i] || !fx_recipient_id_valid(recipients[i])) {
             snprintf(why, why_size, "recipient '%.64s' is neither a principal id nor an agency",
                      recipients[i] ? recipients[i] : "");
             return FX_ERR_INVALID;

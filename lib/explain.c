@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fusion/keys.h"
 #include "fusion/vocab.h"
 
 /* A query being read: the principals and message in the policy API's form. */
@@ -21,6 +22,8 @@ typedef struct {
     fx_policy_message_t message;
     fx_policy_section_t *sections;
     int64_t at;
+    char **upper; /* ids and agencies whose country was written in lower case, upper-cased */
+    size_t nupper;
 } query_t;
 
 static void s_invalid(query_t *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -140,6 +143,31 @@ static uint32_t s_enum_mask(query_t *q, const json_t *obj, const char *key, cons
     return mask & ~1u;
 }
 
+/* An id or agency member, its country part upper-cased: country codes are compared whatever
+ * their case (DESIGN.md), and principal ids carry their country in upper case. */
+static const char *s_party(query_t *q, const json_t *obj, const char *key, const char *path,
+                           int nullable)
+{
+    const char *text = s_string(q, obj, key, path, nullable);
+    if (!text || strlen(text) >= FX_ID_MAX)
+        return text; /* the policy's check of the principal says what is wrong */
+    char copy[FX_ID_MAX];
+    memcpy(copy, text, strlen(text) + 1);
+    fx_party_country_upper(copy);
+    if (strcmp(copy, text) == 0)
+        return text;
+    char **grown = realloc(q->upper, (q->nupper + 1) * sizeof *grown);
+    char *kept = grown ? strdup(copy) : NULL;
+    if (grown)
+        q->upper = grown;
+    if (!kept) {
+        s_invalid(q, "out of memory");
+        return NULL;
+    }
+    q->upper[q->nupper++] = kept;
+    return kept;
+}
+
 static void s_principal(query_t *q, const json_t *obj, const char *path, fx_policy_principal_t *p)
 {
     static const char *const keys[] = {"id", "country", "agency", "roles", NULL};
@@ -148,9 +176,9 @@ static void s_principal(query_t *q, const json_t *obj, const char *path, fx_poli
         return;
     }
     s_only_keys(q, obj, path, keys);
-    p->id = s_string(q, obj, "id", path, 0);
+    p->id = s_party(q, obj, "id", path, 0);
     p->country = s_string(q, obj, "country", path, 1);
-    p->agency = s_string(q, obj, "agency", path, 1);
+    p->agency = s_party(q, obj, "agency", path, 1);
     p->roles = s_enum_mask(q, obj, "roles", path, FX_VOCAB_ROLE, 0);
     if (!q->failed && !p->id)
         s_invalid(q, "%s has no id", path);
@@ -344,6 +372,9 @@ cleanup:
     fx_policy_query_destroy(&pq);
     free(q.recipients);
     free(q.sections);
+    for (size_t i = 0; i < q.nupper; i++)
+        free(q.upper[i]);
+    free(q.upper);
     return rc;
 }
 

@@ -296,15 +296,30 @@ int fx_principal_id_valid(const char *id)
     return s_name_part(dot + 1, strlen(dot + 1));
 }
 
-int fx_recipient_id_valid(const char *id)
+int fx_agency_id_valid(const char *id)
 {
-    if (fx_principal_id_valid(id))
-        return 1;
     if (!id || strlen(id) + 3 > FX_ID_MAX || strchr(id, '.') == NULL)
         return 0;
     char probe[FX_ID_MAX];
     snprintf(probe, sizeof probe, "%s.x", id); /* an agency is a principal id without its unit */
     return fx_principal_id_valid(probe) && strchr(strchr(id, '.') + 1, '.') == NULL;
+}
+
+int fx_recipient_id_valid(const char *id)
+{
+    return fx_principal_id_valid(id) || fx_agency_id_valid(id);
+}
+
+void fx_party_country_upper(char *id)
+{
+    for (int i = 0; i < 3; i++)
+        if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= 'a' && id[i] <= 'z')))
+            return;
+    if (id[3] != '.')
+        return;
+    for (int i = 0; i < 3; i++)
+        if (id[i] >= 'a')
+            id[i] = (char) (id[i] - 'a' + 'A');
 }
 
 void fx_principal_agency(const char *id, char agency[FX_ID_MAX])

@@ -116,15 +116,6 @@ int fx_policy_in_force(int has_from, int64_t from, int has_until, int64_t until,
     return (!has_from || at >= from) && (!has_until || at < until);
 }
 
-int fx_policy_agency_valid(const char *text)
-{
-    char id[FX_ID_MAX + 4];
-    if (!text || strlen(text) + 2 >= FX_ID_MAX || strchr(text, '.') != strrchr(text, '.'))
-        return 0;
-    snprintf(id, sizeof id, "%s.x", text); /* an agency is a principal id without its unit */
-    return fx_principal_id_valid(id);
-}
-
 /* ---- Symbol table ---------------------------------------------------------------------------- */
 
 static uint32_t s_hash(const char *text)
@@ -236,16 +227,22 @@ static char *s_id(loader_t *ld, const fx_yaml_node_t *node, const char *what)
 static int s_party(loader_t *ld, const fx_yaml_node_t *node, const char *what, int want,
                    uint32_t *sym_p)
 {
-    const char *text = fx_yaml_scalar(ld->diag, node, what);
-    if (!text)
+    const char *written = fx_yaml_scalar(ld->diag, node, what);
+    if (!written)
         return -1;
+    char text[FX_ID_MAX];
+    if (fx_yaml_length(node) >= sizeof text || strlen(written) != fx_yaml_length(node))
+        text[0] = '\0'; /* too long, or with a NUL: neither form */
+    else
+        memcpy(text, written, fx_yaml_length(node) + 1);
+    fx_party_country_upper(text);
     int is_principal = fx_principal_id_valid(text);
-    int is_agency = !is_principal && fx_policy_agency_valid(text);
+    int is_agency = !is_principal && fx_agency_id_valid(text);
     char shown[72];
     if ((want == 'a' && !is_agency) || (want == 'p' && !is_principal) ||
         (want == 'e' && !is_agency && !is_principal)) {
         fx_yaml_error(ld->diag, node, "'%s' is not %s",
-                      fx_yaml_shown(text, fx_yaml_length(node), shown),
+                      fx_yaml_shown(written, fx_yaml_length(node), shown),
                       want == 'a'   ? "an agency (COUNTRY.AGENCY, such as THA.RTP)"
                       : want == 'p' ? "a principal id (COUNTRY.AGENCY.UNIT, such as THA.RTP.fp1)"
                                     : "an agency (COUNTRY.AGENCY) or a principal id "

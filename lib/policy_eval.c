@@ -140,7 +140,7 @@ static fx_err_t s_party_bind(const fx_policy_t *policy, const fx_policy_principa
         s_why(why, why_size, "%s country is not a country code (three letters)", what);
         return FX_ERR_INVALID;
     }
-    if (!fx_policy_agency_valid(a)) {
+    if (!fx_agency_id_valid(a)) {
         s_why(why, why_size, "%s agency is not an agency (COUNTRY.AGENCY)", what);
         return FX_ERR_INVALID;
     }

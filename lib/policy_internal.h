@@ -125,7 +125,5 @@ uint32_t fx_policy_symbol_find(const policy_symtab_t *table, const char *text);
 int fx_policy_sorted_has(const uint32_t *vals, uint32_t n, uint32_t value);
 /* 1 if the time is within the optional [from, until) window. */
 int fx_policy_in_force(int has_from, int64_t from, int has_until, int64_t until, int64_t at);
-/* 1 if text is COUNTRY.AGENCY (as in a principal id, without the unit). */
-int fx_policy_agency_valid(const char *text);
 
 #endif

@@ -72,8 +72,16 @@ void fx_fingerprint(const uint8_t sign_public[FX_KEY_BYTES], char out[FX_FINGERP
  * 1 to 24 ASCII letters, digits, '-' or '_'. 1 when valid. */
 int fx_principal_id_valid(const char *id);
 
+/* 1 when id is an agency id: COUNTRY.AGENCY, a principal id without its unit. */
+int fx_agency_id_valid(const char *id);
+
 /* 1 when id is a principal id or an agency id (COUNTRY.AGENCY), as a recipient may be named. */
 int fx_recipient_id_valid(const char *id);
+
+/* Upper-cases the country part of what may be an agency or principal id (three ASCII letters
+ * before the first dot), in place: country codes are compared whatever their case, the agency
+ * and unit parts as written. Anything else is left as it is, for the validity check to refuse. */
+void fx_party_country_upper(char *id);
 
 /* Copies the COUNTRY.AGENCY prefix of a valid principal id into agency (FX_ID_MAX bytes). */
 void fx_principal_agency(const char *id, char agency[FX_ID_MAX]);

@@ -421,6 +421,50 @@ static void test_decision_text(void **state)
     fx_policy_destroy(&policy);
 }
 
+/* Country codes are compared whatever their case (DESIGN.md), also as the country part of an
+ * agency or principal id, in the policy and in the query; the agency and unit parts are
+ * case-sensitive. */
+static void test_country_case_in_ids(void **state)
+{
+    (void) state;
+    static const char *yaml =
+        "fusion_policy: 1\n"
+        "default: forbid\n"
+        "taskforces: [{id: TF, members: [tha.RTP, idn.POLRI.lo1]}]\n"
+        "rules:\n"
+        "  - {id: tf, effect: permit, guideline: g, when: {audience: taskforce,"
+        " sender.agency: Tha.RTP, recipient.id: [idn.POLRI.lo1]}}\n"
+        "  - {id: case, effect: permit, guideline: g, when: {sender.agency: "
+        "tha.rtp}}\n";
+    fx_policy_t *policy = NULL;
+    assert_int_equal(
+        fx_policy_load_buffer("case", (const uint8_t *) yaml, strlen(yaml), &policy, NULL), FX_OK);
+    json_t *answer = NULL;
+    json_t *d = s_explain(policy,
+                          "{'sender': {'id': 'tha.RTP.fp1', 'country': '$delete', 'agency': "
+                          "'tHA.RTP'}, 'recipients': [{'id': 'idn.POLRI.lo1', 'country': 'idn'}"
+                          ", {'id': 'IDN.POLRI.fp1'}], 'message': "
+                          "{'audience': 'taskforce', 'taskforce': 'TF', 'purpose': null, "
+                          "'sections': [{'id': 1, 'tlp': 'green', 'categories': []}]}}",
+                          &answer);
+    assert_int_equal(json_array_size(d), 2);
+    json_t *lo1 = json_array_get(d, 0), *fp1 = json_array_get(d, 1);
+    assert_string_equal(s_get(lo1, "recipient"), "IDN.POLRI.lo1");
+    assert_true(json_is_true(json_object_get(lo1, "allow")));
+    assert_string_equal(s_get(lo1, "rule"), "tf");
+    assert_string_equal(s_get(fp1, "code"), "audience_mismatch"); /* not a member */
+    json_decref(answer);
+    /* Rule case names agency THA.rtp, not the sender's THA.RTP. */
+    d = s_explain(policy,
+                  "{'sender': {'id': 'tha.RTP.fp1', 'country': '$delete', 'agency': '$delete'}, "
+                  "'message': {'audience': 'direct', 'sections': [{'id': 1, 'tlp': 'green', "
+                  "'categories': []}]}}",
+                  &answer);
+    assert_string_equal(s_get(json_array_get(d, 0), "code"), "no_permit");
+    json_decref(answer);
+    fx_policy_destroy(&policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_null_and_empty_values),
         cmocka_unit_test(test_invalid_queries),
         cmocka_unit_test(test_decision_text),
+        cmocka_unit_test(test_country_case_in_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
