@@ -23,8 +23,8 @@ static int s_load(const char *path, fx_policy_t **policy_p)
     fx_err_t rc = fx_policy_load(path, policy_p, &errors);
     if (rc == FX_OK)
         return FX_EXIT_OK;
-    size_t n = fx_policy_errors_count(errors);
-    for (size_t i = 0; i < n; i++)
+    size_t n = fx_policy_errors_total(errors);
+    for (size_t i = 0; i < fx_policy_errors_count(errors); i++)
         fprintf(stderr, "%s\n", fx_policy_errors_text(errors, i));
     fx_policy_errors_destroy(&errors);
     if (rc == FX_ERR_POLICY)

@@ -30,6 +30,11 @@ size_t fx_policy_errors_count(const fx_policy_errors_t *self)
     return self ? fx_diag_count(self->diag) : 0;
 }
 
+size_t fx_policy_errors_total(const fx_policy_errors_t *self)
+{
+    return self ? fx_diag_total(self->diag) : 0;
+}
+
 const char *fx_policy_errors_text(const fx_policy_errors_t *self, size_t index)
 {
     return self ? fx_diag_text(self->diag, index) : NULL;
@@ -663,6 +668,16 @@ static int s_condition(loader_t *ld, const fx_yaml_node_t *key, const fx_yaml_no
         return 0;
     }
 
+    /* A condition written without its value would hold never (a list of nothing) or always
+     * (not nothing): a forgotten value must not turn a forbid rule into either. */
+    if (fx_yaml_is_null(value)) {
+        fx_yaml_error(ld->diag, value,
+                      "the condition on %s has no value; write a value, a list or one operator "
+                      "(an empty list is [])",
+                      name);
+        return -1;
+    }
+
     /* The operator and its operand. */
     const char *op = NULL;
     const fx_yaml_node_t *operand = value;
@@ -723,6 +738,14 @@ static int s_condition(loader_t *ld, const fx_yaml_node_t *key, const fx_yaml_no
                                           : "not");
             return -1;
         }
+        if (fx_yaml_is_null(operand)) {
+            fx_yaml_error(ld->diag, operand, "'%s' in the condition on %s has no operand; write %s",
+                          op, name,
+                          is_order_op ? "one TLP word"
+                          : is_set_op ? "a list (an empty list is [])"
+                                      : "a value or a list (an empty list is [])");
+            return -1;
+        }
         if (fx_yaml_type(operand) == FX_YAML_MAP) {
             fx_yaml_error(ld->diag, operand, "the operand of '%s' must be %s, found a mapping", op,
                           is_order_op ? "one TLP word"
@@ -730,7 +753,7 @@ static int s_condition(loader_t *ld, const fx_yaml_node_t *key, const fx_yaml_no
                                       : "a value or a list");
             return -1;
         }
-        if (is_set_op && fx_yaml_type(operand) != FX_YAML_LIST && !fx_yaml_is_null(operand)) {
+        if (is_set_op && fx_yaml_type(operand) != FX_YAML_LIST) {
             fx_yaml_error(ld->diag, operand, "the operand of '%s' must be a list, found a value",
                           op);
             return -1;

@@ -144,6 +144,11 @@ size_t fx_diag_count(const fx_diag_t *self)
     return self ? self->count : 0;
 }
 
+size_t fx_diag_total(const fx_diag_t *self)
+{
+    return self ? self->count + self->dropped : 0;
+}
+
 const char *fx_diag_text(fx_diag_t *self, size_t i)
 {
     const diag_entry_t *e = s_diag_entry(self, i);

@@ -35,6 +35,9 @@ void fx_policy_destroy(fx_policy_t **self_p);
 
 /* Number of errors in the list (errors are sorted by line, then column). */
 size_t fx_policy_errors_count(const fx_policy_errors_t *self);
+/* How many errors were found: more than the count once the list is capped (its last line then
+ * says how many were left out). */
+size_t fx_policy_errors_total(const fx_policy_errors_t *self);
 /* The whole error line "NAME:LINE:COLUMN: message" (or "NAME: message" when no position). */
 const char *fx_policy_errors_text(const fx_policy_errors_t *self, size_t index);
 /* The message alone, without the name and position. */

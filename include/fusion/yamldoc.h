@@ -31,6 +31,8 @@ void fx_diag_add(fx_diag_t *self, unsigned line, unsigned column, const char *fm
  * kept, and the last one listed becomes "and N more errors not shown"; the count stays at max. */
 void fx_diag_set_max(fx_diag_t *self, size_t max);
 size_t fx_diag_count(const fx_diag_t *self);
+/* How many problems were found, those not kept included. */
+size_t fx_diag_total(const fx_diag_t *self);
 /* The i-th problem in line, column order: "NAME:LINE:COLUMN: message" (or "NAME: message"). */
 const char *fx_diag_text(fx_diag_t *self, size_t i);
 const char *fx_diag_message(fx_diag_t *self, size_t i);

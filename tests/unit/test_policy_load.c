@@ -189,6 +189,19 @@ static const bad_case_t s_bad[] = {
     {HEAD RULE "      categories: {at_most: minor}\n", 8, 20, "'at_most' applies only to tlp"},
     {HEAD RULE "      kind: {any_of: [referral]}\n", 8, 14, "'any_of' applies only to categories"},
     {HEAD RULE "      tlp: {}\n", 8, 12, "the condition on tlp is an empty mapping"},
+    /* a condition or operator written without its value: never "nothing" (it would make a
+     * forbid rule hold never, or with not, always) */
+    {HEAD RULE "      recipient.roles:\n", 8, 23, "the condition on recipient.roles has no value"},
+    {HEAD RULE "      kind: ~\n", 8, 13, "the condition on kind has no value"},
+    {HEAD RULE "      sender.country:\n", 8, 22, "the condition on sender.country has no value"},
+    {HEAD RULE "      purpose: {not: }\n", 8, 22,
+     "'not' in the condition on purpose has no operand"},
+    {HEAD RULE "      recipient.agency: {not: null}\n", 8, 31,
+     "'not' in the condition on recipient.agency has no operand"},
+    {HEAD RULE "      categories: {none_of: }\n", 8, 29,
+     "'none_of' in the condition on categories has no operand"},
+    {HEAD RULE "      tlp: {at_least: }\n", 8, 23,
+     "'at_least' in the condition on tlp has no operand; write one TLP word"},
     /* booleans */
     {HEAD RULE "      consent: yes\n", 8, 16, "consent must be true or false, found 'yes'"},
     {HEAD RULE "      consent: True\n", 8, 16, "consent must be true or false, found 'True'"},
@@ -418,6 +431,10 @@ static void test_files_and_limits(void **state)
     size_t count = fx_policy_errors_count(errors);
     assert_true(count <= 200);
     assert_non_null(strstr(fx_policy_errors_message(errors, count - 1), "more errors not shown"));
+    assert_int_equal(fx_policy_errors_total(errors), 5000);
+    char more[64];
+    snprintf(more, sizeof more, "and %zu more errors not shown", 5000 - (count - 1));
+    assert_string_equal(fx_policy_errors_message(errors, count - 1), more);
     fx_policy_errors_destroy(&errors);
 
     /* A huge mapping with repeated keys stays fast (sorted duplicate detection). */
