@@ -473,11 +473,12 @@ bool server_begin(server_t *self)
 void server_storage_failed(server_t *self)
 {
     self->metrics.storage_errors++;
+    const char *why = fx_store_error_text(self->store);
     if (!self->failed)
         server_log(self,
                    "STORAGE FAILURE: %s; no longer accepting messages until an operator "
                    "fixes the storage and restarts the broker",
-                   fx_store_error_text(self->store));
+                   why[0] ? why : "a write to the store was refused without a storage error");
     self->failed = true;
 }
 

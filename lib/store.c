@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "fusion/codec.h"
@@ -358,6 +359,7 @@ struct fx_store {
     char *path;
     fx_store_options_t options; /* options.vfs points at vfs_name */
     char *vfs_name;
+    int lock_fd; /* the database file, locked (flock) while a writable store is open; -1 */
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT_];
     bool failed;
@@ -892,7 +894,27 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
         snprintf(why, FX_STORE_WHY_SIZE, "cannot open %s: %s", self->path, strerror(errno));
         return FX_ERR_STORAGE;
     }
-    close(fd);
+    /* One writing process per store: a second broker on the same database would take the
+     * write lock between the first one's transactions and fail its next commit. The lock is an
+     * flock, which SQLite's own (POSIX) locks do not see, held on this descriptor until the
+     * store is destroyed: closed only after SQLite's connections, as closing any descriptor of
+     * the file drops the process's POSIX locks on it. */
+    if (!opt->read_only && self->lock_fd < 0) {
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                snprintf(why, FX_STORE_WHY_SIZE,
+                         "%s is in use by another process (is a broker already running on it?)",
+                         self->path);
+            else
+                snprintf(why, FX_STORE_WHY_SIZE, "cannot lock %s: %s", self->path, strerror(e));
+            return FX_ERR_STORAGE;
+        }
+        self->lock_fd = fd;
+    } else {
+        close(fd);
+    }
 
     int flags = (opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
                 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
@@ -1024,6 +1046,7 @@ fx_err_t fx_store_open(const char *path, const fx_store_options_t *options, fx_s
         return FX_ERR_INVALID;
     }
     fx_store_t *self = fx_calloc(1, sizeof *self);
+    self->lock_fd = -1;
     self->path = fx_strdup(path);
     if (options)
         self->options = *options;
@@ -1047,6 +1070,8 @@ void fx_store_destroy(fx_store_t **self_p)
     fx_store_t *self = *self_p;
     store_wal_stop(&self->wal);
     s_disconnect(self);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd);
     free(self->path);
     free(self->vfs_name);
     free(self);
@@ -2082,6 +2107,11 @@ static fx_err_t s_audit_insert(fx_store_t *self, void *arg)
         sqlite3_bind_int64(stmt, 10, rowid);
     err = s_step(self, stmt, "append audit entry", NULL);
     s_done(stmt);
+    /* The next seq is taken already: the trail was written by something other than this
+     * connection, which the store's lock excludes; it cannot be trusted to go on. */
+    if (err == FX_ERR_EXISTS)
+        err = s_corrupt(self, "audit entry %lld exists already (written by another process?)",
+                        (long long) entry.seq);
     if (err == FX_OK && entry.exercise && entry.exercise[0]) {
         stmt = self->st[ST_AUDIT_FILE_EXERCISE];
         s_bind_text(stmt, 1, entry.exercise);

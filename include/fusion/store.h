@@ -66,7 +66,10 @@ typedef struct {
 /* Opens (creating on first use, mode 0600) the database at path and runs options->check on it.
  * Refuses a database of a newer or unknown schema version, a database that is not a Fusion store
  * (left untouched), and one that fails the integrity check: FX_ERR_STORAGE with a sentence in
- * why (FX_STORE_WHY_SIZE bytes, may be NULL). */
+ * why (FX_STORE_WHY_SIZE bytes, may be NULL). A store opened for writing is locked against
+ * every other open for writing, in this process or another, until it is destroyed (a second
+ * broker on the same database is refused, not left to fail the first one's commits); read-only
+ * opens are not locked out. */
 fx_err_t fx_store_open(const char *path, const fx_store_options_t *options, fx_store_t **store_p,
                        char *why) FX_WUR;
 

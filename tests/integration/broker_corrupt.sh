@@ -3,7 +3,8 @@
 # (the file's structure is sound), but the row fails the hash stored with it, so the recipient
 # gets nothing corrupted, the broker logs a STORAGE FAILURE and refuses every PUBLISH with the
 # storage code while it still answers reads. A b-tree page of the messages table overwritten, or
-# the file truncated: the broker refuses to start, naming the integrity problem.
+# the file truncated: the broker refuses to start, naming the integrity problem. A second broker
+# on a database in use is refused, and the first one goes on serving.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 tools=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}
@@ -63,8 +64,21 @@ grep "cannot open the store" "$work/err.txt"
 cp "$work/clean.db" "$db"
 rm -f "$db-wal" "$db-shm"
 broker_start || exit 1
+
+# A second broker on the same database is refused before it writes anything, and the first one
+# is not disturbed (it used to take the write lock between the first one's transactions, whose
+# next commit then failed).
+sed -e 's|^endpoint: .*|endpoint: tcp://127.0.0.1:0|' \
+    -e "s|^endpoint_file: .*|endpoint_file: $work/second-endpoint|" "$work/broker.yaml" >"$work/second.yaml"
+logged=$(wc -l <"$work/broker.log")
+check "a second broker on the same database" 4 timeout 30 "$FUSION_BIN/fusion-broker" --config "$work/second.yaml"
+grep -q "is in use by another process" "$work/err.txt" ||
+    fail "the second broker does not say the database is in use: $(cat "$work/err.txt")"
+[ ! -e "$work/second-endpoint" ] || fail "the second broker got as far as binding"
 agent IDN.POLRI.fp1 listen --json --count 3 --timeout 10 >"$work/got.json" 2>"$work/listen.err" ||
     fail "the intact database did not deliver its 3 messages: $(cat "$work/listen.err")"
 broker_stop || fail "the broker did not stop cleanly"
+tail -n +"$((logged + 1))" "$work/broker.log" | grep -q "STORAGE FAILURE" &&
+    fail "the first broker's store failed after the second start"
 ! grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" || fail "the broker's log has a sanitizer report"
 finish "corrupt: a damaged store is refused at start or stops accepting; nothing corrupt is served"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fusion/store.h"
@@ -197,6 +198,60 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(fx_store_open("/nonexistent/dir/broker.db", NULL, &none, why), FX_ERR_STORAGE);
     assert_null(none);
     assert_non_null(strstr(why, "/nonexistent/dir/broker.db"));
+}
+
+/* One writer per store: a second open for writing, in this process or another, is refused and
+ * changes nothing; read-only opens still work; the lock goes with the store, reopen included. */
+static void test_one_writer(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(s_publish(store, 1, FAR_FUTURE, 1), FX_OK);
+    fx_store_t *second = NULL;
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_open(fx->path, NULL, &second, why), FX_ERR_STORAGE);
+    assert_null(second);
+    assert_non_null(strstr(why, "is in use by another process"));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        fx_store_t *other = NULL;
+        char other_why[FX_STORE_WHY_SIZE];
+        _exit(fx_store_open(fx->path, NULL, &other, other_why) == FX_ERR_STORAGE &&
+                      strstr(other_why, "in use")
+                  ? 0
+                  : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fx_store_t *reader = s_open(fx->path, &(fx_store_options_t){.read_only = true});
+    assert_int_equal(s_stats(reader).messages, 1);
+    fx_store_destroy(&reader);
+    /* The refused opens left the first one working. */
+    assert_int_equal(s_publish(store, 2, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(fx_store_reopen(store), FX_OK);
+    assert_int_equal(fx_store_open(fx->path, NULL, &second, why), FX_ERR_STORAGE);
+    fx_store_destroy(&store);
+    store = s_open(fx->path, NULL);
+    assert_int_equal(s_stats(store).messages, 2);
+    fx_store_destroy(&store);
+}
+
+/* An audit seq taken behind the store's back (only something that ignores its lock can) fails
+ * the store with a reason, rather than passing a constraint error up as if nothing was wrong. */
+static void test_audit_seq_taken(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(s_publish(store, 1, FAR_FUTURE, 1), FX_OK);
+    s_raw_sql(fx->path, "INSERT INTO audit (seq, time_ms, event, actor, subject, details,"
+                        " leaf_hash) SELECT max(seq) + 1, 0, 'x', '', '', '{}', zeroblob(32)"
+                        " FROM audit");
+    assert_int_equal(s_publish(store, 2, FAR_FUTURE, 1), FX_ERR_STORAGE);
+    assert_true(fx_store_failed(store));
+    assert_non_null(strstr(fx_store_error_text(store), "exists already"));
+    fx_store_destroy(&store);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -1838,6 +1893,8 @@ int main(void)
     fx_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_and_reopen, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_one_writer, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_seq_taken, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_survives_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_background_checkpoint, s_setup, s_teardown),
