@@ -146,8 +146,7 @@ int main(int argc, char **argv)
     zactor_t *server = zactor_new(broker_server_actor, &config);
     int started = zsock_wait(server);
     if (started != 0) {
-        /* The reason is in the log; a store that cannot be opened is a system failure. */
-        status = started == FX_EXIT_SYSTEM ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
+        status = started; /* the exit code; the reason is in the log */
     } else if (check) {
         printf("%s: configuration, signed policy and directory are valid\n", config_path);
     } else {

@@ -77,12 +77,20 @@ void server_log(server_t *self, const char *fmt, ...)
 
 /* ---- Trust: the directory and the signed policy ------------------------------------------ */
 
+/* Why a load failed: for an I/O error the system's reason (errno as the loader left it, e.g.
+ * "Permission denied"), otherwise the error's sentence. */
+static const char *s_why(fx_err_t rc, int error)
+{
+    return rc == FX_ERR_IO && error != 0 ? strerror(error) : fx_strerror(rc);
+}
+
 static fx_err_t s_load_directory(server_t *self, fx_directory_t **dir_p)
 {
+    errno = 0;
     fx_err_t rc = fx_directory_load(self->config->region, self->authority_key, fx_now_ms(), dir_p);
     if (rc != FX_OK) {
         server_log(self, "cannot load the directory of %s: %s", self->config->region,
-                   fx_strerror(rc));
+                   s_why(rc, errno));
         return rc;
     }
     for (size_t i = 0; i < fx_directory_problem_count(*dir_p); i++) {
@@ -98,21 +106,30 @@ static fx_err_t s_load_policy(server_t *self, fx_policy_t **policy_p, uint8_t di
     const char *path = self->config->policy_file;
     uint8_t *data = NULL;
     size_t len = 0;
+    errno = 0;
     fx_err_t rc = fx_file_read(path, FX_POLICY_MAX_BYTES, &data, &len);
     if (rc != FX_OK) {
-        server_log(self, "cannot read the policy %s: %s", path, fx_strerror(rc));
+        server_log(self, "cannot read the policy %s: %s", path, s_why(rc, errno));
         return rc;
     }
     char sig_path[4096];
     snprintf(sig_path, sizeof sig_path, "%s.sig", path);
+    errno = 0;
     rc = fx_file_verify(self->authority_key, FX_DOMAIN_POLICY, data, len, sig_path);
+    if (rc == FX_ERR_IO) {
+        server_log(self, "cannot read the policy's signature %s: %s", sig_path, s_why(rc, errno));
+        free(data);
+        return rc;
+    }
     if (rc != FX_OK) {
         server_log(self,
                    "refusing the policy %s: its signature %s does not verify (%s); sign it "
                    "with 'fusion-admin policy sign'",
-                   path, sig_path, fx_strerror(rc));
+                   path, sig_path,
+                   rc == FX_ERR_NOT_FOUND ? "there is no signature file" : fx_strerror(rc));
         free(data);
-        return rc;
+        /* An unsigned policy is refused for security, like one whose signature is wrong. */
+        return rc == FX_ERR_NOT_FOUND || rc == FX_ERR_MALFORMED ? FX_ERR_BAD_SIGNATURE : rc;
     }
     fx_policy_errors_t *errors = NULL;
     rc = fx_policy_load_buffer(path, data, len, policy_p, &errors);
@@ -174,20 +191,23 @@ static int s_install_directory(server_t *self)
     return 0;
 }
 
-/* Loads the directory and the policy; on success replaces the ones in force. */
-static int s_reload(server_t *self, int first)
+/* Loads the directory and the policy; on success replaces the ones in force. FX_OK, or why
+ * not (its exit code is the broker's at start). */
+static fx_err_t s_reload(server_t *self, int first)
 {
     fx_directory_t *directory = NULL;
     fx_policy_t *policy = NULL;
     uint8_t digest[32];
-    if (s_load_directory(self, &directory) != FX_OK ||
-        s_load_policy(self, &policy, digest) != FX_OK) {
+    fx_err_t rc = s_load_directory(self, &directory);
+    if (rc == FX_OK)
+        rc = s_load_policy(self, &policy, digest);
+    if (rc != FX_OK) {
         fx_directory_destroy(&directory);
         if (!first) {
             server_log(self, "reload refused: the policy and directory in force stay");
             self->metrics.reloads_refused++;
         }
-        return -1;
+        return rc;
     }
     if (!first && fx_directory_revocations_sequence(directory) <
                       fx_directory_revocations_sequence(self->directory)) {
@@ -199,7 +219,7 @@ static int s_reload(server_t *self, int first)
         fx_directory_destroy(&directory);
         fx_policy_destroy(&policy);
         self->metrics.reloads_refused++;
-        return -1;
+        return FX_ERR_REVOKED; /* a rollback would bring revoked principals back */
     }
     if (!first)
         self->metrics.reloads++;
@@ -209,7 +229,7 @@ static int s_reload(server_t *self, int first)
     self->policy = policy;
     memcpy(self->policy_digest, digest, sizeof digest);
     if (s_install_directory(self) != 0)
-        return -1;
+        return FX_ERR_IO;
     char summary[256], hex[65];
     fx_policy_summary(policy, summary, sizeof summary);
     server_log(self,
@@ -229,7 +249,7 @@ static int s_reload(server_t *self, int first)
         server_audit(self, first ? "directory_loaded" : "directory_reloaded", "broker",
                      self->config->region, NULL, NULL, details);
     }
-    return 0;
+    return FX_OK;
 }
 
 /* ---- Sessions ----------------------------------------------------------------------------- */
@@ -1266,20 +1286,77 @@ static int s_metrics_start(server_t *self)
     return 0;
 }
 
-/* 0 when the broker is ready; otherwise -1, or FX_EXIT_SYSTEM when the store cannot be opened. */
+/* Whether the directory holds the broker's own certificate, valid and for its keys. FX_OK, or
+ * why not: untrusted, revoked, outside its window or for other keys is a refusal for security;
+ * no certificate at all, a broker not enrolled yet. */
+static fx_err_t s_check_own_cert(server_t *self)
+{
+    const char *id = self->config->id;
+    const fx_cert_t *own = NULL;
+    fx_cert_status_t status = fx_directory_status(self->directory, id, &own);
+    if (status == FX_CERT_STATUS_UNKNOWN) {
+        /* A certificate file for the id that was skipped says why there is none. */
+        char file[FX_ID_MAX + sizeof FX_REGION_CERT_SUFFIX + 1];
+        snprintf(file, sizeof file, "/%s%s", id, FX_REGION_CERT_SUFFIX);
+        for (size_t i = 0; i < fx_directory_problem_count(self->directory); i++) {
+            const char *source, *detail;
+            fx_err_t err = fx_directory_problem(self->directory, i, &source, &detail);
+            size_t n = strlen(source), m = strlen(file);
+            if (n >= m && strcmp(source + n - m, file) == 0 &&
+                fx_err_exit(err) == FX_EXIT_REFUSED) {
+                server_log(self, "refusing to start: %s: %s", source, detail);
+                return err;
+            }
+        }
+        server_log(self,
+                   "the directory has no valid certificate for %s; enrol the broker with "
+                   "'fusion-admin enroll'",
+                   id);
+        return FX_ERR_NOT_FOUND;
+    }
+    if (status != FX_CERT_STATUS_VALID) {
+        server_log(self, "refusing to start: the certificate of %s is %s", id,
+                   status == FX_CERT_STATUS_REVOKED   ? "revoked"
+                   : status == FX_CERT_STATUS_EXPIRED ? "expired"
+                                                      : "not valid yet");
+        return status == FX_CERT_STATUS_REVOKED   ? FX_ERR_REVOKED
+               : status == FX_CERT_STATUS_EXPIRED ? FX_ERR_CERT_EXPIRED
+                                                  : FX_ERR_CERT_NOT_YET_VALID;
+    }
+    if (strcmp(fx_keys_id(self->keys), id) != 0) {
+        server_log(self, "the key file %s holds the keys of %s, not of %s", self->config->key_file,
+                   fx_keys_id(self->keys), id);
+        return FX_ERR_INVALID;
+    }
+    if (memcmp(fx_cert_curve_key(own), fx_keys_curve_public(self->keys), 32) != 0) {
+        server_log(self,
+                   "refusing to start: the key file %s does not hold the keys certified for %s "
+                   "(keys regenerated after enrolment?)",
+                   self->config->key_file, id);
+        return FX_ERR_UNTRUSTED;
+    }
+    return FX_OK;
+}
+
+/* 0 when the broker is ready; otherwise its exit code: 2 for a configuration, policy or
+ * directory that is not valid, 3 for a refusal for security (key file permissions, a signature,
+ * trust, revocation), 4 for a system error (a file that cannot be read, the store). */
 static int s_start(server_t *self)
 {
     broker_config_t *config = self->config;
+    errno = 0;
     fx_err_t rc = fx_keys_load(config->key_file, &self->keys);
     if (rc != FX_OK) {
-        server_log(self, "cannot load the broker's keys %s: %s", config->key_file, fx_strerror(rc));
-        return -1;
+        server_log(self, "cannot load the broker's keys %s: %s", config->key_file,
+                   s_why(rc, errno));
+        return fx_err_exit(rc);
     }
+    errno = 0;
     rc = fx_authority_key_load(config->authority_file, self->authority_key);
     if (rc != FX_OK) {
         server_log(self, "cannot load the authority key %s: %s", config->authority_file,
-                   fx_strerror(rc));
-        return -1;
+                   s_why(rc, errno));
+        return fx_err_exit(rc);
     }
     char why[FX_STORE_WHY_SIZE] = "";
     /* WAL checkpoints on the store's own thread: a commit never waits for one. */
@@ -1289,17 +1366,8 @@ static int s_start(server_t *self)
         server_log(self, "cannot open the store %s: %s", config->database, why);
         return FX_EXIT_SYSTEM; /* a storage fault, not a configuration mistake */
     }
-    if (s_reload(self, 1) != 0)
-        return -1;
-    const fx_cert_t *own = fx_directory_find(self->directory, config->id);
-    if (!own || memcmp(fx_cert_curve_key(own), fx_keys_curve_public(self->keys), 32) != 0 ||
-        strcmp(fx_keys_id(self->keys), config->id) != 0) {
-        server_log(self,
-                   "the directory has no valid certificate for %s with the broker's keys; "
-                   "enrol the broker with 'fusion-admin enroll'",
-                   config->id);
-        return -1;
-    }
+    if ((rc = s_reload(self, 1)) != FX_OK || (rc = s_check_own_cert(self)) != FX_OK)
+        return fx_err_exit(rc);
     if (config->check_only)
         return 0;
     if (fx_store_subscription_each(self->store, NULL, s_load_subscription, self) != FX_OK) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # fusion-broker's own input: --check accepts a valid configuration and binds nothing; a bad
 # configuration is refused with FILE:LINE:COLUMN and exit 2; an unsigned policy or a broker
-# without a certificate for its keys is refused before it listens; usage errors exit 2.
+# without a certificate for its keys is refused before it listens (exit 3 when it is refused for
+# security, as fusion-admin and fusion-agent do); an unreadable file exits 4; usage errors exit 2.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 broker=$FUSION_BIN/fusion-broker
@@ -41,16 +42,64 @@ bad "a YAML syntax error" "2:1" "YAML syntax error"
 check "a missing file" 2 "$broker" --config "$work/nothing.yaml" --check
 contains "$work/err.txt" "nothing.yaml" "the missing file is named"
 
-# Trust: an edited (unsigned) policy and a broker id without a certificate are refused.
+# Security refusals exit 3, at start and with --check: a key file others can read, a policy or
+# revocation list whose signature does not verify, a broker certificate that is not the
+# authority's, revoked, or for other keys. A broker id with no certificate is not enrolled: 2.
 cp "$work/region/policy.yaml" "$work/policy.keep"
 printf '\n# edited\n' >>"$work/region/policy.yaml"
-check "an unsigned policy" 2 "$broker" --config "$config" --check
+check "an edited policy" 3 "$broker" --config "$config" --check
 contains "$work/err.txt" "signature" "the refusal names the signature"
+check "an edited policy, at start" 3 "$broker" --config "$config"
 cp "$work/policy.keep" "$work/region/policy.yaml"
+mv "$work/region/policy.yaml.sig" "$work/policy.sig.keep"
+check "a policy without its signature" 3 "$broker" --config "$config" --check
+contains "$work/err.txt" "no signature file" "the refusal says the signature is missing"
+mv "$work/policy.sig.keep" "$work/region/policy.yaml.sig"
 sed 's/^id: .*/id: RSO.FUSION.other/' "$config" >"$work/other.yaml"
 check "a broker id with no certificate" 2 "$broker" --config "$work/other.yaml" --check
 contains "$work/err.txt" "no valid certificate for RSO.FUSION.other" "the refusal says what is missing"
 chmod 644 "$work/keys/RSO.FUSION.broker.key"
-check "a readable broker key file" 2 "$broker" --config "$config" --check
+check "a readable broker key file" 3 "$broker" --config "$config" --check
 contains "$work/err.txt" "chmod 600" "the refusal says how to fix it"
+check "a readable broker key file, at start" 3 "$broker" --config "$config"
+chmod 600 "$work/keys/RSO.FUSION.broker.key"
+# A copy of the region to spoil: another authority's revocation list and broker certificate.
+"$admin" init "$work/foreign" >/dev/null || fail "init a foreign region"
+"$admin" enroll --region "$work/foreign" "$work/keys/RSO.FUSION.broker.request" --roles auditor \
+    >/dev/null || fail "enrol the broker in the foreign region"
+cp -r "$work/region" "$work/copy"
+sed 's|^region: .*|region: copy|' "$config" >"$work/copy.yaml"
+check "a copy of the region" 0 "$broker" --config "$work/copy.yaml" --check
+cp "$work/foreign/revocations.crl" "$work/copy/revocations.crl"
+check "a revocation list that is not the authority's" 3 "$broker" --config "$work/copy.yaml" --check
+contains "$work/err.txt" "not signed by the pinned authority" "the refusal says why"
+cp "$work/region/revocations.crl" "$work/copy/revocations.crl"
+cp "$work/foreign/directory/RSO.FUSION.broker.cert" "$work/copy/directory/"
+check "a broker certificate that is not the authority's" 3 "$broker" \
+    --config "$work/copy.yaml" --check
+contains "$work/err.txt" "RSO.FUSION.broker.cert: the certificate is not signed" \
+    "the refusal says why"
+cp "$work/region/directory/RSO.FUSION.broker.cert" "$work/copy/directory/"
+"$agent" keygen RSO.FUSION.broker --dir "$work/newkeys" >/dev/null || fail "keygen"
+sed 's|^key: .*|key: newkeys/RSO.FUSION.broker.key|' "$work/copy.yaml" >"$work/newkeys.yaml"
+check "broker keys other than the certified ones" 3 "$broker" --config "$work/newkeys.yaml" --check
+contains "$work/err.txt" "does not hold the keys certified" "the refusal says why"
+"$admin" revoke --region "$work/copy" RSO.FUSION.broker >/dev/null || fail "revoke the broker"
+check "a revoked broker certificate" 3 "$broker" --config "$work/copy.yaml" --check
+contains "$work/err.txt" "RSO.FUSION.broker is revoked" "the refusal says why"
+check "a revoked broker certificate, at start" 3 "$broker" --config "$work/copy.yaml"
+
+# A file that cannot be read is a system error (4), with the system's reason. Root reads every
+# file, so as root the check runs as nobody, who may not read the broker's key (mode 0600).
+chmod 000 "$work/keys/RSO.FUSION.broker.key"
+if [ "$(id -u)" -eq 0 ]; then
+    chmod o+x "$work" "$work/keys"
+    chmod o+r "$config"
+    check "an unreadable broker key file" 4 setpriv --reuid 65534 --regid 65534 --clear-groups \
+        "$broker" --config "$config" --check
+else
+    check "an unreadable broker key file" 4 "$broker" --config "$config" --check
+fi
+contains "$work/err.txt" "RSO.FUSION.broker.key: Permission denied" "the error gives the system's reason"
+chmod 600 "$work/keys/RSO.FUSION.broker.key"
 finish "broker configuration"
