@@ -2,6 +2,7 @@
  * CURVE fails closed from the first connection), starts the broker actor, turns SIGHUP into a
  * reload and SIGTERM into a clean stop, and tears down in reverse order. */
 #include <czmq.h>
+#include <errno.h>
 #include <getopt.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -118,7 +119,8 @@ int main(int argc, char **argv)
     }
     broker_config_t config;
     fx_diag_t *diag = fx_diag_new(config_path);
-    if (broker_config_load(config_path, &config, diag) != 0) {
+    if (broker_config_load(config_path, &config, diag) != 0 ||
+        broker_config_check_paths(&config, diag) != 0) {
         fx_diag_print(diag, stderr, PROG ": ");
         fx_diag_destroy(&diag);
         broker_config_free(&config);
@@ -129,18 +131,23 @@ int main(int argc, char **argv)
 
     s_zmq_tune();
     zsys_set_logstream(stderr);
-    char curve_dir[4096];
-    snprintf(curve_dir, sizeof curve_dir, "%s/%s", config.state_dir, BROKER_CURVE_DIR);
-    if (fx_mkdir_p(curve_dir) != 0) {
-        fx_cli_error(PROG, "cannot create %s", curve_dir);
-        broker_config_free(&config);
-        return FX_EXIT_SYSTEM;
+    zactor_t *auth = NULL;
+    if (!check) {
+        /* --check creates nothing: no state_dir, no CURVE directory, no zauth to serve it. */
+        char curve_dir[4096];
+        snprintf(curve_dir, sizeof curve_dir, "%s/%s", config.state_dir, BROKER_CURVE_DIR);
+        if (fx_mkdir_p(curve_dir) != 0) {
+            fx_cli_error(PROG, "cannot create %s: %s", curve_dir, strerror(errno));
+            broker_config_free(&config);
+            return FX_EXIT_SYSTEM;
+        }
+        /* zauth first, alive for the life of the process: with the ZAP domain enforced, a
+         * client is admitted only if zauth finds its CURVE key among the directory's valid
+         * principals. */
+        auth = zactor_new(zauth, NULL);
+        zstr_sendx(auth, "CURVE", curve_dir, NULL);
+        zsock_wait(auth);
     }
-    /* zauth first, alive for the life of the process: with the ZAP domain enforced, a client
-     * is admitted only if zauth finds its CURVE key among the directory's valid principals. */
-    zactor_t *auth = zactor_new(zauth, NULL);
-    zstr_sendx(auth, "CURVE", curve_dir, NULL);
-    zsock_wait(auth);
 
     int status = FX_EXIT_OK;
     zactor_t *server = zactor_new(broker_server_actor, &config);

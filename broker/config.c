@@ -1,11 +1,13 @@
 /* The broker's configuration file: strict YAML, every problem reported with its position. */
 #include "config.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fusion/keys.h"
@@ -180,12 +182,18 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             config->authority_file = fx_yaml_path(diag, found[AUTHORITY], "authority", base);
         if (found[POLICY])
             config->policy_file = fx_yaml_path(diag, found[POLICY], "policy", base);
-        if (found[DATABASE])
+        if (found[DATABASE]) {
             config->database = fx_yaml_path(diag, found[DATABASE], "database", base);
+            config->database_at = (broker_config_at_t){fx_yaml_line(found[DATABASE]),
+                                                       fx_yaml_column(found[DATABASE])};
+        }
         if (found[ENDPOINT_FILE])
             config->endpoint_file = fx_yaml_path(diag, found[ENDPOINT_FILE], "endpoint_file", base);
-        if (found[STATE_DIR])
+        if (found[STATE_DIR]) {
             config->state_dir = fx_yaml_path(diag, found[STATE_DIR], "state_dir", base);
+            config->state_dir_at = (broker_config_at_t){fx_yaml_line(found[STATE_DIR]),
+                                                        fx_yaml_column(found[STATE_DIR])};
+        }
         if (found[ENDPOINT]) {
             const char *endpoint = fx_yaml_scalar(diag, found[ENDPOINT], "endpoint");
             if (endpoint && strncmp(endpoint, "tcp://", 6) != 0 &&
@@ -235,6 +243,60 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     }
     free(copy);
     fx_yaml_destroy(&doc);
+    return fx_diag_count(diag) > before ? -1 : 0;
+}
+
+/* The length of path without its trailing slashes (a lone "/" stays). */
+static size_t s_trimmed(const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    return len;
+}
+
+int broker_config_check_paths(const broker_config_t *config, fx_diag_t *diag)
+{
+    size_t before = fx_diag_count(diag);
+    const broker_config_at_t *at = &config->state_dir_at;
+    struct stat st;
+    /* A state_dir that does not exist yet is created at start; one the user running a check
+     * cannot write may well be the service's. */
+    int found = stat(config->state_dir, &st) == 0;
+    if (found && !S_ISDIR(st.st_mode))
+        fx_diag_add(diag, at->line, at->column, "state_dir %s is not a directory",
+                    config->state_dir);
+    else if (!found && errno == ENOTDIR)
+        fx_diag_add(diag, at->line, at->column,
+                    "state_dir %s cannot be a directory: a part of its path is a file",
+                    config->state_dir);
+
+    at = &config->database_at;
+    const char *db = config->database;
+    if (stat(db, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            fx_diag_add(diag, at->line, at->column,
+                        "database %s is a directory; name the database file in it (e.g. "
+                        "%.*s/broker.db)",
+                        db, (int) s_trimmed(db), db);
+        else if (!S_ISREG(st.st_mode))
+            fx_diag_add(diag, at->line, at->column, "database %s is not a regular file", db);
+    } else if (errno == ENOTDIR) {
+        fx_diag_add(diag, at->line, at->column,
+                    "database %s cannot be created: a part of its path is a file", db);
+    } else if (errno == ENOENT) {
+        /* SQLite creates the file, not its directory; the broker creates only state_dir. */
+        char *copy = fx_strdup(db);
+        const char *parent = dirname(copy);
+        size_t len = s_trimmed(parent);
+        int is_state_dir =
+            len == s_trimmed(config->state_dir) && strncmp(parent, config->state_dir, len) == 0;
+        if (!is_state_dir && stat(parent, &st) != 0 && errno == ENOENT)
+            fx_diag_add(diag, at->line, at->column,
+                        "database %s cannot be created: its directory %s does not exist", db,
+                        parent);
+        free(copy);
+    }
     return fx_diag_count(diag) > before ? -1 : 0;
 }
 

@@ -7,6 +7,11 @@
 
 #include "fusion/yamldoc.h"
 
+/* Where a key's value is written in the file, for a message about it found later. */
+typedef struct {
+    unsigned line, column;
+} broker_config_at_t;
+
 typedef struct {
     char *path;            /* the configuration file itself */
     char *id;              /* the broker's principal id (its certificate is in the region) */
@@ -32,10 +37,16 @@ typedef struct {
     int64_t checkpoint_interval; /* ms: the audit tree is signed this often when it grew */
     char *metrics;               /* HOST:PORT on loopback for GET /metrics, or NULL: none */
     int check_only;              /* --check: load and verify, open and bind nothing */
+    broker_config_at_t database_at, state_dir_at;
 } broker_config_t;
 
 /* Loads a configuration file; problems go to diag (FILE:LINE:COLUMN). 0 or -1. */
 int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *diag);
+
+/* Checks, by looking only, that the configured paths can work: state_dir is a directory or can
+ * be created, and database is a file or can be created in a directory that exists (or in
+ * state_dir, which the broker creates). Problems go to diag at the key's position. 0 or -1. */
+int broker_config_check_paths(const broker_config_t *config, fx_diag_t *diag);
 
 /* Frees the strings of a configuration and zeroes it. */
 void broker_config_free(broker_config_t *config);

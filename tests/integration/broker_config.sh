@@ -18,6 +18,20 @@ check "--check on a valid configuration" 0 "$broker" --config "$config" --check
 [ ! -e "$work/state/endpoint" ] || fail "--check bound a socket (it wrote the endpoint file)"
 [ ! -e "$work/state/broker.db" ] || fail "--check created the database"
 
+# --check writes nothing at all: not the state directory, not its CURVE directory.
+listing() { # NAME: every path under $work, into $work/NAME.listing
+    find "$work" ! -name '*.listing' | sort >"$work/$1.listing"
+}
+unchanged() { # WHAT: the filesystem is as in before.listing
+    listing after
+    cmp -s "$work/before.listing" "$work/after.listing" ||
+        { fail "$1 changed the filesystem"; diff "$work/before.listing" "$work/after.listing"; }
+}
+rm -rf "$work/state"
+listing before
+check "--check before the state directory exists" 0 "$broker" --config "$config" --check
+unchanged "--check"
+
 bad() { # name line:column text-in-error  (the configuration is in $work/bad.yaml)
     check "$1" 2 "$broker" --config "$work/bad.yaml" --check
     contains "$work/err.txt" "bad.yaml:$2" "$1: the error gives the position"
@@ -41,6 +55,24 @@ printf 'id: [a, b\n' >"$work/bad.yaml"
 bad "a YAML syntax error" "2:1" "YAML syntax error"
 check "a missing file" 2 "$broker" --config "$work/nothing.yaml" --check
 contains "$work/err.txt" "nothing.yaml" "the missing file is named"
+
+# Paths that cannot work are configuration errors with their position, with --check and at start.
+sed 's|^state_dir: .*|state_dir: broker.yaml|' "$config" >"$work/bad.yaml"
+bad "a state_dir that is a file" "8:12" "state_dir .*broker.yaml is not a directory"
+listing before
+check "a state_dir that is a file, at start" 2 "$broker" --config "$work/bad.yaml"
+contains "$work/err.txt" "bad.yaml:8:12: state_dir" "at start: the error gives the position"
+unchanged "a refused start"
+sed 's|^database: .*|database: region|' "$config" >"$work/bad.yaml"
+bad "a database that is a directory" "5:11" "database .*region is a directory"
+sed 's|^database: .*|database: nowhere/broker.db|' "$config" >"$work/bad.yaml"
+bad "a database in a directory that does not exist" "5:11" "its directory .*nowhere does not exist"
+check "a database in a directory that does not exist, at start" 2 "$broker" \
+    --config "$work/bad.yaml"
+contains "$work/err.txt" "bad.yaml:5:11: database" "at start: the error gives the position"
+sed 's|^database: .*|database: broker.yaml/broker.db|' "$config" >"$work/bad.yaml"
+bad "a database below a file" "5:11" "a part of its path is a file"
+mkdir "$work/state"
 
 # Security refusals exit 3, at start and with --check: a key file others can read, a policy or
 # revocation list whose signature does not verify, a broker certificate that is not the
@@ -89,17 +121,25 @@ check "a revoked broker certificate" 3 "$broker" --config "$work/copy.yaml" --ch
 contains "$work/err.txt" "RSO.FUSION.broker is revoked" "the refusal says why"
 check "a revoked broker certificate, at start" 3 "$broker" --config "$work/copy.yaml"
 
-# A file that cannot be read is a system error (4), with the system's reason. Root reads every
-# file, so as root the check runs as nobody, who may not read the broker's key (mode 0600).
+# As an unprivileged user: nobody when the tests run as root (root reads and writes any file).
+unprivileged() {
+    if [ "$(id -u)" -eq 0 ]; then
+        setpriv --reuid 65534 --regid 65534 --clear-groups "$@"
+    else
+        "$@"
+    fi
+}
+[ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$work"
+# --check needs no write access: a state directory its user cannot write does not stop it.
+mkdir "$work/readonly"
+[ "$(id -u)" -ne 0 ] || chown 0:0 "$work/readonly"
+chmod 555 "$work/readonly"
+sed 's|^state_dir: .*|state_dir: readonly|' "$config" >"$work/readonly.yaml"
+check "--check with a state directory it cannot write" 0 unprivileged "$broker" \
+    --config "$work/readonly.yaml" --check
+# A file that cannot be read is a system error (4), with the system's reason.
 chmod 000 "$work/keys/RSO.FUSION.broker.key"
-if [ "$(id -u)" -eq 0 ]; then
-    chmod o+x "$work" "$work/keys"
-    chmod o+r "$config"
-    check "an unreadable broker key file" 4 setpriv --reuid 65534 --regid 65534 --clear-groups \
-        "$broker" --config "$config" --check
-else
-    check "an unreadable broker key file" 4 "$broker" --config "$config" --check
-fi
-contains "$work/err.txt" "RSO.FUSION.broker.key: Permission denied" "the error gives the system's reason"
-chmod 600 "$work/keys/RSO.FUSION.broker.key"
+check "an unreadable broker key file" 4 unprivileged "$broker" --config "$config" --check
+contains "$work/err.txt" "RSO.FUSION.broker.key: Permission denied" \
+    "the error gives the system's reason"
 finish "broker configuration"
