@@ -20,7 +20,8 @@
 #define RATE_MAX         1000000
 #define BURST_MAX        10000000
 
-/* limits.rate: "N/s", "N/min" or "N/h" (N a whole number from 1), or a bare N per second. */
+/* limits.rate: "N/s", "N/min" or "N/h", N a whole number from 1. The unit is required: a bare
+ * number says nothing of the period it counts. */
 static void s_rate(fx_diag_t *diag, const fx_yaml_node_t *node, double *rate_p)
 {
     const char *text = fx_yaml_scalar(diag, node, "rate");
@@ -31,7 +32,11 @@ static void s_rate(fx_diag_t *diag, const fx_yaml_node_t *node, double *rate_p)
     double per = 1;
     if (end == text || text[0] == '-' || text[0] == '+' || n < 1)
         per = 0;
-    else if (strcmp(end, "/s") == 0 || *end == '\0')
+    else if (*end == '\0') {
+        fx_yaml_error(diag, node, "rate needs its unit: N/s, N/min or N/h (e.g. %s/s), found '%s'",
+                      text, text);
+        return;
+    } else if (strcmp(end, "/s") == 0)
         per = 1;
     else if (strcmp(end, "/min") == 0)
         per = 60;
@@ -53,22 +58,29 @@ static void s_rate(fx_diag_t *diag, const fx_yaml_node_t *node, double *rate_p)
 #define HOUR_MS   (3600 * SECOND_MS)
 #define DAY_MS    (24 * HOUR_MS)
 
-/* The longest each duration may be: what the transport can represent (ZMTP carries a heartbeat's
- * time to live in tenths of a second in 16 bits, 6553.5 s; ZeroMQ takes its intervals as an int
- * of milliseconds) and what keeps a timer meaningful. The shortest is 1 ms (fx_duration_parse). */
+/* The shortest and longest each duration may be. The longest: what the transport can represent
+ * (ZMTP carries a heartbeat's time to live in tenths of a second in 16 bits, 6553.5 s; ZeroMQ
+ * takes its intervals as an int of milliseconds) and what keeps a timer meaningful. The
+ * shortest: 100 ms for the transport's timers (a PING every millisecond is a busy loop, and a
+ * handshake cannot finish in one), 1 s for the replay window (less than clock differences and
+ * transit take: every message would be stale) and for what the broker's housekeeping does once a
+ * second (retries, pruning, audit checkpoints: a shorter interval would act as 1 s). max_ttl keeps
+ * fx_duration_parse's 1 ms. */
 static const struct {
     const char *key;
+    int64_t min_ms;
+    const char *min_text;
     int64_t max_ms;
     const char *max_text;
-} s_duration_max[] = {
-    {"replay_window", DAY_MS, "1d"},
-    {"max_ttl", 3650 * DAY_MS, "3650d"},
-    {"retry", DAY_MS, "1d"},
-    {"prune_interval", DAY_MS, "1d"},
-    {"heartbeat", HOUR_MS, "1h"},
-    {"heartbeat_timeout", HOUR_MS, "1h"},
-    {"handshake", 600 * SECOND_MS, "10m"},
-    {"checkpoint_interval", DAY_MS, "1d"},
+} s_duration_range[] = {
+    {"replay_window", SECOND_MS, "1s", DAY_MS, "1d"},
+    {"max_ttl", 1, "1ms", 3650 * DAY_MS, "3650d"},
+    {"retry", SECOND_MS, "1s", DAY_MS, "1d"},
+    {"prune_interval", SECOND_MS, "1s", DAY_MS, "1d"},
+    {"heartbeat", 100, "100ms", HOUR_MS, "1h"},
+    {"heartbeat_timeout", 100, "100ms", HOUR_MS, "1h"},
+    {"handshake", 100, "100ms", 600 * SECOND_MS, "10m"},
+    {"checkpoint_interval", SECOND_MS, "1s", DAY_MS, "1d"},
 };
 
 static void s_duration(fx_diag_t *diag, const fx_yaml_node_t *node, const char *key, int64_t *ms_p)
@@ -76,23 +88,32 @@ static void s_duration(fx_diag_t *diag, const fx_yaml_node_t *node, const char *
     int64_t ms;
     if (fx_yaml_duration(diag, node, key, &ms) != 0)
         return;
-    for (size_t i = 0; i < sizeof s_duration_max / sizeof s_duration_max[0]; i++)
-        if (strcmp(s_duration_max[i].key, key) == 0 && ms > s_duration_max[i].max_ms) {
+    for (size_t i = 0; i < sizeof s_duration_range / sizeof s_duration_range[0]; i++) {
+        if (strcmp(s_duration_range[i].key, key) != 0)
+            continue;
+        if (ms > s_duration_range[i].max_ms) {
             fx_yaml_error(diag, node, "%s must be at most %s, found '%s'", key,
-                          s_duration_max[i].max_text, fx_yaml_scalar(diag, node, key));
+                          s_duration_range[i].max_text, fx_yaml_scalar(diag, node, key));
             return;
         }
+        if (ms < s_duration_range[i].min_ms) {
+            fx_yaml_error(diag, node, "%s must be at least %s, found '%s'", key,
+                          s_duration_range[i].min_text, fx_yaml_scalar(diag, node, key));
+            return;
+        }
+    }
     *ms_p = ms;
 }
 
-/* A section of durations, and in limits the size and rate limits too. */
-static void s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what,
-                      const char *const *keys, size_t nkeys, int64_t **durations,
-                      broker_config_t *config)
+/* A section of durations, and in limits the size and rate limits too; found[k] receives the
+ * value of keys[k] or NULL. 0, or -1 when anything in it is wrong. */
+static int s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *what,
+                     const char *const *keys, size_t nkeys, int64_t **durations,
+                     broker_config_t *config, const fx_yaml_node_t **found)
 {
-    const fx_yaml_node_t *found[8];
+    size_t before = fx_diag_count(diag);
     if (fx_yaml_fields(diag, node, what, keys, nkeys, found) != 0)
-        return;
+        return -1;
     for (size_t k = 0; k < nkeys; k++) {
         if (!found[k])
             continue;
@@ -106,6 +127,30 @@ static void s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *w
         else
             s_duration(diag, found[k], keys[k], durations[k]);
     }
+    return fx_diag_count(diag) > before ? -1 : 0;
+}
+
+/* The agents are told (ZMTP's heartbeat TTL) to drop a connection that is silent for
+ * heartbeat_timeout: PINGs further apart than that would cut every idle agent off between two. */
+static void s_heartbeats(fx_diag_t *diag, const broker_config_t *config,
+                         const fx_yaml_node_t *heartbeat, const fx_yaml_node_t *timeout)
+{
+    if (config->heartbeat_timeout > config->heartbeat)
+        return;
+    if (timeout && heartbeat)
+        fx_yaml_error(diag, timeout,
+                      "heartbeat_timeout must be longer than heartbeat (%s), found '%s'",
+                      fx_yaml_text(heartbeat), fx_yaml_text(timeout));
+    else if (timeout)
+        fx_yaml_error(
+            diag, timeout,
+            "heartbeat_timeout must be longer than heartbeat (%gs by default), found '%s'",
+            (double) config->heartbeat / 1000, fx_yaml_text(timeout));
+    else
+        fx_yaml_error(
+            diag, heartbeat,
+            "heartbeat must be shorter than heartbeat_timeout (%gs by default), found '%s'",
+            (double) config->heartbeat_timeout / 1000, fx_yaml_text(heartbeat));
 }
 
 int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *diag)
@@ -204,26 +249,29 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             else if (endpoint)
                 config->endpoint = fx_strdup(endpoint);
         }
+        const fx_yaml_node_t *in[5];
         if (found[LIMITS]) {
             static const char *const k[] = {"max_message_bytes", "replay_window", "max_ttl", "rate",
                                             "burst"};
             int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl, NULL, NULL};
-            s_section(diag, found[LIMITS], "limits", k, 5, d, config);
+            (void) s_section(diag, found[LIMITS], "limits", k, 5, d, config, in);
         }
         if (found[DELIVERY]) {
             static const char *const k[] = {"retry", "prune_interval"};
             int64_t *d[] = {&config->retry, &config->prune_interval};
-            s_section(diag, found[DELIVERY], "delivery", k, 2, d, config);
+            (void) s_section(diag, found[DELIVERY], "delivery", k, 2, d, config, in);
         }
         if (found[TRANSPORT]) {
             static const char *const k[] = {"heartbeat", "heartbeat_timeout", "handshake"};
             int64_t *d[] = {&config->heartbeat, &config->heartbeat_timeout, &config->handshake};
-            s_section(diag, found[TRANSPORT], "transport", k, 3, d, config);
+            if (s_section(diag, found[TRANSPORT], "transport", k, 3, d, config, in) == 0 &&
+                (in[0] || in[1]))
+                s_heartbeats(diag, config, in[0], in[1]);
         }
         if (found[AUDIT]) {
             static const char *const k[] = {"checkpoint_interval"};
             int64_t *d[] = {&config->checkpoint_interval};
-            s_section(diag, found[AUDIT], "audit", k, 1, d, NULL);
+            (void) s_section(diag, found[AUDIT], "audit", k, 1, d, NULL, in);
         }
         if (found[WORKERS])
             fx_yaml_int(diag, found[WORKERS], "workers", 1, WORKERS_MAX, &config->workers);

@@ -49,6 +49,29 @@ bad "a bad duration" "9:25" "duration"
 # used to pass --check and then abort the broker in libczmq when it set the socket option.
 printf '%s\ntransport: {heartbeat_timeout: 7200s}\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a heartbeat timeout the transport cannot carry" "9:32" "heartbeat_timeout must be at most 1h"
+# Values that cannot make sense: a rate without its period, PINGs further apart than the silence
+# after which agents drop the connection, timers too short to mean anything.
+printf '%s\nlimits: {rate: 200}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a rate without its unit" "9:16" "rate needs its unit: N/s, N/min or N/h"
+printf '%s\ntransport: {heartbeat: 10s, heartbeat_timeout: 5s}\n' "$(cat "$config")" \
+    >"$work/bad.yaml"
+bad "a heartbeat timeout shorter than the heartbeat" "9:48" \
+    "heartbeat_timeout must be longer than heartbeat (10s), found '5s'"
+printf '%s\ntransport: {heartbeat: 1m}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a heartbeat longer than the default timeout" "9:24" \
+    "heartbeat must be shorter than heartbeat_timeout (30s by default)"
+printf '%s\ntransport: {heartbeat: 1ms}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a 1 ms heartbeat" "9:24" "heartbeat must be at least 100ms"
+printf '%s\ntransport: {handshake: 1ms}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a 1 ms handshake" "9:24" "handshake must be at least 100ms"
+printf '%s\nlimits: {replay_window: 1ms}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a 1 ms replay window" "9:25" "replay_window must be at least 1s"
+printf '%s\ndelivery: {retry: 500ms}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a retry under the housekeeping second" "9:19" "retry must be at least 1s"
+printf '%s\nlimits: {replay_window: 1s, rate: 1/h}\ndelivery: {retry: 1s, prune_interval: 1s}
+transport: {heartbeat: 100ms, heartbeat_timeout: 200ms, handshake: 100ms}
+audit: {checkpoint_interval: 1s}\n' "$(cat "$config")" >"$work/short.yaml"
+check "the shortest values accepted" 0 "$broker" --config "$work/short.yaml" --check
 printf '%s\nworkers: 0\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a bad worker count" "9:10" "workers"
 printf 'id: [a, b\n' >"$work/bad.yaml"
