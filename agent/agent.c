@@ -37,6 +37,7 @@ static const fx_command_t s_commands[] = {
 int main(int argc, char **argv)
 {
     fx_init();
-    return fx_cli_dispatch(AGENT_PROG, "fusion-agent: an agency's tool for Fusion.", s_commands,
-                           argc, argv);
+    int status = fx_cli_dispatch(AGENT_PROG, "fusion-agent: an agency's tool for Fusion.",
+                                 s_commands, argc, argv);
+    return fx_cli_close_stdout(AGENT_PROG, status);
 }

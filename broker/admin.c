@@ -20,7 +20,8 @@ static const fx_command_t s_commands[] = {
 int main(int argc, char **argv)
 {
     fx_init();
-    return fx_cli_dispatch(ADMIN_PROG,
-                           "fusion-admin: the fusion-centre operator's tool for a Fusion region.",
-                           s_commands, argc, argv);
+    int status = fx_cli_dispatch(
+        ADMIN_PROG, "fusion-admin: the fusion-centre operator's tool for a Fusion region.",
+        s_commands, argc, argv);
+    return fx_cli_close_stdout(ADMIN_PROG, status);
 }

@@ -172,8 +172,7 @@ static int s_explain(int argc, char **argv)
         printf("%s\n", out);
         free(out);
     }
-    if (fflush(stdout) != 0)
-        status = FX_EXIT_SYSTEM;
+    /* A failed write to standard output is reported at exit (fx_cli_close_stdout). */
 cleanup:
     json_decref(answer);
     json_decref(query);

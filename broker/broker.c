@@ -83,10 +83,9 @@ static void s_zmq_tune(void)
     (void) zmq_ctx_set(zsys_init(), ZMQ_ZERO_COPY_RECV, 0);
 }
 
-int main(int argc, char **argv)
+/* The broker's whole run, from the arguments to the teardown; returns the exit code. */
+static int s_run(int argc, char **argv)
 {
-    s_malloc_tune();
-    fx_init();
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"check", no_argument, NULL, 'k'},
                                             {"help", no_argument, NULL, 'h'},
@@ -186,4 +185,11 @@ int main(int argc, char **argv)
     zactor_destroy(&auth);
     broker_config_free(&config);
     return status;
+}
+
+int main(int argc, char **argv)
+{
+    s_malloc_tune();
+    fx_init();
+    return fx_cli_close_stdout(PROG, s_run(argc, argv));
 }

@@ -1,8 +1,10 @@
 /* Sub-command dispatch shared by fusion-broker, fusion-admin and fusion-agent. */
 #include "fusion/cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 
 #include "fusion/err.h"
@@ -62,4 +64,25 @@ void fx_cli_error(const char *prog, const char *fmt, ...)
     vfprintf(stderr, fmt, args);
     fputc('\n', stderr);
     va_end(args);
+}
+
+int fx_cli_close_stdout(const char *prog, int status)
+{
+    /* Output is buffered, so a write that fails (ENOSPC on a full disk) may show only here, at
+     * the last flush. A standard output closed by the caller (`>&-`) with nothing written to it
+     * is no error. */
+    int pending = __fpending(stdout) != 0;
+    int failed_before = ferror(stdout) != 0;
+    errno = 0;
+    int close_failed = fclose(stdout) != 0;
+    int err = close_failed ? errno : 0;
+    if (!failed_before && !(close_failed && (pending || err != EBADF)))
+        return status;
+    if (status != FX_EXIT_SYSTEM) {
+        if (err)
+            fx_cli_error(prog, "cannot write to standard output: %s", strerror(err));
+        else
+            fx_cli_error(prog, "cannot write to standard output");
+    }
+    return status == FX_EXIT_OK ? FX_EXIT_SYSTEM : status;
 }

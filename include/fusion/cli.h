@@ -16,6 +16,13 @@ int fx_cli_dispatch(const char *prog, const char *about, const fx_command_t *com
 /* The exit codes every binary documents in --help. */
 void fx_cli_print_exit_codes(void);
 
+/* Flushes and closes standard output at the end of main and returns the exit code: `status`, or
+ * FX_EXIT_SYSTEM when it was 0 and a write to standard output failed (a full disk, a closed
+ * pipe), with "prog: cannot write to standard output: REASON" on stderr. A failure status is
+ * kept; the message is then printed too, unless the status is FX_EXIT_SYSTEM (the command has
+ * reported its own I/O failure). Every main returns through it. */
+int fx_cli_close_stdout(const char *prog, int status);
+
 /* Prints "prog: message" to stderr, printf-style. */
 void fx_cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
