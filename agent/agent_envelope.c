@@ -857,7 +857,7 @@ static void s_print_persons(Fusion__Person **persons, size_t n)
         printf("    %s\n", line);
         s_print_text("  name", p->name);
         s_print_text("  date of birth", p->date_of_birth);
-        if (p->age)
+        if (p->age_given_case == FUSION__PERSON__AGE_GIVEN_AGE)
             printf("      age: %u\n", p->age);
         s_print_text("  nationality", p->nationality);
         s_print_text("  sex", p->sex);

@@ -112,7 +112,7 @@ static void s_persons_text(int indent, Fusion__Person **persons, size_t n)
         int deeper = indent + 2;
         s_field(deeper, "Name", p->name);
         s_field(deeper, "Date of birth", p->date_of_birth);
-        if (p->age)
+        if (p->age_given_case == FUSION__PERSON__AGE_GIVEN_AGE)
             printf("%sAge: %u\n", s_pad(deeper), p->age);
         s_field(deeper, "Nationality", p->nationality);
         s_field(deeper, "Sex", p->sex);
@@ -270,7 +270,7 @@ static void s_jpersons(json_t *obj, Fusion__Person **persons, size_t n)
         s_jset(o, "role", s_word(FX_VOCAB_SUBJECT_ROLE, (int) p->role));
         s_jset(o, "name", p->name);
         s_jset(o, "date_of_birth", p->date_of_birth);
-        if (p->age)
+        if (p->age_given_case == FUSION__PERSON__AGE_GIVEN_AGE)
             json_object_set_new(o, "age", json_integer(p->age));
         s_jset(o, "nationality", p->nationality);
         s_jset(o, "sex", p->sex);

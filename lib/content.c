@@ -67,7 +67,7 @@ static uint32_t s_person(const Fusion__Person *p, int64_t now_ms)
         mask |= FX_CATEGORY_BIT(FX_CATEGORY_PERSONAL_IDENTIFIERS);
     if (p->role == FUSION__SUBJECT_ROLE__SUBJECT_ROLE_VICTIM)
         mask |= FX_CATEGORY_BIT(FX_CATEGORY_VICTIM_IDENTITY);
-    if ((p->age > 0 && p->age < FX_ADULT_AGE) ||
+    if ((p->age_given_case == FUSION__PERSON__AGE_GIVEN_AGE && p->age < FX_ADULT_AGE) ||
         fx_content_dob_minor(p->date_of_birth, now_ms) == 1)
         mask |= FX_CATEGORY_BIT(FX_CATEGORY_MINOR);
     if (s_filled(p->health_notes))

@@ -307,8 +307,10 @@ static Fusion__Person *s_person(parse_t *p, const fx_yaml_node_t *node)
         born > p->now)
         fx_yaml_error(p->diag, f[2], "date_of_birth is in the future");
     long long age;
-    if (s_present(f[3]) && fx_yaml_int(p->diag, f[3], "age", 1, 150, &age) == 0)
+    if (s_present(f[3]) && fx_yaml_int(p->diag, f[3], "age", 0, 150, &age) == 0) {
+        person->age_given_case = FUSION__PERSON__AGE_GIVEN_AGE; /* 0: an infant under one */
         person->age = (uint32_t) age;
+    }
     s_country(p, f[4], "nationality", &person->nationality);
     s_opt_text(p, f[5], "sex", 32, 0, &person->sex);
     s_text_list(p, f[6], "identifiers", MAX_SHORT, &person->identifiers, &person->n_identifiers);

@@ -67,6 +67,10 @@ contains "$work/err" "no-such-note.txt: no such file" "the missing file is named
 expect 2 "under-labelled section" THA.RTP.fp1 refer --to IDN.POLRI.fp1 --section red \
     --categories operational --reason r --person role=victim,name=A --yes
 contains "$work/err" "also carries personal_identifiers, victim_identity" "labels checked"
+# An infant under one year is recorded with age 0, and is a minor.
+expect 2 "an infant labelled as an adult" THA.RTP.fp1 refer --to IDN.POLRI.fp1 --section red \
+    --categories operational,victim_identity --reason r --person role=victim,age=0 --yes
+contains "$work/err" "also carries minor: add it" "age 0 is a minor"
 expect 2 "free text without categories" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
     --file "$work/note.txt" --yes
 contains "$work/err" "needs 'categories'" "free text must be labelled"

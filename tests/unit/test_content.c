@@ -29,6 +29,13 @@ static uint32_t s_alert_person(Fusion__Person *person, int64_t now)
     return fx_content_categories(&content, now);
 }
 
+/* Gives a person an age in years (0: an infant under one). */
+static void s_age(Fusion__Person *person, uint32_t age)
+{
+    person->age_given_case = FUSION__PERSON__AGE_GIVEN_AGE;
+    person->age = age;
+}
+
 static void test_nothing_personal_is_operational_only(void **state)
 {
     (void) state;
@@ -93,13 +100,15 @@ static void test_person_fields(void **state)
     assert_int_equal(s_alert_person(&p, now), BIT(OPERATIONAL));
 
     fusion__person__init(&p);
-    p.age = 16;
+    s_age(&p, 16);
     assert_int_equal(s_alert_person(&p, now), BIT(OPERATIONAL) | BIT(MINOR));
-    p.age = 17;
+    s_age(&p, 17);
     assert_int_equal(s_alert_person(&p, now), BIT(OPERATIONAL) | BIT(MINOR));
-    p.age = 18;
+    s_age(&p, 18);
     assert_int_equal(s_alert_person(&p, now), BIT(OPERATIONAL));
-    p.age = 0; /* unknown */
+    s_age(&p, 0); /* an infant under one year */
+    assert_int_equal(s_alert_person(&p, now), BIT(OPERATIONAL) | BIT(MINOR));
+    fusion__person__init(&p); /* no age given: unknown */
     assert_int_equal(s_alert_person(&p, now), BIT(OPERATIONAL));
 
     fusion__person__init(&p);
@@ -115,7 +124,7 @@ static void test_person_fields(void **state)
     fusion__person__init(&p);
     p.role = FUSION__SUBJECT_ROLE__SUBJECT_ROLE_VICTIM;
     p.name = "B. Example";
-    p.age = 14;
+    s_age(&p, 14);
     assert_int_equal(s_alert_person(&p, now), BIT(OPERATIONAL) | BIT(PERSONAL_IDENTIFIERS) |
                                                   BIT(VICTIM_IDENTITY) | BIT(MINOR));
 }
@@ -201,7 +210,7 @@ static void test_missing_labels(void **state)
     Fusion__Person victim = FUSION__PERSON__INIT;
     victim.role = FUSION__SUBJECT_ROLE__SUBJECT_ROLE_VICTIM;
     victim.name = "C. Example";
-    victim.age = 16;
+    s_age(&victim, 16);
     Fusion__Person *persons[] = {&victim};
     Fusion__Referral referral = FUSION__REFERRAL__INIT;
     referral.n_persons = 1;
@@ -227,10 +236,12 @@ static void test_encode_decode(void **state)
     Fusion__Person person = FUSION__PERSON__INIT;
     person.name = "D. Example";
     person.role = FUSION__SUBJECT_ROLE__SUBJECT_ROLE_WITNESS;
-    Fusion__Person *persons[] = {&person};
+    Fusion__Person infant = FUSION__PERSON__INIT; /* an age of 0 is sent, not taken as unknown */
+    s_age(&infant, 0);
+    Fusion__Person *persons[] = {&person, &infant};
     Fusion__CaseAlert alert = FUSION__CASE_ALERT__INIT;
     alert.summary = "summary";
-    alert.n_persons = 1;
+    alert.n_persons = 2;
     alert.persons = persons;
     Fusion__SectionContent content = FUSION__SECTION_CONTENT__INIT;
     content.body_case = FUSION__SECTION_CONTENT__BODY_CASE_ALERT;
@@ -242,6 +253,11 @@ static void test_encode_decode(void **state)
     assert_int_equal(fx_content_decode(data, len, &got), FX_OK);
     assert_int_equal(got->body_case, FUSION__SECTION_CONTENT__BODY_CASE_ALERT);
     assert_string_equal(got->case_alert->persons[0]->name, "D. Example");
+    assert_int_equal(got->case_alert->persons[0]->age_given_case,
+                     FUSION__PERSON__AGE_GIVEN__NOT_SET);
+    assert_int_equal(got->case_alert->persons[1]->age_given_case, FUSION__PERSON__AGE_GIVEN_AGE);
+    assert_int_equal(got->case_alert->persons[1]->age, 0);
+    assert_true(fx_content_categories(got, 0) & BIT(MINOR));
     assert_int_equal(fx_content_categories(got, 0), fx_content_categories(&content, 0));
     fx_content_free(&got);
     assert_null(got);

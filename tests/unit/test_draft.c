@@ -373,8 +373,12 @@ static void test_section_errors(void **state)
          "draft.yaml:11:29: date_of_birth is in the future"},
         {"sections:\n  - id: 3\n    tlp: green\n    categories: [operational]\n"
          "    content:\n      case_alert:\n        summary: s\n"
-         "        persons:\n          - {age: 0}\n",
-         "draft.yaml:11:19: age must be a whole number from 1 to 150"},
+         "        persons:\n          - {age: 151}\n",
+         "draft.yaml:11:19: age must be a whole number from 0 to 150"},
+        {"sections:\n  - id: 3\n    tlp: green\n    categories: [operational]\n"
+         "    content:\n      case_alert:\n        summary: s\n"
+         "        persons:\n          - {age: -1}\n",
+         "draft.yaml:11:19: age must be a whole number from 0 to 150"},
         {"sections:\n  - id: 3\n    tlp: green\n    categories: [operational]\n"
          "    content:\n      case_alert:\n        summary: s\n"
          "        grading: {source_reliability: D}\n",
@@ -478,6 +482,22 @@ static void test_categories_derived(void **state)
     assert_int_equal(fx_draft_section_categories(draft, 1), CAT(OPERATIONAL));
     const Fusion__Header *h = fx_draft_header(draft);
     assert_int_equal(h->sections[0]->n_categories, 5);
+    fx_draft_destroy(&draft);
+    /* An infant under one year (age 0) is recorded, and is a minor. */
+    snprintf(text, sizeof text,
+             "kind: referral\naudience: direct\nrecipients: [IDN.POLRI]\nsections:\n"
+             "  - id: 1\n    tlp: red\n    content:\n      referral:\n        reason: r\n"
+             "        persons: [{role: victim, age: 0}]\n");
+    draft = s_parse_ok(text, NULL);
+    assert_int_equal(fx_draft_section_categories(draft, 0),
+                     CAT(OPERATIONAL) | CAT(VICTIM_IDENTITY) | CAT(MINOR));
+    size_t len = 0;
+    const uint8_t *plain = fx_draft_section_plaintext(draft, 0, &len);
+    Fusion__SectionContent *content = NULL;
+    assert_int_equal(fx_content_decode(plain, len, &content), FX_OK);
+    assert_int_equal(content->referral->persons[0]->age_given_case, FUSION__PERSON__AGE_GIVEN_AGE);
+    assert_int_equal(content->referral->persons[0]->age, 0);
+    fx_content_free(&content);
     fx_draft_destroy(&draft);
     snprintf(text, sizeof text, "%ssections:\n  - {id: 3, tlp: green, text: a}\n", s_base);
     s_expect_error(text, "draft.yaml:4:6: section 3 needs 'categories' (it is free text");
