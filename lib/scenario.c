@@ -19,7 +19,7 @@
 #define MAX_ID   64   /* exercise and inject ids */
 
 struct fx_scenario {
-    fx_yaml_t *doc; /* every string below points into it */
+    fx_yaml_t *doc; /* every string below points into it (the injects' patterns are copies) */
     char *base_dir;
     const char *exercise, *title, *reference;
     const char **objectives;
@@ -555,12 +555,9 @@ static void s_subscribe(loader_t *ld, const fx_yaml_node_t *node, fx_inject_t *i
         fx_yaml_error(ld->diag, f[S_PATTERN], "invalid route pattern: %s", why);
         return;
     }
-    const char *norm = fx_route_pattern_text(pattern);
-    if (strcmp(norm, text) != 0)
-        fx_yaml_error(ld->diag, f[S_PATTERN],
-                      "write the pattern as it is normalised (upper case): %s", norm);
-    else
-        inj->pattern = text;
+    /* Route input is case-insensitive: the runner subscribes with, and finds in the audit, the
+     * normalised text. */
+    inj->pattern = fx_strdup(fx_route_pattern_text(pattern));
     fx_route_pattern_destroy(&pattern);
     if (!unsub && f[S_STAGES])
         fx_yaml_word_mask(ld->diag, f[S_STAGES], FX_VOCAB_STAGE, "stages", 1, &inj->stages);
@@ -767,6 +764,8 @@ void fx_scenario_destroy(fx_scenario_t **self_p)
     if (!self_p || !*self_p)
         return;
     fx_scenario_t *self = *self_p;
+    for (size_t i = 0; self->injects && i < self->n_injects; i++)
+        free(self->injects[i].pattern);
     for (size_t i = 0; self->expects && i < self->n_injects; i++)
         free(self->expects[i]);
     free(self->expects);

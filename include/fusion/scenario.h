@@ -80,7 +80,7 @@ typedef struct {
     const char *reason;          /* respond: declined, need_info */
     const char *outcome;         /* respond: closed */
     const char *observation;     /* feedback */
-    const char *pattern;         /* subscribe, unsubscribe: normalised route pattern */
+    char *pattern;               /* subscribe, unsubscribe: normalised route pattern (owned) */
     uint32_t stages, kinds;      /* subscribe: bit masks, 0 all */
     const fx_expectation_t *expect;
     size_t n_expect;
