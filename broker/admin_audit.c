@@ -53,9 +53,10 @@ static int s_open(const char *command, const char *path, fx_store_t **store_p)
 {
     fx_store_options_t options = {.read_only = true};
     char why[FX_STORE_WHY_SIZE];
-    if (fx_store_open(path, &options, store_p, why) != FX_OK) {
+    fx_err_t rc = fx_store_open(path, &options, store_p, why);
+    if (rc != FX_OK) {
         fx_cli_error(ADMIN_PROG, "audit %s: cannot read %s: %s", command, path, why);
-        return FX_EXIT_SYSTEM;
+        return rc == FX_ERR_INVALID ? FX_EXIT_USAGE : FX_EXIT_SYSTEM; /* invalid: an empty DB */
     }
     return FX_EXIT_OK;
 }

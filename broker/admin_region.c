@@ -272,6 +272,12 @@ int admin_init(int argc, char **argv)
         return FX_EXIT_USAGE;
     }
     const char *region = argv[optind];
+    if (region[0] == '\0') {
+        fx_cli_error(ADMIN_PROG,
+                     "init: the REGION directory is an empty name (try '%s init --help')",
+                     ADMIN_PROG);
+        return FX_EXIT_USAGE;
+    }
     if (!fx_principal_id_valid(authority_id)) {
         fx_cli_error(ADMIN_PROG,
                      "init: '%s' is not a valid authority id (COUNTRY.AGENCY.UNIT, e.g. %s)",

@@ -95,6 +95,8 @@ admin audit verify "$work/nothing.db" --key "$key" >/dev/null 2>&1
 
 # --- export and show: the history, never content ---------------------------------------------
 admin audit export "$db" >"$work/export.jsonl" || fail "export"
+admin audit export '' >/dev/null 2>&1
+[ $? -eq 2 ] || fail "export of an empty database name: exit 2 (invalid argument)"
 [ "$(wc -l <"$work/export.jsonl")" -eq "$entries" ] || fail "export: one line per entry"
 jq -e . "$work/export.jsonl" >/dev/null || fail "export writes JSON lines"
 grep -q -e "Mae Sot" -e "Secret words" -e "Example Driver" "$work/export.jsonl" && fail "export holds content"

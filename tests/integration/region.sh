@@ -30,6 +30,8 @@ mkdir empty
 check "init in an empty directory" 0 "$admin" init empty --authority-id IDN.FUSION.authority
 contains out.txt "IDN.FUSION.authority" "init --authority-id"
 check "init with a bad authority id" 2 "$admin" init other --authority-id nonsense
+check "init with an empty name" 2 "$admin" init ''
+contains err.txt "^fusion-admin: init: the REGION directory is an empty name" "init ''"
 
 # --- keygen -------------------------------------------------------------------------------------
 for id in THA.RTP.fp1 IDN.POLRI.lo2 LKA.CID.smpu1; do
