@@ -13,22 +13,30 @@
 #include "fusion/explain.h"
 #include "fusion/policy.h"
 
+/* For the usage lines; errors are "fusion-admin: policy COMMAND: ...", as the other commands'. */
 #define PROG            ADMIN_PROG " policy"
 #define QUERY_MAX_BYTES (16 * 1024 * 1024)
 
-/* Loads a policy, printing every error to stderr. Returns the exit code (0 when loaded). */
-static int s_load(const char *path, fx_policy_t **policy_p)
+/* Loads a policy for `command` ("policy check" ...), printing every error to stderr: the
+ * policy's own as FILE:LINE:COLUMN: message, one about the file itself (missing, unreadable, a
+ * directory) with the tool's prefix. Returns the exit code (0 when loaded). */
+static int s_load(const char *command, const char *path, fx_policy_t **policy_p)
 {
     fx_policy_errors_t *errors = NULL;
     fx_err_t rc = fx_policy_load(path, policy_p, &errors);
     if (rc == FX_OK)
         return FX_EXIT_OK;
     size_t n = fx_policy_errors_total(errors);
-    for (size_t i = 0; i < fx_policy_errors_count(errors); i++)
-        fprintf(stderr, "%s\n", fx_policy_errors_text(errors, i));
+    for (size_t i = 0; i < fx_policy_errors_count(errors); i++) {
+        if (rc == FX_ERR_POLICY)
+            fprintf(stderr, "%s\n", fx_policy_errors_text(errors, i));
+        else
+            fx_cli_error(ADMIN_PROG, "%s: %s", command, fx_policy_errors_text(errors, i));
+    }
     fx_policy_errors_destroy(&errors);
     if (rc == FX_ERR_POLICY)
-        fx_cli_error(PROG, "%s is not a valid policy (%zu error%s)", path, n, n == 1 ? "" : "s");
+        fx_cli_error(ADMIN_PROG, "%s: %s is not a valid policy (%zu error%s)", command, path, n,
+                     n == 1 ? "" : "s");
     return rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
 }
 
@@ -54,11 +62,11 @@ static int s_check(int argc, char **argv)
         return FX_EXIT_OK;
     }
     if (argc != 2 || argv[1][0] == '-') {
-        fx_cli_error(PROG, "usage: %s check FILE (try --help)", PROG);
+        fx_cli_error(ADMIN_PROG, "policy check: usage: %s check FILE (try --help)", PROG);
         return FX_EXIT_USAGE;
     }
     fx_policy_t *policy = NULL;
-    int status = s_load(argv[1], &policy);
+    int status = s_load("policy check", argv[1], &policy);
     if (status != FX_EXIT_OK)
         return status;
     char summary[256];
@@ -113,12 +121,12 @@ static int s_explain(int argc, char **argv)
         } else if ((arg[0] != '-' || strcmp(arg, "-") == 0) && !query_path) {
             query_path = arg;
         } else {
-            fx_cli_error(PROG, "explain: unexpected argument '%s' (try --help)", arg);
+            fx_cli_error(ADMIN_PROG, "policy explain: unexpected argument '%s' (try --help)", arg);
             return FX_EXIT_USAGE;
         }
     }
     if (!policy_path) {
-        fx_cli_error(PROG, "explain: --policy FILE is required (try --help)");
+        fx_cli_error(ADMIN_PROG, "policy explain: --policy FILE is required (try --help)");
         return FX_EXIT_USAGE;
     }
     if (!query_path)
@@ -128,12 +136,12 @@ static int s_explain(int argc, char **argv)
     uint8_t *data = NULL;
     size_t len = 0;
     json_t *query = NULL, *answer = NULL;
-    int status = s_load(policy_path, &policy);
+    int status = s_load("policy explain", policy_path, &policy);
     if (status != FX_EXIT_OK)
         goto cleanup;
     fx_err_t rc = fx_file_read(query_path, QUERY_MAX_BYTES, &data, &len);
     if (rc != FX_OK) {
-        fx_cli_error(PROG, "explain: cannot read the query %s: %s",
+        fx_cli_error(ADMIN_PROG, "policy explain: cannot read the query %s: %s",
                      strcmp(query_path, "-") == 0 ? "from standard input" : query_path,
                      fx_strerror(rc));
         status = fx_err_exit(rc);
@@ -142,14 +150,14 @@ static int s_explain(int argc, char **argv)
     json_error_t jerr;
     query = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!query) {
-        fx_cli_error(PROG, "explain: invalid query: not JSON (line %d, column %d: %s)", jerr.line,
-                     jerr.column, jerr.text);
+        fx_cli_error(ADMIN_PROG, "policy explain: invalid query: not JSON (line %d, column %d: %s)",
+                     jerr.line, jerr.column, jerr.text);
         status = FX_EXIT_USAGE;
         goto cleanup;
     }
     char why[FX_EXPLAIN_WHY_SIZE];
     if (fx_explain(policy, query, fx_now_ms(), &answer, why, sizeof why) != FX_OK) {
-        fx_cli_error(PROG, "explain: invalid query: %s", why);
+        fx_cli_error(ADMIN_PROG, "policy explain: invalid query: %s", why);
         status = FX_EXIT_USAGE;
         goto cleanup;
     }
@@ -165,7 +173,7 @@ static int s_explain(int argc, char **argv)
     } else {
         char *out = json_dumps(answer, JSON_INDENT(2));
         if (!out) {
-            fx_cli_error(PROG, "explain: out of memory");
+            fx_cli_error(ADMIN_PROG, "policy explain: out of memory");
             status = FX_EXIT_SYSTEM;
             goto cleanup;
         }
@@ -183,9 +191,10 @@ cleanup:
 
 /* ---- policy sign / policy verify ------------------------------------------------------------- */
 
-/* Parses [--region REGION] FILE; returns the exit code (0: region and file set). */
-static int s_region_and_file(int argc, char **argv, const char *usage, const char **region_p,
-                             const char **file_p)
+/* Parses [--region REGION] FILE for `command` ("policy sign" ...); returns the exit code (0:
+ * region and file set). */
+static int s_region_and_file(const char *command, int argc, char **argv, const char *usage,
+                             const char **region_p, const char **file_p)
 {
     const char *option = NULL;
     *file_p = NULL;
@@ -195,15 +204,15 @@ static int s_region_and_file(int argc, char **argv, const char *usage, const cha
         else if (argv[i][0] != '-' && !*file_p)
             *file_p = argv[i];
         else {
-            fx_cli_error(PROG, "usage: %s %s", PROG, usage);
+            fx_cli_error(ADMIN_PROG, "%s: usage: %s %s", command, PROG, usage);
             return FX_EXIT_USAGE;
         }
     }
     if (!*file_p) {
-        fx_cli_error(PROG, "usage: %s %s", PROG, usage);
+        fx_cli_error(ADMIN_PROG, "%s: usage: %s %s", command, PROG, usage);
         return FX_EXIT_USAGE;
     }
-    *region_p = admin_region(PROG, option);
+    *region_p = admin_region(command, option);
     return *region_p ? FX_EXIT_OK : FX_EXIT_USAGE;
 }
 
@@ -221,12 +230,12 @@ static int s_sign(int argc, char **argv)
         return FX_EXIT_OK;
     }
     const char *region, *file;
-    int status = s_region_and_file(argc, argv, usage, &region, &file);
+    int status = s_region_and_file("policy sign", argc, argv, usage, &region, &file);
     if (status != FX_EXIT_OK)
         return status;
     fx_policy_t *policy = NULL;
-    if ((status = s_load(file, &policy)) != FX_EXIT_OK) {
-        fx_cli_error(PROG, "refusing to sign a policy that is not valid");
+    if ((status = s_load("policy sign", file, &policy)) != FX_EXIT_OK) {
+        fx_cli_error(ADMIN_PROG, "policy sign: refusing to sign a policy that is not valid");
         return status;
     }
     char summary[256];
@@ -242,7 +251,7 @@ static int s_sign(int argc, char **argv)
     fx_fingerprint(fx_keys_sign_public(authority), fingerprint);
     fx_keys_destroy(&authority);
     if (rc != FX_OK) {
-        fx_cli_error(PROG, "%s: cannot sign: %s", file, fx_strerror(rc));
+        fx_cli_error(ADMIN_PROG, "policy sign: %s: cannot sign: %s", file, fx_strerror(rc));
         return fx_err_exit(rc);
     }
     printf("signed %s (%s) with authority %s; signature in %s.sig\n", file, summary, fingerprint,
@@ -263,7 +272,7 @@ static int s_verify(int argc, char **argv)
         return FX_EXIT_OK;
     }
     const char *region, *file;
-    int status = s_region_and_file(argc, argv, usage, &region, &file);
+    int status = s_region_and_file("policy verify", argc, argv, usage, &region, &file);
     if (status != FX_EXIT_OK)
         return status;
     char pub_path[4096], sig_path[4096];
@@ -272,19 +281,20 @@ static int s_verify(int argc, char **argv)
     uint8_t authority[FX_KEY_BYTES];
     fx_err_t rc = fx_authority_key_load(pub_path, authority);
     if (rc != FX_OK) {
-        fx_cli_error(PROG, "%s: %s", pub_path, fx_strerror(rc));
+        fx_cli_error(ADMIN_PROG, "policy verify: %s: %s", pub_path, fx_strerror(rc));
         return fx_err_exit(rc);
     }
     uint8_t *data = NULL;
     size_t len = 0;
     rc = fx_file_read(file, FX_POLICY_MAX_BYTES, &data, &len);
     if (rc != FX_OK) {
-        fx_cli_error(PROG, "%s: %s", file, fx_strerror(rc));
+        fx_cli_error(ADMIN_PROG, "policy verify: %s: %s", file, fx_strerror(rc));
         return fx_err_exit(rc);
     }
     rc = fx_file_verify(authority, FX_DOMAIN_POLICY, data, len, sig_path);
     if (rc != FX_OK) {
-        fx_cli_error(PROG, "%s: the signature %s does not hold: %s", file, sig_path,
+        fx_cli_error(ADMIN_PROG, "policy verify: %s: the signature %s does not hold: %s", file,
+                     sig_path,
                      rc == FX_ERR_NOT_FOUND ? "there is no signature file" : fx_strerror(rc));
         free(data);
         return FX_EXIT_REFUSED;

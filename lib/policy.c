@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fusion/keys.h"
 #include "fusion/vocab.h"
@@ -1065,11 +1066,15 @@ fx_err_t fx_policy_load(const char *path, fx_policy_t **policy_p, fx_policy_erro
     uint8_t *data = NULL;
     size_t len = 0;
     fx_err_t rc = fx_file_read(path, FX_POLICY_MAX_BYTES, &data, &len);
+    struct stat st;
+    if (rc == FX_ERR_IO && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = FX_ERR_INVALID; /* a wrong argument, not a failing disk */
     if (rc != FX_OK) {
         if (errors_p) {
             fx_diag_t *diag = fx_diag_new(path);
             fx_diag_add(diag, 0, 0, "%s",
                         rc == FX_ERR_NOT_FOUND   ? "no such file"
+                        : rc == FX_ERR_INVALID   ? "is a directory, not a policy file"
                         : rc == FX_ERR_TOO_LARGE ? "the policy is larger than 1 MiB"
                                                  : "the file cannot be read");
             *errors_p = s_errors_new(&diag);

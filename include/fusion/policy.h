@@ -21,7 +21,8 @@ typedef struct fx_policy_query fx_policy_query_t;   /* one message bound to a po
 /* Loads and compiles the policy file at path. On FX_OK *policy_p is the new policy (caller
  * destroys). Otherwise *policy_p is NULL and, if errors_p is not NULL, *errors_p receives a list
  * with at least one error (caller destroys): FX_ERR_POLICY for an invalid policy,
- * FX_ERR_NOT_FOUND, FX_ERR_IO or FX_ERR_TOO_LARGE for a file that cannot be read. */
+ * FX_ERR_NOT_FOUND, FX_ERR_IO or FX_ERR_TOO_LARGE for a file that cannot be read, FX_ERR_INVALID
+ * for a path that is a directory. */
 fx_err_t fx_policy_load(const char *path, fx_policy_t **policy_p,
                         fx_policy_errors_t **errors_p) FX_WUR;
 

@@ -24,5 +24,21 @@ chmod 644 "$work/region/authority.key"
 check "a readable authority key is refused" 3 "$admin" policy sign --region "$work/region" "$work/policy.yaml"
 grep -q "chmod 600" "$work/out.txt" "$work/err.txt" || fail "the refusal does not say how to fix it"
 check "no region" 2 env -u FUSION_REGION "$admin" policy sign "$work/policy.yaml"
+contains "$work/err.txt" "^fusion-admin: policy sign: no region given" "no region: one prefix"
+
+# A policy file that cannot be read: one line with the tool's prefix, exit 2.
+check "check a missing policy" 2 "$admin" policy check "$work/nothere.yaml"
+contains "$work/err.txt" "^fusion-admin: policy check: $work/nothere.yaml: no such file$" \
+    "missing policy: prefixed"
+check "explain with a missing policy" 2 "$admin" policy explain --policy "$work/nothere.yaml" \
+    "$FUSION_TEST_DATA/explain/01-victim-referral-tha-idn.json"
+contains "$work/err.txt" "^fusion-admin: policy explain: $work/nothere.yaml: no such file$" \
+    "explain, missing policy: prefixed"
+check "check a directory" 2 "$admin" policy check "$work/region"
+contains "$work/err.txt" "^fusion-admin: policy check: $work/region: is a directory, not a policy file$" \
+    "a directory is named as such"
+check "an invalid policy" 2 "$admin" policy check "$work/bad.yaml"
+contains "$work/err.txt" "^fusion-admin: policy check: $work/bad.yaml is not a valid policy (1 error)$" \
+    "the closing line has one prefix"
 
 finish "policy sign/verify"

@@ -392,6 +392,12 @@ static void test_files_and_limits(void **state)
     assert_string_equal(fx_policy_errors_text(errors, 0), "/nonexistent/policy.yaml: no such file");
     assert_int_equal(fx_policy_errors_line(errors, 0), 0);
     fx_policy_errors_destroy(&errors);
+    /* A directory is a wrong argument, said as such, not a read error. */
+    assert_int_equal(fx_policy_load("tests", &policy, &errors), FX_ERR_INVALID);
+    assert_null(policy);
+    assert_string_equal(fx_policy_errors_text(errors, 0),
+                        "tests: is a directory, not a policy file");
+    fx_policy_errors_destroy(&errors);
 
     /* Over 1 MiB. */
     size_t big = FX_POLICY_MAX_BYTES + 10;
