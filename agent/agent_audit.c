@@ -208,8 +208,9 @@ int agent_receipt(int argc, char **argv)
         if (save) {
             fx_codec_encode(frame, &bytes, &len);
             if ((rc = fx_file_write(save, bytes, len, 0600, 0)) != FX_OK) {
-                fx_cli_error(AGENT_PROG, "receipt: cannot write %s: %s", save, fx_strerror(rc));
-                status = FX_EXIT_SYSTEM;
+                fx_cli_error(AGENT_PROG, "receipt: cannot write %s: %s", save,
+                             fx_file_write_strerror(save, rc));
+                status = fx_err_exit(rc);
                 goto cleanup;
             }
         }

@@ -182,7 +182,8 @@ static void s_seal_help(void)
         "                         to=ID,ID        this section's recipients instead of --to\n"
         "                         id=N            section id 1..255 (default: its position)\n"
         "                       Up to %d sections.\n"
-        "  --out MSGFILE        where to write the sealed message ('-' for standard output)\n\n"
+        "  --out MSGFILE        where to write the sealed message ('-' for standard output);\n"
+        "                       a regular file there is replaced, anything else is refused\n\n"
         "Header options (metadata the broker checks the sharing policy against):\n"
         "  --audience A         direct (default), taskforce, route, focal_points\n"
         "  --urgency U          urgent or normal\n"
@@ -766,7 +767,7 @@ int agent_seal(int argc, char **argv)
             goto cleanup;
         }
     } else if ((rc = fx_file_write(out, data, len, 0600, 0)) != FX_OK) {
-        fx_cli_error(AGENT_PROG, "seal: %s: %s", out, fx_strerror(rc));
+        fx_cli_error(AGENT_PROG, "seal: %s: %s", out, fx_file_write_strerror(out, rc));
         status = fx_err_exit(rc);
         goto cleanup;
     }

@@ -301,9 +301,7 @@ static int s_report(int argc, char **argv)
     if (why) {
         fx_cli_error(AGENT_PROG, "exercise report: %s: %s", argv[optind], why);
         status = FX_EXIT_USAGE;
-    } else if (exercise_report_write(results, out) != 0) {
-        status = FX_EXIT_SYSTEM;
-    } else {
+    } else if ((status = exercise_report_write(results, out)) == FX_EXIT_OK) {
         printf("report: %s/report.html, %s/report.md, %s/report.json\n", out, out, out);
     }
     json_decref(results);

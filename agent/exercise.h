@@ -28,7 +28,8 @@ typedef struct {
 int exercise_run(const exercise_options_t *options);
 
 /* Writes report.md, report.html and report.json into out_dir from a results document (as
- * exercise_run keeps it). 0, or -1 after printing the problem. */
+ * exercise_run keeps it). Returns the exit code: 0, or after printing the problem 2 (unusable
+ * results; something at a report's path that is not a regular file) or 4. */
 int exercise_report_write(const json_t *results, const char *out_dir);
 
 /* Checks that a results document has the shape exercise_report_write needs; NULL when it does,

@@ -1035,35 +1035,37 @@ int exercise_report_write(const json_t *results, const char *out_dir)
     const char *why = exercise_results_check(results);
     if (why) {
         fx_cli_error(AGENT_PROG, "exercise report: the results are not usable: %s", why);
-        return -1;
+        return FX_EXIT_USAGE;
     }
     if (fx_mkdir_p(out_dir) != 0) {
         fx_cli_error(AGENT_PROG, "exercise report: %s: %s", out_dir, strerror(errno));
-        return -1;
+        return FX_EXIT_SYSTEM;
     }
     json_t *rep = s_report(results);
-    int status = 0;
+    int status = FX_EXIT_OK;
     const char *names[] = {"report.json", "report.md", "report.html"};
     for (int k = 0; k < 3 && status == 0; k++) {
         size_t n = strlen(out_dir) + 16;
-        char *path = fx_malloc(n), *tmp = fx_malloc(n + 4);
+        char *path = fx_malloc(n), *text = NULL;
         snprintf(path, n, "%s/%s", out_dir, names[k]);
-        snprintf(tmp, n + 4, "%s.tmp", path);
-        FILE *f = fopen(tmp, "w");
-        if (!f) {
-            status = -1;
-        } else {
-            if (k == 0)
-                status = json_dumpf(rep, f, JSON_INDENT(1) | JSON_SORT_KEYS);
-            else
-                s_write(f, k == 1 ? &s_markdown : &s_page, rep);
-            if (fclose(f) != 0 || status != 0 || rename(tmp, path) != 0)
-                status = -1;
+        /* Rendered in memory, then written atomically like every other output file. */
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        int rendered = f != NULL;
+        if (f && k == 0)
+            rendered = json_dumpf(rep, f, JSON_INDENT(1) | JSON_SORT_KEYS) == 0;
+        else if (f)
+            s_write(f, k == 1 ? &s_markdown : &s_page, rep);
+        if (f && fclose(f) != 0)
+            rendered = 0;
+        fx_err_t rc = rendered ? fx_file_write(path, text, size, 0644, 0) : FX_ERR_IO;
+        if (rc != FX_OK) {
+            fx_cli_error(AGENT_PROG, "exercise report: cannot write %s: %s", path,
+                         fx_file_write_strerror(path, rc));
+            status = fx_err_exit(rc);
         }
-        if (status != 0)
-            fx_cli_error(AGENT_PROG, "exercise report: cannot write %s: %s", path, strerror(errno));
+        free(text);
         free(path);
-        free(tmp);
     }
     json_decref(rep);
     return status;

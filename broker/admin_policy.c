@@ -251,7 +251,13 @@ static int s_sign(int argc, char **argv)
     fx_fingerprint(fx_keys_sign_public(authority), fingerprint);
     fx_keys_destroy(&authority);
     if (rc != FX_OK) {
-        fx_cli_error(ADMIN_PROG, "policy sign: %s: cannot sign: %s", file, fx_strerror(rc));
+        char sig_path[4096];
+        snprintf(sig_path, sizeof sig_path, "%s.sig", file);
+        if (rc == FX_ERR_EXISTS)
+            fx_cli_error(ADMIN_PROG, "policy sign: %s: %s", sig_path,
+                         fx_file_write_strerror(sig_path, rc));
+        else
+            fx_cli_error(ADMIN_PROG, "policy sign: %s: cannot sign: %s", file, fx_strerror(rc));
         return fx_err_exit(rc);
     }
     printf("signed %s (%s) with authority %s; signature in %s.sig\n", file, summary, fingerprint,

@@ -1231,9 +1231,12 @@ static int s_bind(server_t *self)
         return -1;
     }
     self->endpoint = zsock_last_endpoint(router);
-    if (config->endpoint_file && fx_file_write(config->endpoint_file, self->endpoint,
-                                               strlen(self->endpoint), 0644, 0) != FX_OK) {
-        server_log(self, "cannot write %s", config->endpoint_file);
+    fx_err_t rc = config->endpoint_file ? fx_file_write(config->endpoint_file, self->endpoint,
+                                                        strlen(self->endpoint), 0644, 0)
+                                        : FX_OK;
+    if (rc != FX_OK) {
+        server_log(self, "cannot write %s: %s", config->endpoint_file,
+                   fx_file_write_strerror(config->endpoint_file, rc));
         return -1;
     }
     server_log(self, "listening on %s", self->endpoint);
@@ -1278,8 +1281,9 @@ static int s_metrics_start(server_t *self)
         return -1;
     }
     snprintf(path, sizeof path, "%s/metrics-endpoint", self->config->state_dir);
-    if (fx_file_write(path, bound, strlen(bound), 0644, 0) != FX_OK) {
-        server_log(self, "cannot write %s", path);
+    fx_err_t rc = fx_file_write(path, bound, strlen(bound), 0644, 0);
+    if (rc != FX_OK) {
+        server_log(self, "cannot write %s: %s", path, fx_file_write_strerror(path, rc));
         return -1;
     }
     server_log(self, "metrics on http://%s/metrics", bound);

@@ -102,9 +102,18 @@ fx_err_t fx_file_read(const char *path, size_t max_bytes, uint8_t **data_p, size
     return FX_OK;
 }
 
+/* 1 if something other than a regular file is at path (not following a symbolic link). */
+static int s_not_regular(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
 fx_err_t fx_file_write(const char *path, const void *data, size_t len, mode_t mode, int exclusive)
 {
     if (exclusive && access(path, F_OK) == 0)
+        return FX_ERR_EXISTS;
+    if (s_not_regular(path))
         return FX_ERR_EXISTS;
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long) getpid()) >= (int) sizeof tmp)
@@ -136,6 +145,14 @@ fx_err_t fx_file_write(const char *path, const void *data, size_t len, mode_t mo
         return FX_ERR_IO;
     }
     return FX_OK;
+}
+
+const char *fx_file_write_strerror(const char *path, fx_err_t err)
+{
+    if (err == FX_ERR_EXISTS && s_not_regular(path))
+        return "not a regular file (a symbolic link, FIFO, device or directory); refusing to "
+               "replace it";
+    return fx_strerror(err);
 }
 
 int fx_mkdir_p(const char *path)

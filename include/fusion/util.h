@@ -26,9 +26,15 @@ char *fx_strndup(const char *text, size_t len);
 fx_err_t fx_file_read(const char *path, size_t max_bytes, uint8_t **data_p, size_t *len_p) FX_WUR;
 
 /* Writes a whole file atomically (temporary file, fsync, rename) with the given mode. With
- * exclusive set, refuses (FX_ERR_EXISTS) if path exists. */
+ * exclusive set, refuses (FX_ERR_EXISTS) if path exists. Without, it replaces a regular file
+ * and refuses (FX_ERR_EXISTS) anything else at path: a symbolic link, FIFO, device or
+ * directory, which the rename would replace rather than write into. */
 fx_err_t fx_file_write(const char *path, const void *data, size_t len, mode_t mode,
                        int exclusive) FX_WUR;
+
+/* What to say of a failed fx_file_write to path: fx_strerror(err), or for something at path that
+ * is not a regular file, that it is refused. */
+const char *fx_file_write_strerror(const char *path, fx_err_t err);
 
 /* Creates a directory and its parents (mode 0700 for new ones); 0 or -1. */
 int fx_mkdir_p(const char *path);

@@ -156,6 +156,12 @@ contains "$work/hostile/report.md" '\\<script\\>alert(1)\\</script\\>' "the host
 contains "$work/hostile/report.md" '\\| \\[*]md\\[*]' "the hostile note is escaped in report.md"
 echo '{"fusion_exercise_results": 2}' >"$work/bad.json"
 check "exercise report refuses what is not results" 2 "$agent" exercise report "$work/bad.json" --out "$work/bad"
+# A report file that is a symbolic link is refused and left alone, not replaced or written through.
+mkdir "$work/linked" && printf 'mine\n' >"$work/mine.md" && ln -s ../mine.md "$work/linked/report.md"
+check "exercise report over a symlink" 2 "$agent" exercise report "$work/scam/results.json" --out "$work/linked"
+contains "$work/err.txt" "report.md: not a regular file" "exercise report over a symlink: why"
+[ -L "$work/linked/report.md" ] && [ "$(cat "$work/mine.md")" = mine ] ||
+    fail "exercise report replaced or wrote through a symlink"
 
 # --- (b) the Colombo airport SMPU alert ------------------------------------------------------------
 start_run smpu deploy/exercises/smpu-visit-visa-alert.yaml "$speed"

@@ -59,6 +59,26 @@ for secret in "Mae Sot" MA1234567; do
 done
 grep -q "MMR>THA:MST>MYS" alert.msg || fail "the route is not in the header (normalised)"
 
+# --out replaces a regular file, atomically; anything else at the path is refused and left alone
+# (a rename would replace a symbolic link, a FIFO or a device node, not write into it).
+seal_to() { # OUT
+    "$agent" seal --key keys/THA.RTP.fp1.key --region region --kind notice --to IDN.POLRI.lo1 \
+        --section 'tlp=green;categories=operational;text=hi' --out "$1"
+}
+printf 'old\n' >target.txt
+ln -s target.txt out.lnk
+mkfifo out.fifo
+mkdir out.dir
+for out in out.lnk out.fifo out.dir; do
+    check "seal --out $out" 2 seal_to "$out"
+    contains err.txt "seal: $out: not a regular file" "seal --out $out: why"
+done
+[ -L out.lnk ] && [ "$(cat target.txt)" = old ] || fail "seal --out replaced or wrote through a symlink"
+[ -p out.fifo ] || fail "seal --out replaced a FIFO"
+cp alert.msg again.msg
+check "seal --out over a regular file" 0 seal_to again.msg
+cmp -s alert.msg again.msg && fail "seal --out did not replace the regular file"
+
 # --- open ---------------------------------------------------------------------------------------
 check "open as A" 0 "$agent" open --key keys/IDN.POLRI.lo1.key --region region alert.msg
 contains out.txt "From THA.RTP.fp1 (THA.RTP), signature verified, key fingerprint $sender_fp" \

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fusion/util.h"
 #include "fusion/vocab.h"
@@ -67,7 +68,33 @@ static void test_file_io(void **state)
     assert_null(data);
     assert_int_equal(fx_file_write(path, "again", 5, 0600, 0), FX_OK);
     assert_int_equal(fx_file_read("/nonexistent/x", 100, &data, &len), FX_ERR_NOT_FOUND);
+
+    /* Only a regular file is replaced: a symbolic link, a FIFO or a directory at the path is
+     * refused and left as it was (the rename would have replaced it, not written into it). */
+    char *link = tu_path(dir, "link"), *fifo = tu_path(dir, "fifo"), *sub = tu_path(dir, "sub");
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    const char *refused[] = {link, fifo, sub};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(fx_file_write(refused[i], "x", 1, 0600, 0), FX_ERR_EXISTS);
+        assert_int_equal(fx_file_write(refused[i], "x", 1, 0600, 1), FX_ERR_EXISTS);
+        assert_non_null(
+            strstr(fx_file_write_strerror(refused[i], FX_ERR_EXISTS), "not a regular file"));
+    }
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(fx_file_read(path, 100, &data, &len), FX_OK);
+    assert_string_equal((char *) data, "again");
+    free(data);
+    assert_string_equal(fx_file_write_strerror(path, FX_ERR_EXISTS), fx_strerror(FX_ERR_EXISTS));
+    assert_string_equal(fx_file_write_strerror(path, FX_ERR_IO), fx_strerror(FX_ERR_IO));
     tu_rmtree(dir);
+    free(link);
+    free(fifo);
+    free(sub);
     free(path);
     free(dir);
 }
