@@ -257,6 +257,10 @@ static void s_message(query_t *q, const json_t *message)
     m->urgency = s_enum(q, message, "urgency", "message", FX_VOCAB_URGENCY);
     m->handling = s_enum_mask(q, message, "handling", "message", FX_VOCAB_HANDLING, 1);
     m->route = s_string(q, message, "route", "message", 1);
+    /* DESIGN.md: an empty route is an error; only taskforce, agreement and exercise take "" for
+     * none. (On the wire "" is the only way to say no route, so the policy takes it as such.) */
+    if (m->route && !m->route[0])
+        s_invalid(q, "message.route is empty, which is not a route (write null for no route)");
     m->taskforce = s_string(q, message, "taskforce", "message", 1);
     m->agreement = s_string(q, message, "agreement", "message", 1);
     m->exercise = s_string(q, message, "exercise", "message", 1);

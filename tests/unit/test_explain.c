@@ -269,7 +269,7 @@ static void test_null_and_empty_values(void **state)
         {"{'message': {'stage': '$delete'}}", 2, "no_permit", NULL},
         {"{'message': {'stage': 'post_arrival'}}", 2, NULL, "staged"},
         {"{'message': {'stage': 'at_border'}}", 2, "no_permit", NULL},
-        {"{'message': {'route': '', 'stage': 'pre_travel'}}", 2, NULL, "staged"},
+        {"{'message': {'route': null, 'stage': 'pre_travel'}}", 2, NULL, "staged"},
         {"{'message': {'route': 'mmr>tha', 'urgency': 'urgent', 'handling': "
          "['crime_prevention_only']}}",
          0, NULL, "focal"},
@@ -342,6 +342,7 @@ static void test_invalid_queries(void **state)
         {"{'message': {'consent': 'yes'}}", "consent must be true, false or null"},
         {"{'message': {'route': 5}}", "message.route must be a string or null"},
         {"{'message': {'route': 'MMR>>THA'}}", "route is not a route"},
+        {"{'message': {'route': ''}}", "message.route is empty"},
         {"{'message': {'sections': [{'id': '1', 'tlp': 'green'}]}}", "id must be a whole number"},
         {"{'message': {'sections': [{'id': -1, 'tlp': 'green'}]}}", "id must be a whole number"},
         {"{'message': {'sections': [{'id': 1.5, 'tlp': 'green'}]}}", "id must be a whole number"},
