@@ -135,18 +135,17 @@ static json_t *s_event(run_t *r, const char *type, const char *participant, int 
 }
 
 /* Writes the document to path atomically. 0 or -1 (printed). */
+/* Writes the run's document to path through fx_file_write (atomic, and never through a link
+ * or over anything but a regular file). 0 or -1. */
 static int s_save_to(run_t *r, const char *path)
 {
-    size_t n = strlen(path) + 8;
-    char *tmp = fx_malloc(n);
-    snprintf(tmp, n, "%s.tmp", path);
-    int rc = json_dump_file(r->doc, tmp, JSON_INDENT(1) | JSON_SORT_KEYS);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1;
-    if (rc != 0)
-        fx_cli_error(AGENT_PROG, "exercise run: cannot write %s: %s", path, strerror(errno));
-    free(tmp);
-    return rc;
+    char *text = json_dumps(r->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+    fx_err_t rc = text ? fx_file_write(path, text, strlen(text), 0644, 0) : FX_ERR_IO;
+    free(text);
+    if (rc != FX_OK)
+        fx_cli_error(AGENT_PROG, "exercise run: cannot write %s: %s", path,
+                     fx_file_write_strerror(path, rc));
+    return rc == FX_OK ? 0 : -1;
 }
 
 static int s_save(run_t *r)

@@ -61,8 +61,10 @@ cp "$work/units/fusion-agent@.service" "$work/units/fusion-agent@THA.RTP.fp1.ser
     { fail "systemd-analyze verify"; cat "$work/verify.log"; }
 [ -s "$work/verify.log" ] && { fail "systemd-analyze verify printed warnings"; cat "$work/verify.log"; }
 contains "$work/units/fusion-broker.service" "^ExecReload=/bin/kill -HUP" "broker unit: ExecReload"
-contains "$work/units/fusion-broker.service" "^RestartPreventExitStatus=2 3$" \
-    "broker unit: no restart after a security refusal (exit 3) either"
+for u in fusion-broker.service fusion-agent@.service; do
+    contains "$work/units/$u" "^RestartPreventExitStatus=2 3$" \
+        "$u: no restart after a security refusal (exit 3) either"
+done
 for setting in Type=notify ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes \
     StateDirectory= RestrictAddressFamilies= SystemCallFilter=@system-service LoadCredential= \
     RestartPreventExitStatus=2; do
