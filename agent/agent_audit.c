@@ -188,7 +188,8 @@ int agent_receipt(int argc, char **argv)
         if (rc != FX_OK || frame->body_case != FUSION__FRAME__BODY_RECEIPT) {
             fx_cli_error(AGENT_PROG, "receipt: %s is not a saved receipt (%s)", offline,
                          rc != FX_OK ? fx_strerror(rc) : "another kind of frame");
-            status = rc == FX_ERR_NOT_FOUND || rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_NO;
+            /* a file that is not there is a bad argument, one that cannot be read a system error */
+            status = rc == FX_ERR_NOT_FOUND || rc == FX_ERR_IO ? fx_err_exit(rc) : FX_EXIT_NO;
             goto cleanup;
         }
     } else {

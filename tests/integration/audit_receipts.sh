@@ -92,6 +92,8 @@ expect 1 "a checkpoint signed by another key" THA.RTP.fp1 receipt "$id" --verify
 contains "$work/out" "checkpoint's signature does not verify" "another key named"
 expect 1 "another message's receipt" THA.RTP.fp1 receipt 0123456789abcdef0123456789abcdef --verify "$work/receipt.bin"
 contains "$work/out" "the receipt is for another message" "says why it does not verify"
+expect 2 "a saved receipt that is not there" THA.RTP.fp1 receipt "$id" --verify "$work/nothere.bin"
+contains "$work/err" "is not a saved receipt (not found)" "a missing receipt named"
 
 # A larger tree: the proof of an early entry then takes complete subtrees of 256 entries and
 # more from the broker's memory (audit_tree.c, KEPT_LEVEL 8) and the rest from the stored leaves.
