@@ -61,4 +61,10 @@ agent IDN.POLRI.fp1 listen --json --count 3 --timeout 3 >"$work/got.json" 2>/dev
 [ "$(grep -c . "$work/got.json")" -eq 2 ] || fail "the recipient should see the published (not replayed twice) and the real message: $(cat "$work/got.json")"
 grep -q "after the attacks" "$work/got.json" || fail "the real message did not arrive intact"
 broker_stop || fail "the broker did not stop cleanly"
+# A refused handshake is audited with an unknown actor and the endpoint it came in on (the peer's
+# address is not known); a refused frame with the key or principal that sent it.
+"$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" >"$work/audit.jsonl" || fail "audit export"
+jq -s -e --arg ep "$endpoint" 'any(.[]; .event == "auth_refused" and .actor == "?" and .subject == $ep)' \
+    "$work/audit.jsonl" >/dev/null || fail "no auth_refused entry naming the endpoint: $(grep auth_refused "$work/audit.jsonl" | head -3)"
+grep -q "refused a connection to $endpoint" "$work/broker.log" || fail "the refused handshake's log line does not name the endpoint"
 finish "refusals: every hostile client refused and logged; the broker kept serving"
