@@ -196,8 +196,7 @@ int agent_receipt(int argc, char **argv)
         fx_answer_t answer;
         rc = fx_client_receipt(session.client, msg_id, timeout_ms, &frame, &answer);
         if (rc == FX_ERR_UNAVAILABLE && !answer.refused) {
-            agent_session_unreachable(&session);
-            status = FX_EXIT_UNAVAILABLE;
+            status = agent_session_unreachable(&session);
             goto cleanup;
         }
         if (rc != FX_OK) {
@@ -478,8 +477,7 @@ int agent_audit_consistency(int argc, char **argv)
     fx_err_t rc =
         fx_client_consistency(session.client, kept.tree_size, timeout_ms, &frame, &answer);
     if (rc == FX_ERR_UNAVAILABLE && !answer.refused) {
-        agent_session_unreachable(&session);
-        status = FX_EXIT_UNAVAILABLE;
+        status = agent_session_unreachable(&session);
         goto cleanup;
     }
     char why[FX_CLIENT_REASON_MAX + 128];

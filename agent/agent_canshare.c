@@ -124,8 +124,7 @@ static int s_explain(agent_session_t *s, json_t *query, json_t **answer_p)
     fx_err_t rc = fx_client_explain(s->client, text, s->timeout_ms, &reply, &answer);
     free(text);
     if (rc == FX_ERR_UNAVAILABLE) {
-        agent_session_unreachable(s);
-        return FX_EXIT_UNAVAILABLE;
+        return agent_session_unreachable(s);
     }
     if (rc != FX_OK) {
         if (answer.refused)
@@ -526,8 +525,7 @@ static int s_recipients(agent_session_t *s, const compose_t *c, const fx_draft_t
                                     fx_directory_revocations(dir), fx_now_ms(), s->timeout_ms,
                                     &prepared, &answer);
     if (rc == FX_ERR_UNAVAILABLE) {
-        agent_session_unreachable(s);
-        return FX_EXIT_UNAVAILABLE;
+        return agent_session_unreachable(s);
     }
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "can-share: the broker could not find the recipients: %s: %s",
@@ -565,8 +563,7 @@ static int s_can_share(agent_session_t *s, const compose_t *c, const fx_draft_t 
 {
     fx_err_t rc = agent_session_directory(s);
     if (rc == FX_ERR_UNAVAILABLE) {
-        agent_session_unreachable(s);
-        return FX_EXIT_UNAVAILABLE;
+        return agent_session_unreachable(s);
     }
     if (rc != FX_OK)
         return fx_err_exit(rc);

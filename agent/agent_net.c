@@ -175,10 +175,15 @@ void agent_session_close(agent_session_t *self)
     agent_config_destroy(&self->config);
 }
 
-void agent_session_unreachable(const agent_session_t *self)
+int agent_session_unreachable(const agent_session_t *self)
 {
+    if (fx_client_key_refused(self->client)) {
+        fx_cli_error(AGENT_PROG, "%s: %s", self->command, fx_client_status(self->client));
+        return FX_EXIT_REFUSED;
+    }
     fx_cli_error(AGENT_PROG, "%s: the broker did not answer within %d s (%s)", self->command,
                  self->timeout_ms / 1000, fx_client_status(self->client));
+    return FX_EXIT_UNAVAILABLE;
 }
 
 static void s_print_refusal(const agent_session_t *self, const char *what,
@@ -577,10 +582,9 @@ int agent_flush(int argc, char **argv)
         if (result.failed) {
             status = FX_EXIT_SYSTEM;
         } else if (result.unavailable) {
-            agent_session_unreachable(&session);
+            status = agent_session_unreachable(&session);
             fprintf(stderr, "%s: flush: %zu message(s) stay in the outbox\n", AGENT_PROG,
                     result.pending);
-            status = FX_EXIT_UNAVAILABLE;
         } else {
             if (result.accepted + result.rejected == 0 && result.pending == 0)
                 printf("the outbox is empty\n");
@@ -696,8 +700,7 @@ static int s_subscription(int argc, char **argv, int unsubscribe)
                exercise[0] ? " for exercise " : "", exercise);
         status = FX_EXIT_OK;
     } else if (rc == FX_ERR_UNAVAILABLE) {
-        agent_session_unreachable(&session);
-        status = FX_EXIT_UNAVAILABLE;
+        status = agent_session_unreachable(&session);
     } else if (answer.refused) {
         s_print_refusal(&session, unsubscribe ? "to unsubscribe" : "the subscription", &answer);
         status = rc == FX_ERR_NOT_FOUND ? FX_EXIT_NO : fx_err_exit(rc);

@@ -40,8 +40,11 @@ int agent_session_open(agent_session_t *self, const char *command, const char *c
 /* Closes the connection and the mailbox and frees the session. */
 void agent_session_close(agent_session_t *self);
 
-/* Prints "fusion-agent COMMAND: the broker could not be reached (STATUS)". */
-void agent_session_unreachable(const agent_session_t *self);
+/* Says why a call got no answer and returns the exit code: FX_EXIT_REFUSED when the broker
+ * refused this principal's key in the handshake (not enrolled, revoked, expired), else
+ * FX_EXIT_UNAVAILABLE ("the broker did not answer within N s (STATUS)"). What was to be sent
+ * stays queued either way. */
+int agent_session_unreachable(const agent_session_t *self);
 
 /* Fetches the broker's directory once per session (for the revocation list), refusing a list
  * older than one seen before. FX_OK, FX_ERR_UNAVAILABLE, or an error already printed. */

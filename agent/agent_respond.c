@@ -273,8 +273,7 @@ int agent_referrals(int argc, char **argv)
     fx_answer_t answer;
     fx_err_t err = fx_client_referrals(s.client, o.timeout_ms, &frame, &answer);
     if (err == FX_ERR_UNAVAILABLE) {
-        agent_session_unreachable(&s);
-        rc = FX_EXIT_UNAVAILABLE;
+        rc = agent_session_unreachable(&s);
         goto cleanup;
     }
     if (err != FX_OK) {

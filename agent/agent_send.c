@@ -64,12 +64,12 @@ static int s_queue(agent_session_t *s, const fx_draft_t *draft, const char *path
                      fx_mailbox_path(s->mailbox), fx_strerror(rc));
         return FX_EXIT_SYSTEM;
     }
-    agent_session_unreachable(s);
+    int status = agent_session_unreachable(s);
     fprintf(stderr,
             "%s: send: the draft is queued in the outbox as #%lld; a later '%s send', "
             "'%s listen' or '%s flush' sends it, to the recipients the policy allows then\n",
             AGENT_PROG, (long long) id, AGENT_PROG, AGENT_PROG, AGENT_PROG);
-    return FX_EXIT_UNAVAILABLE;
+    return status;
 }
 
 static void s_print_draft(const char *path, const fx_draft_t *draft)
@@ -242,12 +242,11 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
                      answer.reason);
         status = FX_EXIT_REFUSED;
     } else if (rc == FX_ERR_UNAVAILABLE) {
-        agent_session_unreachable(s);
+        status = agent_session_unreachable(s);
         fprintf(stderr,
                 "%s: send: the sealed message waits in the outbox as #%lld; a later '%s "
                 "send', '%s listen' or '%s flush' sends it (with the same msg_id)\n",
                 AGENT_PROG, (long long) id, AGENT_PROG, AGENT_PROG, AGENT_PROG);
-        status = FX_EXIT_UNAVAILABLE;
     } else {
         status = FX_EXIT_SYSTEM;
     }

@@ -125,8 +125,7 @@ int agent_subscriptions(int argc, char **argv)
         if (rc == FX_OK) {
             s_print(list, n, json);
         } else if (rc == FX_ERR_UNAVAILABLE) {
-            agent_session_unreachable(&session);
-            status = FX_EXIT_UNAVAILABLE;
+            status = agent_session_unreachable(&session);
         } else if (answer.refused) {
             fx_cli_error(AGENT_PROG, "subscriptions: the broker refused: %s: %s", answer.code,
                          answer.reason);

@@ -278,12 +278,11 @@ int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label
                      fx_outbox_entry_reason(entry));
         status = FX_EXIT_REFUSED;
     } else if (flush.unavailable) {
-        agent_session_unreachable(s);
+        status = agent_session_unreachable(s);
         fprintf(stderr,
                 "%s: %s: the message waits in the outbox as #%lld; a later 'send', 'listen' "
                 "or 'flush' sends it\n",
                 AGENT_PROG, s->command, (long long) id);
-        status = FX_EXIT_UNAVAILABLE;
     }
     fx_outbox_entry_destroy(&entry);
     return status;

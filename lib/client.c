@@ -30,6 +30,7 @@ struct fx_client {
     uint64_t drops;       /* connections that ended */
     int handshaking;      /* TCP connected, handshake not finished */
     int handshake_failed; /* the last connection failed in the handshake */
+    int key_refused;      /* ... because ZAP refused this principal's key */
     char status[320];
     int window_set;
     uint32_t window;
@@ -227,6 +228,11 @@ const char *fx_client_status(const fx_client_t *self)
     return self->status;
 }
 
+int fx_client_key_refused(const fx_client_t *self)
+{
+    return self->key_refused;
+}
+
 uint64_t fx_client_connections(const fx_client_t *self)
 {
     return self->connections;
@@ -253,6 +259,7 @@ static void s_on_event(fx_client_t *self, uint16_t event, uint32_t value)
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         self->handshaking = 0;
         self->handshake_failed = 0;
+        self->key_refused = 0;
         self->connections++;
         snprintf(self->status, sizeof self->status, "connected to %s", ep);
         self->next_credit_at = s_mono_ms(); /* a new connection starts with a window of 0 */
@@ -260,6 +267,7 @@ static void s_on_event(fx_client_t *self, uint16_t event, uint32_t value)
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         self->handshaking = 0;
         self->handshake_failed = 1;
+        self->key_refused = 1;
         snprintf(self->status, sizeof self->status,
                  "the broker at %s refused this principal's key (status %u): it is not "
                  "enrolled, or it was revoked or has expired",

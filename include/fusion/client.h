@@ -63,6 +63,10 @@ void fx_client_destroy(fx_client_t **self_p);
  * to tcp://...", "the broker refused this principal's CURVE key ...", "connected"). */
 const char *fx_client_status(const fx_client_t *self);
 
+/* 1 when the broker's last answer to a CURVE handshake was a refusal of this principal's key
+ * (ZAP: not enrolled, revoked or expired), until a handshake succeeds. */
+int fx_client_key_refused(const fx_client_t *self);
+
 /* 1 once the process received SIGINT or SIGTERM (CZMQ's handler records them; the waits below
  * then return at once, so a command can stop cleanly). */
 int fx_client_interrupted(void);
