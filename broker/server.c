@@ -191,6 +191,16 @@ static int s_install_directory(server_t *self)
     return 0;
 }
 
+/* A reload that was refused (logged already): counted and audited with the code of why. */
+static fx_err_t s_reload_refused(server_t *self, fx_err_t rc)
+{
+    self->metrics.reloads_refused++;
+    if (self->store && server_begin(self))
+        server_audit(self, "reload_refused", "broker", self->config->region, NULL, NULL,
+                     json_pack("{s:s}", "code", fx_err_code(rc)));
+    return rc;
+}
+
 /* Loads the directory and the policy; on success replaces the ones in force. FX_OK, or why
  * not (its exit code is the broker's at start). */
 static fx_err_t s_reload(server_t *self, int first)
@@ -203,11 +213,10 @@ static fx_err_t s_reload(server_t *self, int first)
         rc = s_load_policy(self, &policy, digest);
     if (rc != FX_OK) {
         fx_directory_destroy(&directory);
-        if (!first) {
-            server_log(self, "reload refused: the policy and directory in force stay");
-            self->metrics.reloads_refused++;
-        }
-        return rc;
+        if (first)
+            return rc;
+        server_log(self, "reload refused: the policy and directory in force stay");
+        return s_reload_refused(self, rc);
     }
     if (!first && fx_directory_revocations_sequence(directory) <
                       fx_directory_revocations_sequence(self->directory)) {
@@ -218,8 +227,7 @@ static fx_err_t s_reload(server_t *self, int first)
                    (unsigned long long) fx_directory_revocations_sequence(self->directory));
         fx_directory_destroy(&directory);
         fx_policy_destroy(&policy);
-        self->metrics.reloads_refused++;
-        return FX_ERR_REVOKED; /* a rollback would bring revoked principals back */
+        return s_reload_refused(self, FX_ERR_REVOKED); /* a rollback brings the revoked back */
     }
     if (!first)
         self->metrics.reloads++;

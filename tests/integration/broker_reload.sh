@@ -49,4 +49,10 @@ grep -q "auth_refused\|refused a frame" "$work/broker.log" || fail "the refusal 
 
 broker_stop || fail "SIGTERM did not stop the broker with exit 0"
 grep -q "stopped" "$work/broker.log" || fail "the broker did not log its stop"
+# The refused reload (1.) and the two that loaded are in the audit trail.
+"$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" >"$work/audit.jsonl" || fail "audit export"
+jq -s -e 'map(select(.event == "reload_refused" and .details.code == "bad_signature")) | length == 1' \
+    "$work/audit.jsonl" >/dev/null || fail "the refused reload is not audited with its code"
+jq -s -e 'map(select(.event == "policy_reloaded")) | length == 2' "$work/audit.jsonl" >/dev/null ||
+    fail "the two reloads are not audited"
 finish "reload: unsigned policy refused, signed one loaded, revocation enforced mid-session"
