@@ -162,11 +162,13 @@ static void s_print_rows(row_t *rows, size_t n, int json)
         agent_msg_id_hex(fx_inbox_entry_msg_id(e), hex);
         fx_time_format(fx_inbox_entry_received_at(e), when);
         const char *state = fx_inbox_state_name(fx_inbox_entry_state(e));
+        /* A header without urgency is normal (its referral's deadline is normal's). */
+        const char *urgency = fx_inbox_entry_urgency(e)[0] ? fx_inbox_entry_urgency(e) : "normal";
         if (json) {
-            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "msg_id", hex,
-                                  "received_at", when, "kind", fx_inbox_entry_kind(e), "sender",
-                                  fx_inbox_entry_sender(e), "tlp", fx_inbox_entry_tlp(e), "state",
-                                  state, "urgency", fx_inbox_entry_urgency(e));
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "msg_id", hex, "received_at", when,
+                          "kind", fx_inbox_entry_kind(e), "sender", fx_inbox_entry_sender(e), "tlp",
+                          fx_inbox_entry_tlp(e), "state", state, "urgency", urgency);
             if (rows[i].created_at) {
                 char sent[FX_TIME_BUFSIZE];
                 fx_time_format(rows[i].created_at, sent);
@@ -177,8 +179,6 @@ static void s_print_rows(row_t *rows, size_t n, int json)
             json_array_append_new(list, o);
         } else {
             const char *route = fx_inbox_entry_route(e)[0] ? fx_inbox_entry_route(e) : "-";
-            const char *urgency =
-                fx_inbox_entry_urgency(e)[0] ? fx_inbox_entry_urgency(e) : "normal";
             printf("%-32s  %-24s  %-17s  %-20s  %-12s  %-14s  %-7s  %s\n", hex, when,
                    fx_inbox_entry_kind(e), fx_inbox_entry_sender(e), fx_inbox_entry_tlp(e), route,
                    urgency, state);

@@ -35,8 +35,10 @@ broker_start || exit 1
 n=0
 for tlp in green amber red amber_strict green; do
     n=$((n + 1))
+    urgency="--urgency normal"
+    [ "$n" -eq 5 ] && urgency= # none given: normal
     expect 0 "alert $n" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --purpose investigation \
-        --urgency normal --section $tlp --summary "Alert number $n" --yes
+        $urgency --section $tlp --summary "Alert number $n" --yes
     sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out" >>"$work/sent"
 done
 # The sixth: section 2 (a suspect's name) may not cross to Indonesia without an agreement, but
@@ -86,6 +88,7 @@ expect 0 "inbox --json" IDN.POLRI.fp1 inbox --json
 jq -r '.messages[].msg_id' "$work/out" | cmp -s - "$work/sent" || fail "inbox --json in order"
 jq -e '.messages | map(.tlp) == ["green", "amber", "red", "amber_strict", "green", "amber"]
     and (map(.state) | unique) == ["new"] and .[5].urgency == "urgent"
+    and .[0].urgency == "normal" and .[4].urgency == "normal"
     and .[0].sender == "THA.RTP.fp1"' "$work/out" >/dev/null ||
     { fail "inbox --json fields"; cat "$work/out"; }
 expect 0 "inbox --tlp red" IDN.POLRI.fp1 inbox --json --tlp red
