@@ -200,7 +200,9 @@ static int s_enroll(const char *region, const char *request, const char *roles, 
 }
 
 /* Generates keys for the simulated participants that have none in STATE/keys, and enrols each
- * whose certificate in the region is missing or certifies another key. *enrolled_p counts them. */
+ * whose certificate in the region is missing or certifies another key. *enrolled_p counts them.
+ * Refuses an id a live principal holds (a valid certificate without the role simulated): its
+ * enrolment would revoke that officer's certificate. FX_EXIT_OK, or the exit code. */
 static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
 {
     *enrolled_p = 0;
@@ -209,7 +211,7 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
     if (fx_mkdir_p(keydir) != 0) {
         fx_cli_error(AGENT_PROG, "exercise run: %s: %s", keydir, strerror(errno));
         free(keydir);
-        return -1;
+        return FX_EXIT_SYSTEM;
     }
     chmod(keydir, 0700);
     fx_directory_t *region = NULL;
@@ -219,7 +221,7 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
                      "configuration pins",
                      r->opt->region);
         free(keydir);
-        return -1;
+        return FX_EXIT_USAGE;
     }
     for (size_t i = 0; i < r->n_actors && status == 0; i++) {
         actor_t *a = &r->actors[i];
@@ -243,14 +245,21 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
         if (rc != FX_OK) {
             fx_cli_error(AGENT_PROG, "exercise run: keys of %s in %s: %s", a->p->id, key_path,
                          fx_strerror(rc));
-            status = -1;
+            status = FX_EXIT_SYSTEM;
         } else {
             const fx_cert_t *cert = fx_directory_find(region, a->p->id);
             uint32_t want = a->p->roles | 1u << FX_ROLE_SIMULATED;
-            if (!cert ||
-                sodium_memcmp(fx_cert_sign_key(cert), fx_keys_sign_public(a->keys), FX_KEY_BYTES) !=
-                    0 ||
-                fx_cert_roles(cert) != want) {
+            if (cert && !(fx_cert_roles(cert) & 1u << FX_ROLE_SIMULATED)) {
+                /* Enrolling it would revoke a live officer's certificate. */
+                fx_cli_error(AGENT_PROG,
+                             "exercise run: %s is a live principal (its certificate has no role "
+                             "simulated); a simulated participant needs an id of its own",
+                             a->p->id);
+                status = FX_EXIT_USAGE;
+            } else if (!cert ||
+                       sodium_memcmp(fx_cert_sign_key(cert), fx_keys_sign_public(a->keys),
+                                     FX_KEY_BYTES) != 0 ||
+                       fx_cert_roles(cert) != want) {
                 char roles[256] = "";
                 for (int v = 1; v < fx_vocab_size(FX_VOCAB_ROLE); v++)
                     if (want & 1u << v) {
@@ -264,7 +273,7 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
                 int exists = access(cert_path, F_OK) == 0;
                 free(cert_path);
                 if (s_enroll(r->opt->region, req_path, roles, exists) != 0)
-                    status = -1;
+                    status = FX_EXIT_SYSTEM;
                 else
                     (*enrolled_p)++;
             }
@@ -1568,16 +1577,10 @@ int exercise_run(const exercise_options_t *opt)
     r->opt = opt;
     r->tty = isatty(STDERR_FILENO);
     int status = FX_EXIT_SYSTEM;
-    fx_diag_t *diag = fx_diag_new(opt->scenario_path);
-    fx_err_t rc = fx_scenario_load(opt->scenario_path, NULL, fx_now_ms(), diag, &r->scenario);
-    if (rc != FX_OK) {
-        fx_diag_print(diag, stderr, AGENT_PROG ": ");
-        fx_diag_destroy(&diag);
-        return rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
-    }
-    fx_diag_destroy(&diag);
     /* The policy, for the guidelines in the report and the exercise's clock: --policy, else
-     * REGION/policy.yaml. */
+     * REGION/policy.yaml. With it, the scenario is checked as validate --policy checks it (the
+     * exercise one it lists, every participant one of the exercise's) before anyone is
+     * enrolled. */
     char *policy_path = opt->policy ? fx_strdup(opt->policy) : s_join(opt->region, "policy.yaml");
     if ((opt->policy || access(policy_path, R_OK) == 0) &&
         fx_policy_load(policy_path, &r->policy, NULL) != FX_OK)
@@ -1585,6 +1588,16 @@ int exercise_run(const exercise_options_t *opt)
                 "%s: exercise run: %s is not a valid policy; the report names rules without "
                 "their guidelines\n",
                 AGENT_PROG, policy_path);
+    fx_diag_t *diag = fx_diag_new(opt->scenario_path);
+    fx_err_t rc = fx_scenario_load(opt->scenario_path, r->policy, fx_now_ms(), diag, &r->scenario);
+    if (rc != FX_OK) {
+        fx_diag_print(diag, stderr, AGENT_PROG ": ");
+        fx_diag_destroy(&diag);
+        fx_policy_destroy(&r->policy);
+        free(policy_path);
+        return rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
+    }
+    fx_diag_destroy(&diag);
     s_choose_speed(r, policy_path);
     free(policy_path);
     if (fx_mkdir_p(opt->state_dir) != 0) {
@@ -1623,7 +1636,12 @@ int exercise_run(const exercise_options_t *opt)
         r->doc = doc;
     }
     size_t enrolled = 0;
-    if (s_enrol_simulated(r, &enrolled) != 0 || s_load_trainees(r) != 0)
+    int enrol = s_enrol_simulated(r, &enrolled);
+    if (enrol != FX_EXIT_OK) {
+        status = enrol;
+        goto done;
+    }
+    if (s_load_trainees(r) != 0)
         goto done;
     if (enrolled)
         fprintf(stderr, "%s: exercise run: enrolled %zu simulated participant(s) in %s\n",

@@ -47,6 +47,23 @@ agent NZL.NZP.tr1 flush >/dev/null 2>&1 # writes the trainer's configuration
 # The live liaison officer follows every route, live traffic only.
 check "live LO subscribes to every route" 0 agent MYS.RMP.live1 subscribe '**'
 
+# A run never takes over a live principal: a scenario that declares one simulated is refused
+# before any enrolment (it used to re-enrol the id, revoking the officer's certificate). Nor does
+# it play an exercise the region's policy does not list.
+sed -e 's/EX-LAO-ROUTE-SHIFT/EX-2026-11/' -e 's/MYS.RMP.sim3/IDN.POLRI.fp1/g' \
+    -e 's/AUS.ABF.sim3/KHM.NCCT.sim1/g' deploy/exercises/lao-route-shift.yaml >"$work/hijack.yaml"
+cp "$work/region/directory/IDN.POLRI.fp1.cert" "$work/live.cert"
+check "a run that would make a live principal simulated" 2 "$agent" exercise run "$work/hijack.yaml" \
+    --region "$work/region" --config "$trainer" --state "$work/hijack" --wait 5
+contains "$work/err.txt" "IDN.POLRI.fp1 is a live principal" "the refusal names the live principal"
+cmp -s "$work/live.cert" "$work/region/directory/IDN.POLRI.fp1.cert" ||
+    fail "the live principal's certificate was replaced"
+sed -e 's/EX-LAO-ROUTE-SHIFT/EX-NOT-LISTED/' deploy/exercises/lao-route-shift.yaml >"$work/unlisted.yaml"
+check "a run of an exercise the policy does not list" 2 "$agent" exercise run "$work/unlisted.yaml" \
+    --region "$work/region" --config "$trainer" --state "$work/unlisted" --wait 5
+contains "$work/err.txt" "exercise EX-NOT-LISTED is not listed in the policy" "the refusal names the exercise"
+[ ! -e "$work/region/directory/MYS.RMP.sim3.cert" ] || fail "the unlisted exercise's participants were enrolled"
+
 # start_run NAME SCENARIO SPEED [ARGS...]: the runner in the background, output in $work/NAME.*
 start_run() {
     local name=$1 scenario=$2 run_speed=$3
