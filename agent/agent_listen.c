@@ -38,7 +38,8 @@ static void s_help(void)
            "                 goes to stderr; a failure is logged and listening goes on. The\n"
            "                 message stays 'new' in the inbox for '%s show'.\n"
            "  --count N      exit 0 after N new messages\n"
-           "  --timeout S    exit after S seconds (1 if --count was given and not reached)\n"
+           "  --timeout S    exit after S seconds: 0 (1 if --count was given and not reached),\n"
+           "                 but 5 if it never connected, 3 if the broker refused the key\n"
            "  --window W     how many deliveries may be in flight at once (1-%d, default %d)\n"
            "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help     this help\n",
@@ -701,6 +702,12 @@ static int s_listen_loop(agent_session_t *s, const listen_opts_t *o)
         if (got < 0)
             return FX_EXIT_SYSTEM;
         received += got;
+    }
+    /* Never connected before the timeout: unreachable (5), or the broker refused the key (3).
+     * A listen that connected and then heard nothing is not an error. */
+    if (!fx_client_interrupted() && fx_client_connections(s->client) == 0) {
+        s->timeout_ms = o->timeout_ms;
+        return agent_session_unreachable(s);
     }
     if (o->count && received < o->count) {
         fx_cli_error(AGENT_PROG, "listen: %d of %d message(s) arrived before %s", received,

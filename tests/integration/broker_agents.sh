@@ -198,6 +198,12 @@ receive IDN.POLRI.fp1 1 "$work/queued.json"
 broker_stop
 expect 5 "send again while the broker is down" THA.RTP.fp1 send "$drafts/notice.yaml" --yes --timeout 1
 contains "$work/err" "the draft is queued in the outbox" "says the draft is queued"
+# A listen that never reaches the broker says so and exits 5, with or without --json or --count.
+expect 5 "listen while the broker is down" THA.RTP.fp1 listen --timeout 2
+contains "$work/err" "the broker did not answer within 2 s" "listen says it never connected"
+expect 5 "listen --json while the broker is down" THA.RTP.fp1 listen --json --timeout 2
+[ -s "$work/out" ] && fail "listen --json printed something without a connection: $(cat "$work/out")"
+expect 5 "listen --count while the broker is down" THA.RTP.fp1 listen --count 1 --timeout 2
 broker_start || exit 1
 # fusion-agent itself in the background (not the agent function, whose subshell a kill would
 # stop while fusion-agent ran on).

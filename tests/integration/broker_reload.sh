@@ -36,6 +36,11 @@ wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded
 wait_for 15 grep -q "refused a frame from IDN.POLRI.fp1" "$work/broker.log" || fail "the revoked listener's next frame was not refused"
 kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null
 agent IDN.POLRI.fp1 listen --count 1 --timeout 3 >"$work/out" 2>&1 && fail "a revoked principal could still listen"
+# A listen without --count is refused in the handshake too: exit 3, saying so, not a silent 0.
+agent IDN.POLRI.fp1 listen --timeout 3 >"$work/out" 2>&1
+status=$?
+[ "$status" -eq 3 ] || fail "a revoked principal's listen exited $status, not 3: $(cat "$work/out")"
+grep -q "refused this principal's key" "$work/out" || fail "listen does not say the key was refused: $(cat "$work/out")"
 # A request from the revoked principal is refused in the handshake: exit 3 (refused for
 # security), saying so, not 5 (unreachable).
 agent IDN.POLRI.fp1 subscribe 'THA>MYS' --timeout 3 >"$work/out" 2>&1
