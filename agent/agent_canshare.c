@@ -531,6 +531,8 @@ static int s_recipients(agent_session_t *s, const compose_t *c, const fx_draft_t
         fx_cli_error(AGENT_PROG, "can-share: the broker could not find the recipients: %s: %s",
                      answer.refused ? answer.code : fx_strerror(rc), answer.reason);
         fx_prepared_destroy(&prepared);
+        if (answer.refused && strcmp(answer.code, fx_err_code(FX_ERR_FORBIDDEN)) == 0)
+            return FX_EXIT_NO; /* the audience alone lets no one receive it */
         return answer.refused ? FX_EXIT_USAGE : FX_EXIT_SYSTEM;
     }
     /* Every candidate, allowed or denied for some section, once, in the broker's order. */

@@ -130,6 +130,38 @@ static size_t s_print_prepared(const fx_draft_t *draft, const fx_prepared_t *pre
     return sendable;
 }
 
+/* Why nobody may receive any section when the broker named no one it denied: nobody but the
+ * sender was a candidate for the audience (a message never goes to its sender). */
+static void s_nobody_reason(const agent_session_t *s, const fx_draft_t *draft, char *buf,
+                            size_t size)
+{
+    const Fusion__Header *h = fx_draft_header(draft);
+    const char *self = fx_keys_id(s->keys);
+    size_t n = fx_draft_recipient_count(draft), only_self = n > 0;
+    for (size_t i = 0; i < n; i++)
+        only_self = only_self && strcmp(fx_draft_recipients(draft)[i], self) == 0;
+    switch (h->audience) {
+    case FUSION__AUDIENCE__AUDIENCE_DIRECT:
+        snprintf(buf, size, "%s",
+                 only_self ? "you cannot send to yourself"
+                           : "nobody but you is among the recipients named, and you cannot send "
+                             "to yourself");
+        break;
+    case FUSION__AUDIENCE__AUDIENCE_ROUTE:
+        snprintf(buf, size, "nobody follows this route (%s)", h->route ? h->route : "");
+        break;
+    case FUSION__AUDIENCE__AUDIENCE_TASKFORCE:
+        snprintf(buf, size, "nobody but you is a member of the taskforce %s",
+                 h->taskforce ? h->taskforce : "");
+        break;
+    case FUSION__AUDIENCE__AUDIENCE_FOCAL_POINTS:
+        snprintf(buf, size, "there is no focal point but you");
+        break;
+    default:
+        snprintf(buf, size, "the broker found no recipient for this audience");
+    }
+}
+
 /* Asks on the terminal; 1 for yes. */
 static int s_confirm(void)
 {
@@ -188,9 +220,17 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
     }
     s_print_draft(path, draft);
     if (s_print_prepared(draft, prepared) == 0) {
-        fx_cli_error(AGENT_PROG,
-                     "send: nothing can be sent: the policy allows no recipient for any "
-                     "section (see the reasons above)");
+        size_t denials = 0;
+        for (size_t i = 0; i < fx_prepared_section_count(prepared); i++)
+            denials += fx_prepared_denied_count(prepared, i);
+        char why[FX_ENVELOPE_MAX_STRING + 96];
+        if (denials)
+            snprintf(why, sizeof why,
+                     "the policy allows no recipient for any section (see the "
+                     "reasons above)");
+        else
+            s_nobody_reason(s, draft, why, sizeof why);
+        fx_cli_error(AGENT_PROG, "send: nothing can be sent: %s", why);
         status = FX_EXIT_REFUSED;
         goto cleanup;
     }

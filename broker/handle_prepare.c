@@ -213,6 +213,14 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
         server_error(self, session, request_id, FX_ERR_INVALID, why);
         goto cleanup;
     }
+    /* A taskforce the policy does not list (or not in force, or without the sender) lets no one
+     * receive the message; its members are not denials one by one, so say it once. */
+    char *audience_reason = fx_policy_audience_reason(query);
+    if (audience_reason) {
+        server_error(self, session, request_id, FX_ERR_FORBIDDEN, audience_reason);
+        free(audience_reason);
+        goto cleanup;
+    }
     n = zlistx_size(r.candidates);
     const fx_cert_t **by_index = fx_calloc(n ? n : 1, sizeof *by_index);
     size_t added = 0;

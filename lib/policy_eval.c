@@ -780,6 +780,14 @@ static char *s_agreement_reason(const fx_policy_query_t *q, const section_t *s,
                     head, data, from, to, purpose);
 }
 
+char *fx_policy_audience_reason(const fx_policy_query_t *self)
+{
+    if (!self->audience_fail)
+        return NULL;
+    const recipient_t nobody = {0};
+    return s_audience_reason(self, &nobody);
+}
+
 char *fx_policy_reason(const fx_policy_query_t *q, size_t recipient, size_t section,
                        const fx_policy_decision_t *d)
 {

@@ -162,6 +162,10 @@ void fx_policy_decide(const fx_policy_query_t *self, size_t recipient, size_t se
 char *fx_policy_reason(const fx_policy_query_t *self, size_t recipient, size_t section,
                        const fx_policy_decision_t *decision);
 
+/* One plain sentence when the message's audience alone lets no one receive it (a taskforce the
+ * policy does not list, not in force, or without the sender), new (caller frees); else NULL. */
+char *fx_policy_audience_reason(const fx_policy_query_t *self);
+
 /* Frees the query; sets *self_p to NULL. Accepts NULL. */
 void fx_policy_query_destroy(fx_policy_query_t **self_p);
 

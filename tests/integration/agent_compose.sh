@@ -90,6 +90,18 @@ contains "$work/err" "no message given" "says what is missing"
 outbox_empty THA.RTP.fp1 "after bad input"
 for who in IDN.POLRI.fp1 IDN.POLRI.lo1 MYS.RMP.lo1; do nothing_for $who "after bad input"; done
 
+# --- nobody may receive it: exit 3 and the real reason, not "see the reasons above" --------
+expect 3 "a message to oneself" THA.RTP.fp1 alert --to THA.RTP.fp1 --section green --summary s --yes
+contains "$work/err" "you cannot send to yourself" "says one cannot send to oneself"
+expect 3 "a taskforce the policy does not list" THA.RTP.fp1 alert --taskforce NOPE \
+    --section green --summary s --yes
+contains "$work/err" "Taskforce NOPE is not listed in the sharing policy" "says the taskforce is unknown"
+expect 3 "a route nobody follows" THA.RTP.fp1 alert --route 'VNM>KHM' --section green \
+    --summary s --yes
+contains "$work/err" "nobody follows this route (VNM>KHM)" "says nobody follows the route"
+grep -q "see the reasons above" "$work/err" && fail "points to reasons that were not shown"
+outbox_empty THA.RTP.fp1 "after nothing could be sent"
+
 # --- a route alert: green section to the route, amber section to nobody on it -------------
 expect 0 "a route alert with --yes" THA.RTP.fp1 alert --route 'mmr>tha>mys' --stage at_border \
     --purpose investigation --urgency urgent \
