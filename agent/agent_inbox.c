@@ -65,7 +65,8 @@ void agent_run_hook(const char *command, const fx_delivery_t *d)
         setenv("FUSION_MSG_ID", hex, 1);
         setenv("FUSION_KIND", kind ? kind : "", 1);
         setenv("FUSION_SENDER", fx_envelope_sender(env), 1);
-        setenv("FUSION_URGENCY", urgency ? urgency : "", 1);
+        /* A header without urgency is normal, as inbox and show say. */
+        setenv("FUSION_URGENCY", urgency && h->urgency ? urgency : "normal", 1);
         setenv("FUSION_TLP", s_max_tlp(env), 1);
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0) {

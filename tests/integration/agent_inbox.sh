@@ -56,7 +56,7 @@ broker_kill
 broker_start || exit 1
 
 # --- reconnect: everything, in order, once; --exec per message --------------------------------
-hook="echo \"\$FUSION_MSG_ID \$FUSION_KIND \$FUSION_SENDER \$FUSION_TLP\" >>'$work/hooks'; exit 7"
+hook="echo \"\$FUSION_MSG_ID \$FUSION_KIND \$FUSION_SENDER \$FUSION_TLP \$FUSION_URGENCY\" >>'$work/hooks'; exit 7"
 agent IDN.POLRI.fp1 listen --json --count 6 --timeout 30 --exec "$hook" \
     >"$work/got.json" 2>"$work/listen.err" ||
     { fail "IDN.POLRI.fp1 did not receive six messages"; cat "$work/listen.err"; }
@@ -67,8 +67,13 @@ jq -e -s 'map(.sections[0].case_alert.summary) == ["Alert number 1", "Alert numb
     >/dev/null || fail "the contents arrived in order"
 [ "$(wc -l <"$work/hooks")" -eq 6 ] || { fail "--exec ran once per message"; cat "$work/hooks"; }
 awk '{print $1}' "$work/hooks" | cmp -s - "$work/sent" || fail "--exec got each msg_id in order"
-grep -q "^$(sed -n 3p "$work/sent") case_alert THA.RTP.fp1 red$" "$work/hooks" ||
+grep -q "^$(sed -n 3p "$work/sent") case_alert THA.RTP.fp1 red normal$" "$work/hooks" ||
     { fail "--exec environment"; cat "$work/hooks"; }
+# The fifth has no urgency: normal, as inbox says, not empty.
+grep -q "^$(sed -n 5p "$work/sent") case_alert THA.RTP.fp1 [a-z]* normal$" "$work/hooks" ||
+    { fail "--exec: FUSION_URGENCY of a message without urgency is normal"; cat "$work/hooks"; }
+grep -q "^$(sed -n 6p "$work/sent") .* urgent$" "$work/hooks" ||
+    { fail "--exec: FUSION_URGENCY urgent"; cat "$work/hooks"; }
 grep -q "Alert number" "$work/hooks" && fail "--exec must never see content"
 [ "$(grep -c "exec command failed" "$work/listen.err")" -eq 6 ] ||
     { fail "each failing command is logged and listening goes on"; cat "$work/listen.err"; }
