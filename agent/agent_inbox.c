@@ -432,9 +432,16 @@ static int s_show(agent_session_t *s, const char *text, int json)
         if (h->n_handling == 0)
             printf("handling: no restrictions from the originator beyond the TLP\n");
     }
-    agent_show_delivery(s, d, json, fx_inbox_entry_received_at(entry));
+    int unopened = agent_show_delivery(s, d, json, fx_inbox_entry_received_at(entry));
     if (!json)
         s_banner(fx_inbox_entry_tlp(entry), 0);
+    if (unopened) {
+        fx_cli_error(AGENT_PROG,
+                     "show: %d section(s) of %s given to you cannot be opened (altered or wrong "
+                     "key)",
+                     unopened, text);
+        status = FX_EXIT_REFUSED;
+    }
     if (fx_mailbox_inbox_mark_read(s->mailbox, id) != FX_OK)
         fx_cli_error(AGENT_PROG, "show: mailbox: cannot mark %s read", text);
 cleanup:
@@ -457,7 +464,8 @@ static void s_show_help(void)
            "  -h, --help     this help\n",
            AGENT_PROG, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
     printf("\nExits 1 when the inbox holds no such message, 2 for a MSGID that is not 32\n"
-           "hexadecimal digits, 3 when the stored message no longer verifies.\n");
+           "hexadecimal digits, 3 when the stored message no longer verifies or a section\n"
+           "given to you cannot be opened.\n");
     fx_cli_print_exit_codes();
 }
 

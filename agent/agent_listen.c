@@ -450,8 +450,9 @@ typedef struct {
     const char *exec; /* a command to run per new message (agent_inbox.c), or NULL */
 } listen_opts_t;
 
-void agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, int64_t received_at)
+int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, int64_t received_at)
 {
+    int unopened = 0;
     const fx_envelope_t *env = fx_delivery_envelope(d);
     const Fusion__Header *h = fx_envelope_header(env);
     const fx_cert_t *sender = fx_delivery_sender(d);
@@ -540,6 +541,7 @@ void agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, i
         fx_err_t rc = fx_envelope_open(env, s->keys, id, &plain, &len);
         if (rc == FX_OK)
             rc = fx_content_decode(plain, len, &content);
+        unopened += rc != FX_OK;
         if (json) {
             json_t *sec = json_object();
             json_object_set_new(sec, "id", json_integer(id));
@@ -599,6 +601,7 @@ void agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, i
         printf("\n");
     }
     fflush(stdout);
+    return unopened;
 }
 
 /* Verifies, stores, acknowledges and shows one delivery. 1 for a new message, 0 for a duplicate
@@ -635,7 +638,7 @@ static int s_handle(agent_session_t *s, fx_delivery_t *d, const listen_opts_t *o
     (void) fx_client_acknowledge(s->client, fx_delivery_msg_id(d));
     if (!is_new)
         return 0;
-    agent_show_delivery(s, d, o->json, now);
+    (void) agent_show_delivery(s, d, o->json, now); /* each section says if it cannot be opened */
     if (o->exec)
         agent_run_hook(o->exec, d);
     else if (fx_mailbox_inbox_mark_read(s->mailbox, fx_delivery_msg_id(d)) != FX_OK)

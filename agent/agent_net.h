@@ -97,8 +97,8 @@ int agent_send_draft(agent_session_t *s, const char *label, const fx_draft_t *dr
 
 /* Prints a verified delivery for its recipient: header, sender and fingerprint, each section it
  * may read, and the sections it was not given; as text, or one JSON object on a line
- * (agent_listen.c). */
-void agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, int64_t received_at);
+ * (agent_listen.c). Returns how many sections given to it could not be opened. */
+int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, int64_t received_at);
 
 /* Runs command with /bin/sh for a new message, its msg_id, kind, sender, urgency and highest TLP
  * in the environment (FUSION_MSG_ID ...), its output on stderr; waits for it and logs a failure

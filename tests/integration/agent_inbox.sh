@@ -149,5 +149,16 @@ contains "$work/err" "is not a msg_id" "says what a msg_id is"
 expect 1 "another principal's message is not in its inbox" THA.OAG.pros1 show "$sixth"
 contains "$work/err" "no message $sixth in the inbox of THA.OAG.pros1" "names the msg_id and the inbox"
 
+# A stored section whose key wrap was altered (outside the signed bytes) cannot be opened: exit 3,
+# saying so, in text and JSON.
+third=$(sed -n 3p "$work/sent")
+sqlite3 "$work/state/agent-IDN.POLRI.fp1/mailbox.db" "update inbox set envelope =
+    substr(envelope, 1, length(envelope) - 5) || X'0102030405' where hex(msg_id) = upper('$third')" ||
+    fail "cannot alter the stored envelope"
+expect 3 "show a section that cannot be opened" IDN.POLRI.fp1 show "$third"
+contains "$work/out" "cannot be opened" "the section says it cannot be opened"
+contains "$work/err" "cannot be opened" "stderr says a section cannot be opened"
+expect 3 "show --json a section that cannot be opened" IDN.POLRI.fp1 show "$third" --json
+
 grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
 finish agent_inbox
