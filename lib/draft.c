@@ -255,8 +255,19 @@ static const fx_yaml_node_t *s_at(const fx_yaml_node_t *node)
 static void s_required(parse_t *p, const fx_yaml_node_t *map, const fx_yaml_node_t *value,
                        const char *key, const char *what)
 {
-    if (!s_present(value))
+    if (!s_present(value)) {
         fx_yaml_error(p->diag, s_at(map), "%s needs '%s'", what, key);
+        return;
+    }
+    /* A required text that says nothing would reach the recipient as an empty alert. */
+    if (fx_yaml_type(value) != FX_YAML_SCALAR)
+        return;
+    const char *text = fx_yaml_text(value);
+    size_t len = fx_yaml_length(value), blank = 0;
+    while (blank < len && strchr(" \t\r\n", text[blank]))
+        blank++;
+    if (blank == len)
+        fx_yaml_error(p->diag, value, "'%s' of %s is empty: say what it is about", key, what);
 }
 
 /* ---- Structured content --------------------------------------------------------------------- */

@@ -57,6 +57,8 @@ expect 2 "unknown TLP word" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section purpl
     --summary s --yes
 contains "$work/err" "unknown TLP 'purple' (expected one of: clear, green" "TLP word named"
 contains "$work/err" "nothing was sent" "says nothing was sent"
+expect 2 "a blank summary" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section green --summary '  ' --yes
+contains "$work/err" "'summary' of a case_alert is empty" "a blank summary is named"
 expect 2 "malformed route" THA.RTP.fp1 alert --route 'MMR>TH>MYS' --section green \
     --summary s --yes
 contains "$work/err" "hop 2 'TH'" "the bad hop is named"

@@ -353,6 +353,12 @@ static void test_section_errors(void **state)
          "      case_alert: {modus_operandi: m}\n",
          "draft.yaml:8:20: a case_alert needs 'summary'"},
         {"sections:\n  - id: 3\n    tlp: green\n    categories: operational\n    content:\n"
+         "      case_alert: {summary: \"  \"}\n",
+         "draft.yaml:8:29: 'summary' of a case_alert is empty"},
+        {"sections:\n  - id: 3\n    tlp: green\n    categories: operational\n    content:\n"
+         "      case_alert: {summary: \"\"}\n",
+         "draft.yaml:8:29: 'summary' of a case_alert is empty"},
+        {"sections:\n  - id: 3\n    tlp: green\n    categories: operational\n    content:\n"
          "      case_alert: {summary: s, victims: 3}\n",
          "draft.yaml:8:32: unknown key 'victims' in case_alert"},
         {"sections:\n  - id: 3\n    tlp: green\n    categories: [operational, "
