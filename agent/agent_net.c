@@ -302,8 +302,28 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
     s_entry_name(entry, name, sizeof name);
     size_t len = 0;
     const uint8_t *bytes = fx_outbox_entry_envelope(entry, &len);
-    if (fx_outbox_entry_state(entry) != FX_OUTBOX_SEALED || !bytes ||
-        fx_envelope_decode(bytes, len, &env) != FX_OK) {
+    /* Another fusion-agent (a flush at the same time) may have sent it since it was read: its
+     * answer stands, and this one reports it rather than calling the entry damaged. */
+    fx_outbox_state_t state = fx_outbox_entry_state(entry);
+    if (state == FX_OUTBOX_ACCEPTED) {
+        agent_msg_id_hex(fx_outbox_entry_msg_id(entry), hex);
+        fprintf(out, "accepted: msg_id %s (%s, sent by another fusion-agent)\n", hex, name);
+        rc = FX_OK;
+        goto cleanup;
+    }
+    if (state == FX_OUTBOX_REJECTED) {
+        answer->refused = 1;
+        snprintf(answer->code, sizeof answer->code, "%s", fx_outbox_entry_code(entry));
+        snprintf(answer->rule, sizeof answer->rule, "%s", fx_outbox_entry_rule(entry));
+        snprintf(answer->reason, sizeof answer->reason, "%s", fx_outbox_entry_reason(entry));
+        rc = FX_ERR_FORBIDDEN;
+        goto cleanup;
+    }
+    if (state == FX_OUTBOX_QUEUED) {
+        rc = FX_ERR_EXISTS; /* sent back to the queue by another: it prepares it again */
+        goto cleanup;
+    }
+    if (!bytes || fx_envelope_decode(bytes, len, &env) != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: %s: the stored envelope is missing or damaged", self->command,
                      name);
         rc = FX_ERR_MALFORMED;
@@ -314,7 +334,11 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
         goto storage;
     rc = fx_client_publish(self->client, env, self->timeout_ms, answer);
     if (rc == FX_OK) {
-        if ((rc = fx_mailbox_outbox_accept(self->mailbox, id, fx_now_ms())) != FX_OK)
+        /* not found: another fusion-agent recorded the same answer first (the broker answers a
+         * msg_id the same way every time) */
+        if ((rc = fx_mailbox_outbox_accept(self->mailbox, id, fx_now_ms())) == FX_ERR_NOT_FOUND)
+            rc = FX_OK;
+        if (rc != FX_OK)
             goto storage;
         fprintf(out, "accepted: msg_id %s (%s)\n", hex, name);
     } else if (answer->refused && strcmp(answer->code, "stale") == 0 &&
@@ -342,7 +366,7 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
     } else if (answer->refused) {
         fx_err_t st = fx_mailbox_outbox_reject(self->mailbox, id, answer->code, answer->rule,
                                                answer->reason, fx_now_ms());
-        if (st != FX_OK) {
+        if (st != FX_OK && st != FX_ERR_NOT_FOUND) { /* not found: recorded by another first */
             rc = st;
             goto storage;
         }

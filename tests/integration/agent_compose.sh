@@ -207,5 +207,29 @@ receive IDN.POLRI.fp1 1 "$work/queued.json"
 jq -e '.sections[0].case_alert.summary == "Queued alert"' "$work/queued.json" >/dev/null ||
     fail "the queued alert arrived"
 
+# Four flushes at once: each queued alert arrives once, and no flush calls another's entry
+# damaged or missing (they used to, while the messages still arrived once).
+broker_stop || fail "broker stop"
+for n in 1 2 3 4 5 6; do
+    expect 5 "queued alert $n" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --timeout 1 \
+        --section amber --summary "Queued alert $n" --yes
+done
+broker_start || exit 1
+pids=
+for n in 1 2 3 4; do
+    agent THA.RTP.fp1 flush >"$work/flush$n.out" 2>"$work/flush$n.err" &
+    pids="$pids $!"
+done
+for pid in $pids; do
+    wait "$pid" || fail "a concurrent flush failed: $(cat "$work"/flush*.err)"
+done
+cat "$work"/flush*.err >"$work/flushes.err"
+[ -s "$work/flushes.err" ] && fail "concurrent flushes complained: $(cat "$work/flushes.err")"
+receive IDN.POLRI.fp1 6 "$work/six.json"
+[ "$(jq -r '.sections[0].case_alert.summary' "$work/six.json" | sort -u | wc -l)" -eq 6 ] ||
+    fail "the six queued alerts did not arrive once each"
+nothing_for IDN.POLRI.fp1 "after the concurrent flushes"
+outbox_empty THA.RTP.fp1 "after the concurrent flushes"
+
 grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
 finish agent_compose
