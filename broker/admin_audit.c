@@ -195,6 +195,13 @@ static int s_verify_entry(const fx_store_audit_entry_t *entry, void *arg)
 {
     verify_t *v = arg;
     long long expected = (long long) v->entries + 1;
+    if (entry->seq < 1) { /* read first: seq orders them before entry 1 */
+        snprintf(v->failure, sizeof v->failure,
+                 "a row with seq %lld (%s) is not an entry of the trail, which starts at entry 1: "
+                 "it was inserted",
+                 (long long) entry->seq, entry->event);
+        return 1;
+    }
     if (entry->seq != expected) {
         snprintf(v->failure, sizeof v->failure,
                  "entry %lld is missing: the trail goes from entry %lld to entry %lld (deleted)",
@@ -293,7 +300,8 @@ static int s_verify(int argc, char **argv)
     }
     if (s_checkpoints_due(&v)) /* a checkpoint of the empty tree */
         goto report;
-    if (fx_store_audit_each(store, 1, s_verify_entry, &v) != FX_OK) {
+    /* From the lowest seq there is, so that a row inserted before entry 1 is seen too. */
+    if (fx_store_audit_each(store, INT64_MIN, s_verify_entry, &v) != FX_OK) {
         snprintf(v.failure, sizeof v.failure, "an entry cannot be read: %s",
                  fx_store_error_text(store));
         goto report;
@@ -307,6 +315,23 @@ static int s_verify(int argc, char **argv)
                  "at entry %lld, so entries %lld..%lld were removed (truncated)",
                  (long long) cp->tree_size, (long long) v.entries, (long long) v.entries + 1,
                  (long long) cp->tree_size);
+        goto report;
+    }
+    /* The links that file entries under a message (what show --msg and receipts read) are not
+     * hashed: check that each names an entry of that message. */
+    char why[FX_STORE_WHY_SIZE];
+    int64_t bad_link = 0;
+    fx_err_t links = fx_store_audit_links_check(store, &bad_link, why);
+    if (links != FX_OK && links != FX_ERR_NOT_FOUND) {
+        snprintf(v.failure, sizeof v.failure, "the links to entries cannot be read: %s",
+                 fx_store_error_text(store));
+        goto report;
+    }
+    if (links == FX_OK && bad_link > 0) {
+        snprintf(v.failure, sizeof v.failure,
+                 "%s: the index that files entries under their message was altered (the "
+                 "entries themselves hold)",
+                 why);
         goto report;
     }
     status = FX_EXIT_OK;

@@ -211,6 +211,7 @@ typedef enum {
     ST_AUDIT_OF_MSG,
     ST_AUDIT_FILE_EXERCISE,
     ST_AUDIT_OF_EXERCISE,
+    ST_AUDIT_LINKS,
     ST_PRUNE_MESSAGES,
     ST_PRUNE_ANSWERS,
     ST_COUNT_MESSAGES,
@@ -316,13 +317,17 @@ static const char *const s_sql[ST_COUNT_] = {
                            " FROM audit_checkpoints ORDER BY tree_size",
     [ST_AUDIT_LEAVES] = "SELECT seq, leaf_hash FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
     /* Through audit_by_message: the message's never-reused row id, while it is stored. */
-    /* and through the message's deliveries, for the entries filed under them. */
+    /* and through the message's deliveries, for the entries filed under them. Those links
+     * (audit.message, deliveries.*_entry) are an index, not part of any entry's hash: only entries
+     * of the trail (seq >= 1) whose hashed msg_id is the message's are its history. */
     [ST_AUDIT_OF_MSG] = "SELECT " AUDIT_COLUMNS " FROM audit AS a"
                         " WHERE a.message = (SELECT id FROM messages WHERE msg_id = ?1)"
+                        " AND a.msg_id = ?1 AND a.seq >= 1"
                         " UNION ALL"
                         " SELECT " AUDIT_COLUMNS " FROM deliveries AS d JOIN audit AS a"
                         " ON a.seq IN (d.delivered_entry, d.received_entry)"
                         " WHERE d.message = (SELECT id FROM messages WHERE msg_id = ?1)"
+                        " AND a.msg_id = ?1 AND a.seq >= 1"
                         " ORDER BY 1",
     [ST_AUDIT_FILE_EXERCISE] = "INSERT INTO audit_exercise (exercise, seq) VALUES (?1, ?2)",
     /* The exercise's messages through messages_by_exercise (the repeated `exercise <> ''` lets
@@ -331,15 +336,34 @@ static const char *const s_sql[ST_COUNT_] = {
      * sorted. */
     [ST_AUDIT_OF_EXERCISE] =
         "SELECT " AUDIT_COLUMNS " FROM messages AS m JOIN audit AS a ON a.message = m.id"
-        " WHERE m.exercise = ?1 AND m.exercise <> '' AND a.seq > ?2"
+        " WHERE m.exercise = ?1 AND m.exercise <> '' AND a.seq > ?2 AND a.msg_id = m.msg_id"
         " UNION ALL"
         " SELECT " AUDIT_COLUMNS " FROM messages AS m JOIN deliveries AS d ON d.message = m.id"
         " JOIN audit AS a ON a.seq IN (d.delivered_entry, d.received_entry)"
-        " WHERE m.exercise = ?1 AND m.exercise <> '' AND a.seq > ?2"
+        " WHERE m.exercise = ?1 AND m.exercise <> '' AND a.seq > ?2 AND a.msg_id = m.msg_id"
         " UNION ALL"
         " SELECT " AUDIT_COLUMNS " FROM audit_exercise AS x JOIN audit AS a ON a.seq = x.seq"
         " WHERE x.exercise = ?1 AND x.seq > ?2"
         " ORDER BY 1 LIMIT ?3",
+    /* The first link filing an entry under a stored message that names no entry of that message
+     * with the event it stands for: the column, the seq it names, the message, the event found. */
+    [ST_AUDIT_LINKS] =
+        "SELECT 'deliveries.delivered_entry', d.delivered_entry, m.msg_id, a.event, 'delivered'"
+        " FROM deliveries AS d JOIN messages AS m ON m.id = d.message"
+        " LEFT JOIN audit AS a ON a.seq = d.delivered_entry WHERE d.delivered_entry IS NOT NULL"
+        " AND (a.seq IS NULL OR a.seq < 1 OR a.msg_id IS NOT m.msg_id"
+        " OR a.event IS NOT 'delivered' OR a.subject IS NOT d.recipient)"
+        " UNION ALL"
+        " SELECT 'deliveries.received_entry', d.received_entry, m.msg_id, a.event, 'received'"
+        " FROM deliveries AS d JOIN messages AS m ON m.id = d.message"
+        " LEFT JOIN audit AS a ON a.seq = d.received_entry WHERE d.received_entry IS NOT NULL"
+        " AND (a.seq IS NULL OR a.seq < 1 OR a.msg_id IS NOT m.msg_id"
+        " OR a.event IS NOT 'received' OR a.actor IS NOT d.recipient)"
+        " UNION ALL"
+        " SELECT 'audit.message', a.seq, m.msg_id, a.event, NULL"
+        " FROM audit AS a JOIN messages AS m ON m.id = a.message"
+        " WHERE a.message IS NOT NULL AND a.msg_id IS NOT m.msg_id"
+        " ORDER BY 2 LIMIT 1",
     [ST_PRUNE_MESSAGES] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages"
                           " WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
     [ST_PRUNE_ANSWERS] = "DELETE FROM answers WHERE msg_id IN (SELECT msg_id FROM answers"
@@ -353,7 +377,8 @@ static const char *const s_sql[ST_COUNT_] = {
 /* ST_AUDIT_OF_MSG for a store opened read-only that predates the deliveries' entry columns. */
 static const char *const s_audit_of_msg_indexed =
     "SELECT " AUDIT_COLUMNS " FROM audit AS a"
-    " WHERE a.message = (SELECT id FROM messages WHERE msg_id = ?1) ORDER BY 1";
+    " WHERE a.message = (SELECT id FROM messages WHERE msg_id = ?1)"
+    " AND a.msg_id = ?1 AND a.seq >= 1 ORDER BY 1";
 
 struct fx_store {
     char *path;
@@ -999,8 +1024,8 @@ prepare:
             rc = sqlite3_prepare_v3(self->db, s_audit_of_msg_indexed, -1, SQLITE_PREPARE_PERSISTENT,
                                     &self->st[i], NULL);
         if (rc != SQLITE_OK && opt->read_only &&
-            (i == ST_AUDIT_FILE_EXERCISE || i == ST_AUDIT_OF_EXERCISE || i == ST_DELIVERY_SENT ||
-             i == ST_DELIVERY_RECEIVED || i == ST_DELIVERY_RECEIVED_SEQ)) {
+            (i == ST_AUDIT_FILE_EXERCISE || i == ST_AUDIT_OF_EXERCISE || i == ST_AUDIT_LINKS ||
+             i == ST_DELIVERY_SENT || i == ST_DELIVERY_RECEIVED || i == ST_DELIVERY_RECEIVED_SEQ)) {
             self->st[i] = NULL;
             continue;
         }
@@ -2264,6 +2289,44 @@ fx_err_t fx_store_audit_of_exercise(fx_store_t *self, const char *exercise, int6
     sqlite3_bind_int64(stmt, 2, after_seq);
     sqlite3_bind_int64(stmt, 3, limit > INT64_MAX ? INT64_MAX : (int64_t) limit);
     return s_audit_rows(self, stmt, fn, arg);
+}
+
+fx_err_t fx_store_audit_links_check(fx_store_t *self, int64_t *seq_p, char why[FX_STORE_WHY_SIZE])
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!seq_p || !why)
+        return FX_ERR_INVALID;
+    *seq_p = 0;
+    why[0] = '\0';
+    sqlite3_stmt *stmt = self->st[ST_AUDIT_LINKS];
+    if (!stmt) /* read-only, and older than the entries filed under deliveries */
+        return FX_ERR_NOT_FOUND;
+    bool row = false;
+    if ((err = s_step(self, stmt, "check the audit links", &row)) != FX_OK || !row) {
+        s_done(stmt);
+        return err;
+    }
+    const char *column = (const char *) sqlite3_column_text(stmt, 0);
+    int64_t seq = sqlite3_column_int64(stmt, 1);
+    char hex[2 * FX_STORE_MSG_ID_BYTES + 1] = "?";
+    if (sqlite3_column_type(stmt, 2) == SQLITE_BLOB &&
+        sqlite3_column_bytes(stmt, 2) == FX_STORE_MSG_ID_BYTES)
+        fx_hex(sqlite3_column_blob(stmt, 2), FX_STORE_MSG_ID_BYTES, hex);
+    const char *found = (const char *) sqlite3_column_text(stmt, 3);
+    const char *expected = (const char *) sqlite3_column_text(stmt, 4);
+    if (expected)
+        snprintf(why, FX_STORE_WHY_SIZE,
+                 "%s of message %s names entry %lld (%s), not the %s entry of that delivery",
+                 column ? column : "?", hex, (long long) seq, found ? found : "none", expected);
+    else
+        snprintf(why, FX_STORE_WHY_SIZE,
+                 "%s of entry %lld (%s) names message %s, which is not the entry's msg_id",
+                 column ? column : "?", (long long) seq, found ? found : "?", hex);
+    *seq_p = seq > 0 ? seq : 1;
+    s_done(stmt);
+    return FX_OK;
 }
 
 fx_err_t fx_store_audit_leaves(fx_store_t *self, int64_t from_seq, size_t max,

@@ -389,6 +389,15 @@ fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STO
 fx_err_t fx_store_audit_of_exercise(fx_store_t *self, const char *exercise, int64_t after_seq,
                                     size_t limit, fx_store_audit_fn fn, void *arg) FX_WUR;
 
+/* Checks the links that file entries under a stored message (audit.message,
+ * deliveries.delivered_entry and received_entry). They are an index, not part of any entry's hash:
+ * each must name an entry whose hashed msg_id is that message's (and for a delivery, the
+ * delivered or received entry of its recipient). FX_OK with *seq_p 0 when they all do; otherwise
+ * FX_OK with *seq_p > 0 and why naming the first link that does not. Does not find an entry
+ * that no link names. FX_ERR_NOT_FOUND for a store opened read-only that predates the links. */
+fx_err_t fx_store_audit_links_check(fx_store_t *self, int64_t *seq_p,
+                                    char why[FX_STORE_WHY_SIZE]) FX_WUR;
+
 /* Reads the stored leaf hashes of up to max entries from seq from_seq on, in seq order, into
  * leaves; *count_p gets how many. A gap in the seq numbers is FX_ERR_STORAGE naming the missing
  * seq (the trail was tampered with). */

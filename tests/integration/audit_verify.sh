@@ -140,6 +140,33 @@ tamper "an inserted entry" "$unlock UPDATE audit SET seq = -seq WHERE seq >= 6;
 tamper "two swapped entries" "$unlock UPDATE audit SET seq = -1 WHERE seq = 3;
     UPDATE audit SET seq = 3 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = -1" \
     "entry 3 (.*) does not match"
+# Rows before entry 1 are not entries of the trail: verify names them, and show and export
+# agree (neither lists them).
+notice_seq=$(sqlite3 "$db" "SELECT seq FROM audit WHERE msg_id = x'$notice_id' AND event = 'accepted'")
+for seq in 0 -1; do
+    tamper "a row inserted at seq $seq" "$unlock INSERT INTO audit SELECT $seq, time_ms, event,
+        'EVIL.FORGED.x', subject, msg_id, header_digest, details, leaf_hash, message FROM audit
+        WHERE seq = $notice_seq" "a row with seq $seq (accepted) is not an entry of the trail"
+    admin audit show "$work/t.db" --msg "$notice_id" --json >"$work/show.jsonl" || fail "show seq $seq"
+    admin audit export "$work/t.db" | jq -c "select(.msg_id == \"$notice_id\")" >"$work/export.jsonl"
+    cmp -s "$work/show.jsonl" "$work/export.jsonl" ||
+        fail "show and export disagree on a row at seq $seq: $(diff "$work/show.jsonl" "$work/export.jsonl")"
+    grep -q EVIL "$work/show.jsonl" && fail "show lists the row at seq $seq"
+done
+# The links that file entries under a message are not hashed: show lists only the message's own
+# entries whatever they say, and verify names a link that points elsewhere.
+delivered_seq=$(sqlite3 "$db" "SELECT seq FROM audit WHERE msg_id = x'$notice_id' AND event = 'delivered'")
+tamper "a delivery's links moved" "UPDATE deliveries SET received_entry = 2, delivered_entry = 1
+    WHERE delivered_entry = $delivered_seq" "deliveries.delivered_entry of message $notice_id names entry 1"
+admin audit show "$work/t.db" --msg "$notice_id" --json >"$work/show.jsonl" || fail "show, links moved"
+[ "$(jq -r .msg_id "$work/show.jsonl" | sort -u)" = "$notice_id" ] ||
+    fail "show lists entries of another message: $(jq -c '[.seq, .event]' "$work/show.jsonl")"
+tamper "an entry filed under another message" "$unlock UPDATE audit SET message = (SELECT message
+    FROM audit WHERE msg_id = x'$route_id' AND event = 'accepted') WHERE seq = $notice_seq" \
+    "audit.message of entry $notice_seq (accepted) names message $route_id"
+admin audit show "$work/t.db" --msg "$route_id" --json >"$work/show.jsonl" || fail "show, moved entry"
+[ "$(jq -r .msg_id "$work/show.jsonl" | sort -u)" = "$route_id" ] ||
+    fail "show lists another message's entry: $(jq -c '[.seq, .event]' "$work/show.jsonl")"
 keep=$((entries - 3))
 first_cut=$(sqlite3 "$db" "SELECT min(tree_size) FROM audit_checkpoints WHERE tree_size > $keep")
 tamper "a truncated tail" "$unlock DELETE FROM audit WHERE seq > $keep" \

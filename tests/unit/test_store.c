@@ -1292,6 +1292,73 @@ static void test_audit_filed_under_deliveries(void **state)
                      2);
 }
 
+/* The links that file entries under a message are not hashed: a message's history is only the
+ * entries of the trail whose hashed msg_id is its, and fx_store_audit_links_check finds a link
+ * that names another entry. */
+static void test_audit_links_tampered(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    uint8_t id7[FX_STORE_MSG_ID_BYTES], id8[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(7, id7);
+    s_msg_id(8, id8);
+    assert_int_equal(fx_store_begin(store), FX_OK);
+    assert_int_equal(s_publish(store, 7, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(s_publish(store, 8, FAR_FUTURE, 1), FX_OK); /* accepted: 1 and 2 */
+    assert_int_equal(fx_store_commit(store), FX_OK);
+    fx_store_pending_t *list = NULL;
+    size_t count = 0;
+    assert_int_equal(fx_store_pending_list(store, RECIPIENT1, 0, 10, &list, &count), FX_OK);
+    assert_int_equal(count, 2);
+    fx_store_audit_entry_t delivered = {
+        .event = "delivered", .actor = "broker", .subject = RECIPIENT1, .msg_id = id7};
+    assert_int_equal(fx_store_delivery_sent(store, list[0].seq, 5000, &delivered), FX_OK); /* 3 */
+    delivered.msg_id = id8;
+    assert_int_equal(fx_store_delivery_sent(store, list[1].seq, 5000, &delivered), FX_OK); /* 4 */
+    fx_store_pending_free(&list, count);
+    int64_t bad = -1;
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_audit_links_check(store, &bad, why), FX_OK);
+    assert_int_equal(bad, 0);
+    fx_store_destroy(&store);
+
+    /* id7's delivery made to name id8's entries, and a copy of id7's accepted entry at seq 0. */
+    s_raw_sql(fx->path, "UPDATE deliveries SET delivered_entry = 4, received_entry = 2"
+                        " WHERE delivered_entry = 3;"
+                        " DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
+                        " INSERT INTO audit SELECT 0, time_ms, event, 'forged', subject, msg_id,"
+                        " header_digest, details, leaf_hash, message FROM audit WHERE seq = 1;");
+    fx_store_options_t ro = {.read_only = true};
+    assert_int_equal(fx_store_open(fx->path, &ro, &store, why), FX_OK);
+    audit_walk_t walk = {.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_message(store, id7, s_collect_audit, &walk), FX_OK);
+    assert_int_equal(walk.count, 1); /* its accepted entry; not #0, not id8's #2 and #4 */
+    assert_int_equal(walk.seq[0], 1);
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_message(store, id8, s_collect_audit, &walk), FX_OK);
+    assert_int_equal(walk.count, 2); /* 2 and 4 still, through their own links */
+    assert_int_equal(fx_store_audit_links_check(store, &bad, why), FX_OK);
+    assert_int_equal(bad, 2);
+    assert_non_null(strstr(why, "deliveries.received_entry"));
+    fx_store_destroy(&store);
+
+    /* An entry filed under another message through its own message column. */
+    s_raw_sql(fx->path, "UPDATE deliveries SET delivered_entry = 3, received_entry = NULL"
+                        " WHERE delivered_entry = 4 AND message = (SELECT message FROM audit"
+                        " WHERE seq = 1);"
+                        " UPDATE audit SET message = (SELECT message FROM audit WHERE seq = 1)"
+                        " WHERE seq = 2;");
+    assert_int_equal(fx_store_open(fx->path, &ro, &store, why), FX_OK);
+    walk = (audit_walk_t){.recomputed_ok = true};
+    assert_int_equal(fx_store_audit_of_message(store, id7, s_collect_audit, &walk), FX_OK);
+    assert_int_equal(walk.count, 2); /* 1 and 3; not id8's #2 */
+    assert_int_equal(walk.seq[1], 3);
+    assert_int_equal(fx_store_audit_links_check(store, &bad, why), FX_OK);
+    assert_int_equal(bad, 2);
+    assert_non_null(strstr(why, "audit.message of entry 2"));
+    fx_store_destroy(&store);
+}
+
 static void test_audit_of_exercise(void **state)
 {
     fixture_t *fx = *state;
@@ -1909,6 +1976,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_trail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_of_exercise, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_filed_under_deliveries, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_links_tampered, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_wal_writes_together, s_setup, s_teardown),
