@@ -78,6 +78,16 @@ expect 0 "receipt --json" THA.RTP.fp1 receipt "$id" --json
     fail "--json: received by"
 [ "$(jq -r '.checkpoint.broker' "$work/out")" = RSO.FUSION.broker ] || fail "--json: broker"
 expect 0 "the saved receipt verifies offline" THA.RTP.fp1 receipt "$id" --verify "$work/receipt.bin"
+# Offline means no connection: one dropped mid-handshake would be an auth_refused entry.
+if command -v strace >/dev/null && strace -f -o /dev/null true 2>/dev/null; then
+    strace -f -e trace=connect -o "$work/strace.out" "$FUSION_BIN/fusion-agent" receipt "$id" \
+        --verify "$work/receipt.bin" --config "$work/agent-THA.RTP.fp1.yaml" >/dev/null 2>&1 ||
+        fail "receipt --verify under strace"
+    grep -q 'connect(.*AF_INET' "$work/strace.out" &&
+        fail "receipt --verify connects to the broker: $(grep 'connect(.*AF_INET' "$work/strace.out")"
+else
+    echo "note: strace is not usable here; not checking that receipt --verify opens no connection"
+fi
 
 # Altered in transit: an entry, the checkpoint's body, a checkpoint signed by another key.
 sed 's/MYS\.RMP\.lo1/MYS.RMP.lo9/g' "$work/receipt.bin" >"$work/altered.bin"
