@@ -154,7 +154,10 @@ static const char *const s_schema =
  *   index when it is RECEIVED, the only change that sets received_at, so the index stays the size
  *   of what is outstanding and a RECEIVED writes no new entry to it. (A condition on state would
  *   not do: SQLite 3.40 does not see that the queries' state = 0 implies state < 2.) It replaces
- *   deliveries_by_recipient, which held every delivery ever received. */
+ *   deliveries_by_recipient, which held every delivery ever received.
+ * - The rejected entries by msg_id: a rejected message is never stored, so its entry names no
+ *   message, and its sender's receipt finds it here (rejections are rare; the appends of
+ *   accepted, delivered and received entries write nothing to it). */
 static const char *const s_schema_additions =
     "CREATE INDEX IF NOT EXISTS messages_by_exercise ON messages (exercise, id)"
     " WHERE exercise <> '';"
@@ -165,7 +168,8 @@ static const char *const s_schema_additions =
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (recipient, state, seq)"
     " WHERE received_at IS NULL;"
-    "DROP INDEX IF EXISTS deliveries_by_recipient;";
+    "DROP INDEX IF EXISTS deliveries_by_recipient;"
+    "CREATE INDEX IF NOT EXISTS audit_rejected ON audit (msg_id) WHERE event = 'rejected';";
 
 /* Every statement the store runs, prepared once when the database is opened. */
 typedef enum {
@@ -328,6 +332,9 @@ static const char *const s_sql[ST_COUNT_] = {
                         " ON a.seq IN (d.delivered_entry, d.received_entry)"
                         " WHERE d.message = (SELECT id FROM messages WHERE msg_id = ?1)"
                         " AND a.msg_id = ?1 AND a.seq >= 1"
+                        " UNION ALL"
+                        " SELECT " AUDIT_COLUMNS " FROM audit AS a WHERE a.msg_id = ?1"
+                        " AND a.event = 'rejected' AND a.message IS NULL AND a.seq >= 1"
                         " ORDER BY 1",
     [ST_AUDIT_FILE_EXERCISE] = "INSERT INTO audit_exercise (exercise, seq) VALUES (?1, ?2)",
     /* The exercise's messages through messages_by_exercise (the repeated `exercise <> ''` lets
@@ -378,7 +385,10 @@ static const char *const s_sql[ST_COUNT_] = {
 static const char *const s_audit_of_msg_indexed =
     "SELECT " AUDIT_COLUMNS " FROM audit AS a"
     " WHERE a.message = (SELECT id FROM messages WHERE msg_id = ?1)"
-    " AND a.msg_id = ?1 AND a.seq >= 1 ORDER BY 1";
+    " AND a.msg_id = ?1 AND a.seq >= 1"
+    " UNION ALL"
+    " SELECT " AUDIT_COLUMNS " FROM audit AS a WHERE a.msg_id = ?1"
+    " AND a.event = 'rejected' AND a.message IS NULL AND a.seq >= 1 ORDER BY 1";
 
 struct fx_store {
     char *path;

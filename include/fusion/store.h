@@ -375,8 +375,9 @@ fx_err_t fx_store_audit_each(fx_store_t *self, int64_t from_seq, fx_store_audit_
                              void *arg) FX_WUR;
 
 /* Calls fn for each entry of the stored message msg_id in seq order (as fx_store_audit_each),
- * through an index: nothing for a message that was never stored (rejected) or was pruned at its
- * expiry. fx_store_audit_each reads the whole trail for those. */
+ * through an index, and the rejected entries of msg_id (a rejected message is never stored):
+ * nothing for a message that was pruned at its expiry. fx_store_audit_each reads the whole trail
+ * for those. */
 fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                    fx_store_audit_fn fn, void *arg) FX_WUR;
 

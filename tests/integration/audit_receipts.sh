@@ -105,6 +105,19 @@ contains "$work/out" "the receipt is for another message" "says why it does not 
 expect 2 "a saved receipt that is not there" THA.RTP.fp1 receipt "$id" --verify "$work/nothere.bin"
 contains "$work/err" "is not a saved receipt (not found)" "a missing receipt named"
 
+# A rejected message is never stored, but its sender gets a receipt of the rejected entry.
+{ cat "$work/route.yaml"; echo 'expires: 366d'; } >"$work/long.yaml"
+expect 3 "a message living too long is rejected" THA.RTP.fp1 send "$work/long.yaml" --yes
+rejected_id=$(sed -n 's/.*rejected: msg_id \([0-9a-f]\{32\}\).*/\1/p' "$work/out" "$work/err" | head -n 1)
+[ -n "$rejected_id" ] || fail "no msg_id in the rejection: $(cat "$work/out" "$work/err")"
+expect 0 "the sender's receipt of a rejected message" THA.RTP.fp1 receipt "$rejected_id" --json
+[ "$(jq -r '.verified' "$work/out")" = true ] || fail "rejected: not verified"
+[ "$(jq -r '[.entries[] | .event] | join(",")' "$work/out")" = rejected ] ||
+    fail "rejected: the receipt does not hold the rejected entry: $(cat "$work/out")"
+[ "$(jq -r '.entries[0].details.code' "$work/out")" = limit ] ||
+    fail "rejected: the entry's code: $(cat "$work/out")"
+expect 1 "no receipt of someone else's rejected message" MYS.RMP.lo1 receipt "$rejected_id"
+
 # A larger tree: the proof of an early entry then takes complete subtrees of 256 entries and
 # more from the broker's memory (audit_tree.c, KEPT_LEVEL 8) and the rest from the stored leaves.
 # The policy has no permit for these operational alerts: each refusal is an entry all the same.
