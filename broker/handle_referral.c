@@ -330,22 +330,26 @@ static int s_check_forward(server_t *self, const Fusion__Header *h, zlistx_t *re
                                       ? "a section of it is TLP:RED"
                                       : "a section of it is TLP:AMBER+STRICT";
     }
-    if (!refused && restricted && !own) {
-        /* Consent comes from the originator, whom only its own recipients know: restricted
-         * information that was passed on once goes no further. */
-        if (mh->forwarded_from.len)
-            refused = s_refuse(r, FX_ERR_FORBIDDEN,
-                               "message %s is itself a forward of restricted information (%s): "
-                               "only the originator's own recipients may ask to pass it on",
-                               hex, why);
-        else if (h->reshare_grant.len != FX_MSG_ID_BYTES)
-            refused = s_refuse(r, FX_ERR_FORBIDDEN,
-                               "message %s may not be passed on: %s; ask its originator %s with "
-                               "'fusion-agent reshare-request'",
-                               hex, why, mh->sender);
-        else
-            refused = s_check_grant_for(self, h, &m, recipients, r);
-    }
+    int needs_grant = restricted && !own;
+    /* Consent comes from the originator, whom only its own recipients know: restricted
+     * information that was passed on once goes no further. */
+    if (!refused && needs_grant && mh->forwarded_from.len)
+        refused = s_refuse(r, FX_ERR_FORBIDDEN,
+                           "message %s is itself a forward of restricted information (%s): "
+                           "only the originator's own recipients may ask to pass it on",
+                           hex, why);
+    else if (!refused && needs_grant && !h->reshare_grant.len)
+        refused = s_refuse(r, FX_ERR_FORBIDDEN,
+                           "message %s may not be passed on: %s; ask its originator %s with "
+                           "'fusion-agent reshare-request'",
+                           hex, why, mh->sender);
+    /* A grant the forward names is checked whether or not the original needed one: recipients
+     * are told it is the originator's consent. */
+    else if (!refused && h->reshare_grant.len != FX_MSG_ID_BYTES && h->reshare_grant.len)
+        refused = s_refuse(r, FX_ERR_FORBIDDEN, "a reshare_grant is a msg_id of %d bytes",
+                           FX_MSG_ID_BYTES);
+    else if (!refused && h->reshare_grant.len)
+        refused = s_check_grant_for(self, h, &m, recipients, r);
     s_stored_clear(&m);
     return refused;
 }

@@ -116,6 +116,19 @@ receive MYS.RMP.fp1 1 "$work/plain.json"
 [ "$(jq -r .forwarded_from "$work/plain.json")" = "$alert" ] || fail "the recipient is not shown the original"
 [ "$(audit "event = 'forwarded' AND lower(hex(msg_id)) = '$forward_plain'" | jq -r .forwarded_from)" = "$alert" ] ||
     fail "the forward is not audited with its original"
+# A grant the forward names is checked although the original needs none: recipients are told
+# it is the originator's consent. Refused as for a restricted original; nothing stored.
+run 3 "a forward naming a made-up grant" IDN.POLRI.fp1 forward "$alert" --to MYS.RMP.fp1 \
+    --grant 11111111111111111111111111111111
+contains "$work/err" "forbidden.*reshare_grant 11111111111111111111111111111111 is not held by the broker" \
+    "a made-up grant is refused"
+run 3 "a forward naming its original as the grant" IDN.POLRI.fp1 forward "$alert" --to MYS.RMP.fp1 \
+    --grant "$alert"
+contains "$work/err" "forbidden.*message $alert is not a reshare_grant of THA.RTP.fp1" \
+    "a message that is not a grant is refused"
+[ -z "$(audit "event = 'forwarded' AND details LIKE '%reshare_grant%'")" ] ||
+    fail "a forward with a made-up grant was stored: $(audit "event = 'forwarded'")"
+nothing_for MYS.RMP.fp1 "forwards naming a made-up grant"
 
 # --- TLP:RED: refused, then requested, granted, forwarded --------------------------------------
 cat >"$drafts/red.yaml" <<'YAML'
