@@ -453,9 +453,15 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         goto cleanup;
     }
     if (expires - created > self->config->max_ttl) {
-        s_reject_err(&p, FX_ERR_LIMIT,
-                     "the message lives longer than the broker's maximum time "
-                     "to live");
+        /* The sender learns the bound it can meet (hours, rounded up for the message). */
+        const int64_t hour = 3600 * 1000;
+        char why[160];
+        snprintf(why, sizeof why,
+                 "the message lives %lld h, longer than the broker's maximum time to live "
+                 "(%lld h); set it to expire sooner",
+                 (long long) ((expires - created + hour - 1) / hour),
+                 (long long) (self->config->max_ttl / hour));
+        s_reject_err(&p, FX_ERR_LIMIT, why);
         goto cleanup;
     }
     /* 6. Every (section, recipient) pair against the policy, failing closed. */

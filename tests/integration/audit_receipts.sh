@@ -108,6 +108,8 @@ contains "$work/err" "is not a saved receipt (not found)" "a missing receipt nam
 # A rejected message is never stored, but its sender gets a receipt of the rejected entry.
 { cat "$work/route.yaml"; echo 'expires: 366d'; } >"$work/long.yaml"
 expect 3 "a message living too long is rejected" THA.RTP.fp1 send "$work/long.yaml" --yes
+grep -q "lives 8784 h, longer than the broker's maximum time to live (720 h)" "$work/out" "$work/err" ||
+    fail "the rejection does not give the maximum time to live: $(cat "$work/out" "$work/err")"
 rejected_id=$(sed -n 's/.*rejected: msg_id \([0-9a-f]\{32\}\).*/\1/p' "$work/out" "$work/err" | head -n 1)
 [ -n "$rejected_id" ] || fail "no msg_id in the rejection: $(cat "$work/out" "$work/err")"
 expect 0 "the sender's receipt of a rejected message" THA.RTP.fp1 receipt "$rejected_id" --json
