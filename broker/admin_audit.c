@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "fusion/audit.h"
@@ -265,6 +266,10 @@ static int s_verify(int argc, char **argv)
          * (REGION/directory/ID.cert). */
         char path[4096], copy[4096];
         uint8_t authority[FX_KEY_BYTES];
+        if (access(cert_path, F_OK) != 0) { /* say so before looking for its region */
+            fx_cli_error(ADMIN_PROG, "audit verify: --broker-cert %s: no such file", cert_path);
+            return FX_EXIT_USAGE;
+        }
         const char *region = region_opt ? region_opt : getenv("FUSION_REGION");
         if (region && region[0]) {
             snprintf(path, sizeof path, "%s/authority.pub", region);

@@ -77,6 +77,9 @@ admin audit verify "$db" --broker-cert "$cert" >"$work/out" 2>&1 ||
 cp "$cert" "$work/stray.cert"
 admin audit verify "$db" --broker-cert "$work/stray.cert" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "a certificate outside a region and no --region: no authority.pub (usage)"
+admin audit verify "$db" --broker-cert "$work/nothere.cert" >"$work/out" 2>&1
+[ $? -eq 2 ] || fail "a broker certificate that is not there: usage"
+contains "$work/out" "--broker-cert $work/nothere.cert: no such file" "the missing certificate is named"
 admin audit verify "$db" --broker-cert "$work/region/directory/THA.RTP.fp1.cert" >"$work/out" 2>&1
 [ $? -eq 1 ] || fail "verify with another principal's certificate must fail"
 contains "$work/out" "signature does not verify" "another principal's certificate"
