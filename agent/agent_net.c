@@ -676,8 +676,15 @@ static int s_subscription(int argc, char **argv, int unsubscribe)
             exercise = optarg;
         } else if ((opt == 's' || opt == 'k') && !unsubscribe) {
             fx_vocab_t vocab = opt == 's' ? FX_VOCAB_STAGE : FX_VOCAB_KIND;
-            if (fx_vocab_parse_mask(vocab, optarg, opt == 's' ? &stages : &kinds, bad,
-                                    sizeof bad) != 0) {
+            uint32_t *mask = opt == 's' ? &stages : &kinds;
+            int unknown = fx_vocab_parse_mask(vocab, optarg, mask, bad, sizeof bad) != 0;
+            if (!unknown && *mask == 0) {
+                /* an empty list would mean "all", the opposite of what a limit says */
+                fx_cli_error(AGENT_PROG, "%s: --%s names no %s; leave it out for all", cmd,
+                             opt == 's' ? "stage" : "kind", fx_vocab_title(vocab));
+                return FX_EXIT_USAGE;
+            }
+            if (unknown) {
                 char words[256];
                 fx_vocab_list(vocab, words, sizeof words);
                 fx_cli_error(AGENT_PROG, "%s: unknown %s '%s' (expected one of: %s)", cmd,

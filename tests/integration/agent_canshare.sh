@@ -132,6 +132,8 @@ contains "$work/out" "YES, rule victim-protection-services" "allowed with consen
 expect 0 "a liaison officer follows the route" MYS.RMP.lo1 subscribe 'mmr>**>mys' \
     --stage at_border --kind case_alert
 expect 0 "a second subscription" MYS.RMP.lo1 subscribe 'LKA:CMB>**'
+expect 2 "an empty --stage is not 'all stages'" MYS.RMP.lo1 subscribe 'LKA:CMB>**' --stage ''
+contains "$work/err" "--stage names no stage" "the empty limit is named"
 expect 0 "a focal point follows the route too" MYS.RMP.fp1 subscribe 'MMR>**'
 expect 0 "subscriptions lists them" MYS.RMP.lo1 subscriptions
 contains "$work/out" "MMR>\*\*>MYS" "the first pattern is listed"
