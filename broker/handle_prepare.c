@@ -274,7 +274,8 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
             fusion__denial__init(d);
             d->recipient = (char *) name;
             d->code = (char *) fx_err_code(FX_ERR_UNKNOWN_RECIPIENT);
-            d->reason = (char *) "not a valid, unrevoked principal or agency of the directory";
+            d->reason = (char *) "Only enrolled principals may receive: this is not a valid, "
+                                 "unrevoked principal or agency of the region's directory.";
             denial_ptrs[used_denials++] = d;
             out->n_denied++;
         }

@@ -704,36 +704,40 @@ static char *s_tlp_reason(const fx_policy_query_t *q, const section_t *s)
                     s->id, s_tlp_label(s->tlp));
 }
 
+/* The guideline behind the audience check, named first in each of its reasons. */
+#define TASKFORCE_GUIDELINE                                                                        \
+    "Under the taskforce guideline (a cross-border taskforce shares only among its members, as "   \
+    "the sharing policy lists them)"
+#define FOCAL_GUIDELINE                                                                            \
+    "Under the focal-point guideline (a message to focal points goes only to the agencies' "       \
+    "designated focal points)"
+
 static char *s_audience_reason(const fx_policy_query_t *q, const recipient_t *r)
 {
     char when[FX_TIME_BUFSIZE];
     int why = q->audience_fail ? q->audience_fail : r->audience_fail;
     switch (why) {
     case AUD_NO_TASKFORCE:
-        return s_format("The message is addressed to a taskforce but names none, and taskforce "
-                        "traffic goes only to the members of a taskforce listed in the sharing "
-                        "policy.");
+        return s_format("%s, the message is addressed to a taskforce but names none.",
+                        TASKFORCE_GUIDELINE);
     case AUD_TASKFORCE_NOT_LISTED:
-        return s_format("Taskforce %s is not listed in the sharing policy, so no one may receive "
-                        "traffic addressed to it.",
-                        q->taskforce_shown);
+        return s_format("%s, taskforce %s is not listed in the sharing policy, so no one may "
+                        "receive traffic addressed to it.",
+                        TASKFORCE_GUIDELINE, q->taskforce_shown);
     case AUD_TASKFORCE_NOT_IN_FORCE:
         fx_time_format(q->at, when);
-        return s_format("Taskforce %s is not in force at %s, so traffic addressed to it may not "
-                        "be shared.",
-                        q->taskforce_shown, when);
+        return s_format("%s, taskforce %s is not in force at %s, so traffic addressed to it may "
+                        "not be shared.",
+                        TASKFORCE_GUIDELINE, q->taskforce_shown, when);
     case AUD_SENDER_NOT_MEMBER:
-        return s_format("The sender %s is not a member of taskforce %s, so it may not share with "
-                        "the taskforce.",
-                        q->sender.id, q->taskforce_shown);
+        return s_format("%s, the sender %s is not a member of taskforce %s, so it may not share "
+                        "with the taskforce.",
+                        TASKFORCE_GUIDELINE, q->sender.id, q->taskforce_shown);
     case AUD_RECIPIENT_NOT_MEMBER:
-        return s_format("%s is not a member of taskforce %s, and taskforce traffic goes only to "
-                        "the taskforce's members.",
-                        r->party.id, q->taskforce_shown);
+        return s_format("%s, %s is not a member of taskforce %s.", TASKFORCE_GUIDELINE, r->party.id,
+                        q->taskforce_shown);
     default:
-        return s_format("The message is addressed to focal points, and %s does not hold the "
-                        "focal point role.",
-                        r->party.id);
+        return s_format("%s, %s does not hold the focal point role.", FOCAL_GUIDELINE, r->party.id);
     }
 }
 

@@ -97,7 +97,7 @@ expect 3 "a message to oneself" THA.RTP.fp1 alert --to THA.RTP.fp1 --section gre
 contains "$work/err" "you cannot send to yourself" "says one cannot send to oneself"
 expect 3 "a taskforce the policy does not list" THA.RTP.fp1 alert --taskforce NOPE \
     --section green --summary s --yes
-contains "$work/err" "Taskforce NOPE is not listed in the sharing policy" "says the taskforce is unknown"
+contains "$work/err" "taskforce NOPE is not listed in the sharing policy" "says the taskforce is unknown"
 expect 3 "a route nobody follows" THA.RTP.fp1 alert --route 'VNM>KHM' --section green \
     --summary s --yes
 contains "$work/err" "nobody follows this route (VNM>KHM)" "says nobody follows the route"

@@ -486,10 +486,15 @@ static const decision_case_t s_decisions[] = {
     {"tlp=red audience=", TLPAUD, NULL, NULL, "names no audience"},
     {"tlp=red", ALLOWED, "focal", NULL, "focal"},
     {"audience=focal_points r.roles=police r=IDN.POLRI.lo1 cats=victim_identity purpose=", AUDMIS,
-     NULL, NULL, "does not hold the focal point role"},
+     NULL, NULL,
+     "Under the focal-point guideline (a message to focal points goes only to the "
+     "agencies' designated focal points), IDN.POLRI.lo1 does not hold the focal point role"},
     {"cats=victim_identity,intel_source r=VNM.MPS.fp1", NOAGR, NULL, NULL, "privacy laws"},
     /* audience mismatch: taskforce named, listed, in force, sender and recipient members */
-    {"audience=taskforce", AUDMIS, NULL, NULL, "names none"},
+    {"audience=taskforce", AUDMIS, NULL, NULL,
+     "Under the taskforce guideline (a cross-border "
+     "taskforce shares only among its members, as the sharing policy lists them), the message is "
+     "addressed to a taskforce but names none"},
     {"audience=taskforce taskforce=NOPE", AUDMIS, NULL, NULL, "NOPE is not listed"},
     {"audience=taskforce taskforce=TF at=2024-12-31T23:59:59Z r=IDN.POLRI.fp1", AUDMIS, NULL, NULL,
      "not in force"},
