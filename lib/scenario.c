@@ -565,6 +565,31 @@ static void s_subscribe(loader_t *ld, const fx_yaml_node_t *node, fx_inject_t *i
         fx_yaml_word_mask(ld->diag, f[S_KINDS], FX_VOCAB_KIND, "kinds", 1, &inj->kinds);
 }
 
+/* Expectations no run can meet: about the inject's own sender (a message never goes to it), or
+ * a principal expected both delivered and not delivered. Each is an error at its position. */
+static void s_expectations_meetable(loader_t *ld, const fx_inject_t *inj)
+{
+    for (size_t a = 0; a < inj->n_expect; a++) {
+        const fx_expectation_t *e = &inj->expect[a];
+        int about_delivery = e->kind == FX_EXPECT_DELIVERED || e->kind == FX_EXPECT_NOT_DELIVERED ||
+                             e->kind == FX_EXPECT_DENIED;
+        if (about_delivery && inj->from && strcmp(e->principal, inj->from) == 0)
+            fx_diag_add(ld->diag, e->line, e->column,
+                        "%s is the inject's sender: a message never goes to its sender, so '%s' "
+                        "cannot be expected of it",
+                        e->principal, fx_expect_kind_name(e->kind));
+        for (size_t b = 0; b < a; b++) {
+            const fx_expectation_t *o = &inj->expect[b];
+            if (strcmp(o->principal, e->principal) == 0 &&
+                ((o->kind == FX_EXPECT_DELIVERED && e->kind == FX_EXPECT_NOT_DELIVERED) ||
+                 (o->kind == FX_EXPECT_NOT_DELIVERED && e->kind == FX_EXPECT_DELIVERED)))
+                fx_diag_add(ld->diag, e->line, e->column,
+                            "%s is expected both delivered and not delivered by this inject",
+                            e->principal);
+        }
+    }
+}
+
 static void s_injects(loader_t *ld, const fx_yaml_node_t *node)
 {
     size_t count = 0;
@@ -657,6 +682,7 @@ static void s_injects(loader_t *ld, const fx_yaml_node_t *node)
                 inj->n_expect++;
         }
         inj->expect = s->expects[index];
+        s_expectations_meetable(ld, inj);
     }
 }
 

@@ -223,6 +223,11 @@ static void test_errors(void **state)
     s_error("{delivered: KHM.NCCT.sim1, within: 10m}",
             "{delivered: KHM.NCCT.sim1, denied: KHM.NCCT.sim1, within: 10m}", 31, 9,
             "exactly one of");
+    s_error("{delivered: KHM.NCCT.sim1, within: 10m}", "{delivered: THA.RTP.fp1, within: 10m}", 31,
+            9, "THA.RTP.fp1 is the inject's sender");
+    s_error("{delivered: KHM.NCCT.sim1, within: 10m}",
+            "{delivered: KHM.NCCT.sim1, within: 10m}\n      - {not_delivered: KHM.NCCT.sim1}", 32,
+            9, "expected both delivered and not delivered");
     s_error("code: exercise_segregation", "code: rude", 33, 37, "unknown denial code");
     s_error("{denied: MYS.RMP.fp1, code: exercise_segregation}", "{denied: MYS.RMP.fp1}", 33, 9,
             "needs code");
