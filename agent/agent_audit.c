@@ -127,43 +127,6 @@ static void s_print_history(const json_t *entries)
     }
 }
 
-/* The offline half of a session, for receipt --verify: the configuration, the authority key and
- * the broker's certificate verified against it; no keys, no mailbox, and no connection (a
- * connection dropped mid-handshake would be an auth_refused entry on the broker). FX_EXIT_OK, or
- * the exit code after printing why; close with agent_session_close. */
-static int s_open_offline(agent_session_t *session, const char *command, const char *config_path)
-{
-    memset(session, 0, sizeof *session);
-    session->command = command;
-    fx_diag_t *diag = fx_diag_new(config_path);
-    session->config = agent_config_load(config_path, diag);
-    if (!session->config) {
-        fx_diag_print(diag, stderr, AGENT_PROG ": ");
-        fx_cli_error(AGENT_PROG,
-                     "%s: the agent configuration %s is not usable (give --config FILE or set "
-                     "%s)",
-                     command, config_path, AGENT_CONFIG_ENV);
-        fx_diag_destroy(&diag);
-        return FX_EXIT_USAGE;
-    }
-    fx_diag_destroy(&diag);
-    const agent_config_t *c = session->config;
-    fx_err_t rc = fx_authority_key_load(c->authority, session->authority);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, c->authority,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
-    rc =
-        fx_broker_cert_load(c->broker_cert, session->authority, fx_now_ms(), &session->broker_cert);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: broker_cert %s: %s", command, c->broker_cert,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
-    return FX_EXIT_OK;
-}
-
 int agent_receipt(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -212,7 +175,7 @@ int agent_receipt(int argc, char **argv)
     }
     agent_session_t session;
     int status =
-        offline ? s_open_offline(&session, "receipt", agent_config_path(config))
+        offline ? agent_session_open_offline(&session, "receipt", agent_config_path(config))
                 : agent_session_open(&session, "receipt", agent_config_path(config), timeout_ms);
     Fusion__Frame *frame = NULL;
     uint8_t *bytes = NULL;

@@ -77,7 +77,8 @@ void agent_print_text(FILE *out, const char *text, const char *indent)
 
 /* ---- The session ---------------------------------------------------------------------------- */
 
-static int s_open_local(agent_session_t *self, const char *command, const char *config_path)
+/* The configuration and the authority key it pins. */
+static int s_open_config(agent_session_t *self, const char *command, const char *config_path)
 {
     memset(self, 0, sizeof *self);
     self->command = command;
@@ -94,6 +95,35 @@ static int s_open_local(agent_session_t *self, const char *command, const char *
     }
     fx_diag_destroy(&diag);
     const agent_config_t *c = self->config;
+    fx_err_t rc = fx_authority_key_load(c->authority, self->authority);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, c->authority,
+                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+        return fx_err_exit(rc);
+    }
+    return FX_EXIT_OK;
+}
+
+/* The broker's certificate, verified against the pinned authority. */
+static int s_load_broker_cert(agent_session_t *self)
+{
+    const agent_config_t *c = self->config;
+    fx_err_t rc =
+        fx_broker_cert_load(c->broker_cert, self->authority, fx_now_ms(), &self->broker_cert);
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: broker_cert %s: %s", self->command, c->broker_cert,
+                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+        return fx_err_exit(rc);
+    }
+    return FX_EXIT_OK;
+}
+
+static int s_open_local(agent_session_t *self, const char *command, const char *config_path)
+{
+    int status = s_open_config(self, command, config_path);
+    if (status != FX_EXIT_OK)
+        return status;
+    const agent_config_t *c = self->config;
     fx_err_t rc = fx_keys_load(c->key, &self->keys);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: key %s: %s", command, c->key,
@@ -104,12 +134,6 @@ static int s_open_local(agent_session_t *self, const char *command, const char *
         fx_cli_error(AGENT_PROG, "%s: key %s holds the keys of %s, but %s says id: %s", command,
                      c->key, fx_keys_id(self->keys), c->path, c->id);
         return FX_EXIT_USAGE;
-    }
-    rc = fx_authority_key_load(c->authority, self->authority);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, c->authority,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
-        return fx_err_exit(rc);
     }
     rc = fx_mailbox_open(c->state, c->id, &self->mailbox);
     if (rc != FX_OK) {
@@ -127,18 +151,13 @@ static int s_open(agent_session_t *self, const char *command, const char *config
                   int timeout_ms)
 {
     int status = s_open_local(self, command, config_path);
+    if (status == FX_EXIT_OK)
+        status = s_load_broker_cert(self);
     if (status != FX_EXIT_OK)
         return status;
     self->timeout_ms = timeout_ms;
     const agent_config_t *c = self->config;
-    fx_err_t rc =
-        fx_broker_cert_load(c->broker_cert, self->authority, fx_now_ms(), &self->broker_cert);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: broker_cert %s: %s", command, c->broker_cert,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
-    rc = fx_client_new(c->broker, self->keys, self->broker_cert, &self->client);
+    fx_err_t rc = fx_client_new(c->broker, self->keys, self->broker_cert, &self->client);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: cannot set up a connection to %s: %s", command, c->broker,
                      fx_strerror(rc));
@@ -147,7 +166,17 @@ static int s_open(agent_session_t *self, const char *command, const char *config
     return FX_EXIT_OK;
 }
 
-/* Both open functions leave nothing allocated when they fail. */
+/* The open functions leave nothing allocated when they fail. */
+int agent_session_open_offline(agent_session_t *self, const char *command, const char *config_path)
+{
+    int status = s_open_config(self, command, config_path);
+    if (status == FX_EXIT_OK)
+        status = s_load_broker_cert(self);
+    if (status != FX_EXIT_OK)
+        agent_session_close(self);
+    return status;
+}
+
 int agent_session_open_local(agent_session_t *self, const char *command, const char *config_path)
 {
     int status = s_open_local(self, command, config_path);

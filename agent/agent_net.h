@@ -34,6 +34,9 @@ typedef struct {
  * the configuration, the keys (checked against the configured id), the authority key and the
  * mailbox. FX_EXIT_OK, or the exit code after printing why; close with agent_session_close. */
 int agent_session_open_local(agent_session_t *self, const char *command, const char *config_path);
+/* Less again, for what is checked offline (receipt --verify): the configuration, the authority
+ * key and the broker's certificate verified against it; no keys, no mailbox, no connection. */
+int agent_session_open_offline(agent_session_t *self, const char *command, const char *config_path);
 int agent_session_open(agent_session_t *self, const char *command, const char *config_path,
                        int timeout_ms);
 
