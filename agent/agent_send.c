@@ -60,15 +60,15 @@ static int s_queue(agent_session_t *s, const fx_draft_t *draft, const char *path
     sodium_memzero(data, len); /* plaintext */
     free(data);
     if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "send: mailbox %s: %s; the draft was NOT queued",
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s; the draft was NOT queued", s->command,
                      fx_mailbox_path(s->mailbox), fx_strerror(rc));
         return FX_EXIT_SYSTEM;
     }
     int status = agent_session_unreachable(s);
     fprintf(stderr,
-            "%s: send: the draft is queued in the outbox as #%lld; a later '%s send', "
+            "%s: %s: the draft is queued in the outbox as #%lld; a later '%s send', "
             "'%s listen' or '%s flush' sends it, to the recipients the policy allows then\n",
-            AGENT_PROG, (long long) id, AGENT_PROG, AGENT_PROG, AGENT_PROG);
+            AGENT_PROG, s->command, (long long) id, AGENT_PROG, AGENT_PROG, AGENT_PROG);
     return status;
 }
 
@@ -210,11 +210,11 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
     }
     if (rc != FX_OK) {
         if (answer.refused)
-            fx_cli_error(AGENT_PROG, "send: the broker refused to prepare %s: %s: %s", path,
-                         answer.code, answer.reason);
+            fx_cli_error(AGENT_PROG, "%s: the broker refused to prepare %s: %s: %s", s->command,
+                         path, answer.code, answer.reason);
         else
-            fx_cli_error(AGENT_PROG, "send: the broker's PREPARED answer broke the protocol (%s)",
-                         fx_strerror(rc));
+            fx_cli_error(AGENT_PROG, "%s: the broker's PREPARED answer broke the protocol (%s)",
+                         s->command, fx_strerror(rc));
         status = answer.refused ? fx_err_exit(rc) : FX_EXIT_SYSTEM;
         goto cleanup;
     }
@@ -230,7 +230,7 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
                      "reasons above)");
         else
             s_nobody_reason(s, draft, why, sizeof why);
-        fx_cli_error(AGENT_PROG, "send: nothing can be sent: %s", why);
+        fx_cli_error(AGENT_PROG, "%s: nothing can be sent: %s", s->command, why);
         status = FX_EXIT_REFUSED;
         goto cleanup;
     }
@@ -244,7 +244,7 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
     rc = agent_seal_prepared(s->keys, fx_draft_header(draft), draft, prepared, &env, dropped,
                              &n_dropped);
     if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "send: cannot seal the message: %s", fx_strerror(rc));
+        fx_cli_error(AGENT_PROG, "%s: cannot seal the message: %s", s->command, fx_strerror(rc));
         status = fx_err_exit(rc);
         goto cleanup;
     }
@@ -261,7 +261,7 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
     if (rc == FX_OK)
         rc = fx_mailbox_outbox_seal(s->mailbox, id, env, fx_now_ms());
     if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "send: mailbox %s: %s; nothing was sent",
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s; nothing was sent", s->command,
                      fx_mailbox_path(s->mailbox), fx_strerror(rc));
         status = FX_EXIT_SYSTEM;
         goto cleanup;
@@ -277,16 +277,16 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
                  : flush.unavailable ? FX_EXIT_UNAVAILABLE
                                      : FX_EXIT_SYSTEM;
     } else if (answer.refused) {
-        fx_cli_error(AGENT_PROG, "send: the broker rejected the message: %s%s%s%s: %s", answer.code,
-                     answer.rule[0] ? " (rule " : "", answer.rule, answer.rule[0] ? ")" : "",
-                     answer.reason);
+        fx_cli_error(AGENT_PROG, "%s: the broker rejected the message: %s%s%s%s: %s", s->command,
+                     answer.code, answer.rule[0] ? " (rule " : "", answer.rule,
+                     answer.rule[0] ? ")" : "", answer.reason);
         status = FX_EXIT_REFUSED;
     } else if (rc == FX_ERR_UNAVAILABLE) {
         status = agent_session_unreachable(s);
         fprintf(stderr,
-                "%s: send: the sealed message waits in the outbox as #%lld; a later '%s "
+                "%s: %s: the sealed message waits in the outbox as #%lld; a later '%s "
                 "send', '%s listen' or '%s flush' sends it (with the same msg_id)\n",
-                AGENT_PROG, (long long) id, AGENT_PROG, AGENT_PROG, AGENT_PROG);
+                AGENT_PROG, s->command, (long long) id, AGENT_PROG, AGENT_PROG, AGENT_PROG);
     } else {
         status = FX_EXIT_SYSTEM;
     }

@@ -95,6 +95,7 @@ for who in IDN.POLRI.fp1 IDN.POLRI.lo1 MYS.RMP.lo1; do nothing_for $who "after b
 # --- nobody may receive it: exit 3 and the real reason, not "see the reasons above" --------
 expect 3 "a message to oneself" THA.RTP.fp1 alert --to THA.RTP.fp1 --section green --summary s --yes
 contains "$work/err" "you cannot send to yourself" "says one cannot send to oneself"
+contains "$work/err" "fusion-agent: alert: nothing can be sent" "alert speaks as alert, not send"
 expect 3 "a taskforce the policy does not list" THA.RTP.fp1 alert --taskforce NOPE \
     --section green --summary s --yes
 contains "$work/err" "taskforce NOPE is not listed in the sharing policy" "says the taskforce is unknown"
