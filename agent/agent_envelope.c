@@ -1,6 +1,7 @@
 /* fusion-agent seal and open: offline tools that seal a message for recipients whose certificates
  * are in a region's directory, and verify and open a sealed message as one of its recipients.
  * Nothing here talks to a broker; the README demo and the integration tests use them. */
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -97,7 +98,9 @@ static int s_load_keys(const char *cmd, const char *path, fx_keys_t **keys_p)
     fx_err_t rc = fx_keys_load(path, keys_p);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: %s: %s", cmd, path,
-                     rc == FX_ERR_NOT_FOUND ? "no such key file" : fx_strerror(rc));
+                     rc == FX_ERR_NOT_FOUND          ? "no such key file"
+                     : rc == FX_ERR_IO && errno != 0 ? strerror(errno)
+                                                     : fx_strerror(rc));
         return fx_err_exit(rc);
     }
     return FX_EXIT_OK;

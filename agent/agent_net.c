@@ -1,6 +1,7 @@
 /* fusion-agent's network plumbing and its small commands: the session every network command
  * opens, sealing for a PREPARED answer, flushing the outbox (`flush`), and route subscriptions
  * (`subscribe`, `unsubscribe`), whose patterns are checked here before anything is sent. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,9 @@ static int s_open_local(agent_session_t *self, const char *command, const char *
     fx_err_t rc = fx_keys_load(c->key, &self->keys);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: key %s: %s", command, c->key,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+                     rc == FX_ERR_NOT_FOUND          ? "no such file"
+                     : rc == FX_ERR_IO && errno != 0 ? strerror(errno)
+                                                     : fx_strerror(rc));
         return fx_err_exit(rc);
     }
     if (strcmp(fx_keys_id(self->keys), c->id) != 0) {

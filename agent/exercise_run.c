@@ -350,7 +350,9 @@ static int s_load_trainees(run_t *r)
         fx_err_t rc = fx_keys_load(path, &a->keys);
         if (rc != FX_OK) {
             fx_cli_error(AGENT_PROG, "exercise run: --play-trainees: %s: %s", path,
-                         rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+                         rc == FX_ERR_NOT_FOUND          ? "no such file"
+                         : rc == FX_ERR_IO && errno != 0 ? strerror(errno)
+                                                         : fx_strerror(rc));
             free(path);
             return -1;
         }

@@ -57,6 +57,12 @@ static const struct {
                              "this principal sent more than the broker's rate limit allows; "
                              "try again later",
                              FX_EXIT_UNAVAILABLE},
+    /* Refused as key_permissions is: a link could hand the tool another key than the one named. */
+    [FX_ERR_KEY_NOT_REGULAR] = {"key_not_regular",
+                                "secret keys are read only from a regular file, not through a "
+                                "symbolic link (nor from a directory, FIFO or device); name the "
+                                "key file itself",
+                                FX_EXIT_REFUSED},
 };
 
 const char *fx_strerror(fx_err_t err)

@@ -149,13 +149,27 @@ static int s_id_field(const char *text, char id[FX_ID_MAX])
 fx_err_t fx_keys_load(const char *path, fx_keys_t **keys_p)
 {
     *keys_p = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return errno == ENOENT ? FX_ERR_NOT_FOUND : FX_ERR_IO;
+    /* O_NOFOLLOW: a link could hand over another key than the file named. O_NONBLOCK: a FIFO
+     * put in the key's place is refused below instead of waiting for a writer. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        int error = errno;
+        struct stat link;
+        if (error == ELOOP && lstat(path, &link) == 0 && S_ISLNK(link.st_mode))
+            return FX_ERR_KEY_NOT_REGULAR;
+        errno = error; /* the system's reason, for the caller's message */
+        return error == ENOENT ? FX_ERR_NOT_FOUND : FX_ERR_IO;
+    }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        int error = errno;
         close(fd);
+        errno = error;
         return FX_ERR_IO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return FX_ERR_KEY_NOT_REGULAR;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         close(fd);

@@ -33,6 +33,7 @@ typedef enum {
     FX_ERR_UNAVAILABLE,       /* the broker cannot be reached */
     FX_ERR_UNKNOWN_RECIPIENT, /* a wrapped key for a principal the directory does not hold */
     FX_ERR_RATE_LIMITED,      /* the principal sent more frames than the broker's rate limit */
+    FX_ERR_KEY_NOT_REGULAR,   /* a secret key file reached through a symbolic link, or no file */
     FX_ERR_COUNT_
 } fx_err_t;
 

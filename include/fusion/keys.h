@@ -36,7 +36,10 @@ void fx_keys_destroy(fx_keys_t **self_p);
 fx_err_t fx_keys_save(const fx_keys_t *self, const char *path) FX_WUR;
 
 /* Loads a secret key file. Refuses (FX_ERR_KEY_PERMISSIONS) one that group or others can read,
- * FX_ERR_MALFORMED for a file that is not a Fusion key file. */
+ * FX_ERR_KEY_NOT_REGULAR a symbolic link (the last part of path is never followed) or anything
+ * but a regular file, FX_ERR_MALFORMED a file that is not a Fusion key file. FX_ERR_NOT_FOUND
+ * when there is no such file; FX_ERR_IO, with errno holding the system's reason (e.g. EACCES),
+ * for a file that cannot be opened. */
 fx_err_t fx_keys_load(const char *path, fx_keys_t **keys_p) FX_WUR;
 
 const char *fx_keys_id(const fx_keys_t *self);

@@ -118,6 +118,11 @@ check "a readable broker key file" 3 "$broker" --config "$config" --check
 contains "$work/err.txt" "chmod 600" "the refusal says how to fix it"
 check "a readable broker key file, at start" 3 "$broker" --config "$config"
 chmod 600 "$work/keys/RSO.FUSION.broker.key"
+ln -s RSO.FUSION.broker.key "$work/keys/link.key"
+sed 's|^key: .*|key: keys/link.key|' "$config" >"$work/link.yaml"
+check "a broker key file through a symbolic link" 3 "$broker" --config "$work/link.yaml" --check
+contains "$work/err.txt" "link.key: secret keys are read only from a regular file, not through a symbolic link" \
+    "the refusal names the file and the rule"
 # A copy of the region to spoil: another authority's revocation list and broker certificate.
 "$admin" init "$work/foreign" >/dev/null || fail "init a foreign region"
 "$admin" enroll --region "$work/foreign" "$work/keys/RSO.FUSION.broker.request" --roles auditor \

@@ -172,6 +172,32 @@ chmod 0644 keys/IDN.POLRI.lo1.key
 check "readable key file" 3 "$agent" open --key keys/IDN.POLRI.lo1.key --region region alert.msg
 contains err.txt "chmod 600" "readable key file"
 chmod 0600 keys/IDN.POLRI.lo1.key
+# Secret keys are read only from a regular file: a link to a good key file is refused for
+# security (exit 3, as a readable one is), with a sentence naming the file and the rule.
+mkdir linked && ln -s ../keys/IDN.POLRI.lo1.key linked/lo1.key ||
+    fail "cannot make the link"
+check "a key file through a symbolic link" 3 "$agent" open --key linked/lo1.key --region region \
+    alert.msg
+contains err.txt "linked/lo1.key: secret keys are read only from a regular file, not through a symbolic link" \
+    "the refusal names the file and the rule"
+lacks err.txt "could not be read or written" "not the generic I/O error"
+# A key file that cannot be opened is a system error (4) with the system's reason.
+check "a key path through a file" 4 "$agent" open --key alert.msg/lo1.key --region region alert.msg
+contains err.txt "alert.msg/lo1.key: Not a directory" "the system's reason"
+# As nobody when the tests run as root (root reads any file).
+chmod 0000 keys/IDN.POLRI.lo1.key
+[ "$(id -u)" -ne 0 ] || chown -R 65534:65534 "$work"
+unprivileged() {
+    if [ "$(id -u)" -eq 0 ]; then
+        setpriv --reuid 65534 --regid 65534 --clear-groups "$@"
+    else
+        "$@"
+    fi
+}
+check "an unreadable key file" 4 unprivileged "$agent" open --key keys/IDN.POLRI.lo1.key \
+    --region region alert.msg
+contains err.txt "IDN.POLRI.lo1.key: Permission denied" "the system's reason (Permission denied)"
+chmod 0600 keys/IDN.POLRI.lo1.key
 
 # Once the sender is revoked, its messages are no longer opened.
 "$admin" revoke --region region THA.RTP.fp1 >/dev/null || fail "revoke"

@@ -1,8 +1,10 @@
 /* Keys: generation, the 0600 key file, signatures with domains, sealed keys, fingerprints. */
+#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fusion/keys.h"
 #include "testutil.h"
@@ -57,6 +59,41 @@ static void test_readable_key_file_refused(void **state)
     fx_keys_destroy(&loaded);
     fx_keys_destroy(&keys);
     tu_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+/* Secret keys are read only from a regular file: a symbolic link to a good key file, a directory
+ * and a FIFO are refused (exit 3, as key_permissions), without waiting on the FIFO; a file that
+ * cannot be opened is an I/O error whose reason is left in errno for the caller's message. */
+static void test_key_file_not_regular(void **state)
+{
+    (void) state;
+    char *dir = tu_tempdir(), *path = tu_path(dir, "k.key"), *link = tu_path(dir, "link.key");
+    char *fifo = tu_path(dir, "fifo.key"), *below = tu_path(dir, "k.key/x.key");
+    fx_keys_t *keys = fx_keys_new("THA.RTP.fp1"), *loaded = NULL;
+    assert_int_equal(fx_keys_save(keys, path), FX_OK);
+    assert_int_equal(symlink("k.key", link), 0);
+    assert_int_equal(fx_keys_load(link, &loaded), FX_ERR_KEY_NOT_REGULAR);
+    assert_null(loaded);
+    assert_int_equal(fx_keys_load(dir, &loaded), FX_ERR_KEY_NOT_REGULAR);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(fx_keys_load(fifo, &loaded), FX_ERR_KEY_NOT_REGULAR);
+    assert_null(loaded);
+    assert_int_equal(fx_err_exit(FX_ERR_KEY_NOT_REGULAR), FX_EXIT_REFUSED);
+    assert_non_null(strstr(fx_strerror(FX_ERR_KEY_NOT_REGULAR),
+                           "secret keys are read only from a regular file, not through a "
+                           "symbolic link"));
+    errno = 0;
+    assert_int_equal(fx_keys_load(below, &loaded), FX_ERR_IO); /* k.key is not a directory */
+    assert_int_equal(errno, ENOTDIR);
+    assert_int_equal(fx_keys_load(path, &loaded), FX_OK);
+    fx_keys_destroy(&loaded);
+    fx_keys_destroy(&keys);
+    tu_rmtree(dir);
+    free(below);
+    free(fifo);
+    free(link);
     free(path);
     free(dir);
 }
@@ -163,6 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_readable_key_file_refused),
+        cmocka_unit_test(test_key_file_not_regular),
         cmocka_unit_test(test_malformed_key_files),
         cmocka_unit_test(test_signature_domains),
         cmocka_unit_test(test_sealed_section_key),
