@@ -470,7 +470,8 @@ void agent_compose_print_options(const compose_t *self)
 {
     int alert = self->kind == FX_KIND_CASE_ALERT || self->can_share;
     int referral = self->kind == FX_KIND_REFERRAL || self->can_share;
-    printf("Who receives it (the audience follows from --to, --taskforce or --route):\n"
+    printf("Who receives it (the audience follows from --to, --taskforce or --route; --to and\n"
+           "--taskforce are two audiences: give one):\n"
            "  --to ID,...          named principals (IDN.POLRI.fp1) or agencies (IDN.POLRI)\n"
            "  --taskforce ID       the members of a taskforce of the policy\n"
            "  --route ROUTE        everyone following the route (e.g. 'MMR>THA>MYS'; quote it)\n"
@@ -536,6 +537,27 @@ static int s_finish(compose_t *self)
                      "%s: say who receives it: --to ID,... (named recipients), --taskforce ID, "
                      "--route ROUTE, or --audience focal_points%s",
                      cmd, s_tail(self));
+        return -1;
+    }
+    /* A taskforce and named recipients are two audiences; the policy reads a taskforce only for
+     * audience taskforce, so one of them would silently decide nothing. */
+    const char *taskforce = json_string_value(json_object_get(self->doc, "taskforce"));
+    if (taskforce && taskforce[0] && !self->audience && json_array_size(self->to) > 0) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: give --to (named recipients, audience direct) or --taskforce (the "
+                     "taskforce's members), not both: pick one%s%s",
+                     cmd,
+                     self->can_share ? " (to ask whether the principals of --to may receive "
+                                       "a taskforce message, add --audience taskforce)"
+                                     : "",
+                     s_tail(self));
+        return -1;
+    }
+    if (taskforce && taskforce[0] && audience != FX_AUDIENCE_TASKFORCE) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: --taskforce is only for audience taskforce (its members receive the "
+                     "message), but the audience is %s: pick one%s",
+                     cmd, fx_vocab_name(FX_VOCAB_AUDIENCE, audience), s_tail(self));
         return -1;
     }
     json_object_set_new(self->doc, "kind", json_string(fx_vocab_name(FX_VOCAB_KIND, self->kind)));

@@ -928,8 +928,19 @@ static void s_header_rules(parse_t *p, const fx_yaml_node_t **f, const Fusion__H
                       fx_vocab_name(FX_VOCAB_AUDIENCE, (int) h->audience));
     if ((int) h->audience == FX_AUDIENCE_ROUTE && !s_present(f[K_ROUTE]))
         fx_yaml_error(p->diag, audience, "audience route needs a 'route' (e.g. MMR>THA>MYS)");
-    if ((int) h->audience == FX_AUDIENCE_TASKFORCE && !s_present(f[K_TASKFORCE]))
+    int taskforce = h->taskforce && h->taskforce[0];
+    if ((int) h->audience == FX_AUDIENCE_TASKFORCE && !taskforce)
         fx_yaml_error(p->diag, audience, "audience taskforce needs a 'taskforce' id");
+    /* The policy reads a taskforce only for audience taskforce (DESIGN.md, check 3): anywhere
+     * else it would ride in the signed header and decide nothing. */
+    if (h->audience && (int) h->audience != FX_AUDIENCE_TASKFORCE && taskforce)
+        fx_yaml_error(p->diag, f[K_TASKFORCE],
+                      "a taskforce is only for audience taskforce (its members receive the "
+                      "message), but this draft's audience is %s (%s): pick one",
+                      fx_vocab_name(FX_VOCAB_AUDIENCE, (int) h->audience),
+                      (int) h->audience == FX_AUDIENCE_DIRECT  ? "the recipients named"
+                      : (int) h->audience == FX_AUDIENCE_ROUTE ? "everyone following the route"
+                                                               : "the focal points");
     if ((int) h->kind == FX_KIND_REFERRAL_RESPONSE && !s_present(f[K_IN_REPLY_TO]))
         fx_yaml_error(p->diag, f[K_KIND],
                       "a referral_response needs 'in_reply_to': the msg_id of the referral it "

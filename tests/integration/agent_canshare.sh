@@ -43,6 +43,10 @@ contains "$work/err" "unknown category 'names'" "the category error names the wo
 expect 2 "a section option before --section" THA.RTP.fp1 can-share --to IDN.POLRI.fp1 \
     --categories operational
 contains "$work/err" "start one with --section" "says to start a section"
+expect 2 "--to and --taskforce without --audience" THA.RTP.fp1 can-share \
+    --taskforce OP-MEKONG-SCAM --to MYS.RMP.fp1 --section green --categories operational
+contains "$work/err" "give --to (named recipients, audience direct) or --taskforce" "says to pick one"
+contains "$work/err" "add --audience taskforce" "says how to ask about a taskforce's member"
 expect 2 "no message at all" THA.RTP.fp1 can-share
 contains "$work/err" "describe the message with options or --draft FILE" "says what to give"
 expect 2 "subscribe refuses a bad hop before any network" MYS.RMP.lo1 subscribe 'MMR>T*>MYS'
@@ -114,6 +118,16 @@ contains "$work/out" "^IDN.POLRI.fp1:" "the agency's principal is asked about"
 contains "$work/out" "personal_identifiers, victim_identity): YES" "derived labels are asked"
 expect 2 "a draft file and options" THA.RTP.fp1 can-share --draft "$work/draft.yaml" --consent
 contains "$work/err" "give either --draft FILE or the message's options, not both" "says why"
+# --to says whom to ask about for any audience: a taskforce message to a member, and to an
+# officer outside the taskforce.
+expect 0 "a taskforce message, asked about a member" THA.RTP.fp1 can-share --audience taskforce \
+    --taskforce OP-MEKONG-SCAM --to IDN.POLRI.fp1 --section green --categories operational
+contains "$work/out" "(audience taskforce)" "the audience is the taskforce's"
+contains "$work/out" "YES, rule taskforce-members" "a member may receive it"
+expect 1 "a taskforce message, asked about an outsider" THA.RTP.fp1 can-share \
+    --audience taskforce --taskforce BKK-LIAISON-CELL --to MYS.RMP.fp1 --section green \
+    --categories operational
+contains "$work/out" "NO (audience_mismatch)" "an outsider may not"
 expect 2 "an agency nobody is in" THA.RTP.fp1 can-share --to NZL.NZP --section green \
     --categories operational
 contains "$work/err" "NZL.NZP is not a principal or agency of the directory" "unknown recipient"

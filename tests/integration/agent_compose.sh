@@ -84,6 +84,26 @@ expect 2 "text that is not UTF-8" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section
 contains "$work/err" "not valid UTF-8" "says what is wrong with the text"
 expect 2 "no audience" THA.RTP.fp1 alert --section green --summary s --yes
 contains "$work/err" "say who receives it" "asks for recipients"
+# Named recipients and a taskforce are two audiences: the policy reads the taskforce only for
+# audience taskforce, so the pair is refused instead of one of them deciding nothing.
+expect 2 "--to and --taskforce together" THA.RTP.fp1 alert --taskforce OP-MEKONG-SCAM \
+    --to IDN.POLRI.fp1 --section green --summary s --yes
+contains "$work/err" "give --to (named recipients, audience direct) or --taskforce (the taskforce's members), not both" \
+    "says to pick one audience"
+expect 2 "--taskforce with another audience" THA.RTP.fp1 alert --audience route \
+    --route 'MMR>THA' --taskforce OP-MEKONG-SCAM --section green --summary s --yes
+contains "$work/err" "--taskforce is only for audience taskforce" "says the taskforce needs its audience"
+cat >"$work/both.yaml" <<'YAML'
+kind: case_alert
+audience: direct
+recipients: [IDN.POLRI.fp1]
+taskforce: OP-MEKONG-SCAM
+sections:
+  - {id: 1, tlp: green, categories: operational, text: x}
+YAML
+expect 2 "a draft with recipients and a taskforce" THA.RTP.fp1 send "$work/both.yaml" --yes
+contains "$work/err" "both.yaml:4:12: a taskforce is only for audience taskforce" \
+    "the draft's taskforce is refused at its line:column"
 expect 2 "no terminal and no --yes" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
     --summary s
 contains "$work/err" "no terminal to confirm" "explains --yes"

@@ -272,8 +272,19 @@ static void test_header_errors(void **state)
          "draft.yaml:3:13: recipients is empty"},
         {"kind: case_alert\naudience: taskforce\n",
          "draft.yaml:2:11: audience taskforce needs a 'taskforce'"},
+        {"kind: case_alert\naudience: taskforce\ntaskforce: \"\"\n",
+         "draft.yaml:2:11: audience taskforce needs a 'taskforce'"},
         {"kind: case_alert\naudience: focal_points\nrecipients: [THA.RTP.fp1]\n",
          "draft.yaml:3:13: recipients are only for audience direct"},
+        /* A taskforce decides nothing outside audience taskforce: named recipients and a
+         * taskforce are two audiences, and the draft must pick one. */
+        {"kind: case_alert\naudience: direct\nrecipients: [MYS.RMP.fp1]\ntaskforce: "
+         "OP-MEKONG-SCAM\n",
+         "draft.yaml:4:12: a taskforce is only for audience taskforce (its members receive the "
+         "message), but this draft's audience is direct (the recipients named): pick one"},
+        {"kind: case_alert\naudience: route\nroute: MMR>THA\ntaskforce: OP-MEKONG-SCAM\n",
+         "draft.yaml:4:12: a taskforce is only for audience taskforce (its members receive the "
+         "message), but this draft's audience is route (everyone following the route)"},
         {"kind: case_alert\naudience: direct\nrecipients: [THA.RTP.fp1, thailand]\n",
          "draft.yaml:3:27: recipient 'thailand' is neither a principal id"},
         {"kind: case_alert\naudience: direct\nrecipients: [THA.RTP, THA.RTP]\n",
