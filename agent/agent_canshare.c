@@ -488,31 +488,31 @@ static int s_recipients(agent_session_t *s, const compose_t *c, const fx_draft_t
     }
     int status = FX_EXIT_OK;
     if (json_array_size(to) > 0) {
-        size_t i;
+        size_t n = json_array_size(to), i;
+        const char **ids = fx_calloc(n, sizeof *ids);
         json_t *item;
         json_array_foreach(to, i, item)
         {
+            ids[i] = json_string_value(item);
+        }
+        status = agent_check_recipients("can-share", dir, ids, n, "");
+        free(ids);
+        json_array_foreach(to, i, item)
+        {
+            if (status != FX_EXIT_OK)
+                break;
             const char *id = json_string_value(item);
             const fx_cert_t *cert = fx_directory_find(dir, id);
             if (cert) {
                 json_array_append_new(list, s_principal(cert));
                 continue;
             }
-            size_t before = json_array_size(list);
             for (size_t k = 0; k < fx_directory_count(dir); k++) {
                 const fx_cert_t *other = fx_directory_at(dir, k);
                 if (fx_directory_status_at(dir, k) == FX_CERT_STATUS_VALID &&
                     strcmp(fx_cert_agency(other), id) == 0 &&
                     strcmp(fx_cert_id(other), self_id) != 0)
                     json_array_append_new(list, s_principal(other));
-            }
-            if (json_array_size(list) == before) {
-                fx_cli_error(AGENT_PROG,
-                             "can-share: %s is not a principal or agency of the directory (or "
-                             "its certificate is revoked or expired)",
-                             id);
-                status = FX_EXIT_USAGE;
-                break;
             }
         }
         json_decref(to);

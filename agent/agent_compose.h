@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "fusion/directory.h"
 #include "fusion/draft.h"
 
 typedef struct {
@@ -52,5 +53,12 @@ int agent_compose_draft(compose_t *self, fx_draft_t **draft_p);
 
 /* The options `alert`, `refer` and `can-share` share, for their --help. */
 void agent_compose_print_options(const compose_t *self);
+
+/* Checks the recipients named by --to or a draft's `recipients` against the directory, for
+ * `send`, `alert`, `refer` and `can-share` alike: each must be the id of a valid, unrevoked
+ * principal, or an agency with one. 0, or FX_EXIT_USAGE after printing "fusion-agent COMMAND: ID
+ * is not a principal or agency of the directory ...", followed by tail. */
+int agent_check_recipients(const char *command, const fx_directory_t *dir, const char *const *ids,
+                           size_t n, const char *tail);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_compose.h"
 #include "agent_net.h"
 #include "fusion/cli.h"
 #include "fusion/vocab.h"
@@ -34,8 +35,9 @@ static void s_help(void)
         "  -h, --help     this help\n",
         AGENT_PROG, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
     printf("\nExits 0 when the broker accepted the message, 1 when you did not confirm, 2 for an\n"
-           "invalid draft, 3 when the broker rejected it or nothing may be sent, 5 when it is\n"
-           "queued because the broker could not be reached.\n");
+           "invalid draft (a recipient the directory does not hold included: nothing is sent),\n"
+           "3 when the broker rejected it or nothing may be sent, 5 when it is queued because\n"
+           "the broker could not be reached.\n");
     fx_cli_print_exit_codes();
 }
 
@@ -162,6 +164,26 @@ static void s_nobody_reason(const agent_session_t *s, const fx_draft_t *draft, c
     }
 }
 
+int agent_check_recipients(const char *command, const fx_directory_t *dir, const char *const *ids,
+                           size_t n, const char *tail)
+{
+    for (size_t i = 0; i < n; i++) {
+        int known = fx_directory_find(dir, ids[i]) != NULL;
+        for (size_t k = 0; !known && k < fx_directory_count(dir); k++)
+            known = fx_directory_status_at(dir, k) == FX_CERT_STATUS_VALID &&
+                    strcmp(fx_cert_agency(fx_directory_at(dir, k)), ids[i]) == 0;
+        if (!known) {
+            /* An id typed wrong is bad input: exit 2, as for every other invalid recipient. */
+            fx_cli_error(AGENT_PROG,
+                         "%s: %s is not a principal or agency of the directory (or its "
+                         "certificate is revoked or expired)%s",
+                         command, ids[i], tail);
+            return FX_EXIT_USAGE;
+        }
+    }
+    return FX_EXIT_OK;
+}
+
 /* Asks on the terminal; 1 for yes. */
 static int s_confirm(void)
 {
@@ -194,12 +216,17 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
         return s_queue(s, draft, path);
     if (rc != FX_OK)
         return fx_err_exit(rc);
+    /* Named recipients the directory does not hold are a mistake to correct before anything is
+     * sent, not recipients the policy denies. */
+    int status = agent_check_recipients(s->command, s->directory, fx_draft_recipients(draft),
+                                        fx_draft_recipient_count(draft), "; nothing was sent");
+    if (status != FX_EXIT_OK)
+        return status;
     fx_prepared_t *prepared = NULL;
     fx_envelope_t *env = NULL;
     uint8_t *data = NULL;
     size_t len = 0;
     fx_answer_t answer;
-    int status = FX_EXIT_OK;
     rc = fx_client_prepare(s->client, fx_draft_header(draft), fx_draft_recipients(draft),
                            fx_draft_recipient_count(draft), s->authority,
                            fx_directory_revocations(s->directory), fx_now_ms(), s->timeout_ms,

@@ -131,6 +131,10 @@ contains "$work/out" "NO (audience_mismatch)" "an outsider may not"
 expect 2 "an agency nobody is in" THA.RTP.fp1 can-share --to NZL.NZP --section green \
     --categories operational
 contains "$work/err" "NZL.NZP is not a principal or agency of the directory" "unknown recipient"
+expect 2 "a principal the directory does not hold (as send and alert: exit 2)" THA.RTP.fp1 \
+    can-share --to XXX.NOPE.fp1 --section green --categories operational
+contains "$work/err" "can-share: XXX.NOPE.fp1 is not a principal or agency of the directory" \
+    "the unknown principal is named"
 
 # Consent: victim data to social services needs the victim's recorded consent.
 set -- --kind referral --to THA.DSDW.sw1 --purpose victim_protection --subject-role victim \

@@ -109,6 +109,18 @@ expect 2 "no terminal and no --yes" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --secti
 contains "$work/err" "no terminal to confirm" "explains --yes"
 expect 2 "no options and no terminal" THA.RTP.fp1 alert
 contains "$work/err" "no message given" "says what is missing"
+# A recipient the directory does not hold is bad input (exit 2), as can-share says, not a
+# refusal (3): the officer typed an id wrong, and nothing goes, not even to the others named.
+expect 2 "an unknown principal" THA.RTP.fp1 alert --to XXX.NOPE.fp1 --section green \
+    --summary s --yes
+contains "$work/err" "alert: XXX.NOPE.fp1 is not a principal or agency of the directory (or its certificate is revoked or expired); nothing was sent" \
+    "the unknown principal is named"
+expect 2 "an agency nobody is in" THA.RTP.fp1 alert --to XXX.NOPE --section green --summary s --yes
+contains "$work/err" "XXX.NOPE is not a principal or agency of the directory" "the agency is named"
+direct_draft "$work/typo.yaml" "IDN.POLRI.fp1, IDN.POLRI.fpl" "to two, one of them mistyped"
+expect 2 "a draft with one unknown recipient among known ones" THA.RTP.fp1 send "$work/typo.yaml" --yes
+contains "$work/err" "send: IDN.POLRI.fpl is not a principal or agency of the directory" \
+    "the mistyped one is named"
 outbox_empty THA.RTP.fp1 "after bad input"
 for who in IDN.POLRI.fp1 IDN.POLRI.lo1 MYS.RMP.lo1; do nothing_for $who "after bad input"; done
 
