@@ -4,11 +4,13 @@
 #include "fusion/draft.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <libgen.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fusion/content.h"
 #include "fusion/envelope.h"
@@ -143,7 +145,8 @@ static char *s_text(parse_t *p, const fx_yaml_node_t *node, const char *what, si
         return NULL;
     size_t len = fx_yaml_length(node);
     if (len > max) {
-        fx_yaml_error(p->diag, node, "%s is longer than %zu bytes", what, max);
+        fx_yaml_error(p->diag, node, "%s is %zu bytes, longer than the %zu bytes it may be%s", what,
+                      len, max, max == MAX_LONG ? " (64 KiB; longer text goes in a 'file')" : "");
         return NULL;
     }
     if (s_bad_char(text, len, multiline)) {
@@ -560,6 +563,17 @@ void fx_draft_categories_text(uint32_t mask, char *buf, size_t size)
                                       fx_vocab_name(FX_VOCAB_CATEGORY, c));
 }
 
+/* "1234567 bytes" for a regular file at path, "more than MAX bytes" when its size is unknown. */
+static const char *s_file_size(const char *path, size_t max, char *buf, size_t size)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        snprintf(buf, size, "%lld bytes", (long long) st.st_size);
+    else
+        snprintf(buf, size, "more than %zu bytes", max);
+    return buf;
+}
+
 /* Reads a `file:` section's text, relative to the draft's directory. */
 static char *s_file_text(parse_t *p, const fx_yaml_node_t *node)
 {
@@ -577,12 +591,18 @@ static char *s_file_text(parse_t *p, const fx_yaml_node_t *node)
     uint8_t *data = NULL;
     size_t len = 0;
     fx_err_t rc = fx_file_read(path, MAX_FILE_TEXT, &data, &len);
-    char *text = NULL;
-    if (rc != FX_OK)
+    int error = errno;
+    char *text = NULL, size[64];
+    if (rc == FX_ERR_TOO_LARGE)
+        fx_yaml_error(p->diag, node,
+                      "file %s is %s, larger than a section's file may be (at most %u bytes: "
+                      "4 MiB less 1 KiB)",
+                      path, s_file_size(path, MAX_FILE_TEXT, size, sizeof size), MAX_FILE_TEXT);
+    else if (rc != FX_OK)
         fx_yaml_error(p->diag, node, "file %s: %s", path,
-                      rc == FX_ERR_NOT_FOUND   ? "no such file"
-                      : rc == FX_ERR_TOO_LARGE ? "larger than a section may be"
-                                               : "cannot be read");
+                      rc == FX_ERR_NOT_FOUND ? "no such file"
+                      : error                ? strerror(error)
+                                             : "cannot be read");
     else if (strlen((const char *) data) != len || !s_utf8_valid(data, len) ||
              s_bad_char((const char *) data, len, 1))
         fx_yaml_error(p->diag, node,
@@ -685,9 +705,11 @@ static int s_section(parse_t *p, const fx_yaml_node_t *node, size_t index, int k
                       what, labels, needed, missing & (missing - 1) ? "them" : "it");
         return -1;
     }
-    if (fx_codec_size(&content) > FX_MAX_CONTENT_BYTES) {
-        fx_yaml_error(p->diag, s_at(node), "%s is larger than %u bytes", what,
-                      FX_MAX_CONTENT_BYTES);
+    size_t encoded = fx_codec_size(&content);
+    if (encoded > FX_MAX_CONTENT_BYTES) {
+        fx_yaml_error(p->diag, s_at(node),
+                      "%s is %zu bytes encoded, larger than the %u bytes (4 MiB) a section may be",
+                      what, encoded, FX_MAX_CONTENT_BYTES);
         return -1;
     }
     fx_content_encode(&content, &out->plaintext, &out->len);
@@ -1057,13 +1079,20 @@ fx_err_t fx_draft_load(const char *path, int64_t now_ms, fx_diag_t *diag, fx_dra
     uint8_t *data = NULL;
     size_t len = 0;
     fx_err_t rc = fx_file_read(path, FX_DRAFT_MAX_BYTES, &data, &len);
-    if (rc != FX_OK) {
+    int error = errno;
+    char size[64];
+    if (rc == FX_ERR_TOO_LARGE)
+        fx_diag_add(diag, 0, 0,
+                    "the draft is %s, larger than a draft may be (at most %u bytes: 1 MiB; put "
+                    "long text in a section's 'file')",
+                    s_file_size(path, FX_DRAFT_MAX_BYTES, size, sizeof size), FX_DRAFT_MAX_BYTES);
+    else if (rc != FX_OK)
         fx_diag_add(diag, 0, 0, "%s",
-                    rc == FX_ERR_NOT_FOUND   ? "no such file"
-                    : rc == FX_ERR_TOO_LARGE ? "the draft is larger than 1 MiB"
-                                             : "cannot read the file");
+                    rc == FX_ERR_NOT_FOUND ? "no such file"
+                    : error                ? strerror(error)
+                                           : "cannot read the file");
+    if (rc != FX_OK)
         return rc == FX_ERR_IO ? FX_ERR_IO : FX_ERR_INVALID;
-    }
     char *copy = fx_strdup(path);
     rc = fx_draft_parse(data, len, dirname(copy), now_ms, diag, draft_p);
     free(copy);

@@ -66,6 +66,12 @@ echo "free text" >"$work/note.txt"
 expect 2 "missing section file" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
     --categories operational --file "$work/no-such-note.txt" --yes
 contains "$work/err" "no-such-note.txt: no such file" "the missing file is named"
+# A section's file may hold at most 4 MiB less 1 KiB: the error states the limit and the size.
+head -c 4193281 /dev/zero | tr '\0' x >"$work/big.txt"
+expect 2 "a section file over the limit" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
+    --categories operational --file "$work/big.txt" --yes
+contains "$work/err" "big.txt is 4193281 bytes, larger than a section's file may be (at most 4193280 bytes: 4 MiB less 1 KiB)" \
+    "the limit and the file's size are stated"
 expect 2 "under-labelled section" THA.RTP.fp1 refer --to IDN.POLRI.fp1 --section red \
     --categories operational --reason r --person role=victim,name=A --yes
 contains "$work/err" "also carries personal_identifiers, victim_identity" "labels checked"

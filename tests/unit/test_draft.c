@@ -571,6 +571,55 @@ static void test_missing_file(void **state)
     fx_diag_destroy(&diag);
 }
 
+/* The size limits (docs/drafts.md) are stated in the errors, with the size found: a draft file
+ * of at most 1 MiB, a text value of at most 64 KiB, a section's file of at most 4 MiB less 1 KiB.
+ */
+static void test_size_limits(void **state)
+{
+    (void) state;
+    char *dir = tu_tempdir(), *big = tu_path(dir, "big.txt"), *draft_path = tu_path(dir, "d.yaml");
+    FILE *f = fopen(big, "w");
+    assert_non_null(f);
+    for (size_t i = 0; i < (4u << 20) - 1024 + 1; i++)
+        fputc('x', f);
+    fclose(f);
+    fx_diag_t *diag = fx_diag_new("d.yaml");
+    fx_draft_t *draft = NULL;
+    const char *text = "kind: notice\naudience: focal_points\nsections:\n"
+                       "  - {id: 1, tlp: green, categories: operational, file: big.txt}\n";
+    assert_int_equal(fx_draft_parse((const uint8_t *) text, strlen(text), dir, NOW, diag, &draft),
+                     FX_ERR_INVALID);
+    assert_non_null(strstr(fx_diag_text(diag, 0), "d.yaml:4:56: file "));
+    assert_non_null(strstr(fx_diag_text(diag, 0),
+                           "big.txt is 4193281 bytes, larger than a section's file may be (at "
+                           "most 4193280 bytes: 4 MiB less 1 KiB)"));
+    fx_diag_destroy(&diag);
+
+    /* A draft file over 1 MiB: the big text file is one. */
+    diag = fx_diag_new("big.txt");
+    assert_int_equal(fx_draft_load(big, NOW, diag, &draft), FX_ERR_INVALID);
+    assert_string_equal(fx_diag_text(diag, 0),
+                        "big.txt: the draft is 4193281 bytes, larger than a draft may be (at most "
+                        "1048576 bytes: 1 MiB; put long text in a section's 'file')");
+    fx_diag_destroy(&diag);
+
+    size_t n = (64u << 10) + 1, len = 0;
+    char *long_text = malloc(n + 256);
+    len += (size_t) sprintf(long_text, "kind: notice\naudience: focal_points\nsections:\n"
+                                       "  - {id: 1, tlp: green, categories: operational, text: ");
+    memset(long_text + len, 'y', n);
+    strcpy(long_text + len + n, "}\n");
+    s_expect_error(long_text,
+                   "draft.yaml:4:56: text is 65537 bytes, longer than the 65536 bytes it "
+                   "may be (64 KiB; longer text goes in a 'file')");
+    assert_int_equal(s_failures, 0);
+    free(long_text);
+    tu_rmtree(dir);
+    free(draft_path);
+    free(big);
+    free(dir);
+}
+
 /* A response whose sections carry no structured status cannot tell the broker its status. */
 static void test_response_needs_status(void **state)
 {
@@ -715,6 +764,7 @@ int main(void)
         cmocka_unit_test(test_categories_derived),
         cmocka_unit_test(test_serialize_round_trip),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_response_needs_status),
         cmocka_unit_test(test_draft_new),
     };
