@@ -1,5 +1,7 @@
 /* A JSON syntax check without allocation (include/fusion/jsontext.h). A recursive descent over
- * the grammar of RFC 8259, bounded in depth, reading each byte once. */
+ * the grammar of RFC 8259, bounded in depth, reading each byte once. The same scan, lenient
+ * about escaped NULs and lone surrogates, finds the escaped surrogate pairs of a text that YAML
+ * readers are to be shown another way (fx_json_surrogates). */
 #include "fusion/jsontext.h"
 
 #include <stdint.h>
@@ -9,6 +11,12 @@
 typedef struct {
     const unsigned char *p, *end;
     int depth;
+    /* fx_json_surrogates: \u0000 is allowed, a lone surrogate escape is noted and the scan goes
+     * on, and each escaped pair is passed to pair. */
+    bool lenient;
+    const unsigned char *start, *lone;
+    fx_json_pair_fn *pair;
+    void *arg;
 } scan_t;
 
 static bool s_value(scan_t *s);
@@ -43,8 +51,32 @@ static bool s_unit(scan_t *s, uint32_t *unit)
     return true;
 }
 
-/* An escape after the backslash: a UTF-16 unit must not be NUL or an unpaired surrogate. */
-static bool s_escape(scan_t *s)
+/* The low surrogate escaped at p ("\uDCxx" .. "\uDFxx"), without moving: 0 when there is none. */
+static uint32_t s_low_at(const scan_t *s)
+{
+    if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u')
+        return 0;
+    uint32_t unit = 0;
+    for (int i = 2; i < 6; i++) {
+        int h = fx_hex_digit(s->p[i]);
+        if (h < 0)
+            return 0;
+        unit = unit << 4 | (uint32_t) h;
+    }
+    return unit >= 0xDC00 && unit <= 0xDFFF ? unit : 0;
+}
+
+/* A surrogate escape that is not half of a pair: refused, or noted when lenient. */
+static bool s_lone(scan_t *s, const unsigned char *at)
+{
+    if (s->lenient && !s->lone)
+        s->lone = at;
+    return s->lenient;
+}
+
+/* An escape after the backslash at `at`: a UTF-16 unit must not be NUL or an unpaired
+ * surrogate. */
+static bool s_escape(scan_t *s, const unsigned char *at)
 {
     if (s->p >= s->end)
         return false;
@@ -53,11 +85,19 @@ static bool s_escape(scan_t *s)
         c == 't')
         return true;
     uint32_t unit, low;
-    if (c != 'u' || !s_unit(s, &unit) || unit == 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
+    if (c != 'u' || !s_unit(s, &unit) || (unit == 0 && !s->lenient))
         return false;
+    if (unit >= 0xDC00 && unit <= 0xDFFF)
+        return s_lone(s, at);
     if (unit < 0xD800 || unit > 0xDBFF)
         return true;
-    return s_take(s, '\\') && s_take(s, 'u') && s_unit(s, &low) && low >= 0xDC00 && low <= 0xDFFF;
+    if ((low = s_low_at(s)) == 0)
+        return s_lone(s, at);
+    s->p += 6;
+    if (s->pair)
+        s->pair(s->arg, (size_t) (at - s->start),
+                0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00));
+    return true;
 }
 
 /* One UTF-8 sequence starting with a byte >= 0x80: shortest form, no surrogates, <= U+10FFFF. */
@@ -99,7 +139,7 @@ static bool s_string(scan_t *s)
             return false;
         if (c == '\\') {
             s->p++;
-            if (!s_escape(s))
+            if (!s_escape(s, s->p - 1))
                 return false;
         } else if (c >= 0x80) {
             if (!s_utf8(s))
@@ -208,4 +248,26 @@ bool fx_json_object_text(const char *text, size_t len)
         return false;
     s_space(&s);
     return s.p == s.end;
+}
+
+int fx_json_surrogates(const char *text, size_t len, fx_json_pair_fn *pair, void *arg,
+                       size_t *lone_p)
+{
+    if (!text)
+        return 0;
+    const unsigned char *start = (const unsigned char *) text;
+    scan_t s = {
+        .p = start, .end = start + len, .lenient = true, .start = start, .pair = pair, .arg = arg};
+    s_space(&s);
+    bool json = s_value(&s);
+    if (json) {
+        s_space(&s);
+        json = s.p == s.end;
+    }
+    if (s.lone) {
+        if (lone_p)
+            *lone_p = (size_t) (s.lone - start);
+        return -1;
+    }
+    return json ? 1 : 0;
 }

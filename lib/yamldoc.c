@@ -4,12 +4,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
+#include "fusion/jsontext.h"
 #include "fusion/util.h"
 
 /* ---- Diagnostics ----------------------------------------------------------------------------- */
@@ -197,7 +199,8 @@ struct fx_yaml {
     fx_yaml_node_t *root;
 };
 
-static fx_yaml_node_t *s_node_new(fx_yaml_t *doc, fx_yaml_type_t type, yaml_mark_t mark)
+static fx_yaml_node_t *s_node_new(fx_yaml_t *doc, fx_yaml_type_t type, unsigned line,
+                                  unsigned column)
 {
     if (doc->nnodes == doc->cap) {
         doc->cap = doc->cap ? doc->cap * 2 : 64;
@@ -205,8 +208,8 @@ static fx_yaml_node_t *s_node_new(fx_yaml_t *doc, fx_yaml_type_t type, yaml_mark
     }
     fx_yaml_node_t *node = fx_calloc(1, sizeof *node);
     node->type = type;
-    node->line = (unsigned) mark.line + 1;
-    node->column = (unsigned) mark.column + 1;
+    node->line = line;
+    node->column = column;
     doc->nodes[doc->nnodes++] = node;
     return node;
 }
@@ -235,35 +238,204 @@ void fx_yaml_destroy(fx_yaml_t **self_p)
     *self_p = NULL;
 }
 
-static void s_syntax_error(fx_diag_t *diag, const yaml_parser_t *parser, const uint8_t *data,
-                           size_t len)
+/* ---- Escaped surrogate pairs in JSON -------------------------------------------------------- */
+
+/* JSON is YAML's flow syntax, but JSON writers escape a character above U+FFFF as a UTF-16
+ * surrogate pair ("\ud83d\ude90", as Python's json.dumps does for every emoji), which YAML 1.1
+ * and libyaml refuse. As far as the text is JSON (all of a JSON draft; up to its first mistake
+ * otherwise), every escape is inside a string, which YAML reads as a double-quoted scalar: each
+ * pair there is rewritten to YAML's escape of the same character, "\U0001F690", before libyaml
+ * reads it. A backslash in YAML's plain or single-quoted scalars, comments or block scalars is
+ * never taken for an escape: those are not JSON. The rewrite is two characters shorter and never
+ * crosses a line, so a position after it on its line is moved back right by two. */
+typedef struct {
+    size_t *offsets;           /* of each pair's backslash in the text as written */
+    uint32_t *codes;           /* the character each stands for */
+    unsigned *lines, *columns; /* 0-based, in the rewritten text (libyaml's marks) */
+    size_t n, cap;
+} pairs_t;
+
+static void s_on_pair(void *arg, size_t offset, uint32_t code_point)
 {
-    unsigned line = (unsigned) parser->problem_mark.line + 1;
-    unsigned column = (unsigned) parser->problem_mark.column + 1;
+    pairs_t *pairs = arg;
+    if (pairs->n == pairs->cap) {
+        pairs->cap = pairs->cap ? pairs->cap * 2 : 16;
+        pairs->offsets = fx_realloc(pairs->offsets, pairs->cap * sizeof *pairs->offsets);
+        pairs->codes = fx_realloc(pairs->codes, pairs->cap * sizeof *pairs->codes);
+    }
+    pairs->offsets[pairs->n] = offset;
+    pairs->codes[pairs->n++] = code_point;
+}
+
+static void s_pairs_free(pairs_t *pairs)
+{
+    free(pairs->offsets);
+    free(pairs->codes);
+    free(pairs->lines);
+    free(pairs->columns);
+    memset(pairs, 0, sizeof *pairs);
+}
+
+/* The length of the line break at data[i] as libyaml counts one (CR LF, CR, LF, NEL, LS, PS),
+ * or 0. */
+static size_t s_break(const uint8_t *data, size_t len, size_t i)
+{
+    if (data[i] == '\r')
+        return i + 1 < len && data[i + 1] == '\n' ? 2 : 1;
+    if (data[i] == '\n')
+        return 1;
+    if (data[i] == 0xc2 && i + 1 < len && data[i + 1] == 0x85)
+        return 2;
+    if (data[i] == 0xe2 && i + 2 < len && data[i + 1] == 0x80 &&
+        (data[i + 2] == 0xa8 || data[i + 2] == 0xa9))
+        return 3;
+    return 0;
+}
+
+/* The 0-based line and column (in characters, as libyaml counts) of each offset, in increasing
+ * order, of data. */
+static void s_positions(const uint8_t *data, size_t len, const size_t *offsets, size_t n,
+                        unsigned *lines, unsigned *columns)
+{
+    unsigned line = 0, column = 0;
+    size_t i = 0;
+    for (size_t k = 0; k < n; k++) {
+        while (i < offsets[k] && i < len) {
+            size_t brk = s_break(data, len, i);
+            if (brk) {
+                line++;
+                column = 0;
+                i += brk;
+            } else {
+                column += (data[i] & 0xc0) != 0x80;
+                i++;
+            }
+        }
+        lines[k] = line;
+        columns[k] = column;
+    }
+}
+
+/* 1 when data may hold an escaped surrogate ("\uD800" to "\uDFFF"), so that only those texts
+ * are scanned as JSON. */
+static int s_may_have_surrogates(const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i + 3 < len; i++)
+        if (data[i] == '\\' && data[i + 1] == 'u' && (data[i + 2] | 0x20) == 'd' &&
+            strchr("89abcdefABCDEF", data[i + 3]) && data[i + 3])
+            return 1;
+    return 0;
+}
+
+/* Rewrites the escaped surrogate pairs of a JSON text (see above) into *out_p (new; NULL when
+ * there is nothing to rewrite). -1, with the problem in diag at its line:column, for a JSON text
+ * with a surrogate escape that is not half of a pair. */
+static int s_json_pairs(const uint8_t *data, size_t len, fx_diag_t *diag, pairs_t *pairs,
+                        uint8_t **out_p, size_t *out_len_p)
+{
+    *out_p = NULL;
+    if (!s_may_have_surrogates(data, len))
+        return 0;
+    size_t lone = 0;
+    /* Pairs in the part that is JSON are in strings, whatever follows that part. */
+    if (fx_json_surrogates((const char *) data, len, s_on_pair, pairs, &lone) == -1) {
+        unsigned line, column;
+        s_positions(data, len, &lone, 1, &line, &column);
+        fx_diag_add(diag, line + 1, column + 1,
+                    "the escape %.6s is half of a surrogate pair without its other half: JSON "
+                    "writes a character above U+FFFF as a high surrogate (\\ud800 to \\udbff) "
+                    "followed by a low one (\\udc00 to \\udfff), as in \\ud83d\\ude90",
+                    (const char *) data + lone);
+        s_pairs_free(pairs);
+        return -1;
+    }
+    if (pairs->n == 0) {
+        s_pairs_free(pairs);
+        return 0;
+    }
+    pairs->lines = fx_calloc(pairs->n, sizeof *pairs->lines);
+    pairs->columns = fx_calloc(pairs->n, sizeof *pairs->columns);
+    s_positions(data, len, pairs->offsets, pairs->n, pairs->lines, pairs->columns);
+    uint8_t *out = fx_malloc(len + 1);
+    size_t from = 0, used = 0, before = 0; /* pairs before this one on its line */
+    for (size_t k = 0; k < pairs->n; k++) {
+        memcpy(out + used, data + from, pairs->offsets[k] - from);
+        used += pairs->offsets[k] - from;
+        char escape[11];
+        snprintf(escape, sizeof escape, "\\U%08X", (unsigned) pairs->codes[k]);
+        memcpy(out + used, escape, 10);
+        used += 10;
+        from = pairs->offsets[k] + 12;
+        /* Columns in the rewritten text: each earlier pair on the line took two away. */
+        before = k > 0 && pairs->lines[k - 1] == pairs->lines[k] ? before + 1 : 0;
+        pairs->columns[k] -= 2 * (unsigned) before;
+    }
+    memcpy(out + used, data + from, len - from);
+    used += len - from;
+    *out_p = out;
+    *out_len_p = used;
+    return 0;
+}
+
+/* The index of the first pair at or after line:column of the rewritten text (n: none). */
+static size_t s_pair_at_or_after(const pairs_t *pairs, size_t line, size_t column)
+{
+    size_t lo = 0, hi = pairs->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pairs->lines[mid] < line || (pairs->lines[mid] == line && pairs->columns[mid] < column))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The 1-based line and column, in the text as written, of a libyaml mark in the rewritten one:
+ * two more columns for each pair rewritten before it on its line. */
+static void s_position(const pairs_t *pairs, size_t mark_line, size_t mark_column, unsigned *line_p,
+                       unsigned *column_p)
+{
+    /* The pairs are in text order: those before the mark on its line are the ones from the
+     * first at or after (mark_line, 0) to the first at or after (mark_line, mark_column). */
+    size_t first = s_pair_at_or_after(pairs, mark_line, 0);
+    size_t moved = s_pair_at_or_after(pairs, mark_line, mark_column) - first;
+    *line_p = (unsigned) mark_line + 1;
+    *column_p = (unsigned) (mark_column + 2 * moved) + 1;
+}
+
+static void s_syntax_error(fx_diag_t *diag, const yaml_parser_t *parser, const uint8_t *data,
+                           size_t len, const pairs_t *pairs)
+{
     if (parser->error == YAML_MEMORY_ERROR) {
         fx_diag_add(diag, 0, 0, "out of memory while reading the YAML");
         return;
     }
+    size_t mark_line = parser->problem_mark.line, mark_column = parser->problem_mark.column;
     if (parser->error == YAML_READER_ERROR) {
         /* The reader reports a byte offset, not a mark: count lines up to it. */
         size_t end = parser->problem_offset < len ? parser->problem_offset : len;
-        line = column = 1;
+        mark_line = mark_column = 0;
         for (size_t i = 0; i < end; i++) {
             if (data[i] == '\n') {
-                line++;
-                column = 1;
+                mark_line++;
+                mark_column = 0;
             } else if ((data[i] & 0xc0) != 0x80) {
-                column++;
+                mark_column++;
             }
         }
     }
+    unsigned line, column, context_line, context_column;
+    s_position(pairs, mark_line, mark_column, &line, &column);
     const char *problem = parser->problem ? parser->problem : "unreadable input";
-    if (parser->context)
+    if (parser->context) {
+        s_position(pairs, parser->context_mark.line, parser->context_mark.column, &context_line,
+                   &context_column);
         fx_diag_add(diag, line, column, "YAML syntax error: %s (%s started at line %u, column %u)",
-                    problem, parser->context, (unsigned) parser->context_mark.line + 1,
-                    (unsigned) parser->context_mark.column + 1);
-    else
+                    problem, parser->context, context_line, context_column);
+    } else {
         fx_diag_add(diag, line, column, "YAML syntax error: %s", problem);
+    }
 }
 
 fx_yaml_t *fx_yaml_parse(const uint8_t *data, size_t len, fx_diag_t *diag)
@@ -289,21 +461,33 @@ fx_yaml_t *fx_yaml_parse_ex(const uint8_t *data, size_t len, fx_diag_t *diag,
     if (noun)
         snprintf(a_noun, sizeof a_noun, "%s %s", noun[0] && strchr("aeiou", noun[0]) ? "an" : "a",
                  noun);
+    pairs_t pairs = {0};
+    uint8_t *rewritten = NULL;
+    size_t rewritten_len = 0;
+    if (s_json_pairs(data, len, diag, &pairs, &rewritten, &rewritten_len) != 0)
+        return NULL;
+    if (rewritten) {
+        data = rewritten;
+        len = rewritten_len;
+    }
     if (!yaml_parser_initialize(&parser)) {
         fx_diag_add(diag, 0, 0, "out of memory while reading the YAML");
+        s_pairs_free(&pairs);
+        free(rewritten);
         return NULL;
     }
     fx_yaml_t *doc = fx_calloc(1, sizeof *doc);
     yaml_parser_set_input_string(&parser, data, len);
     while (!done && !failed) {
         if (!yaml_parser_parse(&parser, &event)) {
-            s_syntax_error(diag, &parser, data, len);
+            s_syntax_error(diag, &parser, data, len, &pairs);
             failed = 1;
             break;
         }
         fx_yaml_node_t *node = NULL;
         yaml_mark_t mark = event.start_mark;
-        unsigned line = (unsigned) mark.line + 1, column = (unsigned) mark.column + 1;
+        unsigned line, column;
+        s_position(&pairs, mark.line, mark.column, &line, &column);
         const char *tag = NULL;
         switch (event.type) {
         case YAML_STREAM_END_EVENT:
@@ -330,18 +514,18 @@ fx_yaml_t *fx_yaml_parse_ex(const uint8_t *data, size_t len, fx_diag_t *diag,
             break;
         case YAML_SCALAR_EVENT:
             tag = (const char *) event.data.scalar.tag;
-            node = s_node_new(doc, FX_YAML_SCALAR, mark);
+            node = s_node_new(doc, FX_YAML_SCALAR, line, column);
             node->len = event.data.scalar.length;
             node->text = fx_strndup((const char *) event.data.scalar.value, node->len);
             node->plain = event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
             break;
         case YAML_SEQUENCE_START_EVENT:
             tag = (const char *) event.data.sequence_start.tag;
-            node = s_node_new(doc, FX_YAML_LIST, mark);
+            node = s_node_new(doc, FX_YAML_LIST, line, column);
             break;
         case YAML_MAPPING_START_EVENT:
             tag = (const char *) event.data.mapping_start.tag;
-            node = s_node_new(doc, FX_YAML_MAP, mark);
+            node = s_node_new(doc, FX_YAML_MAP, line, column);
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
@@ -379,13 +563,17 @@ fx_yaml_t *fx_yaml_parse_ex(const uint8_t *data, size_t len, fx_diag_t *diag,
         yaml_event_delete(&event);
     }
     yaml_parser_delete(&parser);
+    s_pairs_free(&pairs);
+    if (rewritten) {
+        sodium_memzero(rewritten, len); /* a draft's content */
+        free(rewritten);
+    }
     if (failed) {
         fx_yaml_destroy(&doc);
         return NULL;
     }
     if (!doc->root) {
-        yaml_mark_t start = {0, 0, 0};
-        doc->root = s_node_new(doc, FX_YAML_SCALAR, start);
+        doc->root = s_node_new(doc, FX_YAML_SCALAR, 1, 1);
         doc->root->text = fx_strdup("");
         doc->root->plain = 1;
     }

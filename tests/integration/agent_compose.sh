@@ -206,6 +206,20 @@ expect 2 "--draft and options together" THA.RTP.fp1 refer --draft "$work/ref.yam
     --urgency urgent --yes
 contains "$work/err" "give either --draft FILE or the message's options, not both" "says why"
 
+# A JSON draft as Python's json.dumps writes it: the escaped surrogate pair arrives as the
+# character; half a pair is refused at its line:column.
+printf '%s\n' '{"kind": "case_alert", "audience": "direct", "recipients": ["IDN.POLRI.fp1"],' \
+    ' "sections": [{"id": 1, "tlp": "green", "content": {"case_alert": {"summary": "van \ud83d\ude90 at Sadao"}}}]}' \
+    >"$work/emoji.json"
+expect 0 "a JSON draft with an escaped surrogate pair" THA.RTP.fp1 send "$work/emoji.json" --yes
+receive IDN.POLRI.fp1 1 "$work/emoji.out"
+jq -e '.sections[0].case_alert.summary == "van \ud83d\ude90 at Sadao"' "$work/emoji.out" >/dev/null ||
+    { fail "the character arrived"; cat "$work/emoji.out"; }
+sed 's/\\ude90//' "$work/emoji.json" >"$work/half.json"
+expect 2 "a JSON draft with half a surrogate pair" THA.RTP.fp1 send "$work/half.json" --yes
+contains "$work/err" "half.json:2:84: the escape \\\\ud83d is half of a surrogate pair" \
+    "half a pair is named at its line:column"
+
 # --- the guided prompt on a terminal ---------------------------------------------------------
 # Answers: audience, recipients (a wrong list, then a right one), route, stage, purpose, subject role, consent, agreement, urgency,
 # handling, case ref; section: a wrong TLP then amber, summary, an indicator and the end of them,

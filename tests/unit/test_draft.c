@@ -41,6 +41,9 @@ static fx_draft_t *s_load_ok(const char *name)
     return draft;
 }
 
+static void s_expect_error(const char *text, const char *expected);
+static int s_failures;
+
 static Fusion__SectionContent *s_content(const fx_draft_t *draft, size_t i)
 {
     size_t len = 0;
@@ -138,6 +141,30 @@ static void test_json_referral(void **state)
     fx_draft_destroy(&draft);
 }
 
+/* A JSON draft as Python's json.dumps writes it: every character above U+FFFF is an escaped
+ * surrogate pair, which reads as the character; an error after one is at its place as written;
+ * half a pair is refused at its line:column. */
+static void test_json_surrogate_pairs(void **state)
+{
+    (void) state;
+    const char *text =
+        "{\"kind\": \"case_alert\", \"audience\": \"focal_points\", \"sections\": [{\"id\": 1, "
+        "\"tlp\": \"green\", \"content\": {\"case_alert\": {\"summary\": \"van \\ud83d\\ude90 to "
+        "the border\", \"indicators\": [\"\\ud83d\\ude90\\ud83d\\ude90\"]}}}]}";
+    fx_draft_t *draft = s_parse_ok(text, NULL);
+    Fusion__SectionContent *c = s_content(draft, 0);
+    assert_string_equal(c->case_alert->summary, "van \xf0\x9f\x9a\x90 to the border");
+    assert_string_equal(c->case_alert->indicators[0], "\xf0\x9f\x9a\x90\xf0\x9f\x9a\x90");
+    fx_content_free(&c);
+    fx_draft_destroy(&draft);
+
+    s_expect_error("{\"case_ref\": \"\\ud83d\\ude90\", \"stage\": \"arrival\"}",
+                   "draft.yaml:1:39: unknown stage 'arrival'");
+    s_expect_error("{\"case_ref\": \"a\",\n \"stage\": \"x\\ude90\\ud83d\"}",
+                   "draft.yaml:2:13: the escape \\ude90 is half of a surrogate pair");
+    assert_int_equal(s_failures, 0);
+}
+
 static void test_file_section_and_response(void **state)
 {
     (void) state;
@@ -227,8 +254,6 @@ typedef struct {
     const char *text;
     const char *expected; /* in the first diagnostic, with draft.yaml:LINE:COLUMN: */
 } bad_case_t;
-
-static int s_failures;
 
 /* Checks one bad draft; a mismatch is printed and counted, so one run shows every mismatch. */
 static void s_expect_error(const char *text, const char *expected)
@@ -756,6 +781,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route_alert_every_field),
         cmocka_unit_test(test_json_referral),
+        cmocka_unit_test(test_json_surrogate_pairs),
         cmocka_unit_test(test_file_section_and_response),
         cmocka_unit_test(test_remaining_fields),
         cmocka_unit_test(test_header_errors),

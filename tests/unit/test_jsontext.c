@@ -206,12 +206,73 @@ static void test_accepted_details(void **state)
     json_decref(denied);
 }
 
+/* fx_json_surrogates: each escaped pair with its offset and character, in text order, as far
+ * as the text is JSON; half a pair anywhere in that part is found; NUL escapes are JSON. */
+typedef struct {
+    size_t offsets[8];
+    uint32_t codes[8];
+    size_t n;
+} seen_t;
+
+static void s_seen(void *arg, size_t offset, uint32_t code)
+{
+    seen_t *seen = arg;
+    if (seen->n < 8) {
+        seen->offsets[seen->n] = offset;
+        seen->codes[seen->n++] = code;
+    }
+}
+
+static int s_surrogates(const char *text, seen_t *seen, size_t *lone)
+{
+    memset(seen, 0, sizeof *seen);
+    *lone = 999;
+    return fx_json_surrogates(text, strlen(text), s_seen, seen, lone);
+}
+
+static void test_surrogates(void **state)
+{
+    (void) state;
+    seen_t seen;
+    size_t lone;
+    assert_int_equal(
+        s_surrogates("{\"a\":\"x\\ud83d\\ude90\\u0000\",\"b\":[\"\\uDBFF\\uDFFF\"]}", &seen, &lone),
+        1);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.offsets[0], 7);
+    assert_int_equal(seen.codes[0], 0x1F690);
+    assert_int_equal(seen.offsets[1], 33);
+    assert_int_equal(seen.codes[1], 0x10FFFF);
+    assert_int_equal(lone, 999);
+    assert_int_equal(s_surrogates("\"\\ud800\\udc00\"", &seen, &lone), 1); /* any value */
+    assert_int_equal(seen.codes[0], 0x10000);
+    /* Not JSON after its first string: that string's pair is still found. */
+    assert_int_equal(s_surrogates("[\"\\ud83d\\ude90\" \"\\ud83d\\ude90\"]", &seen, &lone), 0);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(s_surrogates("a: \"\\ud83d\\ude90\"", &seen, &lone), 0); /* YAML */
+    assert_int_equal(seen.n, 0);
+    /* Half a pair: a lone high one, a lone low one, the two in the wrong order. */
+    assert_int_equal(s_surrogates("[\"\\ud83d\\ude90\", \"\\ud83d\"]", &seen, &lone), -1);
+    assert_int_equal(lone, 18);
+    assert_int_equal(s_surrogates("[\"\\ude90\"]", &seen, &lone), -1);
+    assert_int_equal(lone, 2);
+    assert_int_equal(s_surrogates("[\"ab\\ude90\\ud83d\"]", &seen, &lone), -1);
+    assert_int_equal(lone, 4);
+    assert_int_equal(s_surrogates("[\"\\ud83d\\u0041\"]", &seen, &lone), -1);
+    assert_int_equal(lone, 2);
+    /* The strict check is unchanged: half a pair and an escaped NUL are not what it accepts. */
+    assert_false(s_check("{\"a\":\"\\ud83d\"}"));
+    assert_false(s_check("{\"a\":\"\\u0000\"}"));
+    assert_true(s_check("{\"a\":\"\\ud83d\\ude90\"}"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_surrogates),
         cmocka_unit_test(test_accepted_details),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

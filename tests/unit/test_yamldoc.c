@@ -50,6 +50,68 @@ static void test_tree_and_positions(void **state)
     fx_diag_destroy(&diag);
 }
 
+/* JSON writes a character above U+FFFF as an escaped surrogate pair, which libyaml refuses: in
+ * a JSON text each pair reads as its character, and every position stays where it is written
+ * (each pair is two characters longer than the escape libyaml is shown instead). */
+static void test_json_surrogate_pairs(void **state)
+{
+    (void) state;
+    fx_diag_t *diag;
+    const char *text =
+        "{\"a\": \"van \\ud83d\\ude90 \\uD83D\\uDE90\", \"b\": [\"\\ud83d\\ude90\", 7],\n"
+        " \"c\": \"\\u00e9\\ud800\\udc00\", \"d\": true}\n";
+    fx_yaml_t *doc = s_parse(text, &diag);
+    assert_non_null(doc);
+    assert_int_equal(fx_diag_count(diag), 0);
+    const fx_yaml_node_t *root = fx_yaml_root(doc);
+    assert_string_equal(fx_yaml_text(fx_yaml_value(root, 0)),
+                        "van \xf0\x9f\x9a\x90 \xf0\x9f\x9a\x90");
+    const fx_yaml_node_t *list = fx_yaml_value(root, 1);
+    assert_string_equal(fx_yaml_text(fx_yaml_item(list, 0)), "\xf0\x9f\x9a\x90");
+    /* Positions after the pairs, on their line and the next. */
+    assert_int_equal(fx_yaml_line(fx_yaml_key(root, 1)), 1);
+    assert_int_equal(fx_yaml_column(fx_yaml_key(root, 1)), 40);
+    assert_int_equal(fx_yaml_column(fx_yaml_item(list, 0)), 46);
+    assert_int_equal(fx_yaml_column(fx_yaml_item(list, 1)), 62);
+    assert_string_equal(fx_yaml_text(fx_yaml_value(root, 2)), "\xc3\xa9\xf0\x90\x80\x80");
+    assert_int_equal(fx_yaml_line(fx_yaml_key(root, 3)), 2);
+    assert_int_equal(fx_yaml_column(fx_yaml_key(root, 3)), 29);
+    fx_yaml_destroy(&doc);
+    fx_diag_destroy(&diag);
+
+    /* A syntax error after a pair is at its place as written. */
+    doc = s_parse("{\"a\": \"\\ud83d\\ude90\\ud83d\\ude90\" \"b\": 1}", &diag);
+    assert_null(doc);
+    s_expect_one(diag, 1, 34, "YAML syntax error");
+    fx_diag_destroy(&diag);
+
+    /* A lone or mis-ordered surrogate is refused at its own line:column, saying why. */
+    const struct {
+        const char *text;
+        unsigned line, column;
+        const char *needle;
+    } bad[] = {
+        {"{\"a\": \"\\ud83d\\ude90\",\n \"b\": \"x \\ud83d y\"}", 2, 10,
+         "the escape \\ud83d is half of a surrogate pair without its other half"},
+        {"{\"a\": \"\\ude90\\ud83d\"}", 1, 8, "the escape \\ude90 is half of a surrogate pair"},
+        {"[\"\\uDBFF\"]", 1, 3, "the escape \\uDBFF is half"},
+        {"{\"a\": \"\\ud83d\\u0041\"}", 1, 8, "(\\ud800 to \\udbff) followed by a low one"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        doc = s_parse(bad[i].text, &diag);
+        assert_null(doc);
+        s_expect_one(diag, bad[i].line, bad[i].column, bad[i].needle);
+        fx_diag_destroy(&diag);
+    }
+    /* Outside JSON, a backslash in a plain or single-quoted scalar is no escape: left alone. */
+    doc = s_parse("a: C:\\ud83d\\ude90\nb: '\\ud83d'\n", &diag);
+    assert_non_null(doc);
+    assert_string_equal(fx_yaml_text(fx_yaml_value(fx_yaml_root(doc), 0)), "C:\\ud83d\\ude90");
+    assert_string_equal(fx_yaml_text(fx_yaml_value(fx_yaml_root(doc), 1)), "\\ud83d");
+    fx_yaml_destroy(&doc);
+    fx_diag_destroy(&diag);
+}
+
 static void test_refused_constructs(void **state)
 {
     (void) state;
@@ -248,6 +310,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_and_positions),
+        cmocka_unit_test(test_json_surrogate_pairs),
         cmocka_unit_test(test_refused_constructs),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_getters),
