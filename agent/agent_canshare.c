@@ -2,8 +2,9 @@
  * The message comes from the same options as `alert` and `refer` (or a draft file); the
  * recipients are the named ones, or those the broker finds for the audience (PREPARE). The live
  * policy answers through EXPLAIN, and each denial is asked again with one change at a time
- * (cite no or another agreement, record consent, address the recipient directly, state another
- * purpose): only changes the policy then allows are suggested. */
+ * (cite no or another agreement, record consent, address the recipient directly or the focal
+ * points, state another purpose): only changes the policy then allows are suggested, and when
+ * none is, the verdict says what the other audiences were denied for. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -176,7 +177,14 @@ static const char *s_shown(const json_t *obj, const char *key, char *buf, size_t
 /* ---- Suggestions ---------------------------------------------------------------------------- */
 
 /* One change to the message, what it means for the officer, and the option that makes it. */
-enum { CHANGE_AGREEMENT = 1, CHANGE_CONSENT = 2, CHANGE_DIRECT = 4, CHANGE_PURPOSE = 8 };
+enum {
+    CHANGE_AGREEMENT = 1,
+    CHANGE_CONSENT = 2,
+    CHANGE_DIRECT = 4,
+    CHANGE_PURPOSE = 8,
+    CHANGE_FOCAL = 16, /* audience focal_points */
+};
+#define CHANGE_AUDIENCE (CHANGE_DIRECT | CHANGE_FOCAL)
 
 typedef struct {
     char text[256];
@@ -234,6 +242,16 @@ static void s_changes(const json_t *base, changes_t *list)
         s_change(list, m, CHANGE_DIRECT, 0,
                  "address it directly to this recipient: --to %%RECIPIENT%%");
     }
+    /* The other audience a denial's reason may point to (a taskforce needs its id: the verdict
+     * says how to ask about one). */
+    if (strcmp(audience, "focal_points") != 0) {
+        json_t *m = json_deep_copy(base);
+        json_object_set_new(m, "audience", json_string("focal_points"));
+        json_object_del(m, "taskforce");
+        s_change(list, m, CHANGE_FOCAL, 0,
+                 "address it to the focal points (every focal point the policy allows receives "
+                 "it): --audience focal_points");
+    }
     for (int p = 1; p < fx_vocab_size(FX_VOCAB_PURPOSE); p++) {
         const char *word = fx_vocab_name(FX_VOCAB_PURPOSE, p);
         if (strcmp(word, purpose) == 0)
@@ -263,21 +281,30 @@ static void s_changes(const json_t *base, changes_t *list)
     }
 }
 
-/* The suggestions found for one denied (recipient, section) pair. */
+/* The suggestions found for one denied (recipient, section) pair, and what the audiences its
+ * reason may point to gave when they did not help. */
 typedef struct {
     const char *recipient;
     json_int_t section;
     char *texts[MAX_SUGGESTIONS];
     const change_t *changes[MAX_SUGGESTIONS];
     size_t n;
+    char denied_direct[48], denied_focal[48]; /* the code of the denial; "" when not asked */
 } found_t;
 
-/* 1 when a change already suggested for the pair does part of what c does: c adds nothing. */
+/* The parts of a change, another audience counting as one part whichever it is. */
+static unsigned s_parts(unsigned parts)
+{
+    return parts & CHANGE_AUDIENCE ? (parts & ~CHANGE_AUDIENCE) | CHANGE_DIRECT : parts;
+}
+
+/* 1 when a change already suggested for the pair does part of what c does: c adds nothing (one
+ * other audience suggested is enough). */
 static int s_redundant(const found_t *f, const change_t *c)
 {
     for (size_t i = 0; i < f->n; i++) {
         const change_t *e = f->changes[i];
-        if ((e->parts & ~c->parts) == 0 &&
+        if ((s_parts(e->parts) & ~s_parts(c->parts)) == 0 &&
             (!(e->parts & CHANGE_PURPOSE) || e->purpose == c->purpose))
             return 1;
     }
@@ -374,10 +401,21 @@ static int s_suggest(agent_session_t *s, const json_t *query, const json_t *answ
                 break;
             size_t j;
             json_t *decision;
+            unsigned parts = changes.items[c].parts;
             json_array_foreach(json_object_get(reply, "decisions"), j, decision)
             {
-                if (!json_is_true(json_object_get(decision, "allow")))
+                if (!json_is_true(json_object_get(decision, "allow"))) {
+                    /* Kept for the verdict: what addressing it otherwise leaves. */
+                    for (size_t f = 0;
+                         f < n_found && (parts == CHANGE_DIRECT || parts == CHANGE_FOCAL); f++)
+                        if (found[f].section == id &&
+                            strcmp(found[f].recipient, s_str(decision, "recipient")) == 0)
+                            s_shown(decision, "code",
+                                    parts == CHANGE_DIRECT ? found[f].denied_direct
+                                                           : found[f].denied_focal,
+                                    sizeof found[f].denied_direct);
                     continue;
+                }
                 for (size_t f = 0; f < n_found; f++)
                     if (found[f].section == id &&
                         strcmp(found[f].recipient, s_str(decision, "recipient")) == 0)
@@ -395,6 +433,39 @@ static int s_suggest(agent_session_t *s, const json_t *query, const json_t *answ
 }
 
 /* ---- The answer in words -------------------------------------------------------------------- */
+
+/* The verdict for a denied pair that no change tried turns into a yes: what was tried, what the
+ * other audiences its reason may point to were denied for, and how to ask about a taskforce. */
+static void s_print_no_change(const found_t *f, const json_t *message, const json_t *decision,
+                              json_int_t id)
+{
+    char text[1024], recipient[160];
+    s_shown(decision, "recipient", recipient, sizeof recipient);
+    size_t used = (size_t) snprintf(text, sizeof text,
+                                    "No other agreement (or none), recorded consent or other "
+                                    "purpose makes it lawful");
+    if (f && f->denied_direct[0])
+        used += (size_t) snprintf(text + used, sizeof text - used,
+                                  ", nor addressing it to %s by name (denied too: %s)", recipient,
+                                  f->denied_direct);
+    if (f && f->denied_focal[0] && used < sizeof text)
+        used += (size_t) snprintf(text + used, sizeof text - used,
+                                  ", nor to the focal points (denied too: %s)", f->denied_focal);
+    if (used < sizeof text)
+        used += (size_t) snprintf(text + used, sizeof text - used,
+                                  "; leave section %lld out for this recipient.", (long long) id);
+    /* The TLP rules point a route's amber section to a taskforce as well: its id is the
+     * officer's to give. */
+    if (used < sizeof text && strcmp(s_str(decision, "code"), "tlp_audience") == 0 &&
+        strcmp(s_str(message, "audience"), "route") == 0)
+        snprintf(text + used, sizeof text - used,
+                 " A taskforce message was not asked about: --audience taskforce --taskforce ID "
+                 "--to %s asks whether one may go to it.",
+                 recipient);
+    printf("    ");
+    agent_print_text(stdout, text, "    ");
+    printf("\n");
+}
 
 static void s_print_answer(const fx_draft_t *draft, const json_t *query, const json_t *answer,
                            const found_t *found, size_t n_found)
@@ -455,9 +526,7 @@ static void s_print_answer(const fx_draft_t *draft, const json_t *query, const j
                    "own\n",
                    (long long) id);
         } else {
-            printf("    No change of agreement, consent, audience or purpose makes it lawful;\n"
-                   "    leave section %lld out for this recipient.\n",
-                   (long long) id);
+            s_print_no_change(f, message, d, id);
         }
     }
     size_t total = json_array_size(decisions);

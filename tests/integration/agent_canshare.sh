@@ -173,6 +173,13 @@ contains "$work/out" "section 1 (tlp green; operational): YES, rule route-alerts
 contains "$work/out" "section 2 (tlp amber; operational): NO (tlp_audience)" "amber does not"
 contains "$work/out" "address it directly to this recipient: --to MYS.RMP.fp1" \
     "the focal point may get it directly"
+# The TLP reason points to named recipients, a taskforce or focal points; for the liaison officer
+# none of those it can ask about helps, and the verdict says so instead of contradicting it.
+contains "$work/out" "nor addressing it to MYS.RMP.lo1 by name (denied too: no_permit), nor to the focal points (denied too: audience_mismatch); leave section 2 out for this recipient" \
+    "the verdict says what the other audiences leave"
+contains "$work/out" "A taskforce message was not asked about: --audience taskforce --taskforce ID --to MYS.RMP.lo1" \
+    "and how to ask about a taskforce"
+lacks "$work/out" "No change of agreement, consent, audience or purpose" "no verdict the reason contradicts"
 expect 0 "addressed directly, the focal point may get the amber section" THA.RTP.fp1 can-share \
     --to MYS.RMP.fp1 --route 'MMR>THA>MYS' --stage at_border --section amber \
     --categories operational
