@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +65,8 @@ static void s_rate(fx_diag_t *diag, const fx_yaml_node_t *node, double *rate_p)
  * shortest: 100 ms for the transport's timers (a PING every millisecond is a busy loop, and a
  * handshake cannot finish in one), 1 s for the replay window (less than clock differences and
  * transit take: every message would be stale) and for what the broker's housekeeping does once a
- * second (retries, pruning, audit checkpoints: a shorter interval would act as 1 s). max_ttl keeps
- * fx_duration_parse's 1 ms. */
+ * second (retries, pruning, audit checkpoints: a shorter interval would act as 1 s). max_ttl has
+ * 1 s too, and must be longer than replay_window besides (s_max_ttl). */
 static const struct {
     const char *key;
     int64_t min_ms;
@@ -74,7 +75,7 @@ static const struct {
     const char *max_text;
 } s_duration_range[] = {
     {"replay_window", SECOND_MS, "1s", DAY_MS, "1d"},
-    {"max_ttl", 1, "1ms", 3650 * DAY_MS, "3650d"},
+    {"max_ttl", SECOND_MS, "1s", 3650 * DAY_MS, "3650d"},
     {"retry", SECOND_MS, "1s", DAY_MS, "1d"},
     {"prune_interval", SECOND_MS, "1s", DAY_MS, "1d"},
     {"heartbeat", 100, "100ms", HOUR_MS, "1h"},
@@ -153,11 +154,30 @@ static void s_heartbeats(fx_diag_t *diag, const broker_config_t *config,
             (double) config->heartbeat_timeout / 1000, fx_yaml_text(heartbeat));
 }
 
+/* A message may be created up to replay_window before the broker's clock (a sender whose clock is
+ * behind, or transit): with a maximum time to live no longer than that, such a message, accepted
+ * by the window, would already have expired, and the agents' messages would be refused as
+ * expired or over the limit depending on their clocks. The check is made where max_ttl is
+ * written (replay_window alone cannot reach the default max_ttl: it is at most 1d). */
+static void s_max_ttl(fx_diag_t *diag, const broker_config_t *config,
+                      const fx_yaml_node_t *replay_window, const fx_yaml_node_t *max_ttl)
+{
+    if (config->max_ttl > config->replay_window)
+        return;
+    if (replay_window)
+        fx_yaml_error(diag, max_ttl, "max_ttl must be longer than replay_window (%s), found '%s'",
+                      fx_yaml_text(replay_window), fx_yaml_text(max_ttl));
+    else
+        fx_yaml_error(diag, max_ttl,
+                      "max_ttl must be longer than replay_window (%lldm by default), found '%s'",
+                      (long long) (config->replay_window / 60000), fx_yaml_text(max_ttl));
+}
+
 int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *diag)
 {
     memset(config, 0, sizeof *config);
     config->path = fx_strdup(path);
-    config->replay_window = 10 * 60 * 1000;
+    config->replay_window = 10 * 60 * 1000; /* whole minutes: s_max_ttl names it so */
     config->max_ttl = 30LL * 24 * 3600 * 1000;
     config->retry = 30 * 1000;
     config->heartbeat = 5 * 1000;
@@ -232,8 +252,11 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             config->database_at = (broker_config_at_t){fx_yaml_line(found[DATABASE]),
                                                        fx_yaml_column(found[DATABASE])};
         }
-        if (found[ENDPOINT_FILE])
+        if (found[ENDPOINT_FILE]) {
             config->endpoint_file = fx_yaml_path(diag, found[ENDPOINT_FILE], "endpoint_file", base);
+            config->endpoint_file_at = (broker_config_at_t){fx_yaml_line(found[ENDPOINT_FILE]),
+                                                            fx_yaml_column(found[ENDPOINT_FILE])};
+        }
         if (found[STATE_DIR]) {
             config->state_dir = fx_yaml_path(diag, found[STATE_DIR], "state_dir", base);
             config->state_dir_at = (broker_config_at_t){fx_yaml_line(found[STATE_DIR]),
@@ -254,7 +277,8 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             static const char *const k[] = {"max_message_bytes", "replay_window", "max_ttl", "rate",
                                             "burst"};
             int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl, NULL, NULL};
-            (void) s_section(diag, found[LIMITS], "limits", k, 5, d, config, in);
+            if (s_section(diag, found[LIMITS], "limits", k, 5, d, config, in) == 0 && in[2])
+                s_max_ttl(diag, config, in[1], in[2]);
         }
         if (found[DELIVERY]) {
             static const char *const k[] = {"retry", "prune_interval"};
@@ -303,11 +327,26 @@ static size_t s_trimmed(const char *path)
     return len;
 }
 
+/* Whether the directory of path will be there when the broker writes path: it exists, or it is
+ * state_dir, which the broker creates at start. Otherwise its name in parent (PATH_MAX bytes). */
+static bool s_parent_missing(const broker_config_t *config, const char *path, char *parent)
+{
+    char *copy = fx_strdup(path);
+    snprintf(parent, PATH_MAX, "%s", dirname(copy));
+    free(copy);
+    size_t len = s_trimmed(parent);
+    if (len == s_trimmed(config->state_dir) && strncmp(parent, config->state_dir, len) == 0)
+        return false;
+    struct stat st;
+    return stat(parent, &st) != 0 && errno == ENOENT;
+}
+
 int broker_config_check_paths(const broker_config_t *config, fx_diag_t *diag)
 {
     size_t before = fx_diag_count(diag);
     const broker_config_at_t *at = &config->state_dir_at;
     struct stat st;
+    char parent[PATH_MAX];
     /* A state_dir that does not exist yet is created at start; one the user running a check
      * cannot write may well be the service's. */
     int found = stat(config->state_dir, &st) == 0;
@@ -332,18 +371,32 @@ int broker_config_check_paths(const broker_config_t *config, fx_diag_t *diag)
     } else if (errno == ENOTDIR) {
         fx_diag_add(diag, at->line, at->column,
                     "database %s cannot be created: a part of its path is a file", db);
-    } else if (errno == ENOENT) {
+    } else if (errno == ENOENT && s_parent_missing(config, db, parent)) {
         /* SQLite creates the file, not its directory; the broker creates only state_dir. */
-        char *copy = fx_strdup(db);
-        const char *parent = dirname(copy);
-        size_t len = s_trimmed(parent);
-        int is_state_dir =
-            len == s_trimmed(config->state_dir) && strncmp(parent, config->state_dir, len) == 0;
-        if (!is_state_dir && stat(parent, &st) != 0 && errno == ENOENT)
+        fx_diag_add(diag, at->line, at->column,
+                    "database %s cannot be created: its directory %s does not exist", db, parent);
+    }
+
+    /* The bound endpoint is written there once listening: found only after the store opened
+     * and the socket was bound, were it not checked now. */
+    at = &config->endpoint_file_at;
+    const char *endpoint_file = config->endpoint_file;
+    if (!endpoint_file) {
+        /* nothing to write */
+    } else if (stat(endpoint_file, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
             fx_diag_add(diag, at->line, at->column,
-                        "database %s cannot be created: its directory %s does not exist", db,
-                        parent);
-        free(copy);
+                        "endpoint_file %s is a directory; name the file to write in it (e.g. "
+                        "%.*s/endpoint)",
+                        endpoint_file, (int) s_trimmed(endpoint_file), endpoint_file);
+    } else if (errno == ENOTDIR) {
+        fx_diag_add(diag, at->line, at->column,
+                    "endpoint_file %s cannot be written: a part of its path is a file",
+                    endpoint_file);
+    } else if (errno == ENOENT && s_parent_missing(config, endpoint_file, parent)) {
+        fx_diag_add(diag, at->line, at->column,
+                    "endpoint_file %s cannot be written: its directory %s does not exist",
+                    endpoint_file, parent);
     }
     return fx_diag_count(diag) > before ? -1 : 0;
 }

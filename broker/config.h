@@ -37,15 +37,17 @@ typedef struct {
     int64_t checkpoint_interval; /* ms: the audit tree is signed this often when it grew */
     char *metrics;               /* HOST:PORT on loopback for GET /metrics, or NULL: none */
     int check_only;              /* --check: load and verify, open and bind nothing */
-    broker_config_at_t database_at, state_dir_at;
+    broker_config_at_t database_at, state_dir_at, endpoint_file_at;
 } broker_config_t;
 
 /* Loads a configuration file; problems go to diag (FILE:LINE:COLUMN). 0 or -1. */
 int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *diag);
 
 /* Checks, by looking only, that the configured paths can work: state_dir is a directory or can
- * be created, and database is a file or can be created in a directory that exists (or in
- * state_dir, which the broker creates). Problems go to diag at the key's position. 0 or -1. */
+ * be created, database is a file or can be created in a directory that exists (or in state_dir,
+ * which the broker creates), and so can endpoint_file, if set. Problems go to diag at the key's
+ * position. 0 or -1. (Whether an existing database is a Fusion store is the store's check:
+ * fx_store_check_file.) */
 int broker_config_check_paths(const broker_config_t *config, fx_diag_t *diag);
 
 /* Frees the strings of a configuration and zeroes it. */

@@ -1375,8 +1375,11 @@ static int s_start(server_t *self)
     char why[FX_STORE_WHY_SIZE] = "";
     /* WAL checkpoints on the store's own thread: a commit never waits for one. */
     fx_store_options_t store_options = {.background_checkpoint = true};
-    if (!config->check_only &&
-        fx_store_open(config->database, &store_options, &self->store, why) != FX_OK) {
+    /* --check opens nothing for writing: it only reads what the start would refuse (a file that
+     * is not a Fusion store, a newer schema), creating no file beside the database. */
+    if (config->check_only
+            ? fx_store_check_file(config->database, why) != FX_OK
+            : fx_store_open(config->database, &store_options, &self->store, why) != FX_OK) {
         server_log(self, "cannot open the store %s: %s", config->database, why);
         return FX_EXIT_SYSTEM; /* a storage fault, not a configuration mistake */
     }

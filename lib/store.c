@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fusion/codec.h"
@@ -1096,6 +1098,90 @@ fx_err_t fx_store_open(const char *path, const fx_store_options_t *options, fx_s
     }
     *store_p = self;
     return FX_OK;
+}
+
+/* path as an SQLite URI filename ("file:" and the path, with what a URI would read otherwise
+ * percent-encoded) with query appended; NULL if it does not fit in size bytes. */
+static char *s_file_uri(const char *path, const char *query, char *uri, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (size_t) snprintf(uri, size, "file:");
+    for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
+        if (n + 4 >= size)
+            return NULL;
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f) {
+            uri[n++] = '%';
+            uri[n++] = hex[*p >> 4];
+            uri[n++] = hex[*p & 15];
+        } else {
+            uri[n++] = (char) *p;
+        }
+    }
+    int more = snprintf(uri + n, size - n, "?%s", query);
+    return more < 0 || (size_t) more >= size - n ? NULL : uri;
+}
+
+fx_err_t fx_store_check_file(const char *path, char *why)
+{
+    char scratch[FX_STORE_WHY_SIZE];
+    if (!why)
+        why = scratch;
+    why[0] = '\0';
+    if (!path || !path[0]) {
+        snprintf(why, FX_STORE_WHY_SIZE, "no database path");
+        return FX_ERR_INVALID;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return FX_OK; /* the first writable open creates it */
+        snprintf(why, FX_STORE_WHY_SIZE, "cannot open %s: %s", path, strerror(errno));
+        return FX_ERR_STORAGE;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, FX_STORE_WHY_SIZE, "%s is not a regular file", path);
+        return FX_ERR_STORAGE;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, FX_STORE_WHY_SIZE, "cannot open %s: %s", path, strerror(errno));
+        return FX_ERR_STORAGE;
+    }
+    close(fd);
+    /* A connection read-only creates the write-ahead log and its index when they are not there,
+     * and leaves them behind. With both there (a broker running on it, or one that stopped
+     * without a checkpoint), it reads through them, writing nothing to the disk; otherwise the
+     * file holds everything committed and is read as immutable, without locks, log or index. (A
+     * store created and never checkpointed reads as empty then, which it may: it is a store a
+     * broker opens as its own.) */
+    size_t len = strlen(path);
+    char *wal = fx_malloc(len + 5), *shm = fx_malloc(len + 5);
+    snprintf(wal, len + 5, "%s-wal", path);
+    snprintf(shm, len + 5, "%s-shm", path);
+    bool logged = access(wal, F_OK) == 0 && access(shm, F_OK) == 0;
+    free(wal);
+    free(shm);
+    char uri[PATH_MAX * 3 + 32];
+    if (!s_file_uri(path, logged ? "mode=ro" : "immutable=1", uri, sizeof uri)) {
+        snprintf(why, FX_STORE_WHY_SIZE, "the path %s is too long", path);
+        return FX_ERR_STORAGE;
+    }
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(
+        uri, &db,
+        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
+    fx_err_t err = FX_ERR_STORAGE;
+    bool created = false;
+    if (rc != SQLITE_OK) {
+        s_why_sqlite(why, db, "cannot open the database", rc);
+    } else {
+        sqlite3_extended_result_codes(db, 1);
+        sqlite3_busy_timeout(db, DEFAULT_BUSY_MS);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL);
+        err = s_schema_check(db, false, why, &created);
+    }
+    sqlite3_close_v2(db);
+    return err;
 }
 
 void fx_store_destroy(fx_store_t **self_p)

@@ -73,6 +73,14 @@ typedef struct {
 fx_err_t fx_store_open(const char *path, const fx_store_options_t *options, fx_store_t **store_p,
                        char *why) FX_WUR;
 
+/* Checks, reading only and creating no file (no journal, no write-ahead log, no -shm), that the
+ * database at path is one fx_store_open would take: absent (it is created), empty, or a Fusion
+ * store of a schema version this build knows; no integrity check. FX_OK, or FX_ERR_STORAGE with
+ * a sentence in why (FX_STORE_WHY_SIZE bytes, may be NULL): not a regular file, unreadable (the
+ * system's reason), not an SQLite database, not a Fusion store, a newer schema. For the broker's
+ * --check. */
+fx_err_t fx_store_check_file(const char *path, char *why) FX_WUR;
+
 /* Rolls back any open transaction, closes the database and frees the store; sets *self_p to
  * NULL. Accepts NULL. A FAILED store is closed without checkpointing its write-ahead log. */
 void fx_store_destroy(fx_store_t **self_p);

@@ -66,9 +66,19 @@ printf '%s\ntransport: {handshake: 1ms}\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a 1 ms handshake" "9:24" "handshake must be at least 100ms"
 printf '%s\nlimits: {replay_window: 1ms}\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a 1 ms replay window" "9:25" "replay_window must be at least 1s"
+# A message may be created up to replay_window before the broker's clock: one that lives no
+# longer than that could arrive expired (max_ttl had no minimum: 1ms passed).
+printf '%s\nlimits: {max_ttl: 5m}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a max_ttl within the default replay window" "9:19" \
+    "max_ttl must be longer than replay_window (10m by default), found '5m'"
+printf '%s\nlimits: {replay_window: 1h, max_ttl: 1h}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a max_ttl no longer than the replay window" "9:38" \
+    "max_ttl must be longer than replay_window (1h), found '1h'"
+printf '%s\nlimits: {max_ttl: 1ms}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a 1 ms max_ttl" "9:19" "max_ttl must be at least 1s"
 printf '%s\ndelivery: {retry: 500ms}\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a retry under the housekeeping second" "9:19" "retry must be at least 1s"
-printf '%s\nlimits: {replay_window: 1s, rate: 1/h}\ndelivery: {retry: 1s, prune_interval: 1s}
+printf '%s\nlimits: {replay_window: 1s, max_ttl: 2s, rate: 1/h}\ndelivery: {retry: 1s, prune_interval: 1s}
 transport: {heartbeat: 100ms, heartbeat_timeout: 200ms, handshake: 100ms}
 audit: {checkpoint_interval: 1s}\n' "$(cat "$config")" >"$work/short.yaml"
 check "the shortest values accepted" 0 "$broker" --config "$work/short.yaml" --check
@@ -95,7 +105,46 @@ check "a database in a directory that does not exist, at start" 2 "$broker" \
 contains "$work/err.txt" "bad.yaml:5:11: database" "at start: the error gives the position"
 sed 's|^database: .*|database: broker.yaml/broker.db|' "$config" >"$work/bad.yaml"
 bad "a database below a file" "5:11" "a part of its path is a file"
+# The endpoint file is written once the broker listens: a directory that is not there was found
+# only then, after the store had been opened.
+sed 's|^endpoint_file: .*|endpoint_file: nowhere/endpoint|' "$config" >"$work/bad.yaml"
+bad "an endpoint_file in a directory that does not exist" "7:16" \
+    "endpoint_file .*nowhere/endpoint cannot be written: its directory .*nowhere does not exist"
+sed 's|^endpoint_file: .*|endpoint_file: region|' "$config" >"$work/bad.yaml"
+bad "an endpoint_file that is a directory" "7:16" "endpoint_file .*region is a directory"
 mkdir "$work/state"
+
+# --check reads an existing database as the start would, and creates nothing beside it (no
+# journal, write-ahead log or -shm file): a file that is not a Fusion store is refused as the
+# start refuses it (exit 4, "cannot open the store"); it used to pass --check.
+sed 's|^database: .*|database: broker.yaml|' "$config" >"$work/bad.yaml"
+listing before
+check "--check with a YAML file as the database" 4 "$broker" --config "$work/bad.yaml" --check
+contains "$work/err.txt" "cannot open the store .*broker.yaml: .*not a database" \
+    "the refusal says the file is not a database"
+unchanged "--check with a YAML file as the database"
+sqlite3 "$work/state/other.db" "CREATE TABLE t (a); INSERT INTO t VALUES (1);" ||
+    fail "sqlite3: a database of another program"
+sed 's|^database: .*|database: state/other.db|' "$config" >"$work/bad.yaml"
+listing before
+check "--check with another program's database" 4 "$broker" --config "$work/bad.yaml" --check
+contains "$work/err.txt" "cannot open the store .*other.db: not a Fusion store" \
+    "the refusal says it is not a Fusion store"
+unchanged "--check with another program's database"
+rm -f "$work/state/other.db"
+# A store, stopped and then running (its write-ahead log and index beside it): accepted, and
+# nothing appears or goes.
+broker_start || exit 1
+broker_stop || fail "the broker did not stop cleanly"
+[ -s "$work/state/broker.db" ] || fail "the broker made no store"
+listing before
+check "--check with a store" 0 "$broker" --config "$config" --check
+unchanged "--check with a store"
+broker_start || exit 1
+listing before
+check "--check with a store a broker has open" 0 "$broker" --config "$config" --check
+unchanged "--check with a store a broker has open"
+broker_stop || fail "the broker did not stop cleanly"
 
 # Security refusals exit 3, at start and with --check: a key file others can read, a policy or
 # revocation list whose signature does not verify, a broker certificate that is not the

@@ -286,6 +286,78 @@ static void test_newer_schema_refused(void **state)
     free(other);
 }
 
+/* The names in dir, sorted, one per line, into out. */
+static void s_listing(const char *dir, char *out, size_t size)
+{
+    char command[512];
+    snprintf(command, sizeof command, "ls -a '%s'", dir);
+    FILE *pipe = popen(command, "r");
+    assert_non_null(pipe);
+    size_t n = fread(out, 1, size - 1, pipe);
+    out[n] = '\0';
+    assert_int_equal(pclose(pipe), 0);
+}
+
+/* The broker's --check: fx_store_check_file reads what fx_store_open would refuse, and creates
+ * no file beside the database (a read-only SQLite connection makes a -wal and a -shm when they
+ * are not there, and leaves them). */
+static void test_check_file(void **state)
+{
+    fixture_t *fx = *state;
+    char before[1024], after[1024], why[FX_STORE_WHY_SIZE];
+    s_listing(fx->dir, before, sizeof before);
+    assert_int_equal(fx_store_check_file(fx->path, why), FX_OK); /* absent: created at start */
+    s_listing(fx->dir, after, sizeof after);
+    assert_string_equal(before, after);
+
+    /* A store, closed (its log checkpointed and gone), then open with entries only in its log. */
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(s_publish(store, 1, FAR_FUTURE, 1), FX_OK);
+    fx_store_destroy(&store);
+    s_listing(fx->dir, before, sizeof before);
+    assert_null(strstr(before, "-wal"));
+    assert_int_equal(fx_store_check_file(fx->path, why), FX_OK);
+    s_listing(fx->dir, after, sizeof after);
+    assert_string_equal(before, after);
+    store = s_open(fx->path, NULL);
+    assert_int_equal(s_publish(store, 2, FAR_FUTURE, 1), FX_OK);
+    s_listing(fx->dir, before, sizeof before);
+    assert_non_null(strstr(before, "broker.db-shm"));
+    assert_int_equal(fx_store_check_file(fx->path, why), FX_OK);
+    s_listing(fx->dir, after, sizeof after);
+    assert_string_equal(before, after);
+    fx_store_destroy(&store);
+
+    /* A name that means something in an SQLite URI. */
+    char *odd = tu_path(fx->dir, "odd?name#%41.db");
+    store = s_open(odd, NULL);
+    fx_store_destroy(&store);
+    assert_int_equal(fx_store_check_file(odd, why), FX_OK);
+    s_raw_sql(odd, "PRAGMA user_version = 2");
+    assert_int_equal(fx_store_check_file(odd, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "schema version 2, newer"));
+    free(odd);
+
+    /* What the start refuses: a text file, another program's database, a directory. */
+    char *yaml = tu_path(fx->dir, "broker.yaml");
+    tu_write(yaml, "id: RSO.FUSION.broker\ndatabase: broker.yaml\n", 0644);
+    s_listing(fx->dir, before, sizeof before);
+    assert_int_equal(fx_store_check_file(yaml, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "not a database"));
+    char *other = tu_path(fx->dir, "other.db");
+    s_raw_sql(other, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+    s_listing(fx->dir, before, sizeof before);
+    assert_int_equal(fx_store_check_file(other, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "not a Fusion store"));
+    s_listing(fx->dir, after, sizeof after);
+    assert_string_equal(before, after);
+    assert_int_equal(fx_store_check_file(fx->dir, why), FX_ERR_STORAGE);
+    assert_non_null(strstr(why, "not a regular file"));
+    assert_int_equal(fx_store_check_file("", why), FX_ERR_INVALID);
+    free(yaml);
+    free(other);
+}
+
 /* --- Transactions ----------------------------------------------------------------------- */
 
 static void test_group_commit_survives_reopen(void **state)
@@ -1963,6 +2035,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_writer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_seq_taken, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_check_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_survives_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_background_checkpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, s_setup, s_teardown),
