@@ -1352,9 +1352,34 @@ static fx_err_t s_check_own_cert(server_t *self)
     return FX_OK;
 }
 
+/* Whether the audit table holds only entries of the trail. The Merkle tree is built from entry 1
+ * on, so a row numbered below 1, which no append writes, would never be read, checked against a
+ * checkpoint or refused: someone inserted it while the broker was down. 0, or -1 (logged). */
+static int s_check_audit_rows(server_t *self)
+{
+    int64_t seq = 0;
+    char event[FX_STORE_EVENT_MAX];
+    fx_err_t rc = fx_store_audit_stray(self->store, &seq, event);
+    if (rc == FX_ERR_NOT_FOUND)
+        return 0;
+    if (rc != FX_OK) {
+        server_log(self, "cannot read the audit trail of the store %s: %s", self->config->database,
+                   fx_store_error_text(self->store));
+        return -1;
+    }
+    server_log(self,
+               "refusing to start: the audit trail has a row with seq %lld (%s), which is not an "
+               "entry of the trail (entries run from 1): it was inserted while the broker was "
+               "down. Run 'fusion-admin audit verify %s' to find what else does not hold",
+               (long long) seq, event, self->config->database);
+    return -1;
+}
+
 /* 0 when the broker is ready; otherwise its exit code: 2 for a configuration, policy or
  * directory that is not valid, 3 for a refusal for security (key file permissions, a signature,
- * trust, revocation), 4 for a system error (a file that cannot be read, the store). */
+ * trust, revocation), 4 for a system error (a file that cannot be read, the store: one that does
+ * not open, cannot be read, or holds an audit trail that no longer holds); -1 for the rest (the
+ * endpoint or the metrics address cannot be bound), which is exit 2. */
 static int s_start(server_t *self)
 {
     broker_config_t *config = self->config;
@@ -1383,24 +1408,30 @@ static int s_start(server_t *self)
         server_log(self, "cannot open the store %s: %s", config->database, why);
         return FX_EXIT_SYSTEM; /* a storage fault, not a configuration mistake */
     }
+    /* Before the loads below append their audit entries (rolled back if the start fails). */
+    if (!config->check_only && s_check_audit_rows(self) != 0)
+        return FX_EXIT_SYSTEM;
     if ((rc = s_reload(self, 1)) != FX_OK || (rc = s_check_own_cert(self)) != FX_OK)
         return fx_err_exit(rc);
     if (config->check_only)
         return 0;
+    /* From here on, what fails at start is the store (a read, a commit, an audit trail that no
+     * longer holds): exit 4, as for a store that does not open. */
     if (fx_store_subscription_each(self->store, NULL, s_load_subscription, self) != FX_OK) {
-        server_log(self, "cannot read subscriptions: %s", fx_store_error_text(self->store));
-        return -1;
+        server_log(self, "cannot read subscriptions from the store %s: %s", config->database,
+                   fx_store_error_text(self->store));
+        return FX_EXIT_SYSTEM;
     }
     /* The loop thread is one of the pool's threads: workers: 1 starts none. */
     self->pool = fx_pool_new((size_t) config->workers);
     server_log(self, "verifying signatures on %zu threads", fx_pool_threads(self->pool));
     if (audit_tree_start(self) != 0)
-        return -1;
+        return FX_EXIT_SYSTEM; /* logged: unreadable, or not matching its latest checkpoint */
     /* A restart: every connection is new, so what was in flight goes again on reconnect. */
     if (s_bind(self) != 0 || s_metrics_start(self) != 0)
         return -1;
     s_commit(self);
-    return self->failed ? -1 : 0;
+    return self->failed ? FX_EXIT_SYSTEM : 0;
 }
 
 void broker_server_actor(zsock_t *pipe, void *args)

@@ -2425,6 +2425,35 @@ fx_err_t fx_store_audit_links_check(fx_store_t *self, int64_t *seq_p, char why[F
     return FX_OK;
 }
 
+fx_err_t fx_store_audit_stray(fx_store_t *self, int64_t *seq_p, char event[FX_STORE_EVENT_MAX])
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!seq_p || !event)
+        return FX_ERR_INVALID;
+    *seq_p = 0;
+    event[0] = '\0';
+    /* Once, at start: the primary key's b-tree answers from its first rows. */
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(self->db,
+                                "SELECT seq, event FROM audit WHERE seq < 1 ORDER BY seq LIMIT 1",
+                                -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return s_fail(self, "look for audit rows below entry 1", rc);
+    bool row = false;
+    err = s_step(self, stmt, "look for audit rows below entry 1", &row);
+    if (err == FX_OK && !row)
+        err = FX_ERR_NOT_FOUND;
+    else if (err == FX_OK) {
+        const char *text = (const char *) sqlite3_column_text(stmt, 1);
+        *seq_p = sqlite3_column_int64(stmt, 0);
+        snprintf(event, FX_STORE_EVENT_MAX, "%s", text ? text : "?");
+    }
+    sqlite3_finalize(stmt);
+    return err;
+}
+
 fx_err_t fx_store_audit_leaves(fx_store_t *self, int64_t from_seq, size_t max,
                                uint8_t (*leaves)[FX_STORE_LEAF_HASH_BYTES], size_t *count_p)
 {

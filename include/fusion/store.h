@@ -398,6 +398,13 @@ fx_err_t fx_store_audit_of_message(fx_store_t *self, const uint8_t msg_id[FX_STO
 fx_err_t fx_store_audit_of_exercise(fx_store_t *self, const char *exercise, int64_t after_seq,
                                     size_t limit, fx_store_audit_fn fn, void *arg) FX_WUR;
 
+/* The lowest audit row numbered below 1. Entries run from 1 without gaps and no append writes
+ * another number, so such a row was inserted behind the store's back (the Merkle tree of entries
+ * 1.. never reads it). FX_OK with its seq in *seq_p and its event in event; FX_ERR_NOT_FOUND when
+ * there is none. Reads only. */
+fx_err_t fx_store_audit_stray(fx_store_t *self, int64_t *seq_p,
+                              char event[FX_STORE_EVENT_MAX]) FX_WUR;
+
 /* Checks the links that file entries under a stored message (audit.message,
  * deliveries.delivered_entry and received_entry). They are an index, not part of any entry's hash:
  * each must name an entry whose hashed msg_id is that message's (and for a delivery, the

@@ -3,8 +3,10 @@
 # (the file's structure is sound), but the row fails the hash stored with it, so the recipient
 # gets nothing corrupted, the broker logs a STORAGE FAILURE and refuses every PUBLISH with the
 # storage code while it still answers reads. A b-tree page of the messages table overwritten, or
-# the file truncated: the broker refuses to start, naming the integrity problem. A second broker
-# on a database in use is refused, and the first one goes on serving.
+# the file truncated, an audit row inserted below entry 1, an audit trail that no longer matches
+# its checkpoint, a stored row that cannot be read: the broker refuses to start (exit 4), naming
+# the problem. A second broker on a database in use is refused, and the first one goes on
+# serving.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 tools=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}
@@ -59,6 +61,41 @@ truncate -s $(($(stat -c %s "$db") / 2)) "$db"
 check "a truncated database" 4 "$FUSION_BIN/fusion-broker" --config "$work/broker.yaml"
 grep -q "cannot open the store" "$work/err.txt" || fail "no clear line for a truncated file: $(cat "$work/err.txt")"
 grep "cannot open the store" "$work/err.txt"
+
+# 4. A row inserted into the audit table below entry 1: the Merkle tree is built from entry 1, so
+# the broker never read it and started; now it refuses (exit 4, a damaged store), pointing to
+# fusion-admin audit verify, and writes nothing (its start appends audit entries).
+for seq in 0 -2; do
+    cp "$work/clean.db" "$db"
+    rm -f "$db-wal" "$db-shm"
+    sqlite3 "$db" "INSERT INTO audit SELECT $seq, time_ms, event, actor, 'XXX.EVIL.x', msg_id,
+        header_digest, details, leaf_hash, message FROM audit WHERE seq = 2" ||
+        fail "sqlite3: insert an audit row at seq $seq"
+    rows=$(sqlite3 "$db" "SELECT count(*), max(seq) FROM audit")
+    check "an audit row at seq $seq" 4 timeout 30 "$FUSION_BIN/fusion-broker" --config "$work/broker.yaml"
+    contains "$work/err.txt" "the audit trail has a row with seq $seq" "the refusal names the row"
+    contains "$work/err.txt" "fusion-admin audit verify .*broker.db" "the refusal says what to run"
+    [ "$(sqlite3 "$db" "SELECT count(*), max(seq) FROM audit")" = "$rows" ] ||
+        fail "the refused start on an audit row at seq $seq wrote audit entries"
+done
+
+# 5. Read failures after the store opened are storage errors too (exit 4, with the reason), not
+# an invalid configuration (exit 2): a trail that no longer matches its latest signed checkpoint,
+# and a stored subscription that cannot be what was written.
+cp "$work/clean.db" "$db"
+rm -f "$db-wal" "$db-shm"
+sqlite3 "$db" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)" ||
+    fail "sqlite3: delete the last audit entry"
+check "an audit trail shorter than its checkpoint" 4 "$FUSION_BIN/fusion-broker" --config "$work/broker.yaml"
+contains "$work/err.txt" "does not match its latest signed checkpoint" "the refusal says why"
+cp "$work/clean.db" "$db"
+rm -f "$db-wal" "$db-shm"
+sqlite3 "$db" "INSERT INTO subscriptions (principal, pattern, stages, kinds, exercise, created_at)
+    VALUES ('IDN.POLRI.fp1', replace(hex(zeroblob(300)), '0', 'A'), 0, 0, '', 0)" ||
+    fail "sqlite3: insert a subscription"
+check "a stored subscription over the pattern limit" 4 "$FUSION_BIN/fusion-broker" --config "$work/broker.yaml"
+contains "$work/err.txt" "cannot read subscriptions from the store .*broker.db: .*subscriptions.pattern" \
+    "the refusal gives the store's reason"
 
 # The clean copy still serves everything it held.
 cp "$work/clean.db" "$db"

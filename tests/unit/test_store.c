@@ -1431,6 +1431,31 @@ static void test_audit_links_tampered(void **state)
     fx_store_destroy(&store);
 }
 
+/* A row numbered below 1, which no append writes, is found (the broker refuses to start on it). */
+static void test_audit_stray(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(s_publish(store, 1, FAR_FUTURE, 1), FX_OK);
+    assert_int_equal(s_publish(store, 2, FAR_FUTURE, 1), FX_OK);
+    int64_t seq = 99;
+    char event[FX_STORE_EVENT_MAX];
+    assert_int_equal(fx_store_audit_stray(store, &seq, event), FX_ERR_NOT_FOUND);
+    assert_int_equal(seq, 0);
+    fx_store_destroy(&store);
+    s_raw_sql(fx->path, "INSERT INTO audit SELECT 0, time_ms, 'forged', actor, subject, msg_id,"
+                        " header_digest, details, leaf_hash, message FROM audit WHERE seq = 1;"
+                        " INSERT INTO audit SELECT -5, time_ms, event, actor, subject, msg_id,"
+                        " header_digest, details, leaf_hash, message FROM audit WHERE seq = 2;");
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_audit_stray(store, &seq, event), FX_OK);
+    assert_int_equal(seq, -5);
+    assert_string_equal(event, "accepted");
+    assert_false(fx_store_failed(store));
+    assert_int_equal(fx_store_audit_stray(NULL, &seq, event), FX_ERR_INVALID);
+    fx_store_destroy(&store);
+}
+
 static void test_audit_of_exercise(void **state)
 {
     fixture_t *fx = *state;
@@ -2050,6 +2075,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_of_exercise, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_filed_under_deliveries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_links_tampered, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_stray, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_wal_writes_together, s_setup, s_teardown),
