@@ -1322,6 +1322,22 @@ static fx_err_t s_check_own_cert(server_t *self)
                 return err;
             }
         }
+        /* Without REGION/directory/ the region itself is read as the directory of
+         * certificates, which finds none: say what is missing rather than "enrol". */
+        char cert_dir[4096];
+        struct stat st;
+        snprintf(cert_dir, sizeof cert_dir, "%s/%s", self->config->region, FX_REGION_CERT_DIR);
+        int found = stat(cert_dir, &st) == 0;
+        if (!found || !S_ISDIR(st.st_mode)) {
+            server_log(self,
+                       "the region %s has no directory of certificates: %s %s (copy the "
+                       "region's directory/ there, beside authority.pub and revocations.crl)",
+                       self->config->region, cert_dir,
+                       found             ? "is not a directory"
+                       : errno == ENOENT ? "does not exist"
+                                         : strerror(errno));
+            return FX_ERR_NOT_FOUND;
+        }
         server_log(self,
                    "the directory has no valid certificate for %s; enrol the broker with "
                    "'fusion-admin enroll'",

@@ -162,6 +162,15 @@ mv "$work/policy.sig.keep" "$work/region/policy.yaml.sig"
 sed 's/^id: .*/id: RSO.FUSION.other/' "$config" >"$work/other.yaml"
 check "a broker id with no certificate" 2 "$broker" --config "$work/other.yaml" --check
 contains "$work/err.txt" "no valid certificate for RSO.FUSION.other" "the refusal says what is missing"
+# A region copied without its directory/ of certificates is not a broker to enrol.
+mkdir "$work/nodir"
+cp "$work/region/authority.pub" "$work/region/revocations.crl" "$work/region/policy.yaml" \
+    "$work/region/policy.yaml.sig" "$work/nodir/"
+sed 's|^region: .*|region: nodir|' "$config" >"$work/nodir.yaml"
+check "a region without its directory" 2 "$broker" --config "$work/nodir.yaml" --check
+contains "$work/err.txt" "the region .*nodir has no directory of certificates: .*nodir/directory does not exist" \
+    "the refusal says the directory is missing"
+lacks "$work/err.txt" "enrol" "a missing directory is not a broker to enrol"
 chmod 644 "$work/keys/RSO.FUSION.broker.key"
 check "a readable broker key file" 3 "$broker" --config "$config" --check
 contains "$work/err.txt" "chmod 600" "the refusal says how to fix it"
