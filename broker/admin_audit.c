@@ -3,6 +3,7 @@
  * pinned broker key, naming the first entry or checkpoint that does not hold; `export` writes
  * the entries as JSON lines; `show --msg` tells one message's history. The database is opened
  * read-only: nothing here ever writes to it. */
+#include <getopt.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <sodium.h>
@@ -50,10 +51,31 @@ static int s_is_help(const char *arg)
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
 }
 
+/* The one operand DB after getopt_long, if any, into *db_p; 2 (with a message) for more. */
+static int s_operands(const char *command, int argc, char **argv, const char **db_p)
+{
+    if (argc - optind > 1) {
+        fx_cli_error(ADMIN_PROG, "audit %s: unexpected argument '%s' (try --help)", command,
+                     argv[optind + 1]);
+        return FX_EXIT_USAGE;
+    }
+    *db_p = argc - optind == 1 ? argv[optind] : NULL;
+    return FX_EXIT_OK;
+}
+
 static int s_open(const char *command, const char *path, fx_store_t **store_p)
 {
     fx_store_options_t options = {.read_only = true};
     char why[FX_STORE_WHY_SIZE];
+    /* A directory is bad input (SQLite calls it a disk I/O error); a DB that is not there is
+     * one that cannot be read (exit 4, docs/audit.md), as an unreadable one, which gets the
+     * system's reason. */
+    int status;
+    const char *problem = path[0] ? fx_cli_read_problem(path, &status) : NULL;
+    if (problem) {
+        fx_cli_error(ADMIN_PROG, "audit %s: %s: %s", command, path, problem);
+        return access(path, F_OK) != 0 ? FX_EXIT_SYSTEM : status;
+    }
     fx_err_t rc = fx_store_open(path, &options, store_p, why);
     if (rc != FX_OK) {
         fx_cli_error(ADMIN_PROG, "audit %s: cannot read %s: %s", command, path, why);
@@ -226,25 +248,35 @@ static int s_verify_entry(const fx_store_audit_entry_t *entry, void *arg)
 
 static int s_verify(int argc, char **argv)
 {
+    static const struct option options[] = {{"broker-cert", required_argument, NULL, 'c'},
+                                            {"key", required_argument, NULL, 'k'},
+                                            {"region", required_argument, NULL, 'r'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const char *db = NULL, *cert_path = NULL, *key_hex = NULL, *region_opt = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (s_is_help(argv[i])) {
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            cert_path = optarg;
+            break;
+        case 'k':
+            key_hex = optarg;
+            break;
+        case 'r':
+            region_opt = optarg;
+            break;
+        case 'h':
             s_usage();
             return FX_EXIT_OK;
-        } else if (strcmp(argv[i], "--broker-cert") == 0 && i + 1 < argc) {
-            cert_path = argv[++i];
-        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
-            key_hex = argv[++i];
-        } else if (strcmp(argv[i], "--region") == 0 && i + 1 < argc) {
-            region_opt = argv[++i];
-        } else if (argv[i][0] != '-' && !db) {
-            db = argv[i];
-        } else {
-            fx_cli_error(ADMIN_PROG, "audit verify: unexpected argument '%s' (try --help)",
-                         argv[i]);
-            return FX_EXIT_USAGE;
+        default:
+            return admin_unknown_option("audit verify", argv);
         }
     }
+    if (s_operands("verify", argc, argv, &db) != FX_EXIT_OK)
+        return FX_EXIT_USAGE;
     if (!db || (!cert_path) == (!key_hex)) {
         fx_cli_error(ADMIN_PROG, "audit verify: expected DB and one of --broker-cert FILE or "
                                  "--key HEX (try --help)");
@@ -278,10 +310,8 @@ static int s_verify(int argc, char **argv)
             snprintf(path, sizeof path, "%s/../authority.pub", dirname(copy));
         }
         fx_err_t rc = fx_authority_key_load(path, authority);
-        if (rc != FX_OK) {
-            fx_cli_error(ADMIN_PROG, "audit verify: %s: %s", path, fx_strerror(rc));
-            return fx_err_exit(rc);
-        }
+        if (rc != FX_OK)
+            return admin_authority_failed("audit verify", path, rc);
         rc = fx_broker_cert_load(cert_path, authority, fx_now_ms(), &cert);
         if (rc != FX_OK) {
             fx_cli_error(ADMIN_PROG, "audit verify: %s: %s", cert_path, fx_strerror(rc));
@@ -409,16 +439,25 @@ static int s_print_json_line(const fx_store_audit_entry_t *entry, void *arg)
 
 static int s_export(int argc, char **argv)
 {
-    if (argc == 2 && s_is_help(argv[1])) {
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt != 'h')
+            return admin_unknown_option("audit export", argv);
         s_usage();
         return FX_EXIT_OK;
     }
-    if (argc != 2 || argv[1][0] == '-') {
+    if (s_operands("export", argc, argv, &db) != FX_EXIT_OK)
+        return FX_EXIT_USAGE;
+    if (!db) {
         fx_cli_error(ADMIN_PROG, "audit export: expected DB (try --help)");
         return FX_EXIT_USAGE;
     }
     fx_store_t *store = NULL;
-    int status = s_open("export", argv[1], &store);
+    int status = s_open("export", db, &store);
     if (status != FX_EXIT_OK)
         return status;
     size_t count = 0;
@@ -459,23 +498,32 @@ static int s_print_matching(const fx_store_audit_entry_t *entry, void *arg)
 
 static int s_show(int argc, char **argv)
 {
+    static const struct option options[] = {{"msg", required_argument, NULL, 'm'},
+                                            {"json", no_argument, NULL, 'j'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const char *db = NULL, *msg = NULL;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (s_is_help(argv[i])) {
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'm':
+            msg = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
             s_usage();
             return FX_EXIT_OK;
-        } else if (strcmp(argv[i], "--msg") == 0 && i + 1 < argc) {
-            msg = argv[++i];
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (argv[i][0] != '-' && !db) {
-            db = argv[i];
-        } else {
-            fx_cli_error(ADMIN_PROG, "audit show: unexpected argument '%s' (try --help)", argv[i]);
-            return FX_EXIT_USAGE;
+        default:
+            return admin_unknown_option("audit show", argv);
         }
     }
+    if (s_operands("show", argc, argv, &db) != FX_EXIT_OK)
+        return FX_EXIT_USAGE;
     uint8_t msg_id[FX_STORE_MSG_ID_BYTES];
     size_t len = 0;
     if (!db || !msg || strlen(msg) != 2 * FX_STORE_MSG_ID_BYTES ||

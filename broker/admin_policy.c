@@ -1,6 +1,7 @@
 /* fusion-admin policy: check a sharing policy (every error as FILE:LINE:COLUMN: message) and
  * explain decisions for a JSON query, as JSON or as lines an officer can read; sign a policy
  * with the authority key and verify such a signature. */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@ static int s_load(const char *command, const char *path, fx_policy_t **policy_p)
     if (rc == FX_OK)
         return FX_EXIT_OK;
     size_t n = fx_policy_errors_total(errors);
+    if (rc == FX_ERR_IO) { /* the library says only that the file cannot be read */
+        fx_policy_errors_destroy(&errors);
+        return admin_read_failed(command, path, rc);
+    }
     for (size_t i = 0; i < fx_policy_errors_count(errors); i++) {
         if (rc == FX_ERR_POLICY)
             fprintf(stderr, "%s\n", fx_policy_errors_text(errors, i));
@@ -40,19 +45,58 @@ static int s_load(const char *command, const char *path, fx_policy_t **policy_p)
     return rc == FX_ERR_IO ? FX_EXIT_SYSTEM : FX_EXIT_USAGE;
 }
 
-static int s_help_wanted(int argc, char **argv)
+/* Parses options with getopt_long ("--" ends them): --help sets *help_p; --region, --policy
+ * and --text, where the command takes them, set their pointers (NULL: not taken); the operands
+ * are argv[optind..]. The exit code: 0, or 2 for an option unknown or without its value. */
+static int s_options(const char *command, int argc, char **argv, int *help_p, const char **region_p,
+                     const char **policy_p, int *text_p)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return 1;
-    return 0;
+    static const struct option all[] = {{"help", no_argument, NULL, 'h'},
+                                        {"region", required_argument, NULL, 'r'},
+                                        {"policy", required_argument, NULL, 'p'},
+                                        {"text", no_argument, NULL, 't'},
+                                        {NULL, 0, NULL, 0}};
+    struct option options[5];
+    size_t n = 0;
+    for (const struct option *o = all; o->name; o++)
+        if (o->val == 'h' || (o->val == 'r' && region_p) || (o->val == 'p' && policy_p) ||
+            (o->val == 't' && text_p))
+            options[n++] = *o;
+    options[n] = (struct option){NULL, 0, NULL, 0};
+    *help_p = 0;
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            *help_p = 1;
+            break;
+        case 'r':
+            *region_p = optarg;
+            break;
+        case 'p':
+            *policy_p = optarg;
+            break;
+        case 't':
+            *text_p = 1;
+            break;
+        default:
+            return admin_unknown_option(command, argv);
+        }
+    }
+    return FX_EXIT_OK;
 }
 
 /* ---- policy check ---------------------------------------------------------------------------- */
 
 static int s_check(int argc, char **argv)
 {
-    if (s_help_wanted(argc, argv)) {
+    int help;
+    int status = s_options("policy check", argc, argv, &help, NULL, NULL, NULL);
+    if (status != FX_EXIT_OK)
+        return status;
+    if (help) {
         printf("Usage: %s check FILE\n\n"
                "Validates a sharing policy. Prints a one-line summary and exits 0 when it is\n"
                "valid; otherwise prints every error as FILE:LINE:COLUMN: message on stderr and\n"
@@ -61,17 +105,18 @@ static int s_check(int argc, char **argv)
         fx_cli_print_exit_codes();
         return FX_EXIT_OK;
     }
-    if (argc != 2 || argv[1][0] == '-') {
+    if (argc - optind != 1) {
         fx_cli_error(ADMIN_PROG, "policy check: usage: %s check FILE (try --help)", PROG);
         return FX_EXIT_USAGE;
     }
+    const char *file = argv[optind];
     fx_policy_t *policy = NULL;
-    int status = s_load("policy check", argv[1], &policy);
+    status = s_load("policy check", file, &policy);
     if (status != FX_EXIT_OK)
         return status;
     char summary[256];
     fx_policy_summary(policy, summary, sizeof summary);
-    printf("%s: valid policy (fusion_policy 1): %s\n", argv[1], summary);
+    printf("%s: valid policy (fusion_policy 1): %s\n", file, summary);
     fx_policy_destroy(&policy);
     return FX_EXIT_OK;
 }
@@ -106,25 +151,21 @@ static void s_explain_help(void)
 static int s_explain(int argc, char **argv)
 {
     const char *policy_path = NULL, *query_path = NULL;
-    int text = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            s_explain_help();
-            return FX_EXIT_OK;
-        } else if (strcmp(arg, "--policy") == 0 && i + 1 < argc) {
-            policy_path = argv[++i];
-        } else if (strncmp(arg, "--policy=", 9) == 0) {
-            policy_path = arg + 9;
-        } else if (strcmp(arg, "--text") == 0) {
-            text = 1;
-        } else if ((arg[0] != '-' || strcmp(arg, "-") == 0) && !query_path) {
-            query_path = arg;
-        } else {
-            fx_cli_error(ADMIN_PROG, "policy explain: unexpected argument '%s' (try --help)", arg);
-            return FX_EXIT_USAGE;
-        }
+    int text = 0, help;
+    int status = s_options("policy explain", argc, argv, &help, NULL, &policy_path, &text);
+    if (status != FX_EXIT_OK)
+        return status;
+    if (help) {
+        s_explain_help();
+        return FX_EXIT_OK;
     }
+    if (argc - optind > 1) {
+        fx_cli_error(ADMIN_PROG, "policy explain: unexpected argument '%s' (try --help)",
+                     argv[optind + 1]);
+        return FX_EXIT_USAGE;
+    }
+    if (argc - optind == 1)
+        query_path = argv[optind];
     if (!policy_path) {
         fx_cli_error(ADMIN_PROG, "policy explain: --policy FILE is required (try --help)");
         return FX_EXIT_USAGE;
@@ -136,15 +177,21 @@ static int s_explain(int argc, char **argv)
     uint8_t *data = NULL;
     size_t len = 0;
     json_t *query = NULL, *answer = NULL;
-    int status = s_load("policy explain", policy_path, &policy);
+    status = s_load("policy explain", policy_path, &policy);
     if (status != FX_EXIT_OK)
         goto cleanup;
     fx_err_t rc = fx_file_read(query_path, QUERY_MAX_BYTES, &data, &len);
     if (rc != FX_OK) {
-        fx_cli_error(ADMIN_PROG, "policy explain: cannot read the query %s: %s",
-                     strcmp(query_path, "-") == 0 ? "from standard input" : query_path,
-                     fx_strerror(rc));
+        const char *why = fx_strerror(rc);
         status = fx_err_exit(rc);
+        const char *problem =
+            (rc == FX_ERR_IO || rc == FX_ERR_NOT_FOUND) && strcmp(query_path, "-") != 0
+                ? fx_cli_read_problem(query_path, &status)
+                : NULL;
+        if (problem)
+            why = problem;
+        fx_cli_error(ADMIN_PROG, "policy explain: cannot read the query %s: %s",
+                     strcmp(query_path, "-") == 0 ? "from standard input" : query_path, why);
         goto cleanup;
     }
     json_error_t jerr;
@@ -192,26 +239,20 @@ cleanup:
 /* ---- policy sign / policy verify ------------------------------------------------------------- */
 
 /* Parses [--region REGION] FILE for `command` ("policy sign" ...); returns the exit code (0:
- * region and file set). */
+ * region and file set, or *help_p set). */
 static int s_region_and_file(const char *command, int argc, char **argv, const char *usage,
-                             const char **region_p, const char **file_p)
+                             int *help_p, const char **region_p, const char **file_p)
 {
     const char *option = NULL;
     *file_p = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--region") == 0 && i + 1 < argc)
-            option = argv[++i];
-        else if (argv[i][0] != '-' && !*file_p)
-            *file_p = argv[i];
-        else {
-            fx_cli_error(ADMIN_PROG, "%s: usage: %s %s", command, PROG, usage);
-            return FX_EXIT_USAGE;
-        }
-    }
-    if (!*file_p) {
+    int status = s_options(command, argc, argv, help_p, &option, NULL, NULL);
+    if (status != FX_EXIT_OK || *help_p)
+        return status;
+    if (argc - optind != 1) {
         fx_cli_error(ADMIN_PROG, "%s: usage: %s %s", command, PROG, usage);
         return FX_EXIT_USAGE;
     }
+    *file_p = argv[optind];
     *region_p = admin_region(command, option);
     return *region_p ? FX_EXIT_OK : FX_EXIT_USAGE;
 }
@@ -219,7 +260,12 @@ static int s_region_and_file(const char *command, int argc, char **argv, const c
 static int s_sign(int argc, char **argv)
 {
     const char *usage = "sign [--region REGION] FILE";
-    if (s_help_wanted(argc, argv)) {
+    const char *region, *file;
+    int help;
+    int status = s_region_and_file("policy sign", argc, argv, usage, &help, &region, &file);
+    if (status != FX_EXIT_OK)
+        return status;
+    if (help) {
         printf("Usage: %s %s\n\n"
                "Checks the policy, then signs its exact bytes with the region's authority key\n"
                "and writes FILE.sig. The broker loads only a policy whose signature verifies\n"
@@ -229,13 +275,11 @@ static int s_sign(int argc, char **argv)
         fx_cli_print_exit_codes();
         return FX_EXIT_OK;
     }
-    const char *region, *file;
-    int status = s_region_and_file("policy sign", argc, argv, usage, &region, &file);
-    if (status != FX_EXIT_OK)
-        return status;
     fx_policy_t *policy = NULL;
     if ((status = s_load("policy sign", file, &policy)) != FX_EXIT_OK) {
-        fx_cli_error(ADMIN_PROG, "policy sign: refusing to sign a policy that is not valid");
+        int unused;
+        if (!fx_cli_read_problem(file, &unused)) /* read, and found not valid */
+            fx_cli_error(ADMIN_PROG, "policy sign: refusing to sign a policy that is not valid");
         return status;
     }
     char summary[256];
@@ -268,7 +312,12 @@ static int s_sign(int argc, char **argv)
 static int s_verify(int argc, char **argv)
 {
     const char *usage = "verify [--region REGION] FILE";
-    if (s_help_wanted(argc, argv)) {
+    const char *region, *file;
+    int help;
+    int status = s_region_and_file("policy verify", argc, argv, usage, &help, &region, &file);
+    if (status != FX_EXIT_OK)
+        return status;
+    if (help) {
         printf("Usage: %s %s\n\n"
                "Verifies FILE.sig against the region's authority public key (authority.pub),\n"
                "then checks the signed bytes as a policy. Exits 0 when both hold, 3 when the\n"
@@ -277,26 +326,18 @@ static int s_verify(int argc, char **argv)
         fx_cli_print_exit_codes();
         return FX_EXIT_OK;
     }
-    const char *region, *file;
-    int status = s_region_and_file("policy verify", argc, argv, usage, &region, &file);
-    if (status != FX_EXIT_OK)
-        return status;
     char pub_path[4096], sig_path[4096];
     snprintf(pub_path, sizeof pub_path, "%s/authority.pub", region);
     snprintf(sig_path, sizeof sig_path, "%s.sig", file);
     uint8_t authority[FX_KEY_BYTES];
     fx_err_t rc = fx_authority_key_load(pub_path, authority);
-    if (rc != FX_OK) {
-        fx_cli_error(ADMIN_PROG, "policy verify: %s: %s", pub_path, fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
+    if (rc != FX_OK)
+        return admin_authority_failed("policy verify", pub_path, rc);
     uint8_t *data = NULL;
     size_t len = 0;
     rc = fx_file_read(file, FX_POLICY_MAX_BYTES, &data, &len);
-    if (rc != FX_OK) {
-        fx_cli_error(ADMIN_PROG, "policy verify: %s: %s", file, fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
+    if (rc != FX_OK)
+        return admin_read_failed("policy verify", file, rc);
     rc = fx_file_verify(authority, FX_DOMAIN_POLICY, data, len, sig_path);
     if (rc != FX_OK) {
         fx_cli_error(ADMIN_PROG, "policy verify: %s: the signature %s does not hold: %s", file,

@@ -55,7 +55,25 @@ static int s_fail(const char *command, const char *path, fx_err_t err)
     return fx_err_exit(err);
 }
 
-static int s_unknown_option(const char *command, char **argv)
+int admin_read_failed(const char *command, const char *path, fx_err_t err)
+{
+    if (err != FX_ERR_IO && err != FX_ERR_NOT_FOUND)
+        return s_fail(command, path, err);
+    int status;
+    const char *why = fx_cli_read_problem(path, &status);
+    fx_cli_error(ADMIN_PROG, "%s: %s: %s", command, path, why ? why : fx_strerror(err));
+    return status;
+}
+
+int admin_authority_failed(const char *command, const char *path, fx_err_t err)
+{
+    if (err != FX_ERR_MALFORMED)
+        return admin_read_failed(command, path, err);
+    fx_cli_error(ADMIN_PROG, "%s: %s: %s", command, path, fx_authority_key_strerror(path, err));
+    return fx_err_exit(err);
+}
+
+int admin_unknown_option(const char *command, char **argv)
 {
     fx_cli_error(ADMIN_PROG, "%s: unknown or incomplete option '%s' (try '%s %s --help')", command,
                  argv[optind - 1], ADMIN_PROG, command);
@@ -101,9 +119,9 @@ int admin_load_authority(const char *command, const char *region, fx_keys_t **ke
                      command, key_path, region, ADMIN_PROG);
         status = fx_err_exit(rc);
     } else if (rc != FX_OK) {
-        status = s_fail(command, key_path, rc);
+        status = admin_read_failed(command, key_path, rc);
     } else if ((rc = fx_authority_key_load(pub_path, pub)) != FX_OK) {
-        status = s_fail(command, pub_path, rc);
+        status = admin_authority_failed(command, pub_path, rc);
     } else if (memcmp(pub, fx_keys_sign_public(*keys_p), FX_KEY_BYTES) != 0) {
         fx_cli_error(ADMIN_PROG,
                      "%s: %s does not hold the public key of %s; the region is "
@@ -186,7 +204,7 @@ static int s_next_serial(const char *command, const char *region, uint64_t *seri
     int status = FX_EXIT_OK;
     fx_err_t rc = fx_file_read(path, 64, &data, &len);
     if (rc != FX_OK) {
-        status = s_fail(command, path, rc);
+        status = admin_read_failed(command, path, rc);
         goto cleanup;
     }
     char *end = NULL;
@@ -264,7 +282,7 @@ int admin_init(int argc, char **argv)
             s_init_help();
             return FX_EXIT_OK;
         } else
-            return s_unknown_option("init", argv);
+            return admin_unknown_option("init", argv);
     }
     if (argc - optind != 1) {
         fx_cli_error(ADMIN_PROG, "init: give exactly one REGION directory (try '%s init --help')",
@@ -422,7 +440,7 @@ static int s_read_request(const char *path, fx_request_t **req_p)
         return FX_EXIT_USAGE;
     }
     if (rc != FX_OK)
-        return s_fail("enroll", path, rc);
+        return admin_read_failed("enroll", path, rc);
     rc = fx_request_verify(data, len, req_p);
     free(data);
     if (rc == FX_ERR_BAD_SIGNATURE) {
@@ -476,7 +494,7 @@ int admin_enroll(int argc, char **argv)
             s_enroll_help();
             return FX_EXIT_OK;
         default:
-            return s_unknown_option("enroll", argv);
+            return admin_unknown_option("enroll", argv);
         }
     }
     if (argc - optind != 1) {
@@ -493,7 +511,11 @@ int admin_enroll(int argc, char **argv)
         return FX_EXIT_USAGE;
     }
     bad[0] = '\0';
-    if (fx_vocab_parse_mask(FX_VOCAB_ROLE, roles_text, &roles, bad, sizeof bad) != 0 ||
+    /* The list parser takes a trailing comma as the end of the list: an empty role all the
+     * same, as a leading or doubled comma is. */
+    size_t roles_len = strlen(roles_text);
+    if (roles_len == 0 || roles_text[roles_len - 1] == ',' ||
+        fx_vocab_parse_mask(FX_VOCAB_ROLE, roles_text, &roles, bad, sizeof bad) != 0 ||
         roles == 0) {
         fx_vocab_list(FX_VOCAB_ROLE, valid, sizeof valid);
         if (bad[0])
@@ -653,7 +675,7 @@ int admin_revoke(int argc, char **argv)
             s_revoke_help();
             return FX_EXIT_OK;
         } else
-            return s_unknown_option("revoke", argv);
+            return admin_unknown_option("revoke", argv);
     }
     if (argc - optind != 1) {
         fx_cli_error(ADMIN_PROG, "revoke: give exactly one principal ID (try '%s revoke --help')",
@@ -802,7 +824,7 @@ int admin_directory(int argc, char **argv)
             s_directory_help();
             return FX_EXIT_OK;
         } else
-            return s_unknown_option("directory", argv);
+            return admin_unknown_option("directory", argv);
     }
     if (argc - optind != 0) {
         fx_cli_error(ADMIN_PROG, "directory: unexpected argument '%s' (try '%s directory --help')",
@@ -816,7 +838,7 @@ int admin_directory(int argc, char **argv)
     char *pub_path = s_path(region, "authority.pub");
     fx_err_t rc = fx_authority_key_load(pub_path, key);
     if (rc != FX_OK) {
-        int status = s_fail("directory", pub_path, rc);
+        int status = admin_authority_failed("directory", pub_path, rc);
         free(pub_path);
         return status;
     }

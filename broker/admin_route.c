@@ -1,5 +1,6 @@
 /* fusion-admin route: lets an operator try a route pattern against a route before a liaison
  * officer subscribes with it (`fusion-admin route match 'MMR>**>MYS' MMR>THA>MYS`). */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,27 +45,34 @@ static int s_is_help(const char *arg)
 /* route match PATTERN ROUTE; argv[0] is "match". */
 static int s_match(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'h') {
             s_usage_match();
             return FX_EXIT_OK;
         }
-    if (argc != 3) {
+        return admin_unknown_option("route match", argv);
+    }
+    int operands = argc - optind;
+    if (operands != 2) {
         fx_cli_error(ADMIN_PROG,
                      "route match: expected PATTERN and ROUTE, got %d argument%s "
                      "(try 'fusion-admin route match --help')",
-                     argc - 1, argc == 2 ? "" : "s");
+                     operands, operands == 1 ? "" : "s");
         return FX_EXIT_USAGE;
     }
     fx_route_pattern_t *pattern = NULL;
     fx_route_t *route = NULL;
     char why[FX_ROUTE_WHY_SIZE];
     int exit_code = FX_EXIT_USAGE;
-    if (fx_route_pattern_parse(argv[1], &pattern, why) != FX_OK) {
+    if (fx_route_pattern_parse(argv[optind], &pattern, why) != FX_OK) {
         fx_cli_error(ADMIN_PROG, "route match: invalid pattern: %s", why);
         goto cleanup;
     }
-    if (fx_route_parse(argv[2], &route, why) != FX_OK) {
+    if (fx_route_parse(argv[optind + 1], &route, why) != FX_OK) {
         fx_cli_error(ADMIN_PROG, "route match: invalid route: %s", why);
         goto cleanup;
     }

@@ -305,12 +305,10 @@ static void s_print(json_t *s)
 
 int admin_status(int argc, char **argv)
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"metrics", required_argument, NULL, 'm'},
-                                            {"json", no_argument, NULL, 'j'},
-                                            {"raw", no_argument, NULL, 'r'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"metrics", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},         {"raw", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *config = NULL, *metrics = NULL;
     int json = 0, raw = 0, opt;
     optind = 1;
@@ -338,6 +336,11 @@ int admin_status(int argc, char **argv)
     }
     if (optind != argc || !config == !metrics) {
         fx_cli_error(ADMIN_PROG, "status: give either --config FILE or --metrics HOST:PORT");
+        return FX_EXIT_USAGE;
+    }
+    if (json && raw) {
+        fx_cli_error(ADMIN_PROG, "status: give --json or --raw, not both (try 'fusion-admin "
+                                 "status --help')");
         return FX_EXIT_USAGE;
     }
     char *address = metrics ? fx_strdup(metrics) : s_address_of(config);

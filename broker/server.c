@@ -1410,7 +1410,8 @@ static int s_start(server_t *self)
     rc = fx_authority_key_load(config->authority_file, self->authority_key);
     if (rc != FX_OK) {
         server_log(self, "cannot load the authority key %s: %s", config->authority_file,
-                   s_why(rc, errno));
+                   rc == FX_ERR_MALFORMED ? fx_authority_key_strerror(config->authority_file, rc)
+                                          : s_why(rc, errno));
         return fx_err_exit(rc);
     }
     char why[FX_STORE_WHY_SIZE] = "";

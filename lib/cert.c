@@ -781,31 +781,59 @@ fx_err_t fx_authority_key_save(const char *path, const uint8_t key[FX_KEY_BYTES]
     return fx_file_write(path, text, (size_t) len, 0644, 1);
 }
 
-fx_err_t fx_authority_key_load(const char *path, uint8_t key[FX_KEY_BYTES])
+/* Parses the text of an authority.pub into key. FX_OK, or FX_ERR_MALFORMED with *fingerprint_p
+ * set when only the fingerprint line is wrong (it does not match the key). */
+static fx_err_t s_authority_parse(const char *text, size_t len, uint8_t key[FX_KEY_BYTES],
+                                  bool *fingerprint_p)
+{
+    const char *fp_value;
+    uint8_t parsed[FX_KEY_BYTES];
+    char fp[FX_FINGERPRINT_BUFSIZE];
+    *fingerprint_p = false;
+    if (strlen(text) != len || !s_has_magic(text, s_authority_magic) ||
+        s_hex_value(text, "key", parsed, FX_KEY_BYTES) != 0 || s_all_zero(parsed, FX_KEY_BYTES))
+        return FX_ERR_MALFORMED;
+    fx_fingerprint(parsed, fp);
+    if (s_text_field(text, "fingerprint", &fp_value) != (int) strlen(fp) ||
+        strncmp(fp_value, fp, strlen(fp)) != 0) {
+        *fingerprint_p = true;
+        return FX_ERR_MALFORMED;
+    }
+    memcpy(key, parsed, FX_KEY_BYTES);
+    return FX_OK;
+}
+
+/* Reads and parses an authority.pub; see s_authority_parse. */
+static fx_err_t s_authority_load(const char *path, uint8_t key[FX_KEY_BYTES], bool *fingerprint_p)
 {
     uint8_t *data = NULL;
     size_t len = 0;
+    *fingerprint_p = false;
     fx_err_t rc = fx_file_read(path, AUTHORITY_FILE_MAX, &data, &len);
     if (rc == FX_ERR_TOO_LARGE)
         return FX_ERR_MALFORMED;
     if (rc != FX_OK)
         return rc;
-    const char *text = (const char *) data, *fp_value;
-    uint8_t parsed[FX_KEY_BYTES];
-    char fp[FX_FINGERPRINT_BUFSIZE];
-    rc = FX_ERR_MALFORMED;
-    if (strlen(text) != len || !s_has_magic(text, s_authority_magic) ||
-        s_hex_value(text, "key", parsed, FX_KEY_BYTES) != 0 || s_all_zero(parsed, FX_KEY_BYTES))
-        goto cleanup;
-    fx_fingerprint(parsed, fp);
-    if (s_text_field(text, "fingerprint", &fp_value) != (int) strlen(fp) ||
-        strncmp(fp_value, fp, strlen(fp)) != 0)
-        goto cleanup;
-    memcpy(key, parsed, FX_KEY_BYTES);
-    rc = FX_OK;
-cleanup:
+    rc = s_authority_parse((const char *) data, len, key, fingerprint_p);
     free(data);
     return rc;
+}
+
+fx_err_t fx_authority_key_load(const char *path, uint8_t key[FX_KEY_BYTES])
+{
+    bool fingerprint;
+    return s_authority_load(path, key, &fingerprint);
+}
+
+const char *fx_authority_key_strerror(const char *path, fx_err_t err)
+{
+    uint8_t key[FX_KEY_BYTES];
+    bool fingerprint = false;
+    if (err == FX_ERR_MALFORMED && s_authority_load(path, key, &fingerprint) == FX_ERR_MALFORMED &&
+        fingerprint)
+        return "its fingerprint line does not match its key (a mistyped or altered copy: get "
+               "authority.pub again and check its fingerprint with the fusion centre)";
+    return fx_strerror(err);
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 #include "fusion/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fusion/err.h"
 
@@ -85,4 +88,26 @@ int fx_cli_close_stdout(const char *prog, int status)
             fx_cli_error(prog, "cannot write to standard output");
     }
     return status == FX_EXIT_OK ? FX_EXIT_SYSTEM : status;
+}
+
+const char *fx_cli_read_problem(const char *path, int *exit_p)
+{
+    *exit_p = FX_EXIT_SYSTEM;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            *exit_p = FX_EXIT_USAGE;
+        return errno == ENOENT ? "no such file" : strerror(errno);
+    }
+    struct stat st;
+    char byte;
+    const char *why = NULL;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        why = "is a directory";
+        *exit_p = FX_EXIT_USAGE;
+    } else if (read(fd, &byte, 1) < 0) {
+        why = strerror(errno);
+    }
+    close(fd);
+    return why;
 }

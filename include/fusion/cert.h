@@ -149,6 +149,10 @@ fx_err_t fx_authority_key_save(const char *path, const uint8_t key[FX_KEY_BYTES]
  * a fingerprint line that does not match the key, which catches a mistyped copy). */
 fx_err_t fx_authority_key_load(const char *path, uint8_t key[FX_KEY_BYTES]) FX_WUR;
 
+/* What to say of a failed fx_authority_key_load of path: for a file refused only because its
+ * fingerprint line does not match its key, that (a mistyped copy); otherwise fx_strerror(err). */
+const char *fx_authority_key_strerror(const char *path, fx_err_t err);
+
 /* ----------------------------------------------------------------------------------------------
  * Detached signatures over files (the sharing policy) */
 

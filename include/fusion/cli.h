@@ -26,4 +26,11 @@ int fx_cli_close_stdout(const char *prog, int status);
 /* Prints "prog: message" to stderr, printf-style. */
 void fx_cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Why the file at path cannot be read, for a message (after a read failed with FX_ERR_IO, which
+ * says no more, or before a read whose own errors would not say it): "is a directory", "no such
+ * file" or the system's reason (e.g. "Permission denied"); NULL when it can be read. *exit_p
+ * receives the exit code: 2 for a directory or no file where a file was named (bad input), 4 for
+ * the rest (a system error). */
+const char *fx_cli_read_problem(const char *path, int *exit_p);
+
 #endif

@@ -2,7 +2,7 @@
 # A failed write to standard output is an I/O error in every binary: with stdout on /dev/full
 # (a full disk), the commands that print (listings, exports, opened messages, answers) exit 4
 # and say so on stderr, instead of exiting 0 with their output lost; a command that failed
-# otherwise keeps its own exit code.
+# otherwise keeps its own exit code. "--" ends the options of every command.
 # Usage: FUSION_BIN=build/bin sh tests/integration/cli_output.sh   (from the repository root)
 set -u
 [ -w /dev/full ] || { echo "FAIL: /dev/full is needed"; exit 1; }
@@ -76,6 +76,34 @@ full "admin audit export" 4 "$admin" audit export state/broker.db
 written "admin audit export" fusion-admin
 "$admin" audit export state/broker.db >export.jsonl || fail "audit export to a file"
 [ -s export.jsonl ] || fail "audit export wrote nothing"
+# A directory named as the DB is bad input (SQLite called it a disk I/O error, exit 4).
+check "admin audit export of a directory" 2 "$admin" audit export state
+contains err.txt "^fusion-admin: audit export: state: is a directory$" "audit export of a directory"
+
+# --- "--" ends the options, in every binary -------------------------------------------------------
+# It was counted as an argument by the commands that read theirs by hand (route match, policy,
+# audit): `route match -- P R` was "got 3 arguments". After it, what looks like an option is an
+# operand.
+check "admin route match --" 0 "$admin" route match -- 'THA>**' 'THA>MYS'
+contains out.txt "^match$" "admin route match --"
+check "admin route match -- -x" 2 "$admin" route match -- -x THA
+contains err.txt "invalid pattern" "admin route match -- -x: -x is the pattern"
+check "admin policy check --" 0 "$admin" policy check -- region/policy.yaml
+check "admin policy check -- --help" 2 "$admin" policy check -- --help
+contains err.txt "policy check: --help: no such file" "admin policy check -- --help: a file name"
+check "admin policy explain --" 0 "$admin" policy explain --policy region/policy.yaml --text -- \
+    "$FUSION_TEST_DATA/explain/01-victim-referral-tha-idn.json"
+check "admin policy verify --" 0 "$admin" policy verify --region region -- region/policy.yaml
+check "admin audit export --" 0 "$admin" audit export -- state/broker.db
+check "admin audit show --" 1 "$admin" audit show --msg 00000000000000000000000000000000 -- \
+    state/broker.db
+contains err.txt "no audit entry names message" "admin audit show --"
+check "admin directory --" 0 "$admin" directory --region region --
+check "agent inbox --" 0 agent IDN.POLRI.fp1 inbox --
+check "broker --check --" 0 "$FUSION_BIN/fusion-broker" --config broker.yaml --check --
+# Options that exclude each other are refused, as the usage says ([--json | --raw]).
+check "admin status --json --raw" 2 "$admin" status --metrics 127.0.0.1:1 --json --raw
+contains err.txt "give --json or --raw, not both" "admin status --json --raw"
 
 # --- fusion-broker ------------------------------------------------------------------------------
 full "broker --version" 4 "$FUSION_BIN/fusion-broker" --version

@@ -78,6 +78,31 @@ check "no region" 2 "$admin" enroll keys/THA.RTP.fp1.request --roles police
 contains err.txt "FUSION_REGION" "no region"
 check "unknown option" 2 "$admin" enroll --region region --colour keys/THA.RTP.fp1.request
 check "not a request" 2 "$admin" enroll --region region region/authority.pub --roles police
+# An empty role is refused wherever the comma is (a trailing one passed).
+for roles in 'police,' ',police' 'police,,analyst' ''; do
+    check "--roles '$roles'" 2 "$admin" enroll --region region keys/THA.RTP.fp1.request \
+        --roles "$roles" --replace
+    contains err.txt "has an empty role" "--roles '$roles'"
+done
+# A request that is a directory is bad input (exit 2), not a system error (it was 4).
+check "a directory as the request" 2 "$admin" enroll --region region keys --roles police
+contains err.txt "^fusion-admin: enroll: keys: is a directory$" "a directory as the request"
+# One that cannot be read gets the system's reason (it was "a file could not be read or
+# written"), as a user who cannot read it (nobody, when the tests run as root).
+cp keys/THA.RTP.fp1.request keys/unreadable.request
+chmod 000 keys/unreadable.request
+if [ "$(id -u)" -eq 0 ]; then
+    chmod 711 "$work" "$work/keys"
+    check "an unreadable request" 4 setpriv --reuid 65534 --regid 65534 --clear-groups \
+        "$admin" enroll --region region keys/unreadable.request --roles police
+    chmod 700 "$work" "$work/keys"
+else
+    check "an unreadable request" 4 "$admin" enroll --region region keys/unreadable.request \
+        --roles police
+fi
+contains err.txt "^fusion-admin: enroll: keys/unreadable.request: Permission denied$" \
+    "an unreadable request: the system's reason"
+rm -f keys/unreadable.request
 
 "$agent" keygen MYS.PDRM.x1 --dir keys >/dev/null || fail "keygen MYS.PDRM.x1"
 check "fingerprint mismatch" 3 "$admin" enroll --region region keys/MYS.PDRM.x1.request \
@@ -164,6 +189,20 @@ contains err.txt "VNM.MPS.x1.cert: the certificate is not signed by the pinned a
     "foreign certificate reported"
 grep -q "^VNM.MPS.x1 " out.txt && fail "foreign certificate listed"
 rm region/directory/VNM.MPS.x1.cert
+
+# A copy of authority.pub whose fingerprint line was mistyped is refused as such (it was "the data
+# is malformed and cannot be decoded"), as docs/region.md says.
+cp -r region mistyped
+fp=$(sed -n 's/^fingerprint: //p' region/authority.pub)
+case $fp in A*) wrong=B${fp#A} ;; *) wrong=A${fp#?} ;; esac
+sed -i "s/^fingerprint: .*/fingerprint: $wrong/" mistyped/authority.pub
+check "directory with a mistyped authority.pub" 2 "$admin" directory --region mistyped
+contains err.txt "mistyped/authority.pub: its fingerprint line does not match its key" \
+    "a mistyped fingerprint named"
+lacks err.txt "malformed" "a mistyped fingerprint is not 'malformed'"
+check "enroll with a mistyped authority.pub" 2 "$admin" enroll --region mistyped \
+    keys/THA.RTP.fp1.request --roles police --replace
+contains err.txt "its fingerprint line does not match its key" "enroll: a mistyped fingerprint"
 
 # A deleted revocation list is never taken as "nobody is revoked".
 mv region/revocations.crl crl.saved
