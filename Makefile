@@ -233,7 +233,10 @@ demo: deps
 	@$(MAKE) --no-print-directory binaries
 	@sh deploy/demo.sh $(BUILD)
 
-# Installation directories (GNU names). PREFIX=/usr puts configuration in /etc and state in /var.
+# Installation directories (GNU names). PREFIX=/usr puts configuration in /etc. The state is in
+# /var/lib/fusion whatever the PREFIX: the units' StateDirectory= (systemd creates it under
+# /var/lib, and ProtectSystem=strict leaves only it writable), and the example configurations
+# name it so.
 PREFIX         ?= /usr/local
 DESTDIR        ?=
 bindir         ?= $(PREFIX)/bin
@@ -242,13 +245,10 @@ docdir         ?= $(PREFIX)/share/doc/fusion
 systemdunitdir ?= $(PREFIX)/lib/systemd/system
 ifeq ($(PREFIX),/usr)
 sysconfdir     ?= /etc
-localstatedir  ?= /var
 else
 sysconfdir     ?= $(PREFIX)/etc
-localstatedir  ?= $(PREFIX)/var
 endif
-RENDER := sed -e 's|@bindir@|$(bindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
-              -e 's|@localstatedir@|$(localstatedir)|g'
+RENDER := sed -e 's|@bindir@|$(bindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g'
 
 install: all
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \

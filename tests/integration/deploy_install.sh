@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installation and systemd: `make install DESTDIR=... PREFIX=/usr` lays out binaries, man pages,
-# example configuration and policy, and systemd units with their paths filled in; the units pass
-# `systemd-analyze verify`; the broker speaks systemd's notify protocol (READY, RELOADING,
+# example configuration and policy, and systemd units with their paths filled in; with any PREFIX
+# (the default /usr/local too) the state is under /var/lib, where the units' StateDirectory= puts
+# it; the units pass `systemd-analyze verify`; the broker speaks systemd's notify protocol (READY, RELOADING,
 # STOPPING, STATUS) and reads its key through LoadCredential= (`key: credential:NAME`).
 # Usage: FUSION_BIN=build/bin FUSION_TOOLS=build/tools sh tests/integration/deploy_install.sh
 set -u
@@ -41,25 +42,63 @@ contains "$root/etc/fusion/broker.yaml.example" "database: /var/lib/fusion/broke
     fail "the installed broker does not run"
 # A policy installed as an example is the real one: it checks.
 check "installed example policy checks" 0 "$admin" policy check "$root/etc/fusion/policy.yaml.example"
-# sysconfdir and localstatedir are honoured on their own too.
+# The state the example configurations name is where the units' StateDirectory= puts it: under
+# /var/lib (systemd's %S), whatever the PREFIX. With the default PREFIX=/usr/local it was
+# /usr/local/var/lib/fusion, which systemd does not create and ProtectSystem=strict keeps
+# read-only. state_where ROOT UNITDIR ETCDIR: checks an installation in ROOT.
+state_where() {
+    local unit=$1$2/fusion-broker.service agent_unit=$1$2/fusion-agent@.service dir
+    dir=$(sed -n 's/^StateDirectory=//p' "$unit")
+    [ "$dir" = fusion ] || fail "$unit: StateDirectory=$dir"
+    contains "$unit" "^WorkingDirectory=%S/$dir$" "$unit: works in its state directory"
+    contains "$1$3/fusion/broker.yaml.example" "^database: /var/lib/$dir/broker.db\\( \\|$\\)" \
+        "$3: the example database is in the broker's state directory"
+    contains "$1$3/fusion/broker.yaml.example" "^state_dir: /var/lib/$dir$" \
+        "$3: the example state_dir is the broker's state directory"
+    dir=$(sed -n 's/^StateDirectory=//p' "$agent_unit" | sed 's/%i/THA.RTP.fp1/')
+    contains "$agent_unit" "^WorkingDirectory=%S/fusion-agent/%i$" "$agent_unit: works in its state directory"
+    contains "$1$3/fusion/agent/agent.yaml.example" "^state: /var/lib/$dir\\( \\|$\\)" \
+        "$3: the example agent state is the agent's state directory"
+    ! grep -rn "/var/lib\|%S" "$1$2" "$1$3" | grep -v -e "/var/lib/fusion" -e "%S/fusion" \
+        -e "under /var/lib" >"$work/stray" || { fail "$1: state elsewhere"; cat "$work/stray"; }
+}
+state_where "$root" /usr/lib/systemd/system /etc
+# sysconfdir is honoured on its own too.
 env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make --no-print-directory -s BUILD="$build" install \
-    DESTDIR="$work/root2" PREFIX=/opt/fusion sysconfdir=/etc/opt/fusion localstatedir=/var/opt/fusion \
+    DESTDIR="$work/root2" PREFIX=/opt/fusion sysconfdir=/etc/opt/fusion \
     >"$work/install2.log" 2>&1 || { fail "make install (custom dirs)"; tail -n 20 "$work/install2.log"; }
 contains "$work/root2/etc/opt/fusion/fusion/broker.yaml.example" \
-    "database: /var/opt/fusion/lib/fusion/broker.db" "localstatedir honoured"
+    "^region: /etc/opt/fusion/fusion/region$" "sysconfdir honoured"
 [ -x "$work/root2/opt/fusion/bin/fusion-agent" ] || fail "PREFIX=/opt/fusion: no bin/fusion-agent"
+state_where "$work/root2" /opt/fusion/lib/systemd/system /etc/opt/fusion
+# The default PREFIX, /usr/local.
+env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u PREFIX make --no-print-directory -s BUILD="$build" \
+    install DESTDIR="$work/root3" >"$work/install3.log" 2>&1 ||
+    { fail "make install (default PREFIX)"; tail -n 20 "$work/install3.log"; }
+contains "$work/root3/usr/local/lib/systemd/system/fusion-broker.service" \
+    "^ExecStart=/usr/local/bin/fusion-broker --config /usr/local/etc/fusion/broker.yaml$" \
+    "default PREFIX: broker unit paths"
+state_where "$work/root3" /usr/local/lib/systemd/system /usr/local/etc
+grep -rl "/usr/local/var" "$work/root3" >"$work/stray" && { fail "/usr/local/var installed"; cat "$work/stray"; }
 
 # --- systemd-analyze verify ---------------------------------------------------------------------
-# The installed units, with ExecStart pointing into DESTDIR (verify wants the binaries to exist).
-mkdir -p "$work/units"
-for u in fusion-broker.service fusion-agent@.service; do
-    sed "s|/usr/bin/fusion-|$root/usr/bin/fusion-|g" "$root/usr/lib/systemd/system/$u" >"$work/units/$u"
+# The installed units, with ExecStart pointing into DESTDIR (verify wants the binaries to exist),
+# for PREFIX=/usr and the default /usr/local.
+for prefix in /usr:"$root" /usr/local:"$work/root3"; do
+    dest=${prefix#*:} prefix=${prefix%%:*}
+    rm -rf "$work/units"
+    mkdir -p "$work/units"
+    for u in fusion-broker.service fusion-agent@.service; do
+        sed "s|$prefix/bin/fusion-|$dest$prefix/bin/fusion-|g" \
+            "$dest$prefix/lib/systemd/system/$u" >"$work/units/$u"
+    done
+    cp "$work/units/fusion-agent@.service" "$work/units/fusion-agent@THA.RTP.fp1.service"
+    (cd "$work/units" && systemd-analyze verify --man=no ./fusion-broker.service \
+        ./fusion-agent@THA.RTP.fp1.service) >"$work/verify.log" 2>&1 ||
+        { fail "systemd-analyze verify (PREFIX=$prefix)"; cat "$work/verify.log"; }
+    [ -s "$work/verify.log" ] &&
+        { fail "systemd-analyze verify printed warnings (PREFIX=$prefix)"; cat "$work/verify.log"; }
 done
-cp "$work/units/fusion-agent@.service" "$work/units/fusion-agent@THA.RTP.fp1.service"
-(cd "$work/units" && systemd-analyze verify --man=no ./fusion-broker.service \
-    ./fusion-agent@THA.RTP.fp1.service) >"$work/verify.log" 2>&1 ||
-    { fail "systemd-analyze verify"; cat "$work/verify.log"; }
-[ -s "$work/verify.log" ] && { fail "systemd-analyze verify printed warnings"; cat "$work/verify.log"; }
 contains "$work/units/fusion-broker.service" "^ExecReload=/bin/kill -HUP" "broker unit: ExecReload"
 for u in fusion-broker.service fusion-agent@.service; do
     contains "$work/units/$u" "^RestartPreventExitStatus=2 3$" \
