@@ -171,6 +171,25 @@ static int s_at(loader_t *ld, const fx_yaml_node_t *node, int64_t *ms_p)
     return 0;
 }
 
+/* A duration of exercise time (within, a behaviour's delay): at most FX_SCENARIO_MAX_DELAY_MS,
+ * so that the run that waits for it ends. 0, or -1 after reporting the problem. */
+static int s_delay(loader_t *ld, const fx_yaml_node_t *node, const char *what, int64_t *ms_p)
+{
+    int64_t ms = 0;
+    if (fx_yaml_duration(ld->diag, node, what, &ms) != 0)
+        return -1;
+    if (ms > FX_SCENARIO_MAX_DELAY_MS) {
+        char shown[72];
+        fx_yaml_error(ld->diag, node,
+                      "%s must be at most %s of exercise time (a run waits for it), found '%s'",
+                      what, FX_SCENARIO_MAX_DELAY_TEXT,
+                      fx_yaml_shown(fx_yaml_text(node), fx_yaml_length(node), shown));
+        return -1;
+    }
+    *ms_p = ms;
+    return 0;
+}
+
 /* A list of 0 to max free texts. */
 static const char **s_texts(loader_t *ld, const fx_yaml_node_t *node, const char *what, size_t *n_p)
 {
@@ -206,10 +225,9 @@ static void s_behaviour(loader_t *ld, const fx_yaml_node_t *node, fx_behaviour_t
     if (fx_yaml_fields(ld->diag, node, "behaviour", s_behaviour_keys, B_COUNT, f) != 0)
         return;
     if (f[B_ACK])
-        fx_yaml_duration(ld->diag, f[B_ACK], "acknowledge_referrals_after",
-                         &b->acknowledge_after_ms);
+        s_delay(ld, f[B_ACK], "acknowledge_referrals_after", &b->acknowledge_after_ms);
     if (f[B_ACCEPT])
-        fx_yaml_duration(ld->diag, f[B_ACCEPT], "accept_referrals_after", &b->accept_after_ms);
+        s_delay(ld, f[B_ACCEPT], "accept_referrals_after", &b->accept_after_ms);
     if (f[B_DECLINE])
         fx_yaml_bool(ld->diag, f[B_DECLINE], "decline_without_consent",
                      &b->decline_without_consent);
@@ -317,7 +335,7 @@ static int s_expectation(loader_t *ld, const fx_yaml_node_t *item, const fx_inje
     int err = 0;
     if (!(e->principal = s_principal(ld, who, name)))
         err = 1;
-    if (f[E_WITHIN] && fx_yaml_duration(ld->diag, f[E_WITHIN], "within", &e->within_ms) != 0)
+    if (f[E_WITHIN] && s_delay(ld, f[E_WITHIN], "within", &e->within_ms) != 0)
         err = 1;
     int timed = e->kind != FX_EXPECT_DENIED && e->kind != FX_EXPECT_NOT_DELIVERED;
     if (timed && !f[E_WITHIN]) {

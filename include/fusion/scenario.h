@@ -17,6 +17,10 @@
 #define FX_SCENARIO_MAX_EXPECT       32                    /* expectations of one inject */
 #define FX_SCENARIO_MAX_SPEED        3600                  /* scenario seconds per real second */
 #define FX_SCENARIO_MAX_AT_MS        (1000LL * 3600 * 999) /* +999:59 at the latest */
+/* An expectation's `within` and a standing behaviour's delays, at most: 30 days of exercise
+ * time (a broker keeps a message 30 days at most by default), so every run ends. */
+#define FX_SCENARIO_MAX_DELAY_MS   (1000LL * 3600 * 24 * 30)
+#define FX_SCENARIO_MAX_DELAY_TEXT "30d (720h)"
 
 typedef struct fx_scenario fx_scenario_t;
 

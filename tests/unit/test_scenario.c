@@ -202,6 +202,15 @@ static void test_errors(void **state)
             "only for simulated");
     s_error("acknowledge_referrals_after: 5m", "acknowledge_referrals_after: soon", 13, 46,
             "duration");
+    /* A delay the run would wait for without end is refused; 30 days is the most. */
+    s_error("acknowledge_referrals_after: 5m", "acknowledge_referrals_after: 721h", 13, 46,
+            "at most 30d (720h)");
+    s_error("accept_referrals_after: 1h", "accept_referrals_after: 99999999h", 13, 74,
+            "found '99999999h'");
+    s_error("{delivered: KHM.NCCT.sim1, within: 10m}", "{delivered: KHM.NCCT.sim1, within: 31d}",
+            31, 44, "within must be at most 30d (720h)");
+    s_error("{not_delivered: MYS.RMP.fp1}", "{not_delivered: MYS.RMP.fp1, within: 99999999h}", 35,
+            46, "within must be at most");
     s_error("at: '+00:05:30'", "at: '5 minutes'", 21, 9, "+HH:MM");
     s_error("at: '+00:05:30'", "at: '+00:65'", 21, 9, "+HH:MM");
     s_error("at: '+01:00'\n    from: KHM.NCCT.sim1\n    respond",
@@ -244,6 +253,17 @@ static void test_errors(void **state)
             "'MMR>**'}\n    expect: [{delivered: KHM.NCCT.sim1, within: 1m}]\n",
             45, 14, "sends no message");
     assert_int_equal(s_mismatches, 0);
+    /* The longest delay is accepted. */
+    char *doc = s_replace(s_valid, "within: 8h", "within: 720h");
+    fx_diag_t *diag = fx_diag_new("s.yaml");
+    fx_scenario_t *s = s_parse(doc, NULL, diag);
+    if (!s)
+        fx_diag_print(diag, stderr, "unexpected: ");
+    assert_non_null(s);
+    assert_int_equal(fx_scenario_inject(s, 1)->expect[5].within_ms, FX_SCENARIO_MAX_DELAY_MS);
+    fx_scenario_destroy(&s);
+    fx_diag_destroy(&diag);
+    free(doc);
 }
 
 /* The shipped scenarios are valid against the example policy, and the policy is checked. */
