@@ -237,6 +237,31 @@ static void s_behaviour(loader_t *ld, const fx_yaml_node_t *node, fx_behaviour_t
                       "accept_referrals_after (the decline is sent at that time)");
 }
 
+/* A simulated participant plays a trainee's counterpart: it may not hold a role that controls or
+ * reads the exercise and the audit trail (trainer: the exercise's audit entries; auditor: the
+ * broker's checkpoints), which the runner, holding its keys, would then hold. Each such role is
+ * an error at its place in the list. */
+static void s_simulated_roles(loader_t *ld, const fx_yaml_node_t *roles, const char *id)
+{
+    static const int forbidden[] = {FX_ROLE_TRAINER, FX_ROLE_AUDITOR};
+    size_t n = fx_yaml_type(roles) == FX_YAML_LIST ? fx_yaml_count(roles) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const fx_yaml_node_t *item =
+            fx_yaml_type(roles) == FX_YAML_LIST ? fx_yaml_item(roles, i) : roles;
+        const char *word = fx_yaml_text(item);
+        for (size_t k = 0; word && k < sizeof forbidden / sizeof *forbidden; k++)
+            if (strcmp(word, fx_vocab_name(FX_VOCAB_ROLE, forbidden[k])) == 0)
+                fx_yaml_error(ld->diag, item,
+                              "simulated participant %s cannot have the role %s: a synthetic "
+                              "principal must not control or read the exercise and the audit "
+                              "trail (%s)",
+                              id, word,
+                              forbidden[k] == FX_ROLE_TRAINER
+                                  ? "a trainer reads the exercise's audit entries"
+                                  : "an auditor receives the broker's audit checkpoints");
+    }
+}
+
 static void s_participants(loader_t *ld, const fx_yaml_node_t *node)
 {
     size_t count = 0;
@@ -276,9 +301,11 @@ static void s_participants(loader_t *ld, const fx_yaml_node_t *node)
                               "them, and the role simulated)",
                               p.id);
             else if (fx_yaml_word_mask(ld->diag, f[P_ROLES], FX_VOCAB_ROLE, "roles", 1, &p.roles) ==
-                         0 &&
-                     p.roles == 0)
-                fx_yaml_error(ld->diag, f[P_ROLES], "roles must list at least one role");
+                     0) {
+                if (p.roles == 0)
+                    fx_yaml_error(ld->diag, f[P_ROLES], "roles must list at least one role");
+                s_simulated_roles(ld, f[P_ROLES], p.id);
+            }
             if (f[P_BEHAVIOUR])
                 s_behaviour(ld, f[P_BEHAVIOUR], &p.behaviour);
         } else {

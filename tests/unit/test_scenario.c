@@ -211,6 +211,11 @@ static void test_errors(void **state)
             31, 44, "within must be at most 30d (720h)");
     s_error("{not_delivered: MYS.RMP.fp1}", "{not_delivered: MYS.RMP.fp1, within: 99999999h}", 35,
             46, "within must be at most");
+    /* A simulated participant holds no role that controls or reads the exercise or the audit. */
+    s_error("    roles: [focal_point, police]\n", "    roles: [focal_point, trainer]\n", 12, 26,
+            "KHM.NCCT.sim1 cannot have the role trainer");
+    s_error("    roles: [focal_point, police]\n", "    roles: auditor\n", 12, 12,
+            "cannot have the role auditor");
     s_error("at: '+00:05:30'", "at: '5 minutes'", 21, 9, "+HH:MM");
     s_error("at: '+00:05:30'", "at: '+00:65'", 21, 9, "+HH:MM");
     s_error("at: '+01:00'\n    from: KHM.NCCT.sim1\n    respond",
