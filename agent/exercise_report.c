@@ -230,7 +230,9 @@ static json_t *s_report(const json_t *res)
     int64_t *delivery = fx_calloc(n_events + 1, sizeof *delivery);
     int64_t *latency = fx_calloc(n_events + 1, sizeof *latency);
     int64_t *response = fx_calloc(n_events + 1, sizeof *response);
-    size_t nd = 0, nl = 0, nr = 0, breaches = 0, rejections = 0, escalations = 0;
+    size_t nd = 0, nl = 0, nr = 0, breaches = 0, rejections = 0, escalations = 0, left = 0;
+    /* Per participant, in order: how many live messages and other exercises' it left. */
+    json_t *left_for = json_object();
     json_array_foreach(json_object_get(res, "events"), i, v)
     {
         const char *type = s_str(v, "type");
@@ -259,6 +261,17 @@ static json_t *s_report(const json_t *res)
             json_array_append_new(denials, d);
         }
         breaches += strcmp(type, "segregation_breach") == 0;
+        if (strcmp(type, "traffic_left") == 0) {
+            left++;
+            json_t *counts = json_object_get(left_for, s_str(v, "participant"));
+            if (!counts) {
+                counts = json_pack("[i, i]", 0, 0);
+                json_object_set_new(left_for, s_str(v, "participant"), counts);
+            }
+            size_t which = s_str(v, "exercise")[0] ? 1 : 0;
+            json_array_set_new(counts, which,
+                               json_integer(json_integer_value(json_array_get(counts, which)) + 1));
+        }
         rejections += strcmp(type, "rejection") == 0;
         escalations += strcmp(type, "escalation") == 0;
     }
@@ -285,6 +298,7 @@ static json_t *s_report(const json_t *res)
     json_object_set_new(summary, "escalations", json_integer((json_int_t) escalations));
     json_object_set_new(summary, "rejections", json_integer((json_int_t) rejections));
     json_object_set_new(summary, "segregation_breaches", json_integer((json_int_t) breaches));
+    json_object_set_new(summary, "traffic_left", json_integer((json_int_t) left));
 
     /* Strengths and areas for improvement, from the results. */
     json_t *strengths = json_array(), *improve = json_array();
@@ -355,15 +369,41 @@ static json_t *s_report(const json_t *res)
     }
     if (breaches == 0)
         json_array_append_new(strengths,
-                              json_string("No live or foreign traffic reached the exercise's "
-                                          "played participants (segregation held)."));
+                              json_string("No live traffic reached the exercise's simulated "
+                                          "participants (segregation held)."));
     else {
         snprintf(line, sizeof line,
-                 "%zu message(s) from outside the exercise reached a played participant: "
-                 "check the policy's exercise segregation.",
+                 "%zu live message(s) reached a simulated participant, which the broker's "
+                 "exercise segregation should have denied: report them (their msg_id is in "
+                 "the timeline) to the broker's operators.",
                  breaches);
         json_array_append_new(improve, json_string(line));
     }
+    /* A played trainee is a real officer: its live traffic is not the exercise's, and the runner
+     * left it for the officer's own agent. Not a breach of anything. */
+    const char *who;
+    json_t *counts;
+    json_object_foreach(left_for, who, counts)
+    {
+        json_int_t live = json_integer_value(json_array_get(counts, 0));
+        json_int_t other = json_integer_value(json_array_get(counts, 1));
+        if (live) {
+            snprintf(line, sizeof line,
+                     "Live traffic for %s (%lld message(s)), a trainee the runner played, was "
+                     "left for the officer's own agent: the runner did not acknowledge it, so "
+                     "the broker keeps it for the officer's fusion-agent listen or inbox.",
+                     who, (long long) live);
+            json_array_append_new(strengths, json_string(line));
+        }
+        if (other) {
+            snprintf(line, sizeof line,
+                     "Traffic of other exercises for %s (%lld message(s)) was left for their own "
+                     "runs: the runner did not acknowledge it.",
+                     who, (long long) other);
+            json_array_append_new(strengths, json_string(line));
+        }
+    }
+    json_decref(left_for);
     if (rejections) {
         snprintf(line, sizeof line,
                  "The broker rejected %zu message(s) of the exercise (see the timeline).",

@@ -43,12 +43,16 @@ extern char **environ;
 #define AUDIT_POLL_MS    250    /* real ms between polls of the exercise's audit trail */
 #define AUDIT_TIMEOUT_MS 3000   /* for one poll */
 #define AUDIT_ROUNDS     64     /* answers taken in one poll, at most */
+#define WINDOW           64     /* DELIVERs of the exercise in flight to a played participant */
+#define WINDOW_BROKER    256    /* the widest window a broker opens (broker/handle_subscribe.c) */
 
 /* One participant as the runner sees it. */
 typedef struct {
     const fx_participant_t *p;
     fx_keys_t *keys;     /* NULL: a trainee the runner does not play */
     fx_client_t *client; /* connected when keys are */
+    size_t left;         /* messages not of the exercise it left unacknowledged */
+    int window_full;     /* they fill the widest window: said once */
 } actor_t;
 
 typedef struct {
@@ -361,18 +365,40 @@ static int s_load_trainees(run_t *r)
     return 0;
 }
 
+/* The delivery window of a played participant: WINDOW for the exercise's messages, plus one for
+ * each message that is not the exercise's and that it leaves unacknowledged (the broker counts
+ * those in flight until its retry interval, then sends them again): they must not hold back the
+ * exercise's own deliveries. At most the widest window a broker opens. */
+static void s_set_window(actor_t *a)
+{
+    size_t window = WINDOW + a->left;
+    (void) fx_client_set_window(a->client,
+                                (uint32_t) (window < WINDOW_BROKER ? window : WINDOW_BROKER));
+}
+
 static int s_connect(run_t *r)
 {
     for (size_t i = 0; i < r->n_actors; i++) {
         actor_t *a = &r->actors[i];
         if (!a->keys)
             continue;
+        /* A resumed run: what it left before is still waiting for its own agent. */
+        size_t k;
+        json_t *e;
+        json_array_foreach(json_object_get(r->doc, "events"), k, e)
+        {
+            const char *type = json_string_value(json_object_get(e, "type"));
+            a->left +=
+                json_is_string(json_object_get(e, "ref")) &&
+                strcmp(json_string_value(json_object_get(e, "participant")), a->p->id) == 0 &&
+                (strcmp(type, "traffic_left") == 0 || strcmp(type, "segregation_breach") == 0);
+        }
         if (fx_client_new(r->trainer.config->broker, a->keys, r->trainer.broker_cert, &a->client) !=
             FX_OK) {
             fx_cli_error(AGENT_PROG, "exercise run: cannot connect as %s", a->p->id);
             return -1;
         }
-        (void) fx_client_set_window(a->client, 64);
+        s_set_window(a);
     }
     return 0;
 }
@@ -805,6 +831,68 @@ static int s_seen(run_t *r, const char *participant, const char *hex)
     return 0;
 }
 
+/* A message that is not of this exercise reached actor a. It is left unacknowledged: the broker
+ * keeps it for the agent it is for (a trainee played with --play-trainees is a real officer whose
+ * own agent takes its live traffic afterwards; a simulated participant may take part in another
+ * exercise run elsewhere). Recorded once, without its msg_id or sender (live traffic is none of
+ * the exercise's business; `ref` is a digest that recognises it when it comes again): as
+ * "traffic_left", or as a "segregation_breach" when live traffic reached a simulated principal,
+ * which the policy's exercise segregation forbids (that one keeps its msg_id and sender, for the
+ * operators). Widens the actor's window past what it holds. 1 when it was recorded now. */
+static int s_not_ours(run_t *r, actor_t *a, const uint8_t *msg_id, const char *hex,
+                      const Fusion__Header *h, const char *exercise)
+{
+    uint8_t digest[8];
+    char ref[2 * sizeof digest + 1];
+    crypto_generichash(digest, sizeof digest, msg_id, FX_MSG_ID_BYTES, NULL, 0);
+    fx_hex(digest, sizeof digest, ref);
+    int breach = a->p->simulated && !exercise[0];
+    const char *type = breach ? "segregation_breach" : "traffic_left";
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r->doc, "events"), i, e)
+    {
+        const char *seen = json_string_value(json_object_get(e, "ref"));
+        if (seen && strcmp(seen, ref) == 0 &&
+            strcmp(json_string_value(json_object_get(e, "participant")), a->p->id) == 0)
+            return 0; /* sent again by the broker: it is still waiting */
+    }
+    e = s_event(r, type, a->p->id, -1);
+    json_object_set_new(e, "ref", json_string(ref));
+    if (breach) {
+        json_object_set_new(e, "msg_id", json_string(hex));
+        json_object_set_new(e, "from", json_string(h->sender));
+        fprintf(stderr,
+                "%s%s: exercise run: live message %s from %s reached the simulated participant "
+                "%s: a segregation breach (not acknowledged)\n",
+                r->tty ? "\n" : "", AGENT_PROG, hex, h->sender, a->p->id);
+    } else {
+        if (exercise[0])
+            json_object_set_new(e, "exercise", json_string(exercise));
+        if (exercise[0])
+            fprintf(stderr,
+                    "%s%s: exercise run: traffic of exercise %s for %s left for its own run "
+                    "(not acknowledged)\n",
+                    r->tty ? "\n" : "", AGENT_PROG, exercise, a->p->id);
+        else
+            fprintf(stderr,
+                    "%s%s: exercise run: live traffic for %s left for the officer's own agent "
+                    "(not acknowledged: the broker keeps it for them)\n",
+                    r->tty ? "\n" : "", AGENT_PROG, a->p->id);
+    }
+    a->left++;
+    s_set_window(a);
+    if (WINDOW + a->left > WINDOW_BROKER && !a->window_full) {
+        a->window_full = 1;
+        fprintf(stderr,
+                "%s: exercise run: %zu messages that are not the exercise's wait for %s and "
+                "fill most of its delivery window: the exercise's deliveries to it may wait "
+                "behind them\n",
+                AGENT_PROG, a->left, a->p->id);
+    }
+    return 1;
+}
+
 /* Takes what has arrived for actor a. Returns how many deliveries it recorded. */
 static int s_receive(run_t *r, actor_t *a, int timeout_ms)
 {
@@ -829,12 +917,13 @@ static int s_receive(run_t *r, actor_t *a, int timeout_ms)
         const Fusion__Header *h = fx_envelope_header(env);
         const char *exercise = h->exercise ? h->exercise : "";
         if (strcmp(exercise, fx_scenario_exercise(r->scenario)) != 0) {
-            /* Live traffic (or another exercise's) reached an exercise participant. */
-            json_t *e = s_event(r, "segregation_breach", a->p->id, -1);
-            json_object_set_new(e, "msg_id", json_string(hex));
-            json_object_set_new(e, "from", json_string(h->sender));
-            json_object_set_new(e, "exercise", json_string(exercise));
-        } else if (!s_seen(r, a->p->id, hex)) {
+            /* Not this exercise's: never acknowledged, so that the broker keeps it for the
+             * agent it is for (the officer's own, or another exercise's run). */
+            got += s_not_ours(r, a, fx_delivery_msg_id(d), hex, h, exercise);
+            fx_delivery_destroy(&d);
+            continue;
+        }
+        if (!s_seen(r, a->p->id, hex)) {
             int index = s_match_inject(r, hex, h->sender, (int) h->kind, -1);
             json_t *e = s_event(r, "delivery", a->p->id, index);
             json_object_set_new(e, "msg_id", json_string(hex));

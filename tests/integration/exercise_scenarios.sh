@@ -222,6 +222,13 @@ kill -TERM "$runner"
 finish_run route 5
 grep -q "continue with --resume" "$work/route.err" || fail "route: the stopped run does not say how to resume"
 jq -e '.complete == false' "$work/route/progress.json" >/dev/null || fail "route: progress not saved as incomplete"
+# While the run is stopped, a live message for the trainee it plays (THA.RTP.fp1, a real officer):
+# the resumed run gets it on its connection as THA.RTP.fp1, and must leave it for the officer's
+# own agent (it acknowledged it, so the officer never got it).
+direct_draft "$work/live-for-trainee.yaml" THA.RTP.fp1 "Live alert for the Thai focal point."
+check "a live message for the played trainee" 0 agent IDN.POLRI.fp1 send "$work/live-for-trainee.yaml" --yes
+live_for_trainee=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out.txt" | tail -n 1)
+[ -n "$live_for_trainee" ] || fail "the live message for the trainee printed no msg_id"
 start_run route2 deploy/exercises/lao-route-shift.yaml "$speed" --resume
 finish_run route2 2 # a different state dir: nothing to resume
 [ -f "$work/route2/progress.json" ] && fail "route2: --resume without progress started a run"
@@ -232,6 +239,24 @@ status=$?
 [ "$status" -eq 0 ] || { fail "route: the resumed run exited $status"; tail -n 20 "$work/route.err"; }
 grep -q "(resumed)" "$work/route.err" || fail "route: the run did not say it resumed"
 check_report route deploy/exercises/lao-route-shift.yaml
+# The live message was left for the officer: the run says so, the report counts it (not as a
+# breach) without naming it, and the officer's own agent receives it now.
+r=$work/route/report/report.json
+contains "$work/route.err" "live traffic for THA.RTP.fp1 left for the officer's own agent" \
+    "the run says it left the trainee's live traffic"
+jq -e '[.events[] | select(.type == "traffic_left" and .participant == "THA.RTP.fp1" and (.exercise == null))] | length == 1' \
+    "$r" >/dev/null || fail "route: the live message left for the trainee is not one traffic_left event"
+jq -e '[.strengths[] | select(startswith("Live traffic for THA.RTP.fp1 (1 message(s))") and
+        contains("was left for the officer'"'"'s own agent"))] | length == 1' \
+    "$r" >/dev/null || fail "route: the report does not say the live traffic was left"
+grep -q "$live_for_trainee" "$r" "$work/route/results.json" && fail "route: the live message's msg_id is in the exercise's results"
+left=$(jq '.summary.traffic_left' "$r")
+agent THA.RTP.fp1 listen --json --count "$left" --timeout 30 >"$work/officer.json" 2>"$work/officer.err" ||
+    { fail "the officer's agent did not get the $left message(s) the run left"; cat "$work/officer.err"; }
+jq -e -s --arg id "$live_for_trainee" 'any(.[]; .msg_id == $id)' "$work/officer.json" >/dev/null ||
+    fail "the live message for the played trainee did not reach the officer's own agent"
+check "the officer's inbox" 0 agent THA.RTP.fp1 inbox --json
+contains "$work/out.txt" "$live_for_trainee" "the live message is in the officer's inbox"
 
 # --- (d) the four-country taskforce ------------------------------------------------------------------
 start_run taskforce deploy/exercises/mekong-taskforce.yaml "$speed"
