@@ -114,11 +114,14 @@ static void s_run_help(void)
 {
     printf("Usage: %s exercise run SCENARIO --region REGION --config TRAINER_CONFIG\n"
            "                    [--speed N] [--state DIR] [--report DIR] [--policy FILE]\n"
-           "                    [--play-trainees KEYDIR] [--resume] [--wait S]\n\n"
+           "                    [--play-trainees KEYDIR] [--resume] [--wait S]\n"
+           "                    [--take-over]\n\n"
            "Plays an exercise scenario against the running broker on an accelerated clock.\n"
            "Simulated participants get keys in STATE/keys and are enrolled in REGION (with the\n"
            "role simulated) through fusion-admin; the broker admits them once it has reloaded\n"
            "its directory (systemctl reload fusion-broker, or SIGHUP): the run waits for that.\n"
+           "A simulated id enrolled with keys another state directory holds is not enrolled\n"
+           "again (that would stop the other run) unless --take-over is given.\n"
            "Every message carries the scenario's exercise id. A progress line shows the inject\n"
            "and the expectations decided so far. SIGINT or SIGTERM stops the run and keeps its\n"
            "progress in STATE/progress.json; --resume continues it. At the end the results go\n"
@@ -142,29 +145,27 @@ static void s_run_help(void)
            "  --resume          continue a stopped run from STATE/progress.json\n"
            "  --wait S          seconds to wait for the broker to admit the simulated\n"
            "                    participants (default 120)\n"
+           "  --take-over       enrol new keys for simulated participants whose certificate\n"
+           "                    certifies keys another state directory holds (the other\n"
+           "                    run's keys stop working)\n"
            "  -h, --help        this help\n",
            AGENT_PROG);
-    printf(
-        "\nExits 0 when every expectation came out as designed (met, or missed where the\n"
-        "scenario designed it to be), 1 when some did not, 2 for a usage or scenario error,\n"
-        "5 when the run was stopped (resume it) or the broker did not admit the participants.\n");
+    printf("\nExits 0 when every expectation came out as designed (met, or missed where the\n"
+           "scenario designed it to be), 1 when some did not, 2 for a usage or scenario error\n"
+           "(and a simulated id a live principal or another state directory's keys hold), 5\n"
+           "when the run was stopped (resume it) or the broker did not admit the participants.\n");
     fx_cli_print_exit_codes();
 }
 
 static int s_run(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"region", required_argument, NULL, 'r'},
-        {"config", required_argument, NULL, 'c'},
-        {"speed", required_argument, NULL, 's'},
-        {"state", required_argument, NULL, 'S'},
-        {"report", required_argument, NULL, 'R'},
-        {"play-trainees", required_argument, NULL, 'p'},
-        {"policy", required_argument, NULL, 'P'},
-        {"resume", no_argument, NULL, 'u'},
-        {"wait", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"region", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'},
+        {"speed", required_argument, NULL, 's'},  {"state", required_argument, NULL, 'S'},
+        {"report", required_argument, NULL, 'R'}, {"play-trainees", required_argument, NULL, 'p'},
+        {"policy", required_argument, NULL, 'P'}, {"resume", no_argument, NULL, 'u'},
+        {"wait", required_argument, NULL, 'w'},   {"take-over", no_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     exercise_options_t o = {.timeout_s = 120};
     int opt;
@@ -194,6 +195,9 @@ static int s_run(int argc, char **argv)
             break;
         case 'u':
             o.resume = 1;
+            break;
+        case 't':
+            o.take_over = 1;
             break;
         case 's':
         case 'w':

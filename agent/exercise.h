@@ -21,6 +21,7 @@ typedef struct {
     const char *policy;       /* the policy, for guidelines in the report (NULL: REGION's) */
     int speed;                /* 0: the scenario's */
     int resume;
+    int take_over; /* re-enrol simulated ids whose certificate another state's keys hold */
     int timeout_s; /* waiting for the broker to admit the simulated participants */
 } exercise_options_t;
 

@@ -205,8 +205,13 @@ static int s_enroll(const char *region, const char *request, const char *roles, 
 
 /* Generates keys for the simulated participants that have none in STATE/keys, and enrols each
  * whose certificate in the region is missing or certifies another key. *enrolled_p counts them.
- * Refuses an id a live principal holds (a valid certificate without the role simulated): its
- * enrolment would revoke that officer's certificate. FX_EXIT_OK, or the exit code. */
+ * Before anything is generated or enrolled it refuses (exit 2, naming every id):
+ * - an id a live principal holds (a valid certificate without the role simulated): its
+ *   enrolment would revoke that officer's certificate;
+ * - an id whose valid certificate certifies a key this state directory does not hold: another
+ *   state directory enrolled it (another run of the exercise, or one stopped and waiting for
+ *   --resume), whose keys a new enrolment would revoke; unless --take-over says to.
+ * FX_EXIT_OK, or the exit code. */
 static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
 {
     *enrolled_p = 0;
@@ -227,6 +232,51 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
         free(keydir);
         return FX_EXIT_USAGE;
     }
+    /* The keys this state directory holds, and the ids it may not enrol. */
+    char held_elsewhere[1024] = "";
+    size_t n_elsewhere = 0;
+    for (size_t i = 0; i < r->n_actors && status == 0; i++) {
+        actor_t *a = &r->actors[i];
+        if (!a->p->simulated)
+            continue;
+        char name[FX_ID_MAX + 16];
+        snprintf(name, sizeof name, "%s.key", a->p->id);
+        char *key_path = s_join(keydir, name);
+        fx_err_t rc = fx_keys_load(key_path, &a->keys);
+        if (rc != FX_OK && rc != FX_ERR_NOT_FOUND) {
+            fx_cli_error(AGENT_PROG, "exercise run: keys of %s in %s: %s", a->p->id, key_path,
+                         fx_strerror(rc));
+            status = FX_EXIT_SYSTEM;
+        }
+        free(key_path);
+        const fx_cert_t *cert = fx_directory_find(region, a->p->id);
+        if (status || !cert)
+            continue;
+        if (!(fx_cert_roles(cert) & 1u << FX_ROLE_SIMULATED)) {
+            /* Enrolling it would revoke a live officer's certificate. */
+            fx_cli_error(AGENT_PROG,
+                         "exercise run: %s is a live principal (its certificate has no role "
+                         "simulated); a simulated participant needs an id of its own",
+                         a->p->id);
+            status = FX_EXIT_USAGE;
+        } else if (!a->keys || sodium_memcmp(fx_cert_sign_key(cert), fx_keys_sign_public(a->keys),
+                                             FX_KEY_BYTES) != 0) {
+            size_t used = strlen(held_elsewhere);
+            snprintf(held_elsewhere + used, sizeof held_elsewhere - used, "%s%s", used ? ", " : "",
+                     a->p->id);
+            n_elsewhere++;
+        }
+    }
+    if (status == 0 && n_elsewhere && !r->opt->take_over) {
+        fx_cli_error(AGENT_PROG,
+                     "exercise run: %s %s enrolled in %s with keys that %s/keys does not hold: "
+                     "another run of the exercise (or one stopped, waiting for --resume) uses "
+                     "them; run with the --state that holds their keys, or add --take-over to "
+                     "enrol new keys for them (the other run's keys then stop working)",
+                     held_elsewhere, n_elsewhere > 1 ? "are" : "is", r->opt->region,
+                     r->opt->state_dir);
+        status = FX_EXIT_USAGE;
+    }
     for (size_t i = 0; i < r->n_actors && status == 0; i++) {
         actor_t *a = &r->actors[i];
         if (!a->p->simulated)
@@ -236,8 +286,8 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
         char *key_path = s_join(keydir, name);
         snprintf(name, sizeof name, "%s.request", a->p->id);
         char *req_path = s_join(keydir, name);
-        fx_err_t rc = fx_keys_load(key_path, &a->keys);
-        if (rc == FX_ERR_NOT_FOUND) {
+        fx_err_t rc = FX_OK;
+        if (!a->keys) {
             a->keys = fx_keys_new(a->p->id);
             uint8_t *req = NULL;
             size_t len = 0;
@@ -253,17 +303,10 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
         } else {
             const fx_cert_t *cert = fx_directory_find(region, a->p->id);
             uint32_t want = a->p->roles | 1u << FX_ROLE_SIMULATED;
-            if (cert && !(fx_cert_roles(cert) & 1u << FX_ROLE_SIMULATED)) {
-                /* Enrolling it would revoke a live officer's certificate. */
-                fx_cli_error(AGENT_PROG,
-                             "exercise run: %s is a live principal (its certificate has no role "
-                             "simulated); a simulated participant needs an id of its own",
-                             a->p->id);
-                status = FX_EXIT_USAGE;
-            } else if (!cert ||
-                       sodium_memcmp(fx_cert_sign_key(cert), fx_keys_sign_public(a->keys),
-                                     FX_KEY_BYTES) != 0 ||
-                       fx_cert_roles(cert) != want) {
+            if (!cert ||
+                sodium_memcmp(fx_cert_sign_key(cert), fx_keys_sign_public(a->keys), FX_KEY_BYTES) !=
+                    0 ||
+                fx_cert_roles(cert) != want) {
                 char roles[256] = "";
                 for (int v = 1; v < fx_vocab_size(FX_VOCAB_ROLE); v++)
                     if (want & 1u << v) {
@@ -285,6 +328,12 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
         free(key_path);
         free(req_path);
     }
+    if (status == 0 && n_elsewhere)
+        fprintf(stderr,
+                "%s: exercise run: --take-over: %s %s enrolled with the keys of %s/keys; a run "
+                "with the keys they had can no longer connect as %s\n",
+                AGENT_PROG, held_elsewhere, n_elsewhere > 1 ? "are" : "is", r->opt->state_dir,
+                n_elsewhere > 1 ? "them" : "it");
     fx_directory_destroy(&region);
     free(keydir);
     return status;

@@ -266,6 +266,29 @@ check_report taskforce deploy/exercises/mekong-taskforce.yaml
 jq -e '[.expectations[] | select(.principal == "NZL.INZ.sim4" and .kind == "not_delivered" and .outcome == "met")] | length == 4' \
     "$work/taskforce/report/report.json" >/dev/null || fail "taskforce: the non-member received something"
 
+# --- (e) the route exercise again from another state directory ----------------------------------
+# Its simulated participants are enrolled with the keys $work/route holds: a run with another state
+# directory is refused, naming them, before it generates or enrols anything (it re-enrolled them
+# with new keys, silently revoking those of a run stopped and waiting for --resume).
+cp "$work/region/directory/MYS.RMP.sim3.cert" "$work/sim3.cert"
+check "a run whose simulated ids another state directory holds" 2 "$agent" exercise run \
+    deploy/exercises/lao-route-shift.yaml --region "$work/region" --config "$trainer" \
+    --state "$work/other" --play-trainees "$work/keys" --wait 5
+contains "$work/err.txt" "MYS.RMP.sim3, AUS.ABF.sim3 are enrolled in $work/region with keys that $work/other/keys does not hold" \
+    "the refusal names every simulated id held elsewhere"
+contains "$work/err.txt" "add --take-over" "the refusal says how to take them over"
+cmp -s "$work/sim3.cert" "$work/region/directory/MYS.RMP.sim3.cert" ||
+    fail "the certificate of the other state directory's keys was replaced"
+[ -e "$work/other/keys/MYS.RMP.sim3.key" ] && fail "keys were generated for a refused run"
+# With --take-over it enrols its own keys for them and says so.
+start_run other deploy/exercises/lao-route-shift.yaml "$speed" --take-over
+wait_for 30 grep -q "not yet loaded" "$work/other.err" || fail "other: the runner did not wait for admission"
+kill -TERM "$runner"
+finish_run other 5
+contains "$work/other.err" "--take-over: MYS.RMP.sim3, AUS.ABF.sim3 are enrolled with the keys of $work/other/keys" \
+    "the run says which ids it took over"
+cmp -s "$work/sim3.cert" "$work/region/directory/MYS.RMP.sim3.cert" && fail "--take-over did not enrol new keys"
+
 # --- segregation: the live LO following '**' got the live alert and nothing of the exercises ----
 agent MYS.RMP.live1 listen --json --count 5 --timeout 3 >"$work/live.json" 2>"$work/live.err"
 [ "$(jq -s 'length' "$work/live.json")" = 1 ] ||
