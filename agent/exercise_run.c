@@ -340,7 +340,8 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
 }
 
 /* Waits until the broker's directory holds the certificate of every simulated participant's key
- * (the broker loads new certificates when it reloads: SIGHUP). 0, or -1 on timeout/interrupt. */
+ * (the broker loads new certificates when it reloads: SIGHUP). 0, -1 on timeout or error (said),
+ * or -2 when interrupted (SIGINT, SIGTERM). */
 static int s_wait_admitted(run_t *r)
 {
     int64_t deadline = fx_now_ms() + (int64_t) r->opt->timeout_s * 1000;
@@ -350,6 +351,10 @@ static int s_wait_admitted(run_t *r)
         fx_answer_t answer;
         fx_err_t rc = fx_client_directory(r->trainer.client, r->trainer.authority, fx_now_ms(),
                                           2000, &dir, &answer);
+        if (fx_client_interrupted()) {
+            fx_directory_destroy(&dir);
+            break;
+        }
         if (rc == FX_OK) {
             size_t missing = 0;
             for (size_t i = 0; i < r->n_actors; i++) {
@@ -387,7 +392,7 @@ static int s_wait_admitted(run_t *r)
         }
         zclock_sleep(300);
     }
-    return -1;
+    return -2;
 }
 
 /* Loads the keys of trainees the runner plays (--play-trainees DIR: DIR/ID.key). */
@@ -1786,7 +1791,19 @@ int exercise_run(const exercise_options_t *opt)
     if (enrolled)
         fprintf(stderr, "%s: exercise run: enrolled %zu simulated participant(s) in %s\n",
                 AGENT_PROG, enrolled, opt->region);
-    if (s_wait_admitted(r) != 0) {
+    int admitted = s_wait_admitted(r);
+    if (admitted == -2) {
+        /* Stopped before the first inject: the progress of a run that has not started (or, on
+         * --resume, as it was), so that --resume continues from here. */
+        if (!r->doc)
+            r->doc = s_new_doc(r);
+        if (s_save_to(r, r->progress_path) == 0)
+            fprintf(stderr,
+                    "%s: exercise run: stopped while waiting for the broker to admit the "
+                    "simulated participants; progress saved in %s (continue with --resume)\n",
+                    AGENT_PROG, r->progress_path);
+    }
+    if (admitted != 0) {
         status = FX_EXIT_UNAVAILABLE;
         goto done;
     }
@@ -1799,8 +1816,10 @@ int exercise_run(const exercise_options_t *opt)
     r->start_real = fx_now_ms() - elapsed / r->speed;
     r->resumed_real = fx_now_ms();
     r->resumed_ms = elapsed;
-    if (!opt->resume)
-        s_poll_audit(r, 1, 1); /* what earlier runs of the exercise left is not this run's */
+    /* What earlier runs of the exercise left is not this run's (nor, for a run stopped before
+     * it started, what came before its resumption). */
+    if (!json_is_object(json_object_get(r->doc, "audit")))
+        s_poll_audit(r, 1, 1);
     size_t next = 0;
     while (next < fx_scenario_inject_count(r->scenario) &&
            strcmp(json_string_value(json_object_get(s_inject_json(r, next), "status")),

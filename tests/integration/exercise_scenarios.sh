@@ -280,7 +280,9 @@ contains "$work/err.txt" "add --take-over" "the refusal says how to take them ov
 cmp -s "$work/sim3.cert" "$work/region/directory/MYS.RMP.sim3.cert" ||
     fail "the certificate of the other state directory's keys was replaced"
 [ -e "$work/other/keys/MYS.RMP.sim3.key" ] && fail "keys were generated for a refused run"
-# With --take-over it enrols its own keys for them and says so.
+# With --take-over it enrols its own keys for them and says so. Stopped (SIGTERM) while it waits
+# for the broker to admit them, it saves its progress and says so (it exited 5 with neither, and
+# --resume then found no progress); --resume continues from there, and the run completes.
 start_run other deploy/exercises/lao-route-shift.yaml "$speed" --take-over
 wait_for 30 grep -q "not yet loaded" "$work/other.err" || fail "other: the runner did not wait for admission"
 kill -TERM "$runner"
@@ -288,6 +290,15 @@ finish_run other 5
 contains "$work/other.err" "--take-over: MYS.RMP.sim3, AUS.ABF.sim3 are enrolled with the keys of $work/other/keys" \
     "the run says which ids it took over"
 cmp -s "$work/sim3.cert" "$work/region/directory/MYS.RMP.sim3.cert" && fail "--take-over did not enrol new keys"
+contains "$work/other.err" "stopped while waiting for the broker to admit the simulated participants; progress saved in $work/other/progress.json" \
+    "a run stopped before admission says it saved its progress"
+jq -e '.complete == false and .elapsed_ms == 0 and ([.injects[] | select(.status != "pending")] | length == 0)' \
+    "$work/other/progress.json" >/dev/null || fail "other: no progress saved before admission"
+start_run other deploy/exercises/lao-route-shift.yaml "$speed" --resume
+admit other
+finish_run other 0
+grep -q "(resumed)" "$work/other.err" || fail "other: the run did not say it resumed"
+check_report other deploy/exercises/lao-route-shift.yaml
 
 # --- segregation: the live LO following '**' got the live alert and nothing of the exercises ----
 agent MYS.RMP.live1 listen --json --count 5 --timeout 3 >"$work/live.json" 2>"$work/live.err"
