@@ -1118,8 +1118,14 @@ static void s_audit_accepted(run_t *r, const Fusion__AuditEntry *entry, const ch
     if (!fx_principal_id_valid(sender) || s_played(r, sender) || kind <= 0)
         return;
     int index = s_match_inject(r, hex, sender, kind, t);
-    if (index >= 0)
-        s_audit_lists(r, index, sender, details, t);
+    if (index < 0)
+        return;
+    /* How many recipients the lists name in all (they may go on in `recipients` entries). */
+    json_t *count = json_object_get(details, "recipients");
+    if (json_is_integer(count) && json_integer_value(count) >= 0)
+        json_object_set_new(s_inject_json(r, (size_t) index), "audit_recipients_count",
+                            json_integer(json_integer_value(count)));
+    s_audit_lists(r, index, sender, details, t);
 }
 
 /* `recipients`: the lists of a long accepted entry, continued (docs/audit.md). */
@@ -1417,8 +1423,34 @@ static int s_allowed(json_t *o, const char *id)
     return allowed;
 }
 
+/* Where the runner knows every recipient of inject o's message, so that a principal not among
+ * them never receives it (only the sender seals a section's key, and it sealed for exactly
+ * those): the PREPARE answer of a message the runner sent ("prepare"), or the `accepted` entry
+ * of a trainee's message in the audit trail once its lists (and their continuations) name as
+ * many recipients as it counts ("audit"). NULL while it does not know. */
+static const char *s_recipients_known(json_t *o, int by_runner, const char *status)
+{
+    if (by_runner && strcmp(status, "sent") == 0)
+        return "prepare";
+    json_t *count = json_object_get(o, "audit_recipients_count");
+    if (!by_runner && json_is_true(json_object_get(o, "audit_recipients")) &&
+        json_is_integer(count) &&
+        json_array_size(json_object_get(o, "allowed")) >= (size_t) json_integer_value(count))
+        return "audit";
+    return NULL;
+}
+
+/* 1 when the message of an inject the runner played went nowhere: it was denied, rejected,
+ * failed or skipped. */
+static int s_not_sent(int by_runner, const char *status)
+{
+    return by_runner && strcmp(status, "pending") != 0 && strcmp(status, "sent") != 0;
+}
+
 /* Decides what can be decided at scenario time now (final: the run is over). Returns how many
- * are still pending. */
+ * are still pending. An expectation about a principal who cannot receive the message (it went
+ * to a known set of recipients without it, or went nowhere) is decided at once, without waiting
+ * for its deadline. */
 static size_t s_evaluate(run_t *r, int64_t now, int final)
 {
     size_t pending = 0, i;
@@ -1508,12 +1540,24 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
                          NULL);
             continue;
         }
+        const char *known = s_recipients_known(o, by_runner, status);
         if (strcmp(kind, "not_delivered") == 0) {
             json_t *e = s_find_event(r, "delivery", who, inject, NULL);
             if (e) {
                 s_decide(x, "missed",
                          json_integer(json_integer_value(json_object_get(e, "t_ms")) - t0),
                          "it was delivered", s_source(e));
+                continue;
+            }
+            if (s_not_sent(by_runner, status)) {
+                s_decide(x, "met", NULL, "the message was not sent", "prepare");
+                continue;
+            }
+            if (known && !s_allowed(o, who)) {
+                s_decide(x, "met", NULL,
+                         "not among the recipients the policy allowed (the message was sealed "
+                         "for those only)",
+                         known);
                 continue;
             }
             if (!final && !(within && now > t0 + within)) {
@@ -1552,6 +1596,20 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
             int64_t took = json_integer_value(json_object_get(e, "t_ms")) - t0;
             s_decide(x, took <= within ? "met" : "missed", json_integer(took < 0 ? 0 : took),
                      took <= within ? NULL : "later than expected", s_source(e));
+            continue;
+        }
+        /* Nobody receives, answers or escalates a message that went nowhere; a principal the
+         * message was not sealed for neither receives nor answers it (an escalation notice is
+         * another message, to others). */
+        if (s_not_sent(by_runner, status)) {
+            s_decide(x, "missed", NULL, "the message was not sent", NULL);
+            continue;
+        }
+        if (known && strcmp(type, "escalation") != 0 && !s_allowed(o, who)) {
+            s_decide(x, "missed", NULL,
+                     "not among the recipients the policy allowed: the message was not sealed "
+                     "for it",
+                     known);
             continue;
         }
         if (now <= t0 + within && !final) {

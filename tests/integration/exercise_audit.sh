@@ -5,7 +5,8 @@
 # it acknowledges the referral; the report shows those expectations met from the audit trail,
 # with the audit entry's time. A trainee's alert to every focal point is denied to a focal point
 # outside the exercise (exercise_segregation): the runner reads that denial, and that the officer
-# was no recipient, from the `accepted` entry's `denied` and `allowed` lists. The broker gives
+# was no recipient, from the `accepted` entry's `denied` and `allowed` lists, at once (not at the
+# end of the expectation's 720 exercise hours, which the run waited for). The broker gives
 # the exercise's audit entries (EXERCISE_AUDIT) only
 # to a trainer listed in that exercise: a participant who is not a trainer and a trainer of
 # another exercise are refused (forbidden, exit 3) and each refusal is audited; the entries are
@@ -117,6 +118,7 @@ injects:
       - denied: MYS.RMP.fp9
         code: exercise_segregation
       - not_delivered: MYS.RMP.fp9
+        within: 720h
 YAML
 check "the scenario is valid" 0 "$agent" exercise validate "$work/scenario.yaml" --policy "$work/region/policy.yaml"
 "$agent" exercise run "$work/scenario.yaml" --region "$work/region" --config "$trainer" \

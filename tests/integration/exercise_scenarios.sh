@@ -266,6 +266,56 @@ check_report taskforce deploy/exercises/mekong-taskforce.yaml
 jq -e '[.expectations[] | select(.principal == "NZL.INZ.sim4" and .kind == "not_delivered" and .outcome == "met")] | length == 4' \
     "$work/taskforce/report/report.json" >/dev/null || fail "taskforce: the non-member received something"
 
+# --- expectations about a principal a message was not sealed for -----------------------------------
+# The sender's PREPARE answer names every recipient: one outside it is decided at once (delivered:
+# missed, not_delivered: met), not at the end of a window of 720 exercise hours (2.4 real hours at
+# speed 300), which the run waited for.
+cat >"$work/unsealed.yaml" <<'YAML'
+fusion_scenario: 1
+exercise: EX-2026-11
+title: Expectations about a principal who is not a recipient
+speed: 60
+participants:
+  - id: IDN.POLRI.fp1
+  - id: THA.RTP.fp1
+  - id: KHM.NCCT.sim1
+    simulated: true
+    roles: [focal_point, police]
+injects:
+  - id: alert-1
+    at: "+00:01"
+    from: KHM.NCCT.sim1
+    send:
+      kind: case_alert
+      audience: direct
+      recipients: [IDN.POLRI.fp1]
+      purpose: investigation
+      sections:
+        - {id: 1, tlp: amber, categories: [operational], text: "Exercise alert for Indonesia."}
+    expect:
+      - {delivered: IDN.POLRI.fp1, within: 10m}
+      - {delivered: THA.RTP.fp1, within: 720h, designed_to_fail: true}
+  - id: alert-2
+    at: "+00:02"
+    from: KHM.NCCT.sim1
+    send:
+      kind: case_alert
+      audience: direct
+      recipients: [IDN.POLRI.fp1]
+      purpose: investigation
+      sections:
+        - {id: 1, tlp: amber, categories: [operational], text: "Another exercise alert."}
+    expect:
+      - {not_delivered: THA.RTP.fp1, within: 720h}
+YAML
+start_run unsealed "$work/unsealed.yaml" "$speed"
+admit unsealed
+finish_run unsealed 0
+jq -e '[.expectations[] | select(.principal == "THA.RTP.fp1" and .source == "prepare" and
+        ((.kind == "delivered" and .outcome == "missed_as_designed") or (.kind == "not_delivered" and .outcome == "met")))] | length == 2' \
+    "$work/unsealed/report/report.json" >/dev/null ||
+    fail "unsealed: the expectations about a principal outside the recipients were not decided from PREPARE: $(jq -c '[.expectations[] | {kind, principal, outcome, source, detail}]' "$work/unsealed/report/report.json")"
+
 # --- (e) the route exercise again from another state directory ----------------------------------
 # Its simulated participants are enrolled with the keys $work/route holds: a run with another state
 # directory is refused, naming them, before it generates or enrols anything (it re-enrolled them
