@@ -33,7 +33,8 @@ static void s_receipt_help(void)
            "denied (code, rule, agreement), and when it was delivered and received.\n"
            "--save FILE keeps the receipt as received; --verify FILE checks a saved receipt\n"
            "offline. Exit 0 when it verifies, 1 when it does not (saying what does not hold)\n"
-           "or the broker has no receipt of that message for you.\n",
+           "or the broker has no receipt of that message for you, 2 when the --verify FILE is\n"
+           "not there or is not a saved receipt.\n",
            AGENT_PROG, AGENT_PROG);
     fx_cli_print_exit_codes();
 }
@@ -190,8 +191,9 @@ int agent_receipt(int argc, char **argv)
         if (rc != FX_OK || frame->body_case != FUSION__FRAME__BODY_RECEIPT) {
             fx_cli_error(AGENT_PROG, "receipt: %s is not a saved receipt (%s)", offline,
                          rc != FX_OK ? fx_strerror(rc) : "another kind of frame");
-            /* a file that is not there is a bad argument, one that cannot be read a system error */
-            status = rc == FX_ERR_NOT_FOUND || rc == FX_ERR_IO ? fx_err_exit(rc) : FX_EXIT_NO;
+            /* A file that is not there, or is not a receipt, is bad input (2); one that cannot
+             * be read a system error (4). Exit 1 is only for a receipt that does not verify. */
+            status = rc == FX_ERR_IO ? fx_err_exit(rc) : FX_EXIT_USAGE;
             goto cleanup;
         }
     } else {

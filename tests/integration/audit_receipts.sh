@@ -106,6 +106,14 @@ expect 1 "another message's receipt" THA.RTP.fp1 receipt 0123456789abcdef0123456
 contains "$work/out" "the receipt is for another message" "says why it does not verify"
 expect 2 "a saved receipt that is not there" THA.RTP.fp1 receipt "$id" --verify "$work/nothere.bin"
 contains "$work/err" "is not a saved receipt (not found)" "a missing receipt named"
+# A file that is not a receipt at all is bad input (2), as a missing one is; 1 is only for a
+# receipt that does not verify.
+printf '{}' >"$work/notreceipt.bin"
+expect 2 "a saved receipt that is not a receipt" THA.RTP.fp1 receipt "$id" --verify "$work/notreceipt.bin"
+contains "$work/err" "is not a saved receipt" "a malformed receipt named"
+: >"$work/empty.bin"
+expect 2 "an empty saved receipt" THA.RTP.fp1 receipt "$id" --verify "$work/empty.bin"
+contains "$work/err" "is not a saved receipt (another kind of frame)" "an empty file named"
 
 # A rejected message is never stored, but its sender gets a receipt of the rejected entry.
 { cat "$work/route.yaml"; echo 'expires: 366d'; } >"$work/long.yaml"
