@@ -40,6 +40,7 @@ static void s_help(void)
            "  --count N      exit 0 after N new messages\n"
            "  --timeout S    exit after S seconds: 0 (1 if --count was given and not reached),\n"
            "                 but 5 if it never connected, 3 if the broker refused the key\n"
+           "                 (the same when SIGINT or SIGTERM stops it)\n"
            "  --window W     how many deliveries may be in flight at once (1-%d, default %d)\n"
            "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help     this help\n",
@@ -706,9 +707,15 @@ static int s_listen_loop(agent_session_t *s, const listen_opts_t *o)
             return FX_EXIT_SYSTEM;
         received += got;
     }
-    /* Never connected before the timeout: unreachable (5), or the broker refused the key (3).
-     * A listen that connected and then heard nothing is not an error. */
-    if (!fx_client_interrupted() && fx_client_connections(s->client) == 0) {
+    /* Never connected before the timeout or the signal that stopped it: unreachable (5), or
+     * the broker refused the key (3). A listen that connected and then heard nothing is not an
+     * error. */
+    if (fx_client_connections(s->client) == 0) {
+        if (fx_client_interrupted() && !fx_client_key_refused(s->client)) {
+            fx_cli_error(AGENT_PROG, "listen: stopped before it ever reached the broker (%s)",
+                         fx_client_status(s->client));
+            return FX_EXIT_UNAVAILABLE;
+        }
         s->timeout_ms = o->timeout_ms;
         return agent_session_unreachable(s);
     }

@@ -160,5 +160,33 @@ contains "$work/out" "cannot be opened" "the section says it cannot be opened"
 contains "$work/err" "cannot be opened" "stderr says a section cannot be opened"
 expect 3 "show --json a section that cannot be opened" IDN.POLRI.fp1 show "$third" --json
 
+# --- listen stopped by a signal: 0 once connected, 5 if it never reached the broker ----------
+# notify_sink plays systemd: READY=1 comes once listen runs its loop (its signal handler is in
+# place); STATUS=receiving once it is connected.
+"$FUSION_TOOLS/notify_sink" "$work/notify.sock" --timeout 60 >"$work/notify.log" 2>&1 &
+sink=$!
+wait_for 10 test -S "$work/notify.sock" || fail "notify_sink did not bind"
+stopped_listen() { # SIGNAL READY-LINE: starts listen, waits for READY-LINE, signals it; its exit in $status
+    : >"$work/notify.log"
+    NOTIFY_SOCKET="$work/notify.sock" "$FUSION_BIN/fusion-agent" listen \
+        --config "$work/agent-IDN.POLRI.fp1.yaml" >"$work/sig.out" 2>"$work/sig.err" &
+    listener=$!
+    wait_for 20 grep -q "$2" "$work/notify.log" || fail "listen did not say '$2': $(cat "$work/sig.err")"
+    kill "-$1" "$listener"
+    wait "$listener"
+    status=$?
+}
+stopped_listen TERM '^STATUS=receiving for IDN.POLRI.fp1'
+[ "$status" -eq 0 ] || fail "a connected listen stopped by SIGTERM exited $status, not 0: $(cat "$work/sig.err")"
+broker_stop || fail "broker stop"
+stopped_listen TERM '^READY=1'
+[ "$status" -eq 5 ] || fail "a listen stopped by SIGTERM before it connected exited $status, not 5"
+contains "$work/sig.err" "listen: stopped before it ever reached the broker" "says it never connected"
+stopped_listen INT '^READY=1'
+[ "$status" -eq 5 ] || fail "a listen stopped by SIGINT before it connected exited $status, not 5"
+kill "$sink" 2>/dev/null
+wait "$sink" 2>/dev/null
+grep -q -e 'Sanitizer' -e 'runtime error' "$work/sig.err" && fail "listen: sanitizer report"
+
 grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
 finish agent_inbox
