@@ -119,9 +119,42 @@ typedef struct {
     const char *kind, *from, *tlp;
     fx_route_pattern_t *route;
     int unread, json;
+    char from_id[FX_ID_MAX]; /* --from as given, its country in upper case */
 } inbox_filter_t;
 
-/* The sender matches --from when it is that principal or belongs to that agency. */
+/* --from: a principal (THA.RTP.fp1), an agency (THA.RTP) or a country (THA), the country part
+ * in any case as everywhere else; copied into f->from_id. 0, or -1 after printing the problem.
+ * It is compared as a whole id (no wildcards): '*' or '%' is refused, not matched. */
+static int s_from_option(inbox_filter_t *f, const char *text)
+{
+    size_t len = strlen(text);
+    int ok = len < sizeof f->from_id;
+    if (ok) {
+        memcpy(f->from_id, text, len + 1);
+        if (len == 3) { /* a country: three letters */
+            for (size_t i = 0; i < 3 && ok; i++) {
+                char c = f->from_id[i];
+                ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+                if (c >= 'a' && c <= 'z')
+                    f->from_id[i] = (char) (c - 'a' + 'A');
+            }
+        } else {
+            fx_party_country_upper(f->from_id);
+            ok = fx_principal_id_valid(f->from_id) || fx_agency_id_valid(f->from_id);
+        }
+    }
+    if (!ok) {
+        fx_cli_error(AGENT_PROG,
+                     "inbox: --from '%.64s' is neither a principal (THA.RTP.fp1), an agency "
+                     "(THA.RTP) nor a country (THA)",
+                     text);
+        return -1;
+    }
+    f->from = f->from_id;
+    return 0;
+}
+
+/* The sender matches --from when it is that principal or belongs to that agency or country. */
 static int s_from_matches(const char *sender, const char *from)
 {
     size_t len = strlen(from);
@@ -249,7 +282,8 @@ static void s_inbox_help(void)
            "state (new or read). It reads the local mailbox only; 'listen' fills it.\n\n"
            "Options:\n"
            "  --kind K         only this kind (case_alert, referral, referral_response, ...)\n"
-           "  --from ID        only from this principal (THA.RTP.fp1) or agency (THA.RTP)\n"
+           "  --from ID        only from this principal (THA.RTP.fp1), agency (THA.RTP) or\n"
+           "                   country (THA); a whole id, no wildcards\n"
            "  --tlp T          only messages whose highest TLP is T (clear, green, amber,\n"
            "                   amber_strict, red)\n"
            "  --route PATTERN  only messages on a route PATTERN matches ('MMR>**')\n"
@@ -287,7 +321,7 @@ int agent_inbox(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    inbox_filter_t f = {NULL, NULL, NULL, NULL, 0, 0};
+    inbox_filter_t f = {NULL, NULL, NULL, NULL, 0, 0, ""};
     const char *config = NULL;
     int opt, status = FX_EXIT_USAGE;
     opterr = 0;
@@ -302,7 +336,8 @@ int agent_inbox(int argc, char **argv)
                 goto cleanup;
             f.tlp = optarg;
         } else if (opt == 'f') {
-            f.from = optarg;
+            if (s_from_option(&f, optarg) != 0)
+                goto cleanup;
         } else if (opt == 'r') {
             char why[FX_ROUTE_WHY_SIZE];
             fx_route_pattern_destroy(&f.route);

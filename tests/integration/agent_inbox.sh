@@ -102,6 +102,17 @@ expect 0 "inbox --from an agency" IDN.POLRI.fp1 inbox --json --from THA.RTP
 jq -e '.messages | length == 6' "$work/out" >/dev/null || fail "--from an agency"
 expect 0 "inbox --from another" IDN.POLRI.fp1 inbox --json --from THA.RT
 jq -e '.messages | length == 0' "$work/out" >/dev/null || fail "--from matches whole ids"
+expect 0 "inbox --from a country, in any case" IDN.POLRI.fp1 inbox --json --from tha
+jq -e '.messages | length == 6' "$work/out" >/dev/null || fail "--from a country"
+expect 0 "inbox --from a principal, its country in lower case" IDN.POLRI.fp1 inbox --json --from tha.RTP.fp1
+jq -e '.messages | length == 6' "$work/out" >/dev/null || fail "--from a principal"
+expect 0 "inbox --from another country" IDN.POLRI.fp1 inbox --json --from MYS
+jq -e '.messages | length == 0' "$work/out" >/dev/null || fail "--from another country"
+for from in '' '%' '*' 'THA.*' 'THA.RTP.fp1.x' 'TH' 'THAI'; do
+    expect 2 "inbox --from '$from'" IDN.POLRI.fp1 inbox --from "$from"
+    contains "$work/err" "is neither a principal (THA.RTP.fp1), an agency (THA.RTP) nor a country (THA)" \
+        "--from '$from' is refused, saying what it may be"
+done
 expect 0 "inbox --kind referral" IDN.POLRI.fp1 inbox --kind referral
 contains "$work/out" "no messages" "an empty listing says so"
 expect 2 "inbox --tlp with an unknown word" IDN.POLRI.fp1 inbox --tlp white
