@@ -52,10 +52,11 @@ static void s_respond_help(void)
            "The broker tracks the referral's state from it (acknowledged, accepted, declined,\n"
            "need_info, closed); an answer after 'accept', 'decline' or 'need-info' keeps that\n"
            "answer, and nothing may follow 'close'. decline and need-info need --reason, close\n"
-           "needs --outcome. The response goes through the outbox like 'send --yes'.\n\n"
+           "needs --outcome, which no other answer takes. The response goes through the outbox\n"
+           "like 'send --yes'.\n\n"
            "Options:\n"
            "  --reason TEXT   why (declined, need_info; optional otherwise)\n"
-           "  --outcome TEXT  what came of it (closed)\n"
+           "  --outcome TEXT  what came of it (close only)\n"
            "  --timeout S     seconds to wait for each answer from the broker (default %d)\n"
            "  --config FILE   agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help      this help\n",
@@ -135,6 +136,14 @@ int agent_respond(int argc, char **argv)
     }
     if (status == FUSION__RESPONSE_STATUS__RESPONSE_CLOSED && !outcome) {
         fx_cli_error(AGENT_PROG, "respond: close needs --outcome (what came of the referral)");
+        return FX_EXIT_USAGE;
+    }
+    if (status != FUSION__RESPONSE_STATUS__RESPONSE_CLOSED && outcome) {
+        /* it would be sent and never shown as what it says: the referral is not closed */
+        fx_cli_error(AGENT_PROG,
+                     "respond: --outcome is only for close (what came of the referral); %s "
+                     "takes --reason",
+                     word);
         return FX_EXIT_USAGE;
     }
     agent_session_t s;
@@ -341,6 +350,10 @@ cleanup:
 
 /* ---- fusion-agent feedback ------------------------------------------------------------------ */
 
+/* How far ahead of this computer's clock an --observed-at may be: another computer's clock, or
+ * a time read off a watch. Further ahead, it was not observed yet. */
+#define OBSERVED_SKEW_MIN 5
+
 static void s_feedback_help(void)
 {
     printf("Usage: %s feedback MSGID --observation TEXT [--location TEXT] [--observed-at TIME]\n"
@@ -352,11 +365,13 @@ static void s_feedback_help(void)
            "Options:\n"
            "  --observation TEXT  what was seen (required)\n"
            "  --location TEXT     where (the section is then also labelled location)\n"
-           "  --observed-at TIME  when (RFC 3339 or a date; default now)\n"
+           "  --observed-at TIME  when (RFC 3339 or a date; default now); not in the future\n"
+           "                      (up to %d minutes ahead are taken, for clocks that differ)\n"
            "  --timeout S         seconds to wait for each answer (default %d)\n"
            "  --config FILE       agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help          this help\n",
-           AGENT_PROG, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
+           AGENT_PROG, OBSERVED_SKEW_MIN, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV,
+           AGENT_CONFIG_DEFAULT);
     fx_cli_print_exit_codes();
 }
 
@@ -388,6 +403,13 @@ int agent_feedback(int argc, char **argv)
                              "feedback: --observed-at must be an RFC 3339 time or a date, not "
                              "'%.40s'",
                              optarg);
+                return FX_EXIT_USAGE;
+            }
+            if (observed_at > fx_now_ms() + OBSERVED_SKEW_MIN * 60 * 1000LL) {
+                fx_cli_error(AGENT_PROG,
+                             "feedback: --observed-at '%.40s' is in the future (more than %d "
+                             "minutes ahead of this computer's clock)",
+                             optarg, OBSERVED_SKEW_MIN);
                 return FX_EXIT_USAGE;
             }
         } else if (opt == 'c')

@@ -99,6 +99,13 @@ jq -e --arg a "$alert" '.kind == "alert_feedback" and .in_reply_to == $a and .se
 before=$(outbox IDN.POLRI.fp1) events=$(broker_events)
 run 2 "feedback on an unknown msg_id" IDN.POLRI.fp1 feedback ffeeddccbbaa99887766554433221100 --observation seen
 contains "$work/err" "no message ffeeddccbbaa99887766554433221100 in the inbox" "the error names the msg_id"
+run 2 "feedback observed in the future" IDN.POLRI.fp1 feedback "$alert" --observation seen \
+    --observed-at 2099-01-01
+contains "$work/err" "--observed-at '2099-01-01' is in the future (more than 5 minutes ahead" \
+    "a future observation is refused"
+run 2 "feedback observed an hour from now" IDN.POLRI.fp1 feedback "$alert" --observation seen \
+    --observed-at "$(jq -nr 'now + 3600 | strftime("%Y-%m-%dT%H:%M:%SZ")')"
+contains "$work/err" "is in the future" "an observation an hour ahead is refused"
 run 2 "feedback on something that is not an alert" THA.RTP.fp1 feedback "$feedback" --observation seen
 contains "$work/err" "is of kind alert_feedback, not case_alert" "feedback says what the message is"
 run 2 "a response to something that is not a referral" IDN.POLRI.fp1 respond "$alert" acknowledge

@@ -152,6 +152,10 @@ run 2 "respond with an unknown answer" IDN.POLRI.fp1 respond "$first" maybe
 contains "$work/err" "unknown answer 'maybe' (expected one of: acknowledge" "the unknown answer is named"
 run 2 "decline without a reason" IDN.POLRI.fp1 respond "$first" decline
 contains "$work/err" "needs --reason" "decline asks for a reason"
+run 2 "acknowledge with an outcome" IDN.POLRI.fp1 respond "$first" acknowledge --outcome foo
+contains "$work/err" "--outcome is only for close" "an option that does not apply is refused"
+run 2 "accept with an outcome" IDN.POLRI.fp1 respond "$first" accept --reason ok --outcome foo
+contains "$work/err" "--outcome is only for close" "accept takes no --outcome"
 [ "$(outbox)" = "$before" ] || fail "a refused respond left something in the outbox"
 [ "$(broker_events)" = "$events" ] || fail "a refused respond reached the broker"
 
