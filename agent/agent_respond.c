@@ -203,7 +203,8 @@ static void s_referrals_help(void)
            "your agency, each per recipient agency, with its state (sent, delivered,\n"
            "acknowledged, accepted, declined, need_info, closed), its urgency, and the time\n"
            "left until its acknowledgement is due (or how long it is overdue, and whether it\n"
-           "was escalated). Open referrals only (not declined or closed) unless --all.\n\n"
+           "was escalated). Open referrals only (not declined or closed) unless --all; a\n"
+           "declined or closed one has no time left ('-', and seconds_left null in --json).\n\n"
            "Options:\n"
            "  --all          also declined and closed referrals\n"
            "  --json         one JSON array of objects\n"
@@ -306,18 +307,26 @@ int agent_referrals(int argc, char **argv)
         agent_msg_id_hex(r->msg_id.data, hex);
         const char *direction = strcmp(r->sender, s.config->id) == 0 ? "sent" : "received";
         const char *urgency = fx_vocab_name(FX_VOCAB_URGENCY, (int) r->urgency);
-        s_time_left((int64_t) r->deadline, now, left, sizeof left);
-        if (r->deadline)
+        /* A declined or closed referral is answered for good: no time is left to count. */
+        int open = s_open_state(r->state);
+        if (open)
+            s_time_left((int64_t) r->deadline, now, left, sizeof left);
+        else
+            snprintf(left, sizeof left, "-");
+        if (r->deadline && open)
             fx_time_format((int64_t) r->deadline, due);
         if (json) {
             json_t *item =
                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "msg_id", hex, "direction",
                           direction, "sender", r->sender, "agency", r->agency, "state", r->state,
                           "urgency", urgency ? urgency : "normal", "escalated", r->escalated);
+            if (r->deadline)
+                fx_time_format((int64_t) r->deadline, due);
             json_object_set_new(item, "deadline", r->deadline ? json_string(due) : json_null());
             json_object_set_new(item, "seconds_left",
-                                r->deadline ? json_integer(((int64_t) r->deadline - now) / 1000)
-                                            : json_null());
+                                r->deadline && open
+                                    ? json_integer(((int64_t) r->deadline - now) / 1000)
+                                    : json_null());
             json_array_append_new(list, item);
         } else {
             if (shown == 0)

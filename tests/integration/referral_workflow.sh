@@ -132,6 +132,16 @@ contains "$work/err" "is closed already" "the refusal says the referral is close
 run 0 "the open list leaves closed referrals out" THA.RTP.fp1 referrals --json
 [ "$(jq --arg id "$first" '[.[] | select(.msg_id == $id)] | length' "$work/out")" -eq 0 ] ||
     fail "a closed referral is listed as open: $(cat "$work/out")"
+# A closed referral is answered for good: --all lists it without time left.
+run 0 "--all lists the closed referral" THA.RTP.fp1 referrals --all
+grep "^$first " "$work/out" >"$work/closed.txt" || fail "--all does not list the closed referral: $(cat "$work/out")"
+contains "$work/closed.txt" " closed .* -$" "the closed referral shows '-' for its time"
+lacks "$work/closed.txt" " left" "a closed referral shows no time left"
+lacks "$work/closed.txt" "overdue" "a closed referral is not overdue"
+run 0 "--all --json" THA.RTP.fp1 referrals --all --json
+jq -e --arg id "$first" '.[] | select(.msg_id == $id) | .state == "closed" and .seconds_left == null
+    and (.deadline | type) == "string"' "$work/out" >/dev/null ||
+    fail "--all --json: a closed referral has seconds_left null and keeps its deadline: $(cat "$work/out")"
 run 0 "as MYS, no referral concerns me" MYS.RMP.fp1 referrals
 contains "$work/out" "no open referrals" "an agency without referrals sees none"
 receive THA.RTP.fp1 1 "$work/closed.json"
