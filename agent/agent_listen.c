@@ -508,7 +508,10 @@ int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, in
         if (h->urgency)
             printf(", %s", s_word(FX_VOCAB_URGENCY, (int) h->urgency));
         printf(", audience %s\n", s_word(FX_VOCAB_AUDIENCE, (int) h->audience));
-        if (h->route[0] || h->stage || h->purpose || h->subject_role) {
+        /* The header's consent: the sender records the subject's consent (it decides what the
+         * policy allows, e.g. a victim's identity for social services). Said when it is given,
+         * and when a subject is named without it. */
+        if (h->route[0] || h->stage || h->purpose || h->subject_role || h->consent) {
             const char *sep = "";
             if (h->route[0])
                 printf("%sroute %s", sep, h->route), sep = ", ";
@@ -517,7 +520,12 @@ int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, in
             if (h->purpose)
                 printf("%spurpose %s", sep, s_word(FX_VOCAB_PURPOSE, (int) h->purpose)), sep = ", ";
             if (h->subject_role)
-                printf("%ssubject %s", sep, s_word(FX_VOCAB_SUBJECT_ROLE, (int) h->subject_role));
+                printf("%ssubject %s", sep, s_word(FX_VOCAB_SUBJECT_ROLE, (int) h->subject_role)),
+                    sep = ", ";
+            if (h->consent)
+                printf("%sconsent recorded", sep);
+            else if (h->subject_role)
+                printf("%sno consent recorded", sep);
             printf("\n");
         }
         s_field(0, "case_ref", h->case_ref);

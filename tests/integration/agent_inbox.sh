@@ -44,7 +44,7 @@ done
 # The sixth: section 2 (a suspect's name) may not cross to Indonesia without an agreement, but
 # goes to the Thai prosecutor; Indonesia sees that it existed.
 expect 0 "alert 6, with a section withheld from IDN" THA.RTP.fp1 alert \
-    --to IDN.POLRI.fp1,THA.OAG.pros1 --purpose investigation --urgency urgent \
+    --to IDN.POLRI.fp1,THA.OAG.pros1 --purpose investigation --subject-role suspect --urgency urgent \
     --handling no_onward_sharing_without_consent,crime_prevention_only --case-ref RTP-66 \
     --section amber --summary 'Alert number 6' \
     --section red --summary 'Who' --person role=suspect,name=S.Example --yes
@@ -129,6 +129,8 @@ contains "$work/out" "verified: signed by THA.RTP.fp1" "verified sender"
 contains "$work/out" "from THA.RTP.fp1 (fingerprint [0-9A-Z-]*)" "with the fingerprint"
 contains "$work/out" "handling: no_onward_sharing_without_consent" "handling restriction 1"
 contains "$work/out" "handling: crime_prevention_only" "handling restriction 2"
+contains "$work/out" "^purpose investigation, subject suspect, no consent recorded$" \
+    "the header's consent: a subject named without it"
 contains "$work/out" "Summary: Alert number 6" "the section given"
 contains "$work/out" "not given to you: section 2 (tlp red; operational, personal_identifiers)" \
     "the section withheld"
@@ -138,7 +140,8 @@ contains "$work/out" "^\[ TLP:RED \] for your eyes only" "the red banner"
 expect 0 "show --json" IDN.POLRI.fp1 show "$sixth" --json
 jq -e --arg id "$sixth" '.msg_id == $id and .sender == "THA.RTP.fp1" and (.fingerprint | length)
     > 0 and .case_ref == "RTP-66" and (.handling | length) == 2 and .withheld[0].id == 2
-    and .sections[0].case_alert.summary == "Alert number 6"' "$work/out" >/dev/null ||
+    and .sections[0].case_alert.summary == "Alert number 6" and .consent == false
+    and .subject_role == "suspect"' "$work/out" >/dev/null ||
     { fail "show --json"; cat "$work/out"; }
 expect 0 "shown messages are read" IDN.POLRI.fp1 inbox --json --unread
 jq -e '.messages | length == 4' "$work/out" >/dev/null || fail "--unread after show"

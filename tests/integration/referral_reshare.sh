@@ -117,6 +117,7 @@ contains "$work/err" "is of kind case_alert, not referral" "respond says what th
 run 0 "forward the amber alert" IDN.POLRI.fp1 forward "$alert" --to MYS.RMP.fp1
 forward_plain=$(msg_id "$work/out")
 receive MYS.RMP.fp1 1 "$work/plain.json"
+[ "$(jq -r .consent "$work/plain.json")" = false ] || fail "listen --json: a message without consent"
 [ "$(jq -r '.sections[0].text' "$work/plain.json")" = "Watch for a minivan with Thai plates at the ferry." ] ||
     fail "the forwarded content: $(cat "$work/plain.json")"
 [ "$(jq -r .sender "$work/plain.json")" = IDN.POLRI.fp1 ] || fail "the forward is not signed by its sender"

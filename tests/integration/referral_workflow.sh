@@ -85,6 +85,10 @@ first=$(msg_id "$work/out")
 [ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = sent ] || fail "the sender does not see it sent"
 receive IDN.POLRI.fp1 1 "$work/first.json"
 [ "$(jq -r .msg_id "$work/first.json")" = "$first" ] || fail "IDN got another message"
+# The header's consent (the referral records the victim's) is shown to the recipient.
+[ "$(jq -r .consent "$work/first.json")" = true ] || fail "listen --json does not give the header's consent"
+run 0 "show the referral" IDN.POLRI.fp1 show "$first"
+contains "$work/out" "purpose victim_protection, subject victim, consent recorded" "show says the consent is recorded"
 # The listener acknowledged after committing; the broker marks the referral delivered then.
 wait_for 10 state_is IDN.POLRI.fp1 "$first" IDN.POLRI delivered ||
     fail "a referral the recipient committed is not 'delivered': $(state IDN.POLRI.fp1 "$first" IDN.POLRI)"
