@@ -350,7 +350,9 @@ static void s_request_help(void)
            "the principals or agencies given (a reshare_request; the broker records it in the\n"
            "audit trail and lets it go only to the originator). The originator answers with\n"
            "'%s reshare-grant REQUEST_MSGID'; then '%s forward MSGID --to ... --grant\n"
-           "GRANT_MSGID' lets it through.\n\n"
+           "GRANT_MSGID' lets it through. Each recipient must be a principal or agency of the\n"
+           "broker's directory, and neither you nor the originator (who hold the message\n"
+           "already); otherwise nothing is sent (exit 2), and the broker refuses the same.\n\n"
            "Options:\n"
            "  --to ID,...    who would receive the information; repeatable\n"
            "  --reason TEXT  why, for the originator\n"
@@ -368,7 +370,9 @@ static void s_grant_help(void)
            "Grants the reshare_request REQUEST_MSGID of your inbox, about a message you\n"
            "originated: the requester may then forward that message to the principals and\n"
            "agencies it asked for (a reshare_grant; the broker records it in the audit trail\n"
-           "and checks it when the forward comes).\n\n"
+           "and checks it when the forward comes). A request you granted already (the grant\n"
+           "is in your outbox, accepted or waiting) is not granted again, and one naming a\n"
+           "recipient that is no longer in the directory is not granted (exit 2).\n\n"
            "Options:\n"
            "  --timeout S    seconds to wait for each answer (default %d)\n"
            "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
@@ -436,8 +440,24 @@ static int s_reshare(const char *command, int grant, reshare_opts_t *o, const ch
     char label[64];
     snprintf(label, sizeof label, "%s %.8s", command, hex);
     rc = agent_session_open(&s, command, config, o->timeout_ms);
+    int64_t entry = 0;
+    const char *state = NULL;
+    if (rc == FX_EXIT_OK && grant && workflow_granted(&s, orig->msg_id.data, &entry, &state)) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: reshare_request %s was granted already (the grant is #%lld in the "
+                     "outbox, %s); nothing was sent",
+                     command, hex, (long long) entry, state);
+        rc = FX_EXIT_USAGE;
+    }
+    /* Who asks (the requester) and who holds the information (the originator): for a grant,
+     * the sender of the request and this principal. */
+    int unreachable = 0;
     if (rc == FX_EXIT_OK)
-        rc = workflow_send(&s, draft, label);
+        rc = workflow_reshare_to_check(&s, to, n_to, grant ? originator[0] : s.config->id,
+                                       grant ? s.config->id : originator[0], grant ? orig_hex : hex,
+                                       &unreachable);
+    if (rc == FX_EXIT_OK)
+        rc = unreachable ? workflow_queue(&s, draft, label) : workflow_send(&s, draft, label);
     if (rc == FX_EXIT_OK && grant)
         printf("granted: %s may pass message %s on to %s\n", originator[0], orig_hex, list);
     else if (rc == FX_EXIT_OK)

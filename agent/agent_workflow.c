@@ -226,6 +226,102 @@ int workflow_text_ok(const char *command, const char *option, const char *text)
     return 0;
 }
 
+/* 1 when id is a valid, unrevoked principal of the directory, or an agency with one. */
+static int s_party_known(const fx_directory_t *dir, const char *id)
+{
+    if (fx_directory_find(dir, id))
+        return 1;
+    for (size_t i = 0; i < fx_directory_count(dir); i++)
+        if (fx_directory_status_at(dir, i) == FX_CERT_STATUS_VALID &&
+            strcmp(fx_cert_agency(fx_directory_at(dir, i)), id) == 0)
+            return 1;
+    return 0;
+}
+
+int workflow_reshare_to_check(agent_session_t *s, char **to, size_t n, const char *requester,
+                              const char *originator, const char *orig_hex, int *unreachable)
+{
+    *unreachable = 0;
+    char why[FX_ID_MAX + 2 * FX_MSG_ID_BYTES + 160] = "";
+    /* What needs no directory first: the broker says the same sentences (handle_referral.c). */
+    for (size_t i = 0; i < n && !why[0]; i++) {
+        for (size_t j = 0; j < i && !why[0]; j++)
+            if (strcmp(to[j], to[i]) == 0)
+                snprintf(why, sizeof why, "reshare_to names %s twice", to[i]);
+        if (why[0])
+            break;
+        if (strcmp(to[i], requester) == 0)
+            snprintf(why, sizeof why,
+                     "reshare_to names %s, the requester itself, which holds message %s already",
+                     to[i], orig_hex);
+        else if (strcmp(to[i], originator) == 0)
+            snprintf(why, sizeof why,
+                     "reshare_to names %s, the originator of message %s, who holds it already",
+                     to[i], orig_hex);
+    }
+    if (!why[0]) {
+        fx_err_t rc = agent_session_directory(s);
+        if (rc == FX_ERR_UNAVAILABLE) {
+            *unreachable = 1; /* the broker checks it when the queued message goes */
+            return FX_EXIT_OK;
+        }
+        if (rc != FX_OK)
+            return fx_err_exit(rc); /* said by agent_session_directory */
+        for (size_t i = 0; i < n && !why[0]; i++)
+            if (!s_party_known(s->directory, to[i]))
+                snprintf(why, sizeof why,
+                         "reshare_to names %s, which is not a principal or agency of the "
+                         "directory (or its certificate is revoked or expired)",
+                         to[i]);
+    }
+    if (!why[0])
+        return FX_EXIT_OK;
+    fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent", s->command, why);
+    return FX_EXIT_USAGE;
+}
+
+int workflow_granted(agent_session_t *s, const uint8_t request_id[FX_MSG_ID_BYTES],
+                     int64_t *entry_p, const char **state_p)
+{
+    int64_t *ids = NULL;
+    size_t count = 0;
+    int found = 0;
+    if (fx_mailbox_outbox_list(s->mailbox, 10000, &ids, &count) != FX_OK)
+        return 0;
+    for (size_t i = 0; i < count && !found; i++) {
+        fx_outbox_entry_t *entry = NULL;
+        if (fx_mailbox_outbox_get(s->mailbox, ids[i], &entry) != FX_OK)
+            continue;
+        fx_outbox_state_t state = fx_outbox_entry_state(entry);
+        size_t len = 0;
+        const uint8_t *env_bytes = fx_outbox_entry_envelope(entry, &len);
+        fx_envelope_t *env = NULL;
+        fx_draft_t *draft = NULL;
+        const Fusion__Header *h = NULL;
+        if (state == FX_OUTBOX_REJECTED) {
+            /* refused: it granted nothing */
+        } else if (env_bytes && fx_envelope_decode(env_bytes, len, &env) == FX_OK) {
+            h = fx_envelope_header(env);
+        } else {
+            const uint8_t *draft_bytes = fx_outbox_entry_draft(entry, &len);
+            if (draft_bytes && fx_draft_deserialize(draft_bytes, len, &draft) == FX_OK)
+                h = fx_draft_header(draft);
+        }
+        found = h && (int) h->kind == FX_KIND_RESHARE_GRANT &&
+                h->in_reply_to.len == FX_MSG_ID_BYTES &&
+                memcmp(h->in_reply_to.data, request_id, FX_MSG_ID_BYTES) == 0;
+        if (found) {
+            *entry_p = ids[i];
+            *state_p = fx_outbox_state_name(state);
+        }
+        fx_draft_destroy(&draft);
+        fx_envelope_destroy(&env);
+        fx_outbox_entry_destroy(&entry);
+    }
+    free(ids);
+    return found;
+}
+
 int workflow_max_tlp(const fx_envelope_t *env)
 {
     const Fusion__Header *h = fx_envelope_header(env);
@@ -246,15 +342,16 @@ void workflow_notice(const char *text, uint8_t **data_p, size_t *len_p)
     fx_content_encode(&content, data_p, len_p);
 }
 
-int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label)
+/* Queues draft in the outbox (*id_p its entry). FX_EXIT_OK, or FX_EXIT_SYSTEM after saying so. */
+static int s_outbox_add(agent_session_t *s, const fx_draft_t *draft, const char *label,
+                        int64_t *id_p)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    int64_t id = 0;
     fx_draft_serialize(draft, &data, &len);
     fx_err_t rc =
         fx_mailbox_outbox_add(s->mailbox, data, len, label,
-                              (int64_t) fx_draft_header(draft)->expires_at, fx_now_ms(), &id);
+                              (int64_t) fx_draft_header(draft)->expires_at, fx_now_ms(), id_p);
     sodium_memzero(data, len); /* plaintext */
     free(data);
     if (rc != FX_OK) {
@@ -262,6 +359,32 @@ int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label
                      fx_mailbox_path(s->mailbox), fx_strerror(rc));
         return FX_EXIT_SYSTEM;
     }
+    return FX_EXIT_OK;
+}
+
+static void s_waits(const agent_session_t *s, int64_t id)
+{
+    fprintf(stderr,
+            "%s: %s: the message waits in the outbox as #%lld; a later 'send', 'listen' "
+            "or 'flush' sends it\n",
+            AGENT_PROG, s->command, (long long) id);
+}
+
+int workflow_queue(agent_session_t *s, const fx_draft_t *draft, const char *label)
+{
+    int64_t id = 0;
+    if (s_outbox_add(s, draft, label, &id) != FX_EXIT_OK)
+        return FX_EXIT_SYSTEM;
+    int status = agent_session_unreachable(s);
+    s_waits(s, id);
+    return status;
+}
+
+int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label)
+{
+    int64_t id = 0;
+    if (s_outbox_add(s, draft, label, &id) != FX_EXIT_OK)
+        return FX_EXIT_SYSTEM;
     agent_flush_t flush;
     agent_flush_outbox(s, id, stdout, &flush);
     fx_outbox_entry_t *entry = NULL;
@@ -279,10 +402,7 @@ int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label
         status = FX_EXIT_REFUSED;
     } else if (flush.unavailable) {
         status = agent_session_unreachable(s);
-        fprintf(stderr,
-                "%s: %s: the message waits in the outbox as #%lld; a later 'send', 'listen' "
-                "or 'flush' sends it\n",
-                AGENT_PROG, s->command, (long long) id);
+        s_waits(s, id);
     }
     fx_outbox_entry_destroy(&entry);
     return status;

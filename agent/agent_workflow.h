@@ -56,6 +56,26 @@ int workflow_max_tlp(const fx_envelope_t *env);
  * rejected (code, rule and reason printed), 5 queued because the broker could not be reached. */
 int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label);
 
+/* Queues draft in the outbox without trying to send it, for a broker known to be unreachable in
+ * this session: says so and returns agent_session_unreachable's exit code (5, or 3 for a key the
+ * broker refused). */
+int workflow_queue(agent_session_t *s, const fx_draft_t *draft, const char *label);
+
+/* Checks the recipients a reshare request asks for or a grant grants (reshare_to), about message
+ * orig_hex of originator, asked by requester, as the broker does: each named once, neither the
+ * requester nor the originator (they hold it already), and a principal or agency of the
+ * broker's directory (fetched). FX_EXIT_OK, or the exit code after saying why (FX_EXIT_USAGE:
+ * nothing was sent). *unreachable is 1 when the directory could not be fetched (the broker
+ * checks the rest when the message goes). */
+int workflow_reshare_to_check(agent_session_t *s, char **to, size_t n, const char *requester,
+                              const char *originator, const char *orig_hex, int *unreachable);
+
+/* 1 when this principal's outbox holds a reshare_grant answering request_id that was not
+ * refused (accepted, or waiting to be sent): its entry id and state word in *entry_p and
+ * *state_p. 0 otherwise. */
+int workflow_granted(agent_session_t *s, const uint8_t request_id[FX_MSG_ID_BYTES],
+                     int64_t *entry_p, const char **state_p);
+
 /* Encodes a notice content (caller frees *data_p). */
 void workflow_notice(const char *text, uint8_t **data_p, size_t *len_p);
 

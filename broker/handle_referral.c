@@ -107,6 +107,49 @@ static int s_listed(char **list, size_t n, const char *recipient)
     return 0;
 }
 
+/* 1 when id is a valid, unrevoked principal of the directory, or an agency with one. */
+static int s_party_known(server_t *self, const char *id)
+{
+    if (fx_directory_find(self->directory, id))
+        return 1;
+    for (size_t i = 0; i < fx_directory_count(self->directory); i++)
+        if (fx_directory_status_at(self->directory, i) == FX_CERT_STATUS_VALID &&
+            strcmp(fx_cert_agency(fx_directory_at(self->directory, i)), id) == 0)
+            return 1;
+    return 0;
+}
+
+/* The recipients a reshare request asks for, or a grant grants (reshare_to), about message
+ * orig_hex of originator, asked by requester: each a principal or agency of the directory,
+ * named once, and neither the requester nor the originator, who hold the message already.
+ * fusion-agent reshare-request and reshare-grant say the same sentences before sending. */
+static int s_check_reshare_to(server_t *self, const Fusion__Header *h, const char *requester,
+                              const char *originator, const char *orig_hex, refusal_t *r)
+{
+    for (size_t i = 0; i < h->n_reshare_to; i++) {
+        const char *to = h->reshare_to[i];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(h->reshare_to[j], to) == 0)
+                return s_refuse(r, FX_ERR_INVALID, "reshare_to names %s twice", to);
+        if (strcmp(to, requester) == 0)
+            return s_refuse(r, FX_ERR_INVALID,
+                            "reshare_to names %s, the requester itself, which holds message %s "
+                            "already",
+                            to, orig_hex);
+        if (strcmp(to, originator) == 0)
+            return s_refuse(r, FX_ERR_INVALID,
+                            "reshare_to names %s, the originator of message %s, who holds it "
+                            "already",
+                            to, orig_hex);
+        if (!s_party_known(self, to))
+            return s_refuse(r, FX_ERR_INVALID,
+                            "reshare_to names %s, which is not a principal or agency of the "
+                            "directory (or its certificate is revoked or expired)",
+                            to);
+    }
+    return 0;
+}
+
 /* ---- Checks before a message is stored ------------------------------------------------------- */
 
 static int s_check_response(server_t *self, const Fusion__Header *h, const char *agency,
@@ -154,9 +197,9 @@ static int s_check_to_originator(server_t *self, const Fusion__Header *h, zlistx
                               s_hex(h->in_reply_to.data, hex));
     int refused = 0;
     const char *originator = fx_envelope_sender(m.env);
+    s_hex(h->in_reply_to.data, hex); /* every refusal below names it */
     if (!s_was_recipient(self, h->in_reply_to.data, h->sender))
-        refused = s_refuse(r, FX_ERR_FORBIDDEN, "%s did not receive message %s", h->sender,
-                           s_hex(h->in_reply_to.data, hex));
+        refused = s_refuse(r, FX_ERR_FORBIDDEN, "%s did not receive message %s", h->sender, hex);
     else if ((int) h->kind == FX_KIND_ALERT_FEEDBACK &&
              (int) fx_envelope_header(m.env)->kind != FX_KIND_CASE_ALERT)
         refused = s_refuse(r, FX_ERR_INVALID, "alert_feedback answers a case_alert; %s is a %s",
@@ -165,6 +208,8 @@ static int s_check_to_originator(server_t *self, const Fusion__Header *h, zlistx
         refused = s_refuse(r, FX_ERR_INVALID,
                            "a reshare_request must name who the information would go to "
                            "(reshare_to)");
+    else if ((int) h->kind == FX_KIND_RESHARE_REQUEST)
+        refused = s_check_reshare_to(self, h, h->sender, originator, hex, r);
     for (const char *to = zlistx_first(recipients); to && !refused; to = zlistx_next(recipients))
         if (strcmp(to, originator) != 0)
             refused = s_refuse(r, FX_ERR_FORBIDDEN,
@@ -209,6 +254,15 @@ static int s_check_grant(server_t *self, const Fusion__Header *h, zlistx_t *reci
         if (!asked)
             refused = s_refuse(r, FX_ERR_INVALID, "reshare_request %s did not ask for %s", hex,
                                h->reshare_to[i]);
+    }
+    /* Granted, each must still be a party of the directory (one may have been revoked since
+     * the request), and neither the requester nor the grantor (a request from before these
+     * checks may name them). */
+    if (!refused) {
+        char orig_hex[HEX_SIZE] = "";
+        if (rh->in_reply_to.len == FX_MSG_ID_BYTES)
+            s_hex(rh->in_reply_to.data, orig_hex);
+        refused = s_check_reshare_to(self, h, rh->sender, h->sender, orig_hex, r);
     }
     for (const char *to = zlistx_first(recipients); to && !refused; to = zlistx_next(recipients))
         if (strcmp(to, rh->sender) != 0)

@@ -3,7 +3,9 @@
 # originator; a forward of a TLP:RED message is refused with the reason; after a reshare request
 # and the originator's grant it goes through, to the granted recipient only, and the request, the
 # grant and the forward are in the broker's audit trail; a message without restrictions is
-# forwarded at once; forward and feedback of an unknown msg_id are clear errors and send nothing.
+# forwarded at once; forward and feedback of an unknown msg_id are clear errors and send nothing;
+# a request or grant for someone not in the directory, the requester or the originator, and a
+# second grant of one request, are refused by the agent and (but the second grant) the broker.
 # Usage: FUSION_BIN=build/bin sh tests/integration/referral_reshare.sh   (from the repository root)
 set -u
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -174,6 +176,38 @@ forge IDN.POLRI.fp1 THA.RTP.fp1 --in-reply-to "$alert" --status 2 referral_respo
 forged "a response to something that is not a referral to one's agency" "is not a referral sent to your agency"
 nothing_for MYS.RMP.fp1 "refused forwards"
 
+# A request names who would receive the information: principals or agencies of the directory,
+# not the requester or the originator, who hold it already. The agent sends nothing otherwise.
+before=$(outbox IDN.POLRI.fp1)
+run 2 "a request for a principal not in the directory" IDN.POLRI.fp1 reshare-request "$red" --to XXX.NOPE.fp1
+contains "$work/err" "reshare-request: reshare_to names XXX.NOPE.fp1, which is not a principal or agency of the directory (or its certificate is revoked or expired); nothing was sent" \
+    "an unknown recipient is refused"
+run 2 "a request for an agency not in the directory" IDN.POLRI.fp1 reshare-request "$red" --to MYS.RMP,XXX.NOPE
+contains "$work/err" "reshare_to names XXX.NOPE, which is not a principal or agency" "an unknown agency is refused"
+run 2 "a request for the requester itself" IDN.POLRI.fp1 reshare-request "$red" --to IDN.POLRI.fp1
+contains "$work/err" "reshare_to names IDN.POLRI.fp1, the requester itself, which holds message $red already" \
+    "the requester is refused"
+run 2 "a request for the originator" IDN.POLRI.fp1 reshare-request "$red" --to MYS.RMP.fp1,THA.RTP.fp1
+contains "$work/err" "reshare_to names THA.RTP.fp1, the originator of message $red, who holds it already" \
+    "the originator is refused"
+[ "$(outbox IDN.POLRI.fp1)" = "$before" ] || fail "a refused reshare-request left something in the outbox"
+# The broker refuses the same sentences to a client that skips the agent's checks.
+forge IDN.POLRI.fp1 THA.RTP.fp1 --in-reply-to "$red" --reshare-to XXX.NOPE.fp1 reshare_request
+forged "a forged request for someone not in the directory" \
+    "invalid: reshare_to names XXX.NOPE.fp1, which is not a principal or agency of the directory"
+forge IDN.POLRI.fp1 THA.RTP.fp1 --in-reply-to "$red" --reshare-to IDN.POLRI.fp1 reshare_request
+forged "a forged request for the requester" "invalid: reshare_to names IDN.POLRI.fp1, the requester itself"
+forge IDN.POLRI.fp1 THA.RTP.fp1 --in-reply-to "$red" --reshare-to MYS.RMP.fp1 --reshare-to THA.RTP.fp1 \
+    reshare_request
+forged "a forged request for the originator" "invalid: reshare_to names THA.RTP.fp1, the originator of message $red"
+forge IDN.POLRI.fp1 THA.RTP.fp1 --in-reply-to "$red" --reshare-to MYS.RMP.fp1 --reshare-to MYS.RMP.fp1 \
+    reshare_request
+forged "a forged request naming one twice" "invalid: reshare_to names MYS.RMP.fp1 twice"
+forge IDN.POLRI.fp1 MYS.RMP.fp1 --in-reply-to "$red" --reshare-to MYS.RMP.fp2 reshare_request
+forged "a request to someone else than the originator" \
+    "forbidden: reshare_request goes only to the originator of message $red (THA.RTP.fp1), not to MYS.RMP.fp1"
+[ -z "$(audit "event = 'reshare_requested'")" ] || fail "a refused request is in the audit trail"
+
 run 0 "ask the originator" IDN.POLRI.fp1 reshare-request "$red" --to MYS.RMP.fp1 \
     --reason "The group transits Malaysia."
 request=$(msg_id "$work/out")
@@ -186,6 +220,10 @@ run 2 "a grant of something that is not a request" THA.RTP.fp1 reshare-grant "$f
 contains "$work/err" "is of kind alert_feedback, not reshare_request" "reshare-grant says what the message is"
 run 0 "the originator grants it" THA.RTP.fp1 reshare-grant "$request"
 grant=$(msg_id "$work/out")
+run 2 "the same grant again" THA.RTP.fp1 reshare-grant "$request"
+contains "$work/err" "reshare_request $request was granted already (the grant is #[0-9]* in the outbox, accepted)" \
+    "a second grant of one request is refused"
+[ "$(audit "event = 'reshare_granted'" | wc -l)" -eq 1 ] || fail "the request was granted twice"
 receive IDN.POLRI.fp1 1 "$work/grant.json"
 jq -e --arg r "$request" '.kind == "reshare_grant" and .in_reply_to == $r and .sender == "THA.RTP.fp1"
     and .reshare_to == ["MYS.RMP.fp1"]' \
@@ -225,6 +263,32 @@ audit "event = 'forwarded' AND lower(hex(msg_id)) = '$forward_red'" >"$work/fwd.
     fail "the forward is not audited with its original and grant: $(cat "$work/fwd.json")"
 [ "$(sqlite3 -readonly "$work/state/broker.db" "SELECT actor || ' ' || subject FROM audit WHERE event = 'reshare_granted'")" = "THA.RTP.fp1 IDN.POLRI.fp1" ] ||
     fail "the grant's audit entry does not name the originator and the requester"
+
+# --- a recipient revoked between the request and the grant is not granted --------------------
+run 0 "ask for IDN.IMI.lo2" IDN.POLRI.fp1 reshare-request "$red" --to IDN.IMI.lo2
+late=$(msg_id "$work/out")
+receive THA.RTP.fp1 1 "$work/late.json"
+[ "$(jq -r .msg_id "$work/late.json")" = "$late" ] || fail "THA got another message than the request"
+"$FUSION_BIN/fusion-admin" revoke --region "$work/region" IDN.IMI.lo2 >/dev/null || fail "revoke failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded policy'" ||
+    fail "the revocation was not reloaded"
+before=$(outbox THA.RTP.fp1)
+run 2 "a grant for a recipient revoked since" THA.RTP.fp1 reshare-grant "$late"
+contains "$work/err" "reshare-grant: reshare_to names IDN.IMI.lo2, which is not a principal or agency of the directory" \
+    "the agent does not grant a revoked recipient"
+[ "$(outbox THA.RTP.fp1)" = "$before" ] || fail "a refused grant left something in the outbox"
+forge THA.RTP.fp1 IDN.POLRI.fp1 --in-reply-to "$late" --reshare-to IDN.IMI.lo2 reshare_grant
+forged "a forged grant for a revoked recipient" "invalid: reshare_to names IDN.IMI.lo2, which is not a principal"
+
+# Without the broker the directory cannot be asked: the request waits in the outbox (exit 5), and
+# the broker checks its recipients when it goes.
+broker_stop || fail "broker stop"
+before=$(outbox IDN.POLRI.fp1)
+run 5 "a request while the broker is down" IDN.POLRI.fp1 reshare-request "$red" --to MYS.RMP.fp2 --timeout 1
+contains "$work/err" "the message waits in the outbox as #" "the request is queued"
+[ "$(outbox IDN.POLRI.fp1)" -eq $((before + 1)) ] || fail "the queued request is not in the outbox"
 
 grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" && fail "sanitizer report in the broker log"
 [ "$failures" -gt 0 ] && tail -n 30 "$work/broker.log"

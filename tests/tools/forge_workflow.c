@@ -16,7 +16,8 @@ static void s_help(void)
 {
     printf("Usage: forge_workflow --endpoint EP --key FILE --broker-cert FILE --authority FILE\n"
            "                      --to KEYFILE [--in-reply-to HEX] [--forwarded-from HEX]\n"
-           "                      [--grant HEX] [--status N] [--tlp WORD] KIND\n\n"
+           "                      [--grant HEX] [--status N] [--tlp WORD]\n"
+           "                      [--reshare-to ID]... KIND\n\n"
            "Publishes one message of KIND (case_alert, referral_response, alert_feedback, ...)\n"
            "from the principal of --key to the principal of --to KEYFILE, with one section\n"
            "(id 1, or 2 with --forwarded-from) of the given TLP (default green), and the header\n"
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
         {"grant", required_argument, NULL, 'g'},
         {"status", required_argument, NULL, 's'},
         {"tlp", required_argument, NULL, 'l'},
+        {"reshare-to", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
     const char *endpoint = NULL, *key = NULL, *cert = NULL, *authority_path = NULL, *to_path = NULL;
     uint8_t reply[FX_MSG_ID_BYTES], forwarded[FX_MSG_ID_BYTES], grant[FX_MSG_ID_BYTES];
     Fusion__Header draft = FUSION__HEADER__INIT;
+    char *reshare_to[8];
     int tlp = FX_TLP_GREEN, opt, bad = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (opt == 'e')
@@ -79,7 +82,10 @@ int main(int argc, char **argv)
             draft.response_status = (Fusion__ResponseStatus) atoi(optarg);
         else if (opt == 'l')
             bad |= (tlp = fx_vocab_parse(FX_VOCAB_TLP, optarg)) <= 0;
-        else {
+        else if (opt == 'R' && draft.n_reshare_to < sizeof reshare_to / sizeof reshare_to[0]) {
+            reshare_to[draft.n_reshare_to++] = optarg;
+            draft.reshare_to = reshare_to;
+        } else {
             s_help();
             return opt == 'h' ? 0 : 2;
         }
