@@ -1,6 +1,6 @@
 /* fusion-agent's network plumbing and its small commands: the session every network command
- * opens, sealing for a PREPARED answer, flushing the outbox (`flush`), and route subscriptions
- * (`subscribe`, `unsubscribe`), whose patterns are checked here before anything is sent. */
+ * opens, sealing for a PREPARED answer, and flushing the outbox (`flush`). Route subscriptions
+ * are in agent_subs.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -221,11 +221,9 @@ int agent_session_unreachable(const agent_session_t *self)
 static void s_print_refusal(const agent_session_t *self, const char *what,
                             const fx_answer_t *answer)
 {
-    fx_cli_error(AGENT_PROG, "%s: the broker refused %s: %s%s%s%s%s", self->command, what,
+    fx_cli_error(AGENT_PROG, "%s: the broker refused %s: %s%s%s%s%s%s", self->command, what,
                  answer->code, answer->rule[0] ? " (rule " : "", answer->rule,
-                 answer->rule[0] ? ")" : "", answer->reason[0] ? ": " : "");
-    if (answer->reason[0])
-        fprintf(stderr, "    %s\n", answer->reason);
+                 answer->rule[0] ? ")" : "", answer->reason[0] ? ": " : "", answer->reason);
 }
 
 fx_err_t agent_session_directory(agent_session_t *self)
@@ -651,139 +649,4 @@ int agent_flush(int argc, char **argv)
     }
     agent_session_close(&session);
     return status;
-}
-
-/* ---- fusion-agent subscribe / unsubscribe --------------------------------------------------- */
-
-static void s_subscribe_help(int unsubscribe)
-{
-    if (unsubscribe)
-        printf("Usage: %s unsubscribe PATTERN [--exercise ID] [--timeout S] [--config FILE]\n\n"
-               "Stops route alerts for a pattern this principal subscribed to.\n\n",
-               AGENT_PROG);
-    else
-        printf("Usage: %s subscribe PATTERN [--stage S,...] [--kind K,...] [--exercise ID]\n"
-               "                 [--timeout S] [--config FILE]\n\n"
-               "Subscribes this principal to alerts on the routes PATTERN matches (stored by\n"
-               "the broker). A pattern is 1 to 32 hops separated by '>': a country code (THA),\n"
-               "a country and point (THA:BKK), '*' (exactly one hop) or '**' (any number of\n"
-               "hops); it must match the whole route. Examples: 'MMR>**>MYS', '**>THA:BKK>**'.\n"
-               "Quote it: '>' and '*' mean something to the shell.\n\n"
-               "  --stage S,...  only these stages (pre_travel, at_border, post_arrival)\n"
-               "  --kind K,...   only these message kinds (case_alert, referral, ...)\n",
-               AGENT_PROG);
-    printf("  --exercise ID  the subscription is for that exercise's traffic, not live traffic\n"
-           "  --timeout S    seconds to wait for the broker (default %d)\n"
-           "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
-           "  -h, --help     this help\n",
-           AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
-    fx_cli_print_exit_codes();
-}
-
-static int s_subscription(int argc, char **argv, int unsubscribe)
-{
-    const char *cmd = unsubscribe ? "unsubscribe" : "subscribe";
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"timeout", required_argument, NULL, 't'},
-        {"stage", required_argument, NULL, 's'},
-        {"kind", required_argument, NULL, 'k'},
-        {"exercise", required_argument, NULL, 'e'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL, *exercise = "";
-    uint32_t stages = 0, kinds = 0;
-    int timeout_ms = AGENT_DEFAULT_TIMEOUT_S * 1000, opt;
-    char bad[64];
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        if (opt == 'c') {
-            config = optarg;
-        } else if (opt == 't') {
-            if (agent_parse_seconds(cmd, "--timeout", optarg, &timeout_ms) != 0)
-                return FX_EXIT_USAGE;
-        } else if (opt == 'e') {
-            exercise = optarg;
-        } else if ((opt == 's' || opt == 'k') && !unsubscribe) {
-            fx_vocab_t vocab = opt == 's' ? FX_VOCAB_STAGE : FX_VOCAB_KIND;
-            uint32_t *mask = opt == 's' ? &stages : &kinds;
-            int unknown = fx_vocab_parse_mask(vocab, optarg, mask, bad, sizeof bad) != 0;
-            if (!unknown && *mask == 0) {
-                /* an empty list would mean "all", the opposite of what a limit says */
-                fx_cli_error(AGENT_PROG, "%s: --%s names no %s; leave it out for all", cmd,
-                             opt == 's' ? "stage" : "kind", fx_vocab_title(vocab));
-                return FX_EXIT_USAGE;
-            }
-            if (unknown) {
-                char words[256];
-                fx_vocab_list(vocab, words, sizeof words);
-                fx_cli_error(AGENT_PROG, "%s: unknown %s '%s' (expected one of: %s)", cmd,
-                             fx_vocab_title(vocab), bad, words);
-                return FX_EXIT_USAGE;
-            }
-        } else if (opt == 'h') {
-            s_subscribe_help(unsubscribe);
-            return FX_EXIT_OK;
-        } else {
-            fx_cli_error(AGENT_PROG, "%s: unknown or incomplete option '%s' (try --help)", cmd,
-                         argv[optind - 1]);
-            return FX_EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
-        fx_cli_error(AGENT_PROG, "%s: give exactly one route PATTERN (try --help)", cmd);
-        return FX_EXIT_USAGE;
-    }
-    fx_route_pattern_t *pattern = NULL;
-    char why[FX_ROUTE_WHY_SIZE];
-    if (fx_route_pattern_parse(argv[optind], &pattern, why) != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: invalid route pattern '%s': %s", cmd, argv[optind], why);
-        return FX_EXIT_USAGE;
-    }
-    if (strlen(exercise) > FX_ENVELOPE_MAX_STRING) {
-        fx_cli_error(AGENT_PROG, "%s: --exercise is longer than %d bytes", cmd,
-                     FX_ENVELOPE_MAX_STRING);
-        fx_route_pattern_destroy(&pattern);
-        return FX_EXIT_USAGE;
-    }
-    agent_session_t session;
-    int status = agent_session_open(&session, cmd, agent_config_path(config), timeout_ms);
-    if (status != FX_EXIT_OK)
-        goto cleanup;
-    const char *text = fx_route_pattern_text(pattern);
-    fx_answer_t answer;
-    fx_err_t rc = unsubscribe
-                      ? fx_client_unsubscribe(session.client, text, exercise, timeout_ms, &answer)
-                      : fx_client_subscribe(session.client, text, stages, kinds, exercise,
-                                            timeout_ms, &answer);
-    if (rc == FX_OK) {
-        printf("%s %s%s%s\n", unsubscribe ? "unsubscribed from" : "subscribed to", text,
-               exercise[0] ? " for exercise " : "", exercise);
-        status = FX_EXIT_OK;
-    } else if (rc == FX_ERR_UNAVAILABLE) {
-        status = agent_session_unreachable(&session);
-    } else if (answer.refused) {
-        s_print_refusal(&session, unsubscribe ? "to unsubscribe" : "the subscription", &answer);
-        status = rc == FX_ERR_NOT_FOUND ? FX_EXIT_NO : fx_err_exit(rc);
-    } else {
-        fx_cli_error(AGENT_PROG, "%s: the broker's answer broke the protocol (%s)", cmd,
-                     fx_strerror(rc));
-        status = FX_EXIT_SYSTEM;
-    }
-cleanup:
-    agent_session_close(&session);
-    fx_route_pattern_destroy(&pattern);
-    return status;
-}
-
-int agent_subscribe(int argc, char **argv)
-{
-    return s_subscription(argc, argv, 0);
-}
-
-int agent_unsubscribe(int argc, char **argv)
-{
-    return s_subscription(argc, argv, 1);
 }

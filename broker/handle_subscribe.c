@@ -52,6 +52,19 @@ void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
         s_pattern(self, session, request_id, subscribe->pattern, subscribe->exercise);
     if (!pattern)
         return;
+    /* An exercise's traffic goes only between its participants (exercise_segregation): a
+     * subscription of anyone else would never match, and is refused, saying why. */
+    if (subscribe->exercise[0] &&
+        !fx_policy_exercise_participant(self->policy, subscribe->exercise, session->principal)) {
+        char reason[512];
+        snprintf(reason, sizeof reason,
+                 "%s is not a participant of exercise '%.256s' (the policy lists its "
+                 "participants; its traffic goes only between them)",
+                 session->principal, subscribe->exercise);
+        server_error(self, session, request_id, FX_ERR_FORBIDDEN, reason);
+        fx_route_pattern_destroy(&pattern);
+        return;
+    }
     uint32_t stages = 0, kinds = 0;
     for (size_t i = 0; i < subscribe->n_stages; i++)
         stages |= 1u << subscribe->stages[i];

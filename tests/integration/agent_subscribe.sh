@@ -1,0 +1,77 @@
+#!/bin/sh
+# Route subscriptions against a real broker with the example policy: subscribing again to a
+# pattern replaces its stages and kinds, and subscribe says what they were and what they are now
+# (or that nothing changed); a subscription for an exercise is refused (exit 3, one line: the
+# code, then the broker's reason) for an exercise the policy does not list and for a principal
+# that takes no part in it, and nothing is stored then; a participant subscribes for it, apart
+# from its live subscription to the same pattern.
+# Usage: FUSION_BIN=build/bin sh tests/integration/agent_subscribe.sh   (from the repository root)
+set -u
+command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
+. "$(dirname "$0")/../lib/broker.sh"
+
+expect() { # CODE NAME ID COMMAND ARGS...: output in $work/out, $work/err
+    want=$1 name=$2
+    shift 2
+    agent "$@" >"$work/out" 2>"$work/err" </dev/null
+    got=$?
+    if grep -q -e 'Sanitizer' -e 'runtime error' "$work/err"; then
+        fail "$name: sanitizer report"
+        sed 's/^/    stderr: /' "$work/err"
+    elif [ "$got" -ne "$want" ]; then
+        fail "$name: exit $got, expected $want"
+        sed 's/^/    stdout: /' "$work/out"
+        sed 's/^/    stderr: /' "$work/err"
+    fi
+}
+
+one_line() { # NAME: stderr is exactly one line
+    [ "$(wc -l <"$work/err")" -eq 1 ] || { fail "$1: the error is not one line"; sed 's/^/    /' "$work/err"; }
+}
+
+region_setup MYS.RMP.lo1:liaison_officer,police THA.RTP.fp1:focal_point,police ||
+    { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+
+# --- re-subscribing replaces the stages and kinds, and says so ------------------------------
+expect 0 "subscribe with limits" MYS.RMP.lo1 subscribe 'mmr>**>mys' --stage at_border --kind case_alert
+contains "$work/out" "^subscribed to MMR>\*\*>MYS$" "the first subscription"
+lacks "$work/out" "replaced" "a new subscription replaces nothing"
+expect 0 "subscribe again with other limits" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --stage pre_travel
+contains "$work/out" "^subscribed to MMR>\*\*>MYS$" "the subscription"
+contains "$work/out" "replaced the subscription to the same pattern: it was stages at_border, kinds case_alert; it is now stages pre_travel, kinds all" \
+    "subscribe says what it replaced"
+expect 0 "subscriptions" MYS.RMP.lo1 subscriptions --json
+jq -e '.subscriptions == [{"pattern": "MMR>**>MYS", "stages": ["pre_travel"], "kinds": [], "exercise": null}]' \
+    "$work/out" >/dev/null || fail "the broker holds the new limits only: $(cat "$work/out")"
+expect 0 "subscribe again with the same limits" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --stage pre_travel
+contains "$work/out" "unchanged: it was subscribed to already, with stages pre_travel, kinds all" \
+    "subscribe says nothing changed"
+
+# --- exercises: only one the policy lists, only for its participants -------------------------
+expect 3 "a non-participant subscribes for an exercise" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --exercise EX-2026-11
+contains "$work/err" "subscribe: the broker refused the subscription: forbidden: MYS.RMP.lo1 is not a participant of exercise 'EX-2026-11'" \
+    "the refusal names the principal and the exercise"
+one_line "a non-participant"
+expect 3 "an exercise the policy does not list" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --exercise EX-NOPE
+contains "$work/err" "subscribe: the broker refused the subscription: invalid: the policy lists no exercise 'EX-NOPE'" \
+    "the refusal names the exercise"
+one_line "an unknown exercise"
+expect 0 "subscriptions after the refusals" MYS.RMP.lo1 subscriptions --json
+jq -e '.subscriptions | length == 1 and .[0].exercise == null' "$work/out" >/dev/null ||
+    fail "a refused subscription was stored: $(cat "$work/out")"
+expect 0 "a participant subscribes for the exercise" THA.RTP.fp1 subscribe 'MMR>**' --exercise EX-2026-11 \
+    --kind case_alert
+contains "$work/out" "^subscribed to MMR>\*\* for exercise EX-2026-11$" "the exercise subscription"
+expect 0 "the same pattern for live traffic" THA.RTP.fp1 subscribe 'MMR>**'
+lacks "$work/out" "replaced" "a live subscription does not replace the exercise's"
+expect 0 "both are held" THA.RTP.fp1 subscriptions --json
+jq -e '.subscriptions | length == 2 and (map(.exercise) | sort) == [null, "EX-2026-11"]' "$work/out" \
+    >/dev/null || fail "the exercise and the live subscription: $(cat "$work/out")"
+expect 1 "unsubscribe from a pattern not subscribed to" MYS.RMP.lo1 unsubscribe 'LKA>**'
+contains "$work/err" "unsubscribe: the broker refused to unsubscribe: not_found: no such subscription" \
+    "the refusal in one line"
+one_line "no such subscription"
+
+grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" && fail "sanitizer report in the broker log"
+finish agent_subscribe
