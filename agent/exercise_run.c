@@ -177,7 +177,18 @@ static char *s_admin_path(void)
     return s_join(self, "fusion-admin");
 }
 
-/* Runs fusion-admin enroll for a request (no shell). 0 or -1. */
+/* waitpid through the signals the runner catches (a SIGINT only sets a flag). */
+static pid_t s_waitpid(pid_t pid, int *status)
+{
+    pid_t rc;
+    while ((rc = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+        ;
+    return rc;
+}
+
+/* Runs fusion-admin enroll for a request (no shell), in a process group of its own: a SIGINT
+ * from the terminal is the runner's to handle (it stops after the enrolments, saving its
+ * progress), and must not kill an enrolment half-way. 0 or -1. */
 static int s_enroll(const char *region, const char *request, const char *roles, int replace)
 {
     char *admin = s_admin_path();
@@ -190,12 +201,17 @@ static int s_enroll(const char *region, const char *request, const char *roles, 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawn(&pid, admin, &actions, NULL, argv, environ);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    int rc = posix_spawn(&pid, admin, &actions, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
         fx_cli_error(AGENT_PROG, "exercise run: cannot run %s: %s (set FUSION_ADMIN)", admin,
                      strerror(rc));
-    } else if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    } else if (s_waitpid(pid, &status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fx_cli_error(AGENT_PROG, "exercise run: '%s enroll %s' failed", admin, request);
         status = -1;
     }
