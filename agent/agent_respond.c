@@ -12,6 +12,7 @@
 #include "agent_workflow.h"
 #include "fusion/cli.h"
 #include "fusion/content.h"
+#include "fusion/draft.h"
 #include "fusion/vocab.h"
 
 /* The header fields a reply takes over from the message it answers. */
@@ -203,8 +204,9 @@ static void s_referrals_help(void)
            "your agency, each per recipient agency, with its state (sent, delivered,\n"
            "acknowledged, accepted, declined, need_info, closed), its urgency, and the time\n"
            "left until its acknowledgement is due (or how long it is overdue, and whether it\n"
-           "was escalated). Open referrals only (not declined or closed) unless --all; a\n"
-           "declined or closed one has no time left ('-', and seconds_left null in --json).\n\n"
+           "was escalated) while it waits for an answer: one that was answered (acknowledged,\n"
+           "accepted, declined, need_info, closed) has no time left ('-', and seconds_left\n"
+           "null in --json). Open referrals only (not declined or closed) unless --all.\n\n"
            "Options:\n"
            "  --all          also declined and closed referrals\n"
            "  --json         one JSON array of objects\n"
@@ -242,6 +244,13 @@ static void s_time_left(int64_t deadline, int64_t now, char *buf, size_t size)
 static int s_open_state(const char *state)
 {
     return strcmp(state, "declined") != 0 && strcmp(state, "closed") != 0;
+}
+
+/* Only an unanswered referral can escalate (docs/referrals.md): its deadline is the one that
+ * counts down. */
+static int s_awaiting_answer(const char *state)
+{
+    return strcmp(state, "sent") == 0 || strcmp(state, "delivered") == 0;
 }
 
 int agent_referrals(int argc, char **argv)
@@ -307,13 +316,13 @@ int agent_referrals(int argc, char **argv)
         agent_msg_id_hex(r->msg_id.data, hex);
         const char *direction = strcmp(r->sender, s.config->id) == 0 ? "sent" : "received";
         const char *urgency = fx_vocab_name(FX_VOCAB_URGENCY, (int) r->urgency);
-        /* A declined or closed referral is answered for good: no time is left to count. */
-        int open = s_open_state(r->state);
-        if (open)
+        /* An answered referral's acknowledgement was on time or escalated: nothing counts down. */
+        int counting = s_awaiting_answer(r->state);
+        if (counting)
             s_time_left((int64_t) r->deadline, now, left, sizeof left);
         else
             snprintf(left, sizeof left, "-");
-        if (r->deadline && open)
+        if (r->deadline && counting)
             fx_time_format((int64_t) r->deadline, due);
         if (json) {
             json_t *item =
@@ -324,7 +333,7 @@ int agent_referrals(int argc, char **argv)
                 fx_time_format((int64_t) r->deadline, due);
             json_object_set_new(item, "deadline", r->deadline ? json_string(due) : json_null());
             json_object_set_new(item, "seconds_left",
-                                r->deadline && open
+                                r->deadline && counting
                                     ? json_integer(((int64_t) r->deadline - now) / 1000)
                                     : json_null());
             json_array_append_new(list, item);
@@ -359,10 +368,6 @@ cleanup:
 
 /* ---- fusion-agent feedback ------------------------------------------------------------------ */
 
-/* How far ahead of this computer's clock an --observed-at may be: another computer's clock, or
- * a time read off a watch. Further ahead, it was not observed yet. */
-#define OBSERVED_SKEW_MIN 5
-
 static void s_feedback_help(void)
 {
     printf("Usage: %s feedback MSGID --observation TEXT [--location TEXT] [--observed-at TIME]\n"
@@ -379,7 +384,7 @@ static void s_feedback_help(void)
            "  --timeout S         seconds to wait for each answer (default %d)\n"
            "  --config FILE       agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help          this help\n",
-           AGENT_PROG, OBSERVED_SKEW_MIN, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV,
+           AGENT_PROG, FX_DRAFT_OBSERVED_SKEW_MIN, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV,
            AGENT_CONFIG_DEFAULT);
     fx_cli_print_exit_codes();
 }
@@ -414,11 +419,11 @@ int agent_feedback(int argc, char **argv)
                              optarg);
                 return FX_EXIT_USAGE;
             }
-            if (observed_at > fx_now_ms() + OBSERVED_SKEW_MIN * 60 * 1000LL) {
+            if (observed_at > fx_now_ms() + FX_DRAFT_OBSERVED_SKEW_MIN * 60 * 1000LL) {
                 fx_cli_error(AGENT_PROG,
                              "feedback: --observed-at '%.40s' is in the future (more than %d "
                              "minutes ahead of this computer's clock)",
-                             optarg, OBSERVED_SKEW_MIN);
+                             optarg, FX_DRAFT_OBSERVED_SKEW_MIN);
                 return FX_EXIT_USAGE;
             }
         } else if (opt == 'c')

@@ -92,6 +92,14 @@ contains "$work/out" "purpose victim_protection, subject victim, consent recorde
 # The listener acknowledged after committing; the broker marks the referral delivered then.
 wait_for 10 state_is IDN.POLRI.fp1 "$first" IDN.POLRI delivered ||
     fail "a referral the recipient committed is not 'delivered': $(state IDN.POLRI.fp1 "$first" IDN.POLRI)"
+# Unanswered, its acknowledgement is due: both sides see the time left.
+run 0 "the sender lists its referrals as text" THA.RTP.fp1 referrals
+contains "$work/out" "$first  sent" "the text list shows the referral as sent by THA"
+contains "$work/out" "delivered" "the text list shows the state"
+contains "$work/out" " left" "the text list shows the time left"
+run 0 "the recipient lists them" IDN.POLRI.fp1 referrals --json
+jq -e --arg id "$first" '.[] | select(.msg_id == $id) | .direction == "received" and .seconds_left > 0' \
+    "$work/out" >/dev/null || fail "IDN's JSON list: $(cat "$work/out")"
 
 run 0 "acknowledge" IDN.POLRI.fp1 respond "$first" acknowledge
 contains "$work/out" "accepted: msg_id" "the acknowledgement is accepted by the broker"
@@ -101,13 +109,14 @@ run 0 "accept" IDN.POLRI.fp1 respond "$first" accept --reason "A shelter place i
 [ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = accepted ] || fail "THA does not see it accepted"
 [ "$(state IDN.POLRI.fp2 "$first" IDN.POLRI)" = accepted ] ||
     fail "another focal point of IDN.POLRI does not see the referral to its agency accepted"
-run 0 "the sender lists its referrals as text" THA.RTP.fp1 referrals
-contains "$work/out" "$first  sent" "the text list shows the referral as sent by THA"
-contains "$work/out" "accepted" "the text list shows the state"
-contains "$work/out" " left" "the text list shows the time left"
+# Answered, nothing can escalate: no time left, the deadline kept.
+run 0 "the sender lists its answered referral" THA.RTP.fp1 referrals
+grep "^$first " "$work/out" >"$work/accepted.txt" || fail "the answered referral is not listed: $(cat "$work/out")"
+contains "$work/accepted.txt" " accepted .* -$" "an accepted referral shows '-' for its time"
+lacks "$work/accepted.txt" " left" "an accepted referral shows no time left"
 run 0 "the recipient lists them" IDN.POLRI.fp1 referrals --json
-jq -e --arg id "$first" '.[] | select(.msg_id == $id) | .direction == "received" and .seconds_left > 0' \
-    "$work/out" >/dev/null || fail "IDN's JSON list: $(cat "$work/out")"
+jq -e --arg id "$first" '.[] | select(.msg_id == $id) | .state == "accepted" and .seconds_left == null
+    and (.deadline | type) == "string"' "$work/out" >/dev/null || fail "IDN's JSON list: $(cat "$work/out")"
 receive THA.RTP.fp1 2 "$work/responses.json"
 [ "$(jq -r .kind "$work/responses.json" | sort -u)" = referral_response ] || fail "THA got other than responses"
 [ "$(jq -r '.sections[0].referral_response.status' "$work/responses.json" | tr '\n' ' ')" = "acknowledged accepted " ] ||
