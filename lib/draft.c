@@ -495,6 +495,12 @@ static Fusion__AlertFeedback *s_alert_feedback(parse_t *p, const fx_yaml_node_t 
     s_opt_text(p, f[0], "observation", MAX_LONG, 1, &a->observation);
     s_opt_text(p, f[1], "location", MAX_SHORT, 0, &a->location);
     s_time(p, f[2], "observed_at", &a->observed_at);
+    if (s_present(f[2]) &&
+        a->observed_at > (uint64_t) p->now + FX_DRAFT_OBSERVED_SKEW_MIN * 60 * 1000LL)
+        fx_yaml_error(p->diag, f[2],
+                      "observed_at is in the future (more than %d minutes ahead of this "
+                      "computer's clock)",
+                      FX_DRAFT_OBSERVED_SKEW_MIN);
     return a;
 }
 

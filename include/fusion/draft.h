@@ -15,6 +15,8 @@
 #define FX_DRAFT_MAX_BYTES      (1u << 20) /* a draft file */
 #define FX_DRAFT_MAX_RECIPIENTS 256        /* principal or agency ids of a direct message */
 #define FX_DRAFT_MAX_TTL_MS     (366LL * 24 * 3600 * 1000)
+/* How far ahead of the clock an observation may be dated (clocks differ by a little). */
+#define FX_DRAFT_OBSERVED_SKEW_MIN 5
 
 typedef struct fx_draft fx_draft_t;
 

@@ -454,6 +454,12 @@ static void test_section_errors(void **state)
                  responses[i].text);
         s_expect_error(text, responses[i].expected);
     }
+    /* An observation dated more than a few minutes ahead of the clock was not made yet. */
+    s_expect_error("kind: alert_feedback\naudience: direct\nrecipients: [THA.RTP.fp1]\n"
+                   "sections:\n  - id: 1\n    tlp: green\n    categories: operational\n"
+                   "    content:\n      alert_feedback: {observation: seen, "
+                   "observed_at: 2030-01-01}\n",
+                   "draft.yaml:9:56: observed_at is in the future");
     assert_int_equal(s_failures, 0);
 }
 
