@@ -917,6 +917,66 @@ static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* path as an SQLite URI filename ("file:" and the path, with what a URI would read otherwise
+ * percent-encoded) with query appended; NULL if it does not fit in size bytes. */
+static char *s_file_uri(const char *path, const char *query, char *uri, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (size_t) snprintf(uri, size, "file:");
+    for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
+        if (n + 4 >= size)
+            return NULL;
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f) {
+            uri[n++] = '%';
+            uri[n++] = hex[*p >> 4];
+            uri[n++] = hex[*p & 15];
+        } else {
+            uri[n++] = (char) *p;
+        }
+    }
+    int more = snprintf(uri + n, size - n, "?%s", query);
+    return more < 0 || (size_t) more >= size - n ? NULL : uri;
+}
+
+/* Opens the database at path for reading only, creating no file beside it, into *db_p (closed by
+ * the caller, also on failure). A connection read-only creates the write-ahead log and its index
+ * (-wal, -shm) when they are not there, and leaves them behind. With the log there and its index
+ * (a broker running on it, or one that stopped without a checkpoint), or a log with frames in it
+ * (committed transactions the file does not hold yet), it reads through them ("mode=ro": nothing
+ * is written to the database; SQLite may rebuild an index it finds stale, and creates one for a
+ * log left without it). Otherwise the file holds everything committed and is read as immutable,
+ * without locks, log or index. (A store created and never checkpointed reads as empty then,
+ * which it may: it is a store a broker opens as its own.) The broker's --check
+ * (fx_store_check_file) and every read-only store (the auditor's tools) open so. FX_OK, or
+ * FX_ERR_STORAGE with why. */
+static fx_err_t s_open_read_only(const char *path, const char *vfs, int busy_ms, sqlite3 **db_p,
+                                 char *why)
+{
+    *db_p = NULL;
+    size_t len = strlen(path);
+    char *wal = fx_malloc(len + 5), *shm = fx_malloc(len + 5);
+    snprintf(wal, len + 5, "%s-wal", path);
+    snprintf(shm, len + 5, "%s-shm", path);
+    struct stat st;
+    bool logged = stat(wal, &st) == 0 && (st.st_size > 0 || access(shm, F_OK) == 0);
+    free(wal);
+    free(shm);
+    char uri[PATH_MAX * 3 + 32];
+    if (!s_file_uri(path, logged ? "mode=ro" : "immutable=1", uri, sizeof uri)) {
+        snprintf(why, FX_STORE_WHY_SIZE, "the path %s is too long", path);
+        return FX_ERR_STORAGE;
+    }
+    int rc = sqlite3_open_v2(
+        uri, db_p,
+        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, vfs);
+    if (rc != SQLITE_OK)
+        return s_why_sqlite(why, *db_p, "cannot open the database", rc);
+    sqlite3_extended_result_codes(*db_p, 1);
+    sqlite3_busy_timeout(*db_p, busy_ms);
+    sqlite3_db_config(*db_p, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL);
+    return FX_OK;
+}
+
 /* Opens the connection: file mode, pragmas, schema, integrity check, statements. */
 static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
 {
@@ -953,25 +1013,32 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
         close(fd);
     }
 
-    int flags = (opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-                SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-    /* A writer's WAL writes, and its checkpoints', go out together (lib/store_vfs.h). */
-    const char *vfs = opt->read_only ? opt->vfs : store_vfs_batching(opt->vfs);
-    if (!opt->read_only && !vfs) {
-        snprintf(why, FX_STORE_WHY_SIZE, "cannot open %s: no SQLite VFS called %s", self->path,
-                 opt->vfs ? opt->vfs : "(default)");
-        return FX_ERR_STORAGE;
-    }
-    int rc = sqlite3_open_v2(self->path, &self->db, flags, vfs);
+    int busy_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : DEFAULT_BUSY_MS;
     fx_err_t err = FX_ERR_STORAGE;
     bool created = false;
-    if (rc != SQLITE_OK) {
-        s_why_sqlite(why, self->db, "cannot open the database", rc);
-        goto cleanup;
+    int rc = SQLITE_OK;
+    /* A writer's WAL writes, and its checkpoints', go out together (lib/store_vfs.h). */
+    const char *vfs = opt->read_only ? opt->vfs : store_vfs_batching(opt->vfs);
+    /* A reader leaves no file beside the database. */
+    if (opt->read_only) {
+        if (s_open_read_only(self->path, vfs, busy_ms, &self->db, why) != FX_OK)
+            goto cleanup;
+    } else {
+        if (!vfs) {
+            snprintf(why, FX_STORE_WHY_SIZE, "cannot open %s: no SQLite VFS called %s", self->path,
+                     opt->vfs ? opt->vfs : "(default)");
+            return FX_ERR_STORAGE;
+        }
+        rc = sqlite3_open_v2(self->path, &self->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                             vfs);
+        if (rc != SQLITE_OK) {
+            s_why_sqlite(why, self->db, "cannot open the database", rc);
+            goto cleanup;
+        }
+        sqlite3_extended_result_codes(self->db, 1);
+        sqlite3_busy_timeout(self->db, busy_ms);
     }
-    sqlite3_extended_result_codes(self->db, 1);
-    sqlite3_busy_timeout(self->db,
-                         opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : DEFAULT_BUSY_MS);
     /* Refuse a foreign or newer database before changing anything in it (its journal mode). */
     if (s_schema_check(self->db, false, why, &created) != FX_OK)
         goto cleanup;
@@ -1100,27 +1167,6 @@ fx_err_t fx_store_open(const char *path, const fx_store_options_t *options, fx_s
     return FX_OK;
 }
 
-/* path as an SQLite URI filename ("file:" and the path, with what a URI would read otherwise
- * percent-encoded) with query appended; NULL if it does not fit in size bytes. */
-static char *s_file_uri(const char *path, const char *query, char *uri, size_t size)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = (size_t) snprintf(uri, size, "file:");
-    for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
-        if (n + 4 >= size)
-            return NULL;
-        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f) {
-            uri[n++] = '%';
-            uri[n++] = hex[*p >> 4];
-            uri[n++] = hex[*p & 15];
-        } else {
-            uri[n++] = (char) *p;
-        }
-    }
-    int more = snprintf(uri + n, size - n, "?%s", query);
-    return more < 0 || (size_t) more >= size - n ? NULL : uri;
-}
-
 fx_err_t fx_store_check_file(const char *path, char *why)
 {
     char scratch[FX_STORE_WHY_SIZE];
@@ -1148,38 +1194,11 @@ fx_err_t fx_store_check_file(const char *path, char *why)
         return FX_ERR_STORAGE;
     }
     close(fd);
-    /* A connection read-only creates the write-ahead log and its index when they are not there,
-     * and leaves them behind. With both there (a broker running on it, or one that stopped
-     * without a checkpoint), it reads through them, writing nothing to the disk; otherwise the
-     * file holds everything committed and is read as immutable, without locks, log or index. (A
-     * store created and never checkpointed reads as empty then, which it may: it is a store a
-     * broker opens as its own.) */
-    size_t len = strlen(path);
-    char *wal = fx_malloc(len + 5), *shm = fx_malloc(len + 5);
-    snprintf(wal, len + 5, "%s-wal", path);
-    snprintf(shm, len + 5, "%s-shm", path);
-    bool logged = access(wal, F_OK) == 0 && access(shm, F_OK) == 0;
-    free(wal);
-    free(shm);
-    char uri[PATH_MAX * 3 + 32];
-    if (!s_file_uri(path, logged ? "mode=ro" : "immutable=1", uri, sizeof uri)) {
-        snprintf(why, FX_STORE_WHY_SIZE, "the path %s is too long", path);
-        return FX_ERR_STORAGE;
-    }
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(
-        uri, &db,
-        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
-    fx_err_t err = FX_ERR_STORAGE;
+    fx_err_t err = s_open_read_only(path, NULL, DEFAULT_BUSY_MS, &db, why);
     bool created = false;
-    if (rc != SQLITE_OK) {
-        s_why_sqlite(why, db, "cannot open the database", rc);
-    } else {
-        sqlite3_extended_result_codes(db, 1);
-        sqlite3_busy_timeout(db, DEFAULT_BUSY_MS);
-        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL);
+    if (err == FX_OK)
         err = s_schema_check(db, false, why, &created);
-    }
     sqlite3_close_v2(db);
     return err;
 }

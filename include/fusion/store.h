@@ -54,8 +54,11 @@ typedef struct {
     int64_t max_page_count;     /* TESTS ONLY: cap the database at this many pages, to simulate a
                                    full disk (SQLITE_FULL); 0: no cap */
     const char *vfs;            /* TESTS ONLY: SQLite VFS name (fault injection); NULL: default */
-    bool read_only;             /* open an existing store read-only, write nothing (the auditor's
-                                   tool); every write returns FX_ERR_STORAGE */
+    bool read_only;             /* open an existing store read-only, write nothing and create
+                                   no file beside it (the auditor's tool): as immutable when
+                                   no -wal is there, through the -wal and -shm when they are
+                                   (a broker running on it); every write returns
+                                   FX_ERR_STORAGE */
     bool background_checkpoint; /* copy the write-ahead log back into the database on a thread
                                    of the store's own (the broker), not in the thread that
                                    commits; falls back to the latter if it cannot start */
@@ -78,7 +81,7 @@ fx_err_t fx_store_open(const char *path, const fx_store_options_t *options, fx_s
  * store of a schema version this build knows; no integrity check. FX_OK, or FX_ERR_STORAGE with
  * a sentence in why (FX_STORE_WHY_SIZE bytes, may be NULL): not a regular file, unreadable (the
  * system's reason), not an SQLite database, not a Fusion store, a newer schema. For the broker's
- * --check. */
+ * --check; it opens the file as a read_only store does. */
 fx_err_t fx_store_check_file(const char *path, char *why) FX_WUR;
 
 /* Rolls back any open transaction, closes the database and frees the store; sets *self_p to

@@ -69,6 +69,7 @@ latest=$(sqlite3 "$db" 'SELECT max(tree_size) FROM audit_checkpoints')
 
 # --- the untouched trail holds, and verify changes nothing ------------------------------------
 before=$(sha256sum "$db" | cut -d' ' -f1)
+ls -a "$work/state" >"$work/files.before"
 admin audit verify "$db" --broker-cert "$cert" --region "$work/region" >"$work/out" 2>&1
 [ $? -eq 0 ] || { fail "verify of an untouched trail"; cat "$work/out"; }
 contains "$work/out" "audit trail holds: $entries entries" "verify summary"
@@ -117,6 +118,11 @@ admin audit show "$db" --msg "$notice_id" >"$work/out" || fail "show"
 contains "$work/out" "received   IDN.POLRI.fp1" "show in words"
 admin audit show "$db" --msg 00000000000000000000000000000000 >/dev/null 2>&1
 [ $? -eq 1 ] || fail "show of an unknown message: exit 1"
+# None of them left a file beside the stopped broker's database (a read-only SQLite connection
+# makes a -wal and a -shm, and leaves them): the directory is as it was.
+ls -a "$work/state" | diff "$work/files.before" - >"$work/files.diff" ||
+    fail "verify, export and show left files beside the database: $(cat "$work/files.diff")"
+[ "$(sha256sum "$db" | cut -d' ' -f1)" = "$before" ] || fail "export or show changed the database"
 
 # --- tampering, each on a fresh copy ---------------------------------------------------------
 # tamper NAME SQL EXPECTED: the copy's verify exits 1 and names EXPECTED.
@@ -201,7 +207,18 @@ rm -f "$db-wal" "$db-shm"
 # With an interval longer than the test, only the shutdown checkpoint can cover a new message.
 sed -i 's/checkpoint_interval: 1s/checkpoint_interval: 1h/' "$work/broker.yaml"
 broker_start || fail "the broker does not start again on the restored trail"
-agent THA.RTP.fp1 send "$work/notice.yaml" --yes >/dev/null 2>&1 || fail "send after restart"
+agent THA.RTP.fp1 send "$work/notice.yaml" --yes >"$work/out" 2>&1 || fail "send after restart"
+# The tools read a running broker's database through its write-ahead log: the new message, not
+# checkpointed into the file yet, is there.
+running_id=$(msg_id "$work/out")
+admin audit show "$db" --msg "$running_id" >"$work/out" 2>&1 ||
+    { fail "show of a message on a running broker"; cat "$work/out"; }
+contains "$work/out" "accepted" "show on a running broker"
+admin audit export "$db" | jq -s -e "map(select(.msg_id == \"$running_id\")) | length > 0" >/dev/null ||
+    fail "export on a running broker does not list the new message"
+admin audit verify "$db" --broker-cert "$cert" --region "$work/region" >"$work/out" 2>&1 ||
+    { fail "verify on a running broker"; cat "$work/out"; }
+contains "$work/out" "come after the latest checkpoint and are not signed yet" "verify on a running broker"
 broker_stop || fail "stop after restore"
 [ "$(sqlite3 "$db" 'SELECT max(tree_size) FROM audit_checkpoints')" = \
     "$(sqlite3 "$db" 'SELECT count(*) FROM audit')" ] || fail "no checkpoint on shutdown"

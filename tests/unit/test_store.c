@@ -358,6 +358,69 @@ static void test_check_file(void **state)
     free(other);
 }
 
+/* Copies the file from to to, byte for byte. */
+static void s_copy_file(const char *from, const char *to)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    assert_int_equal(fx_file_read(from, 64u << 20, &data, &len), FX_OK);
+    assert_int_equal(fx_file_write(to, data, len, 0600, 0), FX_OK);
+    free(data);
+}
+
+/* The auditor's tools open the store read-only: they leave no file beside it (a read-only SQLite
+ * connection makes a -wal and a -shm when they are not there, and leaves them), and still read
+ * what a broker running on it committed, and what a log left beside it holds. */
+static void test_read_only_leaves_no_file(void **state)
+{
+    fixture_t *fx = *state;
+    char before[1024], after[1024];
+    fx_store_options_t ro = {.read_only = true};
+    int64_t count = 0;
+    fx_store_t *store = s_open(fx->path, NULL);
+    assert_int_equal(s_publish(store, 1, FAR_FUTURE, 1), FX_OK);
+    fx_store_destroy(&store);
+
+    /* Stopped cleanly: the file alone, read as it is. */
+    s_listing(fx->dir, before, sizeof before);
+    assert_null(strstr(before, "-wal"));
+    fx_store_t *reader = s_open(fx->path, &ro);
+    assert_int_equal(fx_store_audit_count(reader, &count), FX_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(fx_store_reopen(reader), FX_OK);
+    assert_int_equal(s_stats(reader).messages, 1);
+    fx_store_destroy(&reader);
+    s_listing(fx->dir, after, sizeof after);
+    assert_string_equal(before, after);
+
+    /* A writer running on it: read through its log, which it keeps. */
+    store = s_open(fx->path, NULL);
+    assert_int_equal(s_publish(store, 2, FAR_FUTURE, 1), FX_OK);
+    s_listing(fx->dir, before, sizeof before);
+    assert_non_null(strstr(before, "broker.db-shm"));
+    reader = s_open(fx->path, &ro);
+    assert_int_equal(fx_store_audit_count(reader, &count), FX_OK);
+    assert_int_equal(count, 2);
+    fx_store_destroy(&reader);
+    s_listing(fx->dir, after, sizeof after);
+    assert_string_equal(before, after);
+
+    /* A copy of the file with its log but not the log's index: what the log holds is read. */
+    char *copy = tu_path(fx->dir, "copy.db");
+    char *copy_wal = tu_path(fx->dir, "copy.db-wal");
+    char *wal = tu_path(fx->dir, "broker.db-wal");
+    s_copy_file(fx->path, copy);
+    s_copy_file(wal, copy_wal);
+    reader = s_open(copy, &ro);
+    assert_int_equal(fx_store_audit_count(reader, &count), FX_OK);
+    assert_int_equal(count, 2);
+    fx_store_destroy(&reader);
+    fx_store_destroy(&store);
+    free(copy);
+    free(copy_wal);
+    free(wal);
+}
+
 /* --- Transactions ----------------------------------------------------------------------- */
 
 static void test_group_commit_survives_reopen(void **state)
@@ -2061,6 +2124,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_seq_taken, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_check_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_leaves_no_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_survives_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_background_checkpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, s_setup, s_teardown),
