@@ -1368,27 +1368,51 @@ static fx_err_t s_check_own_cert(server_t *self)
     return FX_OK;
 }
 
-/* Whether the audit table holds only entries of the trail. The Merkle tree is built from entry 1
- * on, so a row numbered below 1, which no append writes, would never be read, checked against a
- * checkpoint or refused: someone inserted it while the broker was down. 0, or -1 (logged). */
+/* Whether the audit table holds only entries of the trail, and whether those after the latest
+ * signed checkpoint hold as fusion-admin audit verify checks them. The Merkle tree is built from
+ * entry 1 on, so a row numbered below 1, which no append writes, would never be read, checked
+ * against a checkpoint or refused: someone inserted it while the broker was down. Entries after
+ * the latest checkpoint (a broker that stopped cleanly signed over all of its own: these come from
+ * one that did not, or were written behind its back) are signed over by the next checkpoint: one
+ * altered so that it no longer matches its leaf hash or its links would then be in the signed
+ * tree as it is. Entries up to the checkpoint are checked against it (audit_tree_start). 0, or -1
+ * (logged). */
 static int s_check_audit_rows(server_t *self)
 {
     int64_t seq = 0;
     char event[FX_STORE_EVENT_MAX];
     fx_err_t rc = fx_store_audit_stray(self->store, &seq, event);
-    if (rc == FX_ERR_NOT_FOUND)
-        return 0;
+    if (rc == FX_OK) {
+        server_log(self,
+                   "refusing to start: the audit trail has a row with seq %lld (%s), which is not "
+                   "an entry of the trail (entries run from 1): it was inserted while the broker "
+                   "was down. Run 'fusion-admin audit verify %s' to find what else does not hold",
+                   (long long) seq, event, self->config->database);
+        return -1;
+    }
+    fx_store_checkpoint_t latest;
+    int64_t signed_size = 0;
+    char why[FX_STORE_WHY_SIZE];
+    if (rc == FX_ERR_NOT_FOUND) {
+        rc = fx_store_checkpoint_latest(self->store, &latest);
+        signed_size = rc == FX_OK ? latest.tree_size : 0;
+    }
+    if (rc == FX_OK || rc == FX_ERR_NOT_FOUND)
+        rc = fx_store_audit_check_from(self->store, signed_size + 1, &seq, why);
     if (rc != FX_OK) {
         server_log(self, "cannot read the audit trail of the store %s: %s", self->config->database,
                    fx_store_error_text(self->store));
         return -1;
     }
-    server_log(self,
-               "refusing to start: the audit trail has a row with seq %lld (%s), which is not an "
-               "entry of the trail (entries run from 1): it was inserted while the broker was "
-               "down. Run 'fusion-admin audit verify %s' to find what else does not hold",
-               (long long) seq, event, self->config->database);
-    return -1;
+    if (seq > 0) {
+        server_log(self,
+                   "refusing to start: the audit trail does not hold after its latest signed "
+                   "checkpoint (tree size %lld), and the next checkpoint would sign over it: %s. "
+                   "Run 'fusion-admin audit verify %s' to find what else does not hold",
+                   (long long) signed_size, why, self->config->database);
+        return -1;
+    }
+    return 0;
 }
 
 /* 0 when the broker is ready; otherwise its exit code: 2 for a configuration, policy or

@@ -355,23 +355,26 @@ static const char *const s_sql[ST_COUNT_] = {
         " WHERE x.exercise = ?1 AND x.seq > ?2"
         " ORDER BY 1 LIMIT ?3",
     /* The first link filing an entry under a stored message that names no entry of that message
-     * with the event it stands for: the column, the seq it names, the message, the event found. */
+     * with the event it stands for: the column, the seq it names, the message, the event found.
+     * Only the links of entries from seq ?1 on (the broker's start reads those after its latest
+     * checkpoint: the entries through audit's primary key, the deliveries' links in a scan of
+     * the deliveries, which the messages' expiry keeps to the messages stored). */
     [ST_AUDIT_LINKS] =
         "SELECT 'deliveries.delivered_entry', d.delivered_entry, m.msg_id, a.event, 'delivered'"
         " FROM deliveries AS d JOIN messages AS m ON m.id = d.message"
-        " LEFT JOIN audit AS a ON a.seq = d.delivered_entry WHERE d.delivered_entry IS NOT NULL"
+        " LEFT JOIN audit AS a ON a.seq = d.delivered_entry WHERE d.delivered_entry >= ?1"
         " AND (a.seq IS NULL OR a.seq < 1 OR a.msg_id IS NOT m.msg_id"
         " OR a.event IS NOT 'delivered' OR a.subject IS NOT d.recipient)"
         " UNION ALL"
         " SELECT 'deliveries.received_entry', d.received_entry, m.msg_id, a.event, 'received'"
         " FROM deliveries AS d JOIN messages AS m ON m.id = d.message"
-        " LEFT JOIN audit AS a ON a.seq = d.received_entry WHERE d.received_entry IS NOT NULL"
+        " LEFT JOIN audit AS a ON a.seq = d.received_entry WHERE d.received_entry >= ?1"
         " AND (a.seq IS NULL OR a.seq < 1 OR a.msg_id IS NOT m.msg_id"
         " OR a.event IS NOT 'received' OR a.actor IS NOT d.recipient)"
         " UNION ALL"
         " SELECT 'audit.message', a.seq, m.msg_id, a.event, NULL"
         " FROM audit AS a JOIN messages AS m ON m.id = a.message"
-        " WHERE a.message IS NOT NULL AND a.msg_id IS NOT m.msg_id"
+        " WHERE a.message IS NOT NULL AND a.seq >= ?1 AND a.msg_id IS NOT m.msg_id"
         " ORDER BY 2 LIMIT 1",
     [ST_PRUNE_MESSAGES] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages"
                           " WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
@@ -2180,6 +2183,69 @@ void fx_store_audit_leaf_hash(const fx_store_audit_entry_t *entry,
     fx_sha256_final(&h, leaf_hash);
 }
 
+bool fx_store_audit_entry_check(const fx_store_audit_entry_t *entry, int64_t expected, char *why,
+                                size_t why_size)
+{
+    if (entry->seq < 1) { /* read first: seq orders them before entry 1 */
+        snprintf(why, why_size,
+                 "a row with seq %lld (%s) is not an entry of the trail, which starts at entry 1: "
+                 "it was inserted",
+                 (long long) entry->seq, entry->event);
+        return false;
+    }
+    if (entry->seq != expected) {
+        snprintf(why, why_size,
+                 "entry %lld is missing: the trail goes from entry %lld to entry %lld (deleted)",
+                 (long long) expected, (long long) expected - 1, (long long) entry->seq);
+        return false;
+    }
+    uint8_t leaf[FX_STORE_LEAF_HASH_BYTES];
+    fx_store_audit_leaf_hash(entry, leaf);
+    if (sodium_memcmp(leaf, entry->leaf_hash, sizeof leaf) != 0) {
+        snprintf(why, why_size,
+                 "entry %lld (%s) does not match its stored leaf hash: its fields were modified, "
+                 "or it was inserted or moved here",
+                 (long long) expected, entry->event);
+        return false;
+    }
+    return true;
+}
+
+/* What fx_store_audit_check_from carries from entry to entry. */
+typedef struct {
+    int64_t expected;
+    int64_t bad_seq;
+    char *why;
+} audit_check_t;
+
+static int s_audit_check_entry(const fx_store_audit_entry_t *entry, void *arg)
+{
+    audit_check_t *check = arg;
+    if (!fx_store_audit_entry_check(entry, check->expected, check->why, FX_STORE_WHY_SIZE)) {
+        check->bad_seq = check->expected;
+        return 1;
+    }
+    check->expected++;
+    return 0;
+}
+
+fx_err_t fx_store_audit_check_from(fx_store_t *self, int64_t from_seq, int64_t *seq_p,
+                                   char why[FX_STORE_WHY_SIZE])
+{
+    if (!seq_p || !why || from_seq < 1)
+        return FX_ERR_INVALID;
+    *seq_p = 0;
+    why[0] = '\0';
+    audit_check_t check = {.expected = from_seq, .why = why};
+    fx_err_t err = fx_store_audit_each(self, from_seq, s_audit_check_entry, &check);
+    if (err != FX_OK || check.bad_seq > 0) {
+        *seq_p = check.bad_seq;
+        return err;
+    }
+    err = fx_store_audit_links_check(self, from_seq, seq_p, why);
+    return err == FX_ERR_NOT_FOUND ? FX_OK : err; /* read-only and older than the links */
+}
+
 /* What fx_store_audit_append accepts. */
 static bool s_audit_entry_ok(const fx_store_audit_entry_t *entry)
 {
@@ -2406,7 +2472,8 @@ fx_err_t fx_store_audit_of_exercise(fx_store_t *self, const char *exercise, int6
     return s_audit_rows(self, stmt, fn, arg);
 }
 
-fx_err_t fx_store_audit_links_check(fx_store_t *self, int64_t *seq_p, char why[FX_STORE_WHY_SIZE])
+fx_err_t fx_store_audit_links_check(fx_store_t *self, int64_t from_seq, int64_t *seq_p,
+                                    char why[FX_STORE_WHY_SIZE])
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
@@ -2418,6 +2485,7 @@ fx_err_t fx_store_audit_links_check(fx_store_t *self, int64_t *seq_p, char why[F
     sqlite3_stmt *stmt = self->st[ST_AUDIT_LINKS];
     if (!stmt) /* read-only, and older than the entries filed under deliveries */
         return FX_ERR_NOT_FOUND;
+    sqlite3_bind_int64(stmt, 1, from_seq);
     bool row = false;
     if ((err = s_step(self, stmt, "check the audit links", &row)) != FX_OK || !row) {
         s_done(stmt);

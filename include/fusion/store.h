@@ -409,13 +409,31 @@ fx_err_t fx_store_audit_stray(fx_store_t *self, int64_t *seq_p,
                               char event[FX_STORE_EVENT_MAX]) FX_WUR;
 
 /* Checks the links that file entries under a stored message (audit.message,
- * deliveries.delivered_entry and received_entry). They are an index, not part of any entry's hash:
- * each must name an entry whose hashed msg_id is that message's (and for a delivery, the
- * delivered or received entry of its recipient). FX_OK with *seq_p 0 when they all do; otherwise
- * FX_OK with *seq_p > 0 and why naming the first link that does not. Does not find an entry
- * that no link names. FX_ERR_NOT_FOUND for a store opened read-only that predates the links. */
-fx_err_t fx_store_audit_links_check(fx_store_t *self, int64_t *seq_p,
+ * deliveries.delivered_entry and received_entry) of the entries from seq from_seq on (INT64_MIN:
+ * all). They are an index, not part of any entry's hash: each must name an entry whose hashed
+ * msg_id is that message's (and for a delivery, the delivered or received entry of its
+ * recipient). FX_OK with *seq_p 0 when they all do; otherwise FX_OK with *seq_p > 0 and why
+ * naming the first link that does not. Does not find an entry that no link names.
+ * FX_ERR_NOT_FOUND for a store opened read-only that predates the links. */
+fx_err_t fx_store_audit_links_check(fx_store_t *self, int64_t from_seq, int64_t *seq_p,
                                     char why[FX_STORE_WHY_SIZE]) FX_WUR;
+
+/* Checks one entry of the trail read in seq order, as fusion-admin audit verify and the broker's
+ * start (fx_store_audit_check_from) do: that it is numbered expected (a row numbered below 1 is
+ * not an entry of the trail; another number means entries were deleted) and that its fields
+ * hash to its stored leaf hash. true if it holds; otherwise false with a sentence in why
+ * (why_size bytes) naming the entry. */
+bool fx_store_audit_entry_check(const fx_store_audit_entry_t *entry, int64_t expected, char *why,
+                                size_t why_size);
+
+/* Checks the entries from seq from_seq (at least 1) on, as fusion-admin audit verify does: each
+ * with fx_store_audit_entry_check, then the links of those entries
+ * (fx_store_audit_links_check). The broker checks the entries after its latest signed
+ * checkpoint so at start, before its next checkpoint signs over them. FX_OK with *seq_p 0 when
+ * they hold; FX_OK with *seq_p the entry (or link) that does not and why; FX_ERR_STORAGE when
+ * they cannot be read. Reads only those entries (through the primary key) and the deliveries. */
+fx_err_t fx_store_audit_check_from(fx_store_t *self, int64_t from_seq, int64_t *seq_p,
+                                   char why[FX_STORE_WHY_SIZE]) FX_WUR;
 
 /* Reads the stored leaf hashes of up to max entries from seq from_seq on, in seq order, into
  * leaves; *count_p gets how many. A gap in the seq numbers is FX_ERR_STORAGE naming the missing

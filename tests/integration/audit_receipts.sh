@@ -169,11 +169,14 @@ contains "$work/out" "1 checkpoints received while listening are part of the sam
 expect 0 "again, with nothing new" RSO.AUDIT.a1 audit-consistency --json
 [ "$(jq -r .consistent "$work/out")" = true ] || fail "--json consistent"
 broker_stop || fail "stop"
-# A dishonest operator rewrites an early entry (and its leaf hash) and drops the checkpoints
-# that would betray it; the broker starts and signs the rewritten tree.
+# A dishonest operator rewrites an early entry (and recomputes its leaf hash: the broker refuses
+# to start on an entry after its latest checkpoint that does not match it) and drops the
+# checkpoints that would betray it; the broker starts and signs the rewritten tree.
 sqlite3 "$db" "DROP TRIGGER audit_no_update; DROP TRIGGER audit_checkpoints_no_delete;
-    UPDATE audit SET subject = 'XXX.EVIL.x', leaf_hash = randomblob(32) WHERE seq = 3;
-    DELETE FROM audit_checkpoints" || fail "rewrite"
+    UPDATE audit SET subject = 'XXX.EVIL.x' WHERE seq = 3; DELETE FROM audit_checkpoints" ||
+    fail "rewrite"
+leaf=$("${FUSION_TOOLS:-build/tools}/dbstate" "$db" leaf-hash 3) || fail "dbstate leaf-hash"
+sqlite3 "$db" "UPDATE audit SET leaf_hash = x'$leaf' WHERE seq = 3" || fail "rewrite the leaf hash"
 broker_start || exit 1
 expect 0 "send after the rewrite" THA.RTP.fp1 send "$work/route.yaml" --yes
 expect 1 "the rewritten history is detected" RSO.AUDIT.a1 audit-consistency

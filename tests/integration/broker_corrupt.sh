@@ -4,8 +4,9 @@
 # gets nothing corrupted, the broker logs a STORAGE FAILURE and refuses every PUBLISH with the
 # storage code while it still answers reads. A b-tree page of the messages table overwritten, or
 # the file truncated, an audit row inserted below entry 1, an audit trail that no longer matches
-# its checkpoint, a stored row that cannot be read: the broker refuses to start (exit 4), naming
-# the problem. A second broker on a database in use is refused, and the first one goes on
+# its checkpoint, an entry after the latest checkpoint that does not match its leaf hash or its
+# links (the next checkpoint would sign over it), a stored row that cannot be read: the broker
+# refuses to start (exit 4), naming the problem. A second broker on a database in use is refused, and the first one goes on
 # serving.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
@@ -96,6 +97,62 @@ sqlite3 "$db" "INSERT INTO subscriptions (principal, pattern, stages, kinds, exe
 check "a stored subscription over the pattern limit" 4 "$FUSION_BIN/fusion-broker" --config "$work/broker.yaml"
 contains "$work/err.txt" "cannot read subscriptions from the store .*broker.db: .*subscriptions.pattern" \
     "the refusal gives the store's reason"
+
+# 6. Entries after the latest signed checkpoint: the next checkpoint would sign over them, so the
+# start checks them as fusion-admin audit verify does. A broker killed after a PUBLISH leaves its
+# entries after the checkpoint (with an interval longer than the test, only its shutdown
+# checkpoint, which it never signs, could cover them); they hold, and it starts on them.
+echo "audit: {checkpoint_interval: 1d}" >>"$work/broker.yaml"
+cp "$work/clean.db" "$db"
+rm -f "$db-wal" "$db-shm"
+broker_start || exit 1
+"$rogue" --endpoint "$endpoint" $tha --to "$work/keys/IDN.POLRI.fp1.key" publish | grep -q "^ACCEPTED" ||
+    fail "the publish before the crash was not accepted"
+broker_kill
+sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null || fail "sqlite3: fold the log into the file"
+rm -f "$db-wal" "$db-shm"
+cp "$db" "$work/crashed.db"
+signed=$(sqlite3 "$db" "SELECT max(tree_size) FROM audit_checkpoints")
+accepted=$(sqlite3 "$db" "SELECT max(seq) FROM audit WHERE event = 'accepted'")
+[ "$accepted" -gt "$signed" ] || fail "the crash left no accepted entry after the checkpoint ($accepted <= $signed)"
+first=$(sqlite3 "$db" "SELECT hex(msg_id) FROM messages ORDER BY id LIMIT 1")
+# after_checkpoint NAME SQL EXPECTED [SEQ]: the crashed copy altered by SQL (and entry SEQ's leaf
+# hash then recomputed from its fields) is refused (exit 4), naming EXPECTED and the command to
+# run, and nothing is written to it.
+after_checkpoint() {
+    cp "$work/crashed.db" "$db"
+    rm -f "$db-wal" "$db-shm"
+    sqlite3 "$db" "DROP TRIGGER audit_no_update; $2" || fail "$1: sqlite3"
+    if [ $# -ge 4 ]; then
+        leaf=$("$tools/dbstate" "$db" leaf-hash "$4") || fail "$1: dbstate leaf-hash"
+        sqlite3 "$db" "UPDATE audit SET leaf_hash = x'$leaf' WHERE seq = $4" || fail "$1: sqlite3 rehash"
+    fi
+    rows=$(sqlite3 "$db" "SELECT count(*), max(seq) FROM audit")
+    check "$1" 4 timeout 30 "$FUSION_BIN/fusion-broker" --config "$work/broker.yaml"
+    contains "$work/err.txt" "does not hold after its latest signed checkpoint (tree size $signed)" "$1: the refusal says why"
+    contains "$work/err.txt" "$3" "$1: the refusal names the entry"
+    contains "$work/err.txt" "fusion-admin audit verify .*broker.db" "$1: the refusal says what to run"
+    [ "$(sqlite3 "$db" "SELECT count(*), max(seq) FROM audit")" = "$rows" ] ||
+        fail "$1: the refused start wrote audit entries"
+}
+# A field changed, its leaf hash left as it was.
+after_checkpoint "an entry after the checkpoint altered" \
+    "UPDATE audit SET subject = 'XXX.EVIL.x' WHERE seq = $accepted" \
+    "entry $accepted (accepted) does not match its stored leaf hash"
+# The leaf hash covers the entry's fields but not the link that files it under its stored
+# message (audit.message): the entry moved to another message, its leaf hash recomputed, holds on
+# its own, and its link no longer names its message.
+after_checkpoint "an entry after the checkpoint moved to another message, its leaf hash recomputed" \
+    "UPDATE audit SET msg_id = x'$first' WHERE seq = $accepted" \
+    "audit.message of entry $accepted (accepted) names message" "$accepted"
+after_checkpoint "an entry after the checkpoint filed under another message" \
+    "UPDATE audit SET message = (SELECT min(id) FROM messages) WHERE seq = $accepted" \
+    "audit.message of entry $accepted (accepted) names message $(echo "$first" | tr A-F a-f)"
+# The crashed copy itself starts.
+cp "$work/crashed.db" "$db"
+rm -f "$db-wal" "$db-shm"
+broker_start || fail "the broker does not start on the entries a crash left after its checkpoint"
+broker_stop || fail "the broker did not stop cleanly"
 
 # The clean copy still serves everything it held.
 cp "$work/clean.db" "$db"

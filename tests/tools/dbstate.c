@@ -4,18 +4,23 @@
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "fusion/store.h"
 
 static void s_help(void)
 {
     printf(
-        "Usage: dbstate DB ids | digest | count TABLE\n\n"
+        "Usage: dbstate DB ids | digest | count TABLE | leaf-hash SEQ\n\n"
         "  ids          every stored msg_id (messages table), one hex line each\n"
         "  digest       one line: the row counts of messages, deliveries, answers,\n"
         "               subscriptions and referrals, and a BLAKE2b digest of their rows\n"
         "               (the audit trail and delivery bookkeeping such as attempts and\n"
         "               times are left out: they change by design)\n"
         "  count TABLE  the number of rows of TABLE (messages, deliveries, answers, audit, ...)\n"
+        "  leaf-hash SEQ  the leaf hash of the audit row SEQ's fields as they are now, in hex\n"
+        "               (to forge an entry whose stored leaf hash matches it)\n"
         "Exit: 0 ok, 2 usage, 4 the database cannot be read.\n");
 }
 
@@ -68,6 +73,43 @@ static int s_envelope_offset(sqlite3 *db, const char *path)
         return 4;
     printf("%ld\n", (long) (at - data));
     return 0;
+}
+
+/* Prints the leaf hash of audit row seq's fields as stored. */
+static int s_leaf_hash(sqlite3 *db, const char *seq_text)
+{
+    sqlite3_stmt *stmt = NULL;
+    int status = 4;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT seq, time_ms, event, actor, subject, msg_id, header_digest, "
+                           "details FROM audit WHERE seq = ?1",
+                           -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_bind_int64(stmt, 1, strtoll(seq_text, NULL, 10)) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+        fx_store_audit_entry_t entry = {
+            .seq = sqlite3_column_int64(stmt, 0),
+            .time_ms = sqlite3_column_int64(stmt, 1),
+            .event = (const char *) sqlite3_column_text(stmt, 2),
+            .actor = (const char *) sqlite3_column_text(stmt, 3),
+            .subject = (const char *) sqlite3_column_text(stmt, 4),
+            .msg_id = sqlite3_column_bytes(stmt, 5) == FX_STORE_MSG_ID_BYTES
+                          ? sqlite3_column_blob(stmt, 5)
+                          : NULL,
+            .header_digest = sqlite3_column_bytes(stmt, 6) == FX_STORE_DIGEST_BYTES
+                                 ? sqlite3_column_blob(stmt, 6)
+                                 : NULL,
+            .details = (const char *) sqlite3_column_text(stmt, 7),
+        };
+        uint8_t leaf[FX_STORE_LEAF_HASH_BYTES];
+        char hex[2 * FX_STORE_LEAF_HASH_BYTES + 1];
+        fx_store_audit_leaf_hash(&entry, leaf);
+        printf("%s\n", sodium_bin2hex(hex, sizeof hex, leaf, sizeof leaf));
+        status = 0;
+    } else {
+        fprintf(stderr, "dbstate: no audit row %s\n", seq_text);
+    }
+    sqlite3_finalize(stmt);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -149,6 +191,8 @@ int main(int argc, char **argv)
         }
         if (status != 0)
             fprintf(stderr, "dbstate: cannot count %s\n", argv[3]);
+    } else if (strcmp(argv[2], "leaf-hash") == 0 && argc == 4) {
+        status = s_leaf_hash(db, argv[3]);
     } else if (strcmp(argv[2], "envelope-offset") == 0) {
         status = s_envelope_offset(db, argv[1]);
     } else if (strcmp(argv[2], "root-offset") == 0 && argc == 4) {

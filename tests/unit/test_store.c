@@ -1453,7 +1453,7 @@ static void test_audit_links_tampered(void **state)
     fx_store_pending_free(&list, count);
     int64_t bad = -1;
     char why[FX_STORE_WHY_SIZE];
-    assert_int_equal(fx_store_audit_links_check(store, &bad, why), FX_OK);
+    assert_int_equal(fx_store_audit_links_check(store, INT64_MIN, &bad, why), FX_OK);
     assert_int_equal(bad, 0);
     fx_store_destroy(&store);
 
@@ -1472,7 +1472,7 @@ static void test_audit_links_tampered(void **state)
     walk = (audit_walk_t){.recomputed_ok = true};
     assert_int_equal(fx_store_audit_of_message(store, id8, s_collect_audit, &walk), FX_OK);
     assert_int_equal(walk.count, 2); /* 2 and 4 still, through their own links */
-    assert_int_equal(fx_store_audit_links_check(store, &bad, why), FX_OK);
+    assert_int_equal(fx_store_audit_links_check(store, INT64_MIN, &bad, why), FX_OK);
     assert_int_equal(bad, 2);
     assert_non_null(strstr(why, "deliveries.received_entry"));
     fx_store_destroy(&store);
@@ -1488,7 +1488,7 @@ static void test_audit_links_tampered(void **state)
     assert_int_equal(fx_store_audit_of_message(store, id7, s_collect_audit, &walk), FX_OK);
     assert_int_equal(walk.count, 2); /* 1 and 3; not id8's #2 */
     assert_int_equal(walk.seq[1], 3);
-    assert_int_equal(fx_store_audit_links_check(store, &bad, why), FX_OK);
+    assert_int_equal(fx_store_audit_links_check(store, INT64_MIN, &bad, why), FX_OK);
     assert_int_equal(bad, 2);
     assert_non_null(strstr(why, "audit.message of entry 2"));
     fx_store_destroy(&store);
@@ -1516,6 +1516,53 @@ static void test_audit_stray(void **state)
     assert_string_equal(event, "accepted");
     assert_false(fx_store_failed(store));
     assert_int_equal(fx_store_audit_stray(NULL, &seq, event), FX_ERR_INVALID);
+    fx_store_destroy(&store);
+}
+
+/* The broker's start checks the entries after its latest checkpoint as audit verify does
+ * (fx_store_audit_check_from): their leaf hashes, their numbering and their links, and only
+ * those. */
+static void test_audit_check_from(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    for (int n = 1; n <= 3; n++)
+        assert_int_equal(s_publish(store, n, FAR_FUTURE, 1), FX_OK);
+    int64_t seq = 99;
+    char why[FX_STORE_WHY_SIZE];
+    assert_int_equal(fx_store_audit_check_from(store, 1, &seq, why), FX_OK);
+    assert_int_equal(seq, 0);
+    assert_int_equal(fx_store_audit_check_from(store, 0, &seq, why), FX_ERR_INVALID);
+    fx_store_destroy(&store);
+
+    /* Entry 2 altered: found from 1 and from 2, not from 3 (the entries after it hold). */
+    s_raw_sql(fx->path, "DROP TRIGGER audit_no_update;"
+                        " UPDATE audit SET actor = 'XXX.EVIL.x' WHERE seq = 2;");
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_audit_check_from(store, 1, &seq, why), FX_OK);
+    assert_int_equal(seq, 2);
+    assert_string_equal(why, "entry 2 (accepted) does not match its stored leaf hash: its fields "
+                             "were modified, or it was inserted or moved here");
+    assert_int_equal(fx_store_audit_check_from(store, 2, &seq, why), FX_OK);
+    assert_int_equal(seq, 2);
+    assert_int_equal(fx_store_audit_check_from(store, 3, &seq, why), FX_OK);
+    assert_int_equal(seq, 0);
+    fx_store_destroy(&store);
+
+    /* Entry 3 filed under message 1 (the link is not hashed), and entry 2 deleted. */
+    s_raw_sql(fx->path, "UPDATE audit SET message = (SELECT min(id) FROM messages) WHERE seq = 3;");
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_audit_check_from(store, 3, &seq, why), FX_OK);
+    assert_int_equal(seq, 3);
+    assert_non_null(strstr(why, "audit.message of entry 3 (accepted) names message"));
+    fx_store_destroy(&store);
+    s_raw_sql(fx->path, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 2;");
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_audit_check_from(store, 2, &seq, why), FX_OK);
+    assert_int_equal(seq, 2);
+    assert_string_equal(why,
+                        "entry 2 is missing: the trail goes from entry 1 to entry 3 (deleted)");
+    assert_false(fx_store_failed(store));
     fx_store_destroy(&store);
 }
 
@@ -2140,6 +2187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_filed_under_deliveries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_links_tampered, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_stray, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_check_from, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_fsync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_wal_writes_together, s_setup, s_teardown),
