@@ -511,11 +511,7 @@ int admin_enroll(int argc, char **argv)
         return FX_EXIT_USAGE;
     }
     bad[0] = '\0';
-    /* The list parser takes a trailing comma as the end of the list: an empty role all the
-     * same, as a leading or doubled comma is. */
-    size_t roles_len = strlen(roles_text);
-    if (roles_len == 0 || roles_text[roles_len - 1] == ',' ||
-        fx_vocab_parse_mask(FX_VOCAB_ROLE, roles_text, &roles, bad, sizeof bad) != 0 ||
+    if (fx_vocab_parse_mask(FX_VOCAB_ROLE, roles_text, &roles, bad, sizeof bad) != 0 ||
         roles == 0) {
         fx_vocab_list(FX_VOCAB_ROLE, valid, sizeof valid);
         if (bad[0])

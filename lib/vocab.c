@@ -106,8 +106,10 @@ int fx_vocab_parse_mask(fx_vocab_t vocab, const char *words, uint32_t *mask_p, c
         }
         mask |= 1u << v;
         p += len;
-        if (*p == ',')
-            p++;
+        if (*p == ',' && *++p == '\0') {
+            bad[0] = '\0'; /* a trailing comma: an empty item, as a leading or doubled one */
+            return -1;
+        }
     }
     *mask_p = mask;
     return 0;

@@ -99,7 +99,8 @@ const char *fx_vocab_title(fx_vocab_t vocab);
 void fx_vocab_list(fx_vocab_t vocab, char *buf, int size);
 
 /* Parses a comma-separated list of words into a bit mask (bit v for value v). Returns 0, or -1
- * with the first unknown word copied into bad (bad_size bytes). */
+ * with the first unknown word copied into bad (bad_size bytes): "" for an empty item, wherever
+ * its comma is (leading, doubled or trailing). An empty list is mask 0. */
 int fx_vocab_parse_mask(fx_vocab_t vocab, const char *words, uint32_t *mask_p, char *bad,
                         int bad_size);
 

@@ -59,6 +59,14 @@ contains "$work/err" "unknown TLP 'purple' (expected one of: clear, green" "TLP 
 contains "$work/err" "nothing was sent" "says nothing was sent"
 expect 2 "a blank summary" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section green --summary '  ' --yes
 contains "$work/err" "'summary' of a case_alert is empty" "a blank summary is named"
+# An empty item of a list is refused wherever its comma is (a trailing one passed).
+for cats in 'operational,' ',operational'; do
+    expect 2 "--categories '$cats'" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section green \
+        --categories "$cats" --text t --yes
+    contains "$work/err" "unknown category '$cats'" "--categories '$cats'"
+done
+expect 2 "--stage with a trailing comma" THA.OAG.pros1 subscribe 'LKA>**' --stage at_border,
+contains "$work/err" "unknown stage ''" "--stage with a trailing comma"
 expect 2 "malformed route" THA.RTP.fp1 alert --route 'MMR>TH>MYS' --section green \
     --summary s --yes
 contains "$work/err" "hop 2 'TH'" "the bad hop is named"

@@ -158,6 +158,16 @@ contains err.txt "tlp" "section without tlp"
 check "unknown category" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region \
     --kind notice --to IDN.POLRI.lo1 --section 'tlp=green;categories=gossip;text=hi' --out x.msg
 contains err.txt "unknown category 'gossip'" "unknown category"
+# An empty item is refused wherever its comma is (a trailing one passed).
+for cats in 'operational,' ',operational' 'operational,,location'; do
+    check "categories '$cats'" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region \
+        --kind notice --to IDN.POLRI.lo1 --section "tlp=green;categories=$cats;text=hi" --out x.msg
+    contains err.txt "unknown category ''" "categories '$cats'"
+done
+check "handling with a trailing comma" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region \
+    --kind notice --to IDN.POLRI.lo1 --section 'tlp=green;categories=operational;text=hi' \
+    --handling crime_prevention_only, --out x.msg
+contains err.txt "unknown handling ''" "handling with a trailing comma"
 check "bad route" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region --kind notice \
     --to IDN.POLRI.lo1 --section 'tlp=green;categories=operational;text=hi' --route 'MMR>>THA' \
     --out x.msg

@@ -119,6 +119,15 @@ static void test_vocab(void **state)
     assert_int_equal(fx_vocab_parse_mask(FX_VOCAB_ROLE, "police,chief", &mask, bad, sizeof bad),
                      -1);
     assert_string_equal(bad, "chief");
+    /* An empty item, wherever its comma is. */
+    const char *const empty[] = {"police,", ",police", "police,,analyst", ","};
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        strcpy(bad, "x");
+        assert_int_equal(fx_vocab_parse_mask(FX_VOCAB_ROLE, empty[i], &mask, bad, sizeof bad), -1);
+        assert_string_equal(bad, "");
+    }
+    assert_int_equal(fx_vocab_parse_mask(FX_VOCAB_ROLE, "", &mask, bad, sizeof bad), 0);
+    assert_int_equal(mask, 0);
     char list[256];
     fx_vocab_list(FX_VOCAB_TLP, list, sizeof list);
     assert_string_equal(list, "clear, green, amber, amber_strict, red");
