@@ -67,7 +67,8 @@ static int s_load_directory(const char *cmd, trust_t trust, fx_directory_t **dir
     fx_err_t rc = fx_authority_key_load(authority_path, authority);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: %s: %s", cmd, authority_path,
-                     rc == FX_ERR_NOT_FOUND ? "no authority key file here" : fx_strerror(rc));
+                     rc == FX_ERR_NOT_FOUND ? "no authority key file here"
+                                            : fx_authority_key_strerror(authority_path, rc));
         status = fx_err_exit(rc);
         goto cleanup;
     }

@@ -99,7 +99,8 @@ static int s_open_config(agent_session_t *self, const char *command, const char 
     fx_err_t rc = fx_authority_key_load(c->authority, self->authority);
     if (rc != FX_OK) {
         fx_cli_error(AGENT_PROG, "%s: authority %s: %s", command, c->authority,
-                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+                     rc == FX_ERR_NOT_FOUND ? "no such file"
+                                            : fx_authority_key_strerror(c->authority, rc));
         return fx_err_exit(rc);
     }
     return FX_EXIT_OK;

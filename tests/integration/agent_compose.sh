@@ -67,6 +67,15 @@ for cats in 'operational,' ',operational'; do
 done
 expect 2 "--stage with a trailing comma" THA.OAG.pros1 subscribe 'LKA>**' --stage at_border,
 contains "$work/err" "unknown stage ''" "--stage with a trailing comma"
+# An agent configuration pinning an authority.pub whose fingerprint line does not match its key
+# (a mistyped copy) is told so, as fusion-admin and the broker say it (it was "malformed").
+sed 's/^fingerprint: ..../fingerprint: ZZZZ/' "$work/region/authority.pub" >"$work/mistyped.pub"
+sed "s|^authority: .*|authority: $work/mistyped.pub|" "$work/agent-THA.RTP.fp1.yaml" >"$work/mistyped.yaml"
+"$FUSION_BIN/fusion-agent" subscribe --config "$work/mistyped.yaml" 'LKA>**' >"$work/out" 2>"$work/err"
+got=$?
+[ "$got" -eq 2 ] || fail "a mistyped authority.pub: exit $got, expected 2"
+contains "$work/err" "authority $work/mistyped.pub: its fingerprint line does not match its key" \
+    "a mistyped authority.pub"
 expect 2 "malformed route" THA.RTP.fp1 alert --route 'MMR>TH>MYS' --section green \
     --summary s --yes
 contains "$work/err" "hop 2 'TH'" "the bad hop is named"

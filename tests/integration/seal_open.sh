@@ -176,6 +176,13 @@ check "no kind" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region --to 
 check "no region" 2 "$agent" seal --key keys/THA.RTP.fp1.key --kind notice --to IDN.POLRI.lo1 \
     --section 'tlp=green;categories=operational;text=hi' --out x.msg
 contains err.txt "FUSION_REGION" "no region"
+# An authority.pub whose fingerprint line does not match its key: a mistyped copy, said so, as
+# fusion-admin and the broker say it (it was "malformed").
+sed 's/^fingerprint: ..../fingerprint: ZZZZ/' region/authority.pub >mistyped.pub
+check "a mistyped authority.pub" 2 "$agent" seal --key keys/THA.RTP.fp1.key \
+    --authority mistyped.pub --directory region/directory --kind notice --to IDN.POLRI.lo1 \
+    --section 'tlp=green;categories=operational;text=hi' --out x.msg
+contains err.txt "mistyped.pub: its fingerprint line does not match its key" "a mistyped authority.pub"
 [ -e x.msg ] && fail "a refused seal wrote a file"
 
 chmod 0644 keys/IDN.POLRI.lo1.key
