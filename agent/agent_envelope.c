@@ -198,7 +198,8 @@ static void s_seal_help(void)
         "  --purpose P          prevention, border_screening, victim_protection, ...\n"
         "  --subject-role R     victim, suspect, witness, at_risk_migrant, unknown\n"
         "  --consent            the subject's consent is recorded\n"
-        "  --taskforce ID  --agreement ID  --exercise ID  --case-ref TEXT\n"
+        "  --taskforce ID       the taskforce, with --audience taskforce only (which needs it)\n"
+        "  --agreement ID  --exercise ID  --case-ref TEXT\n"
         "  --in-reply-to MSGID  the msg_id (32 hex digits) this message answers\n"
         "  --expires WHEN       a duration from now (30m, 72h, 7d) or a date or RFC 3339\n"
         "                       time (default 7d)\n"
@@ -519,6 +520,22 @@ static int s_build_draft(const char *cmd, const header_opts_t *o, Fusion__Header
                                o->audience ? o->audience : "direct", &value)))
         return status;
     draft->audience = (Fusion__Audience) value;
+    /* The policy reads a taskforce only for audience taskforce (DESIGN.md, check 3): anywhere
+     * else it would ride in the signed header and decide nothing. As alert, refer, can-share and
+     * a draft say it. */
+    int taskforce = o->taskforce && o->taskforce[0];
+    if (taskforce && value != FX_AUDIENCE_TASKFORCE) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: --taskforce is only for audience taskforce (its members receive the "
+                     "message), but the audience is %s: pick one (--audience taskforce, or no "
+                     "--taskforce)",
+                     cmd, fx_vocab_name(FX_VOCAB_AUDIENCE, value));
+        return FX_EXIT_USAGE;
+    }
+    if (!taskforce && value == FX_AUDIENCE_TASKFORCE) {
+        fx_cli_error(AGENT_PROG, "%s: audience taskforce needs --taskforce ID", cmd);
+        return FX_EXIT_USAGE;
+    }
     if (o->route) {
         char why[FX_ROUTE_WHY_SIZE];
         if (fx_route_parse(o->route, route_p, why) != FX_OK) {

@@ -176,6 +176,23 @@ check "no kind" 2 "$agent" seal --key keys/THA.RTP.fp1.key --region region --to 
 check "no region" 2 "$agent" seal --key keys/THA.RTP.fp1.key --kind notice --to IDN.POLRI.lo1 \
     --section 'tlp=green;categories=operational;text=hi' --out x.msg
 contains err.txt "FUSION_REGION" "no region"
+# A taskforce is read by the policy for audience taskforce only: with another audience (direct
+# by default) it is refused, as alert, refer and a draft refuse it; audience taskforce needs one.
+for audience in '' direct route focal_points; do
+    check "--taskforce with audience '${audience:-direct (default)}'" 2 "$agent" seal \
+        --key keys/THA.RTP.fp1.key --region region --kind notice --to IDN.POLRI.lo1 \
+        --section 'tlp=green;categories=operational;text=hi' --taskforce TF-MEKONG \
+        ${audience:+--audience "$audience"} --out x.msg
+    contains err.txt "seal: --taskforce is only for audience taskforce (its members receive the message), but the audience is ${audience:-direct}: pick one" \
+        "--taskforce with audience '${audience:-direct}'"
+done
+check "audience taskforce without --taskforce" 2 "$agent" seal --key keys/THA.RTP.fp1.key \
+    --region region --kind notice --to IDN.POLRI.lo1 --audience taskforce \
+    --section 'tlp=green;categories=operational;text=hi' --out x.msg
+contains err.txt "audience taskforce needs --taskforce ID" "audience taskforce without --taskforce"
+check "--taskforce with audience taskforce" 0 "$agent" seal --key keys/THA.RTP.fp1.key \
+    --region region --kind notice --to IDN.POLRI.lo1 --audience taskforce --taskforce TF-MEKONG \
+    --section 'tlp=green;categories=operational;text=hi' --out tf.msg
 # An authority.pub whose fingerprint line does not match its key: a mistyped copy, said so, as
 # fusion-admin and the broker say it (it was "malformed").
 sed 's/^fingerprint: ..../fingerprint: ZZZZ/' region/authority.pub >mistyped.pub
