@@ -1115,7 +1115,9 @@ int agent_open(int argc, char **argv)
         goto cleanup;
     if ((status = s_load_directory(cmd, trust, &dir)))
         goto cleanup;
-    if ((rc = fx_file_read(path, FX_MAX_ENVELOPE_BYTES, &data, &len)) != FX_OK ||
+    if ((rc = strcmp(path, "-") == 0
+                  ? fx_stdin_read(FX_MAX_ENVELOPE_BYTES, &data, &len)
+                  : fx_file_read(path, FX_MAX_ENVELOPE_BYTES, &data, &len)) != FX_OK ||
         (rc = fx_envelope_decode(data, len, &env)) != FX_OK) {
         fx_cli_error(AGENT_PROG, "open: %s: %s", path,
                      rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));

@@ -180,7 +180,9 @@ static int s_explain(int argc, char **argv)
     status = s_load("policy explain", policy_path, &policy);
     if (status != FX_EXIT_OK)
         goto cleanup;
-    fx_err_t rc = fx_file_read(query_path, QUERY_MAX_BYTES, &data, &len);
+    fx_err_t rc = strcmp(query_path, "-") == 0
+                      ? fx_stdin_read(QUERY_MAX_BYTES, &data, &len)
+                      : fx_file_read(query_path, QUERY_MAX_BYTES, &data, &len);
     if (rc != FX_OK) {
         const char *why = fx_strerror(rc);
         status = fx_err_exit(rc);

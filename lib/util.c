@@ -63,20 +63,22 @@ char *fx_strndup(const char *text, size_t len)
     return copy;
 }
 
-fx_err_t fx_file_read(const char *path, size_t max_bytes, uint8_t **data_p, size_t *len_p)
+/* Reads file to its end into a new buffer of at most max_bytes. What it held may be a secret
+ * (a section's text, a key file named by mistake): every buffer given up is wiped first, the
+ * smaller ones as it grows and the last one when the file is too large or a read fails. */
+static fx_err_t s_read_stream(FILE *file, size_t max_bytes, uint8_t **data_p, size_t *len_p)
 {
-    *data_p = NULL;
-    *len_p = 0;
-    FILE *file = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!file)
-        return errno == ENOENT ? FX_ERR_NOT_FOUND : FX_ERR_IO;
     size_t cap = 4096, len = 0;
     uint8_t *data = fx_malloc(cap);
     fx_err_t rc = FX_OK;
     for (;;) {
-        if (len + 1 >= cap) {
+        if (len + 1 >= cap) { /* not realloc: it would free the old buffer as it is */
+            uint8_t *grown = fx_malloc(2 * cap);
+            memcpy(grown, data, len);
+            sodium_memzero(data, cap);
+            free(data);
+            data = grown;
             cap *= 2;
-            data = fx_realloc(data, cap);
         }
         size_t got = fread(data + len, 1, cap - len - 1, file);
         len += got;
@@ -90,16 +92,38 @@ fx_err_t fx_file_read(const char *path, size_t max_bytes, uint8_t **data_p, size
             break;
         }
     }
-    if (file != stdin)
-        fclose(file);
     if (rc != FX_OK) {
+        int saved = errno;
+        sodium_memzero(data, cap);
         free(data);
+        errno = saved;
         return rc;
     }
     data[len] = '\0';
     *data_p = data;
     *len_p = len;
     return FX_OK;
+}
+
+fx_err_t fx_file_read(const char *path, size_t max_bytes, uint8_t **data_p, size_t *len_p)
+{
+    *data_p = NULL;
+    *len_p = 0;
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return errno == ENOENT ? FX_ERR_NOT_FOUND : FX_ERR_IO;
+    fx_err_t rc = s_read_stream(file, max_bytes, data_p, len_p);
+    int saved = errno;
+    fclose(file);
+    errno = saved;
+    return rc;
+}
+
+fx_err_t fx_stdin_read(size_t max_bytes, uint8_t **data_p, size_t *len_p)
+{
+    *data_p = NULL;
+    *len_p = 0;
+    return s_read_stream(stdin, max_bytes, data_p, len_p);
 }
 
 /* 1 if something other than a regular file is at path (not following a symbolic link). */

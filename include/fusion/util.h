@@ -22,8 +22,13 @@ char *fx_strdup(const char *text);
 char *fx_strndup(const char *text, size_t len);
 
 /* Reads a whole file of at most max_bytes into a new buffer (NUL-terminated, caller frees).
- * FX_ERR_NOT_FOUND, FX_ERR_IO, or FX_ERR_TOO_LARGE. */
+ * FX_ERR_NOT_FOUND, FX_ERR_IO (errno says why), or FX_ERR_TOO_LARGE. The path "-" is a file of
+ * that name: a caller that takes "-" for standard input says so (fx_stdin_read). Buffers it gives
+ * up (growing, or on an error) are wiped first: the file may hold a secret. */
 fx_err_t fx_file_read(const char *path, size_t max_bytes, uint8_t **data_p, size_t *len_p) FX_WUR;
+
+/* fx_file_read of standard input, to its end. */
+fx_err_t fx_stdin_read(size_t max_bytes, uint8_t **data_p, size_t *len_p) FX_WUR;
 
 /* Writes a whole file atomically (temporary file, fsync, rename) with the given mode. With
  * exclusive set, refuses (FX_ERR_EXISTS) if path exists. Without, it replaces a regular file

@@ -67,6 +67,13 @@ for cats in 'operational,' ',operational'; do
 done
 expect 2 "--stage with a trailing comma" THA.OAG.pros1 subscribe 'LKA>**' --stage at_border,
 contains "$work/err" "unknown stage ''" "--stage with a trailing comma"
+# --file - is a file named '-' (relative to where the agent runs), not standard input.
+printf 'Read from standard input by mistake.\n' >"$work/stdin.txt"
+agent THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section green --categories operational --file - \
+    --yes <"$work/stdin.txt" >"$work/out" 2>"$work/err"
+got=$?
+[ "$got" -eq 2 ] || { fail "--file - read standard input: exit $got, expected 2"; cat "$work/out" "$work/err"; }
+contains "$work/err" "file -: no such file" "--file - is a file named '-'"
 # An agent configuration pinning an authority.pub whose fingerprint line does not match its key
 # (a mistyped copy) is told so, as fusion-admin and the broker say it (it was "malformed").
 sed 's/^fingerprint: ..../fingerprint: ZZZZ/' "$work/region/authority.pub" >"$work/mistyped.pub"

@@ -89,6 +89,9 @@ contains out.txt "Group of 12 expected at the Mae Sot crossing tonight." "A: sec
 contains out.txt "Section 2 (tlp amber; operational,travel_document):" "A: section 2"
 contains out.txt "MA1234567, MA7654321" "A: section 2 text"
 lacks out.txt "not given" "A was given everything"
+# MSGFILE '-' is standard input, as open --help says.
+check "open - (standard input)" 0 sh -c "'$agent' open --key keys/IDN.POLRI.lo1.key --region region - <alert.msg"
+contains out.txt "MA1234567, MA7654321" "open -: section 2 text"
 
 check "open as B" 0 "$agent" open --key keys/MYS.PDRM.fp1.key --region region alert.msg
 contains out.txt "Group of 12 expected" "B: section 1 text"
@@ -193,6 +196,10 @@ contains err.txt "audience taskforce needs --taskforce ID" "audience taskforce w
 check "--taskforce with audience taskforce" 0 "$agent" seal --key keys/THA.RTP.fp1.key \
     --region region --kind notice --to IDN.POLRI.lo1 --audience taskforce --taskforce TF-MEKONG \
     --section 'tlp=green;categories=operational;text=hi' --out tf.msg
+# A section's file=- is a file named '-', not standard input (only open's MSGFILE '-' is).
+check "file=- is not standard input" 2 sh -c "'$agent' seal --key keys/THA.RTP.fp1.key --region region \
+    --kind notice --to IDN.POLRI.lo1 --section 'tlp=green;categories=operational;file=-' --out x.msg <summary.txt"
+contains err.txt "seal: -: no such file" "file=- is not standard input"
 # An authority.pub whose fingerprint line does not match its key: a mistyped copy, said so, as
 # fusion-admin and the broker say it (it was "malformed").
 sed 's/^fingerprint: ..../fingerprint: ZZZZ/' region/authority.pub >mistyped.pub

@@ -1,4 +1,5 @@
 /* Utilities: time parsing and formatting, whole-file I/O. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,6 +92,30 @@ static void test_file_io(void **state)
     free(data);
     assert_string_equal(fx_file_write_strerror(path, FX_ERR_EXISTS), fx_strerror(FX_ERR_EXISTS));
     assert_string_equal(fx_file_write_strerror(path, FX_ERR_IO), fx_strerror(FX_ERR_IO));
+
+    /* "-" is a file of that name, never standard input unless the caller asks for it; a file
+     * larger than a buffer's first sizes is read whole. */
+    char *big = tu_path(dir, "big");
+    static char text[20000];
+    memset(text, 'x', sizeof text - 1);
+    assert_int_equal(fx_file_write(big, text, sizeof text - 1, 0600, 1), FX_OK);
+    assert_non_null(freopen(big, "r", stdin));
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(fx_file_read("-", 100000, &data, &len), FX_ERR_NOT_FOUND);
+    assert_int_equal(fx_file_write("-", "dash", 4, 0600, 1), FX_OK);
+    assert_int_equal(fx_file_read("-", 100, &data, &len), FX_OK);
+    assert_string_equal((char *) data, "dash");
+    free(data);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(fx_stdin_read(100000, &data, &len), FX_OK);
+    assert_int_equal(len, sizeof text - 1);
+    assert_string_equal((char *) data, text);
+    free(data);
+    assert_int_equal(fx_file_read(big, 10000, &data, &len), FX_ERR_TOO_LARGE);
+    assert_null(data);
+    free(big);
     tu_rmtree(dir);
     free(link);
     free(fifo);
