@@ -193,7 +193,8 @@ static void s_seal_help(void)
         "  --urgency U          urgent or normal\n"
         "  --handling H[,H]     crime_prevention_only, no_judicial_use_without_consent,\n"
         "                       no_onward_sharing_without_consent\n"
-        "  --route ROUTE        a migration route, e.g. MMR>THA:MST>MYS\n"
+        "  --route ROUTE        a migration route, e.g. MMR>THA:MST>MYS (audience route\n"
+        "                       needs one)\n"
         "  --stage S            pre_travel, at_border, post_arrival\n"
         "  --purpose P          prevention, border_screening, victim_protection, ...\n"
         "  --subject-role R     victim, suspect, witness, at_risk_migrant, unknown\n"
@@ -543,6 +544,10 @@ static int s_build_draft(const char *cmd, const header_opts_t *o, Fusion__Header
             return FX_EXIT_USAGE;
         }
         draft->route = (char *) fx_route_text(*route_p);
+    } else if (value == FX_AUDIENCE_ROUTE) {
+        /* As a draft says it: a route message reaches the route's followers. */
+        fx_cli_error(AGENT_PROG, "%s: audience route needs --route ROUTE (e.g. MMR>THA>MYS)", cmd);
+        return FX_EXIT_USAGE;
     }
     if (o->in_reply_to) {
         size_t bin_len = 0;

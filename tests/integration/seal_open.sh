@@ -193,6 +193,10 @@ check "audience taskforce without --taskforce" 2 "$agent" seal --key keys/THA.RT
     --region region --kind notice --to IDN.POLRI.lo1 --audience taskforce \
     --section 'tlp=green;categories=operational;text=hi' --out x.msg
 contains err.txt "audience taskforce needs --taskforce ID" "audience taskforce without --taskforce"
+check "audience route without --route" 2 "$agent" seal --key keys/THA.RTP.fp1.key \
+    --region region --kind notice --to IDN.POLRI.lo1 --audience route \
+    --section 'tlp=green;categories=operational;text=hi' --out x.msg
+contains err.txt "seal: audience route needs --route ROUTE" "audience route without --route"
 check "--taskforce with audience taskforce" 0 "$agent" seal --key keys/THA.RTP.fp1.key \
     --region region --kind notice --to IDN.POLRI.lo1 --audience taskforce --taskforce TF-MEKONG \
     --section 'tlp=green;categories=operational;text=hi' --out tf.msg
