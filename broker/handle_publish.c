@@ -68,6 +68,7 @@ static void s_reject(publish_t *p, const char *code, const char *reason, const c
             snprintf(answer.code, sizeof answer.code, "%s", code);
             snprintf(answer.reason, sizeof answer.reason, "%s", reason);
             snprintf(answer.rule, sizeof answer.rule, "%s", rule ? rule : "");
+            snprintf(answer.sender, sizeof answer.sender, "%s", p->session->principal);
             fx_err_t rc = fx_store_put_answer(self->store, p->msg_id, &answer);
             if (rc != FX_OK && rc != FX_ERR_EXISTS)
                 server_storage_failed(self);
@@ -94,7 +95,29 @@ static void s_answer_accepted(publish_t *p)
     server_answer(p->self, p->session, &frame);
 }
 
-/* The first answer to this msg_id, given again. 1 if there was one. */
+/* A msg_id another principal's PUBLISH was answered under: refused as a replay, with nothing
+ * of the first message (its answer, sender or recipients). Not remembered (the msg_id's answer
+ * stays the first sender's). Its audit entry carries the msg_id in its details only, so that it
+ * files nothing under the first sender's message (a receipt of it stays the first sender's). */
+static void s_reject_replay(publish_t *p)
+{
+    server_t *self = p->self;
+    char hex[2 * FX_MSG_ID_BYTES + 1];
+    fx_hex(p->msg_id, FX_MSG_ID_BYTES, hex);
+    const char *code = fx_err_code(FX_ERR_REPLAY);
+    const char *reason = "this msg_id was answered before; publish under a fresh random msg_id";
+    server_log(self, "rejected %s from %s: %s (a msg_id answered before, not to this principal)",
+               hex, p->session->principal, code);
+    if (server_begin(self))
+        server_audit(self, "rejected", p->session->principal, NULL, NULL, p->digest,
+                     json_pack("{s:s, s:s}", "code", code, "msg_id", hex));
+    if (self->failed)
+        code = fx_err_code(FX_ERR_STORAGE), reason = fx_strerror(FX_ERR_STORAGE);
+    s_answer_rejected(p, code, reason, NULL);
+}
+
+/* The first answer to this msg_id, given again to the principal it was given to; another
+ * principal is refused (s_reject_replay). 1 if the msg_id was answered before. */
 static int s_answer_again(publish_t *p)
 {
     fx_store_answer_t prior;
@@ -110,10 +133,21 @@ static int s_answer_again(publish_t *p)
         s_answer_rejected(p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
         return 1;
     }
+    /* A row from before answers had a sender ("") is given to nobody again. */
+    if (strcmp(prior.sender, p->session->principal) != 0) {
+        s_reject_replay(p);
+        return 1;
+    }
+    char hex[2 * FX_MSG_ID_BYTES + 1];
+    fx_hex(p->msg_id, FX_MSG_ID_BYTES, hex);
+    server_log(p->self, "%.16s... from %s: replay: the first answer again (%s)", hex,
+               p->session->principal, prior.accepted ? "accepted" : prior.code);
+    p->self->replaying = true; /* counted as a replay, not as a new acceptance or rejection */
     if (prior.accepted)
         s_answer_accepted(p);
     else
         s_answer_rejected(p, prior.code, prior.reason, prior.rule[0] ? prior.rule : NULL);
+    p->self->replaying = false;
     return 1;
 }
 

@@ -90,6 +90,10 @@ char *metrics_render(const metrics_t *self, const metrics_gauges_t *g)
     s_metric(&t, "fusion_messages_accepted_total", "counter",
              "Messages accepted (ACCEPTED sent after the commit).");
     s_add(&t, "fusion_messages_accepted_total %llu\n", (unsigned long long) self->accepted);
+    s_metric(&t, "fusion_messages_replayed_total", "counter",
+             "PUBLISH of a msg_id answered before: its sender got the first answer again, "
+             "counted here only.");
+    s_add(&t, "fusion_messages_replayed_total %llu\n", (unsigned long long) self->replayed);
     s_metric(&t, "fusion_messages_rejected_total", "counter", "Messages rejected, by code.");
     for (size_t i = 0; i < self->rejected_codes; i++)
         s_add(&t, "fusion_messages_rejected_total{code=\"%s\"} %llu\n", self->rejected[i].code,

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t published; /* PUBLISH frames handled */
     uint64_t accepted;  /* ACCEPTED after the commit */
+    uint64_t replayed;  /* a msg_id's first answer given again to its sender */
     struct {
         char code[32];
         uint64_t count;

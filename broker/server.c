@@ -35,6 +35,7 @@ typedef struct {
     uint8_t msg_id[FX_MSG_ID_BYTES];
     size_t msg_id_len;   /* 0 when the answer named no msg_id (a rate-limited PUBLISH) */
     char code[32];       /* a PUBLISH answer: "" for ACCEPTED, else the REJECTED code */
+    bool replay;         /* the first answer to its msg_id, given again (server_t.replaying) */
     int64_t received_us; /* when its PUBLISH arrived */
 } queued_t;
 
@@ -423,10 +424,13 @@ static bool s_send_frame(server_t *self, zframe_t *routing_id, const Fusion__Fra
     return s_send_body(self, routing_id, body);
 }
 
-/* Counts a PUBLISH answer as it goes out: accepted (code "") or rejected, and its latency. */
-static void s_count_answer(server_t *self, const char *code, int64_t received_us)
+/* Counts a PUBLISH answer as it goes out: a replay (the first answer again, whatever it was),
+ * accepted (code "") or rejected, and its latency. */
+static void s_count_answer(server_t *self, const char *code, bool replay, int64_t received_us)
 {
-    if (!code || !code[0])
+    if (replay)
+        self->metrics.replayed++;
+    else if (!code || !code[0])
         self->metrics.accepted++;
     else
         metrics_rejected(&self->metrics, code);
@@ -449,7 +453,7 @@ void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
         frame->body_case == FUSION__FRAME__BODY_REJECTED ? frame->rejected->code : "";
     if (!durable || !fx_store_in_transaction(self->store)) {
         if (publish_answer)
-            s_count_answer(self, code, self->batch_received_us);
+            s_count_answer(self, code, self->replaying, self->batch_received_us);
         s_send_frame(self, session->routing_id, frame, NULL);
         return;
     }
@@ -460,6 +464,7 @@ void server_answer(server_t *self, session_t *session, Fusion__Frame *frame)
     if (publish_answer) {
         q->is_publish = 1;
         snprintf(q->code, sizeof q->code, "%s", code ? code : "");
+        q->replay = self->replaying;
         q->received_us = self->batch_received_us;
         const ProtobufCBinaryData *id = frame->body_case == FUSION__FRAME__BODY_ACCEPTED
                                             ? &frame->accepted->msg_id
@@ -650,7 +655,8 @@ static void s_commit(server_t *self)
     size_t unstored = 0;
     for (queued_t *q = zlistx_first(self->answers); q; q = zlistx_next(self->answers)) {
         if (q->is_publish)
-            s_count_answer(self, committed ? q->code : fx_err_code(FX_ERR_STORAGE), q->received_us);
+            s_count_answer(self, committed ? q->code : fx_err_code(FX_ERR_STORAGE),
+                           committed && q->replay, q->received_us);
         if (!committed && q->is_publish && !q->code[0])
             unstored++;
         if (committed) {

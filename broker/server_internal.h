@@ -109,7 +109,8 @@ typedef struct {
     metrics_gauges_t gauges; /* the store's figures, counted at most every GAUGES_MS */
     int64_t gauges_at;
     int64_t batch_received_us; /* when the group being handled was received */
-    int linger_timer;          /* the zloop timer that commits a group of acknowledgements */
+    bool replaying;   /* the PUBLISH answer being sent is a replay's (metrics: not counted again) */
+    int linger_timer; /* the zloop timer that commits a group of acknowledgements */
     /* Log lines of the group being handled, written together before its commit (server_log). */
     char held_log[LOG_HELD_BYTES];
     size_t held_log_len;

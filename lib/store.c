@@ -245,12 +245,12 @@ static const char *const s_sql[ST_COUNT_] = {
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [ST_MESSAGE_ROWID] = "SELECT id FROM messages WHERE msg_id = ?1",
     [ST_ANSWER_PUT] = "INSERT INTO answers (msg_id, accepted, code, reason, rule, expires_at,"
-                      " answered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      " answered_at, sender) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     /* A stored message is its own accepted answer (the broker records no answer row for it). */
-    [ST_ANSWER_GET] = "SELECT accepted, code, reason, rule, expires_at FROM answers"
+    [ST_ANSWER_GET] = "SELECT accepted, code, reason, rule, expires_at, sender FROM answers"
                       " WHERE msg_id = ?1"
-                      " UNION ALL SELECT 1, '', '', '', expires_at FROM messages WHERE msg_id = ?1"
-                      " LIMIT 1",
+                      " UNION ALL SELECT 1, '', '', '', expires_at, sender FROM messages"
+                      " WHERE msg_id = ?1 LIMIT 1",
     [ST_DELIVERY_ADD] = "INSERT INTO deliveries (message, recipient, queued_at)"
                         " VALUES (?1, ?2, ?3) ON CONFLICT (message, recipient) DO NOTHING",
     [ST_PENDING_LIST] =
@@ -894,6 +894,22 @@ static int s_add_delivery_entries(sqlite3 *db)
     return rc;
 }
 
+/* An addition to schema version 1: the principal an answer was given to (answers.sender), so
+ * that it is given again to that principal only. A row from before it has '' (given to
+ * nobody again: another PUBLISH of its msg_id is refused as a replay). */
+static int s_add_answer_sender(sqlite3 *db)
+{
+    int64_t present = 0;
+    int rc = s_pragma_int(db,
+                          "SELECT count(*) FROM pragma_table_info('answers')"
+                          " WHERE name = 'sender'",
+                          &present);
+    if (rc != SQLITE_OK || present)
+        return rc;
+    return sqlite3_exec(db, "ALTER TABLE answers ADD COLUMN sender TEXT NOT NULL DEFAULT ''", NULL,
+                        NULL, NULL);
+}
+
 /* After each commit: a WAL of checkpoint_pages pages or more asks the checkpointer, and asks
  * again only once it has grown by another quarter of that (or started again from its
  * beginning): each checkpoint ends with an fsync of the database file, and a commit's fsync of
@@ -1081,7 +1097,8 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
     if (s_schema_prepare(self->db, why, &created) != FX_OK)
         goto cleanup;
     if ((rc = sqlite3_exec(self->db, s_schema_additions, NULL, NULL, NULL)) != SQLITE_OK ||
-        (rc = s_add_delivery_entries(self->db)) != SQLITE_OK) {
+        (rc = s_add_delivery_entries(self->db)) != SQLITE_OK ||
+        (rc = s_add_answer_sender(self->db)) != SQLITE_OK) {
         s_why_sqlite(why, self->db, "cannot add to the schema", rc);
         goto cleanup;
     }
@@ -1107,7 +1124,8 @@ prepare:
                                     &self->st[i], NULL);
         if (rc != SQLITE_OK && opt->read_only &&
             (i == ST_AUDIT_FILE_EXERCISE || i == ST_AUDIT_OF_EXERCISE || i == ST_AUDIT_LINKS ||
-             i == ST_DELIVERY_SENT || i == ST_DELIVERY_RECEIVED || i == ST_DELIVERY_RECEIVED_SEQ)) {
+             i == ST_ANSWER_PUT || i == ST_ANSWER_GET || i == ST_DELIVERY_SENT ||
+             i == ST_DELIVERY_RECEIVED || i == ST_DELIVERY_RECEIVED_SEQ)) {
             self->st[i] = NULL;
             continue;
         }
@@ -1425,9 +1443,12 @@ fx_err_t fx_store_put_answer(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG
         strnlen(answer->code, sizeof answer->code) == sizeof answer->code ||
         strnlen(answer->reason, sizeof answer->reason) == sizeof answer->reason ||
         strnlen(answer->rule, sizeof answer->rule) == sizeof answer->rule ||
+        strnlen(answer->sender, sizeof answer->sender) == sizeof answer->sender ||
         (!answer->accepted && !answer->code[0]))
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_ANSWER_PUT];
+    if (!stmt)
+        return FX_ERR_STORAGE;
     s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
     sqlite3_bind_int(stmt, 2, answer->accepted ? 1 : 0);
     s_bind_text(stmt, 3, answer->code);
@@ -1435,6 +1456,7 @@ fx_err_t fx_store_put_answer(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG
     s_bind_text(stmt, 5, answer->rule);
     sqlite3_bind_int64(stmt, 6, answer->expires_at);
     sqlite3_bind_int64(stmt, 7, fx_now_ms());
+    s_bind_text(stmt, 8, answer->sender);
     err = s_step(self, stmt, "store answer", NULL);
     s_done(stmt);
     return err;
@@ -1449,6 +1471,8 @@ fx_err_t fx_store_find_answer(fx_store_t *self, const uint8_t msg_id[FX_STORE_MS
     if (!msg_id || !answer)
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_ANSWER_GET];
+    if (!stmt) /* read-only, and older than answers.sender: nobody reads answers there */
+        return FX_ERR_STORAGE;
     s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
     bool row = false;
     int64_t accepted = 0;
@@ -1467,7 +1491,9 @@ fx_err_t fx_store_find_answer(fx_store_t *self, const uint8_t msg_id[FX_STORE_MS
                           "answers.reason")) != FX_OK ||
         (err = s_col_copy(self, stmt, 3, answer->rule, sizeof answer->rule, "answers.rule")) !=
             FX_OK ||
-        (err = s_col_int(self, stmt, 4, "answers.expires_at", &answer->expires_at)) != FX_OK)
+        (err = s_col_int(self, stmt, 4, "answers.expires_at", &answer->expires_at)) != FX_OK ||
+        (err = s_col_copy(self, stmt, 5, answer->sender, sizeof answer->sender,
+                          "answers.sender")) != FX_OK)
         goto cleanup;
     if (accepted != 0 && accepted != 1) {
         err = s_corrupt(self, "answers.accepted is %lld", (long long) accepted);

@@ -176,6 +176,8 @@ typedef struct {
     char reason[FX_STORE_REASON_MAX]; /* rejection reason ("" when accepted) */
     char rule[FX_STORE_RULE_MAX];     /* the policy rule that decided, or "" */
     int64_t expires_at;               /* remembered until then */
+    char sender[FX_ID_MAX];           /* the principal it was given to ("" in a row from before
+                                         answers had a sender) */
 } fx_store_answer_t;
 
 /* Remembers the answer to the first PUBLISH of msg_id until expires_at. FX_ERR_EXISTS if an
@@ -184,7 +186,8 @@ fx_err_t fx_store_put_answer(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG
                              const fx_store_answer_t *answer) FX_WUR;
 
 /* Finds the stored answer for msg_id (sees the open transaction's writes too): FX_OK and
- * *answer filled, or FX_ERR_NOT_FOUND. A stored message counts as an accepted answer (until it
+ * *answer filled (with the principal it was given to: the broker gives it again to that
+ * principal only), or FX_ERR_NOT_FOUND. A stored message counts as an accepted answer (until it
  * is pruned at its expiry, as answers are), so the broker writes no answer row for it. */
 fx_err_t fx_store_find_answer(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                               fx_store_answer_t *answer) FX_WUR;

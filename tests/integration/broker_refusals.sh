@@ -2,12 +2,15 @@
 # Hostile clients: no CURVE, an unknown key, a revoked key, a header whose sender is not the
 # authenticated principal, a forged signature, a stale or expired message, a replayed msg_id, an
 # oversized frame, malformed protobuf. Each is refused (a typed answer, or no connection at all)
-# or, for the replay, answered as the first time and stored once; each is logged, none changes
-# what the recipients get, and the broker keeps serving throughout.
+# or, for the replay, answered as the first time and stored once (to the sender that published it
+# first only: another sender's PUBLISH of a known msg_id is REJECTED replay, telling it nothing of
+# the first message); each is logged, none changes what the recipients get, and the broker keeps
+# serving throughout.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 rogue=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}/rogue
 
+BROKER_EXTRA="metrics: 127.0.0.1:0"
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
     MYS.RMP.fp1:focal_point,police || exit 1
 "$FUSION_BIN/fusion-admin" revoke --region "$work/region" MYS.RMP.fp1 >/dev/null || exit 1
@@ -60,6 +63,46 @@ agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 ||
 agent IDN.POLRI.fp1 listen --json --count 3 --timeout 3 >"$work/got.json" 2>/dev/null
 [ "$(grep -c . "$work/got.json")" -eq 2 ] || fail "the recipient should see the published (not replayed twice) and the real message: $(cat "$work/got.json")"
 grep -q "after the attacks" "$work/got.json" || fail "the real message did not arrive intact"
+
+# A replay is logged as one and counted as a replay, not as another acceptance.
+page() { "$FUSION_BIN/fusion-admin" status --raw --config "$work/broker.yaml"; }
+metric() { page | sed -n "s/^$1 //p"; }
+accepted=$(metric fusion_messages_accepted_total) replayed=$(metric fusion_messages_replayed_total)
+expect "the same PUBLISH replayed again" "ACCEPTED" --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/publish.frame"
+id=${first#accepted }
+grep -q " ${id%????????????????}\.\.\. from THA.RTP.fp1: replay: the first answer again (accepted)$" "$work/broker.log" ||
+    fail "no log line for the replay: $(grep -c "$id" "$work/broker.log") lines name it"
+[ "$(metric fusion_messages_accepted_total)" = "$accepted" ] || fail "a replay was counted as accepted"
+[ "$(metric fusion_messages_replayed_total)" = $((replayed + 1)) ] || fail "the replay was not counted"
+
+# Another sender's message under a msg_id answered before: REJECTED replay, not the first sender's
+# ACCEPTED (its own message would never be stored) nor its REJECTED (whose reason names the first
+# sender's recipient); nothing of it is stored or remembered.
+expect "another sender, an accepted msg_id" "REJECTED replay" --key "$work/keys/IDN.POLRI.fp1.key" $curve \
+    --to "$work/keys/THA.RTP.fp1.key" --msg-id "$id" publish
+[ "$(grep -c "accepted $id" "$work/broker.log")" -eq 1 ] || fail "another sender's message was stored under $id"
+grep -q "rejected $id from IDN.POLRI.fp1: replay" "$work/broker.log" || fail "the cross-sender replay is not logged"
+expect "a message to a revoked principal" "REJECTED unknown_recipient" --key "$work/keys/THA.RTP.fp1.key" \
+    $curve --to "$work/keys/MYS.RMP.fp1.key" --save "$work/revoked.frame" publish
+refused=$(sed -n 's/.*rejected \([0-9a-f]*\) from THA.RTP.fp1: unknown_recipient.*/\1/p' "$work/broker.log" | tail -n 1)
+got=$("$rogue" --endpoint "$endpoint" --key "$work/keys/IDN.POLRI.fp1.key" $curve \
+    --to "$work/keys/THA.RTP.fp1.key" --msg-id "$refused" publish 2>&1)
+case "$got" in "REJECTED replay"*) ;; *) fail "another sender, a rejected msg_id: got '$got'" ;; esac
+case "$got" in *MYS*) fail "the replay refusal tells of the first message: $got" ;; esac
+expect "the first sender's rejected PUBLISH replayed" "REJECTED unknown_recipient" \
+    --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/revoked.frame"
+# Two senders with one fresh msg_id at once: one is accepted, the other refused the same way.
+fresh=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+"$rogue" --endpoint "$endpoint" --key "$work/keys/THA.RTP.fp1.key" $curve \
+    --to "$work/keys/IDN.POLRI.fp1.key" --msg-id "$fresh" publish >"$work/race1" 2>&1 &
+race=$!
+"$rogue" --endpoint "$endpoint" --key "$work/keys/IDN.POLRI.fp1.key" $curve \
+    --to "$work/keys/THA.RTP.fp1.key" --msg-id "$fresh" publish >"$work/race2" 2>&1
+wait $race
+[ "$(cat "$work/race1" "$work/race2" | grep -c '^ACCEPTED')" -eq 1 ] &&
+    [ "$(cat "$work/race1" "$work/race2" | grep -c '^REJECTED replay')" -eq 1 ] ||
+    fail "two senders, one msg_id: $(cat "$work/race1" "$work/race2")"
+[ "$(grep -c "accepted $fresh" "$work/broker.log")" -eq 1 ] || fail "the shared msg_id was not stored once"
 broker_stop || fail "the broker did not stop cleanly"
 # A refused handshake is audited with an unknown actor and the endpoint it came in on (the peer's
 # address is not known); a refused frame with the key or principal that sent it.

@@ -46,6 +46,8 @@ static void s_help(void)
            "                    'raw FILE' replays it: expect the first answer again\n"
            "                    --created-offset MS moves created_at from now (negative: into\n"
            "                    the past), --expires-in MS sets expires_at that long after it\n"
+           "                    --msg-id HEX (32 hex digits) publishes under that msg_id (the\n"
+           "                    header re-signed; recipients cannot open its section)\n"
            "  stale             the same, created an hour ago: expect stale\n"
            "  expired           the same, expired a minute ago: expect expired\n"
            "  hold SECONDS      opens a window of 1024 (CREDIT) and then reads nothing for\n"
@@ -63,6 +65,48 @@ static void s_help(void)
            "                    other <o>, no answer <x>'\n\n"
            "  --timeout MS      how long to wait for the answer (default 2000)\n\n"
            "Exit: 0 an answer came, 1 no answer, 2 usage or local error.\n");
+}
+
+/* Rewrites the PUBLISH frame in *data_p to carry msg_id (32 hex digits) instead of its own, the
+ * header re-signed by from: another principal's msg_id under a message of one's own. The
+ * sections stay sealed under the first msg_id (the broker checks their hashes, not their
+ * associated data). -1 for a bad msg_id. */
+static int s_publish_msg_id(const fx_keys_t *from, const char *hex, uint8_t **data_p,
+                            size_t *len_p)
+{
+    uint8_t id[FX_MSG_ID_BYTES];
+    size_t id_len = 0;
+    if (strlen(hex) != 2 * FX_MSG_ID_BYTES ||
+        sodium_hex2bin(id, sizeof id, hex, strlen(hex), NULL, &id_len, NULL) != 0 ||
+        id_len != sizeof id)
+        return -1;
+    Fusion__Frame *frame = NULL;
+    Fusion__Header *header = NULL;
+    if (fx_codec_decode(FX_MSG_FRAME, *data_p, *len_p, (void **) &frame) != FX_OK ||
+        frame->body_case != FUSION__FRAME__BODY_PUBLISH || !frame->publish->envelope)
+        return -1;
+    Fusion__Envelope *env = frame->publish->envelope;
+    if (fx_codec_decode(FX_MSG_HEADER, env->header.data, env->header.len, (void **) &header) !=
+            FX_OK ||
+        header->msg_id.len != FX_MSG_ID_BYTES) {
+        fx_codec_free(frame);
+        return -1;
+    }
+    memcpy(header->msg_id.data, id, sizeof id);
+    uint8_t *header_bytes = NULL, signature[FX_SIGNATURE_BYTES];
+    size_t header_len = 0;
+    fx_codec_encode(header, &header_bytes, &header_len);
+    fx_keys_sign(from, FX_DOMAIN_HEADER, header_bytes, header_len, signature);
+    ProtobufCBinaryData old_header = env->header, old_signature = env->signature;
+    env->header = (ProtobufCBinaryData){header_len, header_bytes};
+    env->signature = (ProtobufCBinaryData){sizeof signature, signature};
+    free(*data_p);
+    fx_codec_encode(frame, data_p, len_p);
+    env->header = old_header, env->signature = old_signature;
+    free(header_bytes);
+    fx_codec_free(header);
+    fx_codec_free(frame);
+    return 0;
 }
 
 /* A PUBLISH frame around an envelope from `from` with one operational section for `to`; with
@@ -305,12 +349,13 @@ int main(int argc, char **argv)
         {"wrong-server-key", no_argument, NULL, 'W'},
         {"created-offset", required_argument, NULL, 'C'},
         {"expires-in", required_argument, NULL, 'E'},
+        {"msg-id", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     fx_init();
     const char *endpoint = NULL, *cert_path = NULL, *authority_path = NULL, *key_path = NULL;
-    const char *to_path = NULL, *save_path = NULL;
+    const char *to_path = NULL, *save_path = NULL, *msg_id_hex = NULL;
     int no_curve = 0, unknown = 0, timeout = 2000, opt;
     long hold_seconds = 0;
     int drain = 0, wrong_server_key = 0, flip_each = 0;
@@ -353,6 +398,9 @@ int main(int argc, char **argv)
             break;
         case 'E':
             expires_in = atoll(optarg);
+            break;
+        case 'M':
+            msg_id_hex = optarg;
             break;
         case 'h':
             s_help();
@@ -417,6 +465,10 @@ int main(int argc, char **argv)
             expires = (created ? created : now) + expires_in;
         if (s_publish(keys, to, 0, created, expires, &data, &len) != 0)
             goto cleanup;
+        if (msg_id_hex && s_publish_msg_id(keys, msg_id_hex, &data, &len) != 0) {
+            fprintf(stderr, "rogue: --msg-id takes %d hex digits\n", 2 * FX_MSG_ID_BYTES);
+            goto cleanup;
+        }
         if (save_path && fx_file_write(save_path, data, len, 0600, 0) != FX_OK) {
             fprintf(stderr, "rogue: cannot write %s\n", save_path);
             goto cleanup;

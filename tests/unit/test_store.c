@@ -566,6 +566,7 @@ static void test_idempotent_answers(void **state)
     snprintf(answer.code, sizeof answer.code, "tlp_audience");
     snprintf(answer.reason, sizeof answer.reason, "TLP:RED may go to direct recipients only");
     snprintf(answer.rule, sizeof answer.rule, "tlp-red-direct");
+    snprintf(answer.sender, sizeof answer.sender, "THA.RTP.fp1");
     answer.expires_at = FAR_FUTURE;
     assert_int_equal(fx_store_begin(store), FX_OK);
     assert_int_equal(fx_store_put_answer(store, id1, &answer), FX_OK);
@@ -588,11 +589,19 @@ static void test_idempotent_answers(void **state)
     assert_string_equal(found.code, "tlp_audience");
     assert_string_equal(found.reason, "TLP:RED may go to direct recipients only");
     assert_string_equal(found.rule, "tlp-red-direct");
+    assert_string_equal(found.sender, "THA.RTP.fp1"); /* given again to that principal only */
     assert_int_equal(found.expires_at, FAR_FUTURE);
     assert_int_equal(fx_store_find_answer(store, id2, &found), FX_OK);
     assert_true(found.accepted);
     assert_string_equal(found.code, "");
-    assert_int_equal(s_stats(store).messages, 1);
+    assert_string_equal(found.sender, ""); /* the answer row says whom (none here) */
+    uint8_t id3[FX_STORE_MSG_ID_BYTES];
+    s_msg_id(3, id3);
+    assert_int_equal(s_put_message(store, 3, FAR_FUTURE, 100), FX_OK);
+    assert_int_equal(fx_store_find_answer(store, id3, &found), FX_OK);
+    assert_true(found.accepted);
+    assert_string_equal(found.sender, SENDER); /* a stored message's answer: its sender */
+    assert_int_equal(s_stats(store).messages, 2);
 
     /* Bad input is refused without harming the store. */
     fx_store_answer_t bad = {.accepted = false, .expires_at = 1};
@@ -603,6 +612,15 @@ static void test_idempotent_answers(void **state)
     message.envelope_len = 9u << 20;
     assert_int_equal(fx_store_put_message(store, &message), FX_ERR_TOO_LARGE);
     assert_false(fx_store_failed(store));
+    fx_store_destroy(&store);
+
+    /* A store from before answers had a sender gets the column at its next writable open; its
+     * rows say "" (given again to nobody). */
+    s_raw_sql(fx->path, "ALTER TABLE answers DROP COLUMN sender");
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_find_answer(store, id1, &found), FX_OK);
+    assert_string_equal(found.code, "tlp_audience");
+    assert_string_equal(found.sender, "");
     fx_store_destroy(&store);
 }
 
