@@ -192,73 +192,124 @@ static int s_install_directory(server_t *self)
     return 0;
 }
 
-/* A reload that was refused (logged already): counted and audited with the code of why. */
-static fx_err_t s_reload_refused(server_t *self, fx_err_t rc)
+/* A reload that was refused, whole or in part ("policy", "directory" or "both"; logged
+ * already): counted and audited with the code of why. */
+static fx_err_t s_reload_refused(server_t *self, fx_err_t rc, const char *part)
 {
     self->metrics.reloads_refused++;
     if (self->store && server_begin(self))
         server_audit(self, "reload_refused", "broker", self->config->region, NULL, NULL,
-                     json_pack("{s:s}", "code", fx_err_code(rc)));
+                     json_pack("{s:s, s:s}", "code", fx_err_code(rc), "refused", part));
     return rc;
 }
 
-/* Loads the directory and the policy; on success replaces the ones in force. FX_OK, or why
- * not (its exit code is the broker's at start). */
+/* Whether a directory takes principals away from the one in force and adds or changes none:
+ * every valid certificate of it is the valid certificate of the one in force (same serial, same
+ * CURVE key). Under the policy in force it can admit only what that policy admits now. */
+static bool s_directory_only_removes(const server_t *self, const fx_directory_t *directory)
+{
+    for (size_t i = 0; i < fx_directory_count(directory); i++) {
+        if (fx_directory_status_at(directory, i) != FX_CERT_STATUS_VALID)
+            continue;
+        const fx_cert_t *cert = fx_directory_at(directory, i);
+        const fx_cert_t *now = fx_directory_find(self->directory, fx_cert_id(cert));
+        if (!now || fx_cert_serial(now) != fx_cert_serial(cert) ||
+            memcmp(fx_cert_curve_key(now), fx_cert_curve_key(cert), 32) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Loads the directory and the policy and replaces the ones in force. At start both must load:
+ * FX_OK, or why not (its exit code is the broker's). On SIGHUP each part is installed on its own
+ * (atomically) when it loads, so that an invalid policy cannot hold up a revocation: a refused
+ * policy keeps the one in force, and the new directory is installed with it only if it takes
+ * principals away and adds or changes none (the policy in force was never asked about a new
+ * principal, and may be what the refused one meant to change for it); a refused directory (or
+ * an older revocation list) keeps the one in force, and a new policy is installed with it (the
+ * directory in force holds every revocation seen so far). A refusal of either part is logged,
+ * counted and audited as reload_refused with the part; FX_OK only when both loaded. */
 static fx_err_t s_reload(server_t *self, int first)
 {
     fx_directory_t *directory = NULL;
     fx_policy_t *policy = NULL;
     uint8_t digest[32];
-    fx_err_t rc = s_load_directory(self, &directory);
-    if (rc == FX_OK)
-        rc = s_load_policy(self, &policy, digest);
-    if (rc != FX_OK) {
+    fx_err_t dir_rc = s_load_directory(self, &directory);
+    if (first && dir_rc != FX_OK)
+        return dir_rc;
+    fx_err_t policy_rc = s_load_policy(self, &policy, digest);
+    if (first && policy_rc != FX_OK) {
         fx_directory_destroy(&directory);
-        if (first)
-            return rc;
-        server_log(self, "reload refused: the policy and directory in force stay");
-        return s_reload_refused(self, rc);
+        return policy_rc;
     }
-    if (!first && fx_directory_revocations_sequence(directory) <
-                      fx_directory_revocations_sequence(self->directory)) {
+    if (!first && dir_rc == FX_OK &&
+        fx_directory_revocations_sequence(directory) <
+            fx_directory_revocations_sequence(self->directory)) {
         server_log(self,
                    "reload refused: the revocation list is older (sequence %llu) than the "
                    "one in force (%llu)",
                    (unsigned long long) fx_directory_revocations_sequence(directory),
                    (unsigned long long) fx_directory_revocations_sequence(self->directory));
         fx_directory_destroy(&directory);
-        fx_policy_destroy(&policy);
-        return s_reload_refused(self, FX_ERR_REVOKED); /* a rollback brings the revoked back */
+        dir_rc = FX_ERR_REVOKED; /* a rollback brings the revoked back */
     }
-    if (!first)
+    if (!first && dir_rc == FX_OK && policy_rc != FX_OK &&
+        !s_directory_only_removes(self, directory)) {
+        server_log(self, "reload: the new directory adds or changes principals; it waits for a "
+                         "policy that loads");
+        fx_directory_destroy(&directory);
+        dir_rc = policy_rc;
+    }
+    if (!first && (dir_rc != FX_OK || policy_rc != FX_OK)) {
+        if (dir_rc != FX_OK && policy_rc != FX_OK)
+            server_log(self, "reload refused: the policy and directory in force stay");
+        else
+            server_log(self,
+                       "reload refused in part: the %s in force stays; the new %s is "
+                       "installed",
+                       dir_rc != FX_OK ? "directory" : "policy",
+                       dir_rc != FX_OK ? "policy" : "directory (revocations apply at once)");
+        s_reload_refused(self, policy_rc != FX_OK ? policy_rc : dir_rc,
+                         dir_rc != FX_OK && policy_rc != FX_OK ? "both"
+                         : dir_rc != FX_OK                     ? "directory"
+                                                               : "policy");
+    } else if (!first) {
         self->metrics.reloads++;
-    fx_directory_destroy(&self->directory);
-    fx_policy_destroy(&self->policy);
-    self->directory = directory;
-    self->policy = policy;
-    memcpy(self->policy_digest, digest, sizeof digest);
-    if (s_install_directory(self) != 0)
-        return FX_ERR_IO;
-    char summary[256], hex[65];
-    fx_policy_summary(policy, summary, sizeof summary);
-    server_log(self,
-               "%s policy %s (%s), directory with %zu certificates (revocations sequence "
-               "%llu)",
-               first ? "loaded" : "reloaded", self->config->policy_file, summary,
-               fx_directory_count(directory),
-               (unsigned long long) fx_directory_revocations_sequence(directory));
-    if (self->store && server_begin(self)) {
-        json_t *details =
-            json_pack("{s:s, s:s}", "policy_blake2b", fx_hex(digest, 32, hex), "summary", summary);
-        server_audit(self, first ? "policy_loaded" : "policy_reloaded", "broker",
-                     self->config->policy_file, NULL, NULL, details);
-        details = json_pack("{s:I, s:I}", "certificates",
-                            (json_int_t) fx_directory_count(directory), "revocations_sequence",
-                            (json_int_t) fx_directory_revocations_sequence(directory));
-        server_audit(self, first ? "directory_loaded" : "directory_reloaded", "broker",
-                     self->config->region, NULL, NULL, details);
     }
-    return FX_OK;
+    char hex[65];
+    if (directory) {
+        fx_directory_destroy(&self->directory);
+        self->directory = directory;
+        if (s_install_directory(self) != 0) {
+            fx_policy_destroy(&policy);
+            return FX_ERR_IO;
+        }
+        server_log(self, "%s directory with %zu certificates (revocations sequence %llu)",
+                   first ? "loaded" : "reloaded", fx_directory_count(directory),
+                   (unsigned long long) fx_directory_revocations_sequence(directory));
+        if (self->store && server_begin(self))
+            server_audit(self, first ? "directory_loaded" : "directory_reloaded", "broker",
+                         self->config->region, NULL, NULL,
+                         json_pack("{s:I, s:I}", "certificates",
+                                   (json_int_t) fx_directory_count(directory),
+                                   "revocations_sequence",
+                                   (json_int_t) fx_directory_revocations_sequence(directory)));
+    }
+    if (policy) {
+        fx_policy_destroy(&self->policy);
+        self->policy = policy;
+        memcpy(self->policy_digest, digest, sizeof digest);
+        char summary[256];
+        fx_policy_summary(policy, summary, sizeof summary);
+        server_log(self, "%s policy %s (%s)", first ? "loaded" : "reloaded",
+                   self->config->policy_file, summary);
+        if (self->store && server_begin(self))
+            server_audit(self, first ? "policy_loaded" : "policy_reloaded", "broker",
+                         self->config->policy_file, NULL, NULL,
+                         json_pack("{s:s, s:s}", "policy_blake2b", fx_hex(digest, 32, hex),
+                                   "summary", summary));
+    }
+    return dir_rc != FX_OK ? dir_rc : policy_rc;
 }
 
 /* ---- Sessions ----------------------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 #!/bin/sh
-# SIGHUP reloads the signed policy and the directory atomically: an unsigned or invalid policy is
-# refused (logged) and the old one stays in force; a principal revoked and reloaded is refused
-# from its next frame on, mid-session too. SIGTERM exits 0.
+# SIGHUP reloads the signed policy and the directory, each atomically: an unsigned or invalid policy
+# is refused (logged) and the old one stays in force; a principal revoked and reloaded is refused
+# from its next frame on, mid-session too, and a policy refused in the same reload does not hold
+# the revocation up. SIGTERM exits 0.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 
@@ -52,12 +53,29 @@ agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 &&
 grep -q "IDN.POLRI.fp1" "$work/out" || fail "the sender is not told why IDN.POLRI.fp1 cannot receive: $(cat "$work/out")"
 grep -q "auth_refused\|refused a frame" "$work/broker.log" || fail "the refusal is not logged"
 
+# 4. A revocation is not held up by a policy that does not load: MYS is revoked and the policy
+# edited without signing; the reload installs the revocation list (MYS refused at once) and keeps
+# the policy in force, logged and audited as a refusal of the policy.
+rogue() { "$FUSION_TOOLS/rogue" --endpoint "$endpoint" --timeout 1500 --key "$work/keys/$1.key" \
+    --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" --authority "$work/region/authority.pub" directory; }
+rogue MYS.RMP.fp1 | grep -q "^DIRECTORY" || fail "MYS is not admitted before its revocation"
+"$FUSION_BIN/fusion-admin" revoke --region "$work/region" MYS.RMP.fp1 >/dev/null || fail "revoke MYS failed"
+printf '\n# edited again after signing\n' >>"$work/region/policy.yaml"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reload refused in part: the policy in force stays'" ||
+    fail "a refused policy held up the revocation: $(tail -n +$lines_before "$work/broker.log")"
+tail -n +"$lines_before" "$work/broker.log" | grep -q "reloaded directory" || fail "the new directory was not installed"
+rogue MYS.RMP.fp1 | grep -q "^no answer" || fail "the revoked MYS is still admitted"
+rogue THA.RTP.fp1 | grep -q "^DIRECTORY" || fail "THA is no longer admitted"
+tail -n +"$lines_before" "$work/broker.log" | grep -q "reloaded policy" && fail "the unsigned policy was installed"
+
 broker_stop || fail "SIGTERM did not stop the broker with exit 0"
 grep -q "stopped" "$work/broker.log" || fail "the broker did not log its stop"
 # The refused reload (1.) and the two that loaded are in the audit trail.
 "$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" >"$work/audit.jsonl" || fail "audit export"
-jq -s -e 'map(select(.event == "reload_refused" and .details.code == "bad_signature")) | length == 1' \
-    "$work/audit.jsonl" >/dev/null || fail "the refused reload is not audited with its code"
+jq -s -e 'map(select(.event == "reload_refused" and .details.code == "bad_signature" and .details.refused == "policy")) | length == 2' \
+    "$work/audit.jsonl" >/dev/null || fail "the refused reloads are not audited with their code and part"
 jq -s -e 'map(select(.event == "policy_reloaded")) | length == 2' "$work/audit.jsonl" >/dev/null ||
     fail "the two reloads are not audited"
 finish "reload: unsigned policy refused, signed one loaded, revocation enforced mid-session"
