@@ -11,20 +11,41 @@
 
 #define RECEIPT_MAX_ENTRIES 4096 /* keeps a receipt well under the frame cap */
 
+/* Whose message a msg_id is: the sender of its `accepted` entry, when it has one. Anyone may
+ * put a msg_id they saw into a PUBLISH of their own that is rejected (a bad signature is checked
+ * before the msg_id is looked up), so a `rejected` entry proves only that its actor was
+ * rejected: the owner of an accepted message gets every entry but other principals' rejections,
+ * and the sender of a message never accepted only its own rejections. */
 typedef struct {
     const char *principal;
-    bool owned;    /* an accepted or rejected entry names the principal as the sender */
-    bool too_many; /* more entries than one receipt carries */
+    bool accepted;      /* the msg_id has an accepted entry ... */
+    bool accepted_mine; /* ... whose actor is the principal */
+    bool collecting;    /* the second walk: entries are kept */
+    bool owned;         /* an entry was kept */
+    bool too_many;      /* more entries than one receipt carries */
     size_t count;
     Fusion__AuditEntry *entries;
 } receipt_walk_t;
 
+static int s_find_owner(const fx_store_audit_entry_t *entry, void *arg)
+{
+    receipt_walk_t *w = arg;
+    if (strcmp(entry->event, "accepted") == 0) {
+        w->accepted = true;
+        w->accepted_mine = strcmp(entry->actor, w->principal) == 0;
+        return 1;
+    }
+    return 0;
+}
+
 static int s_collect(const fx_store_audit_entry_t *entry, void *arg)
 {
     receipt_walk_t *w = arg;
-    if ((strcmp(entry->event, "accepted") == 0 || strcmp(entry->event, "rejected") == 0) &&
-        strcmp(entry->actor, w->principal) == 0)
-        w->owned = true;
+    bool rejection = strcmp(entry->event, "rejected") == 0;
+    bool mine = strcmp(entry->actor, w->principal) == 0;
+    if (w->accepted ? rejection && !mine : !(rejection && mine))
+        return 0;
+    w->owned = true;
     if (w->count == RECEIPT_MAX_ENTRIES) {
         w->too_many = true;
         return 1;
@@ -43,7 +64,10 @@ void handle_receipt_request(server_t *self, session_t *session, uint64_t request
     }
     receipt_walk_t w = {.principal = session->principal,
                         .entries = fx_calloc(RECEIPT_MAX_ENTRIES, sizeof *w.entries)};
-    if (fx_store_audit_of_message(self->store, request->msg_id.data, s_collect, &w) != FX_OK) {
+    fx_err_t rc = fx_store_audit_of_message(self->store, request->msg_id.data, s_find_owner, &w);
+    if (rc == FX_OK && !(w.accepted && !w.accepted_mine))
+        rc = fx_store_audit_of_message(self->store, request->msg_id.data, s_collect, &w);
+    if (rc != FX_OK) {
         server_storage_failed(self);
         server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
         goto cleanup;

@@ -147,6 +147,19 @@ contains "$work/out" "receipt of $id verified" "verified in the larger tree"
 expect 1 "a recipient asks for the sender's receipt" MYS.RMP.lo1 receipt "$id"
 contains "$work/err" "no receipt" "the refusal"
 grep -q "THA.RTP.fp1" "$work/err" "$work/out" && fail "the refusal reveals the sender"
+# A rejected entry is not a claim to a message: MYS publishes under THA's msg_id with a bad
+# signature (checked before the msg_id is looked up, so it is audited under that msg_id); its
+# receipt then gave MYS every entry of THA's message, the recipients among them.
+got=$("${FUSION_TOOLS:-build/tools}/rogue" --endpoint "$endpoint" \
+    --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+    --authority "$work/region/authority.pub" --key "$work/keys/MYS.RMP.lo1.key" \
+    --msg-id "$id" forged-signature 2>&1)
+case $got in "REJECTED bad_signature"*) ;; *) fail "a forged PUBLISH under THA's msg_id: $got" ;; esac
+expect 1 "a principal rejected under another's msg_id asks for its receipt" MYS.RMP.lo1 receipt "$id"
+contains "$work/err" "no receipt" "the refusal"
+expect 0 "the sender's receipt holds no other principal's rejection" THA.RTP.fp1 receipt "$id" --json
+jq -e '[.entries[] | select(.event == "rejected")] | length == 0' "$work/out" >/dev/null ||
+    fail "THA's receipt holds MYS's rejection: $(cat "$work/out")"
 expect 1 "an unknown message" MYS.RMP.lo1 receipt 0123456789abcdef0123456789abcdef
 contains "$work/err" "no receipt" "the same refusal"
 

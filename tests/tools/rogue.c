@@ -36,7 +36,8 @@ static void s_help(void)
            "  raw FILE          the bytes of FILE as one message\n"
            "  sender ID         a well-formed PUBLISH whose header names principal ID as its\n"
            "                    sender (signed by a fresh key for ID): expect sender_mismatch\n"
-           "  forged-signature  a PUBLISH from this principal whose signature was altered:\n"
+           "  forged-signature  a PUBLISH from this principal whose signature was altered\n"
+           "                    (under --msg-id HEX's msg_id, if given):\n"
            "                    expect bad_signature (needs --key)\n"
            "  oversized BYTES   one message of BYTES zero bytes (over the frame limit)\n"
            "  malformed         bytes that do not decode as a Frame: expect malformed\n"
@@ -70,8 +71,8 @@ static void s_help(void)
 /* Rewrites the PUBLISH frame in *data_p to carry msg_id (32 hex digits) instead of its own, the
  * header re-signed by from: another principal's msg_id under a message of one's own. The
  * sections stay sealed under the first msg_id (the broker checks their hashes, not their
- * associated data). -1 for a bad msg_id. */
-static int s_publish_msg_id(const fx_keys_t *from, const char *hex, uint8_t **data_p,
+ * associated data); with forge set, the signature is altered after. -1 for a bad msg_id. */
+static int s_publish_msg_id(const fx_keys_t *from, const char *hex, int forge, uint8_t **data_p,
                             size_t *len_p)
 {
     uint8_t id[FX_MSG_ID_BYTES];
@@ -97,6 +98,8 @@ static int s_publish_msg_id(const fx_keys_t *from, const char *hex, uint8_t **da
     size_t header_len = 0;
     fx_codec_encode(header, &header_bytes, &header_len);
     fx_keys_sign(from, FX_DOMAIN_HEADER, header_bytes, header_len, signature);
+    if (forge)
+        signature[0] ^= 0x01;
     ProtobufCBinaryData old_header = env->header, old_signature = env->signature;
     env->header = (ProtobufCBinaryData){header_len, header_bytes};
     env->signature = (ProtobufCBinaryData){sizeof signature, signature};
@@ -449,8 +452,12 @@ int main(int argc, char **argv)
         if (s_publish(claimed, claimed, 0, 0, 0, &data, &len) != 0)
             goto cleanup;
     } else if (strcmp(attack, "forged-signature") == 0 && keys) {
-        if (s_publish(keys, keys, 1, 0, 0, &data, &len) != 0)
+        if (s_publish(keys, keys, !msg_id_hex, 0, 0, &data, &len) != 0)
             goto cleanup;
+        if (msg_id_hex && s_publish_msg_id(keys, msg_id_hex, 1, &data, &len) != 0) {
+            fprintf(stderr, "rogue: --msg-id takes %d hex digits\n", 2 * FX_MSG_ID_BYTES);
+            goto cleanup;
+        }
     } else if ((strcmp(attack, "publish") == 0 || strcmp(attack, "stale") == 0 ||
                 strcmp(attack, "expired") == 0) &&
                keys && to) {
@@ -465,7 +472,7 @@ int main(int argc, char **argv)
             expires = (created ? created : now) + expires_in;
         if (s_publish(keys, to, 0, created, expires, &data, &len) != 0)
             goto cleanup;
-        if (msg_id_hex && s_publish_msg_id(keys, msg_id_hex, &data, &len) != 0) {
+        if (msg_id_hex && s_publish_msg_id(keys, msg_id_hex, 0, &data, &len) != 0) {
             fprintf(stderr, "rogue: --msg-id takes %d hex digits\n", 2 * FX_MSG_ID_BYTES);
             goto cleanup;
         }
