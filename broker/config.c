@@ -14,12 +14,13 @@
 #include "fusion/keys.h"
 #include "metrics.h"
 
-#define CONFIG_MAX_BYTES (64 * 1024)
-#define WORKERS_MAX      64
-#define RATE_DEFAULT     200 /* frames per second and principal */
-#define BURST_DEFAULT    2000
-#define RATE_MAX         1000000
-#define BURST_MAX        10000000
+#define CONFIG_MAX_BYTES  (64 * 1024)
+#define WORKERS_MAX       64
+#define RATE_DEFAULT      200 /* frames per second and principal */
+#define BURST_DEFAULT     2000
+#define RATE_MAX          1000000
+#define BURST_MAX         10000000
+#define SUBSCRIPTIONS_MAX 1000000 /* route subscriptions of one principal */
 
 /* limits.rate: "N/s", "N/min" or "N/h", N a whole number from 1. The unit is required: a bare
  * number says nothing of the period it counts. */
@@ -125,6 +126,9 @@ static int s_section(fx_diag_t *diag, const fx_yaml_node_t *node, const char *wh
             s_rate(diag, found[k], &config->rate);
         else if (strcmp(keys[k], "burst") == 0)
             fx_yaml_int(diag, found[k], "burst", 1, BURST_MAX, &config->burst);
+        else if (strcmp(keys[k], "max_subscriptions") == 0)
+            fx_yaml_int(diag, found[k], "max_subscriptions", 1, SUBSCRIPTIONS_MAX,
+                        &config->max_subscriptions);
         else
             s_duration(diag, found[k], keys[k], durations[k]);
     }
@@ -184,6 +188,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     config->heartbeat_timeout = 30 * 1000;
     config->handshake = 5 * 1000;
     config->max_message_bytes = 8LL << 20;
+    config->max_subscriptions = 1000;
     config->prune_interval = 60 * 1000;
     config->checkpoint_interval = 10 * 1000;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -272,12 +277,13 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             else if (endpoint)
                 config->endpoint = fx_strdup(endpoint);
         }
-        const fx_yaml_node_t *in[5];
+        const fx_yaml_node_t *in[6];
         if (found[LIMITS]) {
-            static const char *const k[] = {"max_message_bytes", "replay_window", "max_ttl", "rate",
-                                            "burst"};
-            int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl, NULL, NULL};
-            if (s_section(diag, found[LIMITS], "limits", k, 5, d, config, in) == 0 && in[2])
+            static const char *const k[] = {
+                "max_message_bytes", "replay_window", "max_ttl", "rate", "burst",
+                "max_subscriptions"};
+            int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl, NULL, NULL, NULL};
+            if (s_section(diag, found[LIMITS], "limits", k, 6, d, config, in) == 0 && in[2])
                 s_max_ttl(diag, config, in[1], in[2]);
         }
         if (found[DELIVERY]) {

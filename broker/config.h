@@ -34,6 +34,7 @@ typedef struct {
     long long workers;           /* threads that verify signatures, the loop's own included */
     double rate;                 /* frames per second a principal may send, on average ... */
     long long burst;             /* ... and at once (limits: {rate: N/s, burst: M}) */
+    long long max_subscriptions; /* route subscriptions one principal may hold */
     int64_t checkpoint_interval; /* ms: the audit tree is signed this often when it grew */
     char *metrics;               /* HOST:PORT on loopback for GET /metrics, or NULL: none */
     int check_only;              /* --check: load and verify, open and bind nothing */

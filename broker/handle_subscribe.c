@@ -45,6 +45,45 @@ static fx_route_pattern_t *s_pattern(server_t *self, session_t *session, uint64_
     return pattern;
 }
 
+/* How many route subscriptions a principal holds, and whether one of them is this pattern in
+ * this exercise (subscribing to it again replaces its stages and kinds: no new subscription). */
+typedef struct {
+    const char *pattern, *exercise;
+    long long count;
+    bool held;
+} subscription_count_t;
+
+static int s_count(const fx_store_subscription_t *row, void *arg)
+{
+    subscription_count_t *c = arg;
+    c->count++;
+    if (strcmp(row->pattern, c->pattern) == 0 && strcmp(row->exercise, c->exercise) == 0)
+        c->held = true;
+    return 0;
+}
+
+/* A principal holds at most limits.max_subscriptions: each is memory in the route index, a
+ * stored row and an audit entry, and nothing else bounds how many one agent makes. */
+static bool s_within_limit(server_t *self, session_t *session, uint64_t request_id,
+                           const char *pattern, const char *exercise)
+{
+    subscription_count_t c = {pattern, exercise, 0, false};
+    if (fx_store_subscription_each(self->store, session->principal, s_count, &c) != FX_OK) {
+        server_storage_failed(self);
+        server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
+        return false;
+    }
+    if (c.held || c.count < self->config->max_subscriptions)
+        return true;
+    char reason[256];
+    snprintf(reason, sizeof reason,
+             "%s holds %lld route subscriptions, the most this broker keeps for one principal "
+             "(limits: max_subscriptions): unsubscribe from one first",
+             session->principal, c.count);
+    server_error(self, session, request_id, FX_ERR_LIMIT, reason);
+    return false;
+}
+
 void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
                       const Fusion__Subscribe *subscribe)
 {
@@ -76,6 +115,10 @@ void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
         return;
     }
     const char *text = fx_route_pattern_text(pattern);
+    if (!s_within_limit(self, session, request_id, text, subscribe->exercise)) {
+        fx_route_pattern_destroy(&pattern);
+        return;
+    }
     int64_t id = 0;
     if (!server_begin(self) ||
         fx_store_subscription_add(self->store, session->principal, text, stages, kinds,

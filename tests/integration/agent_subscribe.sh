@@ -29,6 +29,8 @@ one_line() { # NAME: stderr is exactly one line
     [ "$(wc -l <"$work/err")" -eq 1 ] || { fail "$1: the error is not one line"; sed 's/^/    /' "$work/err"; }
 }
 
+# A principal holds at most limits.max_subscriptions (3 here).
+BROKER_EXTRA='limits: {max_subscriptions: 3}'
 region_setup MYS.RMP.lo1:liaison_officer,police THA.RTP.fp1:focal_point,police ||
     { echo "FAIL: region setup"; exit 1; }
 broker_start || exit 1
@@ -72,6 +74,21 @@ expect 1 "unsubscribe from a pattern not subscribed to" MYS.RMP.lo1 unsubscribe 
 contains "$work/err" "unsubscribe: the broker refused to unsubscribe: not_found: no such subscription" \
     "the refusal in one line"
 one_line "no such subscription"
+
+# --- at most max_subscriptions for one principal; a held pattern can still change -------------
+expect 0 "a second subscription" MYS.RMP.lo1 subscribe 'LKA>**>MYS'
+expect 0 "a third" MYS.RMP.lo1 subscribe 'BGD>**>MYS'
+expect 3 "a fourth, over limits.max_subscriptions" MYS.RMP.lo1 subscribe 'NPL>**>MYS'
+contains "$work/err" "limit: MYS.RMP.lo1 holds 3 route subscriptions, the most this broker keeps for one principal (limits: max_subscriptions)" \
+    "the refusal names the limit"
+one_line "over the limit"
+expect 0 "a held pattern at the limit changes its stages" MYS.RMP.lo1 subscribe 'LKA>**>MYS' --stage at_border
+contains "$work/out" "replaced the subscription to the same pattern" "a held pattern is replaced at the limit"
+expect 0 "another principal is not counted with MYS" THA.RTP.fp1 subscribe 'NPL>**'
+expect 0 "subscriptions at the limit" MYS.RMP.lo1 subscriptions --json
+jq -e '.subscriptions | length == 3' "$work/out" >/dev/null || fail "over the limit: $(cat "$work/out")"
+expect 0 "unsubscribe makes room" MYS.RMP.lo1 unsubscribe 'BGD>**>MYS'
+expect 0 "then a new one is taken" MYS.RMP.lo1 subscribe 'NPL>**>MYS'
 
 grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" && fail "sanitizer report in the broker log"
 finish agent_subscribe

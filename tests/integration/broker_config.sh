@@ -53,6 +53,9 @@ bad "a heartbeat timeout the transport cannot carry" "9:32" "heartbeat_timeout m
 # after which agents drop the connection, timers too short to mean anything.
 printf '%s\nlimits: {rate: 200}\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a rate without its unit" "9:16" "rate needs its unit: N/s, N/min or N/h"
+printf '%s\nlimits: {max_subscriptions: 0}\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "no subscription at all per principal" "9:29" \
+    "max_subscriptions must be a whole number from 1 to 1000000, found '0'"
 printf '%s\ntransport: {heartbeat: 10s, heartbeat_timeout: 5s}\n' "$(cat "$config")" \
     >"$work/bad.yaml"
 bad "a heartbeat timeout shorter than the heartbeat" "9:48" \
