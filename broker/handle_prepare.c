@@ -178,6 +178,13 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Prepare *prepare)
 {
     char why[512] = "";
+    /* What PUBLISH would refuse is refused before any candidate is resolved or decided. */
+    if (prepare->draft &&
+        !server_within_message_limits(prepare->draft->n_sections, prepare->n_recipients,
+                                      "the draft", why, sizeof why)) {
+        server_error(self, session, request_id, FX_ERR_LIMIT, why);
+        return;
+    }
     if (!prepare->draft || s_valid_draft(prepare->draft, why) != 0) {
         server_error(self, session, request_id, FX_ERR_INVALID,
                      why[0] ? why : "the PREPARE frame carries no draft");
@@ -287,7 +294,8 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
     frame.prepared = &prepared;
     prepared.n_sections = n_sections;
     prepared.sections = section_ptrs;
-    server_answer(self, session, &frame);
+    server_answer_within_frame(self, session, &frame,
+                               "ask about fewer sections or recipients, or a narrower audience");
     free(by_index);
 cleanup:
     for (size_t i = 0; i < nreasons; i++)

@@ -13,7 +13,10 @@ void handle_explain(server_t *self, session_t *session, uint64_t request_id,
 {
     size_t len = strlen(explain->query_json);
     if (len > EXPLAIN_MAX_BYTES) {
-        server_error(self, session, request_id, FX_ERR_TOO_LARGE, "the query is too large");
+        char why[128];
+        snprintf(why, sizeof why, "the query is %zu bytes; at most %d are taken", len,
+                 EXPLAIN_MAX_BYTES);
+        server_error(self, session, request_id, FX_ERR_TOO_LARGE, why);
         return;
     }
     json_error_t error;
@@ -25,8 +28,21 @@ void handle_explain(server_t *self, session_t *session, uint64_t request_id,
         server_error(self, session, request_id, FX_ERR_INVALID, why);
         return;
     }
-    json_t *answer = NULL;
+    /* Refused before any decision: a query is at most the sections and recipients one message
+     * may have (16 x 1024 decisions), not the 255 x 100,000 the offline explain takes. What is
+     * not a list is left to fx_explain to name. */
+    const json_t *message = json_object_get(query, "message");
+    const json_t *sections = json_is_object(message) ? json_object_get(message, "sections") : NULL;
+    const json_t *recipients = json_is_object(query) ? json_object_get(query, "recipients") : NULL;
     char why[FX_EXPLAIN_WHY_SIZE];
+    if (!server_within_message_limits(json_is_array(sections) ? json_array_size(sections) : 0,
+                                      json_is_array(recipients) ? json_array_size(recipients) : 0,
+                                      "the query", why, sizeof why)) {
+        server_error(self, session, request_id, FX_ERR_LIMIT, why);
+        json_decref(query);
+        return;
+    }
+    json_t *answer = NULL;
     if (fx_explain(self->policy, query, fx_now_ms(), &answer, why, sizeof why) != FX_OK) {
         server_error(self, session, request_id, FX_ERR_INVALID, why);
         json_decref(query);
@@ -39,7 +55,8 @@ void handle_explain(server_t *self, session_t *session, uint64_t request_id,
     frame.body_case = FUSION__FRAME__BODY_EXPLAINED;
     frame.explained = &explained;
     explained.answer_json = text;
-    server_answer(self, session, &frame);
+    server_answer_within_frame(self, session, &frame,
+                               "ask about fewer recipients or sections at once");
     free(text);
     json_decref(answer);
     json_decref(query);

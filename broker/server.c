@@ -541,6 +541,37 @@ void server_error(server_t *self, session_t *session, uint64_t request_id, fx_er
     s_send_frame(self, session->routing_id, &frame, NULL);
 }
 
+bool server_within_message_limits(size_t n_sections, size_t n_recipients, const char *what,
+                                  char *why, size_t why_size)
+{
+    if (n_sections > FX_ENVELOPE_MAX_SECTIONS) {
+        snprintf(why, why_size, "%s has %zu sections; a message may have at most %d", what,
+                 n_sections, FX_ENVELOPE_MAX_SECTIONS);
+        return false;
+    }
+    if (n_recipients > FX_ENVELOPE_MAX_RECIPIENTS) {
+        snprintf(why, why_size, "%s names %zu recipients; a message may have at most %d", what,
+                 n_recipients, FX_ENVELOPE_MAX_RECIPIENTS);
+        return false;
+    }
+    return true;
+}
+
+bool server_answer_within_frame(server_t *self, session_t *session, Fusion__Frame *frame,
+                                const char *hint)
+{
+    size_t size = fx_codec_size(frame);
+    if (size <= FX_MAX_FRAME_BYTES) {
+        server_answer(self, session, frame);
+        return true;
+    }
+    char why[320];
+    snprintf(why, sizeof why, "the answer would be %zu bytes, more than an agent accepts (%u): %s",
+             size, FX_MAX_FRAME_BYTES, hint);
+    server_error(self, session, frame->request_id, FX_ERR_TOO_LARGE, why);
+    return false;
+}
+
 bool server_begin(server_t *self)
 {
     if (self->failed)

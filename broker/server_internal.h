@@ -173,6 +173,17 @@ void server_answer(server_t *self, session_t *session, Fusion__Frame *frame);
 /* Answers ERROR with code and reason. */
 void server_error(server_t *self, session_t *session, uint64_t request_id, fx_err_t err,
                   const char *reason);
+/* The limits of what one message may carry, as PUBLISH enforces them (the envelope's
+ * FX_ENVELOPE_MAX_SECTIONS sections, FX_ENVELOPE_MAX_RECIPIENTS recipients), applied to what an
+ * EXPLAIN query or a PREPARE draft asks about (what: "the query", "the draft") before any
+ * decision is made: false, with the figure and the maximum in why, when one is over. */
+bool server_within_message_limits(size_t n_sections, size_t n_recipients, const char *what,
+                                  char *why, size_t why_size);
+/* Sends an answer the way server_answer does if its encoding fits in what an agent accepts
+ * (FX_MAX_FRAME_BYTES); otherwise answers ERROR too_large naming its size, the maximum and
+ * what to ask instead (hint), and returns false. */
+bool server_answer_within_frame(server_t *self, session_t *session, Fusion__Frame *frame,
+                                const char *hint);
 /* Starts the group transaction if none is open. false when the store has failed. */
 bool server_begin(server_t *self);
 /* Marks the store failed after an error (logs it once). */

@@ -2,8 +2,8 @@
 # The abuse matrix beyond broker_refusals.sh: a client pinned to another server key, connections
 # that never complete a handshake (silent or garbage), 2000 idle connections at once, replays
 # after a restart and near expiry, clock skew beyond the replay window both ways, every byte of a
-# signed envelope inverted in turn, and a flood from one principal against the per-principal rate
-# limit. Each is refused with a typed answer (or no connection), changes no stored state (a digest
+# signed envelope inverted in turn, EXPLAIN and PREPARE frames over what one message may carry,
+# and a flood from one principal against the per-principal rate limit. Each is refused with a typed answer (or no connection), changes no stored state (a digest
 # of the database without the audit trail), is logged, and the broker serves others throughout.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
@@ -141,6 +141,56 @@ if [ "$accepted" -gt 0 ]; then
     done <"$work/flips.accepted"
     echo "byte flips the broker could not see (bytes $(awk '{print $2}' "$work/flips.accepted" | tr '\n' ' ')): recipient refused $refused, could not open $unreadable"
 fi
+
+# One EXPLAIN or PREPARE frame asks about at most what one message may carry (16 sections, 1024
+# recipients, as PUBLISH enforces): more is refused with ERROR limit before any decision is
+# made, nothing is stored, and another principal is served at once (expect's check). The review's
+# frames (10,000 recipients x 255 sections; 100,000 recipients that do not exist) stalled the
+# broker for seconds to a minute and took gigabytes. At the limit, the answer comes in full and
+# fits in a frame an agent accepts (8 MiB).
+before=$(state)
+expect "an EXPLAIN of 17 sections" \
+    "ERROR limit: the query has 17 sections; a message may have at most 16" $tha explain 1x17
+expect "an EXPLAIN of 1025 recipients" \
+    "ERROR limit: the query names 1025 recipients; a message may have at most 1024" \
+    $tha explain 1025x16
+expect "an EXPLAIN of 10,000 recipients x 255 sections" \
+    "ERROR limit: the query has 255 sections" $tha explain 10000x255
+expect "an EXPLAIN query over 1 MiB" \
+    "ERROR too_large: the query is " $tha explain 20000x1
+expect "a PREPARE naming 1025 recipients" \
+    "ERROR limit: the draft names 1025 recipients; a message may have at most 1024" \
+    $tha prepare 1025x16
+expect "a PREPARE naming 100,000 recipients" "ERROR limit: the draft names 100000 recipients" \
+    $tha prepare 100000x16
+expect "a PREPARE of 17 sections" \
+    "ERROR limit: the draft has 17 sections; a message may have at most 16" $tha prepare 1x17
+under_frame() { # name answer: its "(N bytes)" is under an agent's 8 MiB
+    local bytes
+    bytes=$(echo "$2" | sed -n 's/.*(\([0-9]*\) bytes)$/\1/p')
+    [ -n "$bytes" ] && [ "$bytes" -lt 8388608 ] || fail "$1: the answer is not under 8 MiB: $2"
+}
+got=$("$rogue" --endpoint "$endpoint" --timeout 30000 $tha explain 1024x16)
+case "$got" in
+"EXPLAINED 16384 decisions ("*) under_frame "an EXPLAIN at the limit" "$got" ;;
+*) fail "an EXPLAIN of 1024 recipients x 16 sections: got '$got'" ;;
+esac
+prepared=$("$rogue" --endpoint "$endpoint" --timeout 30000 $tha prepare 1024x16)
+case "$prepared" in
+"PREPARED 16 sections, 0 allowed, 16384 denied ("*) under_frame "a PREPARE at the limit" "$prepared" ;;
+*) fail "a PREPARE naming 1024 recipients x 16 sections: got '$prepared'" ;;
+esac
+# Whatever stays within the limits, an answer over what an agent accepts is refused as such:
+# 1024 names of 600 characters that do not exist, each denied in 16 sections, would be about 12 MB.
+got=$("$rogue" --endpoint "$endpoint" --timeout 30000 $tha prepare 1024x16x600)
+case "$got" in
+"ERROR too_large: the answer would be "*" bytes, more than an agent accepts (8388608): "*) ;;
+*) fail "a PREPARE whose answer would be over 8 MiB: got '$got'" ;;
+esac
+serving "a PREPARE whose answer would be over 8 MiB"
+echo "at the limit: EXPLAIN and PREPARE of 1024 recipients x 16 sections answered: $prepared"
+serving "EXPLAIN and PREPARE at the limit"
+unchanged "EXPLAIN and PREPARE over and at the limit" "$before"
 
 # A flood from one principal: over its rate limit (5/s, burst 20 here) its frames are refused
 # with rate_limited, nothing is stored for them, one log line starts the episode, and another

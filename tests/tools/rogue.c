@@ -42,6 +42,13 @@ static void s_help(void)
            "  oversized BYTES   one message of BYTES zero bytes (over the frame limit)\n"
            "  malformed         bytes that do not decode as a Frame: expect malformed\n"
            "  directory         a DIRECTORY_REQUEST (checks that the connection works)\n"
+           "  explain RxS       an EXPLAIN query from this principal (needs --key) about R\n"
+           "                    recipients of its agency that need not exist and S sections;\n"
+           "                    an answer prints 'EXPLAINED <n> decisions (<bytes> bytes)'\n"
+           "  prepare RxS[xL]   a PREPARE of a direct draft with S sections naming R principal\n"
+           "                    ids of this principal's agency that need not exist (needs\n"
+           "                    --key), each padded to L characters if given; an answer prints\n"
+           "                    'PREPARED <s> sections, <a> allowed, <d> denied (<bytes> bytes)'\n"
            "  publish           a valid PUBLISH of one operational alert to --to KEYFILE's\n"
            "                    principal (its public half); --save FILE keeps the frame, so\n"
            "                    'raw FILE' replays it: expect the first answer again\n"
@@ -161,6 +168,102 @@ static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, int6
     return 0;
 }
 
+/* The agency of a principal id (COUNTRY.AGENCY.unit): its first two parts. */
+static void s_agency(const char *id, char *out, size_t size)
+{
+    snprintf(out, size, "%s", id);
+    char *dot = strchr(out, '.');
+    dot = dot ? strchr(dot + 1, '.') : NULL;
+    if (dot)
+        *dot = '\0';
+}
+
+/* An EXPLAIN frame: a query from `from` about n_recipients principals of its agency and
+ * n_sections sections. */
+static void s_explain(const fx_keys_t *from, long n_recipients, long n_sections, uint8_t **data_p,
+                      size_t *len_p)
+{
+    char agency[FX_ID_MAX], country[8];
+    s_agency(fx_keys_id(from), agency, sizeof agency);
+    snprintf(country, sizeof country, "%.3s", agency);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    fprintf(out,
+            "{\"sender\": {\"id\": \"%s\", \"country\": \"%s\", \"agency\": \"%s\", "
+            "\"roles\": [\"police\"]}, \"recipients\": [",
+            fx_keys_id(from), country, agency);
+    for (long i = 0; i < n_recipients; i++)
+        fprintf(out,
+                "%s{\"id\": \"%s.r%ld\", \"country\": \"%s\", \"agency\": \"%s\", "
+                "\"roles\": [\"police\"]}",
+                i ? ", " : "", agency, i, country, agency);
+    fprintf(out, "], \"message\": {\"kind\": \"case_alert\", \"audience\": \"direct\", "
+                 "\"purpose\": \"investigation\", \"sections\": [");
+    for (long i = 0; i < n_sections; i++)
+        fprintf(out, "%s{\"id\": %ld, \"tlp\": \"green\", \"categories\": [\"operational\"]}",
+                i ? ", " : "", i + 1);
+    fprintf(out, "]}}");
+    fclose(out);
+    Fusion__Explain explain = FUSION__EXPLAIN__INIT;
+    explain.query_json = text;
+    Fusion__Frame frame = FUSION__FRAME__INIT;
+    frame.request_id = 1;
+    frame.body_case = FUSION__FRAME__BODY_EXPLAIN;
+    frame.explain = &explain;
+    fx_codec_encode(&frame, data_p, len_p);
+    free(text);
+}
+
+/* A PREPARE frame: a direct draft with n_sections sections naming n_recipients principal ids of
+ * from's agency, each padded with 'x' to length characters (0: as they come). */
+static void s_prepare(const fx_keys_t *from, long n_recipients, long n_sections, long length,
+                      uint8_t **data_p, size_t *len_p)
+{
+    char agency[FX_ID_MAX];
+    s_agency(fx_keys_id(from), agency, sizeof agency);
+    Fusion__Header draft = FUSION__HEADER__INIT;
+    draft.kind = FUSION__KIND__KIND_CASE_ALERT;
+    draft.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
+    draft.purpose = FUSION__PURPOSE__PURPOSE_INVESTIGATION;
+    Fusion__Category operational = FUSION__CATEGORY__CATEGORY_OPERATIONAL;
+    Fusion__SectionDescriptor *descs = calloc((size_t) n_sections, sizeof *descs);
+    Fusion__SectionDescriptor **desc_ptrs = calloc((size_t) n_sections, sizeof *desc_ptrs);
+    for (long i = 0; i < n_sections; i++) {
+        fusion__section_descriptor__init(&descs[i]);
+        descs[i].id = (uint32_t) (i + 1);
+        descs[i].tlp = FUSION__TLP__TLP_GREEN;
+        descs[i].n_categories = 1;
+        descs[i].categories = &operational;
+        desc_ptrs[i] = &descs[i];
+    }
+    draft.n_sections = (size_t) n_sections;
+    draft.sections = desc_ptrs;
+    char **names = calloc((size_t) n_recipients + 1, sizeof *names);
+    for (long i = 0; i < n_recipients; i++) {
+        char name[FX_ID_MAX + 24];
+        int n = snprintf(name, sizeof name, "%s.r%ld", agency, i);
+        names[i] = calloc(1, (size_t) (length > n ? length : n) + 1);
+        memcpy(names[i], name, (size_t) n);
+        for (long k = n; k < length; k++)
+            names[i][k] = 'x';
+    }
+    Fusion__Prepare prepare = FUSION__PREPARE__INIT;
+    prepare.draft = &draft;
+    prepare.n_recipients = (size_t) n_recipients;
+    prepare.recipients = names;
+    Fusion__Frame frame = FUSION__FRAME__INIT;
+    frame.request_id = 1;
+    frame.body_case = FUSION__FRAME__BODY_PREPARE;
+    frame.prepare = &prepare;
+    fx_codec_encode(&frame, data_p, len_p);
+    for (long i = 0; i < n_recipients; i++)
+        free(names[i]);
+    free(names);
+    free(desc_ptrs);
+    free(descs);
+}
+
 static void s_print_answer(const uint8_t *data, size_t len)
 {
     Fusion__Frame *frame = NULL;
@@ -186,6 +289,23 @@ static void s_print_answer(const uint8_t *data, size_t len)
     case FUSION__FRAME__BODY_DIRECTORY:
         printf("DIRECTORY %zu certificates\n", frame->directory->n_certificates);
         break;
+    case FUSION__FRAME__BODY_EXPLAINED: {
+        size_t decisions = 0;
+        for (const char *p = frame->explained->answer_json; (p = strstr(p, "\"recipient\"")); p++)
+            decisions++;
+        printf("EXPLAINED %zu decisions (%zu bytes)\n", decisions, len);
+        break;
+    }
+    case FUSION__FRAME__BODY_PREPARED: {
+        size_t allowed = 0, denied = 0;
+        for (size_t i = 0; i < frame->prepared->n_sections; i++) {
+            allowed += frame->prepared->sections[i]->n_allowed;
+            denied += frame->prepared->sections[i]->n_denied;
+        }
+        printf("PREPARED %zu sections, %zu allowed, %zu denied (%zu bytes)\n",
+               frame->prepared->n_sections, allowed, denied, len);
+        break;
+    }
     default: {
         const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field(
             &fusion__frame__descriptor, (unsigned) frame->body_case);
@@ -504,6 +624,21 @@ int main(int argc, char **argv)
         fx_codec_encode(&frame, &data, &len);
         hold_seconds = atol(arg);
         drain = strcmp(attack, "drain") == 0;
+    } else if ((strcmp(attack, "explain") == 0 || strcmp(attack, "prepare") == 0) && arg && keys) {
+        long n_recipients = 0, n_sections = 0, length = 0;
+        char extra;
+        int parts = sscanf(arg, "%ldx%ldx%ld%c", &n_recipients, &n_sections, &length, &extra);
+        if (parts < 2 || parts > 3 || (parts == 3 && strcmp(attack, "explain") == 0) ||
+            length < 0 || length > 65536 || n_recipients < 0 || n_recipients > 1000000 ||
+            n_sections < 1 || n_sections > 255) {
+            fprintf(stderr, "rogue: %s wants RxS[xL] (0..1000000 recipients, 1..255 sections)\n",
+                    attack);
+            goto cleanup;
+        }
+        if (strcmp(attack, "explain") == 0)
+            s_explain(keys, n_recipients, n_sections, &data, &len);
+        else
+            s_prepare(keys, n_recipients, n_sections, length, &data, &len);
     } else if (strcmp(attack, "directory") == 0) {
         Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
         Fusion__Frame frame = FUSION__FRAME__INIT;
