@@ -781,12 +781,6 @@ void server_principal(const fx_cert_t *cert, fx_policy_principal_t *principal)
     principal->roles = fx_cert_roles(cert);
 }
 
-void server_forget_in_flight(session_t *session)
-{
-    zhashx_purge(session->in_flight);
-    session->in_flight_bytes = 0;
-}
-
 void server_deliver(server_t *self, const char *principal)
 {
     session_t *session = zhashx_lookup(self->session_of, principal);
@@ -846,8 +840,9 @@ void server_deliver(server_t *self, const char *principal)
         }
         char key[2 * FX_MSG_ID_BYTES + 1];
         fx_hex(p->msg_id, FX_MSG_ID_BYTES, key);
+        int64_t sent_at = fx_now_ms(); /* one time for the store and the window (s_retry_due) */
         in_flight_t *flight = fx_calloc(1, sizeof *flight);
-        *flight = (in_flight_t){.bytes = len, .seq = p->seq};
+        *flight = (in_flight_t){.bytes = len, .seq = p->seq, .sent_at = sent_at};
         if (zhashx_insert(session->in_flight, key, flight) == 0)
             session->in_flight_bytes += len;
         else
@@ -858,7 +853,7 @@ void server_deliver(server_t *self, const char *principal)
                                             .msg_id = p->msg_id,
                                             .header_digest = p->header_digest};
         if (!server_begin(self) ||
-            fx_store_delivery_sent(self->store, p->seq, fx_now_ms(),
+            fx_store_delivery_sent(self->store, p->seq, sent_at,
                                    p->attempts == 0 ? server_audited(&delivered) : NULL) != FX_OK) {
             server_storage_failed(self);
             break;
@@ -1179,6 +1174,30 @@ static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+/* Forgets the deliveries in flight to session that were sent before sent_before, the ones the
+ * store's retry (fx_store_delivery_reset, the same bound) made pending again: each goes again and
+ * takes the window slot it held, and the others, not due yet, keep theirs. Forgetting every
+ * delivery in flight when any was due let the next round fill the window with new ones beside
+ * those still unacknowledged: with a window of 2, four in flight. A late RECEIVED for a forgotten
+ * delivery is still recorded (through its msg_id). Returns how many were forgotten. */
+static size_t s_retry_due(session_t *session, int64_t sent_before)
+{
+    zlistx_t *due = zlistx_new(); /* the keys, copied: deleting an entry frees its key */
+    zlistx_set_duplicator(due, (zlistx_duplicator_fn *) strdup);
+    zlistx_set_destructor(due, (zlistx_destructor_fn *) zstr_free);
+    for (in_flight_t *f = zhashx_first(session->in_flight); f; f = zhashx_next(session->in_flight))
+        if (f->sent_at < sent_before)
+            zlistx_add_end(due, (void *) zhashx_cursor(session->in_flight));
+    size_t count = zlistx_size(due);
+    for (const char *key = zlistx_first(due); key; key = zlistx_next(due)) {
+        in_flight_t *f = zhashx_lookup(session->in_flight, key);
+        session->in_flight_bytes -= f->bytes;
+        zhashx_delete(session->in_flight, key);
+    }
+    zlistx_destroy(&due);
+    return count;
+}
+
 static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
@@ -1217,12 +1236,8 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
             server_storage_failed(self);
             break;
         }
-        if (reset > 0) {
-            /* The window and byte budget start again from what the store says is pending;
-             * a late RECEIVED for a forgotten delivery is still recorded. */
-            server_forget_in_flight(s);
+        if (s_retry_due(s, now - self->config->retry) > 0 || reset > 0)
             server_note_delivery(self, s->principal);
-        }
     }
     /* Referrals not acknowledged by their deadline: escalated once, before any pruning. */
     referral_escalate(self, now);

@@ -22,8 +22,9 @@
 
 /* A DELIVER sent and not yet RECEIVED. */
 typedef struct {
-    size_t bytes; /* its frame's */
-    int64_t seq;  /* its delivery's (fx_store_pending_t.seq) */
+    size_t bytes;    /* its frame's */
+    int64_t seq;     /* its delivery's (fx_store_pending_t.seq) */
+    int64_t sent_at; /* the attempt's time, as the store recorded it (fx_store_delivery_sent) */
 } in_flight_t;
 
 /* One connection of a principal (a ROUTER routing id). */
@@ -193,8 +194,6 @@ void server_note_delivery(server_t *self, const char *principal);
 /* Notes that a session has room for more deliveries (a RECEIVED or a CREDIT): pushed after the
  * commit if the store may hold more for it. */
 void server_note_room(server_t *self, session_t *session);
-/* Forgets what was in flight to a session (its deliveries are pending again in the store). */
-void server_forget_in_flight(session_t *session);
 /* Pushes pending deliveries to principal's session within its window and byte budget. */
 void server_deliver(server_t *self, const char *principal);
 /* Appends an audit entry in the open transaction; false (and the store failed) on error. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Flow control: while a consumer grants no window, messages wait in the store, not in the
 # broker's memory; once it opens a window of one, it receives every message, in the order sent,
-# each once. FLOW_MESSAGES (default 150) sets the volume.
+# each once. FLOW_MESSAGES (default 150) sets the volume. A retry sends a delivery again within the
+# window it holds.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 messages=${FLOW_MESSAGES:-150}
@@ -41,4 +42,24 @@ jq -r '.sections[0].content.text // .sections[0].text // empty' "$work/got.json"
 seq 1 "$messages" >"$work/expected"
 cmp -s "$work/order" "$work/expected" || fail "messages did not arrive in the order sent, once each: $(head -c 300 "$work/order" | tr '\n' ' ')"
 broker_stop || fail "the broker did not stop cleanly"
-finish "flow: messages waited for a paused consumer and arrived in order, once each"
+
+# The window holds across retries: with a window of 2 and the first delivery acknowledged 1.5 s
+# late, the two in flight went out at different times, so a retry finds one due and not the
+# other; the one due goes again in the slot it held. Forgetting every delivery in flight when one
+# was due let the broker send new ones beside them: four unacknowledged in a window of 2.
+echo 'delivery: {retry: 2s}' >>"$work/broker.yaml"
+broker_start || exit 1
+for i in 1 2 3 4 5 6; do
+    direct_draft "$work/draft.yaml" IDN.POLRI.fp1 "window $i"
+    agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >>"$work/sent" 2>&1 || fail "send window $i failed"
+done
+"$FUSION_TOOLS/rogue" --endpoint "$endpoint" --key "$work/keys/IDN.POLRI.fp1.key" \
+    --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+    --authority "$work/region/authority.pub" window 2 7 >"$work/window.out" 2>&1
+unacked=$(sed -n 's/^UNACKNOWLEDGED //p' "$work/window.out")
+repeated=$(sed -n 's/^REPEATED //p' "$work/window.out")
+echo "window 2: $unacked distinct deliveries unacknowledged, $repeated sent again"
+[ "${repeated:-0}" -ge 1 ] || fail "no delivery was retried, so the window was not tested: $(cat "$work/window.out")"
+[ "${unacked:-99}" -eq 2 ] || fail "with a window of 2, $unacked distinct deliveries were in flight unacknowledged: $(cat "$work/window.out")"
+broker_stop || fail "the broker did not stop cleanly"
+finish "flow: messages waited for a paused consumer and arrived in order, once each; the window held across retries"

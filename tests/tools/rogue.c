@@ -61,7 +61,13 @@ static void s_help(void)
            "  hold SECONDS      opens a window of 1024 (CREDIT) and then reads nothing for\n"
            "                    SECONDS: a consumer that stopped draining its socket\n"
            "  drain SECONDS     opens a window, prints 'DELIVER <msg_id>' for each delivery,\n"
-           "                    acknowledges none, re-sends CREDIT every second\n\n"
+           "                    acknowledges none, re-sends CREDIT every second\n"
+           "  window N SECONDS  the same with a window of N, acknowledging only the first\n"
+           "                    delivery, 1.5 s after it came (so the deliveries in flight went\n"
+           "                    out at different times); then prints 'UNACKNOWLEDGED <k>\n"
+           "                    REPEATED <r>': the distinct msg_ids received and not\n"
+           "                    acknowledged (at most N if the window holds) and how many\n"
+           "                    deliveries came again\n\n"
            "  flip-each         for each byte of a valid signed envelope to --to KEYFILE, a fresh\n"
            "                    envelope with that byte inverted, published and answered in\n"
            "                    turn; prints 'FLIPS <n>: accepted <a>, rejected <r> (<code>\n"
@@ -482,6 +488,7 @@ int main(int argc, char **argv)
     int no_curve = 0, unknown = 0, timeout = 2000, opt;
     long hold_seconds = 0;
     int drain = 0, wrong_server_key = 0, flip_each = 0;
+    uint32_t window = 0; /* the window attack's */
     long flood = 0;
     long long created_offset = 0, expires_in = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -613,17 +620,24 @@ int main(int argc, char **argv)
         len = sizeof junk;
         data = malloc(len);
         memcpy(data, junk, len);
-    } else if ((strcmp(attack, "hold") == 0 || strcmp(attack, "drain") == 0) && arg &&
-               atol(arg) > 0 && keys) {
+    } else if (((strcmp(attack, "hold") == 0 || strcmp(attack, "drain") == 0) && arg &&
+                atol(arg) > 0 && keys) ||
+               (strcmp(attack, "window") == 0 && arg && atol(arg) > 0 && atol(arg) <= 64 &&
+                optind + 2 < argc && atol(argv[optind + 2]) > 0 && keys)) {
         /* Opens the widest window, then never reads: a consumer that stopped draining. */
         Fusion__Credit credit = FUSION__CREDIT__INIT;
         credit.messages = 1024;
+        if (strcmp(attack, "window") == 0) {
+            window = (uint32_t) atol(arg);
+            credit.messages = window;
+            arg = argv[optind + 2];
+        }
         Fusion__Frame frame = FUSION__FRAME__INIT;
         frame.body_case = FUSION__FRAME__BODY_CREDIT;
         frame.credit = &credit;
         fx_codec_encode(&frame, &data, &len);
         hold_seconds = atol(arg);
-        drain = strcmp(attack, "drain") == 0;
+        drain = strcmp(attack, "drain") == 0 || window > 0;
     } else if ((strcmp(attack, "explain") == 0 || strcmp(attack, "prepare") == 0) && arg && keys) {
         long n_recipients = 0, n_sections = 0, length = 0;
         char extra;
@@ -682,12 +696,33 @@ int main(int argc, char **argv)
         /* Reads every DELIVER and prints its msg_id, acknowledges none, and re-opens the window
          * every second: alive, never silent, never acknowledging. */
         int64_t end = fx_now_ms() + hold_seconds * 1000, next_credit = fx_now_ms() + 1000;
+        int64_t ack_at = 0; /* window: when the first delivery is acknowledged */
+        char seen[64][2 * FX_MSG_ID_BYTES + 1];
+        size_t distinct = 0, repeated = 0;
+        bool acked = false;
         zpoller_t *drainer = zpoller_new(sock, NULL);
         while (fx_now_ms() < end) {
             if (fx_now_ms() >= next_credit) {
                 zframe_t *again = zframe_new(data, len);
                 zframe_send(&again, sock, 0);
                 next_credit += 1000;
+            }
+            if (window > 0 && ack_at > 0 && !acked && fx_now_ms() >= ack_at) {
+                uint8_t id[FX_MSG_ID_BYTES];
+                Fusion__Received received = FUSION__RECEIVED__INIT;
+                received.msg_id = (ProtobufCBinaryData){FX_MSG_ID_BYTES, id};
+                for (size_t b = 0; b < FX_MSG_ID_BYTES; b++)
+                    sscanf(seen[0] + 2 * b, "%2hhx", &id[b]);
+                Fusion__Frame ack = FUSION__FRAME__INIT;
+                ack.body_case = FUSION__FRAME__BODY_RECEIVED;
+                ack.received = &received;
+                uint8_t *ack_bytes = NULL;
+                size_t ack_len = 0;
+                fx_codec_encode(&ack, &ack_bytes, &ack_len);
+                zframe_t *out_ack = zframe_new(ack_bytes, ack_len);
+                free(ack_bytes);
+                zframe_send(&out_ack, sock, 0);
+                acked = true;
             }
             if (zpoller_wait(drainer, 100) != sock)
                 continue;
@@ -702,6 +737,15 @@ int main(int argc, char **argv)
                     char hex[2 * FX_MSG_ID_BYTES + 1];
                     printf("DELIVER %s\n", fx_hex(fx_envelope_msg_id(env), FX_MSG_ID_BYTES, hex));
                     fflush(stdout);
+                    size_t k = 0;
+                    while (k < distinct && strcmp(seen[k], hex) != 0)
+                        k++;
+                    if (k < distinct)
+                        repeated++;
+                    else if (distinct < 64)
+                        memcpy(seen[distinct++], hex, sizeof hex);
+                    if (window > 0 && ack_at == 0)
+                        ack_at = fx_now_ms() + 1500;
                 }
                 fx_envelope_destroy(&env);
             }
@@ -710,6 +754,8 @@ int main(int argc, char **argv)
         }
         zpoller_destroy(&drainer);
         zsock_destroy(&sock);
+        if (window > 0)
+            printf("UNACKNOWLEDGED %zu\nREPEATED %zu\n", distinct - (acked ? 1 : 0), repeated);
         status = 0;
         goto cleanup;
     }
