@@ -202,10 +202,12 @@ void handle_credit(server_t *self, session_t *session, const Fusion__Credit *cre
     server_note_room(self, session);
 }
 
-void handle_received(server_t *self, session_t *session, const Fusion__Received *received)
+void handle_received(server_t *self, session_t *session, uint64_t request_id,
+                     const Fusion__Received *received)
 {
     if (received->msg_id.len != FX_MSG_ID_BYTES) {
-        server_error(self, session, 0, FX_ERR_MALFORMED, "RECEIVED needs a 16-byte msg_id");
+        server_error(self, session, request_id, FX_ERR_MALFORMED,
+                     "RECEIVED needs a 16-byte msg_id");
         return;
     }
     bool changed = false;

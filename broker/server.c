@@ -373,9 +373,10 @@ static const fx_cert_t *s_authenticated(server_t *self, zframe_t *payload, const
     return cert;
 }
 
-/* The principal behind a frame; NULL (and an ERROR sent, and the refusal audited) when it is not
- * a valid principal any more. */
-static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *payload)
+/* The principal behind a frame; NULL (and an ERROR sent with the frame's request_id, and the
+ * refusal audited) when it is not a valid principal any more. */
+static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *payload,
+                                uint64_t request_id)
 {
     const char *user_id, *principal;
     fx_err_t why;
@@ -396,7 +397,7 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
         if (session)
             s_session_drop(self, session);
         session_t stranger = {.routing_id = routing_id};
-        server_error(self, &stranger, 0, why, fx_strerror(why));
+        server_error(self, &stranger, request_id, why, fx_strerror(why));
         free(key);
         return NULL;
     }
@@ -906,6 +907,8 @@ typedef struct {
     zmsg_t *msg;
     Fusion__Frame *frame; /* NULL when it did not decode */
     fx_err_t decoded;
+    uint64_t request_id; /* the frame's, or when it did not decode, as s_request_id reads it */
+    size_t parts;        /* of the agent's message (the routing id not counted): 1 */
     bool limited; /* over its principal's rate limit: refused, neither verified nor handled */
     publish_check_t check;
 } batch_item_t;
@@ -920,6 +923,60 @@ static void s_batch_check_one(void *arg, size_t index)
 {
     batch_checks_t *checks = arg;
     publish_check_run(checks->checks[index]);
+}
+
+/* Reads one varint at *at (advanced past it); false if data ends first or it runs over 10
+ * bytes. */
+static bool s_varint(const uint8_t **at, const uint8_t *end, uint64_t *value)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 70 && *at < end; shift += 7) {
+        uint8_t byte = *(*at)++;
+        v |= (uint64_t) (byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *value = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The request_id of a frame that did not decode (an unknown field or enumeration value inside
+ * it, a second part): its field 1, read when the frame's outer level is well-formed protobuf
+ * (each field's tag and length hold; the last request_id wins, as when decoding), so that the
+ * ERROR reaches the request it answers. 0 when it cannot be read: bytes that are not a frame. */
+static uint64_t s_request_id(const uint8_t *data, size_t len)
+{
+    const uint8_t *at = data, *end = data + len;
+    uint64_t request_id = 0, tag, value;
+    while (at < end) {
+        if (!s_varint(&at, end, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+            return 0;
+        switch (tag & 7) {
+        case 0: /* varint */
+            if (!s_varint(&at, end, &value))
+                return 0;
+            if ((tag >> 3) == 1)
+                request_id = value;
+            continue;
+        case 1: /* 64 bits */
+            value = 8;
+            break;
+        case 2: /* length-delimited */
+            if (!s_varint(&at, end, &value))
+                return 0;
+            break;
+        case 5: /* 32 bits */
+            value = 4;
+            break;
+        default: /* groups, which the schema has none of, and invalid wire types */
+            return 0;
+        }
+        if ((tag >> 3) == 1 || value > (uint64_t) (end - at))
+            return 0; /* request_id is a varint: another wire type does not decode */
+        at += value;
+    }
+    return request_id;
 }
 
 /* Receives frames until the socket is empty, max frames are in, or they hold BATCH_BYTES; the
@@ -938,12 +995,22 @@ static size_t s_batch_receive(zsock_t *reader, batch_item_t *batch, size_t max)
         memset(item, 0, sizeof *item);
         item->msg = msg;
         item->decoded = FX_ERR_MALFORMED;
-        if (zmsg_size(msg) != 2)
-            continue; /* not a frame of ours: a ROUTER message is [routing id][one part] */
-        zframe_t *payload = zmsg_last(msg);
+        item->parts = zmsg_size(msg) - 1; /* a ROUTER message is [routing id][the agent's parts] */
+        if (item->parts == 0)
+            continue;
+        zframe_t *payload = zmsg_first(msg);
+        payload = zmsg_next(msg);
+        if (item->parts != 1) { /* refused unread (s_handle); counted in the batch's bytes */
+            for (zframe_t *part = payload; part; part = zmsg_next(msg))
+                bytes += zframe_size(part);
+            item->request_id = s_request_id(zframe_data(payload), zframe_size(payload));
+            continue;
+        }
         bytes += zframe_size(payload);
         item->decoded = fx_codec_decode(FX_MSG_FRAME, zframe_data(payload), zframe_size(payload),
                                         (void **) &item->frame);
+        item->request_id = item->frame ? item->frame->request_id
+                                       : s_request_id(zframe_data(payload), zframe_size(payload));
     }
     return n;
 }
@@ -957,7 +1024,7 @@ static void s_batch_check(server_t *self, batch_item_t *batch, size_t n)
     int64_t now = fx_now_ms();
     for (size_t i = 0; i < n; i++) {
         batch_item_t *item = &batch[i];
-        if (zmsg_size(item->msg) != 2)
+        if (item->parts != 1)
             continue; /* not a frame of ours */
         const char *user_id, *principal;
         fx_err_t why;
@@ -992,11 +1059,12 @@ static void s_batch_check(server_t *self, batch_item_t *batch, size_t n)
  * msg_id: nothing of it was checked, and nothing is remembered, so it may come again later),
  * ERROR rate_limited for anything else (frame NULL: one that did not decode). Nothing is
  * stored. */
-static void s_refuse_rate_limited(server_t *self, session_t *session, const Fusion__Frame *frame)
+static void s_refuse_rate_limited(server_t *self, session_t *session, const Fusion__Frame *frame,
+                                  uint64_t request_id)
 {
     const char *reason = fx_strerror(FX_ERR_RATE_LIMITED);
     if (!frame || frame->body_case != FUSION__FRAME__BODY_PUBLISH) {
-        server_error(self, session, frame ? frame->request_id : 0, FX_ERR_RATE_LIMITED, reason);
+        server_error(self, session, request_id, FX_ERR_RATE_LIMITED, reason);
         return;
     }
     Fusion__Frame answer = FUSION__FRAME__INIT;
@@ -1013,22 +1081,22 @@ static void s_refuse_rate_limited(server_t *self, session_t *session, const Fusi
 static void s_handle(server_t *self, batch_item_t *item)
 {
     zmsg_t *msg = item->msg;
-    if (zmsg_size(msg) != 2)
+    if (item->parts != 1)
         return; /* not a frame of ours */
     zframe_t *routing_id = zmsg_first(msg);
     zframe_t *payload = zmsg_next(msg);
-    session_t *session = s_session_for(self, routing_id, payload);
+    session_t *session = s_session_for(self, routing_id, payload, item->request_id);
     if (!session)
         return;
     Fusion__Frame *frame = item->frame;
     if (item->limited) {
-        s_refuse_rate_limited(self, session, frame);
+        s_refuse_rate_limited(self, session, frame, item->request_id);
         return;
     }
     if (item->decoded != FX_OK) {
         server_log(self, "%s sent a frame that does not decode: %s", session->principal,
                    fx_strerror(item->decoded));
-        server_error(self, session, 0, item->decoded, NULL);
+        server_error(self, session, item->request_id, item->decoded, NULL);
         return;
     }
     uint64_t id = frame->request_id;
@@ -1053,7 +1121,7 @@ static void s_handle(server_t *self, batch_item_t *item)
         handle_credit(self, session, frame->credit);
         break;
     case FUSION__FRAME__BODY_RECEIVED:
-        handle_received(self, session, frame->received);
+        handle_received(self, session, id, frame->received);
         break;
     case FUSION__FRAME__BODY_EXPLAIN:
         handle_explain(self, session, id, frame->explain);

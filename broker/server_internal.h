@@ -135,7 +135,9 @@ void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
 /* Answers SUBSCRIPTIONS with the principal's own route subscriptions. */
 void handle_subscriptions(server_t *self, session_t *session, uint64_t request_id);
 void handle_credit(server_t *self, session_t *session, const Fusion__Credit *credit);
-void handle_received(server_t *self, session_t *session, const Fusion__Received *received);
+/* request_id: the frame's, for the ERROR of a msg_id that is not 16 bytes. */
+void handle_received(server_t *self, session_t *session, uint64_t request_id,
+                     const Fusion__Received *received);
 void handle_explain(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Explain *explain);
 void handle_directory(server_t *self, session_t *session, uint64_t request_id);

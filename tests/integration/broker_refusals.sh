@@ -12,7 +12,7 @@ rogue=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}/ro
 
 BROKER_EXTRA="metrics: 127.0.0.1:0"
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
-    MYS.RMP.fp1:focal_point,police || exit 1
+    MYS.RMP.fp1:focal_point,police PHL.IACAT.fp1:focal_point,police || exit 1
 "$FUSION_BIN/fusion-admin" revoke --region "$work/region" MYS.RMP.fp1 >/dev/null || exit 1
 broker_start || exit 1
 curve="--broker-cert $work/region/directory/RSO.FUSION.broker.cert --authority $work/region/authority.pub"
@@ -51,6 +51,38 @@ expect "the same PUBLISH replayed" "ACCEPTED" --key "$work/keys/THA.RTP.fp1.key"
 [ "$(grep -c "$first" "$work/broker.log")" -eq 1 ] || fail "a replayed msg_id was accepted (stored) twice"
 printf '\377\377\377\377' >"$work/garbage"
 expect "raw garbage" "ERROR malformed" --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/garbage"
+
+# An ERROR echoes the request_id whenever the frame's outer level could be read, so an agent that
+# matches answers by request id gets the typed refusal, not a timeout: an unknown enumeration
+# value (SUBSCRIBE stages [9], kinds [42]), a trailing unknown field, a RECEIVED without a 16-byte
+# msg_id. Bytes that are not a frame get request_id 0.
+printf '\010\206\010\172\006\012\001a\022\001\011' >"$work/stage9"
+printf '\010\206\010\172\006\012\001a\032\001\052' >"$work/kind42"
+printf '\010\207\010\272\001\000\230\006\001' >"$work/unknown-field"
+printf '\010\210\010\232\001\000' >"$work/received-empty"
+expect "SUBSCRIBE stages [9]" "[rid 1030] ERROR malformed" --show-request-id \
+    --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/stage9"
+expect "SUBSCRIBE kinds [42]" "[rid 1030] ERROR malformed" --show-request-id \
+    --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/kind42"
+expect "a trailing unknown field" "[rid 1031] ERROR unknown_field" --show-request-id \
+    --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/unknown-field"
+expect "RECEIVED without a msg_id" "[rid 1032] ERROR malformed" --show-request-id \
+    --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/received-empty"
+expect "raw garbage, its request_id" "[rid 0] ERROR malformed" --show-request-id \
+    --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/garbage"
+# A principal revoked mid-session: its next frame gets ERROR revoked with that frame's request_id.
+printf '\010\211\010\272\001\000' >"$work/directory-1033"
+"$rogue" --endpoint "$endpoint" --timeout 5000 --show-request-id --after "$work/go" \
+    --key "$work/keys/PHL.IACAT.fp1.key" $curve raw "$work/directory-1033" >"$work/revoked.out" 2>&1 &
+revoked_client=$!
+wait_for 10 grep -q "^connected" "$work/revoked.out" || fail "the principal to revoke did not connect: $(cat "$work/revoked.out")"
+"$FUSION_BIN/fusion-admin" revoke --region "$work/region" PHL.IACAT.fp1 >/dev/null || fail "revoke failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded policy'" || fail "the revocation was not reloaded"
+touch "$work/go"
+wait "$revoked_client"
+grep -q "^\[rid 1033\] ERROR revoked" "$work/revoked.out" || fail "the revoked principal's frame was not answered ERROR revoked with its request_id: $(cat "$work/revoked.out")"
 
 # Each refusal is in the log.
 for what in "its CURVE key is not an enrolled" "did not complete a CURVE handshake" \

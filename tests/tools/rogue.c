@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fusion/cert.h"
 #include "fusion/client.h"
@@ -34,6 +35,7 @@ static void s_help(void)
            "--authority FILE (authority.pub).\n\n"
            "ATTACK:\n"
            "  raw FILE          the bytes of FILE as one message\n"
+           "  multipart FILE... the bytes of each FILE as one part of one message\n"
            "  sender ID         a well-formed PUBLISH whose header names principal ID as its\n"
            "                    sender (signed by a fresh key for ID): expect sender_mismatch\n"
            "  forged-signature  a PUBLISH from this principal whose signature was altered\n"
@@ -77,7 +79,11 @@ static void s_help(void)
            "                    DIRECTORY requests without --to), then every answer: prints\n"
            "                    'FLOOD <n>: accepted <a>, directory <d>, rate_limited <r>,\n"
            "                    other <o>, no answer <x>'\n\n"
-           "  --timeout MS      how long to wait for the answer (default 2000)\n\n"
+           "  --timeout MS      how long to wait for the answer (default 2000)\n"
+           "  --show-request-id prefix the answer with '[rid N] ', its request_id\n"
+           "  --after FILE      connect, complete a DIRECTORY request, then wait until FILE\n"
+           "                    exists before sending the attack (a principal revoked\n"
+           "                    mid-session)\n\n"
            "Exit: 0 an answer came, 1 no answer, 2 usage or local error.\n");
 }
 
@@ -269,6 +275,7 @@ static void s_prepare(const fx_keys_t *from, long n_recipients, long n_sections,
     free(desc_ptrs);
     free(descs);
 }
+static int s_show_rid; /* --show-request-id */
 
 static void s_print_answer(const uint8_t *data, size_t len)
 {
@@ -277,6 +284,8 @@ static void s_print_answer(const uint8_t *data, size_t len)
         printf("undecodable answer (%zu bytes)\n", len);
         return;
     }
+    if (s_show_rid)
+        printf("[rid %llu] ", (unsigned long long) frame->request_id);
     char hex[2 * FX_MSG_ID_BYTES + 1] = "";
     switch (frame->body_case) {
     case FUSION__FRAME__BODY_ERROR:
@@ -479,12 +488,15 @@ int main(int argc, char **argv)
         {"created-offset", required_argument, NULL, 'C'},
         {"expires-in", required_argument, NULL, 'E'},
         {"msg-id", required_argument, NULL, 'M'},
+        {"show-request-id", no_argument, NULL, 'R'},
+        {"after", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     fx_init();
     const char *endpoint = NULL, *cert_path = NULL, *authority_path = NULL, *key_path = NULL;
-    const char *to_path = NULL, *save_path = NULL, *msg_id_hex = NULL;
+    const char *to_path = NULL, *save_path = NULL, *msg_id_hex = NULL, *after_path = NULL;
+    zmsg_t *parts = NULL; /* the multipart attack's message */
     int no_curve = 0, unknown = 0, timeout = 2000, opt;
     long hold_seconds = 0;
     int drain = 0, wrong_server_key = 0, flip_each = 0;
@@ -532,6 +544,12 @@ int main(int argc, char **argv)
         case 'M':
             msg_id_hex = optarg;
             break;
+        case 'R':
+            s_show_rid = 1;
+            break;
+        case 'A':
+            after_path = optarg;
+            break;
         case 'h':
             s_help();
             return 0;
@@ -569,7 +587,19 @@ int main(int argc, char **argv)
         goto cleanup;
     }
 
-    if (strcmp(attack, "raw") == 0 && arg) {
+    if (strcmp(attack, "multipart") == 0 && arg) {
+        parts = zmsg_new();
+        for (int a = optind + 1; a < argc; a++) {
+            uint8_t *part = NULL;
+            size_t part_len = 0;
+            if (fx_file_read(argv[a], 64u << 20, &part, &part_len) != FX_OK) {
+                fprintf(stderr, "rogue: cannot read %s\n", argv[a]);
+                goto cleanup;
+            }
+            zmsg_addmem(parts, part, part_len);
+            free(part);
+        }
+    } else if (strcmp(attack, "raw") == 0 && arg) {
         if (fx_file_read(arg, 64u << 20, &data, &len) != FX_OK) {
             fprintf(stderr, "rogue: cannot read %s\n", arg);
             goto cleanup;
@@ -641,8 +671,8 @@ int main(int argc, char **argv)
     } else if ((strcmp(attack, "explain") == 0 || strcmp(attack, "prepare") == 0) && arg && keys) {
         long n_recipients = 0, n_sections = 0, length = 0;
         char extra;
-        int parts = sscanf(arg, "%ldx%ldx%ld%c", &n_recipients, &n_sections, &length, &extra);
-        if (parts < 2 || parts > 3 || (parts == 3 && strcmp(attack, "explain") == 0) ||
+        int fields = sscanf(arg, "%ldx%ldx%ld%c", &n_recipients, &n_sections, &length, &extra);
+        if (fields < 2 || fields > 3 || (fields == 3 && strcmp(attack, "explain") == 0) ||
             length < 0 || length > 65536 || n_recipients < 0 || n_recipients > 1000000 ||
             n_sections < 1 || n_sections > 255) {
             fprintf(stderr, "rogue: %s wants RxS[xL] (0..1000000 recipients, 1..255 sections)\n",
@@ -690,8 +720,39 @@ int main(int argc, char **argv)
         zsock_destroy(&sock);
         goto cleanup;
     }
-    zframe_t *out = zframe_new(data, len);
-    zframe_send(&out, sock, 0);
+    if (after_path) {
+        Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
+        Fusion__Frame first = FUSION__FRAME__INIT;
+        first.request_id = 1;
+        first.body_case = FUSION__FRAME__BODY_DIRECTORY_REQUEST;
+        first.directory_request = &ask;
+        uint8_t *first_bytes = NULL;
+        size_t first_len = 0;
+        fx_codec_encode(&first, &first_bytes, &first_len);
+        zframe_t *hello = zframe_new(first_bytes, first_len);
+        free(first_bytes);
+        zframe_send(&hello, sock, 0);
+        zpoller_t *waiter = zpoller_new(sock, NULL);
+        zframe_t *in = zpoller_wait(waiter, timeout) == sock ? zframe_recv(sock) : NULL;
+        zpoller_destroy(&waiter);
+        if (!in) {
+            printf("no answer\n");
+            zsock_destroy(&sock);
+            status = 1;
+            goto cleanup;
+        }
+        zframe_destroy(&in);
+        printf("connected\n");
+        fflush(stdout);
+        while (access(after_path, F_OK) != 0)
+            zclock_sleep(50);
+    }
+    if (parts) {
+        zmsg_send(&parts, sock);
+    } else {
+        zframe_t *out = zframe_new(data, len);
+        zframe_send(&out, sock, 0);
+    }
     if (hold_seconds > 0 && drain) {
         /* Reads every DELIVER and prints its msg_id, acknowledges none, and re-opens the window
          * every second: alive, never silent, never acknowledging. */
@@ -783,6 +844,7 @@ int main(int argc, char **argv)
     zpoller_destroy(&poller);
     zsock_destroy(&sock);
 cleanup:
+    zmsg_destroy(&parts);
     free(data);
     fx_cert_destroy(&broker_cert);
     fx_keys_destroy(&keys);
