@@ -136,6 +136,10 @@ char *metrics_render(const metrics_t *self, const metrics_gauges_t *g)
     s_metric(&t, "fusion_auth_refused_total", "counter",
              "Refused CURVE handshakes and frames from unknown or revoked principals.");
     s_add(&t, "fusion_auth_refused_total %llu\n", (unsigned long long) self->auth_refused);
+    s_metric(&t, "fusion_frames_refused_total", "counter",
+             "Frames of authenticated principals refused unread: not decoding, of more than one "
+             "part, or a body the broker does not take from agents.");
+    s_add(&t, "fusion_frames_refused_total %llu\n", (unsigned long long) self->frames_refused);
     s_metric(&t, "fusion_storage_errors_total", "counter", "Failed writes, commits or fsyncs.");
     s_add(&t, "fusion_storage_errors_total %llu\n", (unsigned long long) self->storage_errors);
     s_metric(&t, "fusion_storage_failed", "gauge",

@@ -1024,8 +1024,8 @@ static void s_batch_check(server_t *self, batch_item_t *batch, size_t n)
     int64_t now = fx_now_ms();
     for (size_t i = 0; i < n; i++) {
         batch_item_t *item = &batch[i];
-        if (item->parts != 1)
-            continue; /* not a frame of ours */
+        if (item->parts == 0)
+            continue; /* not a message of an agent's: refused when handled, counted still */
         const char *user_id, *principal;
         fx_err_t why;
         const fx_cert_t *sender =
@@ -1078,11 +1078,80 @@ static void s_refuse_rate_limited(server_t *self, session_t *session, const Fusi
     server_answer(self, session, &answer); /* in order with the sender's other answers */
 }
 
+/* The body an agent sent that the broker does not take from agents, for the log. */
+static const char *s_body_name(Fusion__Frame__BodyCase body)
+{
+    switch (body) {
+    case FUSION__FRAME__BODY__NOT_SET:
+        return "a frame without a body (an empty message, or a request_id alone)";
+    case FUSION__FRAME__BODY_PREPARED:
+        return "a PREPARED frame";
+    case FUSION__FRAME__BODY_ACCEPTED:
+        return "an ACCEPTED frame";
+    case FUSION__FRAME__BODY_REJECTED:
+        return "a REJECTED frame";
+    case FUSION__FRAME__BODY_SUBSCRIBED:
+        return "a SUBSCRIBED frame";
+    case FUSION__FRAME__BODY_DELIVER:
+        return "a DELIVER frame";
+    case FUSION__FRAME__BODY_EXPLAINED:
+        return "an EXPLAINED frame";
+    case FUSION__FRAME__BODY_DIRECTORY:
+        return "a DIRECTORY frame";
+    case FUSION__FRAME__BODY_ERROR:
+        return "an ERROR frame";
+    case FUSION__FRAME__BODY_RECEIPT:
+        return "a RECEIPT frame";
+    case FUSION__FRAME__BODY_CONSISTENCY:
+        return "a CONSISTENCY frame";
+    case FUSION__FRAME__BODY_CHECKPOINT:
+        return "a CHECKPOINT frame";
+    case FUSION__FRAME__BODY_SUBSCRIPTIONS:
+        return "a SUBSCRIPTIONS frame";
+    case FUSION__FRAME__BODY_REFERRALS:
+        return "a REFERRALS frame";
+    case FUSION__FRAME__BODY_EXERCISE_AUDIT:
+        return "an EXERCISE_AUDIT frame";
+    default:
+        return "a frame of a kind the broker does not know";
+    }
+}
+
+/* Logs a frame refused before any handler saw it (one that does not decode, a message of more
+ * than one part, a body the broker does not take from agents): one line naming the principal,
+ * what it sent and the code it was answered with. Only a principal's first refusal of each tick
+ * is logged; the tick reports how many more (s_refusals_report), so a flood of bad frames, which
+ * the rate limit already bounds, cannot flood the log. */
+static void s_frame_refused(server_t *self, const session_t *session, const char *what,
+                            fx_err_t code)
+{
+    self->metrics.frames_refused++;
+    size_t *more = zhashx_lookup(self->refusals, session->principal);
+    if (more) {
+        (*more)++;
+        return;
+    }
+    zhashx_insert(self->refusals, session->principal, fx_calloc(1, sizeof *more));
+    server_log(self, "%s sent %s: refused with %s", session->principal, what, fx_err_code(code));
+}
+
+/* The tick's report of the refusals s_frame_refused did not log one by one. */
+static void s_refusals_report(server_t *self)
+{
+    for (size_t *more = zhashx_first(self->refusals); more; more = zhashx_next(self->refusals))
+        if (*more > 0)
+            server_log(self,
+                       "refused %zu more frames of %s (a principal's first refused frame of each "
+                       "second is logged)",
+                       *more, (const char *) zhashx_cursor(self->refusals));
+    zhashx_purge(self->refusals);
+}
+
 static void s_handle(server_t *self, batch_item_t *item)
 {
     zmsg_t *msg = item->msg;
-    if (item->parts != 1)
-        return; /* not a frame of ours */
+    if (item->parts == 0)
+        return; /* a routing id alone: nothing an agent sent */
     zframe_t *routing_id = zmsg_first(msg);
     zframe_t *payload = zmsg_next(msg);
     session_t *session = s_session_for(self, routing_id, payload, item->request_id);
@@ -1093,9 +1162,22 @@ static void s_handle(server_t *self, batch_item_t *item)
         s_refuse_rate_limited(self, session, frame, item->request_id);
         return;
     }
+    if (item->parts != 1) {
+        /* Nothing of it is read: which part would be the frame? The ERROR carries the first
+         * part's request_id if it can be read, the one the agent most likely waits for. */
+        char what[96];
+        snprintf(what, sizeof what, "a message of %zu parts (every message is one part)",
+                 item->parts);
+        s_frame_refused(self, session, what, FX_ERR_MALFORMED);
+        server_error(self, session, item->request_id, FX_ERR_MALFORMED,
+                     "every message to the broker is exactly one part: one encoded Frame");
+        return;
+    }
     if (item->decoded != FX_OK) {
-        server_log(self, "%s sent a frame that does not decode: %s", session->principal,
-                   fx_strerror(item->decoded));
+        char what[160];
+        snprintf(what, sizeof what, "a frame that does not decode (%s)",
+                 fx_strerror(item->decoded));
+        s_frame_refused(self, session, what, item->decoded);
         server_error(self, session, item->request_id, item->decoded, NULL);
         return;
     }
@@ -1141,10 +1223,14 @@ static void s_handle(server_t *self, batch_item_t *item)
     case FUSION__FRAME__BODY_EXERCISE_AUDIT_REQUEST:
         handle_exercise_audit(self, session, id, frame->exercise_audit_request);
         break;
-    default:
+    default: {
+        char what[160];
+        snprintf(what, sizeof what, "%s, which the broker does not take from agents",
+                 s_body_name(frame->body_case));
+        s_frame_refused(self, session, what, FX_ERR_INVALID);
         server_error(self, session, id, FX_ERR_INVALID,
                      "the broker does not take this kind of frame from agents");
-        break;
+    } break;
     }
 }
 
@@ -1282,6 +1368,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     }
     self->refused_this_tick = 0;
     broker_ratelimit_report(self->limits, now, s_rate_limited_report, self);
+    s_refusals_report(self);
     /* Sessions silent for long are forgotten (a listening agent re-sends CREDIT often). */
     zlistx_t *idle = zlistx_new();
     for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
@@ -1662,6 +1749,8 @@ void broker_server_actor(zsock_t *pipe, void *args)
     self.to_deliver = zlistx_new();
     zlistx_set_destructor(self.to_deliver, (zlistx_destructor_fn *) zstr_free);
     self.limits = broker_ratelimit_new(self.config->rate, (double) self.config->burst);
+    self.refusals = zhashx_new();
+    zhashx_set_destructor(self.refusals, s_in_flight_free); /* frees a size_t as well */
 
     self.loop = zloop_new();
     zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
@@ -1690,6 +1779,7 @@ void broker_server_actor(zsock_t *pipe, void *args)
     zloop_destroy(&self.loop);
     fx_pool_destroy(&self.pool);
     broker_ratelimit_destroy(&self.limits);
+    zhashx_destroy(&self.refusals);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);
     zstr_free(&self.endpoint);

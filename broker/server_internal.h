@@ -117,6 +117,9 @@ typedef struct {
     size_t held_log_len;
     bool holding_log;
     broker_ratelimit_t *limits; /* per-principal token buckets (limits.rate, limits.burst) */
+    /* Principals with a frame refused this tick (s_frame_refused): its first is logged, the
+     * rest counted here (size_t) and reported by the tick. */
+    zhashx_t *refusals;
     int64_t next_prune;
     struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
 } server_t;

@@ -12,7 +12,8 @@ rogue=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}/ro
 
 BROKER_EXTRA="metrics: 127.0.0.1:0"
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
-    MYS.RMP.fp1:focal_point,police PHL.IACAT.fp1:focal_point,police || exit 1
+    MYS.RMP.fp1:focal_point,police PHL.IACAT.fp1:focal_point,police \
+    AUS.ABF.fp1:focal_point,police NZL.NZP.fp1:focal_point,police || exit 1
 "$FUSION_BIN/fusion-admin" revoke --region "$work/region" MYS.RMP.fp1 >/dev/null || exit 1
 broker_start || exit 1
 curve="--broker-cert $work/region/directory/RSO.FUSION.broker.cert --authority $work/region/authority.pub"
@@ -83,6 +84,36 @@ wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded
 touch "$work/go"
 wait "$revoked_client"
 grep -q "^\[rid 1033\] ERROR revoked" "$work/revoked.out" || fail "the revoked principal's frame was not answered ERROR revoked with its request_id: $(cat "$work/revoked.out")"
+
+# A message of more than one part is refused unread, ERROR malformed with the first part's
+# request_id, and logged naming the principal (it was dropped silently).
+printf '\010\222\010\272\001\000' >"$work/directory-1042"
+expect "a message of two parts" "[rid 1042] ERROR malformed" --show-request-id \
+    --key "$work/keys/AUS.ABF.fp1.key" $curve multipart "$work/directory-1042" "$work/directory-1042"
+grep -q "AUS.ABF.fp1 sent a message of 2 parts (every message is one part): refused with malformed" \
+    "$work/broker.log" || fail "the two-part message was not logged"
+# A body the broker does not take from agents (DELIVER) is refused and logged.
+printf '\010\220\010\222\001\000' >"$work/deliver-1040"
+expect "a DELIVER from an agent" "[rid 1040] ERROR invalid" --show-request-id \
+    --key "$work/keys/NZL.NZP.fp1.key" $curve raw "$work/deliver-1040"
+grep -q "NZL.NZP.fp1 sent a DELIVER frame, which the broker does not take from agents: refused with invalid" \
+    "$work/broker.log" || fail "the DELIVER from an agent was not logged"
+# 50 empty messages at once: each is answered ERROR invalid and accounted for in the log, but a
+# principal's first refusal of each second only is a line of its own, the rest a count.
+: >"$work/empty"
+"$rogue" --endpoint "$endpoint" --key "$work/keys/IDN.POLRI.fp1.key" $curve flood 50 "$work/empty" >"$work/flood.out" 2>&1
+grep -q "^FLOOD 50: accepted 0, directory 0, rate_limited 0, other 50, no answer 0" "$work/flood.out" ||
+    fail "50 empty messages were not each answered: $(cat "$work/flood.out")"
+logged() {
+    local lines more
+    lines=$(grep -c "IDN.POLRI.fp1 sent a frame without a body (an empty message, or a request_id alone), which the broker does not take from agents: refused with invalid" "$work/broker.log")
+    more=$(sed -n 's/.*refused \([0-9]*\) more frames of IDN.POLRI.fp1 .*/\1/p' "$work/broker.log" | awk '{ s += $1 } END { print s + 0 }')
+    echo "$lines $more"
+    [ $((lines + more)) -eq 50 ]
+}
+wait_for 10 logged || fail "the 50 refused empty messages are not all accounted for in the log (lines, counted): $(logged)"
+set -- $(logged)
+[ "$1" -lt 50 ] || fail "each of 50 refused empty messages was logged on a line of its own"
 
 # Each refusal is in the log.
 for what in "its CURVE key is not an enrolled" "did not complete a CURVE handshake" \

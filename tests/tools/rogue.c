@@ -75,8 +75,8 @@ static void s_help(void)
            "                    turn; prints 'FLIPS <n>: accepted <a>, rejected <r> (<code>\n"
            "                    <count> ...), errors <e>, no answer <x>' and, with --save FILE,\n"
            "                    writes the msg_ids of the accepted ones there\n"
-           "  flood N           N frames at once without waiting (PUBLISHes to --to KEYFILE, or\n"
-           "                    DIRECTORY requests without --to), then every answer: prints\n"
+           "  flood N [FILE]    N frames at once without waiting (FILE's bytes, PUBLISHes to\n"
+           "                    --to KEYFILE, or DIRECTORY requests), then every answer: prints\n"
            "                    'FLOOD <n>: accepted <a>, directory <d>, rate_limited <r>,\n"
            "                    other <o>, no answer <x>'\n\n"
            "  --timeout MS      how long to wait for the answer (default 2000)\n"
@@ -428,12 +428,17 @@ static int s_flip_each(zsock_t *sock, const fx_keys_t *keys, const fx_keys_t *to
 }
 
 /* flood: n frames at once, then every answer. */
-static int s_flood(zsock_t *sock, const fx_keys_t *keys, const fx_keys_t *to, size_t n, int timeout)
+static int s_flood(zsock_t *sock, const fx_keys_t *keys, const fx_keys_t *to, size_t n, int timeout,
+                   const uint8_t *raw, size_t raw_len)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t *data = NULL;
         size_t len = 0;
-        if (to) {
+        if (raw) {
+            data = fx_malloc(raw_len + 1);
+            memcpy(data, raw, raw_len);
+            len = raw_len;
+        } else if (to) {
             if (s_publish(keys, to, 0, 0, 0, &data, &len) != 0)
                 return 2;
         } else {
@@ -642,6 +647,14 @@ int main(int argc, char **argv)
     } else if (strcmp(attack, "flood") == 0 && arg && atol(arg) > 0 && atol(arg) <= 100000 &&
                keys) {
         flood = atol(arg);
+        if (optind + 2 < argc) { /* flood N FILE: FILE's bytes, N times */
+            if (fx_file_read(argv[optind + 2], 64u << 20, &data, &len) != FX_OK) {
+                fprintf(stderr, "rogue: cannot read %s\n", argv[optind + 2]);
+                goto cleanup;
+            }
+            if (!data)
+                data = fx_malloc(1); /* an empty file: N empty messages */
+        }
     } else if (strcmp(attack, "oversized") == 0 && arg && atol(arg) > 0) {
         len = (size_t) atol(arg);
         data = calloc(1, len);
@@ -716,7 +729,7 @@ int main(int argc, char **argv)
     }
     if (flip_each || flood) {
         status = flip_each ? s_flip_each(sock, keys, to, timeout, save_path)
-                           : s_flood(sock, keys, to, (size_t) flood, timeout);
+                           : s_flood(sock, keys, to, (size_t) flood, timeout, data, len);
         zsock_destroy(&sock);
         goto cleanup;
     }
