@@ -21,7 +21,7 @@
 #define SESSION_IDLE_MS   (3 * 60 * 1000)
 #define DELIVER_BATCH     32          /* envelopes read from the store per delivery round */
 #define IN_FLIGHT_BYTES   (32u << 20) /* DELIVER bytes in flight to one session at most */
-#define REFUSALS_PER_TICK 20   /* handshake refusals logged and audited one by one per tick */
+#define REFUSALS_PER_TICK 20   /* authentication refusals logged and audited one by one per tick */
 #define GAUGES_MS         5000 /* the store's figures for GET /metrics are counted this often */
 #define COMMIT_LINGER_MS  5    /* a group that promises nothing waits this long for company */
 
@@ -386,14 +386,21 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
     session_t *session = zhashx_lookup(self->sessions, key);
     if (!cert) {
         self->metrics.auth_refused++;
-        server_log(self, "refused a frame from %s: %s", principal ? principal : "an unknown key",
-                   fx_strerror(why));
-        if (server_begin(self))
-            server_audit(self, "auth_refused",
-                         principal ? principal
-                         : user_id ? user_id
-                                   : "?",
-                         NULL, NULL, NULL, json_pack("{s:s}", "code", fx_err_code(why)));
+        /* A revoked principal keeps its established connection (a ROUTER cannot close it) and
+         * is not rate limited (it is no principal any more): bounded as refused handshakes
+         * are, or each of its frames would be a log line and an audit entry. */
+        if (self->refused_this_tick++ < REFUSALS_PER_TICK) {
+            server_log(self, "refused a frame from %s: %s",
+                       principal ? principal : "an unknown key", fx_strerror(why));
+            if (server_begin(self))
+                server_audit(self, "auth_refused",
+                             principal ? principal
+                             : user_id ? user_id
+                                       : "?",
+                             NULL, NULL, NULL, json_pack("{s:s}", "code", fx_err_code(why)));
+        } else {
+            self->refused_suppressed++;
+        }
         if (session)
             s_session_drop(self, session);
         session_t stranger = {.routing_id = routing_id};
@@ -1359,7 +1366,9 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg)
     server_t *self = arg;
     int64_t now = fx_now_ms();
     if (self->refused_suppressed > 0) {
-        server_log(self, "refused %d more connections without logging each",
+        server_log(self,
+                   "refused %d more connections, or frames of principals no longer admitted, "
+                   "without logging each",
                    self->refused_suppressed);
         if (server_begin(self))
             server_audit(self, "auth_refused", "?", NULL, NULL, NULL,

@@ -13,7 +13,8 @@ rogue=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}/ro
 BROKER_EXTRA="metrics: 127.0.0.1:0"
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
     MYS.RMP.fp1:focal_point,police PHL.IACAT.fp1:focal_point,police \
-    AUS.ABF.fp1:focal_point,police NZL.NZP.fp1:focal_point,police || exit 1
+    AUS.ABF.fp1:focal_point,police NZL.NZP.fp1:focal_point,police \
+    KHM.NCCT.fp1:focal_point,police || exit 1
 "$FUSION_BIN/fusion-admin" revoke --region "$work/region" MYS.RMP.fp1 >/dev/null || exit 1
 broker_start || exit 1
 curve="--broker-cert $work/region/directory/RSO.FUSION.broker.cert --authority $work/region/authority.pub"
@@ -84,6 +85,27 @@ wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded
 touch "$work/go"
 wait "$revoked_client"
 grep -q "^\[rid 1033\] ERROR revoked" "$work/revoked.out" || fail "the revoked principal's frame was not answered ERROR revoked with its request_id: $(cat "$work/revoked.out")"
+# A revoked principal that keeps its connection and floods it: every frame is answered ERROR
+# revoked, but not every one is a log line and an audit entry (it is no principal any more, so
+# no rate limit holds it): the first of each second are, then a count.
+"$rogue" --endpoint "$endpoint" --timeout 10000 --after "$work/go2" \
+    --key "$work/keys/KHM.NCCT.fp1.key" $curve flood 400 >"$work/flood-revoked.out" 2>&1 &
+flood_client=$!
+wait_for 10 grep -q "^connected" "$work/flood-revoked.out" || fail "the flooder did not connect: $(cat "$work/flood-revoked.out")"
+"$FUSION_BIN/fusion-admin" revoke --region "$work/region" KHM.NCCT.fp1 >/dev/null || fail "revoke failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded policy'" || fail "the second revocation was not reloaded"
+refused_before=$(sqlite3 "$work/state/broker.db" "SELECT count(*) FROM audit WHERE event = 'auth_refused'")
+touch "$work/go2"
+wait "$flood_client"
+grep -q "^FLOOD 400: accepted 0, directory 0, rate_limited 0, other 400, no answer 0" "$work/flood-revoked.out" ||
+    fail "the revoked flooder's frames were not each answered: $(cat "$work/flood-revoked.out")"
+wait_for 10 grep -q "frames of principals no longer admitted, without logging each" "$work/broker.log" ||
+    fail "no count of the refusals not logged one by one"
+refused_after=$(sqlite3 "$work/state/broker.db" "SELECT count(*) FROM audit WHERE event = 'auth_refused'")
+[ $((refused_after - refused_before)) -lt 200 ] ||
+    fail "a revoked principal's 400 frames made $((refused_after - refused_before)) audit entries"
 
 # A message of more than one part is refused unread, ERROR malformed with the first part's
 # request_id, and logged naming the principal (it was dropped silently).

@@ -727,12 +727,6 @@ int main(int argc, char **argv)
         zsock_destroy(&sock);
         goto cleanup;
     }
-    if (flip_each || flood) {
-        status = flip_each ? s_flip_each(sock, keys, to, timeout, save_path)
-                           : s_flood(sock, keys, to, (size_t) flood, timeout, data, len);
-        zsock_destroy(&sock);
-        goto cleanup;
-    }
     if (after_path) {
         Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
         Fusion__Frame first = FUSION__FRAME__INIT;
@@ -759,6 +753,12 @@ int main(int argc, char **argv)
         fflush(stdout);
         while (access(after_path, F_OK) != 0)
             zclock_sleep(50);
+    }
+    if (flip_each || flood) {
+        status = flip_each ? s_flip_each(sock, keys, to, timeout, save_path)
+                           : s_flood(sock, keys, to, (size_t) flood, timeout, data, len);
+        zsock_destroy(&sock);
+        goto cleanup;
     }
     if (parts) {
         zmsg_send(&parts, sock);
