@@ -16,6 +16,7 @@
 #include "fusion/envelope.h"
 #include "fusion/keys.h"
 #include "fusion/route.h"
+#include "fusion/util.h"
 #include "fusion/vocab.h"
 
 #define SERIAL_MAGIC     "fusion-draft-1\n"
@@ -89,39 +90,6 @@ typedef struct {
 static int s_present(const fx_yaml_node_t *node)
 {
     return node && !fx_yaml_is_null(node);
-}
-
-static int s_utf8_valid(const uint8_t *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t n;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
 }
 
 /* Control characters other than newline and tab (multiline text) would reach terminals and logs
@@ -609,7 +577,7 @@ static char *s_file_text(parse_t *p, const fx_yaml_node_t *node)
                       rc == FX_ERR_NOT_FOUND ? "no such file"
                       : error                ? strerror(error)
                                              : "cannot be read");
-    else if (strlen((const char *) data) != len || !s_utf8_valid(data, len) ||
+    else if (strlen((const char *) data) != len || !fx_utf8_valid(data, len) ||
              s_bad_char((const char *) data, len, 1))
         fx_yaml_error(p->diag, node,
                       "file %s is not plain text (UTF-8 without control characters other than "

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fusion/util.h"
 #include "fusion/vocab.h"
 
 /* Associated data of a section: the domain, then the fixed-length msg_id and big-endian section
@@ -32,8 +33,9 @@ struct fx_envelope {
 /* ------------------------------------------------------------------------------------------ */
 /* Validation shared by decoding and sealing */
 
-/* Header text: at most FX_ENVELOPE_MAX_STRING bytes, no control characters (they would end up in
- * logs and the audit trail). */
+/* Header text: at most FX_ENVELOPE_MAX_STRING bytes of UTF-8 (a protobuf string; other decoders
+ * refuse anything else), no control characters (they would end up in logs and the audit
+ * trail). */
 static fx_err_t s_check_text(const char *text)
 {
     if (!text)
@@ -46,7 +48,7 @@ static fx_err_t s_check_text(const char *text)
         if (c < 0x20 || c == 0x7f)
             return FX_ERR_MALFORMED;
     }
-    return FX_OK;
+    return fx_utf8_valid((const uint8_t *) text, len) ? FX_OK : FX_ERR_MALFORMED;
 }
 
 /* Marks a section id (1 .. FX_SECTION_ID_MAX) in a 256-bit set; -1 if out of range or already

@@ -100,29 +100,12 @@ static bool s_escape(scan_t *s, const unsigned char *at)
     return true;
 }
 
-/* One UTF-8 sequence starting with a byte >= 0x80: shortest form, no surrogates, <= U+10FFFF. */
+/* One UTF-8 sequence starting with a byte >= 0x80 (fx_utf8_sequence). */
 static bool s_utf8(scan_t *s)
 {
-    unsigned char c = *s->p++;
-    int more;
-    uint32_t code, min;
-    if (c >= 0xC2 && c <= 0xDF)
-        more = 1, code = c & 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        more = 2, code = c & 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        more = 3, code = c & 0x07, min = 0x10000;
-    else
-        return false;
-    if (s->end - s->p < more)
-        return false;
-    for (int i = 0; i < more; i++) {
-        unsigned char k = *s->p++;
-        if ((k & 0xC0) != 0x80)
-            return false;
-        code = code << 6 | (k & 0x3F);
-    }
-    return code >= min && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF);
+    size_t n = fx_utf8_sequence(s->p, (size_t) (s->end - s->p));
+    s->p += n;
+    return n > 0;
 }
 
 static bool s_string(scan_t *s)

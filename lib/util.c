@@ -314,6 +314,43 @@ int fx_hex_digit(int c)
     return -1;
 }
 
+size_t fx_utf8_sequence(const uint8_t *s, size_t avail)
+{
+    if (avail == 0)
+        return 0;
+    uint8_t c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t more;
+    uint32_t code, min;
+    if (c >= 0xC2 && c <= 0xDF)
+        more = 1, code = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        more = 2, code = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        more = 3, code = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (avail <= more)
+        return 0;
+    for (size_t i = 1; i <= more; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        code = code << 6 | (s[i] & 0x3F);
+    }
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+        return 0;
+    return more + 1;
+}
+
+bool fx_utf8_valid(const uint8_t *s, size_t len)
+{
+    for (size_t i = 0, n; i < len; i += n)
+        if ((n = fx_utf8_sequence(s + i, len - i)) == 0)
+            return false;
+    return true;
+}
+
 char *fx_hex(const uint8_t *bytes, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";

@@ -3,6 +3,7 @@
 #ifndef FUSION_UTIL_H
 #define FUSION_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -58,6 +59,12 @@ void fx_time_format(int64_t ms, char buf[FX_TIME_BUFSIZE]);
 char *fx_hex(const uint8_t *bytes, size_t len, char *out);
 /* The value of one hex digit (either case), or -1. */
 int fx_hex_digit(int c);
+
+/* The length of the UTF-8 sequence at s, of at most avail bytes: the shortest form of a code
+ * point up to U+10FFFF that is not a surrogate; 0 when it is not one. */
+size_t fx_utf8_sequence(const uint8_t *s, size_t avail);
+/* Whether len bytes are well-formed UTF-8 (fx_utf8_sequence throughout). */
+bool fx_utf8_valid(const uint8_t *s, size_t len);
 
 /* The index of the first value >= value in an ascending array of count values (count if none). */
 size_t fx_lower_bound_u64(const uint64_t *sorted, size_t count, uint64_t value);

@@ -757,6 +757,15 @@ static void test_seal_refuses_bad_drafts(void **state)
     s_draft(&draft);
     fx_envelope_t *env = NULL;
 
+    /* Header text is UTF-8 (a protobuf string: other decoders refuse anything else). */
+    draft.case_ref = "\xff\xfe";
+    assert_int_equal(fx_envelope_seal(s_keys[SENDER], &draft, &ok, 1, &env), FX_ERR_INVALID);
+    assert_null(env);
+    draft.case_ref = "caf\xc3\xa9-\xf0\x9f\x9a\x90";
+    assert_int_equal(fx_envelope_seal(s_keys[SENDER], &draft, &ok, 1, &env), FX_OK);
+    fx_envelope_destroy(&env);
+    s_draft(&draft);
+
     assert_int_equal(fx_envelope_seal(s_keys[SENDER], &draft, &ok, 0, &env), FX_ERR_INVALID);
     fx_section_draft_t many[FX_ENVELOPE_MAX_SECTIONS + 1];
     for (size_t i = 0; i < FX_ENVELOPE_MAX_SECTIONS + 1; i++) {

@@ -158,6 +158,38 @@ static void test_vocab(void **state)
     assert_string_equal(list, "clear, green, amber, amber_strict, red");
 }
 
+static void test_utf8(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *text;
+        bool valid;
+    } cases[] = {
+        {"", true},
+        {"plain ASCII", true},
+        {"caf\xc3\xa9", true},
+        {"\xe0\xb8\x81", true},      /* Thai ko kai, three bytes */
+        {"\xf0\x9f\x9a\x90", true},  /* U+1F690, four bytes */
+        {"\xf4\x8f\xbf\xbf", true},  /* U+10FFFF, the last */
+        {"\xff\xfe", false},         /* never in UTF-8 */
+        {"\xc3", false},             /* cut short */
+        {"\xc3(", false},            /* not a continuation byte */
+        {"\xc0\xaf", false},         /* an overlong '/' */
+        {"\xe0\x80\xaf", false},     /* overlong, three bytes */
+        {"\xed\xa0\x80", false},     /* a surrogate, U+D800 */
+        {"\xf4\x90\x80\x80", false}, /* beyond U+10FFFF */
+        {"\x80", false},             /* a continuation byte alone */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const uint8_t *t = (const uint8_t *) cases[i].text;
+        if (fx_utf8_valid(t, strlen(cases[i].text)) != cases[i].valid)
+            fail_msg("case %zu: expected %s", i, cases[i].valid ? "valid" : "invalid");
+    }
+    assert_int_equal(fx_utf8_sequence((const uint8_t *) "\xf0\x9f\x9a\x90", 4), 4);
+    assert_int_equal(fx_utf8_sequence((const uint8_t *) "\xf0\x9f\x9a\x90", 3), 0);
+    assert_int_equal(fx_utf8_sequence((const uint8_t *) "a", 0), 0);
+}
+
 static void test_lower_bound(void **state)
 {
     (void) state;
@@ -176,7 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_parse),  cmocka_unit_test(test_time_format),
         cmocka_unit_test(test_file_io),     cmocka_unit_test(test_vocab),
-        cmocka_unit_test(test_lower_bound),
+        cmocka_unit_test(test_lower_bound), cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
