@@ -37,8 +37,15 @@ static fx_route_pattern_t *s_pattern(server_t *self, session_t *session, uint64_
         return NULL;
     }
     if (exercise[0] && !fx_policy_has_exercise(self->policy, exercise)) {
+        /* Echoed only as the text it should be: an answer's reason is a protobuf string. */
+        size_t len = strlen(exercise);
+        bool printable = len <= 256 && fx_utf8_valid((const uint8_t *) exercise, len);
+        for (size_t i = 0; i < len && printable; i++)
+            printable = (unsigned char) exercise[i] >= 0x20 && exercise[i] != 0x7f;
         char reason[400];
-        snprintf(reason, sizeof reason, "the policy lists no exercise '%.256s'", exercise);
+        snprintf(reason, sizeof reason, "the policy lists no exercise %s%s%s", printable ? "'" : "",
+                 printable ? exercise : "of that id (not text of at most 256 bytes)",
+                 printable ? "'" : "");
         server_error(self, session, request_id, FX_ERR_INVALID, reason);
         fx_route_pattern_destroy(&pattern);
     }

@@ -66,6 +66,10 @@ expect "SUBSCRIBE stages [9]" "[rid 1030] ERROR malformed" --show-request-id \
     --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/stage9"
 expect "SUBSCRIBE kinds [42]" "[rid 1030] ERROR malformed" --show-request-id \
     --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/kind42"
+# An exercise id that is not UTF-8 text is not echoed into the answer (a protobuf string).
+printf '\010\223\010\172\012\012\002**\042\004EX-\377' >"$work/exercise-ff"
+expect "SUBSCRIBE for exercise 'EX-\\xff'" "[rid 1043] ERROR invalid: the policy lists no exercise of that id (not text" \
+    --show-request-id --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/exercise-ff"
 expect "a trailing unknown field" "[rid 1031] ERROR unknown_field" --show-request-id \
     --key "$work/keys/THA.RTP.fp1.key" $curve raw "$work/unknown-field"
 expect "RECEIVED without a msg_id" "[rid 1032] ERROR malformed" --show-request-id \
