@@ -5,6 +5,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,9 +183,13 @@ fx_err_t fx_client_new(const char *endpoint, const fx_keys_t *keys, const fx_cer
      * completed the handshake or waits here, where its timeout can see it. */
     zsock_set_immediate(self->sock, 1);
 
+    /* A name never used before in this process: libzmq frees a stopped monitor's inproc name
+     * only when its reaper thread has closed that socket, so a client made where a destroyed one
+     * was (the same address) could find the name still taken (EADDRINUSE). */
+    static atomic_ullong monitors;
     char monitor_endpoint[64];
-    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://fx-client-monitor-%p",
-             (void *) self);
+    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://fx-client-monitor-%llu-%p",
+             (unsigned long long) atomic_fetch_add(&monitors, 1), (void *) self);
     if (zmq_socket_monitor(zsock_resolve(self->sock), monitor_endpoint, MONITOR_EVENTS) != 0)
         goto cleanup;
     self->monitor = zsock_new(ZMQ_PAIR);
