@@ -826,8 +826,9 @@ static void s_usage(int kind)
                "--person role=suspect,name='E. Example'\n",
                AGENT_PROG);
     printf("\nExits 0 when the broker accepted it, 1 when you did not confirm, 2 for invalid\n"
-           "input (nothing is sent), 3 when the broker rejected it or nobody may receive it,\n"
-           "5 when it is queued because the broker could not be reached.\n");
+           "input or a sealed message larger than the broker takes (its max_message_bytes;\n"
+           "nothing is sent), 3 when the broker rejected it or nobody may receive it, 5 when\n"
+           "it is queued because the broker could not be reached.\n");
     fx_cli_print_exit_codes();
     agent_compose_clear(&c);
 }

@@ -313,6 +313,19 @@ fx_err_t agent_seal_prepared(const fx_keys_t *keys, const Fusion__Header *header
     return rc;
 }
 
+int agent_too_large(const agent_session_t *self, const fx_envelope_t *env, char *why, size_t size)
+{
+    size_t max = fx_client_max_frame(self->client);
+    size_t frame = fx_client_publish_size(self->client, env);
+    if (max == 0 || frame <= max)
+        return 0;
+    snprintf(why, size,
+             "the sealed message is a frame of %zu bytes, larger than the %zu bytes the broker "
+             "takes (its max_message_bytes, less %d bytes of CURVE framing)",
+             frame, max, FX_CURVE_FRAME_OVERHEAD);
+    return 1;
+}
+
 /* ---- The outbox ----------------------------------------------------------------------------- */
 
 static void s_entry_name(const fx_outbox_entry_t *entry, char *buf, size_t size)
@@ -361,6 +374,22 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
         goto cleanup;
     }
     agent_msg_id_hex(fx_envelope_msg_id(env), hex);
+    /* Larger than the broker takes: its transport would drop the connection at every try, with
+     * no answer. Refused here for good, as a rejection of the broker's is. */
+    char why[FX_CLIENT_REASON_MAX - 64];
+    if (agent_too_large(self, env, why, sizeof why)) {
+        answer->refused = 1;
+        snprintf(answer->reason, sizeof answer->reason, "%s; " AGENT_TOO_LARGE_FIX, why);
+        snprintf(answer->code, sizeof answer->code, "%s", fx_err_code(FX_ERR_TOO_LARGE));
+        rc = fx_mailbox_outbox_reject(self->mailbox, id, answer->code, "", answer->reason,
+                                      fx_now_ms());
+        if (rc != FX_OK && rc != FX_ERR_NOT_FOUND)
+            goto storage;
+        fprintf(out, "rejected: msg_id %s (%s): %s\n    %s\n", hex, name, answer->code,
+                answer->reason);
+        rc = FX_ERR_TOO_LARGE;
+        goto cleanup;
+    }
     if ((rc = fx_mailbox_outbox_attempt(self->mailbox, id, fx_now_ms())) != FX_OK)
         goto storage;
     rc = fx_client_publish(self->client, env, self->timeout_ms, answer);
@@ -502,6 +531,13 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
     for (size_t i = 0; i < n_dropped; i++)
         fprintf(out, "%s: section %u dropped: the policy allows no recipient for it\n", name,
                 dropped[i]);
+    char why[FX_CLIENT_REASON_MAX - 64], reason[FX_CLIENT_REASON_MAX];
+    if (agent_too_large(self, env, why, sizeof why)) {
+        snprintf(reason, sizeof reason, "%s; " AGENT_TOO_LARGE_FIX, why);
+        rc = s_refuse_entry(self, entry, fx_err_code(FX_ERR_TOO_LARGE), reason, out);
+        rc = rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+        goto cleanup;
+    }
     rc = fx_mailbox_outbox_seal(self->mailbox, fx_outbox_entry_id(entry), env, fx_now_ms());
     if (rc == FX_ERR_EXISTS)
         rc = FX_OK; /* another fusion-agent sealed it first: send that envelope */
@@ -540,6 +576,8 @@ void agent_flush_outbox(agent_session_t *self, int64_t max_id, FILE *out, agent_
             fx_err_t rc = FX_OK;
             if (state == FX_OUTBOX_QUEUED)
                 rc = s_seal_queued(self, entry, out);
+            else if (state == FX_OUTBOX_SEALED && fx_client_max_frame(self->client) == 0)
+                rc = agent_session_directory(self); /* its answer says the broker's limit */
             fx_outbox_entry_destroy(&entry);
             if (state == FX_OUTBOX_ACCEPTED || state == FX_OUTBOX_REJECTED)
                 break; /* done meanwhile by another fusion-agent */
@@ -587,14 +625,19 @@ static void s_flush_help(void)
            "Sends what waits in the outbox: drafts queued while the broker was unreachable are\n"
            "prepared and sealed for the recipients the policy allows now, and sealed messages\n"
            "are published again (with the same msg_id, so the broker never stores one twice).\n"
-           "Prints one line per message: 'accepted: msg_id HEX' or 'rejected: ...'.\n\n"
+           "A message larger than the broker takes (its max_message_bytes, which it tells the\n"
+           "agent) is not sent: it is rejected here, code too_large, as the broker's transport\n"
+           "would only drop it. Prints one line per message: 'accepted: msg_id HEX' or\n"
+           "'rejected: ...'.\n\n"
            "Options:\n"
            "  --timeout S    seconds to wait for each answer (default %d)\n"
            "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help     this help\n",
            AGENT_PROG, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
-    printf("\nExits 0 when the outbox is empty, 3 when a message was rejected, 5 when the broker\n"
-           "could not be reached (the rest stays queued).\n");
+    printf("\nExits 0 when the outbox is empty, 3 when a message was rejected (by the broker, or\n"
+           "here when its draft expired, the policy allows nobody, or it is larger than the\n"
+           "broker takes: each leaves the outbox), 5 when the broker could not be reached (the\n"
+           "rest stays queued).\n");
     fx_cli_print_exit_codes();
 }
 

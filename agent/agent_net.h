@@ -62,6 +62,12 @@ fx_err_t agent_seal_prepared(const fx_keys_t *keys, const Fusion__Header *header
                              fx_envelope_t **env_p, uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS],
                              size_t *n_dropped_p);
 
+/* 1 when env's PUBLISH frame is larger than the broker takes (as it said: fx_client_max_frame),
+ * with the sentence naming both sizes in why (AGENT_TOO_LARGE_FIX says what to do); 0 when it
+ * fits or the limit is unknown. */
+#define AGENT_TOO_LARGE_FIX "send its sections as several messages, or shorten them"
+int agent_too_large(const agent_session_t *self, const fx_envelope_t *env, char *why, size_t size);
+
 /* What a flush did. */
 typedef struct {
     size_t accepted, rejected, pending;
@@ -74,7 +80,9 @@ typedef struct {
 void agent_flush_outbox(agent_session_t *self, int64_t max_id, FILE *out, agent_flush_t *result);
 
 /* Publishes sealed outbox entry id, records the answer and prints it (label given). A `stale`
- * refusal sends the entry back to queued. Returns the client's error (FX_OK: accepted). */
+ * refusal sends the entry back to queued. An envelope larger than the broker takes is not sent
+ * but rejected as the broker would (code too_large, FX_ERR_TOO_LARGE). Returns the client's
+ * error (FX_OK: accepted). */
 fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_answer_t *answer);
 
 /* Keeps the checkpoint the broker last pushed to this auditor, if any and if it verifies with

@@ -35,8 +35,9 @@ static void s_help(void)
         "  -h, --help     this help\n",
         AGENT_PROG, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
     printf("\nExits 0 when the broker accepted the message, 1 when you did not confirm, 2 for an\n"
-           "invalid draft (a recipient the directory does not hold included: nothing is sent),\n"
-           "3 when the broker rejected it or nothing may be sent, 5 when it is queued because\n"
+           "invalid draft (a recipient the directory does not hold included) or a sealed\n"
+           "message larger than the broker takes (its max_message_bytes): nothing is sent; 3\n"
+           "when the broker rejected it or nothing may be sent, 5 when it is queued because\n"
            "the broker could not be reached.\n");
     fx_cli_print_exit_codes();
 }
@@ -277,6 +278,14 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
     }
     for (size_t i = 0; i < n_dropped; i++)
         printf("Section %u dropped: the policy allows no recipient for it.\n", dropped[i]);
+    /* Larger than the broker takes: its transport would drop the connection with no answer, at
+     * every try. Input over a limit, as a section's file over its limit: exit 2. */
+    char why[FX_CLIENT_REASON_MAX];
+    if (agent_too_large(s, env, why, sizeof why)) {
+        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: " AGENT_TOO_LARGE_FIX, s->command, why);
+        status = FX_EXIT_USAGE;
+        goto cleanup;
+    }
 
     /* Stored sealed before the first PUBLISH: every retry sends these exact bytes. */
     int64_t id = 0;
@@ -303,6 +312,10 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
                  : flush.rejected    ? FX_EXIT_REFUSED
                  : flush.unavailable ? FX_EXIT_UNAVAILABLE
                                      : FX_EXIT_SYSTEM;
+    } else if (answer.refused && agent_too_large(s, env, why, sizeof why)) {
+        /* The broker's limit changed since the check above (a restart): refused in the outbox */
+        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: " AGENT_TOO_LARGE_FIX, s->command, why);
+        status = FX_EXIT_USAGE;
     } else if (answer.refused) {
         fx_cli_error(AGENT_PROG, "%s: the broker rejected the message: %s%s%s%s: %s", s->command,
                      answer.code, answer.rule[0] ? " (rule " : "", answer.rule,

@@ -1477,6 +1477,31 @@ static void s_subscription_free(void **item)
     }
 }
 
+/* ZMQ_METADATA is in libzmq 4.3's draft API; Debian 12's libzmq takes it (checked), and one that
+ * does not refuses it (EINVAL), which is said below. */
+#ifndef ZMQ_METADATA
+#define ZMQ_METADATA 95
+#endif
+
+/* Tells every agent, in the ZMTP handshake (a property of each message it receives), the largest
+ * frame this broker takes: libzmq drops the connection on a frame over ZMQ_MAXMSGSIZE and its
+ * monitor reports only ZMQ_EVENT_DISCONNECTED with the file descriptor, as for an agent that
+ * closed its connection, so neither side would learn why. An agent that knows the limit refuses
+ * a larger message itself, before PUBLISH. The frame is also capped by the codec. */
+static void s_advertise_max_frame(server_t *self, zsock_t *router)
+{
+    long long max_frame = self->config->max_message_bytes - FX_CURVE_FRAME_OVERHEAD;
+    if (max_frame > (long long) FX_MAX_FRAME_BYTES)
+        max_frame = FX_MAX_FRAME_BYTES;
+    char property[64];
+    int len = snprintf(property, sizeof property, "%s:%lld", FX_MAX_FRAME_PROPERTY, max_frame);
+    if (zmq_setsockopt(zsock_resolve(router), ZMQ_METADATA, property, (size_t) len) != 0)
+        server_log(self,
+                   "cannot tell agents the largest frame it takes (%lld bytes): this libzmq "
+                   "refuses ZMQ_METADATA (%s); a larger message only closes its connection",
+                   max_frame, zmq_strerror(zmq_errno()));
+}
+
 static int s_bind(server_t *self)
 {
     broker_config_t *config = self->config;
@@ -1490,6 +1515,7 @@ static int s_bind(server_t *self)
     zsock_set_curve_publickey_bin(router, fx_keys_curve_public(self->keys));
     zsock_set_router_mandatory(router, 1);
     zsock_set_maxmsgsize(router, (int) config->max_message_bytes);
+    s_advertise_max_frame(self, router);
     zsock_set_heartbeat_ivl(router, (int) config->heartbeat);
     zsock_set_heartbeat_timeout(router, (int) config->heartbeat_timeout);
     zsock_set_heartbeat_ttl(router, (int) config->heartbeat_timeout);

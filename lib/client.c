@@ -27,11 +27,13 @@ struct fx_client {
     char *endpoint;
     const fx_keys_t *keys;
     uint64_t next_request_id;
-    uint64_t connections; /* CURVE handshakes that succeeded */
-    uint64_t drops;       /* connections that ended */
-    int handshaking;      /* TCP connected, handshake not finished */
-    int handshake_failed; /* the last connection failed in the handshake */
-    int key_refused;      /* ... because ZAP refused this principal's key */
+    uint64_t connections;         /* CURVE handshakes that succeeded */
+    uint64_t drops;               /* connections that ended */
+    uint64_t connections_at_drop; /* connections when the latest one ended */
+    int handshaking;              /* TCP connected, handshake not finished */
+    int handshake_failed;         /* the last connection failed in the handshake */
+    int key_refused;              /* ... because ZAP refused this principal's key */
+    size_t max_frame;             /* the largest frame the broker takes, as it said; 0: unknown */
     char status[320];
     int window_set;
     uint32_t window;
@@ -289,6 +291,7 @@ static void s_on_event(fx_client_t *self, uint16_t event, uint32_t value)
         break;
     case ZMQ_EVENT_DISCONNECTED:
         self->drops++;
+        self->connections_at_drop = self->connections;
         if (self->handshake_failed)
             break;
         if (self->handshaking) {
@@ -423,6 +426,19 @@ static int s_from_broker(const Fusion__Frame *frame)
     }
 }
 
+/* Keeps the largest frame the broker takes, as the handshake of the connection part came on
+ * said (FX_MAX_FRAME_PROPERTY); 0 when it did not say, or said something that is not a number of
+ * bytes. */
+static void s_note_max_frame(fx_client_t *self, zmq_msg_t *part)
+{
+    const char *text = zmq_msg_gets(part, FX_MAX_FRAME_PROPERTY);
+    size_t len = text ? strlen(text) : 0;
+    unsigned long long value = 0;
+    if (len > 0 && len <= 10 && strspn(text, "0123456789") == len)
+        value = strtoull(text, NULL, 10);
+    self->max_frame = value <= UINT32_MAX ? (size_t) value : 0;
+}
+
 /* Reads one waiting message: a frame of one part that decodes and is something a broker sends,
  * or NULL (nothing waiting, or a message dropped as hostile). */
 static Fusion__Frame *s_read_frame(fx_client_t *self)
@@ -434,6 +450,7 @@ static Fusion__Frame *s_read_frame(fx_client_t *self)
         zmq_msg_close(&part);
         return NULL;
     }
+    s_note_max_frame(self, &part);
     Fusion__Frame *frame = NULL;
     if (zmq_msg_more(&part)) {
         /* Every broker message is one part: drop the whole multi-part message. */
@@ -496,7 +513,9 @@ static int s_connection_error(const Fusion__Frame *frame)
 /* Sends request (its body set) and waits for the frame answering it, queueing DELIVERs that
  * arrive meanwhile. Every request of this protocol is idempotent, so it is sent again when the
  * connection it went out on dropped before an answer came (a request queued on a dead
- * connection is lost with it). An ERROR answer is returned as a refusal. */
+ * connection is lost with it), once a new connection has completed its handshake: until
+ * libzmq has closed the one that ended, a message sent can still go into its queue and be lost
+ * there. An ERROR answer is returned as a refusal. */
 static fx_err_t s_request(fx_client_t *self, Fusion__Frame *request, int timeout_ms,
                           Fusion__Frame **answer_p, fx_answer_t *answer)
 {
@@ -509,9 +528,14 @@ static fx_err_t s_request(fx_client_t *self, Fusion__Frame *request, int timeout
     fx_codec_encode(request, &data, &len);
     fx_err_t rc = FX_ERR_UNAVAILABLE;
     int sent = 0;
+    unsigned dropped_after = 0; /* connections that ended after the request went out on them */
     uint64_t sent_drops = 0;
     for (;;) {
-        if (!sent || self->drops != sent_drops) {
+        if (sent && self->drops != sent_drops) { /* its connection ended before the answer */
+            dropped_after++;
+            sent = 0;
+        }
+        if (!sent && (self->drops == 0 || self->connections > self->connections_at_drop)) {
             int ready = s_poll(self, ZMQ_POLLOUT, deadline);
             if (ready < 0)
                 break;
@@ -547,6 +571,16 @@ static fx_err_t s_request(fx_client_t *self, Fusion__Frame *request, int timeout
             }
         }
     }
+    /* No answer in time, and the broker ended the connection every time the request reached it:
+     * say that, not just "connected". */
+    if (dropped_after >= 2)
+        snprintf(self->status, sizeof self->status,
+                 "the connection to %s ended %u times, each time after this request (a frame of "
+                 "%zu bytes) went out on it%s",
+                 self->endpoint, dropped_after, len,
+                 self->max_frame ? ""
+                                 : "; a broker ends a connection so, without an answer, on a "
+                                   "frame larger than its max_message_bytes");
 done:
     free(data);
     return rc;
@@ -786,9 +820,29 @@ static int s_same_msg_id(ProtobufCBinaryData id, const uint8_t *expected)
     return id.len == FX_MSG_ID_BYTES && memcmp(id.data, expected, FX_MSG_ID_BYTES) == 0;
 }
 
+size_t fx_client_max_frame(const fx_client_t *self)
+{
+    return self->max_frame;
+}
+
+size_t fx_client_publish_size(const fx_client_t *self, const fx_envelope_t *envelope)
+{
+    Fusion__Publish publish = FUSION__PUBLISH__INIT;
+    publish.envelope = (Fusion__Envelope *) fx_envelope_message(envelope);
+    Fusion__Frame request = FUSION__FRAME__INIT;
+    request.body_case = FUSION__FRAME__BODY_PUBLISH;
+    request.publish = &publish;
+    request.request_id = self->next_request_id; /* the one s_request gives it */
+    return fx_codec_size(&request);
+}
+
 fx_err_t fx_client_publish(fx_client_t *self, const fx_envelope_t *envelope, int timeout_ms,
                            fx_answer_t *answer)
 {
+    s_answer_clear(answer);
+    /* libzmq would drop the connection on it without an answer, and again at every retry. */
+    if (self->max_frame && fx_client_publish_size(self, envelope) > self->max_frame)
+        return FX_ERR_TOO_LARGE;
     Fusion__Publish publish = FUSION__PUBLISH__INIT;
     publish.envelope = (Fusion__Envelope *) fx_envelope_message(envelope);
     Fusion__Frame request = FUSION__FRAME__INIT;

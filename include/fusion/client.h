@@ -91,9 +91,19 @@ fx_err_t fx_client_prepare(fx_client_t *self, const Fusion__Header *draft,
                            fx_prepared_t **prepared_p, fx_answer_t *answer) FX_WUR;
 
 /* PUBLISH: FX_OK when the broker answered ACCEPTED for this envelope's msg_id; on REJECTED the
- * answer carries code, rule and reason. */
+ * answer carries code, rule and reason. FX_ERR_TOO_LARGE, with nothing sent, when its frame is
+ * larger than fx_client_max_frame (when known). */
 fx_err_t fx_client_publish(fx_client_t *self, const fx_envelope_t *envelope, int timeout_ms,
                            fx_answer_t *answer) FX_WUR;
+
+/* The largest frame the broker takes (its max_message_bytes less FX_CURVE_FRAME_OVERHEAD, at most
+ * FX_MAX_FRAME_BYTES), as it said in the handshake (FX_MAX_FRAME_PROPERTY) of the connection the
+ * latest message came on; 0 when unknown (nothing received yet, or a broker that does not say). A
+ * larger frame is dropped by the broker's transport with the connection, without an answer. */
+size_t fx_client_max_frame(const fx_client_t *self);
+
+/* The size of the PUBLISH frame fx_client_publish would send now for envelope, as encoded. */
+size_t fx_client_publish_size(const fx_client_t *self, const fx_envelope_t *envelope);
 
 /* SUBSCRIBE to a route pattern; stages and kinds are bit masks (bit v for value v; 0: all),
  * exercise NULL or "" for live traffic. FX_OK when the broker confirmed it. */

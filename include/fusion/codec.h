@@ -33,6 +33,16 @@ typedef enum {
 #define FX_MAX_CONTENT_BYTES  (4u << 20)
 #define FX_MAX_CERT_BYTES     (4u << 10)
 
+/* The broker's ZMQ_MAXMSGSIZE (its max_message_bytes) caps a frame with the bytes CURVE adds to
+ * it: libzmq 4.3's MESSAGE command ("\x07MESSAGE", an 8-byte nonce, a flags byte and the 16-byte
+ * MAC) is 33 bytes longer than the frame, so 65536 takes a frame of at most 65503 bytes. */
+#define FX_CURVE_FRAME_OVERHEAD 33
+
+/* The ZMTP handshake property in which the broker tells each agent the largest frame it takes
+ * (decimal bytes; docs/protocol.md). libzmq drops the connection on a larger one without an
+ * answer, so the agent refuses such a message itself. */
+#define FX_MAX_FRAME_PROPERTY "X-Fusion-Max-Frame"
+
 /* Decodes data as a message of the given type into *msg_p (free with fx_codec_free).
  * FX_ERR_TOO_LARGE over the type's cap, FX_ERR_MALFORMED if it does not decode or carries an
  * enumeration value this version does not know, FX_ERR_UNKNOWN_FIELD for unknown fields. */

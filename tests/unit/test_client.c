@@ -41,6 +41,7 @@ static fixture_t s_f;
 static volatile uint32_t s_window = 0;
 static volatile int s_received = 0;
 static volatile int s_credits = 0;
+static volatile int s_publishes = 0;
 static int s_subscription_lists = 0; /* SUBSCRIPTIONS_REQUESTs answered (actor thread only) */
 
 static void s_issue(int who, int by, uint64_t serial, uint32_t roles)
@@ -193,6 +194,7 @@ static void s_handle(zsock_t *router, zframe_t *identity, const Fusion__Frame *r
         return;
     }
     case FUSION__FRAME__BODY_PUBLISH: {
+        s_publishes++;
         /* A DELIVER arrives before the answer: the client must keep it for receive. */
         s_reply_raw(router, identity, s_f.deliver, s_f.deliver_len);
         Fusion__Header *h = NULL;
@@ -348,13 +350,24 @@ static void s_handle(zsock_t *router, zframe_t *identity, const Fusion__Frame *r
     }
 }
 
+/* How a fake broker's transport is set up (NULL: no limit, no handshake property). */
+typedef struct {
+    int max_message_bytes; /* ZMQ_MAXMSGSIZE, 0 for none */
+    const char *metadata;  /* ZMQ_METADATA ("X-Name:value") or NULL */
+} fake_transport_t;
+
 static void s_fake_broker(zsock_t *pipe, void *args)
 {
-    (void) args;
+    const fake_transport_t *transport = args;
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     zsock_set_curve_server(router, 1);
     zsock_set_curve_publickey_bin(router, fx_keys_curve_public(s_f.keys[BROKER]));
     zsock_set_curve_secretkey_bin(router, fx_keys_curve_secret(s_f.keys[BROKER]));
+    if (transport && transport->max_message_bytes)
+        zsock_set_maxmsgsize(router, transport->max_message_bytes);
+    if (transport && transport->metadata) /* 95: ZMQ_METADATA, a draft option of libzmq 4.3 */
+        ACTOR_CHECK(zmq_setsockopt(zsock_resolve(router), 95, transport->metadata,
+                                   strlen(transport->metadata)) == 0);
     int port = zsock_bind(router, "tcp://127.0.0.1:*");
     zsock_signal(pipe, 0);
     zsock_send(pipe, "i", port);
@@ -381,13 +394,18 @@ static void s_fake_broker(zsock_t *pipe, void *args)
     zsock_destroy(&router);
 }
 
-static zactor_t *s_start(char *endpoint, size_t size)
+static zactor_t *s_start_with(char *endpoint, size_t size, const fake_transport_t *transport)
 {
-    zactor_t *actor = zactor_new(s_fake_broker, NULL);
+    zactor_t *actor = zactor_new(s_fake_broker, (void *) transport);
     int port = 0;
     zsock_recv(actor, "i", &port);
     snprintf(endpoint, size, "tcp://127.0.0.1:%d", port);
     return actor;
+}
+
+static zactor_t *s_start(char *endpoint, size_t size)
+{
+    return s_start_with(endpoint, size, NULL);
 }
 
 static fx_cert_t *s_verified(int who)
@@ -708,6 +726,100 @@ static void test_unreachable_and_wrong_key(void **state)
     fx_cert_destroy(&broker_cert);
 }
 
+/* An envelope from ME to SENDER with one section of len bytes. */
+static fx_envelope_t *s_envelope_of(size_t len)
+{
+    Fusion__Header h = FUSION__HEADER__INIT;
+    h.kind = FUSION__KIND__KIND_NOTICE;
+    h.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
+    uint8_t *text = fx_malloc(len);
+    memset(text, 'x', len);
+    fx_recipient_t to = {s_ids[SENDER], fx_keys_box_public(s_f.keys[SENDER])};
+    fx_section_draft_t section = {1, FX_TLP_GREEN, 1u << FX_CATEGORY_OPERATIONAL, text, len, &to,
+                                  1};
+    fx_envelope_t *env = NULL;
+    assert_int_equal(fx_envelope_seal(s_f.keys[ME], &h, &section, 1, &env), FX_OK);
+    free(text);
+    return env;
+}
+
+/* A client connected to a fake broker with transport, its directory fetched (an answer). */
+static fx_client_t *s_connected(const fake_transport_t *transport, zactor_t **broker_p,
+                                fx_cert_t **broker_cert_p)
+{
+    char endpoint[64];
+    *broker_p = s_start_with(endpoint, sizeof endpoint, transport);
+    *broker_cert_p = s_verified(BROKER);
+    fx_client_t *client = NULL;
+    assert_int_equal(fx_client_new(endpoint, s_f.keys[ME], *broker_cert_p, &client), FX_OK);
+    assert_int_equal(fx_client_max_frame(client), 0); /* nothing received yet */
+    fx_directory_t *dir = NULL;
+    fx_answer_t answer;
+    assert_int_equal(fx_client_directory(client, fx_keys_sign_public(s_f.keys[AUTHORITY]),
+                                         fx_now_ms(), TIMEOUT, &dir, &answer),
+                     FX_OK);
+    fx_directory_destroy(&dir);
+    return client;
+}
+
+static void test_broker_frame_limit(void **state)
+{
+    (void) state;
+    zactor_t *broker = NULL;
+    fx_cert_t *broker_cert = NULL;
+    fx_answer_t answer;
+    fx_envelope_t *big = s_envelope_of(5000), *small = s_envelope_of(100);
+
+    /* A broker that says the largest frame it takes (max_message_bytes less CURVE's 33 bytes):
+     * the client knows it from the first answer and refuses a larger PUBLISH without sending it
+     * (its transport would drop the connection at every try); one that fits goes. */
+    const fake_transport_t says = {4096, FX_MAX_FRAME_PROPERTY ":4063"};
+    fx_client_t *client = s_connected(&says, &broker, &broker_cert);
+    assert_int_equal(fx_client_max_frame(client), 4096 - FX_CURVE_FRAME_OVERHEAD);
+    assert_true(fx_client_publish_size(client, big) > 4063);
+    assert_true(fx_client_publish_size(client, small) <= 4063);
+    int publishes = s_publishes;
+    uint64_t connections = fx_client_connections(client);
+    assert_int_equal(fx_client_publish(client, big, TIMEOUT, &answer), FX_ERR_TOO_LARGE);
+    assert_false(answer.refused);
+    assert_int_equal(fx_client_publish(client, small, TIMEOUT, &answer), FX_OK);
+    assert_int_equal(s_publishes, publishes + 1); /* only the small one reached the broker */
+    assert_int_equal(fx_client_connections(client), connections); /* and nothing was dropped */
+    fx_client_destroy(&client);
+    fx_cert_destroy(&broker_cert);
+    zactor_destroy(&broker);
+
+    /* A property that is not a number of bytes is no limit. */
+    const fake_transport_t garbled = {0, FX_MAX_FRAME_PROPERTY ":4063x"};
+    client = s_connected(&garbled, &broker, &broker_cert);
+    assert_int_equal(fx_client_max_frame(client), 0);
+    fx_client_destroy(&client);
+    fx_cert_destroy(&broker_cert);
+    zactor_destroy(&broker);
+
+    /* A broker that does not say (an older one): the PUBLISH goes, the broker's transport ends
+     * the connection each time it arrives, and the status says that rather than "connected". */
+    const fake_transport_t silent = {4096, NULL};
+    client = s_connected(&silent, &broker, &broker_cert);
+    assert_int_equal(fx_client_max_frame(client), 0);
+    publishes = s_publishes;
+    char expected[96];
+    snprintf(expected, sizeof expected, "each time after this request (a frame of %zu bytes)",
+             fx_client_publish_size(client, big));
+    assert_int_equal(fx_client_publish(client, big, TIMEOUT, &answer), FX_ERR_UNAVAILABLE);
+    assert_false(answer.refused);
+    assert_int_equal(s_publishes, publishes); /* none of the tries got through */
+    if (!strstr(fx_client_status(client), expected))
+        print_error("status: %s\n", fx_client_status(client));
+    assert_non_null(strstr(fx_client_status(client), expected));
+    assert_non_null(strstr(fx_client_status(client), "larger than its max_message_bytes"));
+    fx_client_destroy(&client);
+    fx_cert_destroy(&broker_cert);
+    zactor_destroy(&broker);
+    fx_envelope_destroy(&big);
+    fx_envelope_destroy(&small);
+}
+
 int main(void)
 {
     fx_init();
@@ -715,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_requests_and_answers),
         cmocka_unit_test(test_exercise_audit_answers),
         cmocka_unit_test(test_unreachable_and_wrong_key),
+        cmocka_unit_test(test_broker_frame_limit),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

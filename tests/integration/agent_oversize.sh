@@ -1,0 +1,91 @@
+#!/bin/sh
+# A message larger than the broker takes (limits: max_message_bytes, here 65536) against a live
+# broker: libzmq drops the connection on such a frame without an answer, so the broker tells each
+# agent in the handshake the largest frame it takes (max_message_bytes less 33 bytes of CURVE
+# framing) and the agent refuses a larger message itself, naming both sizes: `alert` exits 2
+# with nothing sent or queued; a frame of exactly the limit is accepted and delivered, one byte
+# more is refused. A draft queued while the broker was down, and a message sealed while the
+# broker took more, are rejected (too_large) by the next `flush` (exit 3) and leave the outbox;
+# neither waits for an answer that cannot come (before, each try timed out: exit 5, for ever).
+# Usage: FUSION_BIN=build/bin sh tests/integration/agent_oversize.sh   (from the repository root)
+set -u
+BROKER_EXTRA='limits: {max_message_bytes: 65536}'
+. "$(dirname "$0")/../lib/broker.sh"
+
+max=65503 # 65536 less the 33 bytes CURVE adds to a frame
+
+text_file() { # FILE BYTES: that many bytes of text
+    head -c "$2" /dev/zero | tr '\0' x >"$1"
+}
+
+alert() { # EXIT NAME FILE: an amber alert to IDN.POLRI.fp1 with FILE as its only section
+    check "$2" "$1" agent THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
+        --categories operational --file "$3" --yes --timeout 5
+}
+
+outbox_empty() { # NAME
+    check "$1: flush" 0 agent THA.RTP.fp1 flush --timeout 5
+    contains "$work/out.txt" "the outbox is empty" "$1: the outbox is empty"
+}
+
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police ||
+    { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+
+# --- Too large: refused before PUBLISH, both sizes named, nothing sent or queued -------------
+text_file "$work/big.txt" 100000
+alert 2 "a message larger than the broker takes" "$work/big.txt"
+contains "$work/err.txt" "larger than the $max bytes the broker takes (its max_message_bytes, less 33 bytes of CURVE framing); nothing was sent: send its sections as several messages, or shorten them" \
+    "the broker's limit is named"
+lacks "$work/err.txt" "did not answer" "not reported as an unreachable broker"
+frame=$(sed -n 's/.*the sealed message is a frame of \([0-9]*\) bytes.*/\1/p' "$work/err.txt")
+[ -n "$frame" ] || fail "the message's size is not named"
+outbox_empty "nothing queued"
+
+# --- The limit is the transport's own: a frame of exactly $max bytes goes, one more does not ---
+# The frame is the file's size plus a constant (every length on the way takes 3 bytes of varint
+# from 16 KiB to 2 MiB), so the size above gives the file that makes a frame of exactly $max.
+fits=$((max - (frame - 100000)))
+text_file "$work/fits.txt" "$fits"
+text_file "$work/over.txt" $((fits + 1))
+alert 2 "a frame one byte over the limit" "$work/over.txt"
+contains "$work/err.txt" "the sealed message is a frame of $((max + 1)) bytes, larger than the $max bytes" \
+    "one byte over is refused"
+alert 0 "a frame of exactly the limit" "$work/fits.txt"
+contains "$work/out.txt" "accepted: msg_id" "a frame of exactly the limit is accepted"
+agent IDN.POLRI.fp1 listen --json --count 1 --timeout 20 >"$work/got.json" 2>"$work/listen.err" ||
+    { fail "the message of exactly the limit was not delivered"; cat "$work/listen.err"; }
+
+# --- Queued while the broker was down: rejected at the next flush, and gone -----------------
+broker_stop || fail "broker stop"
+alert 5 "a message queued while the broker is down" "$work/big.txt"
+contains "$work/err.txt" "queued in the outbox as #" "the draft is queued"
+broker_start || exit 1
+check "flush of the queued message" 3 agent THA.RTP.fp1 flush --timeout 5
+contains "$work/out.txt" "rejected: outbox #" "the queued message is rejected"
+contains "$work/out.txt" "too_large" "with the code too_large"
+contains "$work/out.txt" "larger than the $max bytes the broker takes" "the limit is named at flush"
+lacks "$work/err.txt" "did not answer" "flush does not report an unreachable broker"
+outbox_empty "the rejected message left the outbox"
+
+# --- Sealed while the broker took more (its PUBLISH rate limited: it stays sealed), flushed
+# after the broker restarted with the lower limit: it is not sent, it is rejected -------------
+broker_stop || fail "broker stop"
+sed -i 's/^limits: .*/limits: {rate: 1\/h, burst: 2}/' "$work/broker.yaml"
+broker_start || exit 1
+alert 5 "a sealed message over the rate limit" "$work/big.txt" # DIRECTORY, PREPARE, PUBLISH
+contains "$work/err.txt" "the sealed message waits in the outbox" "the message stays sealed"
+broker_stop || fail "broker stop"
+sed -i 's/^limits: .*/limits: {max_message_bytes: 65536}/' "$work/broker.yaml"
+broker_start || exit 1
+check "flush of the sealed message" 3 agent THA.RTP.fp1 flush --timeout 5
+contains "$work/out.txt" "rejected: msg_id" "the sealed message is rejected"
+contains "$work/out.txt" "too_large" "with the code too_large"
+contains "$work/out.txt" "the sealed message is a frame of $frame bytes, larger than the $max bytes" \
+    "both sizes are named for the sealed message"
+outbox_empty "the rejected sealed message left the outbox"
+agent IDN.POLRI.fp1 listen --json --count 1 --timeout 3 >"$work/none.json" 2>/dev/null
+[ -s "$work/none.json" ] && fail "IDN.POLRI.fp1 received a message that was refused"
+
+broker_stop || fail "broker stop"
+finish agent_oversize
