@@ -180,7 +180,9 @@ fx_err_t fx_client_new(const char *endpoint, const fx_keys_t *keys, const fx_cer
     zsock_set_reconnect_ivl(self->sock, FX_CLIENT_RECONNECT_IVL_MS);
     zsock_set_reconnect_ivl_max(self->sock, FX_CLIENT_RECONNECT_MAX_MS);
     zsock_set_linger(self->sock, FX_CLIENT_LINGER_MS);
-    zsock_set_maxmsgsize(self->sock, (int64_t) FX_MAX_FRAME_BYTES);
+    /* libzmq caps the frame as CURVE carries it (FX_CURVE_FRAME_OVERHEAD longer): so every frame
+     * the codec takes gets through, and none larger (s_read_frame drops those). */
+    zsock_set_maxmsgsize(self->sock, (int64_t) FX_MAX_FRAME_BYTES + FX_CURVE_FRAME_OVERHEAD);
     /* Queue nothing for a connection that is not up: a request either reaches a broker that
      * completed the handshake or waits here, where its timeout can see it. */
     zsock_set_immediate(self->sock, 1);

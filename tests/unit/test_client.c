@@ -316,7 +316,22 @@ static void s_handle(zsock_t *router, zframe_t *identity, const Fusion__Frame *r
         ex.answer_json = "{\"decisions\": []}";
         answer.body_case = FUSION__FRAME__BODY_EXPLAINED;
         answer.explained = &ex;
+        /* "frame:N": an answer whose frame is exactly N bytes. */
+        size_t want = 0;
+        char *padded = NULL;
+        if (sscanf(req->explain->query_json, "frame:%zu", &want) == 1) {
+            size_t len = want;
+            padded = fx_malloc(want + 1);
+            for (int round = 0; round < 4; round++) {
+                memset(padded, ' ', len);
+                padded[len] = '\0';
+                ex.answer_json = padded;
+                len += want - fx_codec_size(&answer);
+            }
+            ACTOR_CHECK(fx_codec_size(&answer) == want);
+        }
         s_reply(router, identity, &answer);
+        free(padded);
         return;
     }
     case FUSION__FRAME__BODY_DIRECTORY_REQUEST: {
@@ -762,6 +777,32 @@ static fx_client_t *s_connected(const fake_transport_t *transport, zactor_t **br
     return client;
 }
 
+/* The agent's socket takes every frame its codec takes (FX_MAX_FRAME_BYTES): libzmq applies
+ * ZMQ_MAXMSGSIZE to the frame as CURVE carries it, FX_CURVE_FRAME_OVERHEAD bytes longer, so a
+ * limit of FX_MAX_FRAME_BYTES alone dropped the connection on an answer of the last 33 bytes. */
+static void test_largest_answer(void **state)
+{
+    (void) state;
+    char endpoint[64];
+    zactor_t *broker = s_start(endpoint, sizeof endpoint);
+    fx_cert_t *broker_cert = s_verified(BROKER);
+    fx_client_t *client = NULL;
+    assert_int_equal(fx_client_new(endpoint, s_f.keys[ME], broker_cert, &client), FX_OK);
+    fx_answer_t answer;
+    char *json = NULL, query[32];
+    snprintf(query, sizeof query, "frame:%u", FX_MAX_FRAME_BYTES);
+    assert_int_equal(fx_client_explain(client, query, TIMEOUT, &json, &answer), FX_OK);
+    assert_true(strlen(json) > FX_MAX_FRAME_BYTES - 16);
+    free(json);
+    /* One byte more is still refused, by the codec: nothing is answered. */
+    snprintf(query, sizeof query, "frame:%u", FX_MAX_FRAME_BYTES + 1);
+    assert_int_equal(fx_client_explain(client, query, 1000, &json, &answer), FX_ERR_UNAVAILABLE);
+    assert_null(json);
+    fx_client_destroy(&client);
+    fx_cert_destroy(&broker_cert);
+    zactor_destroy(&broker);
+}
+
 static void test_broker_frame_limit(void **state)
 {
     (void) state;
@@ -828,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_exercise_audit_answers),
         cmocka_unit_test(test_unreachable_and_wrong_key),
         cmocka_unit_test(test_broker_frame_limit),
+        cmocka_unit_test(test_largest_answer),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
