@@ -319,10 +319,17 @@ int agent_too_large(const agent_session_t *self, const fx_envelope_t *env, char 
     size_t frame = fx_client_publish_size(self->client, env);
     if (max == 0 || frame <= max)
         return 0;
-    snprintf(why, size,
-             "the sealed message is a frame of %zu bytes, larger than the %zu bytes the broker "
-             "takes (its max_message_bytes, less %d bytes of CURVE framing)",
-             frame, max, FX_CURVE_FRAME_OVERHEAD);
+    if (max == FX_MAX_PUBLISH_FRAME_BYTES)
+        snprintf(why, size,
+                 "the sealed message is a frame of %zu bytes, larger than the %zu bytes the "
+                 "broker takes (8 MiB less 4 KiB and 16 bytes: what a recipient can take with "
+                 "the sender's certificate)",
+                 frame, max);
+    else
+        snprintf(why, size,
+                 "the sealed message is a frame of %zu bytes, larger than the %zu bytes the "
+                 "broker takes (its max_message_bytes, less %d bytes of CURVE framing)",
+                 frame, max, FX_CURVE_FRAME_OVERHEAD);
     return 1;
 }
 

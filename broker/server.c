@@ -1487,12 +1487,13 @@ static void s_subscription_free(void **item)
  * frame this broker takes: libzmq drops the connection on a frame over ZMQ_MAXMSGSIZE and its
  * monitor reports only ZMQ_EVENT_DISCONNECTED with the file descriptor, as for an agent that
  * closed its connection, so neither side would learn why. An agent that knows the limit refuses
- * a larger message itself, before PUBLISH. The frame is also capped by the codec. */
+ * a larger message itself, before PUBLISH. The figure is at most what a recipient can still
+ * take (FX_MAX_PUBLISH_FRAME_BYTES): a larger message could be accepted and never delivered. */
 static void s_advertise_max_frame(server_t *self, zsock_t *router)
 {
     long long max_frame = self->config->max_message_bytes - FX_CURVE_FRAME_OVERHEAD;
-    if (max_frame > (long long) FX_MAX_FRAME_BYTES)
-        max_frame = FX_MAX_FRAME_BYTES;
+    if (max_frame > (long long) FX_MAX_PUBLISH_FRAME_BYTES)
+        max_frame = FX_MAX_PUBLISH_FRAME_BYTES;
     char property[64];
     int len = snprintf(property, sizeof property, "%s:%lld", FX_MAX_FRAME_PROPERTY, max_frame);
     if (zmq_setsockopt(zsock_resolve(router), ZMQ_METADATA, property, (size_t) len) != 0)

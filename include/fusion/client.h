@@ -97,9 +97,10 @@ fx_err_t fx_client_publish(fx_client_t *self, const fx_envelope_t *envelope, int
                            fx_answer_t *answer) FX_WUR;
 
 /* The largest frame the broker takes (its max_message_bytes less FX_CURVE_FRAME_OVERHEAD, at most
- * FX_MAX_FRAME_BYTES), as it said in the handshake (FX_MAX_FRAME_PROPERTY) of the connection the
- * latest message came on; 0 when unknown (nothing received yet, or a broker that does not say). A
- * larger frame is dropped by the broker's transport with the connection, without an answer. */
+ * FX_MAX_PUBLISH_FRAME_BYTES), as it said in the handshake (FX_MAX_FRAME_PROPERTY) of the
+ * connection the latest message came on; 0 when unknown (nothing received yet, or a broker that
+ * does not say). A larger frame is dropped by the broker's transport with the connection, without
+ * an answer. */
 size_t fx_client_max_frame(const fx_client_t *self);
 
 /* The size of the PUBLISH frame fx_client_publish would send now for envelope, as encoded. */

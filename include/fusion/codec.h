@@ -38,6 +38,14 @@ typedef enum {
  * MAC) is 33 bytes longer than the frame, so 65536 takes a frame of at most 65503 bytes. */
 #define FX_CURVE_FRAME_OVERHEAD 33
 
+/* The largest PUBLISH frame whose DELIVER an agent can still decode (at most FX_MAX_FRAME_BYTES):
+ * a DELIVER carries the recipient's copy of the envelope (at most the one published) and the
+ * sender's certificate (at most FX_MAX_CERT_BYTES), and its tags and lengths take at most 4 bytes
+ * more than the PUBLISH frame's (16 are allowed). A larger message could be accepted and never
+ * delivered (with the default 8 MiB, one in the last few hundred bytes was), so the broker never
+ * tells agents a larger limit. */
+#define FX_MAX_PUBLISH_FRAME_BYTES (FX_MAX_FRAME_BYTES - FX_MAX_CERT_BYTES - 16)
+
 /* The ZMTP handshake property in which the broker tells each agent the largest frame it takes
  * (decimal bytes; docs/protocol.md). libzmq drops the connection on a larger one without an
  * answer, so the agent refuses such a message itself. */

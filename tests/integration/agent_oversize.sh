@@ -7,6 +7,9 @@
 # more is refused. A draft queued while the broker was down, and a message sealed while the
 # broker took more, are rejected (too_large) by the next `flush` (exit 3) and leave the outbox;
 # neither waits for an answer that cannot come (before, each try timed out: exit 5, for ever).
+# With the default limit, what a recipient can take bounds it: before, a PUBLISH of up to 8 MiB
+# less 33 was accepted, and one in its last few hundred bytes was never delivered (its DELIVER,
+# with the sender's certificate, is over the 8 MiB an agent decodes).
 # Usage: FUSION_BIN=build/bin sh tests/integration/agent_oversize.sh   (from the repository root)
 set -u
 BROKER_EXTRA='limits: {max_message_bytes: 65536}'
@@ -53,8 +56,10 @@ contains "$work/err.txt" "the sealed message is a frame of $((max + 1)) bytes, l
     "one byte over is refused"
 alert 0 "a frame of exactly the limit" "$work/fits.txt"
 contains "$work/out.txt" "accepted: msg_id" "a frame of exactly the limit is accepted"
+msg_id=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out.txt")
 agent IDN.POLRI.fp1 listen --json --count 1 --timeout 20 >"$work/got.json" 2>"$work/listen.err" ||
     { fail "the message of exactly the limit was not delivered"; cat "$work/listen.err"; }
+contains "$work/got.json" "\"msg_id\":\"${msg_id:-none}\"" "the message of exactly the limit arrived"
 
 # --- Queued while the broker was down: rejected at the next flush, and gone -----------------
 broker_stop || fail "broker stop"
@@ -86,6 +91,32 @@ contains "$work/out.txt" "the sealed message is a frame of $frame bytes, larger 
 outbox_empty "the rejected sealed message left the outbox"
 agent IDN.POLRI.fp1 listen --json --count 1 --timeout 3 >"$work/none.json" 2>/dev/null
 [ -s "$work/none.json" ] && fail "IDN.POLRI.fp1 received a message that was refused"
+
+# --- With the default max_message_bytes (8 MiB) the limit is what a recipient can take: its
+# DELIVER adds the sender's certificate (at most 4 KiB), and an agent decodes frames of at most
+# 8 MiB. A message over it is refused (it was accepted), one of exactly the limit is delivered --
+broker_stop || fail "broker stop"
+sed -i 's/^limits: .*//' "$work/broker.yaml"
+broker_start || exit 1
+deliverable=8384496 # 8 MiB less 4 KiB (a certificate at most) and 16 bytes
+text_file "$work/half.txt" 4193280
+cp "$work/half.txt" "$work/rest.txt"
+two_sections() { # EXIT NAME
+    check "$2" "$1" agent THA.RTP.fp1 alert --to IDN.POLRI.fp1 --section amber \
+        --categories operational --file "$work/half.txt" --section amber \
+        --categories operational --file "$work/rest.txt" --yes --timeout 20
+}
+two_sections 2 "a message just under 8 MiB"
+contains "$work/err.txt" "larger than the $deliverable bytes the broker takes (8 MiB less 4 KiB and 16 bytes: what a recipient can take with the sender's certificate)" \
+    "the limit by default is what a recipient can take"
+frame=$(sed -n 's/.*the sealed message is a frame of \([0-9]*\) bytes.*/\1/p' "$work/err.txt")
+[ -n "$frame" ] || fail "the size of the message just under 8 MiB is not named"
+text_file "$work/rest.txt" $((4193280 - (frame - deliverable)))
+two_sections 0 "a message of exactly the default limit"
+msg_id=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out.txt")
+agent IDN.POLRI.fp1 listen --json --count 1 --timeout 30 >"$work/got.json" 2>"$work/listen.err" ||
+    { fail "the message of exactly the default limit was not delivered"; cat "$work/listen.err"; }
+contains "$work/got.json" "\"msg_id\":\"${msg_id:-none}\"" "the message of exactly the default limit arrived"
 
 broker_stop || fail "broker stop"
 finish agent_oversize
