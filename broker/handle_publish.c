@@ -471,7 +471,25 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
     /* 4. A msg_id answered before gets that answer again; nothing is stored twice. */
     if (s_answer_again(&p))
         goto cleanup;
-    /* 5. Time: the replay window, expiry and the longest time to live. */
+    /* 5. Size: the transport let through up to max_message_bytes, but every recipient's copy
+     * (at most this envelope, with the sender's certificate) must fit in the frame an agent
+     * takes: the largest the broker tells agents (FX_MAX_PUBLISH_FRAME_BYTES), which the agent
+     * checks itself; a larger message would be accepted and never delivered. */
+    Fusion__Frame as_sent = FUSION__FRAME__INIT;
+    as_sent.request_id = request_id;
+    as_sent.body_case = FUSION__FRAME__BODY_PUBLISH;
+    as_sent.publish = (Fusion__Publish *) publish;
+    size_t frame_bytes = fusion__frame__get_packed_size(&as_sent);
+    if (frame_bytes > FX_MAX_PUBLISH_FRAME_BYTES) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "the message is a frame of %zu bytes, more than the %u a recipient's copy of it "
+                 "can be delivered in",
+                 frame_bytes, (unsigned) FX_MAX_PUBLISH_FRAME_BYTES);
+        s_reject_err(&p, FX_ERR_TOO_LARGE, why);
+        goto cleanup;
+    }
+    /* 6. Time: the replay window, expiry and the longest time to live. */
     int64_t now = fx_now_ms(), created = (int64_t) header->created_at;
     int64_t expires = (int64_t) header->expires_at;
     p.expires_at = expires > now && expires - now <= self->config->max_ttl
@@ -498,10 +516,10 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         s_reject_err(&p, FX_ERR_LIMIT, why);
         goto cleanup;
     }
-    /* 6. Every (section, recipient) pair against the policy, failing closed. */
+    /* 7. Every (section, recipient) pair against the policy, failing closed. */
     if (s_decide(&p, env, sender, recipients, denied) != 0)
         goto cleanup;
-    /* 7. Workflow links: what a response, feedback, reshare or forward refers to. */
+    /* 8. Workflow links: what a response, feedback, reshare or forward refers to. */
     char code[FX_STORE_CODE_MAX], reason[FX_STORE_REASON_MAX];
     if (workflow_check(self, env, sender, recipients, code, reason) != 0) {
         s_reject(&p, code, reason, NULL);

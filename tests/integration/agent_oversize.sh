@@ -118,5 +118,17 @@ agent IDN.POLRI.fp1 listen --json --count 1 --timeout 30 >"$work/got.json" 2>"$w
     { fail "the message of exactly the default limit was not delivered"; cat "$work/listen.err"; }
 contains "$work/got.json" "\"msg_id\":\"${msg_id:-none}\"" "the message of exactly the default limit arrived"
 
+# An agent that does not check (an older one, or a hand-made client) may still send a message
+# the transport lets through (up to 8 MiB less 33 bytes) but no recipient could take: the broker
+# rejects it, too_large, naming both sizes (it was accepted, and its DELIVER never decoded).
+got=$("${FUSION_TOOLS:?}/rogue" --endpoint "$endpoint" --timeout 30000 \
+    --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+    --authority "$work/region/authority.pub" --key "$work/keys/THA.RTP.fp1.key" \
+    --to "$work/keys/IDN.POLRI.fp1.key" --pad $((deliverable - 200)) publish 2>&1)
+case $got in
+"REJECTED too_large"*"more than the $deliverable a recipient's copy of it can be delivered in"*) ;;
+*) fail "a message over what a recipient can take, from a client that does not check: $got" ;;
+esac
+
 broker_stop || fail "broker stop"
 finish agent_oversize

@@ -58,6 +58,7 @@ static void s_help(void)
            "                    the past), --expires-in MS sets expires_at that long after it\n"
            "                    --msg-id HEX (32 hex digits) publishes under that msg_id (the\n"
            "                    header re-signed; recipients cannot open its section)\n"
+           "                    --pad BYTES makes its text that long (in sections of 3 MiB)\n"
            "  stale             the same, created an hour ago: expect stale\n"
            "  expired           the same, expired a minute ago: expect expired\n"
            "  hold SECONDS      opens a window of 1024 (CREDIT) and then reads nothing for\n"
@@ -131,6 +132,9 @@ static int s_publish_msg_id(const fx_keys_t *from, const char *hex, int forge, u
     return 0;
 }
 
+#define PAD_SECTION_BYTES (3u << 20)
+static size_t s_pad; /* --pad BYTES: the text of publish, instead of "rogue" */
+
 /* A PUBLISH frame around an envelope from `from` with one operational section for `to`; with
  * forge set, the signature is altered after sealing. created_at and expires_at: 0 for now and
  * the default lifetime. */
@@ -144,17 +148,39 @@ static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, int6
     draft.created_at = (uint64_t) created_at;
     draft.expires_at = (uint64_t) expires_at;
     fx_recipient_t recipient = {fx_keys_id(to), fx_keys_box_public(to)};
-    Fusion__SectionContent content = FUSION__SECTION_CONTENT__INIT;
-    content.body_case = FUSION__SECTION_CONTENT__BODY_TEXT;
-    content.text = (char *) "rogue";
-    uint8_t *plain = NULL;
-    size_t plain_len = 0;
-    fx_codec_encode(&content, &plain, &plain_len);
-    fx_section_draft_t section = {
-        1, FX_TLP_GREEN, 1u << FX_CATEGORY_OPERATIONAL, plain, plain_len, &recipient, 1};
+    /* --pad: that many bytes of text, in sections of at most PAD_SECTION_BYTES. */
+    size_t n_sections = s_pad ? (s_pad + PAD_SECTION_BYTES - 1) / PAD_SECTION_BYTES : 1;
+    fx_section_draft_t sections[FX_ENVELOPE_MAX_SECTIONS];
+    uint8_t *plains[FX_ENVELOPE_MAX_SECTIONS] = {NULL};
+    if (n_sections > FX_ENVELOPE_MAX_SECTIONS)
+        return -1;
+    for (size_t i = 0; i < n_sections; i++) {
+        size_t text_len = s_pad ? s_pad - i * PAD_SECTION_BYTES : 5;
+        if (text_len > PAD_SECTION_BYTES)
+            text_len = PAD_SECTION_BYTES;
+        char *text = fx_malloc(text_len + 1);
+        memset(text, 'x', text_len);
+        text[text_len] = '\0';
+        if (!s_pad)
+            memcpy(text, "rogue", 5);
+        Fusion__SectionContent content = FUSION__SECTION_CONTENT__INIT;
+        content.body_case = FUSION__SECTION_CONTENT__BODY_TEXT;
+        content.text = text;
+        size_t plain_len = 0;
+        fx_codec_encode(&content, &plains[i], &plain_len);
+        free(text);
+        sections[i] = (fx_section_draft_t){(uint32_t) i + 1,
+                                           FX_TLP_GREEN,
+                                           1u << FX_CATEGORY_OPERATIONAL,
+                                           plains[i],
+                                           plain_len,
+                                           &recipient,
+                                           1};
+    }
     fx_envelope_t *env = NULL;
-    fx_err_t sealed = fx_envelope_seal(from, &draft, &section, 1, &env);
-    free(plain);
+    fx_err_t sealed = fx_envelope_seal(from, &draft, sections, n_sections, &env);
+    for (size_t i = 0; i < n_sections; i++)
+        free(plains[i]);
     if (sealed != FX_OK)
         return -1;
     uint8_t *bytes = NULL;
@@ -493,6 +519,7 @@ int main(int argc, char **argv)
         {"created-offset", required_argument, NULL, 'C'},
         {"expires-in", required_argument, NULL, 'E'},
         {"msg-id", required_argument, NULL, 'M'},
+        {"pad", required_argument, NULL, 'P'},
         {"show-request-id", no_argument, NULL, 'R'},
         {"after", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
@@ -548,6 +575,9 @@ int main(int argc, char **argv)
             break;
         case 'M':
             msg_id_hex = optarg;
+            break;
+        case 'P':
+            s_pad = (size_t) strtoull(optarg, NULL, 10);
             break;
         case 'R':
             s_show_rid = 1;
