@@ -870,44 +870,42 @@ static fx_err_t s_connect_read_only(fx_store_t *self, fx_store_check_t check, ch
     return s_integrity_check(self->db, check, why);
 }
 
-/* An addition to schema version 1 that SQL cannot make conditional: the audit entries that a
- * delivery's DELIVER and RECEIVED appended (fx_store_delivery_sent, _received), so that a
- * message's entries are found through its deliveries without an index entry each. Both columns
- * or neither, in one transaction. */
-static int s_add_delivery_entries(sqlite3 *db)
+/* Additions to schema version 1, which SQL cannot make conditional: sql (one statement, or a
+ * transaction of several) runs when table has no column named column yet. */
+static int s_add_columns(sqlite3 *db, const char *table, const char *column, const char *sql)
 {
+    char probe[160];
+    snprintf(probe, sizeof probe, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'",
+             table, column);
     int64_t present = 0;
-    int rc = s_pragma_int(db,
-                          "SELECT count(*) FROM pragma_table_info('deliveries')"
-                          " WHERE name = 'delivered_entry'",
-                          &present);
+    int rc = s_pragma_int(db, probe, &present);
     if (rc != SQLITE_OK || present)
         return rc;
-    rc = sqlite3_exec(db,
-                      "BEGIN IMMEDIATE;"
-                      " ALTER TABLE deliveries ADD COLUMN delivered_entry INTEGER;"
-                      " ALTER TABLE deliveries ADD COLUMN received_entry INTEGER;"
-                      " COMMIT;",
-                      NULL, NULL, NULL);
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK && !sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
-/* An addition to schema version 1: the principal an answer was given to (answers.sender), so
- * that it is given again to that principal only. A row from before it has '' (given to
- * nobody again: another PUBLISH of its msg_id is refused as a replay). */
+/* The audit entries that a delivery's DELIVER and RECEIVED appended (fx_store_delivery_sent,
+ * _received), so that a message's entries are found through its deliveries without an index
+ * entry each: both columns or neither. */
+static int s_add_delivery_entries(sqlite3 *db)
+{
+    return s_add_columns(db, "deliveries", "delivered_entry",
+                         "BEGIN IMMEDIATE;"
+                         " ALTER TABLE deliveries ADD COLUMN delivered_entry INTEGER;"
+                         " ALTER TABLE deliveries ADD COLUMN received_entry INTEGER;"
+                         " COMMIT;");
+}
+
+/* The principal an answer was given to (answers.sender), so that it is given again to that
+ * principal only. A row from before it has '' (given to nobody again: another PUBLISH of its
+ * msg_id is refused as a replay). */
 static int s_add_answer_sender(sqlite3 *db)
 {
-    int64_t present = 0;
-    int rc = s_pragma_int(db,
-                          "SELECT count(*) FROM pragma_table_info('answers')"
-                          " WHERE name = 'sender'",
-                          &present);
-    if (rc != SQLITE_OK || present)
-        return rc;
-    return sqlite3_exec(db, "ALTER TABLE answers ADD COLUMN sender TEXT NOT NULL DEFAULT ''", NULL,
-                        NULL, NULL);
+    return s_add_columns(db, "answers", "sender",
+                         "ALTER TABLE answers ADD COLUMN sender TEXT NOT NULL DEFAULT ''");
 }
 
 /* After each commit: a WAL of checkpoint_pages pages or more asks the checkpointer, and asks
