@@ -1212,6 +1212,14 @@ static int s_phase_hop(bench_t *bench)
     bench_report("floor: CURVE ZeroMQ hop, forwarder CPU per 1 KiB msg", bench->hop_curve_us, "us",
                  bench->hop_plain_us);
     bench_report("floor: CURVE ZeroMQ hop, 1 KiB msg/s", curve_rate, "msg/s", 0);
+    /* What no broker can go below that checks one signature per message and forwards it over
+     * CURVE, with no store, policy or audit: issue 9's targets read against it. */
+    double floor_us = bench->verify_us + bench->hop_curve_us;
+    bench_report("floor: one verification + CURVE hop, CPU per msg", floor_us, "us",
+                 bench->verify_us);
+    char name[128];
+    snprintf(name, sizeof name, "floor: verification + CURVE hop msg/s on %d cores", bench->cores);
+    bench_report(name, bench->cores * 1e6 / floor_us, "msg/s", bench->verify_rate_n);
     return 0;
 }
 
