@@ -223,9 +223,10 @@ static bool s_directory_only_removes(const server_t *self, const fx_directory_t 
 /* Loads the directory and the policy and replaces the ones in force. At start both must load:
  * FX_OK, or why not (its exit code is the broker's). On SIGHUP each part is installed on its own
  * (atomically) when it loads, so that an invalid policy cannot hold up a revocation: a refused
- * policy keeps the one in force, and the new directory is installed with it only if it takes
- * principals away and adds or changes none (the policy in force was never asked about a new
- * principal, and may be what the refused one meant to change for it); a refused directory (or
+ * policy keeps the one in force, and of the new directory only what takes principals away
+ * (its revocation list, certificates gone or replaced) is installed with it: the principals it
+ * adds or changes wait (the policy in force was never asked about them, and may be what the
+ * refused one meant to change for them; both parts are audited refused); a refused directory (or
  * an older revocation list) keeps the one in force, and a new policy is installed with it (the
  * directory in force holds every revocation seen so far). A refusal of either part is logged,
  * counted and audited as reload_refused with the part; FX_OK only when both loaded. */
@@ -253,16 +254,20 @@ static fx_err_t s_reload(server_t *self, int first)
         fx_directory_destroy(&directory);
         dir_rc = FX_ERR_REVOKED; /* a rollback brings the revoked back */
     }
+    bool additions_wait = false;
     if (!first && dir_rc == FX_OK && policy_rc != FX_OK &&
         !s_directory_only_removes(self, directory)) {
-        server_log(self, "reload: the new directory adds or changes principals; it waits for a "
+        server_log(self, "reload: the new directory adds or changes principals; they wait for a "
                          "policy that loads");
-        fx_directory_destroy(&directory);
-        dir_rc = policy_rc;
+        directory = fx_directory_revoked_by(self->directory, &directory);
+        additions_wait = true;
     }
     if (!first && (dir_rc != FX_OK || policy_rc != FX_OK)) {
         if (dir_rc != FX_OK && policy_rc != FX_OK)
             server_log(self, "reload refused: the policy and directory in force stay");
+        else if (additions_wait)
+            server_log(self, "reload refused in part: the policy in force stays; of the new "
+                             "directory only its revocations and removals are installed");
         else
             server_log(self,
                        "reload refused in part: the %s in force stays; the new %s is "
@@ -270,9 +275,9 @@ static fx_err_t s_reload(server_t *self, int first)
                        dir_rc != FX_OK ? "directory" : "policy",
                        dir_rc != FX_OK ? "policy" : "directory (revocations apply at once)");
         s_reload_refused(self, policy_rc != FX_OK ? policy_rc : dir_rc,
-                         dir_rc != FX_OK && policy_rc != FX_OK ? "both"
-                         : dir_rc != FX_OK                     ? "directory"
-                                                               : "policy");
+                         (dir_rc != FX_OK || additions_wait) && policy_rc != FX_OK ? "both"
+                         : dir_rc != FX_OK                                         ? "directory"
+                                                                                   : "policy");
     } else if (!first) {
         self->metrics.reloads++;
     }

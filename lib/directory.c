@@ -315,6 +315,24 @@ cleanup:
     return rc;
 }
 
+fx_directory_t *fx_directory_revoked_by(const fx_directory_t *self, fx_directory_t **newer_p)
+{
+    fx_directory_t *newer = *newer_p;
+    fx_directory_t *out = s_directory_new(newer->now);
+    out->revocations = newer->revocations;
+    newer->revocations = NULL;
+    for (size_t i = 0; i < self->count; i++) {
+        if (!bsearch(&self->entries[i], newer->entries, newer->count, sizeof *newer->entries,
+                     s_entry_compare))
+            continue; /* gone from newer, or replaced by another serial: out as well */
+        fx_cert_t *cert = fx_cert_dup(self->entries[i].cert);
+        s_add(out, &cert);
+    }
+    fx_directory_destroy(newer_p);
+    s_finish(out);
+    return out;
+}
+
 void fx_directory_encode(const fx_directory_t *self, uint8_t **data_p, size_t *len_p)
 {
     Fusion__Directory msg = FUSION__DIRECTORY__INIT;

@@ -49,6 +49,13 @@ fx_err_t fx_directory_from_bytes(const uint8_t *data, size_t len,
                                  const uint8_t authority_key[FX_KEY_BYTES], int64_t now_ms,
                                  fx_directory_t **dir_p) FX_WUR;
 
+/* The certificates of self that *newer_p also holds (same id and serial), under newer's
+ * revocation list, statuses as of newer's time: what a reload installs when newer's new or
+ * changed certificates must wait but its revocations and removals must not. Takes *newer_p (its
+ * revocation list moves, the rest is freed; *newer_p is NULL after) and returns a new directory;
+ * the caller has checked that newer's list is not older. */
+fx_directory_t *fx_directory_revoked_by(const fx_directory_t *self, fx_directory_t **newer_p);
+
 /* Serializes the directory as a Directory message: every certificate that verified (whatever its
  * status; the receiver recomputes statuses) and the revocation list. *data_p is new. */
 void fx_directory_encode(const fx_directory_t *self, uint8_t **data_p, size_t *len_p);

@@ -2,12 +2,12 @@
 # SIGHUP reloads the signed policy and the directory, each atomically: an unsigned or invalid policy
 # is refused (logged) and the old one stays in force; a principal revoked and reloaded is refused
 # from its next frame on, mid-session too, and a policy refused in the same reload does not hold
-# the revocation up. SIGTERM exits 0.
+# the revocation up, nor does a directory that also adds a principal. SIGTERM exits 0.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
-    MYS.RMP.fp1:focal_point,police || exit 1
+    MYS.RMP.fp1:focal_point,police LKA.CID.fp1:focal_point,police || exit 1
 broker_start || exit 1
 direct_draft "$work/draft.yaml" IDN.POLRI.fp1 "reload test"
 agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >"$work/out" 2>&1 || fail "a send before any reload was not accepted: $(cat "$work/out")"
@@ -70,12 +70,35 @@ rogue MYS.RMP.fp1 | grep -q "^no answer" || fail "the revoked MYS is still admit
 rogue THA.RTP.fp1 | grep -q "^DIRECTORY" || fail "THA is no longer admitted"
 tail -n +"$lines_before" "$work/broker.log" | grep -q "reloaded policy" && fail "the unsigned policy was installed"
 
+# 5. Nor by a directory that also adds a principal: PHL is enrolled and LKA revoked, with the
+# policy still unsigned. LKA is refused at once; PHL waits for a policy that loads, then is in.
+rogue LKA.CID.fp1 | grep -q "^DIRECTORY" || fail "LKA is not admitted before its revocation"
+"$FUSION_BIN/fusion-agent" keygen PHL.PNP.fp1 --dir "$work/keys" >/dev/null &&
+    "$FUSION_BIN/fusion-admin" enroll --region "$work/region" "$work/keys/PHL.PNP.fp1.request" \
+        --roles focal_point,police >/dev/null || fail "enrolling PHL failed"
+"$FUSION_BIN/fusion-admin" revoke --region "$work/region" LKA.CID.fp1 >/dev/null || fail "revoke LKA failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'only its revocations and removals are installed'" ||
+    fail "a directory that adds a principal held up a revocation: $(tail -n +$lines_before "$work/broker.log")"
+rogue LKA.CID.fp1 | grep -q "^no answer" || fail "the revoked LKA is still admitted"
+rogue PHL.PNP.fp1 | grep -q "^no answer" || fail "a principal added beside a refused policy was admitted"
+rogue THA.RTP.fp1 | grep -q "^DIRECTORY" || fail "THA is no longer admitted after a partial reload"
+"$FUSION_BIN/fusion-admin" policy sign --region "$work/region" "$work/region/policy.yaml" >/dev/null || fail "re-signing failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded policy'" || fail "the signed policy was not reloaded"
+rogue PHL.PNP.fp1 | grep -q "^DIRECTORY" || fail "PHL is not admitted once the policy loads"
+rogue LKA.CID.fp1 | grep -q "^no answer" || fail "the revoked LKA came back with the full directory"
+
 broker_stop || fail "SIGTERM did not stop the broker with exit 0"
 grep -q "stopped" "$work/broker.log" || fail "the broker did not log its stop"
 # The refused reload (1.) and the two that loaded are in the audit trail.
 "$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" >"$work/audit.jsonl" || fail "audit export"
 jq -s -e 'map(select(.event == "reload_refused" and .details.code == "bad_signature" and .details.refused == "policy")) | length == 2' \
     "$work/audit.jsonl" >/dev/null || fail "the refused reloads are not audited with their code and part"
-jq -s -e 'map(select(.event == "policy_reloaded")) | length == 2' "$work/audit.jsonl" >/dev/null ||
-    fail "the two reloads are not audited"
+jq -s -e 'map(select(.event == "policy_reloaded")) | length == 3' "$work/audit.jsonl" >/dev/null ||
+    fail "the three reloads are not audited"
+jq -s -e 'map(select(.event == "reload_refused" and .details.refused == "both")) | length == 1' \
+    "$work/audit.jsonl" >/dev/null || fail "the reload whose new principals wait is not audited as refused in both parts"
 finish "reload: unsigned policy refused, signed one loaded, revocation enforced mid-session"

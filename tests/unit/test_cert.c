@@ -698,6 +698,71 @@ static void test_directory_revoked_and_round_trip(void **state)
     fx_keys_destroy(&authority);
 }
 
+/* A reload whose new principals must wait keeps the certificates in force that the new
+ * directory still holds, under its newer revocation list: a revocation, a removal and a
+ * replacement take effect, an addition does not. */
+static void test_directory_revoked_by(void **state)
+{
+    (void) state;
+    fx_keys_t *authority = fx_keys_new("RSO.FUSION.authority");
+    const uint8_t *key = fx_keys_sign_public(authority);
+    char *region = s_region(authority);
+    char *certs = tu_path(region, FX_REGION_CERT_DIR);
+    fx_directory_t *old = NULL, *newer = NULL;
+    assert_int_equal(fx_directory_load(region, key, T2030, &old), FX_OK);
+    assert_non_null(fx_directory_find(old, "THA.RTP.fp1"));
+
+    static const struct {
+        const char *id;
+        uint64_t serial;
+    } changes[] = {{"VNM.MPS.new", 5}, {"MMR.MPF.ht1", 6}}; /* an addition, a replacement */
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t *data;
+        size_t len;
+        char name[FX_ID_MAX + 8];
+        snprintf(name, sizeof name, "%s.cert", changes[i].id);
+        char *path = tu_path(certs, name);
+        s_issue(authority, changes[i].id, changes[i].serial, T2020, T2100, &data, &len);
+        s_write_bytes(path, data, len);
+        free(data);
+        free(path);
+    }
+    fx_revocations_t *list = fx_revocations_new(fx_directory_revocations(old));
+    assert_int_equal(fx_revocations_add(list, 1), FX_OK); /* THA.RTP.fp1 */
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(fx_revocations_sign(list, authority, T2030, &data, &len), FX_OK);
+    char *crl = tu_path(region, FX_REGION_CRL_FILE);
+    s_write_bytes(crl, data, len);
+    free(data);
+    fx_revocations_destroy(&list);
+    assert_int_equal(fx_directory_load(region, key, T2030 + DAY, &newer), FX_OK);
+    uint64_t sequence = fx_directory_revocations_sequence(newer);
+    assert_true(sequence > fx_directory_revocations_sequence(old));
+
+    fx_directory_t *both = fx_directory_revoked_by(old, &newer);
+    assert_null(newer);
+    assert_int_equal(fx_directory_revocations_sequence(both), sequence);
+    assert_int_equal(fx_directory_now(both), T2030 + DAY);
+    assert_int_equal(fx_directory_status(both, "THA.RTP.fp1", NULL), FX_CERT_STATUS_REVOKED);
+    assert_int_equal(fx_directory_status(both, "IDN.POLRI.lo2", NULL), FX_CERT_STATUS_REVOKED);
+    assert_int_equal(fx_directory_status(both, "LKA.CID.x1", NULL), FX_CERT_STATUS_EXPIRED);
+    assert_int_equal(fx_directory_status(both, "VNM.MPS.new", NULL), FX_CERT_STATUS_UNKNOWN);
+    assert_int_equal(fx_directory_status(both, "MMR.MPF.ht1", NULL), FX_CERT_STATUS_UNKNOWN);
+    assert_int_equal(fx_directory_count(both), 3);
+    /* The one in force is untouched. */
+    assert_non_null(fx_directory_find(old, "THA.RTP.fp1"));
+    assert_int_equal(fx_directory_count(old), 4);
+
+    fx_directory_destroy(&both);
+    fx_directory_destroy(&old);
+    free(crl);
+    free(certs);
+    tu_rmtree(region);
+    free(region);
+    fx_keys_destroy(&authority);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Authority key file and signed files */
 
@@ -823,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_directory_fixtures),
         cmocka_unit_test(test_revocations),
         cmocka_unit_test(test_directory_revoked_and_round_trip),
+        cmocka_unit_test(test_directory_revoked_by),
         cmocka_unit_test(test_authority_key_file),
         cmocka_unit_test(test_signed_file),
     };
