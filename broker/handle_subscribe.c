@@ -213,6 +213,10 @@ void handle_received(server_t *self, session_t *session, uint64_t request_id,
                      const Fusion__Received *received)
 {
     if (received->msg_id.len != FX_MSG_ID_BYTES) {
+        char what[96];
+        snprintf(what, sizeof what, "whose msg_id is %zu bytes, not %d: refused with %s",
+                 received->msg_id.len, FX_MSG_ID_BYTES, fx_err_code(FX_ERR_MALFORMED));
+        server_received_unmatched(self, session, what);
         server_error(self, session, request_id, FX_ERR_MALFORMED,
                      "RECEIVED needs a 16-byte msg_id");
         return;
@@ -236,8 +240,18 @@ void handle_received(server_t *self, session_t *session, uint64_t request_id,
     if (rc == FX_ERR_NOT_FOUND)
         rc = fx_store_delivery_received(self->store, received->msg_id.data, session->principal,
                                         server_audited(&entry), &changed);
-    if (rc == FX_ERR_NOT_FOUND)
-        return; /* pruned, or never for this principal: nothing to do */
+    if (rc == FX_ERR_NOT_FOUND) {
+        /* Pruned, or never for this principal: nothing to do, but said (an agent acknowledges
+         * only what it was delivered). A repeated RECEIVED of a delivery received already is
+         * not: a retried DELIVER crossing the first RECEIVED makes one. */
+        char what[160];
+        snprintf(what, sizeof what,
+                 "for msg_id %s, which names no delivery to it (no such message, one pruned, or "
+                 "another principal's): ignored",
+                 key);
+        server_received_unmatched(self, session, what);
+        return;
+    }
     if (rc != FX_OK) {
         server_storage_failed(self);
         return;

@@ -1134,20 +1134,36 @@ static const char *s_body_name(Fusion__Frame__BodyCase body)
  * what it sent and the code it was answered with. Only a principal's first refusal of each tick
  * is logged; the tick reports how many more (s_refusals_report), so a flood of bad frames, which
  * the rate limit already bounds, cannot flood the log. */
+/* true for a principal's first note in table this tick (it is to be logged); otherwise counts
+ * it, for the tick's report. */
+static bool s_first_this_tick(zhashx_t *table, const char *principal)
+{
+    size_t *more = zhashx_lookup(table, principal);
+    if (more) {
+        (*more)++;
+        return false;
+    }
+    zhashx_insert(table, principal, fx_calloc(1, sizeof *more));
+    return true;
+}
+
 static void s_frame_refused(server_t *self, const session_t *session, const char *what,
                             fx_err_t code)
 {
     self->metrics.frames_refused++;
-    size_t *more = zhashx_lookup(self->refusals, session->principal);
-    if (more) {
-        (*more)++;
-        return;
-    }
-    zhashx_insert(self->refusals, session->principal, fx_calloc(1, sizeof *more));
-    server_log(self, "%s sent %s: refused with %s", session->principal, what, fx_err_code(code));
+    if (s_first_this_tick(self->refusals, session->principal))
+        server_log(self, "%s sent %s: refused with %s", session->principal, what,
+                   fx_err_code(code));
 }
 
-/* The tick's report of the refusals s_frame_refused did not log one by one. */
+void server_received_unmatched(server_t *self, const session_t *session, const char *what)
+{
+    if (s_first_this_tick(self->received_unmatched, session->principal))
+        server_log(self, "%s sent a RECEIVED %s", session->principal, what);
+}
+
+/* The tick's report of the refusals s_frame_refused, and the RECEIVED frames
+ * server_received_unmatched, did not log one by one. */
 static void s_refusals_report(server_t *self)
 {
     for (size_t *more = zhashx_first(self->refusals); more; more = zhashx_next(self->refusals))
@@ -1157,6 +1173,14 @@ static void s_refusals_report(server_t *self)
                        "second is logged)",
                        *more, (const char *) zhashx_cursor(self->refusals));
     zhashx_purge(self->refusals);
+    for (size_t *more = zhashx_first(self->received_unmatched); more;
+         more = zhashx_next(self->received_unmatched))
+        if (*more > 0)
+            server_log(self,
+                       "%zu more RECEIVED frames of %s named no delivery to it (a principal's "
+                       "first such RECEIVED of each second is logged)",
+                       *more, (const char *) zhashx_cursor(self->received_unmatched));
+    zhashx_purge(self->received_unmatched);
 }
 
 static void s_handle(server_t *self, batch_item_t *item)
@@ -1792,6 +1816,8 @@ void broker_server_actor(zsock_t *pipe, void *args)
     self.limits = broker_ratelimit_new(self.config->rate, (double) self.config->burst);
     self.refusals = zhashx_new();
     zhashx_set_destructor(self.refusals, s_in_flight_free); /* frees a size_t as well */
+    self.received_unmatched = zhashx_new();
+    zhashx_set_destructor(self.received_unmatched, s_in_flight_free);
 
     self.loop = zloop_new();
     zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
@@ -1821,6 +1847,7 @@ void broker_server_actor(zsock_t *pipe, void *args)
     fx_pool_destroy(&self.pool);
     broker_ratelimit_destroy(&self.limits);
     zhashx_destroy(&self.refusals);
+    zhashx_destroy(&self.received_unmatched);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);
     zstr_free(&self.endpoint);

@@ -120,6 +120,9 @@ typedef struct {
     /* Principals with a frame refused this tick (s_frame_refused): its first is logged, the
      * rest counted here (size_t) and reported by the tick. */
     zhashx_t *refusals;
+    /* The same for RECEIVED frames that name no delivery of their principal's
+     * (server_received_unmatched). */
+    zhashx_t *received_unmatched;
     int64_t next_prune;
     struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
 } server_t;
@@ -141,6 +144,10 @@ void handle_credit(server_t *self, session_t *session, const Fusion__Credit *cre
 /* request_id: the frame's, for the ERROR of a msg_id that is not 16 bytes. */
 void handle_received(server_t *self, session_t *session, uint64_t request_id,
                      const Fusion__Received *received);
+/* Logs a RECEIVED that names no delivery of the session's principal (what: why, after "sent a
+ * RECEIVED "): only a principal's first of each tick is a line of its own, the rest a count in
+ * the tick's report, so a flood of them cannot flood the log. */
+void server_received_unmatched(server_t *self, const session_t *session, const char *what);
 void handle_explain(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Explain *explain);
 void handle_directory(server_t *self, session_t *session, uint64_t request_id);
