@@ -74,6 +74,10 @@ void handle_directory(server_t *self, session_t *session, uint64_t request_id)
     frame.request_id = request_id;
     frame.body_case = FUSION__FRAME__BODY_DIRECTORY;
     frame.directory = directory;
-    server_answer(self, session, &frame);
+    /* A region's directory grows with its principals: past what an agent reads in one frame,
+     * an ERROR it can read says so, instead of a frame it cannot. */
+    server_answer_within_frame(self, session, &frame,
+                               "the region's directory has outgrown one answer; tell the "
+                               "broker's operator");
     fx_codec_free(directory);
 }

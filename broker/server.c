@@ -13,6 +13,7 @@
 
 #include "fusion/cert.h"
 #include "audit_tree.h"
+#include "frame_limit.h"
 #include "server_internal.h"
 
 #define BATCH_MAX         256        /* frames handled in one group */
@@ -573,14 +574,11 @@ bool server_within_message_limits(size_t n_sections, size_t n_recipients, const 
 bool server_answer_within_frame(server_t *self, session_t *session, Fusion__Frame *frame,
                                 const char *hint)
 {
-    size_t size = fx_codec_size(frame);
-    if (size <= FX_MAX_FRAME_BYTES) {
+    char why[320];
+    if (broker_frame_within(frame, FX_MAX_FRAME_BYTES, hint, why, sizeof why)) {
         server_answer(self, session, frame);
         return true;
     }
-    char why[320];
-    snprintf(why, sizeof why, "the answer would be %zu bytes, more than an agent accepts (%u): %s",
-             size, FX_MAX_FRAME_BYTES, hint);
     server_error(self, session, frame->request_id, FX_ERR_TOO_LARGE, why);
     return false;
 }
