@@ -219,8 +219,30 @@ static int s_check_to_originator(server_t *self, const Fusion__Header *h, zlistx
     return refused;
 }
 
+/* A request is granted once: -1 with the refusal when a grant of the request req_hex is stored
+ * already (until it expires and is pruned), 0 otherwise. The agent refuses a second grant while
+ * the first is in its outbox; this holds for a client that does not. */
+static int s_granted_already(server_t *self, const uint8_t *request, const char *req_hex,
+                             refusal_t *r)
+{
+    uint8_t first[FX_MSG_ID_BYTES];
+    char hex[HEX_SIZE];
+    fx_err_t rc = fx_store_reply_find(self->store, request, FX_KIND_RESHARE_GRANT, first);
+    if (rc == FX_ERR_NOT_FOUND)
+        return 0;
+    if (rc != FX_OK) {
+        server_storage_failed(self);
+        return s_refuse(r, FX_ERR_STORAGE, "%s", fx_strerror(FX_ERR_STORAGE));
+    }
+    return s_refuse(r, FX_ERR_INVALID,
+                    "reshare_request %s was granted already (reshare_grant %s): a request is "
+                    "granted once",
+                    req_hex, s_hex(first, hex));
+}
+
 /* A grant answers a reshare request that went to the grantor (so it was about the grantor's own
- * message), goes back to the requester only, and grants no more than was asked. */
+ * message), not granted yet, goes back to the requester only, and grants no more than was
+ * asked. */
 static int s_check_grant(server_t *self, const Fusion__Header *h, zlistx_t *recipients,
                          refusal_t *r)
 {
@@ -247,6 +269,8 @@ static int s_check_grant(server_t *self, const Fusion__Header *h, zlistx_t *reci
                            "reshare_request %s was not addressed to %s: only the originator of "
                            "the information may grant it",
                            hex, h->sender);
+    else
+        refused = s_granted_already(self, h->in_reply_to.data, hex, r);
     for (size_t i = 0; i < h->n_reshare_to && !refused; i++) {
         int asked = 0;
         for (size_t j = 0; j < rh->n_reshare_to && !asked; j++)

@@ -159,7 +159,9 @@ static const char *const s_schema =
  *   deliveries_by_recipient, which held every delivery ever received.
  * - The rejected entries by msg_id: a rejected message is never stored, so its entry names no
  *   message, and its sender's receipt finds it here (rejections are rare; the appends of
- *   accepted, delivered and received entries write nothing to it). */
+ *   accepted, delivered and received entries write nothing to it).
+ * - The stored answers to a message by the message they answer (fx_store_reply_find: whether a
+ *   reshare_request was granted already); a message that answers none never enters it. */
 static const char *const s_schema_additions =
     "CREATE INDEX IF NOT EXISTS messages_by_exercise ON messages (exercise, id)"
     " WHERE exercise <> '';"
@@ -171,7 +173,9 @@ static const char *const s_schema_additions =
     "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (recipient, state, seq)"
     " WHERE received_at IS NULL;"
     "DROP INDEX IF EXISTS deliveries_by_recipient;"
-    "CREATE INDEX IF NOT EXISTS audit_rejected ON audit (msg_id) WHERE event = 'rejected';";
+    "CREATE INDEX IF NOT EXISTS audit_rejected ON audit (msg_id) WHERE event = 'rejected';"
+    "CREATE INDEX IF NOT EXISTS messages_replies ON messages (in_reply_to, kind)"
+    " WHERE in_reply_to IS NOT NULL;";
 
 /* Every statement the store runs, prepared once when the database is opened. */
 typedef enum {
@@ -207,6 +211,7 @@ typedef enum {
     ST_REF_OVERDUE,
     ST_REF_LIST,
     ST_MESSAGE_GET,
+    ST_REPLY_FIND,
     ST_AUDIT_LAST,
     ST_AUDIT_PUT,
     ST_AUDIT_EACH,
@@ -306,6 +311,8 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_REF_LIST] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated"
                     " FROM referrals WHERE sender = ?1 OR agency = ?2"
                     " ORDER BY updated_at DESC, msg_id, agency LIMIT ?3",
+    [ST_REPLY_FIND] = "SELECT msg_id FROM messages WHERE in_reply_to = ?1 AND kind = ?2"
+                      " ORDER BY id LIMIT 1",
     [ST_MESSAGE_GET] = "SELECT 0, 0, msg_id, header_digest, sender, sender_serial, kind,"
                        " expires_at, envelope_hash, envelope FROM messages WHERE msg_id = ?1",
     [ST_AUDIT_LAST] = "SELECT coalesce(max(seq), 0) FROM audit",
@@ -1654,6 +1661,31 @@ fx_err_t fx_store_message_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_MS
     }
     *message_p = message;
     return FX_OK;
+}
+
+fx_err_t fx_store_reply_find(fx_store_t *self, const uint8_t in_reply_to[FX_STORE_MSG_ID_BYTES],
+                             int kind, uint8_t msg_id[FX_STORE_MSG_ID_BYTES])
+{
+    fx_err_t err = s_usable(self);
+    if (err != FX_OK)
+        return err;
+    if (!in_reply_to || !msg_id)
+        return FX_ERR_INVALID;
+    sqlite3_stmt *stmt = self->st[ST_REPLY_FIND];
+    s_bind_blob(stmt, 1, in_reply_to, FX_STORE_MSG_ID_BYTES);
+    sqlite3_bind_int(stmt, 2, kind);
+    bool row = false;
+    err = s_step(self, stmt, "find an answer to a message", &row);
+    if (err == FX_OK && !row)
+        err = FX_ERR_NOT_FOUND;
+    if (err == FX_OK) {
+        if (sqlite3_column_bytes(stmt, 0) == FX_STORE_MSG_ID_BYTES)
+            memcpy(msg_id, sqlite3_column_blob(stmt, 0), FX_STORE_MSG_ID_BYTES);
+        else
+            err = FX_ERR_STORAGE;
+    }
+    s_done(stmt);
+    return err;
 }
 
 void fx_store_pending_free(fx_store_pending_t **list_p, size_t count)

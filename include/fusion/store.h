@@ -232,6 +232,11 @@ fx_err_t fx_store_pending_list(fx_store_t *self, const char *recipient, int64_t 
 fx_err_t fx_store_message_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                               fx_store_pending_t **message_p) FX_WUR;
 
+/* The msg_id of the first stored message of kind (an fx_kind value) that answers in_reply_to
+ * (its in_reply_to), until it is pruned: FX_OK, or FX_ERR_NOT_FOUND. */
+fx_err_t fx_store_reply_find(fx_store_t *self, const uint8_t in_reply_to[FX_STORE_MSG_ID_BYTES],
+                             int kind, uint8_t msg_id[FX_STORE_MSG_ID_BYTES]) FX_WUR;
+
 /* Frees a list from fx_store_pending_list and sets *list_p to NULL. Accepts NULL. */
 void fx_store_pending_free(fx_store_pending_t **list_p, size_t count);
 

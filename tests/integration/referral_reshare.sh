@@ -5,7 +5,7 @@
 # grant and the forward are in the broker's audit trail; a message without restrictions is
 # forwarded at once; forward and feedback of an unknown msg_id are clear errors and send nothing;
 # a request or grant for someone not in the directory, the requester or the originator, and a
-# second grant of one request, are refused by the agent and (but the second grant) the broker.
+# second grant of one request, are refused by the agent and the broker.
 # Usage: FUSION_BIN=build/bin sh tests/integration/referral_reshare.sh   (from the repository root)
 set -u
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -223,6 +223,10 @@ grant=$(msg_id "$work/out")
 run 2 "the same grant again" THA.RTP.fp1 reshare-grant "$request"
 contains "$work/err" "reshare_request $request was granted already (the grant is #[0-9]* in the outbox, accepted)" \
     "a second grant of one request is refused"
+# The broker refuses it too, to a client that skips the agent's check: a request is granted once.
+forge THA.RTP.fp1 IDN.POLRI.fp1 --in-reply-to "$request" --reshare-to MYS.RMP.fp1 reshare_grant
+forged "a forged second grant of one request" \
+    "invalid: reshare_request $request was granted already (reshare_grant $grant): a request is granted once"
 [ "$(audit "event = 'reshare_granted'" | wc -l)" -eq 1 ] || fail "the request was granted twice"
 receive IDN.POLRI.fp1 1 "$work/grant.json"
 jq -e --arg r "$request" '.kind == "reshare_grant" and .in_reply_to == $r and .sender == "THA.RTP.fp1"

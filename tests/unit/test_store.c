@@ -1084,6 +1084,58 @@ static void test_message_get(void **state)
     fx_store_destroy(&store);
 }
 
+/* Message n of kind answering message of (in_reply_to), without deliveries. */
+static void s_put_reply(fx_store_t *store, int n, int kind, int of)
+{
+    uint8_t envelope[64] = {(uint8_t) n};
+    fx_store_message_t message = {
+        .sender = SENDER,
+        .sender_serial = 42,
+        .kind = kind,
+        .urgency = FX_URGENCY_NORMAL,
+        .created_at = 1000,
+        .expires_at = FAR_FUTURE,
+        .envelope = envelope,
+        .envelope_len = sizeof envelope,
+        .exercise = "",
+        .has_in_reply_to = true,
+    };
+    s_msg_id(n, message.msg_id);
+    s_msg_id(of, message.in_reply_to);
+    crypto_generichash(message.header_digest, sizeof message.header_digest, envelope,
+                       sizeof envelope, NULL, 0);
+    assert_int_equal(fx_store_put_message(store, &message), FX_OK);
+}
+
+/* The first stored answer of a kind to a message (whether a reshare_request was granted). */
+static void test_reply_find(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    uint8_t request[FX_STORE_MSG_ID_BYTES], found[FX_STORE_MSG_ID_BYTES];
+    assert_int_equal(s_put_message(store, 1, FAR_FUTURE, 64), FX_OK);
+    s_msg_id(1, request);
+    assert_int_equal(fx_store_reply_find(store, request, FX_KIND_RESHARE_GRANT, found),
+                     FX_ERR_NOT_FOUND);
+    s_put_reply(store, 2, FX_KIND_ALERT_FEEDBACK, 1); /* another kind answers it */
+    s_put_reply(store, 3, FX_KIND_RESHARE_GRANT, 9);  /* a grant of another request */
+    assert_int_equal(fx_store_reply_find(store, request, FX_KIND_RESHARE_GRANT, found),
+                     FX_ERR_NOT_FOUND);
+    s_put_reply(store, 4, FX_KIND_RESHARE_GRANT, 1);
+    s_put_reply(store, 5, FX_KIND_RESHARE_GRANT, 1);
+    assert_int_equal(fx_store_reply_find(store, request, FX_KIND_RESHARE_GRANT, found), FX_OK);
+    assert_int_equal(s_msg_number(found), 4);
+    assert_int_equal(fx_store_reply_find(store, request, FX_KIND_ALERT_FEEDBACK, found), FX_OK);
+    assert_int_equal(s_msg_number(found), 2);
+    assert_int_equal(fx_store_reply_find(store, NULL, FX_KIND_RESHARE_GRANT, found),
+                     FX_ERR_INVALID);
+    fx_store_destroy(&store);
+    /* The answers are found through their own index, which every writable open creates. */
+    assert_int_equal(s_raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                         " AND name = 'messages_replies'"),
+                     1);
+}
+
 /* --- Audit trail ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -2200,6 +2252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_referral_deadlines, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_referral_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_message_get, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_find, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_trail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_of_exercise, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_filed_under_deliveries, s_setup, s_teardown),
