@@ -27,7 +27,8 @@ static void s_usage(void)
     printf("Usage: fusion-admin status --config BROKER.yaml [--json | --raw]\n"
            "       fusion-admin status --metrics HOST:PORT [--json | --raw]\n\n"
            "Shows the running broker's figures: messages published, accepted and rejected by\n"
-           "code; deliveries sent, acknowledged and pending with the age of the oldest;\n"
+           "code, and replays (a msg_id's first answer given again); deliveries sent, acknowledged "
+           "and pending with the age of the oldest;\n"
            "referral escalations; policy reloads; publish latency; connected principals;\n"
            "storage errors; audit entries. They come from the broker's metrics endpoint (the\n"
            "configuration's 'metrics' address, as the broker wrote it to\n"
@@ -224,6 +225,8 @@ static json_t *s_summary(json_t *all, const char *address)
                         json_integer((json_int_t) s_num(all, "fusion_messages_accepted_total")));
     json_object_set_new(s, "rejected", json_integer((json_int_t) rejected_total));
     json_object_set_new(s, "rejected_by_code", codes);
+    json_object_set_new(s, "replayed",
+                        json_integer((json_int_t) s_num(all, "fusion_messages_replayed_total")));
     json_object_set_new(s, "delivered",
                         json_integer((json_int_t) s_num(all, "fusion_deliveries_total")));
     json_object_set_new(
@@ -278,7 +281,8 @@ static void s_print(json_t *s)
         printf("%s%s %lld", sep, code, (long long) json_integer_value(value));
         sep = ", ";
     }
-    printf("%s\n", strcmp(sep, ", ") == 0 ? ")" : "");
+    printf("%s, replayed %lld\n", strcmp(sep, ", ") == 0 ? ")" : "",
+           (long long) s_int(s, "replayed"));
     printf("  deliveries   sent %lld, acknowledged %lld, pending %lld",
            (long long) s_int(s, "delivered"), (long long) s_int(s, "acknowledged"),
            (long long) s_int(s, "pending"));

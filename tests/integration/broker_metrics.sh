@@ -1,8 +1,8 @@
 #!/bin/sh
 # Metrics: the broker serves its figures in the Prometheus text format on a loopback port, and
-# they move as messages flow (published, accepted, rejected by code, delivered, acknowledged,
-# reloads, latency, connected principals); `fusion-admin status` shows the same figures as text
-# and JSON; a metrics address that is not loopback is a configuration error.
+# they move as messages flow (published, accepted, rejected by code, replayed, delivered,
+# acknowledged, reloads, latency, connected principals); `fusion-admin status` shows the same
+# figures as text and JSON; a metrics address that is not loopback is a configuration error.
 # Usage: FUSION_BIN=build/bin sh tests/integration/broker_metrics.sh
 set -u
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -69,8 +69,21 @@ kill -HUP "$broker_pid"
 wait_for 10 sh -c "[ \"\$($admin status --config $work/broker.yaml --json | jq -r .policy_reloads_refused)\" = 1 ]" ||
     fail "policy_reloads_refused did not reach 1"
 
+# A replayed PUBLISH gets its first answer again: counted as a replay, not as another acceptance.
+[ "$(value .replayed)" = 0 ] || fail "replayed before any replay: $(value .replayed)"
+rogue_as_tha() {
+    "$FUSION_TOOLS/rogue" --endpoint "$endpoint" --key "$work/keys/THA.RTP.fp1.key" \
+        --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+        --authority "$work/region/authority.pub" "$@" 2>&1
+}
+rogue_as_tha --to "$work/keys/IDN.POLRI.fp1.key" --save "$work/publish.frame" publish |
+    grep -q '^ACCEPTED' || fail "the message to replay was not accepted"
+rogue_as_tha raw "$work/publish.frame" | grep -q '^ACCEPTED' || fail "the replay was not answered ACCEPTED"
+[ "$(value .replayed)" = 1 ] || fail "replayed is $(value .replayed), expected 1"
+[ "$(value .accepted)" = 2 ] || fail "accepted is $(value .accepted) after a replay, expected 2"
+
 check "status as text" 0 status
-contains "$work/out.txt" "accepted 1, rejected 1 (stale 1)" "status text: accepted and rejected"
+contains "$work/out.txt" "accepted 2, rejected 1 (stale 1), replayed 1" "status text: accepted, rejected and replayed"
 contains "$work/out.txt" "storage      ok" "status text: storage"
 
 # Unreachable: exit 5 with the reason.
