@@ -100,10 +100,10 @@ for prefix in /usr:"$root" /usr/local:"$work/root3"; do
         { fail "systemd-analyze verify printed warnings (PREFIX=$prefix)"; cat "$work/verify.log"; }
 done
 contains "$work/units/fusion-broker.service" "^ExecReload=/bin/kill -HUP" "broker unit: ExecReload"
-for u in fusion-broker.service fusion-agent@.service; do
-    contains "$work/units/$u" "^RestartPreventExitStatus=2 3$" \
-        "$u: no restart after a security refusal (exit 3) either"
-done
+contains "$work/units/fusion-broker.service" "^RestartPreventExitStatus=2 3 4$" \
+    "broker unit: no restart after a security refusal (exit 3) or a storage error (exit 4) either"
+contains "$work/units/fusion-agent@.service" "^RestartPreventExitStatus=2 3$" \
+    "agent unit: no restart after a security refusal (exit 3) either"
 for setting in Type=notify ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes \
     StateDirectory= RestrictAddressFamilies= SystemCallFilter=@system-service LoadCredential= \
     RestartPreventExitStatus=2; do
@@ -149,4 +149,16 @@ wait_for 10 sh -c "[ \$(grep -c '^STOPPING=1' '$work/notify.log') -ge 2 ]" ||
     fail "no STOPPING=1 from the broker"
 unset NOTIFY_SOCKET
 cat "$work/notify.log" | sed 's/^/    notify: /'
+# A damaged store: the broker refuses to start with exit 4, which the unit does not restart (it
+# was reopened every 2 s). The store is not touched.
+sed 's|^database: .*|database: state/damaged.db|' "$work/broker.yaml" >"$work/damaged.yaml"
+head -c 8192 /dev/urandom >"$work/state/damaged.db"
+cp "$work/state/damaged.db" "$work/damaged.copy"
+check "a broker on a damaged store" 4 "$bin/fusion-broker" --config "$work/damaged.yaml"
+contains "$work/err.txt" "cannot open the store" "the damaged store is named in the log"
+cmp -s "$work/state/damaged.db" "$work/damaged.copy" || fail "the damaged store was changed"
+case " $(sed -n 's/^RestartPreventExitStatus=//p' "$work/units/fusion-broker.service") " in
+*" 4 "*) ;;
+*) fail "the broker unit restarts a broker that exits 4 on a damaged store" ;;
+esac
 finish deploy_install
