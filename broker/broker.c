@@ -38,10 +38,12 @@ static void s_help(void)
            "                 an existing database (read only), then exit; nothing is written\n"
            "  --help         this text\n"
            "  --version      the version\n\n"
-           "Signals: SIGHUP reloads the signed policy and the directory (an invalid one is\n"
-           "refused and the old one stays); SIGTERM stops accepting, finishes the commit in\n"
-           "flight and exits 0.\n");
+           "Signals: SIGHUP reloads the signed policy and the directory (each installed on\n"
+           "its own; an invalid one is refused and the one in force stays); SIGTERM stops\n"
+           "accepting, finishes the commit in flight and exits 0.\n");
     fx_cli_print_exit_codes();
+    printf("     (for the broker: its endpoint or metrics address is held by another "
+           "process)\n");
 }
 
 /* Allocations of 16 KiB and more get a mapping of their own, returned to the kernel when freed,

@@ -345,16 +345,18 @@ metrics_http_t *metrics_http_new(zloop_t *loop, const char *address, const metri
     const char *problem = s_parse(address, &ss, &len);
     if (problem) {
         snprintf(error, error_size, "metrics address %s: %s", address, problem);
+        errno = EINVAL;
         return NULL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, (struct sockaddr *) &ss, len) != 0 || listen(fd, 16) != 0) {
-        snprintf(error, error_size, "cannot listen for metrics on %s: %s", address,
-                 strerror(errno));
+        int err = errno; /* the caller tells an address in use from the others */
+        snprintf(error, error_size, "cannot listen for metrics on %s: %s", address, strerror(err));
         if (fd >= 0)
             close(fd);
+        errno = err;
         return NULL;
     }
     len = sizeof ss;

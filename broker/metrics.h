@@ -64,7 +64,7 @@ const char *metrics_address_problem(const char *address);
 
 /* Binds address and serves GET /metrics on loop, reading counters from metrics and gauges
  * through fn. *bound receives "HOST:PORT" as bound (port 0 picks one). NULL on failure, with
- * the reason in error. */
+ * the reason in error and errno (EADDRINUSE: another process holds the address). */
 metrics_http_t *metrics_http_new(zloop_t *loop, const char *address, const metrics_t *metrics,
                                  metrics_gauges_fn *fn, void *arg, char *bound, size_t bound_size,
                                  char *error, size_t error_size);

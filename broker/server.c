@@ -16,10 +16,13 @@
 #include "frame_limit.h"
 #include "server_internal.h"
 
-#define BATCH_MAX         256        /* frames handled in one group */
-#define BATCH_BYTES       (16 << 20) /* frames received at once, checked, then handled */
-#define TICK_MS           1000       /* housekeeping timer */
-#define SESSION_IDLE_MS   (3 * 60 * 1000)
+#define BATCH_MAX       256        /* frames handled in one group */
+#define BATCH_BYTES     (16 << 20) /* frames received at once, checked, then handled */
+#define TICK_MS         1000       /* housekeeping timer */
+#define SESSION_IDLE_MS (3 * 60 * 1000)
+/* An address another process holds may be free at the next start (exit 5, which the unit
+ * restarts); any other bind failure is the configuration's (exit 2). */
+#define IN_USE_HINT       " (another process holds it: exit 5, and systemd tries again)"
 #define DELIVER_BATCH     32          /* envelopes read from the store per delivery round */
 #define IN_FLIGHT_BYTES   (32u << 20) /* DELIVER bytes in flight to one session at most */
 #define REFUSALS_PER_TICK 20   /* authentication refusals logged and audited one by one per tick */
@@ -1558,8 +1561,10 @@ static int s_bind(server_t *self)
     zstr_sendx(self->monitor, "START", NULL);
     zsock_wait(self->monitor);
     if (zsock_bind(router, "%s", config->endpoint) < 0) {
-        server_log(self, "cannot bind %s: %s", config->endpoint, zmq_strerror(zmq_errno()));
-        return -1;
+        int err = zmq_errno();
+        server_log(self, "cannot bind %s: %s%s", config->endpoint, zmq_strerror(err),
+                   err == EADDRINUSE ? IN_USE_HINT : "");
+        return err == EADDRINUSE ? FX_EXIT_UNAVAILABLE : FX_EXIT_USAGE;
     }
     self->endpoint = zsock_last_endpoint(router);
     fx_err_t rc = config->endpoint_file ? fx_file_write(config->endpoint_file, self->endpoint,
@@ -1568,7 +1573,7 @@ static int s_bind(server_t *self)
     if (rc != FX_OK) {
         server_log(self, "cannot write %s: %s", config->endpoint_file,
                    fx_file_write_strerror(config->endpoint_file, rc));
-        return -1;
+        return FX_EXIT_SYSTEM;
     }
     server_log(self, "listening on %s", self->endpoint);
     return 0;
@@ -1608,14 +1613,15 @@ static int s_metrics_start(server_t *self)
     self->metrics_http = metrics_http_new(self->loop, self->config->metrics, &self->metrics,
                                           s_gauges, self, bound, sizeof bound, error, sizeof error);
     if (!self->metrics_http) {
-        server_log(self, "%s", error);
-        return -1;
+        int err = errno;
+        server_log(self, "%s%s", error, err == EADDRINUSE ? IN_USE_HINT : "");
+        return err == EADDRINUSE ? FX_EXIT_UNAVAILABLE : FX_EXIT_USAGE;
     }
     snprintf(path, sizeof path, "%s/metrics-endpoint", self->config->state_dir);
     fx_err_t rc = fx_file_write(path, bound, strlen(bound), 0644, 0);
     if (rc != FX_OK) {
         server_log(self, "cannot write %s: %s", path, fx_file_write_strerror(path, rc));
-        return -1;
+        return FX_EXIT_SYSTEM;
     }
     server_log(self, "metrics on http://%s/metrics", bound);
     return 0;
@@ -1790,8 +1796,11 @@ static int s_start(server_t *self)
     if (audit_tree_start(self) != 0)
         return FX_EXIT_SYSTEM; /* logged: unreadable, or not matching its latest checkpoint */
     /* A restart: every connection is new, so what was in flight goes again on reconnect. */
-    if (s_bind(self) != 0 || s_metrics_start(self) != 0)
-        return -1;
+    int bound = s_bind(self);
+    if (bound == 0)
+        bound = s_metrics_start(self);
+    if (bound != 0)
+        return bound;
     s_commit(self);
     return self->failed ? FX_EXIT_SYSTEM : 0;
 }

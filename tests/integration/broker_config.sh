@@ -147,6 +147,22 @@ broker_start || exit 1
 listing before
 check "--check with a store a broker has open" 0 "$broker" --config "$config" --check
 unchanged "--check with a store a broker has open"
+# An endpoint or a metrics address another process holds: exit 5 (systemd restarts it, as
+# the address may be free by then), not 2, which would stop a unit for good.
+sed -e 's|^database: .*|database: state/second.db|' -e 's|^endpoint_file: .*|endpoint_file: state/second-endpoint|' \
+    "$config" >"$work/second.yaml"
+check "an endpoint in use" 5 "$broker" --config "$work/second.yaml"
+contains "$work/err.txt" "cannot bind tcp://127.0.0.1:[0-9]*: Address already in use (another process holds it" \
+    "the refusal says the endpoint is in use"
+sed -e 's|^endpoint: .*|endpoint: tcp://127.0.0.1:0|' "$work/second.yaml" >"$work/third.yaml"
+port=$(sed -n 's|^tcp://127.0.0.1:||p' "$work/state/endpoint")
+printf 'metrics: 127.0.0.1:%s\n' "$port" >>"$work/third.yaml"
+check "a metrics address in use" 5 "$broker" --config "$work/third.yaml"
+contains "$work/err.txt" "cannot listen for metrics on 127.0.0.1:$port: Address already in use (another" \
+    "the refusal says the metrics address is in use"
+rm -f "$work/state/second.db" "$work/state/second.db-wal" "$work/state/second.db-shm" \
+    "$work/state/second-endpoint" "$work/second.yaml" "$work/third.yaml"
+unchanged "a start on addresses in use"
 broker_stop || fail "the broker did not stop cleanly"
 
 # Security refusals exit 3, at start and with --check: a key file others can read, a policy or
