@@ -404,6 +404,126 @@ static void s_position(const pairs_t *pairs, size_t mark_line, size_t mark_colum
     *column_p = (unsigned) (mark_column + 2 * moved) + 1;
 }
 
+/* The offset in data of the 0-based line and column (in characters, as libyaml counts them),
+ * or len when the text has no such place. */
+static size_t s_offset(const uint8_t *data, size_t len, size_t line, size_t column)
+{
+    size_t i = 0, at_line = 0, at_column = 0;
+    while (i < len && (at_line < line || at_column < column)) {
+        size_t brk = s_break(data, len, i);
+        if (brk) {
+            if (at_line == line)
+                return len; /* the line is shorter */
+            at_line++;
+            at_column = 0;
+            i += brk;
+            continue;
+        }
+        i++;
+        while (i < len && (data[i] & 0xc0) == 0x80)
+            i++;
+        at_column++;
+    }
+    return at_line == line && at_column == column ? i : len;
+}
+
+/* YAML allows a key (not written as '? KEY') at most this many characters from its start to its
+ * ':' (libyaml's simple-key limit). */
+#define YAML_MAX_KEY 1024
+
+/* The mark of the first error parsing data, or index SIZE_MAX when it parses. */
+static size_t s_first_error(const uint8_t *data, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t event;
+    if (!yaml_parser_initialize(&parser))
+        return 0;
+    yaml_parser_set_input_string(&parser, data, len);
+    size_t index = SIZE_MAX;
+    for (;;) {
+        if (!yaml_parser_parse(&parser, &event)) {
+            index = parser.problem_mark.index;
+            break;
+        }
+        int end = event.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&event);
+        if (end)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    return index;
+}
+
+/* The mark where the last scalar token starting before index starts (index SIZE_MAX: none). */
+static yaml_mark_t s_scalar_before(const uint8_t *data, size_t len, size_t index)
+{
+    yaml_parser_t parser;
+    yaml_token_t token;
+    yaml_mark_t start = {SIZE_MAX, 0, 0};
+    if (!yaml_parser_initialize(&parser))
+        return start;
+    yaml_parser_set_input_string(&parser, data, len);
+    while (yaml_parser_scan(&parser, &token)) {
+        int stop = token.type == YAML_STREAM_END_TOKEN || token.start_mark.index >= index;
+        if (!stop) {
+            start =
+                token.type == YAML_SCALAR_TOKEN ? token.start_mark : (yaml_mark_t){SIZE_MAX, 0, 0};
+        }
+        yaml_token_delete(&token);
+        if (stop)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    return start;
+}
+
+/* libyaml refuses a key longer than YAML_MAX_KEY with an error about whatever it met next
+ * ("could not find expected ':'", "mapping values are not allowed in this context", "did not find
+ * expected ',' or '}'"), at the ':'. The key before that ':' is taken for the cause only when the
+ * same text with a one-character key in its place reads past the ':'. 1 when reported. */
+static int s_long_key(fx_diag_t *diag, const yaml_parser_t *parser, const uint8_t *data, size_t len,
+                      const pairs_t *pairs)
+{
+    yaml_mark_t colon = parser->problem_mark;
+    size_t colon_at = s_offset(data, len, colon.line, colon.column);
+    if (colon_at >= len || data[colon_at] != ':')
+        return 0;
+    yaml_mark_t start = parser->context && !strcmp(parser->context, "while scanning a simple key")
+                            ? parser->context_mark
+                            : s_scalar_before(data, len, colon.index);
+    if (start.index == SIZE_MAX || start.line != colon.line ||
+        colon.column - start.column <= YAML_MAX_KEY)
+        return 0;
+    size_t start_at = s_offset(data, len, start.line, start.column), end_at = colon_at;
+    while (end_at > start_at && (data[end_at - 1] == ' ' || data[end_at - 1] == '\t'))
+        end_at--;
+    if (start_at >= end_at)
+        return 0;
+    size_t key_chars = 0; /* the key's characters, less its spaces before the ':' */
+    for (size_t i = start_at; i < end_at; i++)
+        key_chars += (data[i] & 0xc0) != 0x80;
+    /* The same text with the key "k". */
+    size_t short_len = len - (end_at - start_at) + 1;
+    uint8_t *text = fx_malloc(short_len);
+    memcpy(text, data, start_at);
+    text[start_at] = 'k';
+    memcpy(text + start_at + 1, data + end_at, len - end_at);
+    size_t error = s_first_error(text, short_len);
+    sodium_memzero(text, short_len); /* a draft's content */
+    free(text);
+    if (error != SIZE_MAX && error <= colon.index - (key_chars - 1))
+        return 0; /* the short key fails there as well: another mistake */
+    unsigned line, column, colon_line, colon_column;
+    s_position(pairs, start.line, start.column, &line, &column);
+    s_position(pairs, colon.line, colon.column, &colon_line, &colon_column);
+    fx_diag_add(diag, line, column,
+                "a key longer than %d characters: %u from here to its ':' at line %u, column %u; "
+                "YAML allows at most %d in a key (a ': ' in a long text makes what comes before "
+                "it a key: quote the text)",
+                YAML_MAX_KEY, colon_column - column, colon_line, colon_column, YAML_MAX_KEY);
+    return 1;
+}
+
 static void s_syntax_error(fx_diag_t *diag, const yaml_parser_t *parser, const uint8_t *data,
                            size_t len, const pairs_t *pairs)
 {
@@ -425,6 +545,9 @@ static void s_syntax_error(fx_diag_t *diag, const yaml_parser_t *parser, const u
             }
         }
     }
+    if ((parser->error == YAML_SCANNER_ERROR || parser->error == YAML_PARSER_ERROR) &&
+        s_long_key(diag, parser, data, len, pairs))
+        return;
     unsigned line, column, context_line, context_column;
     s_position(pairs, mark_line, mark_column, &line, &column);
     const char *problem = parser->problem ? parser->problem : "unreadable input";

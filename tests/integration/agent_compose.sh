@@ -243,6 +243,16 @@ sed 's/\\ude90//' "$work/emoji.json" >"$work/half.json"
 expect 2 "a JSON draft with half a surrogate pair" THA.RTP.fp1 send "$work/half.json" --yes
 contains "$work/err" "half.json:2:84: the escape \\\\ud83d is half of a surrogate pair" \
     "half a pair is named at its line:column"
+# A ': ' far into a long text makes a key longer than YAML allows (1024 characters): named at
+# the key, not libyaml's "could not find expected ':'" at the end of it.
+long=$(printf '%01100d' 0 | tr 0 x)
+printf '%s\n' 'kind: case_alert' 'audience: direct' 'recipients: [IDN.POLRI.fp1]' 'sections:' \
+    '  - id: 1' '    tlp: green' '    content:' '      case_alert:' '        summary: s' \
+    '        indicators:' "          - $long: and more" >"$work/longkey.yaml"
+expect 2 "a draft with a key longer than 1024 characters" THA.RTP.fp1 send "$work/longkey.yaml" --yes
+contains "$work/err" "longkey.yaml:11:13: a key longer than 1024 characters: 1100 from here to its ':' at line 11, column 1113" \
+    "the long key is named at its line:column"
+outbox_empty THA.RTP.fp1 "a draft with a key longer than 1024 characters"
 
 # --- the guided prompt on a terminal ---------------------------------------------------------
 # Answers: audience, recipients (a wrong list, then a right one), route, stage, purpose, subject role, consent, agreement, urgency,

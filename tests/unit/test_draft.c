@@ -165,6 +165,20 @@ static void test_json_surrogate_pairs(void **state)
     assert_int_equal(s_failures, 0);
 }
 
+/* A key longer than YAML allows (a ': ' far into a long text) is named at its line:column,
+ * not with libyaml's "could not find expected ':'". */
+static void test_long_key(void **state)
+{
+    (void) state;
+    static char text[1400];
+    int n = snprintf(text, sizeof text, "kind: case_alert\nsections:\n  - id: 1\n    ");
+    memset(text + n, 'x', 1100);
+    snprintf(text + n + 1100, sizeof text - (size_t) n - 1100, ": 1\n");
+    s_expect_error(text, "draft.yaml:4:5: a key longer than 1024 characters: 1100 from here to its "
+                         "':' at line 4, column 1105");
+    assert_int_equal(s_failures, 0);
+}
+
 static void test_file_section_and_response(void **state)
 {
     (void) state;
@@ -788,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_route_alert_every_field),
         cmocka_unit_test(test_json_referral),
         cmocka_unit_test(test_json_surrogate_pairs),
+        cmocka_unit_test(test_long_key),
         cmocka_unit_test(test_file_section_and_response),
         cmocka_unit_test(test_remaining_fields),
         cmocka_unit_test(test_header_errors),

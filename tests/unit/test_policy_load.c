@@ -9,7 +9,11 @@
 #include "testutil.h"
 
 #define HEAD "fusion_policy: 1\ndefault: forbid\n"
-#define RULE "rules:\n  - id: r\n    effect: permit\n    guideline: g\n    when:\n"
+/* 1100 characters: a key longer than YAML allows */
+#define K10   "kkkkkkkkkk"
+#define K100  K10 K10 K10 K10 K10 K10 K10 K10 K10 K10
+#define K1100 K100 K100 K100 K100 K100 K100 K100 K100 K100 K100 K100
+#define RULE  "rules:\n  - id: r\n    effect: permit\n    guideline: g\n    when:\n"
 
 /* One invalid policy and the error expected in it: line, column, a piece of the message. */
 typedef struct {
@@ -23,6 +27,9 @@ static const bad_case_t s_bad[] = {
     {HEAD "rules: [a\n", 4, 1, "YAML syntax error: did not find expected ','"},
     {"fusion_policy: 1\n  default: forbid\n", 2, 10, "YAML syntax error"},
     {HEAD "x: \"\xff\"\n", 3, 5, "invalid leading UTF-8 octet"},
+    {HEAD K1100 ": 1\n", 3, 1,
+     "a key longer than 1024 characters: 1100 from here to its ':' at line 3, column 1101"},
+    {HEAD "rules:\n  - id: r\n    " K1100 ": 1\n", 5, 5, "a key longer than 1024 characters"},
     {HEAD "---\nfusion_policy: 1\n", 3, 1, "single YAML document"},
     {HEAD "rules: &a []\nagreements: *a\n", 4, 13, "aliases"},
     {HEAD "rules: !!seq []\n", 3, 8, "tags"},

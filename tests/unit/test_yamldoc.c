@@ -112,6 +112,61 @@ static void test_json_surrogate_pairs(void **state)
     fx_diag_destroy(&diag);
 }
 
+/* YAML allows a key at most 1024 characters from its start to its ':', and libyaml refuses a
+ * longer one with an error about whatever it met next; it is named instead, at the key's
+ * line:column, in a block mapping, under a list item, in a nested mapping and in JSON. A key
+ * of exactly 1024 characters reads, and another mistake at a long key's ':' is not blamed on
+ * the key. */
+static void test_long_key(void **state)
+{
+    (void) state;
+    char key[1102];
+    memset(key, 'k', 1100);
+    key[1100] = '\0';
+    static char text[4096];
+    const struct {
+        const char *format;
+        unsigned line, column, colon;
+    } cases[] = {
+        {"title: x\n%s: 1\n", 2, 1, 1101},
+        {"title: x\n\"%s\": 1\n", 2, 1, 1103},
+        {"title: x\nmap:\n  %s: 1\n", 3, 3, 1103},
+        {"- %s: 1\n", 1, 3, 1103},
+        {"{\"a\": 1, \"%s\": 2}\n", 1, 10, 1112},
+        {"{\"a\": \"\\ud83d\\ude90\", \"%s\": 2}\n", 1, 23, 1125},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, cases[i].format, key);
+        fx_diag_t *diag;
+        assert_null(s_parse(text, &diag));
+        s_expect_one(diag, cases[i].line, cases[i].column, "a key longer than 1024 characters: ");
+        char expected[160];
+        snprintf(expected, sizeof expected,
+                 "%u from here to its ':' at line %u, column %u; YAML allows at most 1024 in a "
+                 "key",
+                 cases[i].colon - cases[i].column, cases[i].line, cases[i].colon);
+        if (!strstr(fx_diag_text(diag, 0), expected))
+            fail_msg("'%s' does not contain '%s'", fx_diag_text(diag, 0), expected);
+        fx_diag_destroy(&diag);
+    }
+    /* 1024 characters are a key; so is a longer one written as '? KEY'. */
+    key[1024] = '\0';
+    snprintf(text, sizeof text, "title: x\n%s: 1\n? %s%s\n: 2\n", key, key, key);
+    fx_diag_t *diag;
+    fx_yaml_t *doc = s_parse(text, &diag);
+    assert_non_null(doc);
+    assert_int_equal(fx_yaml_length(fx_yaml_key(fx_yaml_root(doc), 1)), 1024);
+    assert_int_equal(fx_yaml_length(fx_yaml_key(fx_yaml_root(doc), 2)), 2048);
+    fx_yaml_destroy(&doc);
+    fx_diag_destroy(&diag);
+    /* A value holding ': ' is a mistake whatever its length: libyaml's error, at the ':'. */
+    key[1024] = 'k';
+    snprintf(text, sizeof text, "a: %s: 1\n", key);
+    assert_null(s_parse(text, &diag));
+    s_expect_one(diag, 1, 1104, "YAML syntax error: mapping values are not allowed");
+    fx_diag_destroy(&diag);
+}
+
 static void test_refused_constructs(void **state)
 {
     (void) state;
@@ -311,6 +366,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_and_positions),
         cmocka_unit_test(test_json_surrogate_pairs),
+        cmocka_unit_test(test_long_key),
         cmocka_unit_test(test_refused_constructs),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_getters),
