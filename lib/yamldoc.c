@@ -427,6 +427,59 @@ static size_t s_offset(const uint8_t *data, size_t len, size_t line, size_t colu
     return at_line == line && at_column == column ? i : len;
 }
 
+static int s_hex(const uint8_t *text, size_t n, uint32_t *value_p)
+{
+    uint32_t value = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = text[i];
+        if (!isxdigit(c))
+            return -1;
+        value = value * 16 + (uint32_t) (isdigit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    *value_p = value;
+    return 0;
+}
+
+/* libyaml refuses an escaped UTF-16 surrogate in a double-quoted scalar ("\ud83d\ude90") with
+ * its generic "found invalid Unicode character escape code", its mark on the escape's digits.
+ * Outside a JSON text (see above) nothing says the pair is meant as JSON means it, so it stays
+ * an error, one that names it and says what YAML takes instead. 1 when reported. */
+static int s_surrogate_escape(fx_diag_t *diag, const yaml_parser_t *parser, const uint8_t *data,
+                              size_t len, const pairs_t *pairs)
+{
+    if (!parser->problem || strcmp(parser->problem, "found invalid Unicode character escape code"))
+        return 0;
+    size_t line = parser->problem_mark.line, column = parser->problem_mark.column;
+    size_t at = s_offset(data, len, line, column);
+    if (column < 2 || at < 2 || at >= len || data[at - 2] != '\\' ||
+        (data[at - 1] != 'u' && data[at - 1] != 'U'))
+        return 0;
+    size_t digits = data[at - 1] == 'u' ? 4 : 8;
+    uint32_t high, low;
+    if (at + digits > len || s_hex(data + at, digits, &high) != 0 || high < 0xd800 || high > 0xdfff)
+        return 0;
+    unsigned shown_line, shown_column;
+    s_position(pairs, line, column - 2, &shown_line, &shown_column);
+    const char *escape = (const char *) data + at - 2;
+    if (digits == 4 && high <= 0xdbff && at + 10 <= len && data[at + 4] == '\\' &&
+        data[at + 5] == 'u' && s_hex(data + at + 6, 4, &low) == 0 && low >= 0xdc00 &&
+        low <= 0xdfff) {
+        uint32_t code = 0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00);
+        fx_diag_add(diag, shown_line, shown_column,
+                    "the escape %.12s is a UTF-16 surrogate pair, which YAML does not read (a "
+                    "JSON file may use one; this file is YAML): write the character itself or "
+                    "\\U%08X, YAML's 8-digit escape for it",
+                    escape, (unsigned) code);
+    } else {
+        fx_diag_add(diag, shown_line, shown_column,
+                    "the escape %.*s is half of a UTF-16 surrogate pair, not a character, and "
+                    "YAML reads no surrogates: write the character itself or YAML's 8-digit "
+                    "escape for it, such as \\U0001F690",
+                    (int) digits + 2, escape);
+    }
+    return 1;
+}
+
 /* YAML allows a key (not written as '? KEY') at most this many characters from its start to its
  * ':' (libyaml's simple-key limit). */
 #define YAML_MAX_KEY 1024
@@ -546,7 +599,8 @@ static void s_syntax_error(fx_diag_t *diag, const yaml_parser_t *parser, const u
         }
     }
     if ((parser->error == YAML_SCANNER_ERROR || parser->error == YAML_PARSER_ERROR) &&
-        s_long_key(diag, parser, data, len, pairs))
+        (s_surrogate_escape(diag, parser, data, len, pairs) ||
+         s_long_key(diag, parser, data, len, pairs)))
         return;
     unsigned line, column, context_line, context_column;
     s_position(pairs, mark_line, mark_column, &line, &column);

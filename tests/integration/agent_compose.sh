@@ -243,6 +243,16 @@ sed 's/\\ude90//' "$work/emoji.json" >"$work/half.json"
 expect 2 "a JSON draft with half a surrogate pair" THA.RTP.fp1 send "$work/half.json" --yes
 contains "$work/err" "half.json:2:84: the escape \\\\ud83d is half of a surrogate pair" \
     "half a pair is named at its line:column"
+# In a YAML draft the same pair is no character (YAML reads no surrogates): named at its
+# line:column with what to write instead, exit 2, nothing queued.
+printf '%s\n' 'kind: case_alert' 'audience: direct' 'recipients: [IDN.POLRI.fp1]' 'sections:' \
+    '  - {id: 1, tlp: green, content: {case_alert: {summary: "van \ud83d\ude90 at Sadao"}}}' \
+    >"$work/emoji.yaml"
+expect 2 "a YAML draft with an escaped surrogate pair" THA.RTP.fp1 send "$work/emoji.yaml" --yes
+contains "$work/err" "emoji.yaml:5:62: the escape \\\\ud83d\\\\ude90 is a UTF-16 surrogate pair" \
+    "the pair is named at its line:column"
+contains "$work/err" "write the character itself or \\\\U0001F690" "the YAML escape is given"
+outbox_empty THA.RTP.fp1 "a YAML draft with an escaped surrogate pair"
 # A ': ' far into a long text makes a key longer than YAML allows (1024 characters): named at
 # the key, not libyaml's "could not find expected ':'" at the end of it.
 long=$(printf '%01100d' 0 | tr 0 x)

@@ -162,6 +162,11 @@ static void test_json_surrogate_pairs(void **state)
                    "draft.yaml:1:39: unknown stage 'arrival'");
     s_expect_error("{\"case_ref\": \"a\",\n \"stage\": \"x\\ude90\\ud83d\"}",
                    "draft.yaml:2:13: the escape \\ude90 is half of a surrogate pair");
+    /* In a YAML draft a pair is no character: named, with what to write instead. */
+    s_expect_error("kind: case_alert\ncase_ref: \"van \\ud83d\\ude90\"\n",
+                   "draft.yaml:2:16: the escape \\ud83d\\ude90 is a UTF-16 surrogate pair, which "
+                   "YAML does not read (a JSON file may use one; this file is YAML): write the "
+                   "character itself or \\U0001F690");
     assert_int_equal(s_failures, 0);
 }
 

@@ -30,6 +30,7 @@ static const bad_case_t s_bad[] = {
     {HEAD K1100 ": 1\n", 3, 1,
      "a key longer than 1024 characters: 1100 from here to its ':' at line 3, column 1101"},
     {HEAD "rules:\n  - id: r\n    " K1100 ": 1\n", 5, 5, "a key longer than 1024 characters"},
+    {HEAD "x: \"\\ud83d\\ude90\"\n", 3, 5, "the escape \\ud83d\\ude90 is a UTF-16 surrogate pair"},
     {HEAD "---\nfusion_policy: 1\n", 3, 1, "single YAML document"},
     {HEAD "rules: &a []\nagreements: *a\n", 4, 13, "aliases"},
     {HEAD "rules: !!seq []\n", 3, 8, "tags"},

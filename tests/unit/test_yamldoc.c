@@ -112,6 +112,43 @@ static void test_json_surrogate_pairs(void **state)
     fx_diag_destroy(&diag);
 }
 
+/* Outside a JSON text an escaped surrogate is no character (YAML reads none, and nothing says
+ * the pair is meant as JSON means it): named at its backslash with what to write instead,
+ * instead of libyaml's "found invalid Unicode character escape code". */
+static void test_yaml_surrogate_escapes(void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        unsigned line, column;
+        const char *needle;
+    } cases[] = {
+        {"title: \"van \\ud83d\\ude90\"\n", 1, 13,
+         "t.yaml:1:13: the escape \\ud83d\\ude90 is a UTF-16 surrogate pair, which YAML does not "
+         "read (a JSON file may use one; this file is YAML): write the character itself or "
+         "\\U0001F690, YAML's 8-digit escape for it"},
+        {"a: 1\nb: [x, \"\\uD83D\\uDE90\\uD83D\\uDE90\"]\n", 2, 9,
+         "the escape \\uD83D\\uDE90 is a UTF-16 surrogate pair"},
+        {"a: \"x\\ud83d\"\n", 1, 6,
+         "the escape \\ud83d is half of a UTF-16 surrogate pair, not a character, and YAML reads "
+         "no surrogates: write the character itself or YAML's 8-digit escape for it, such as "
+         "\\U0001F690"},
+        {"a: \"\\ude90\\ud83d\"\n", 1, 5, "the escape \\ude90 is half of a UTF-16 surrogate pair"},
+        {"a: \"\\U0000D83D\"\n", 1, 5, "the escape \\U0000D83D is half of a UTF-16 surrogate"},
+        /* A JSON text up to its first mistake: the pair before it reads, the one after is named. */
+        {"{\"a\": \"\\ud83d\\ude90\", b: \"\\ud83d\\ude90\"}\n", 1, 27,
+         "the escape \\ud83d\\ude90 is a UTF-16 surrogate pair"},
+        /* Not a surrogate: libyaml's own words. */
+        {"a: \"\\U00110000\"\n", 1, 7, "YAML syntax error: found invalid Unicode character escape"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fx_diag_t *diag;
+        assert_null(s_parse(cases[i].text, &diag));
+        s_expect_one(diag, cases[i].line, cases[i].column, cases[i].needle);
+        fx_diag_destroy(&diag);
+    }
+}
+
 /* YAML allows a key at most 1024 characters from its start to its ':', and libyaml refuses a
  * longer one with an error about whatever it met next; it is named instead, at the key's
  * line:column, in a block mapping, under a list item, in a nested mapping and in JSON. A key
@@ -366,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_and_positions),
         cmocka_unit_test(test_json_surrogate_pairs),
+        cmocka_unit_test(test_yaml_surrogate_escapes),
         cmocka_unit_test(test_long_key),
         cmocka_unit_test(test_refused_constructs),
         cmocka_unit_test(test_fields),
