@@ -2,7 +2,10 @@
 # SIGHUP reloads the signed policy and the directory, each atomically: an unsigned or invalid policy
 # is refused (logged) and the old one stays in force; a principal revoked and reloaded is refused
 # from its next frame on, mid-session too, and a policy refused in the same reload does not hold
-# the revocation up, nor does a directory that also adds a principal. SIGTERM exits 0.
+# the revocation up, nor does a directory that also adds a principal (its revocations apply, the
+# principal waits for a policy that loads; the log names the policy's mistake at its
+# line:column); a refused directory (an older or unreadable revocation list) keeps the one in
+# force beside a new valid policy, which is installed. SIGTERM exits 0.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 
@@ -91,14 +94,84 @@ wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded
 rogue PHL.PNP.fp1 | grep -q "^DIRECTORY" || fail "PHL is not admitted once the policy loads"
 rogue LKA.CID.fp1 | grep -q "^no answer" || fail "the revoked LKA came back with the full directory"
 
+# 6. A new directory that adds a principal (VNM) beside a policy that does not load (signed, so
+# it is read, but invalid): the policy in force was never asked about the new principal, so it
+# waits for a policy that loads (docs/operator-guide.md): the policy in force stays, the log
+# names the policy's mistake at its file:line:column and says why the principal waits.
+# Once the policy is fixed and signed, a reload installs both.
+"$FUSION_BIN/fusion-agent" keygen VNM.MPS.fp1 --dir "$work/keys" >/dev/null &&
+    "$FUSION_BIN/fusion-admin" enroll --region "$work/region" "$work/keys/VNM.MPS.fp1.request" \
+        --roles focal_point,police >/dev/null || fail "enrolling VNM failed"
+bad_line=$(($(wc -l <"$work/region/policy.yaml") + 1))
+printf 'colour: red\n' >>"$work/region/policy.yaml"
+"$FUSION_TOOLS/sign_checkpoint" file "$work/region/authority.key" fusion/v1/policy "$work/region/policy.yaml" ||
+    fail "signing the invalid policy failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'of the new directory only its revocations and removals are installed'" ||
+    fail "a directory adding a principal beside a refused policy: $(tail -n +$lines_before "$work/broker.log")"
+tail -n +"$lines_before" "$work/broker.log" >"$work/reload6.log"
+grep -q "policy.yaml:$bad_line:1: unknown key 'colour' in the policy" "$work/reload6.log" ||
+    fail "the log does not name the policy's mistake at its line:column: $(cat "$work/reload6.log")"
+grep -q "the new directory adds or changes principals; they wait for a policy that loads" "$work/reload6.log" ||
+    fail "the log does not say why the directory waits: $(cat "$work/reload6.log")"
+grep -q "reloaded policy" "$work/reload6.log" && fail "the invalid policy was installed: $(cat "$work/reload6.log")"
+rogue VNM.MPS.fp1 | grep -q "^no answer" || fail "VNM was admitted under the policy in force"
+rogue THA.RTP.fp1 | grep -q "^DIRECTORY" || fail "THA is no longer admitted"
+rogue MYS.RMP.fp1 | grep -q "^no answer" || fail "the revoked MYS is admitted again"
+sed -i '$d' "$work/region/policy.yaml"
+"$FUSION_BIN/fusion-admin" policy sign --region "$work/region" "$work/region/policy.yaml" >/dev/null || fail "re-signing failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded policy'" ||
+    fail "the fixed policy was not reloaded: $(tail -n +$lines_before "$work/broker.log")"
+tail -n +"$lines_before" "$work/broker.log" | grep -q "reloaded directory" || fail "the waiting directory was not installed"
+rogue VNM.MPS.fp1 | grep -q "^DIRECTORY" || fail "VNM is not admitted once the policy loads"
+
+# 7. A directory refused beside a valid new policy: the policy is installed, the directory in
+# force stays (its revocations with it), and the log says so. Refused for a revocation list older
+# than the one in force (a rollback that would admit VNM again), then for one that does not load.
+cp "$work/region/revocations.crl" "$work/revocations.old"
+"$FUSION_BIN/fusion-admin" revoke --region "$work/region" VNM.MPS.fp1 >/dev/null || fail "revoke VNM failed"
+lines_before=$(grep -c . "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded directory'" || fail "the revocation of VNM was not reloaded"
+rogue VNM.MPS.fp1 | grep -q "^no answer" || fail "the revoked VNM is still admitted"
+directory_refused() { # WHAT LOG-LINE: a new signed policy and the directory as it is now
+    printf '# amended: %s\n' "$1" >>"$work/region/policy.yaml"
+    "$FUSION_BIN/fusion-admin" policy sign --region "$work/region" "$work/region/policy.yaml" >/dev/null || fail "$1: signing failed"
+    lines_before=$(grep -c . "$work/broker.log")
+    kill -HUP "$broker_pid"
+    wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reload refused in part: the directory in force stays; the new policy is installed'" ||
+        fail "$1: $(tail -n +$lines_before "$work/broker.log")"
+    tail -n +"$lines_before" "$work/broker.log" >"$work/reload7.log"
+    grep -q "$2" "$work/reload7.log" || fail "$1: the log does not say why: $(cat "$work/reload7.log")"
+    grep -q "reloaded policy" "$work/reload7.log" || fail "$1: the valid policy was not installed"
+    grep -q "reloaded directory" "$work/reload7.log" && fail "$1: the refused directory was installed"
+    "$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" >"$work/audit.jsonl" || fail "$1: audit export"
+    digest=$(b2sum -l 256 "$work/region/policy.yaml" | cut -d' ' -f1)
+    jq -s -e --arg d "$digest" 'map(select(.event == "policy_reloaded")) | last | .details.policy_blake2b == $d' \
+        "$work/audit.jsonl" >/dev/null || fail "$1: the policy in force is not the new one"
+    rogue VNM.MPS.fp1 | grep -q "^no answer" || fail "$1: the revoked VNM is admitted again"
+    rogue THA.RTP.fp1 | grep -q "^DIRECTORY" || fail "$1: THA is no longer admitted"
+}
+cp "$work/revocations.old" "$work/region/revocations.crl"
+directory_refused "an older revocation list" "the revocation list is older (sequence [0-9]*) than the one in force"
+printf 'not a revocation list' >"$work/region/revocations.crl"
+directory_refused "a revocation list that does not load" "cannot load the directory of"
+
 broker_stop || fail "SIGTERM did not stop the broker with exit 0"
 grep -q "stopped" "$work/broker.log" || fail "the broker did not log its stop"
-# The refused reload (1.) and the two that loaded are in the audit trail.
+# The refused reloads (1., 4. to 7.) and the seven policies that loaded are in the audit trail.
 "$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" >"$work/audit.jsonl" || fail "audit export"
 jq -s -e 'map(select(.event == "reload_refused" and .details.code == "bad_signature" and .details.refused == "policy")) | length == 2' \
     "$work/audit.jsonl" >/dev/null || fail "the refused reloads are not audited with their code and part"
-jq -s -e 'map(select(.event == "policy_reloaded")) | length == 3' "$work/audit.jsonl" >/dev/null ||
-    fail "the three reloads are not audited"
-jq -s -e 'map(select(.event == "reload_refused" and .details.refused == "both")) | length == 1' \
-    "$work/audit.jsonl" >/dev/null || fail "the reload whose new principals wait is not audited as refused in both parts"
+jq -s -e 'map(select(.event == "reload_refused" and .details.refused == "both")) | length == 2' \
+    "$work/audit.jsonl" >/dev/null || fail "the reloads whose new principals wait (5., 6.) are not audited as refused in both parts"
+jq -s -e 'map(select(.event == "reload_refused" and .details.code == "policy" and .details.refused == "both")) | length == 1' \
+    "$work/audit.jsonl" >/dev/null || fail "the reload of an invalid policy (6.) is not audited with its code and part"
+jq -s -e 'map(select(.event == "reload_refused" and .details.refused == "directory")) | length == 2' \
+    "$work/audit.jsonl" >/dev/null || fail "the two directories refused (7.) are not audited with their part"
+jq -s -e 'map(select(.event == "policy_reloaded")) | length == 7' "$work/audit.jsonl" >/dev/null ||
+    fail "the seven policies that loaded on reload are not audited"
 finish "reload: unsigned policy refused, signed one loaded, revocation enforced mid-session"

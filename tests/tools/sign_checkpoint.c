@@ -2,13 +2,16 @@
  * checkpoint the broker never signed. Prints the body and the signature in hex, one per line.
  * Usage: sign_checkpoint KEYFILE TREE_SIZE ROOT_HEX TIME_MS
  *        sign_checkpoint resign KEYFILE RECEIPT_IN RECEIPT_OUT   (a saved receipt whose
- *        checkpoint, same size, root and time, is signed again with KEYFILE's key) */
+ *        checkpoint, same size, root and time, is signed again with KEYFILE's key)
+ *        sign_checkpoint file KEYFILE DOMAIN FILE   (FILE.sig over FILE's bytes under DOMAIN, as
+ *        fx_file_sign writes it, unchecked: a signed policy that does not load) */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fusion/audit.h"
+#include "fusion/cert.h"
 #include "fusion/codec.h"
 #include "fusion/keys.h"
 
@@ -58,6 +61,18 @@ int main(int argc, char **argv)
         return 4;
     if (argc == 5 && strcmp(argv[1], "resign") == 0)
         return s_resign(argv[2], argv[3], argv[4]);
+    if (argc == 5 && strcmp(argv[1], "file") == 0) {
+        fx_keys_t *keys = NULL;
+        if (fx_keys_load(argv[2], &keys) != FX_OK) {
+            fprintf(stderr, "sign_checkpoint file: cannot load %s\n", argv[2]);
+            return 4;
+        }
+        fx_err_t rc = fx_file_sign(keys, argv[3], argv[4]);
+        fx_keys_destroy(&keys);
+        if (rc != FX_OK)
+            fprintf(stderr, "sign_checkpoint file: cannot sign %s: %s\n", argv[4], fx_strerror(rc));
+        return rc == FX_OK ? 0 : 4;
+    }
     uint8_t root[FX_MERKLE_HASH_BYTES];
     size_t len = 0;
     if (argc != 5 ||
