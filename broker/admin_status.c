@@ -252,6 +252,8 @@ static json_t *s_summary(json_t *all, const char *address)
                         json_integer((json_int_t) s_num(all, "fusion_principals_connected")));
     json_object_set_new(s, "auth_refused",
                         json_integer((json_int_t) s_num(all, "fusion_auth_refused_total")));
+    json_object_set_new(s, "frames_refused",
+                        json_integer((json_int_t) s_num(all, "fusion_frames_refused_total")));
     json_object_set_new(s, "storage_errors",
                         json_integer((json_int_t) s_num(all, "fusion_storage_errors_total")));
     json_object_set_new(s, "storage_failed", json_boolean(s_num(all, "fusion_storage_failed") > 0));
@@ -290,8 +292,9 @@ static void s_print(json_t *s)
     if (s_int(s, "pending") > 0)
         printf(" (oldest %.1f s)", oldest);
     printf("\n  referrals    escalated %lld\n", (long long) s_int(s, "referral_escalations"));
-    printf("  principals   %lld connected, %lld refused\n", (long long) s_int(s, "connected"),
-           (long long) s_int(s, "auth_refused"));
+    printf("  principals   %lld connected, %lld refused, %lld frames refused unread\n",
+           (long long) s_int(s, "connected"), (long long) s_int(s, "auth_refused"),
+           (long long) s_int(s, "frames_refused"));
     printf("  policy       reloaded %lld, reloads refused %lld\n",
            (long long) s_int(s, "policy_reloads"), (long long) s_int(s, "policy_reloads_refused"));
     double p50 = json_real_value(json_object_get(s, "latency_p50_ms_at_most"));

@@ -82,8 +82,16 @@ rogue_as_tha raw "$work/publish.frame" | grep -q '^ACCEPTED' || fail "the replay
 [ "$(value .replayed)" = 1 ] || fail "replayed is $(value .replayed), expected 1"
 [ "$(value .accepted)" = 2 ] || fail "accepted is $(value .accepted) after a replay, expected 2"
 
+# A frame refused unread (a message of two parts) is counted apart from handshakes refused.
+[ "$(value .frames_refused)" = 0 ] || fail "frames_refused before any: $(value .frames_refused)"
+printf '\010\222\010\272\001\000' >"$work/directory-1042"
+rogue_as_tha multipart "$work/directory-1042" "$work/directory-1042" | grep -q 'ERROR malformed' ||
+    fail "the message of two parts was not refused"
+[ "$(value .frames_refused)" = 1 ] || fail "frames_refused is $(value .frames_refused), expected 1"
+
 check "status as text" 0 status
 contains "$work/out.txt" "accepted 2, rejected 1 (stale 1), replayed 1" "status text: accepted, rejected and replayed"
+contains "$work/out.txt" "0 refused, 1 frames refused unread" "status text: frames refused"
 contains "$work/out.txt" "storage      ok" "status text: storage"
 
 # Unreachable: exit 5 with the reason.
