@@ -456,9 +456,8 @@ cleanup:
     return rc;
 }
 
-/* Records a local refusal of a queued entry and prints it. */
-static fx_err_t s_refuse_entry(agent_session_t *self, const fx_outbox_entry_t *entry,
-                               const char *code, const char *reason, FILE *out)
+fx_err_t agent_refuse_entry(agent_session_t *self, const fx_outbox_entry_t *entry, const char *code,
+                            const char *reason, FILE *out)
 {
     char name[160];
     s_entry_name(entry, name, sizeof name);
@@ -469,32 +468,17 @@ static fx_err_t s_refuse_entry(agent_session_t *self, const fx_outbox_entry_t *e
     return rc;
 }
 
-/* Prepares and seals a queued entry (no confirmation: whoever queued it asked to send it to the
- * recipients the policy allows). FX_OK when it is now sealed; FX_ERR_FORBIDDEN when it was
- * refused for good (recorded); FX_ERR_UNAVAILABLE; or a local error. */
-static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *entry, FILE *out)
+fx_err_t agent_seal_draft(agent_session_t *self, const fx_draft_t *draft, const char *name,
+                          FILE *out, fx_envelope_t **env_p, agent_refusal_t *refusal)
 {
-    char name[160];
-    s_entry_name(entry, name, sizeof name);
-    if (fx_outbox_entry_expires_at(entry) <= fx_now_ms()) {
-        fx_err_t rc = s_refuse_entry(
-            self, entry, "expired", "the draft expired in the outbox before it could be sent", out);
-        return rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
-    }
-    size_t len = 0;
-    const uint8_t *bytes = fx_outbox_entry_draft(entry, &len);
-    fx_draft_t *draft = NULL;
     fx_prepared_t *prepared = NULL;
     fx_envelope_t *env = NULL;
     fx_answer_t answer;
-    fx_err_t rc = fx_draft_deserialize(bytes, len, &draft);
-    if (rc != FX_OK) {
-        rc = s_refuse_entry(self, entry, "malformed", "the stored draft is damaged", out);
-        return rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
-    }
-    rc = agent_session_directory(self);
+    *env_p = NULL;
+    memset(refusal, 0, sizeof *refusal);
+    fx_err_t rc = agent_session_directory(self);
     if (rc != FX_OK)
-        goto cleanup;
+        return rc;
     rc = fx_client_prepare(self->client, fx_draft_header(draft), fx_draft_recipients(draft),
                            fx_draft_recipient_count(draft), self->authority,
                            fx_directory_revocations(self->directory), fx_now_ms(), self->timeout_ms,
@@ -504,11 +488,11 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
                                strcmp(answer.code, fx_err_code(FX_ERR_STORAGE)) == 0)) {
             rc = FX_ERR_UNAVAILABLE; /* rate limit or storage failure: the entry stays queued */
         } else if (answer.refused) {
-            char reason[FX_CLIENT_REASON_MAX + 64];
-            snprintf(reason, sizeof reason, "the broker refused to prepare it: %s",
+            snprintf(refusal->code, sizeof refusal->code, "%s", answer.code);
+            snprintf(refusal->reason, sizeof refusal->reason,
+                     "the broker refused to prepare it: %s",
                      answer.reason[0] ? answer.reason : answer.code);
-            rc = s_refuse_entry(self, entry, answer.code, reason, out);
-            rc = rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+            rc = FX_ERR_FORBIDDEN;
         } else if (rc != FX_ERR_UNAVAILABLE) {
             fx_cli_error(AGENT_PROG, "%s: %s: the broker's PREPARED answer broke the protocol (%s)",
                          self->command, name, fx_strerror(rc));
@@ -520,14 +504,15 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
     rc = agent_seal_prepared(self->keys, fx_draft_header(draft), draft, prepared, &env, dropped,
                              &n_dropped);
     if (rc == FX_ERR_NOT_FOUND) {
-        char reason[FX_CLIENT_REASON_MAX + 160] = "the policy allows no recipient for any section";
+        snprintf(refusal->code, sizeof refusal->code, "no_recipient");
+        snprintf(refusal->reason, sizeof refusal->reason,
+                 "the policy allows no recipient for any section");
         const fx_denial_t *d = fx_prepared_denied(prepared, 0, 0);
         if (d)
-            snprintf(reason, sizeof reason,
+            snprintf(refusal->reason, sizeof refusal->reason,
                      "the policy allows no recipient for any section (first denial: %s: %s: %s)",
                      d->recipient, d->code, d->reason);
-        rc = s_refuse_entry(self, entry, "no_recipient", reason, out);
-        rc = rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+        rc = FX_ERR_FORBIDDEN;
         goto cleanup;
     }
     if (rc != FX_OK) {
@@ -538,13 +523,54 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
     for (size_t i = 0; i < n_dropped; i++)
         fprintf(out, "%s: section %u dropped: the policy allows no recipient for it\n", name,
                 dropped[i]);
-    char why[FX_CLIENT_REASON_MAX - 64], reason[FX_CLIENT_REASON_MAX];
-    if (agent_too_large(self, env, why, sizeof why)) {
-        snprintf(reason, sizeof reason, "%s; " AGENT_TOO_LARGE_FIX, why);
-        rc = s_refuse_entry(self, entry, fx_err_code(FX_ERR_TOO_LARGE), reason, out);
+    /* Larger than the broker takes: its transport would drop the connection at every try, with
+     * no answer. */
+    if (agent_too_large(self, env, refusal->reason, sizeof refusal->reason)) {
+        snprintf(refusal->code, sizeof refusal->code, "%s", fx_err_code(FX_ERR_TOO_LARGE));
+        rc = FX_ERR_TOO_LARGE;
+        goto cleanup;
+    }
+    *env_p = env;
+    env = NULL;
+cleanup:
+    fx_envelope_destroy(&env);
+    fx_prepared_destroy(&prepared);
+    return rc;
+}
+
+/* Prepares and seals a queued entry (no confirmation: whoever queued it asked to send it to the
+ * recipients the policy allows). FX_OK when it is now sealed; FX_ERR_FORBIDDEN when it was
+ * refused for good (recorded); FX_ERR_UNAVAILABLE; or a local error. */
+static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *entry, FILE *out)
+{
+    char name[160];
+    s_entry_name(entry, name, sizeof name);
+    if (fx_outbox_entry_expires_at(entry) <= fx_now_ms()) {
+        fx_err_t rc = agent_refuse_entry(
+            self, entry, "expired", "the draft expired in the outbox before it could be sent", out);
+        return rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+    }
+    size_t len = 0;
+    const uint8_t *bytes = fx_outbox_entry_draft(entry, &len);
+    fx_draft_t *draft = NULL;
+    fx_envelope_t *env = NULL;
+    agent_refusal_t refusal;
+    fx_err_t rc = fx_draft_deserialize(bytes, len, &draft);
+    if (rc != FX_OK) {
+        rc = agent_refuse_entry(self, entry, "malformed", "the stored draft is damaged", out);
+        return rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
+    }
+    rc = agent_seal_draft(self, draft, name, out, &env, &refusal);
+    if (rc == FX_ERR_TOO_LARGE) /* refused for good, as a rejection of the broker's is */
+        strncat(refusal.reason, "; " AGENT_TOO_LARGE_FIX,
+                sizeof refusal.reason - strlen(refusal.reason) - 1);
+    if (rc == FX_ERR_FORBIDDEN || rc == FX_ERR_TOO_LARGE) {
+        rc = agent_refuse_entry(self, entry, refusal.code, refusal.reason, out);
         rc = rc == FX_OK ? FX_ERR_FORBIDDEN : rc;
         goto cleanup;
     }
+    if (rc != FX_OK)
+        goto cleanup;
     rc = fx_mailbox_outbox_seal(self->mailbox, fx_outbox_entry_id(entry), env, fx_now_ms());
     if (rc == FX_ERR_EXISTS)
         rc = FX_OK; /* another fusion-agent sealed it first: send that envelope */
@@ -553,7 +579,6 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
                      fx_mailbox_path(self->mailbox), fx_strerror(rc));
 cleanup:
     fx_envelope_destroy(&env);
-    fx_prepared_destroy(&prepared);
     fx_draft_destroy(&draft);
     return rc;
 }

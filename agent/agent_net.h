@@ -68,6 +68,27 @@ fx_err_t agent_seal_prepared(const fx_keys_t *keys, const Fusion__Header *header
 #define AGENT_TOO_LARGE_FIX "send its sections as several messages, or shorten them"
 int agent_too_large(const agent_session_t *self, const fx_envelope_t *env, char *why, size_t size);
 
+/* Why a draft was not sealed for sending: a code (as the broker's: no_recipient, too_large, or
+ * the code of the broker's refusal to prepare it) and a sentence. */
+typedef struct {
+    char code[FX_CLIENT_CODE_MAX];
+    char reason[FX_CLIENT_REASON_MAX + 160];
+} agent_refusal_t;
+
+/* Prepares and seals draft for the recipients the policy allows now, with no preview and no
+ * confirmation (whoever queued it asked to send it to them), as flush seals a queued draft; name
+ * names it in the lines written to out (sections dropped). FX_OK with *env_p new;
+ * FX_ERR_FORBIDDEN when the broker refused to prepare it or the policy allows nobody, and
+ * FX_ERR_TOO_LARGE when it is larger than the broker takes (agent_too_large's sentence), each
+ * with its code and reason in refusal; FX_ERR_UNAVAILABLE (no answer, or rate limited); or
+ * another error, printed. Nothing is recorded. */
+fx_err_t agent_seal_draft(agent_session_t *self, const fx_draft_t *draft, const char *name,
+                          FILE *out, fx_envelope_t **env_p, agent_refusal_t *refusal);
+
+/* Records outbox entry as rejected locally (code, reason) and prints it to out as flush does. */
+fx_err_t agent_refuse_entry(agent_session_t *self, const fx_outbox_entry_t *entry, const char *code,
+                            const char *reason, FILE *out);
+
 /* What a flush did. */
 typedef struct {
     size_t accepted, rejected, pending;

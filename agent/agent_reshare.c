@@ -185,9 +185,10 @@ static void s_forward_help(void)
            "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help     this help\n",
            AGENT_PROG, AGENT_PROG, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
-    printf("\nExits 0 when the broker accepted the forward, 2 for bad arguments or a msg_id that\n"
-           "is not in the inbox, 3 when it is refused (the markings, the policy, the broker),\n"
-           "5 when it waits in the outbox because the broker could not be reached.\n");
+    printf("\nExits 0 when the broker accepted the forward, 2 for bad arguments, a msg_id that\n"
+           "is not in the inbox or a forward larger than the broker takes (nothing is sent or\n"
+           "queued), 3 when it is refused (the markings, the policy, the broker), 5 when it\n"
+           "waits in the outbox because the broker could not be reached.\n");
     fx_cli_print_exit_codes();
 }
 

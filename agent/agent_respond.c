@@ -62,9 +62,10 @@ static void s_respond_help(void)
            "  --config FILE   agent configuration (default: $%s, else ./%s)\n"
            "  -h, --help      this help\n",
            AGENT_PROG, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
-    printf("\nExits 0 when the broker accepted the response, 2 for a bad argument or a msg_id\n"
-           "that is not a referral in the inbox (nothing is sent), 3 when it was refused, 5 when\n"
-           "it waits in the outbox because the broker could not be reached.\n");
+    printf("\nExits 0 when the broker accepted the response, 2 for a bad argument, a msg_id that\n"
+           "is not a referral in the inbox or a response larger than the broker takes (nothing\n"
+           "is sent or queued), 3 when it was refused, 5 when it waits in the outbox because\n"
+           "the broker could not be reached.\n");
     fx_cli_print_exit_codes();
 }
 

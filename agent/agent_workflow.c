@@ -382,12 +382,45 @@ int workflow_queue(agent_session_t *s, const fx_draft_t *draft, const char *labe
 
 int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label)
 {
-    int64_t id = 0;
-    if (s_outbox_add(s, draft, label, &id) != FX_EXIT_OK)
-        return FX_EXIT_SYSTEM;
+    /* Older messages first, so the outbox keeps its order. */
     agent_flush_t flush;
-    agent_flush_outbox(s, id, stdout, &flush);
+    agent_flush_outbox(s, 0, stdout, &flush);
+    if (flush.failed)
+        return FX_EXIT_SYSTEM;
+    if (flush.unavailable)
+        return workflow_queue(s, draft, label);
+    /* Sealed before it is queued, as send does: one larger than the broker takes is input over a
+     * limit (exit 2), neither sent nor kept. */
+    fx_envelope_t *env = NULL;
+    agent_refusal_t refusal;
+    fx_err_t rc = agent_seal_draft(s, draft, label, stdout, &env, &refusal);
+    if (rc == FX_ERR_TOO_LARGE) {
+        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: " AGENT_TOO_LARGE_FIX, s->command,
+                     refusal.reason);
+        return FX_EXIT_USAGE;
+    }
+    if (rc == FX_ERR_UNAVAILABLE)
+        return workflow_queue(s, draft, label);
+    int64_t id = 0;
+    if (s_outbox_add(s, draft, label, &id) != FX_EXIT_OK) {
+        fx_envelope_destroy(&env);
+        return FX_EXIT_SYSTEM;
+    }
     fx_outbox_entry_t *entry = NULL;
+    if (rc == FX_ERR_FORBIDDEN) {
+        /* refused for good: kept as rejected, as a flush keeps it */
+        if (fx_mailbox_outbox_get(s->mailbox, id, &entry) == FX_OK)
+            rc = agent_refuse_entry(s, entry, refusal.code, refusal.reason, stdout);
+        fx_outbox_entry_destroy(&entry);
+    } else if (rc == FX_OK) {
+        rc = fx_mailbox_outbox_seal(s->mailbox, id, env, fx_now_ms());
+        if (rc == FX_OK)
+            agent_flush_outbox(s, id, stdout, &flush); /* publishes it; a stale one again */
+        else
+            fx_cli_error(AGENT_PROG, "%s: mailbox %s: %s", s->command, fx_mailbox_path(s->mailbox),
+                         fx_strerror(rc));
+    } /* else a local or protocol error, printed: the draft waits in the outbox */
+    fx_envelope_destroy(&env);
     if (flush.failed || fx_mailbox_outbox_get(s->mailbox, id, &entry) != FX_OK)
         return FX_EXIT_SYSTEM;
     fx_outbox_state_t state = fx_outbox_entry_state(entry);

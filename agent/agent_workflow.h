@@ -50,10 +50,12 @@ int workflow_text_ok(const char *command, const char *option, const char *text);
 /* The highest TLP (FX_TLP_*) among the sections of a message's signed header, or 0. */
 int workflow_max_tlp(const fx_envelope_t *env);
 
-/* Queues draft (label shown in listings) in the outbox and sends it, with whatever older entries
- * wait: prepared for the recipients the policy allows, sealed and published, printing one line
- * per entry ("accepted: msg_id HEX ..."). Returns the exit code for this draft: 0 accepted, 3
- * rejected (code, rule and reason printed), 5 queued because the broker could not be reached. */
+/* Sends draft (label shown in listings) as `send --yes` does, after whatever older entries of
+ * the outbox wait: prepared for the recipients the policy allows, sealed, put in the outbox and
+ * published, printing one line per entry ("accepted: msg_id HEX ..."). Returns the exit code
+ * for this draft: 0 accepted; 2 larger than the broker takes (agent_too_large; nothing sent or
+ * queued); 3 rejected (code, rule and reason printed; kept in the outbox as rejected); 5 queued
+ * because the broker could not be reached. */
 int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label);
 
 /* Queues draft in the outbox without trying to send it, for a broker known to be unreachable in

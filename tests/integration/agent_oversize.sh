@@ -12,6 +12,7 @@
 # with the sender's certificate, is over the 8 MiB an agent decodes).
 # Usage: FUSION_BIN=build/bin sh tests/integration/agent_oversize.sh   (from the repository root)
 set -u
+command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 is needed to read the outbox"; exit 1; }
 BROKER_EXTRA='limits: {max_message_bytes: 65536}'
 . "$(dirname "$0")/../lib/broker.sh"
 
@@ -31,7 +32,8 @@ outbox_empty() { # NAME
     contains "$work/out.txt" "the outbox is empty" "$1: the outbox is empty"
 }
 
-region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police ||
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
+    MYS.RMP.fp1:focal_point,police ||
     { echo "FAIL: region setup"; exit 1; }
 broker_start || exit 1
 
@@ -91,6 +93,49 @@ contains "$work/out.txt" "the sealed message is a frame of $frame bytes, larger 
 outbox_empty "the rejected sealed message left the outbox"
 agent IDN.POLRI.fp1 listen --json --count 1 --timeout 3 >"$work/none.json" 2>/dev/null
 [ -s "$work/none.json" ] && fail "IDN.POLRI.fp1 received a message that was refused"
+
+# --- respond, feedback, forward and reshare-request (reshare-grant too: one path, workflow_send)
+# build their message and check it as send does: one larger than the broker takes is refused
+# before anything is sent or queued, both sizes named, exit 2 (it was queued, rejected too_large
+# and reported with exit 3). What they answer or pass on arrives while the broker takes 64 KiB;
+# then it takes 8 KiB, and each carries a 12000-byte text (or the 20000-byte alert it forwards).
+# A grant's text is fixed and small: no grant is over even the lowest limit.
+sed 's/"recipients": \["IDN.POLRI"\]/"recipients": ["IDN.POLRI.fp1"]/' \
+    "${FUSION_TEST_DATA:?}/drafts/referral.json" >"$work/referral.json"
+check "a referral" 0 agent THA.RTP.fp1 send "$work/referral.json" --yes --timeout 5
+referral=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out.txt")
+text_file "$work/mid.txt" 20000
+alert 0 "an alert of 20000 bytes" "$work/mid.txt"
+big_alert=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out.txt")
+agent IDN.POLRI.fp1 listen --json --count 2 --timeout 20 >"$work/got.json" 2>"$work/listen.err" ||
+    { fail "the referral and the alert were not delivered"; cat "$work/listen.err"; }
+broker_stop || fail "broker stop"
+sed -i 's/^limits: .*/limits: {max_message_bytes: 8192}/' "$work/broker.yaml"
+broker_start || exit 1
+long=$(head -c 12000 /dev/zero | tr '\0' x)
+rows() { sqlite3 -readonly "$work/state/agent-$1/mailbox.db" "SELECT count(*) FROM outbox"; }
+workflow_too_large() { # NAME ID COMMAND ARGS...: refused before anything is sent or queued
+    local name=$1 id=$2 before
+    shift 2
+    before=$(rows "$id")
+    check "$name" 2 agent "$id" "$@" --timeout 5
+    contains "$work/err.txt" "$1: the sealed message is a frame of [0-9]* bytes, larger than the 8159 bytes the broker takes (its max_message_bytes, less 33 bytes of CURVE framing); nothing was sent" \
+        "$name: both sizes are named"
+    lacks "$work/err.txt" "refused" "$name: not reported as refused"
+    lacks "$work/out.txt" "msg_id" "$name: nothing went to the broker"
+    [ "$(rows "$id")" = "$before" ] || fail "$name: something was left in the outbox"
+}
+workflow_too_large "a response too large" IDN.POLRI.fp1 respond "$referral" accept --reason "$long"
+workflow_too_large "feedback too large" IDN.POLRI.fp1 feedback "$big_alert" --observation "$long"
+workflow_too_large "a forward too large" IDN.POLRI.fp1 forward "$big_alert" --to MYS.RMP.fp1
+workflow_too_large "a reshare request too large" IDN.POLRI.fp1 reshare-request "$big_alert" \
+    --to MYS.RMP.fp1 --reason "$long"
+# What fits still goes (a short answer), through the outbox as before.
+check "a response that fits" 0 agent IDN.POLRI.fp1 respond "$referral" acknowledge --timeout 5
+contains "$work/out.txt" "accepted: msg_id" "a response that fits is accepted"
+broker_stop || fail "broker stop"
+sed -i 's/^limits: .*/limits: {max_message_bytes: 65536}/' "$work/broker.yaml"
+broker_start || exit 1
 
 # --- With the default max_message_bytes (8 MiB) the limit is what a recipient can take: its
 # DELIVER adds the sender's certificate (at most 4 KiB), and an agent decodes frames of at most
