@@ -313,10 +313,10 @@ fx_err_t agent_seal_prepared(const fx_keys_t *keys, const Fusion__Header *header
     return rc;
 }
 
-int agent_too_large(const agent_session_t *self, const fx_envelope_t *env, char *why, size_t size)
+int agent_too_large(const fx_client_t *client, const fx_envelope_t *env, char *why, size_t size)
 {
-    size_t max = fx_client_max_frame(self->client);
-    size_t frame = fx_client_publish_size(self->client, env);
+    size_t max = fx_client_max_frame(client);
+    size_t frame = fx_client_publish_size(client, env);
     if (max == 0 || frame <= max)
         return 0;
     if (max == FX_MAX_PUBLISH_FRAME_BYTES)
@@ -384,7 +384,7 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
     /* Larger than the broker takes: its transport would drop the connection at every try, with
      * no answer. Refused here for good, as a rejection of the broker's is. */
     char why[FX_CLIENT_REASON_MAX - 64];
-    if (agent_too_large(self, env, why, sizeof why)) {
+    if (agent_too_large(self->client, env, why, sizeof why)) {
         answer->refused = 1;
         snprintf(answer->reason, sizeof answer->reason, "%s; " AGENT_TOO_LARGE_FIX, why);
         snprintf(answer->code, sizeof answer->code, "%s", fx_err_code(FX_ERR_TOO_LARGE));
@@ -525,7 +525,7 @@ fx_err_t agent_seal_draft(agent_session_t *self, const fx_draft_t *draft, const 
                 dropped[i]);
     /* Larger than the broker takes: its transport would drop the connection at every try, with
      * no answer. */
-    if (agent_too_large(self, env, refusal->reason, sizeof refusal->reason)) {
+    if (agent_too_large(self->client, env, refusal->reason, sizeof refusal->reason)) {
         snprintf(refusal->code, sizeof refusal->code, "%s", fx_err_code(FX_ERR_TOO_LARGE));
         rc = FX_ERR_TOO_LARGE;
         goto cleanup;

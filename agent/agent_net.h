@@ -62,11 +62,12 @@ fx_err_t agent_seal_prepared(const fx_keys_t *keys, const Fusion__Header *header
                              fx_envelope_t **env_p, uint32_t dropped[FX_ENVELOPE_MAX_SECTIONS],
                              size_t *n_dropped_p);
 
-/* 1 when env's PUBLISH frame is larger than the broker takes (as it said: fx_client_max_frame),
- * with the sentence naming both sizes in why (AGENT_TOO_LARGE_FIX says what to do); 0 when it
- * fits or the limit is unknown. */
+/* 1 when env's PUBLISH frame is larger than the broker client is connected to takes (as it
+ * said: fx_client_max_frame), with the sentence naming both sizes in why (AGENT_TOO_LARGE_FIX
+ * says what to do); 0 when it fits or the limit is unknown. fx_client_publish refuses such an
+ * envelope with FX_ERR_TOO_LARGE, nothing sent. */
 #define AGENT_TOO_LARGE_FIX "send its sections as several messages, or shorten them"
-int agent_too_large(const agent_session_t *self, const fx_envelope_t *env, char *why, size_t size);
+int agent_too_large(const fx_client_t *client, const fx_envelope_t *env, char *why, size_t size);
 
 /* Why a draft was not sealed for sending: a code (as the broker's: no_recipient, too_large, or
  * the code of the broker's refusal to prepare it) and a sentence. */

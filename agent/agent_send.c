@@ -281,7 +281,7 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
     /* Larger than the broker takes: its transport would drop the connection with no answer, at
      * every try. Input over a limit, as a section's file over its limit: exit 2. */
     char why[FX_CLIENT_REASON_MAX];
-    if (agent_too_large(s, env, why, sizeof why)) {
+    if (agent_too_large(s->client, env, why, sizeof why)) {
         fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: " AGENT_TOO_LARGE_FIX, s->command, why);
         status = FX_EXIT_USAGE;
         goto cleanup;
@@ -312,7 +312,7 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
                  : flush.rejected    ? FX_EXIT_REFUSED
                  : flush.unavailable ? FX_EXIT_UNAVAILABLE
                                      : FX_EXIT_SYSTEM;
-    } else if (answer.refused && agent_too_large(s, env, why, sizeof why)) {
+    } else if (answer.refused && agent_too_large(s->client, env, why, sizeof why)) {
         /* The broker's limit changed since the check above (a restart): refused in the outbox */
         fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: " AGENT_TOO_LARGE_FIX, s->command, why);
         status = FX_EXIT_USAGE;

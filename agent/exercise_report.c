@@ -406,7 +406,8 @@ static json_t *s_report(const json_t *res)
     json_decref(left_for);
     if (rejections) {
         snprintf(line, sizeof line,
-                 "The broker rejected %zu message(s) of the exercise (see the timeline).",
+                 "%zu message(s) of the exercise were rejected by the broker or could not be "
+                 "sent (see the timeline).",
                  rejections);
         json_array_append_new(improve, json_string(line));
     }
@@ -512,7 +513,7 @@ static const marker_t s_markers[] = {
     {"answer", "answer (as sent)", "#9c7ad1"},
     {"denial", "policy denial", "#b3261e"},
     {"escalation", "escalation", "#d97706"},
-    {"rejection", "rejected by the broker", "#000000"},
+    {"rejection", "rejected or not sent", "#000000"},
     {"segregation_breach", "segregation breach", "#ff00aa"},
 };
 #define N_MARKERS (sizeof s_markers / sizeof *s_markers)

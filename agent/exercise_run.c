@@ -681,10 +681,18 @@ static void s_send_draft(run_t *r, actor_t *a, const fx_draft_t *draft, int inde
             json_object_set_new(inj, "sent_ms", json_integer(s_now(r)));
         }
     } else {
-        snprintf(detail, sizeof detail, "%s%s%s", answer.refused ? answer.code : fx_strerror(rc),
-                 answer.refused ? ": " : "", answer.refused ? answer.reason : "");
+        /* Labelled as what it is: the broker's code when it refused it; else the client's,
+         * too_large (larger than the broker takes, nothing sent: both sizes named, as the agent
+         * and the broker say it) or unavailable (no answer) ... */
+        char why[FX_CLIENT_REASON_MAX];
+        if (rc == FX_ERR_TOO_LARGE && agent_too_large(a->client, env, why, sizeof why))
+            snprintf(detail, sizeof detail, "%s: %s; nothing was sent", fx_err_code(rc), why);
+        else
+            snprintf(detail, sizeof detail, "%s%s%s",
+                     answer.refused ? answer.code : fx_strerror(rc), answer.refused ? ": " : "",
+                     answer.refused ? answer.reason : "");
         json_t *e = s_event(r, "rejection", a->p->id, index);
-        json_object_set_new(e, "code", json_string(answer.refused ? answer.code : "unavailable"));
+        json_object_set_new(e, "code", json_string(answer.refused ? answer.code : fx_err_code(rc)));
         json_object_set_new(e, "reason", json_string(detail));
         if (inj)
             s_set_status(inj, "rejected", detail);

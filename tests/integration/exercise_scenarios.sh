@@ -362,6 +362,66 @@ finish_run other 0
 grep -q "(resumed)" "$work/other.err" || fail "other: the run did not say it resumed"
 check_report other deploy/exercises/lao-route-shift.yaml
 
+# --- (f) an inject larger than the broker takes ----------------------------------------------------
+# With the broker taking 8 KiB, the runner does not send an inject of 12000 bytes (the transport
+# would drop it): its report labels it too_large, naming both sizes, as the agent and the broker
+# say it (it said "unavailable", as if the broker had not answered). The next inject still goes.
+broker_stop || fail "broker stop"
+echo 'limits: {max_message_bytes: 8192}' >>"$work/broker.yaml"
+broker_start || exit 1
+long=$(head -c 12000 /dev/zero | tr '\0' x)
+cat >"$work/too-large.yaml" <<YAML
+fusion_scenario: 1
+exercise: EX-2026-11
+title: An inject larger than the broker takes
+speed: 60
+participants:
+  - id: IDN.POLRI.fp1
+  - id: THA.RTP.fp1
+  - id: KHM.NCCT.sim1
+    simulated: true
+    roles: [focal_point, police]
+injects:
+  - id: too-large
+    at: "+00:01"
+    from: KHM.NCCT.sim1
+    send:
+      kind: case_alert
+      audience: direct
+      recipients: [IDN.POLRI.fp1]
+      purpose: investigation
+      sections:
+        - {id: 1, tlp: amber, categories: [operational], text: "$long"}
+    expect:
+      - {delivered: IDN.POLRI.fp1, within: 10m, designed_to_fail: true}
+  - id: fits
+    at: "+00:02"
+    from: KHM.NCCT.sim1
+    send:
+      kind: case_alert
+      audience: direct
+      recipients: [IDN.POLRI.fp1]
+      purpose: investigation
+      sections:
+        - {id: 1, tlp: amber, categories: [operational], text: "An exercise alert that fits."}
+    expect:
+      - {delivered: IDN.POLRI.fp1, within: 10m}
+YAML
+start_run limit "$work/too-large.yaml" "$speed" --take-over
+admit limit
+finish_run limit 0
+r=$work/limit/report/report.json
+jq -e '[.events[] | select(.type == "rejection" and .inject == "too-large" and .code == "too_large" and
+        (.reason | test("the sealed message is a frame of [0-9]+ bytes, larger than the 8159 bytes the broker takes")))] | length == 1' \
+    "$r" >/dev/null || fail "limit: the inject larger than the broker takes is not labelled too_large: $(jq -c '[.events[] | select(.type == "rejection")]' "$r")"
+jq -e '[.injects[] | select(.id == "too-large" and .status == "rejected" and (.detail | startswith("too_large: ")))] | length == 1' \
+    "$r" >/dev/null || fail "limit: the inject's status does not say too_large: $(jq -c '.injects' "$r")"
+grep -q unavailable "$r" && fail "limit: the report still says unavailable"
+jq -e '[.expectations[] | select(.inject == "fits" and .outcome == "met")] | length == 1' "$r" >/dev/null ||
+    fail "limit: the inject after the one too large was not delivered"
+node tests/lib/json-schema-check.js docs/exercise-report.schema.json "$r" >"$work/schema.out" 2>&1 ||
+    { fail "limit: report.json does not validate"; cat "$work/schema.out"; }
+
 # --- segregation: the live LO following '**' got the live alert and nothing of the exercises ----
 agent MYS.RMP.live1 listen --json --count 5 --timeout 3 >"$work/live.json" 2>"$work/live.err"
 [ "$(jq -s 'length' "$work/live.json")" = 1 ] ||
