@@ -355,9 +355,13 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
     return status;
 }
 
+/* What s_wait_admitted found. */
+enum { ADMITTED = 0, ADMIT_FAILED = -1, ADMIT_STOPPED = -2, ADMIT_TIMED_OUT = -3 };
+
 /* Waits until the broker's directory holds the certificate of every simulated participant's key
- * (the broker loads new certificates when it reloads: SIGHUP). 0, -1 on timeout or error (said),
- * or -2 when interrupted (SIGINT, SIGTERM). */
+ * (the broker loads new certificates when it reloads: SIGHUP). ADMITTED; ADMIT_FAILED on an
+ * error (said); ADMIT_STOPPED when interrupted (SIGINT, SIGTERM); ADMIT_TIMED_OUT when --wait
+ * passed first (said). */
 static int s_wait_admitted(run_t *r)
 {
     int64_t deadline = fx_now_ms() + (int64_t) r->opt->timeout_s * 1000;
@@ -384,7 +388,7 @@ static int s_wait_admitted(run_t *r)
             if (missing == 0) {
                 fx_directory_destroy(&r->directory);
                 r->directory = dir;
-                return 0;
+                return ADMITTED;
             }
             fx_directory_destroy(&dir);
             if (!said) {
@@ -397,18 +401,18 @@ static int s_wait_admitted(run_t *r)
             }
         } else if (rc != FX_ERR_UNAVAILABLE) {
             fx_cli_error(AGENT_PROG, "exercise run: the broker's directory: %s", fx_strerror(rc));
-            return -1;
+            return ADMIT_FAILED;
         }
         if (fx_now_ms() > deadline) {
             fx_cli_error(AGENT_PROG,
                          "exercise run: the broker did not load the exercise's participants "
                          "within %d s (was it reloaded? does it use the region %s?)",
                          r->opt->timeout_s, r->opt->region);
-            return -1;
+            return ADMIT_TIMED_OUT;
         }
         zclock_sleep(300);
     }
-    return -2;
+    return ADMIT_STOPPED;
 }
 
 /* Loads the keys of trainees the runner plays (--play-trainees DIR: DIR/ID.key). */
@@ -1874,18 +1878,19 @@ int exercise_run(const exercise_options_t *opt)
         fprintf(stderr, "%s: exercise run: enrolled %zu simulated participant(s) in %s\n",
                 AGENT_PROG, enrolled, opt->region);
     int admitted = s_wait_admitted(r);
-    if (admitted == -2) {
-        /* Stopped before the first inject: the progress of a run that has not started (or, on
-         * --resume, as it was), so that --resume continues from here. */
+    if (admitted == ADMIT_STOPPED || admitted == ADMIT_TIMED_OUT) {
+        /* Stopped, or given up, before the first inject: the progress of a run that has not
+         * started (or, on --resume, as it was), so that --resume continues from here. */
         if (!r->doc)
             r->doc = s_new_doc(r);
         if (s_save_to(r, r->progress_path) == 0)
             fprintf(stderr,
-                    "%s: exercise run: stopped while waiting for the broker to admit the "
-                    "simulated participants; progress saved in %s (continue with --resume)\n",
-                    AGENT_PROG, r->progress_path);
+                    "%s: exercise run: %s while waiting for the broker to admit the simulated "
+                    "participants; progress saved in %s (continue with --resume%s)\n",
+                    AGENT_PROG, admitted == ADMIT_STOPPED ? "stopped" : "gave up", r->progress_path,
+                    admitted == ADMIT_STOPPED ? "" : " once the broker is reloaded");
     }
-    if (admitted != 0) {
+    if (admitted != ADMITTED) {
         status = FX_EXIT_UNAVAILABLE;
         goto done;
     }

@@ -366,9 +366,6 @@ check_report other deploy/exercises/lao-route-shift.yaml
 # With the broker taking 8 KiB, the runner does not send an inject of 12000 bytes (the transport
 # would drop it): its report labels it too_large, naming both sizes, as the agent and the broker
 # say it (it said "unavailable", as if the broker had not answered). The next inject still goes.
-broker_stop || fail "broker stop"
-echo 'limits: {max_message_bytes: 8192}' >>"$work/broker.yaml"
-broker_start || exit 1
 long=$(head -c 12000 /dev/zero | tr '\0' x)
 cat >"$work/too-large.yaml" <<YAML
 fusion_scenario: 1
@@ -407,9 +404,24 @@ injects:
     expect:
       - {delivered: IDN.POLRI.fp1, within: 10m}
 YAML
-start_run limit "$work/too-large.yaml" "$speed" --take-over
+# First the broker is not reloaded: when --wait runs out before it admits KHM.NCCT.sim1 (enrolled
+# anew, --take-over), the run saves its progress and says so, as a run stopped by a signal there
+# does, (e) above (it exited 5 with neither, and --resume found no progress); a restart, with the
+# lower limit, loads the new certificate, and --resume continues from there.
+start_run limit "$work/too-large.yaml" "$speed" --take-over --wait 2
+finish_run limit 5
+contains "$work/limit.err" "did not load the exercise's participants within 2 s" "limit: the run says it gave up"
+contains "$work/limit.err" "gave up while waiting for the broker to admit the simulated participants; progress saved in $work/limit/progress.json (continue with --resume once the broker is reloaded)" \
+    "a run that gave up before admission says it saved its progress"
+jq -e '.complete == false and .elapsed_ms == 0 and ([.injects[] | select(.status != "pending")] | length == 0)' \
+    "$work/limit/progress.json" >/dev/null || fail "limit: no progress saved when the wait for admission ran out"
+broker_stop || fail "broker stop"
+echo 'limits: {max_message_bytes: 8192}' >>"$work/broker.yaml"
+broker_start || exit 1
+start_run limit "$work/too-large.yaml" "$speed" --resume
 admit limit
 finish_run limit 0
+grep -q "(resumed)" "$work/limit.err" || fail "limit: the run did not say it resumed"
 r=$work/limit/report/report.json
 jq -e '[.events[] | select(.type == "rejection" and .inject == "too-large" and .code == "too_large" and
         (.reason | test("the sealed message is a frame of [0-9]+ bytes, larger than the 8159 bytes the broker takes")))] | length == 1' \
