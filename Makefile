@@ -79,7 +79,9 @@ $(BUILD)/man/%: doc/man/%.scd
 deps:
 	@sh tests/deps.sh $(DEB_PKGS)
 
-$(GEN_C) $(GEN_H): proto/fusion.proto
+# One run of protoc-c makes both (a grouped target): as two targets, a parallel make ran it twice,
+# and the second run's newer header made the next make compile again what included it.
+$(GEN_C) $(GEN_H) &: proto/fusion.proto
 	@mkdir -p $(BUILD)/gen
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/fusion.proto
