@@ -3,6 +3,7 @@
  * pinned broker key, naming the first entry or checkpoint that does not hold; `export` writes
  * the entries as JSON lines; `show --msg` tells one message's history. The database is opened
  * read-only: nothing here ever writes to it. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -287,6 +288,14 @@ static int s_verify(int argc, char **argv)
         } else {
             snprintf(copy, sizeof copy, "%s", cert_path);
             snprintf(path, sizeof path, "%s/../authority.pub", dirname(copy));
+            if (access(path, F_OK) != 0 && errno == ENOENT) {
+                fx_cli_error(ADMIN_PROG,
+                             "audit verify: no region given, and %s is not in one (no %s): "
+                             "use --region REGION or set FUSION_REGION, or give the broker's "
+                             "key with --key HEX",
+                             cert_path, path);
+                return FX_EXIT_USAGE;
+            }
         }
         fx_err_t rc = fx_authority_key_load(path, authority);
         if (rc != FX_OK)

@@ -76,8 +76,10 @@ contains "$work/out" "audit trail holds: $entries entries" "verify summary"
 admin audit verify "$db" --broker-cert "$cert" >"$work/out" 2>&1 ||
     { fail "verify with the region the certificate is in"; cat "$work/out"; }
 cp "$cert" "$work/stray.cert"
-admin audit verify "$db" --broker-cert "$work/stray.cert" >/dev/null 2>&1
+admin audit verify "$db" --broker-cert "$work/stray.cert" >"$work/out" 2>&1
 [ $? -eq 2 ] || fail "a certificate outside a region and no --region: no authority.pub (usage)"
+contains "$work/out" "no region given, and $work/stray.cert is not in one .*use --region REGION or set FUSION_REGION" \
+    "a certificate outside a region: the error says to name the region"
 admin audit verify "$db" --broker-cert "$work/nothere.cert" >"$work/out" 2>&1
 [ $? -eq 2 ] || fail "a broker certificate that is not there: usage"
 contains "$work/out" "--broker-cert $work/nothere.cert: no such file" "the missing certificate is named"
