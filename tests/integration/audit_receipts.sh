@@ -165,7 +165,7 @@ contains "$work/err" "no receipt" "the same refusal"
 
 # --- the auditor: consistent while the broker is honest, not after a rewrite ------------------
 # A listening auditor keeps the checkpoints the broker pushes (the latest, on connecting).
-agent RSO.AUDIT.a1 listen --timeout 60 >/dev/null 2>"$work/auditor.err" &
+agent_bg RSO.AUDIT.a1 listen --timeout 60 >/dev/null 2>"$work/auditor.err"
 listener=$!
 received=$work/state/agent-RSO.AUDIT.a1/audit-checkpoints-received
 wait_for 30 test -s "$received" || fail "the listening auditor kept no pushed checkpoint"

@@ -28,7 +28,7 @@ kill -HUP "$broker_pid"
 wait_for 10 grep -q "reloaded policy" "$work/broker.log" || fail "a valid signed policy was not reloaded"
 
 # 3. Revocation, mid-session: IDN listens; THA's alert reaches it; then IDN is revoked.
-agent IDN.POLRI.fp1 listen --json --timeout 30 >"$work/idn.json" 2>"$work/idn.err" &
+agent_bg IDN.POLRI.fp1 listen --json --timeout 30 >"$work/idn.json" 2>"$work/idn.err"
 listener=$!
 wait_for 10 grep -q "IDN.POLRI.fp1 connected" "$work/broker.log" || fail "the listener did not connect"
 agent THA.RTP.fp1 send "$work/draft.yaml" --yes --timeout 5 >/dev/null 2>&1 || fail "send to IDN failed"

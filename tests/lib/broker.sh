@@ -102,8 +102,25 @@ broker_kill() { # SIGKILL: the crash the store must survive
 }
 
 agent() { # ID COMMAND ARGS...
-    local id=$1 config cmd
+    local cmd config
+    agent_config "$1"
     shift
+    cmd=$1; shift
+    "$FUSION_BIN/fusion-agent" "$cmd" --config "$config" "$@"
+}
+
+# The same in the background, as a child of this shell: $! is fusion-agent itself, so a kill
+# stops it (`agent ... &` runs a subshell, and killing it leaves the agent running).
+agent_bg() { # ID COMMAND ARGS...
+    local cmd config
+    agent_config "$1"
+    shift
+    cmd=$1; shift
+    "$FUSION_BIN/fusion-agent" "$cmd" --config "$config" "$@" &
+}
+
+agent_config() { # ID: sets config to its file, written the first time
+    local id=$1
     config=$work/agent-$id.yaml
     if [ ! -f "$config" ]; then
         cat >"$config" <<YAML
@@ -115,8 +132,6 @@ broker_cert: region/directory/RSO.FUSION.broker.cert
 state: state/agent-$id
 YAML
     fi
-    cmd=$1; shift
-    "$FUSION_BIN/fusion-agent" "$cmd" --config "$config" "$@"
 }
 
 direct_draft() { # FILE RECIPIENT TEXT
