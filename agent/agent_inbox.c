@@ -45,14 +45,46 @@ static const char *s_max_tlp(const fx_envelope_t *env)
     return word ? word : "";
 }
 
-void agent_run_hook(const char *command, const fx_delivery_t *d)
+/* What may be said of a message without its content: identifiers and words, for --exec's
+ * environment and --summary's line. */
+typedef struct {
+    char hex[2 * FX_MSG_ID_BYTES + 1];
+    const char *kind, *sender, *urgency, *tlp, *exercise;
+} words_t;
+
+static void s_words(const fx_delivery_t *d, words_t *w)
 {
     const fx_envelope_t *env = fx_delivery_envelope(d);
     const Fusion__Header *h = fx_envelope_header(env);
-    char hex[2 * FX_MSG_ID_BYTES + 1];
-    agent_msg_id_hex(fx_envelope_msg_id(env), hex);
-    const char *kind = fx_vocab_name(FX_VOCAB_KIND, (int) h->kind);
-    const char *urgency = fx_vocab_name(FX_VOCAB_URGENCY, (int) h->urgency);
+    agent_msg_id_hex(fx_envelope_msg_id(env), w->hex);
+    w->kind = fx_vocab_name(FX_VOCAB_KIND, (int) h->kind);
+    if (!w->kind)
+        w->kind = "";
+    w->sender = fx_envelope_sender(env);
+    /* A header without urgency is normal, as inbox and show say. */
+    w->urgency = h->urgency ? fx_vocab_name(FX_VOCAB_URGENCY, (int) h->urgency) : NULL;
+    if (!w->urgency)
+        w->urgency = "normal";
+    w->tlp = s_max_tlp(env);
+    w->exercise = h->exercise ? h->exercise : "";
+}
+
+void agent_print_summary(const fx_delivery_t *d)
+{
+    words_t w;
+    s_words(d, &w);
+    printf("new message %s: %s from %s, urgency %s, tlp %s%s%s; unread in the inbox (%s show "
+           "%s)\n",
+           w.hex, w.kind, w.sender, w.urgency, w.tlp, w.exercise[0] ? ", exercise " : "",
+           w.exercise, AGENT_PROG, w.hex);
+    fflush(stdout);
+}
+
+void agent_run_hook(const char *command, const fx_delivery_t *d)
+{
+    words_t w;
+    s_words(d, &w);
+    const char *hex = w.hex;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -62,12 +94,11 @@ void agent_run_hook(const char *command, const fx_delivery_t *d)
     }
     if (pid == 0) {
         /* Only identifiers and words go to the command: never content. */
-        setenv("FUSION_MSG_ID", hex, 1);
-        setenv("FUSION_KIND", kind ? kind : "", 1);
-        setenv("FUSION_SENDER", fx_envelope_sender(env), 1);
-        /* A header without urgency is normal, as inbox and show say. */
-        setenv("FUSION_URGENCY", urgency && h->urgency ? urgency : "normal", 1);
-        setenv("FUSION_TLP", s_max_tlp(env), 1);
+        setenv("FUSION_MSG_ID", w.hex, 1);
+        setenv("FUSION_KIND", w.kind, 1);
+        setenv("FUSION_SENDER", w.sender, 1);
+        setenv("FUSION_URGENCY", w.urgency, 1);
+        setenv("FUSION_TLP", w.tlp, 1);
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0) {
             dup2(null, STDIN_FILENO);

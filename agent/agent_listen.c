@@ -22,8 +22,8 @@
 
 static void s_help(void)
 {
-    printf("Usage: %s listen [--json] [--exec CMD] [--count N] [--timeout S] [--window W]\n"
-           "                 [--config FILE]\n\n"
+    printf("Usage: %s listen [--json | --summary] [--exec CMD] [--count N] [--timeout S]\n"
+           "                 [--window W] [--config FILE]\n\n"
            "Receives messages in the foreground until interrupted (Ctrl-C). Each message is\n"
            "verified (the sender's certificate against the authority, the signature and the\n"
            "section hashes against the certificate), committed to the inbox and only then\n"
@@ -32,6 +32,10 @@ static void s_help(void)
            "The outbox is flushed when the connection comes up and every %d s.\n\n"
            "Options:\n"
            "  --json         one JSON object per message and line\n"
+           "  --summary      one line per new message without its content (msg_id, kind,\n"
+           "                 sender, urgency, highest TLP, exercise), which stays 'new' in the\n"
+           "                 inbox: for a log such as the service's journal, where content\n"
+           "                 must never go\n"
            "  --exec CMD     run CMD (with /bin/sh) for each new message, after it is stored;\n"
            "                 it gets FUSION_MSG_ID, FUSION_KIND, FUSION_SENDER, FUSION_URGENCY\n"
            "                 and FUSION_TLP in its environment, never the content. Its output\n"
@@ -445,6 +449,7 @@ static void s_workflow_text(const Fusion__Header *h)
 
 typedef struct {
     int json;
+    int summary; /* one line per message, no content; it stays new */
     int window;
     int count;        /* 0: no limit */
     int timeout_ms;   /* 0: none */
@@ -647,10 +652,13 @@ static int s_handle(agent_session_t *s, fx_delivery_t *d, const listen_opts_t *o
     (void) fx_client_acknowledge(s->client, fx_delivery_msg_id(d));
     if (!is_new)
         return 0;
-    (void) agent_show_delivery(s, d, o->json, now); /* each section says if it cannot be opened */
+    if (o->summary)
+        agent_print_summary(d);
+    else /* each section says if it cannot be opened */
+        (void) agent_show_delivery(s, d, o->json, now);
     if (o->exec)
         agent_run_hook(o->exec, d);
-    else if (fx_mailbox_inbox_mark_read(s->mailbox, fx_delivery_msg_id(d)) != FX_OK)
+    else if (!o->summary && fx_mailbox_inbox_mark_read(s->mailbox, fx_delivery_msg_id(d)) != FX_OK)
         fx_cli_error(AGENT_PROG, "listen: mailbox: cannot mark %s read", hex);
     return 1;
 }
@@ -764,12 +772,17 @@ static int s_number(const char *option, const char *text, int max, int *value_p)
 int agent_listen(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"json", no_argument, NULL, 'j'},         {"exec", required_argument, NULL, 'x'},
-        {"count", required_argument, NULL, 'n'},  {"timeout", required_argument, NULL, 't'},
-        {"window", required_argument, NULL, 'w'}, {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, 'j'},
+        {"exec", required_argument, NULL, 'x'},
+        {"count", required_argument, NULL, 'n'},
+        {"timeout", required_argument, NULL, 't'},
+        {"window", required_argument, NULL, 'w'},
+        {"config", required_argument, NULL, 'c'},
+        {"summary", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    listen_opts_t o = {0, DEFAULT_WINDOW, 0, 0, NULL};
+    listen_opts_t o = {.window = DEFAULT_WINDOW};
     const char *config = NULL;
     int opt;
     opterr = 0;
@@ -778,6 +791,8 @@ int agent_listen(int argc, char **argv)
         int bad = 0;
         if (opt == 'j')
             o.json = 1;
+        else if (opt == 's')
+            o.summary = 1;
         else if (opt == 'x')
             o.exec = optarg;
         else if (opt == 'n')
@@ -801,6 +816,10 @@ int agent_listen(int argc, char **argv)
     }
     if (optind != argc) {
         fx_cli_error(AGENT_PROG, "listen: unexpected argument '%s' (try --help)", argv[optind]);
+        return FX_EXIT_USAGE;
+    }
+    if (o.json && o.summary) {
+        fx_cli_error(AGENT_PROG, "listen: --json and --summary exclude each other: pick one");
         return FX_EXIT_USAGE;
     }
     agent_session_t session;

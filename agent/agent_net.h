@@ -138,4 +138,8 @@ int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, in
  * (agent_inbox.c). */
 void agent_run_hook(const char *command, const fx_delivery_t *d);
 
+/* One line on stdout for a new message without its content: msg_id, kind, sender, urgency,
+ * highest TLP given and exercise, as --exec is told (listen --summary; agent_inbox.c). */
+void agent_print_summary(const fx_delivery_t *d);
+
 #endif

@@ -202,5 +202,25 @@ kill "$sink" 2>/dev/null
 wait "$sink" 2>/dev/null
 grep -q -e 'Sanitizer' -e 'runtime error' "$work/sig.err" && fail "listen: sanitizer report"
 
+# --- listen --summary (the service's form): one line per message, never its content; the
+# message stays new in the inbox ----------------------------------------------------------------
+broker_start || exit 1
+expect 0 "an alert for --summary" THA.RTP.fp1 alert --to IDN.POLRI.fp1 --purpose investigation \
+    --section amber --summary 'Boat seen at dawn' --yes
+id=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out")
+expect 2 "--summary with --json" IDN.POLRI.fp1 listen --summary --json --count 1
+contains "$work/err" "exclude each other" "--summary and --json are refused together"
+agent IDN.POLRI.fp1 listen --summary --count 1 --timeout 30 >"$work/summary.out" 2>"$work/summary.err" ||
+    fail "listen --summary: $(cat "$work/summary.err")"
+[ "$(grep -c . "$work/summary.out")" -eq 1 ] || fail "--summary printed more than one line: $(cat "$work/summary.out")"
+contains "$work/summary.out" "^new message $id: case_alert from THA.RTP.fp1, urgency normal, tlp amber; unread in the inbox (fusion-agent show $id)$" \
+    "the summary line"
+lacks "$work/summary.out" "Boat seen" "--summary prints no content"
+lacks "$work/summary.err" "Boat seen" "--summary logs no content"
+expect 0 "inbox after --summary" IDN.POLRI.fp1 inbox --json
+jq -e --arg id "$id" '.messages[] | select(.msg_id == $id) | .state == "new"' "$work/out" >/dev/null ||
+    fail "a message listed by --summary is not new in the inbox: $(cat "$work/out")"
+broker_stop || fail "broker stop"
+
 grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
 finish agent_inbox
