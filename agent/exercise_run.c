@@ -394,8 +394,9 @@ static int s_wait_admitted(run_t *r)
             if (!said) {
                 fprintf(stderr,
                         "%s: exercise run: %zu participant(s) are enrolled in %s but not yet "
-                        "loaded by the broker: reload it (systemctl reload fusion-broker, or "
-                        "kill -HUP its process); waiting up to %d s\n",
+                        "loaded by the broker: if it reads another copy of the region, copy "
+                        "their certificates (directory/*.cert) to it; then reload it (systemctl "
+                        "reload fusion-broker, or kill -HUP its process); waiting up to %d s\n",
                         AGENT_PROG, missing, r->opt->region, r->opt->timeout_s);
                 said = 1;
             }

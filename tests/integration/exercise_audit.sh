@@ -126,6 +126,10 @@ check "the scenario is valid" 0 "$agent" exercise validate "$work/scenario.yaml"
 runner=$!
 wait_for 30 grep -q -e "not yet loaded" -e "at speed" "$work/run.err" || fail "the runner did not get to enrolment"
 grep -q "not yet loaded" "$work/run.err" && kill -HUP "$broker_pid"
+# The wait says what a broker reading another copy of the region needs before its reload.
+grep -q "not yet loaded" "$work/run.err" && ! grep -q \
+    "if it reads another copy of the region, copy their certificates (directory/\*.cert) to it" \
+    "$work/run.err" && fail "the runner's wait does not say to copy the certificates"
 wait_for 30 grep -q "at speed" "$work/run.err" || { fail "the simulated participant was not admitted"; cat "$work/run.err"; }
 
 # The trainee IDN.POLRI.fp1 takes the Cambodian alert.
