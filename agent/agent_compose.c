@@ -502,7 +502,9 @@ void agent_compose_print_options(const compose_t *self)
         printf("  --reason TEXT        (referral) why you refer; with --indicator TEXT (screening\n"
                "                       indicator met; repeat), --action TEXT (requested, e.g.\n"
                "                       victim identification through the NRM),\n"
-               "                       --reflection-days N, --consent-recorded\n");
+               "                       --reflection-days N. The referral records the consent\n"
+               "                       --consent gives (--consent-recorded, older, says the same\n"
+               "                       and needs --consent)\n");
     printf("  --location TEXT      where\n"
            "  --person K=V,...     role, name, date_of_birth, age, nationality, sex,\n"
            "                       identifier (repeatable), biometric_ref, health_notes\n"
@@ -606,6 +608,19 @@ static int s_finish(compose_t *self)
             return -1;
         }
         json_t *body = json_object_get(section, "content");
+        /* The referral's consent_recorded follows --consent; said alone, the signed header (on
+         * which the policy decides) and the referral would disagree (docs/agent.md). */
+        if (json_is_true(json_object_get(body, "consent_recorded")) &&
+            !json_is_true(json_object_get(self->doc, "consent"))) {
+            fx_cli_error(AGENT_PROG,
+                         "%s: --consent-recorded says the referral records the subject's "
+                         "consent, but --consent is not given, so the signed header (on which "
+                         "the policy decides) would say it is not recorded: give --consent if "
+                         "it is (the referral then records it too; --consent-recorded is not "
+                         "needed)%s",
+                         cmd, s_tail(self));
+            return -1;
+        }
         if (body) {
             json_incref(body);
             json_object_set_new(section, "content",

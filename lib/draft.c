@@ -83,6 +83,10 @@ typedef struct {
     arena_t arena;
     const char *base_dir;
     int64_t now;
+    /* The header's consent, read before the sections: a referral's consent_recorded takes it
+     * when left out, and must agree with it when given. consent_read is 0 when the header's
+     * value was invalid (already an error). */
+    int consent, consent_given, consent_read;
 } parse_t;
 
 /* ---- Scalars -------------------------------------------------------------------------------- */
@@ -404,9 +408,29 @@ static Fusion__Referral *s_referral(parse_t *p, const fx_yaml_node_t *node)
     if (s_present(f[3]) &&
         fx_yaml_int(p->diag, f[3], "reflection_period_days", 0, 3650, &days) == 0)
         r->reflection_period_days = (uint32_t) days;
+    /* consent_recorded and the header's consent answer one question, whether the subject's
+     * consent is recorded: the header's (signed; the policy decides on it) is the answer, and a
+     * referral that leaves the field out takes it. A referral that says otherwise is refused:
+     * the recipient would read both. */
     int consent;
-    if (s_present(f[4]) && fx_yaml_bool(p->diag, f[4], "consent_recorded", &consent) == 0)
+    if (!s_present(f[4]))
+        r->consent_recorded = p->consent;
+    else if (fx_yaml_bool(p->diag, f[4], "consent_recorded", &consent) == 0) {
         r->consent_recorded = consent;
+        if (p->consent_read && consent != p->consent)
+            fx_yaml_error(p->diag, f[4],
+                          "consent_recorded is %s, but the draft's consent is %s%s: both say "
+                          "whether the subject's consent is recorded, and the recipient reads "
+                          "both (the policy decides on the draft's consent): %s",
+                          consent ? "true" : "false", p->consent ? "true" : "false",
+                          p->consent_given ? "" : " (not given)",
+                          consent ? "if it is recorded, give 'consent: true' in the draft; the "
+                                    "referral's consent_recorded then follows it and may be "
+                                    "left out"
+                                  : "leave consent_recorded out (the referral takes the "
+                                    "draft's consent), or set the draft's consent to false if "
+                                    "it is not recorded");
+    }
     S_LIST(p, f[5], "persons", s_person, &r->persons, &r->n_persons);
     S_LIST(p, f[6], "documents", s_document, &r->documents, &r->n_documents);
     s_opt_text(p, f[7], "location", MAX_SHORT, 0, &r->location);
@@ -876,8 +900,12 @@ static void s_header_fields(parse_t *p, const fx_yaml_node_t *root, const fx_yam
         (Fusion__SubjectRole) s_enum(p, f[K_SUBJECT_ROLE], FX_VOCAB_SUBJECT_ROLE, "subject_role");
     h->urgency = (Fusion__Urgency) s_enum(p, f[K_URGENCY], FX_VOCAB_URGENCY, "urgency");
     int consent;
-    if (s_present(f[K_CONSENT]) && fx_yaml_bool(p->diag, f[K_CONSENT], "consent", &consent) == 0)
+    p->consent_given = s_present(f[K_CONSENT]);
+    p->consent_read =
+        !p->consent_given || fx_yaml_bool(p->diag, f[K_CONSENT], "consent", &consent) == 0;
+    if (p->consent_given && p->consent_read)
         h->consent = consent;
+    p->consent = h->consent ? 1 : 0;
     uint32_t handling = 0;
     if (s_present(f[K_HANDLING]))
         fx_yaml_word_mask(p->diag, f[K_HANDLING], FX_VOCAB_HANDLING, "handling", 1, &handling);
@@ -972,7 +1000,7 @@ fx_err_t fx_draft_from_node(const fx_yaml_node_t *root, const char *base_dir, in
                             fx_diag_t *diag, fx_draft_t **draft_p)
 {
     *draft_p = NULL;
-    parse_t p = {diag, {NULL, 0, 0}, base_dir, now_ms};
+    parse_t p = {diag, {NULL, 0, 0}, base_dir, now_ms, 0, 0, 1};
     parsed_section_t sections[FX_ENVELOPE_MAX_SECTIONS];
     size_t n_sections = 0;
     memset(sections, 0, sizeof sections);

@@ -215,6 +215,60 @@ jq -e --arg id "$referral_id" '.msg_id == $id and .kind == "referral" and .agree
     { fail "the focal point got the referral"; cat "$work/fp1.json"; }
 nothing_for IDN.POLRI.lo1 "the referral's denied recipient"
 
+# --- consent: one answer in the signed header and the referral ------------------------------
+# agent.md's example gives --consent only, and drafts.md's JSON example "consent": true without
+# the referral's consent_recorded: the referral records the header's consent, and the recipient
+# reads "consent recorded" in the header and in the referral (it read "Consent recorded: no").
+expect 0 "agent.md's referral (--consent only)" THA.RTP.fp1 refer --to IDN.POLRI.fp1 \
+    --purpose victim_protection --subject-role victim --consent --agreement IDN-THA-NRM-2024 \
+    --urgency urgent --section amber --reason 'Recruited for a scam compound' \
+    --action 'victim identification through the NRM' \
+    --person role=victim,name='A. Example',nationality=IDN --yes
+consent_id=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out")
+cat >"$work/consent.json" <<'JSON'
+{
+  "kind": "referral", "audience": "direct", "recipients": ["IDN.POLRI.fp1"],
+  "purpose": "victim_protection", "subject_role": "victim", "consent": true,
+  "agreement": "IDN-THA-NRM-2024",
+  "sections": [
+    {"id": 1, "tlp": "amber", "categories": ["operational"],
+     "text": "Referral of an Indonesian national identified at a scam compound raid."},
+    {"id": 2, "tlp": "red",
+     "categories": ["operational", "personal_identifiers", "victim_identity", "location"],
+     "content": {"referral": {"reason": "Indicators of trafficking for forced criminality.",
+                              "persons": [{"role": "victim", "name": "Example Victim"}],
+                              "location": "Shelter, Bangkok"}}}
+  ]
+}
+JSON
+expect 0 "drafts.md's JSON referral" THA.RTP.fp1 send "$work/consent.json" --yes
+draft_id=$(sed -n 's/^accepted: msg_id \([0-9a-f]*\).*/\1/p' "$work/out")
+receive IDN.POLRI.fp1 2 "$work/consent-in.json"
+for id in "$consent_id" "$draft_id"; do
+    jq -e -s --arg id "$id" '.[] | select(.msg_id == $id) | .consent and ([.sections[] | .referral |
+        select(.) | .consent_recorded] == [true])' "$work/consent-in.json" >/dev/null ||
+        { fail "referral $id: the header's consent is not the referral's"; cat "$work/consent-in.json"; }
+    expect 0 "show $id" IDN.POLRI.fp1 show "$id"
+    contains "$work/out" "subject victim, consent recorded$" "show $id: the header's consent"
+    contains "$work/out" "Consent recorded: yes$" "show $id: the referral's consent, the same"
+    lacks "$work/out" "Consent recorded: no" "show $id: no contradiction"
+done
+# Told apart, the two are refused with both named (exit 2), and nothing is sent.
+expect 2 "--consent-recorded without --consent" THA.RTP.fp1 refer --to IDN.POLRI.fp1 \
+    --purpose victim_protection --subject-role victim --section amber --reason r \
+    --consent-recorded --yes
+contains "$work/err" "refer: --consent-recorded says the referral records the subject's consent, but --consent is not given" \
+    "--consent-recorded alone: both named"
+contains "$work/err" "nothing was sent" "--consent-recorded alone: nothing sent"
+sed 's/"location": "Shelter, Bangkok"}/"location": "Shelter, Bangkok", "consent_recorded": false}/' \
+    "$work/consent.json" >"$work/consent-no.json"
+expect 2 "a draft whose referral says no consent, its header yes" THA.RTP.fp1 send \
+    "$work/consent-no.json" --yes
+contains "$work/err" "consent-no.json:12:[0-9]*: consent_recorded is false, but the draft's consent is true" \
+    "the draft's contradiction named with its place"
+nothing_for IDN.POLRI.fp1 "the refused referrals"
+outbox_empty THA.RTP.fp1 "after the refused referrals"
+
 # --- a draft file with alert, and the wrong kind ----------------------------------------------
 cat >"$work/ref.yaml" <<'YAML'
 kind: referral

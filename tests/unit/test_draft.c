@@ -686,6 +686,65 @@ static void test_response_needs_status(void **state)
     fx_diag_destroy(&diag);
 }
 
+/* A referral's consent_recorded and the header's consent answer one question: left out, the
+ * referral takes the header's; given, it must agree (docs/drafts.md's JSON example leaves it
+ * out, and its recipient read "consent recorded" in the header and "no" in the referral). */
+static void test_referral_consent(void **state)
+{
+    (void) state;
+    static const char *const head = "kind: referral\naudience: direct\nrecipients: [IDN.POLRI]\n";
+    static const struct {
+        const char *header, *field;
+        int recorded; /* -1: refused */
+        const char *error;
+    } cases[] = {
+        {"consent: true\n", "", 1, NULL},
+        {"", "", 0, NULL},
+        {"consent: false\n", "", 0, NULL},
+        {"consent: true\n", ", consent_recorded: true", 1, NULL},
+        {"consent: false\n", ", consent_recorded: false", 0, NULL},
+        {"consent: true\n", ", consent_recorded: null", 1, NULL},
+        {"", ", consent_recorded: true", -1,
+         "draft.yaml:7:55: consent_recorded is true, but the draft's consent is false (not "
+         "given): both say whether the subject's consent is recorded"},
+        {"consent: false\n", ", consent_recorded: true", -1,
+         "draft.yaml:8:55: consent_recorded is true, but the draft's consent is false: both say "
+         "whether the subject's consent is recorded, and the recipient reads both (the policy "
+         "decides on the draft's consent): if it is recorded, give 'consent: true'"},
+        {"consent: true\n", ", consent_recorded: false", -1,
+         "draft.yaml:8:55: consent_recorded is false, but the draft's consent is true: both say"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "%s%ssections:\n  - id: 1\n    tlp: red\n    content: {referral: {reason: r%s}}\n",
+                 head, cases[i].header, cases[i].field);
+        if (cases[i].recorded < 0) {
+            s_expect_error(text, cases[i].error);
+            continue;
+        }
+        fx_draft_t *draft = s_parse_ok(text, NULL);
+        assert_int_equal(fx_draft_header(draft)->consent, cases[i].recorded);
+        Fusion__SectionContent *c = s_content(draft, 0);
+        assert_int_equal(c->body_case, FUSION__SECTION_CONTENT__BODY_REFERRAL);
+        assert_int_equal(c->referral->consent_recorded, cases[i].recorded);
+        fx_content_free(&c);
+        fx_draft_destroy(&draft);
+    }
+    /* An invalid header consent is one error, not a second one about the referral. */
+    fx_diag_t *diag = fx_diag_new("draft.yaml");
+    fx_draft_t *draft = NULL;
+    const char *bad = "kind: referral\naudience: focal_points\nconsent: yes\nsections:\n"
+                      "  - {id: 1, tlp: red, content: {referral: {reason: r, consent_recorded: "
+                      "true}}}\n";
+    assert_int_equal(fx_draft_parse((const uint8_t *) bad, strlen(bad), ".", NOW, diag, &draft),
+                     FX_ERR_INVALID);
+    assert_int_equal(fx_diag_count(diag), 1);
+    assert_non_null(strstr(fx_diag_text(diag, 0), "consent must be true or false"));
+    fx_diag_destroy(&diag);
+    assert_int_equal(s_failures, 0);
+}
+
 static void s_encode_text(const char *text, uint8_t **data_p, size_t *len_p)
 {
     Fusion__SectionContent content = FUSION__SECTION_CONTENT__INIT;
@@ -818,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_response_needs_status),
+        cmocka_unit_test(test_referral_consent),
         cmocka_unit_test(test_draft_new),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
