@@ -915,7 +915,9 @@ static void s_print_grading(const Fusion__Grading *g)
                g->information_accuracy ? (char) ('0' + g->information_accuracy) : '?');
 }
 
-static void s_print_content(const Fusion__SectionContent *c)
+/* consent: the header's (signed; the policy decides on it). A referral's consent_recorded left
+ * out (false) by an older agent never contradicts it (agent_listen.c). */
+static void s_print_content(const Fusion__SectionContent *c, int consent)
 {
     static const char *statuses[] = {"-",        "acknowledged", "accepted",
                                      "declined", "need_info",    "closed"};
@@ -954,7 +956,11 @@ static void s_print_content(const Fusion__SectionContent *c)
         s_print_text("requested action", r->requested_action);
         if (r->reflection_period_days)
             printf("    reflection period: %u days\n", r->reflection_period_days);
-        printf("    consent recorded: %s\n", r->consent_recorded ? "yes" : "no");
+        if (r->consent_recorded && !consent)
+            printf("    consent recorded: yes in this referral, but not in the signed header (the "
+                   "policy judged the message as sent without consent)\n");
+        else
+            printf("    consent recorded: %s\n", r->consent_recorded || consent ? "yes" : "no");
         s_print_persons(r->persons, r->n_persons);
         s_print_documents(r->documents, r->n_documents);
         s_print_text("location", r->location);
@@ -1047,7 +1053,7 @@ static fx_err_t s_open_section(const fx_envelope_t *env, const fx_keys_t *keys,
     printf(":\n");
     Fusion__SectionContent *content = NULL;
     if (fx_content_decode(plain, len, &content) == FX_OK) {
-        s_print_content(content);
+        s_print_content(content, fx_envelope_header(env)->consent);
         uint32_t missing = fx_content_missing_labels(content, labels, fx_now_ms());
         if (missing) {
             s_mask_text(FX_VOCAB_CATEGORY, missing, cats, sizeof cats);

@@ -154,7 +154,17 @@ static void s_grading_text(int indent, const Fusion__Grading *g)
            (unsigned) g->information_accuracy);
 }
 
-static void s_content_text(const Fusion__SectionContent *c)
+/* A referral's consent_recorded with the header's consent (signed; the policy decides on it):
+ * one answer. The referral takes the header's when the sender leaves the field out (lib/draft.c),
+ * but an older agent did not, and a false field is one left out: it never contradicts the
+ * header. A referral that records consent the header does not is said so. */
+static int s_consent_recorded(const Fusion__Referral *r, int consent)
+{
+    return r->consent_recorded || consent;
+}
+
+/* consent: the header's. */
+static void s_content_text(const Fusion__SectionContent *c, int consent)
 {
     const int in = 4;
     switch (c->body_case) {
@@ -197,7 +207,13 @@ static void s_content_text(const Fusion__SectionContent *c)
         s_field(in, "Requested action", r->requested_action);
         if (r->reflection_period_days)
             printf("%sReflection period: %u days\n", s_pad(in), r->reflection_period_days);
-        printf("%sConsent recorded: %s\n", s_pad(in), r->consent_recorded ? "yes" : "no");
+        if (r->consent_recorded && !consent)
+            printf("%sConsent recorded: yes in this referral, but not in the signed header (the "
+                   "policy judged the message as sent without consent)\n",
+                   s_pad(in));
+        else
+            printf("%sConsent recorded: %s\n", s_pad(in),
+                   s_consent_recorded(r, consent) ? "yes" : "no");
         s_persons_text(in, r->persons, r->n_persons);
         s_documents_text(in, r->documents, r->n_documents);
         s_field(in, "Location", r->location);
@@ -322,7 +338,8 @@ static void s_jgrading(json_t *obj, const Fusion__Grading *g)
 }
 
 /* The content in the shape of a draft's `content:` (or {"text": ...}). */
-static json_t *s_content_json(const Fusion__SectionContent *c)
+/* consent: the header's. */
+static json_t *s_content_json(const Fusion__SectionContent *c, int consent)
 {
     json_t *wrap = json_object(), *o = json_object();
     switch (c->body_case) {
@@ -372,7 +389,7 @@ static json_t *s_content_json(const Fusion__SectionContent *c)
         if (r->reflection_period_days)
             json_object_set_new(o, "reflection_period_days",
                                 json_integer(r->reflection_period_days));
-        json_object_set_new(o, "consent_recorded", json_boolean(r->consent_recorded));
+        json_object_set_new(o, "consent_recorded", json_boolean(s_consent_recorded(r, consent)));
         s_jpersons(o, r->persons, r->n_persons);
         s_jdocuments(o, r->documents, r->n_documents);
         s_jset(o, "location", r->location);
@@ -562,7 +579,7 @@ int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, in
             json_object_set_new(sec, "tlp", json_string(s_word(FX_VOCAB_TLP, (int) desc->tlp)));
             json_object_set_new(sec, "categories", s_categories_json(cats));
             if (rc == FX_OK) {
-                json_t *body = s_content_json(content);
+                json_t *body = s_content_json(content, h->consent);
                 json_object_update(sec, body);
                 json_decref(body);
             } else
@@ -574,7 +591,7 @@ int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, in
             printf("--- section %u (tlp %s; %s)\n", id, s_word(FX_VOCAB_TLP, (int) desc->tlp),
                    words);
             if (rc == FX_OK)
-                s_content_text(content);
+                s_content_text(content, h->consent);
             else
                 printf("    cannot be opened: %s\n", fx_strerror(rc));
         }

@@ -268,6 +268,33 @@ contains "$work/err" "consent-no.json:12:[0-9]*: consent_recorded is false, but 
     "the draft's contradiction named with its place"
 nothing_for IDN.POLRI.fp1 "the refused referrals"
 outbox_empty THA.RTP.fp1 "after the refused referrals"
+# From an older agent, a referral that leaves consent_recorded out (false on the wire) with the
+# header's consent is shown with the header's answer, never as "no"; one whose referral records
+# consent that its header does not is shown as that.
+forge() { # OPTIONS...: forge_workflow THA.RTP.fp1 -> IDN.POLRI.fp1, a referral
+    "$FUSION_TOOLS/forge_workflow" --endpoint "$endpoint" --key "$work/keys/THA.RTP.fp1.key" \
+        --to "$work/keys/IDN.POLRI.fp1.key" \
+        --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+        --authority "$work/region/authority.pub" --referral-content "$@" referral >"$work/forged" 2>&1
+    sed -n 's/^ACCEPTED \([0-9a-f]*\)$/\1/p' "$work/forged"
+}
+older=$(forge --consent)
+[ -n "$older" ] || fail "the older agent's referral was not accepted: $(cat "$work/forged")"
+referral_only=$(forge --consent-recorded)
+[ -n "$referral_only" ] || fail "the referral-only consent was not accepted: $(cat "$work/forged")"
+receive IDN.POLRI.fp1 2 "$work/older.json"
+jq -e -s --arg id "$older" '.[] | select(.msg_id == $id) | .consent and
+    .sections[0].referral.consent_recorded' "$work/older.json" >/dev/null ||
+    { fail "listen --json: an older referral's consent"; cat "$work/older.json"; }
+jq -e -s --arg id "$referral_only" '.[] | select(.msg_id == $id) | (.consent | not) and
+    .sections[0].referral.consent_recorded' "$work/older.json" >/dev/null ||
+    { fail "listen --json: a referral-only consent"; cat "$work/older.json"; }
+expect 0 "show an older agent's referral" IDN.POLRI.fp1 show "$older"
+contains "$work/out" "Consent recorded: yes$" "an older referral: the header's answer"
+lacks "$work/out" "Consent recorded: no" "an older referral: never 'no' against the header"
+expect 0 "show a referral-only consent" IDN.POLRI.fp1 show "$referral_only"
+contains "$work/out" "Consent recorded: yes in this referral, but not in the signed header" \
+    "a referral-only consent is said to be that"
 
 # --- a draft file with alert, and the wrong kind ----------------------------------------------
 cat >"$work/ref.yaml" <<'YAML'

@@ -244,6 +244,27 @@ check "an unreadable key file" 4 unprivileged "$agent" open --key keys/IDN.POLRI
 contains err.txt "IDN.POLRI.lo1.key: Permission denied" "the system's reason (Permission denied)"
 chmod 0600 keys/IDN.POLRI.lo1.key
 
+# A referral's consent_recorded and the header's consent are one answer. A referral that leaves
+# the field out (false on the wire: older agents, and seal with content=) under a header with
+# consent is shown with the header's "yes", never as "no"; one that records consent its header
+# does not is shown as that.
+printf '\022\007\012\005forge' >referral.bin             # referral {reason: forge}
+printf '\022\011\012\005forge\050\001' >referral-yes.bin # ... consent_recorded: true
+check "seal a referral with the header's consent" 0 "$agent" seal --key keys/THA.RTP.fp1.key \
+    --region region --kind referral --to IDN.POLRI.lo1 --consent \
+    --section 'tlp=amber;content=referral.bin' --out referral.msg
+check "open it" 0 "$agent" open --key keys/IDN.POLRI.lo1.key --region region referral.msg
+contains out.txt ", consent yes$" "the header's consent"
+contains out.txt "^    consent recorded: yes$" "the referral's, the header's answer"
+lacks out.txt "consent recorded: no" "never 'no' against the header"
+check "seal a referral whose consent is not in its header" 0 "$agent" seal \
+    --key keys/THA.RTP.fp1.key --region region --kind referral --to IDN.POLRI.lo1 \
+    --section 'tlp=amber;content=referral-yes.bin' --out referral-yes.msg
+check "open it" 0 "$agent" open --key keys/IDN.POLRI.lo1.key --region region referral-yes.msg
+contains out.txt ", consent no$" "the header says no consent"
+contains out.txt "consent recorded: yes in this referral, but not in the signed header" \
+    "the referral's consent is said to be its own"
+
 # Once the sender is revoked, its messages are no longer opened.
 "$admin" revoke --region region THA.RTP.fp1 >/dev/null || fail "revoke"
 check "open from a revoked sender" 3 "$agent" open --key keys/IDN.POLRI.lo1.key \

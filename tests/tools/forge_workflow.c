@@ -17,11 +17,15 @@ static void s_help(void)
     printf("Usage: forge_workflow --endpoint EP --key FILE --broker-cert FILE --authority FILE\n"
            "                      --to KEYFILE [--in-reply-to HEX] [--forwarded-from HEX]\n"
            "                      [--grant HEX] [--status N] [--tlp WORD]\n"
-           "                      [--reshare-to ID]... KIND\n\n"
+           "                      [--reshare-to ID]... [--consent] [--referral-content]\n"
+           "                      [--consent-recorded] KIND\n\n"
            "Publishes one message of KIND (case_alert, referral_response, alert_feedback, ...)\n"
            "from the principal of --key to the principal of --to KEYFILE, with one section\n"
            "(id 1, or 2 with --forwarded-from) of the given TLP (default green), and the header\n"
-           "links given. Exit: 0 ACCEPTED, 1 REJECTED, 2 usage or local error, 5 no answer.\n");
+           "links given. --consent sets the header's consent; --referral-content makes the\n"
+           "section a referral (reason 'forge') that leaves consent_recorded out, as older agents\n"
+           "wrote it with the header's consent, and --consent-recorded sets it true.\n"
+           "Exit: 0 ACCEPTED, 1 REJECTED, 2 usage or local error, 5 no answer.\n");
 }
 
 static int s_hex(const char *text, ProtobufCBinaryData *out, uint8_t buf[FX_MSG_ID_BYTES])
@@ -52,6 +56,9 @@ int main(int argc, char **argv)
         {"status", required_argument, NULL, 's'},
         {"tlp", required_argument, NULL, 'l'},
         {"reshare-to", required_argument, NULL, 'R'},
+        {"consent", no_argument, NULL, 'C'},
+        {"referral-content", no_argument, NULL, 'F'},
+        {"consent-recorded", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -60,7 +67,7 @@ int main(int argc, char **argv)
     uint8_t reply[FX_MSG_ID_BYTES], forwarded[FX_MSG_ID_BYTES], grant[FX_MSG_ID_BYTES];
     Fusion__Header draft = FUSION__HEADER__INIT;
     char *reshare_to[8];
-    int tlp = FX_TLP_GREEN, opt, bad = 0;
+    int tlp = FX_TLP_GREEN, opt, bad = 0, referral = 0, recorded = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (opt == 'e')
             endpoint = optarg;
@@ -82,6 +89,12 @@ int main(int argc, char **argv)
             draft.response_status = (Fusion__ResponseStatus) atoi(optarg);
         else if (opt == 'l')
             bad |= (tlp = fx_vocab_parse(FX_VOCAB_TLP, optarg)) <= 0;
+        else if (opt == 'C')
+            draft.consent = 1;
+        else if (opt == 'F')
+            referral = 1;
+        else if (opt == 'P')
+            recorded = 1;
         else if (opt == 'R' && draft.n_reshare_to < sizeof reshare_to / sizeof reshare_to[0]) {
             reshare_to[draft.n_reshare_to++] = optarg;
             draft.reshare_to = reshare_to;
@@ -113,11 +126,17 @@ int main(int argc, char **argv)
     draft.purpose = FUSION__PURPOSE__PURPOSE_INVESTIGATION;
     fx_recipient_t recipient = {fx_keys_id(to), fx_keys_box_public(to)};
     static const uint8_t text[] = {0x32, 0x05, 'f', 'o', 'r', 'g', 'e'}; /* SectionContent text */
+    /* SectionContent referral (2) {reason (1) "forge"[, consent_recorded (5) true]} */
+    static const uint8_t ref[] = {0x12, 0x07, 0x0a, 0x05, 'f', 'o', 'r', 'g', 'e'};
+    static const uint8_t ref_recorded[] = {0x12, 0x09, 0x0a, 0x05, 'f', 'o',
+                                           'r',  'g',  'e',  0x28, 0x01};
+    const uint8_t *plain = referral ? (recorded ? ref_recorded : ref) : text;
+    size_t plain_len = referral ? (recorded ? sizeof ref_recorded : sizeof ref) : sizeof text;
     fx_section_draft_t section = {draft.forwarded_from.len ? 2 : 1,
                                   tlp,
                                   1u << FX_CATEGORY_OPERATIONAL,
-                                  text,
-                                  sizeof text,
+                                  plain,
+                                  plain_len,
                                   &recipient,
                                   1};
     if (fx_envelope_seal(keys, &draft, &section, 1, &env) != FX_OK) {
