@@ -207,7 +207,10 @@ static void s_referrals_help(void)
            "left until its acknowledgement is due (or how long it is overdue, and whether it\n"
            "was escalated) while it waits for an answer: one that was answered (acknowledged,\n"
            "accepted, declined, need_info, closed) has no time left ('-', and seconds_left\n"
-           "null in --json). Open referrals only (not declined or closed) unless --all.\n\n"
+           "null in --json). Open referrals only (not declined or closed) unless --all.\n"
+           "A referral of an exercise is shown only to its sender and the exercise's\n"
+           "participants, marked with a line 'exercise ID' under it (\"exercise\" in --json,\n"
+           "null for live traffic).\n\n"
            "Options:\n"
            "  --all          also declined and closed referrals\n"
            "  --json         one JSON array of objects\n"
@@ -337,6 +340,8 @@ int agent_referrals(int argc, char **argv)
                                 r->deadline && counting
                                     ? json_integer(((int64_t) r->deadline - now) / 1000)
                                     : json_null());
+            json_object_set_new(item, "exercise",
+                                r->exercise[0] ? json_string(r->exercise) : json_null());
             json_array_append_new(list, item);
         } else {
             if (shown == 0)
@@ -345,6 +350,10 @@ int agent_referrals(int argc, char **argv)
             printf("%-32s  %-8s  %-15s  %-15s  %-12s  %-7s  %s%s%s%s\n", hex, direction, r->sender,
                    r->agency, r->state, urgency ? urgency : "normal", left, due[0] ? " (" : "", due,
                    due[0] ? ")" : "");
+            if (r->exercise[0])
+                printf("%-32s  exercise %s: not live traffic (its deadline runs on the "
+                       "exercise's clock)\n",
+                       "", r->exercise);
             if (r->escalated)
                 printf("%-32s  escalated: a notice went to the sender and the other focal "
                        "points of %s\n",

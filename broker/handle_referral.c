@@ -165,6 +165,12 @@ static int s_check_response(server_t *self, const Fusion__Header *h, const char 
                         "(response_status), for the broker to track the referral");
     fx_store_referral_t referral;
     fx_err_t rc = fx_store_referral_get(self->store, h->in_reply_to.data, agency, &referral);
+    /* An exercise's referral is not there for anyone outside the exercise (as in the REFERRALS
+     * answer): a live response from an officer of the agency who takes no part is refused as
+     * for a referral that does not exist, and does not change the exercise's referral. */
+    if (rc == FX_OK && referral.exercise[0] &&
+        !fx_policy_exercise_participant(self->policy, referral.exercise, h->sender))
+        rc = FX_ERR_NOT_FOUND;
     if (rc == FX_ERR_NOT_FOUND)
         return s_refuse(r, FX_ERR_INVALID, "message %s is not a referral sent to your agency %s",
                         s_hex(h->in_reply_to.data, hex), agency);
@@ -172,6 +178,15 @@ static int s_check_response(server_t *self, const Fusion__Header *h, const char 
         server_storage_failed(self);
         return s_refuse(r, FX_ERR_STORAGE, "%s", fx_strerror(FX_ERR_STORAGE));
     }
+    if (strcmp(referral.exercise, h->exercise) != 0)
+        return s_refuse(r, FX_ERR_INVALID,
+                        "referral %s is %s%s%s, and this referral_response is %s%s%s: a response "
+                        "goes in its referral's exercise",
+                        s_hex(h->in_reply_to.data, hex),
+                        referral.exercise[0] ? "in exercise '" : "live traffic", referral.exercise,
+                        referral.exercise[0] ? "'" : "",
+                        h->exercise[0] ? "in exercise '" : "live traffic", h->exercise,
+                        h->exercise[0] ? "'" : "");
     if (referral.state == FX_REFERRAL_CLOSED)
         return s_refuse(r, FX_ERR_INVALID, "referral %s to %s is closed already",
                         s_hex(h->in_reply_to.data, hex), agency);
@@ -509,6 +524,7 @@ static bool s_track(server_t *self, const Fusion__Header *h, const uint8_t *dige
         memcpy(ref.msg_id, h->msg_id.data, FX_MSG_ID_BYTES);
         snprintf(ref.sender, sizeof ref.sender, "%s", h->sender);
         snprintf(ref.agency, sizeof ref.agency, "%s", agency);
+        snprintf(ref.exercise, sizeof ref.exercise, "%s", h->exercise);
         fx_err_t rc = fx_store_referral_add(self->store, &ref);
         if (rc != FX_OK && rc != FX_ERR_EXISTS) {
             server_storage_failed(self);
@@ -829,14 +845,41 @@ void referral_escalate(server_t *self, int64_t now)
     free(list);
 }
 
-void handle_referrals(server_t *self, session_t *session, uint64_t request_id)
+/* Who asks for the REFERRALS answer. */
+typedef struct {
+    const fx_policy_t *policy;
+    const char *principal;
+    bool simulated; /* or no longer in the directory: sees only what it sent */
+} viewer_t;
+
+/* The exercise segregation of the REFERRALS answer (the policy's check 1, docs/exercises.md):
+ * a principal sees the referrals it sent, those of an exercise only while the live policy lists
+ * it as a participant of that exercise, and live ones only if it is not a simulated principal.
+ * So an officer of the recipient agency who takes no part in an exercise sees nothing of it,
+ * not even its msg_id, sender or state. */
+static bool s_visible(const fx_store_referral_t *referral, void *arg)
+{
+    const viewer_t *viewer = arg;
+    if (strcmp(referral->sender, viewer->principal) == 0)
+        return true;
+    if (referral->exercise[0])
+        return fx_policy_exercise_participant(viewer->policy, referral->exercise,
+                                              viewer->principal);
+    return !viewer->simulated;
+}
+
+void handle_referrals(server_t *self, session_t *session, uint64_t request_id,
+                      const Fusion__ReferralsRequest *request)
 {
     char agency[FX_ID_MAX];
     fx_principal_agency(session->principal, agency);
+    const fx_cert_t *cert = fx_directory_find(self->directory, session->principal);
+    viewer_t viewer = {self->policy, session->principal,
+                       !cert || (fx_cert_roles(cert) & (1u << FX_ROLE_SIMULATED))};
     fx_store_referral_t *list = NULL;
     size_t count = 0;
-    if (fx_store_referrals_list(self->store, session->principal, agency, LIST_MAX, &list, &count) !=
-        FX_OK) {
+    if (fx_store_referrals_list(self->store, session->principal, agency, s_visible, &viewer,
+                                LIST_MAX, &list, &count) != FX_OK) {
         server_storage_failed(self);
         server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
         return;
@@ -852,6 +895,8 @@ void handle_referrals(server_t *self, session_t *session, uint64_t request_id)
         items[i].urgency = (Fusion__Urgency) list[i].urgency;
         items[i].deadline = list[i].deadline == NO_DEADLINE ? 0 : (uint64_t) list[i].deadline;
         items[i].escalated = list[i].escalated;
+        if (request->with_exercise)               /* an older agent would drop the whole answer */
+            items[i].exercise = list[i].exercise; /* "" for live ones: not on the wire */
         ptrs[i] = &items[i];
     }
     Fusion__Referrals referrals = FUSION__REFERRALS__INIT;

@@ -1249,7 +1249,7 @@ static void s_handle(server_t *self, batch_item_t *item)
         handle_directory(self, session, id);
         break;
     case FUSION__FRAME__BODY_REFERRALS_REQUEST:
-        handle_referrals(self, session, id);
+        handle_referrals(self, session, id, frame->referrals_request);
         break;
     case FUSION__FRAME__BODY_RECEIPT_REQUEST:
         handle_receipt_request(self, session, id, frame->receipt_request);

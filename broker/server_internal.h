@@ -178,7 +178,8 @@ bool workflow_record(server_t *self, const fx_envelope_t *env, const uint8_t *di
                      zlistx_t *recipients);
 void referral_received(server_t *self, const char *principal, const uint8_t *msg_id);
 void referral_escalate(server_t *self, int64_t now);
-void handle_referrals(server_t *self, session_t *session, uint64_t request_id);
+void handle_referrals(server_t *self, session_t *session, uint64_t request_id,
+                      const Fusion__ReferralsRequest *request);
 
 /* Queues an answer to go out after the group commit (or at once if nothing is being
  * committed). Takes ownership of frame's heap strings via answer_frame_free. */

@@ -1055,18 +1055,27 @@ fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **
 {
     *frame_p = NULL;
     Fusion__ReferralsRequest ask = FUSION__REFERRALS_REQUEST__INIT;
+    ask.with_exercise = 1;
     Fusion__Frame request = FUSION__FRAME__INIT;
     request.body_case = FUSION__FRAME__BODY_REFERRALS_REQUEST;
     request.referrals_request = &ask;
     Fusion__Frame *frame = NULL;
     fx_err_t rc =
         s_request_for(self, &request, FUSION__FRAME__BODY_REFERRALS, timeout_ms, &frame, answer);
+    /* A broker older than ReferralStatus.exercise refuses the field that asks for it: ask as it
+     * knows (its answer marks no exercise). */
+    if (rc != FX_OK && answer->refused && strcmp(answer->code, "unknown_field") == 0) {
+        ask.with_exercise = 0;
+        rc = s_request_for(self, &request, FUSION__FRAME__BODY_REFERRALS, timeout_ms, &frame,
+                           answer);
+    }
     if (rc != FX_OK)
         return rc;
     for (size_t i = 0; i < frame->referrals->n_referrals; i++) {
         const Fusion__ReferralStatus *r = frame->referrals->referrals[i];
         if (r->msg_id.len != FX_MSG_ID_BYTES || !fx_principal_id_valid(r->sender) ||
-            !fx_recipient_id_valid(r->agency) || strlen(r->state) > 32) {
+            !fx_recipient_id_valid(r->agency) || strlen(r->state) > 32 ||
+            strlen(r->exercise) > FX_ENVELOPE_MAX_STRING) {
             fx_codec_free(frame);
             return FX_ERR_MALFORMED;
         }

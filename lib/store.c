@@ -298,18 +298,19 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_SUB_ONE] = "SELECT id, principal, pattern, stages, kinds, exercise, created_at"
                    " FROM subscriptions WHERE principal = ?1 ORDER BY id",
     [ST_REF_ADD] = "INSERT INTO referrals (msg_id, agency, sender, urgency, state, deadline,"
-                   " escalated, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                   " escalated, updated_at, exercise) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_REF_SET_STATE] = "UPDATE referrals SET state = ?3, updated_at = ?4"
                          " WHERE msg_id = ?1 AND agency = ?2",
     [ST_REF_ESCALATE] = "UPDATE referrals SET escalated = 1, updated_at = ?3"
                         " WHERE msg_id = ?1 AND agency = ?2",
-    [ST_REF_GET] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated"
-                   " FROM referrals WHERE msg_id = ?1 AND agency = ?2",
-    [ST_REF_OVERDUE] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated"
-                       " FROM referrals WHERE state <= 2 AND escalated = 0 AND deadline <= ?1"
-                       " ORDER BY deadline LIMIT ?2",
-    [ST_REF_LIST] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated"
-                    " FROM referrals WHERE sender = ?1 OR agency = ?2"
+    [ST_REF_GET] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated,"
+                   " exercise FROM referrals WHERE msg_id = ?1 AND agency = ?2",
+    [ST_REF_OVERDUE] =
+        "SELECT msg_id, sender, agency, urgency, state, deadline, escalated,"
+        " exercise FROM referrals WHERE state <= 2 AND escalated = 0 AND deadline <= ?1"
+        " ORDER BY deadline LIMIT ?2",
+    [ST_REF_LIST] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated,"
+                    " exercise FROM referrals WHERE sender = ?1 OR agency = ?2"
                     " ORDER BY updated_at DESC, msg_id, agency LIMIT ?3",
     [ST_REPLY_FIND] = "SELECT msg_id FROM messages WHERE in_reply_to = ?1 AND kind = ?2"
                       " ORDER BY id LIMIT 1",
@@ -575,17 +576,22 @@ static fx_err_t s_scalar(fx_store_t *self, stmt_id_t id, const char *what, int64
 typedef fx_err_t (*s_read_row_fn)(fx_store_t *self, sqlite3_stmt *stmt, void *item);
 
 /* Runs a SELECT whose last parameter is its row limit (bound here; the others by the caller)
- * into a new array of item_size items, each read by read. *list_p and *count_p receive what was
- * read even on an error (caller frees). */
-static fx_err_t s_collect(fx_store_t *self, sqlite3_stmt *stmt, const char *what, size_t limit,
-                          size_t item_size, s_read_row_fn read, void **list_p, size_t *count_p)
+ * into a new array of up to limit item_size items, each read by read and, with keep, kept only
+ * when keep(item, arg) says so. *list_p and *count_p receive what was read even on an error
+ * (caller frees). */
+static fx_err_t s_collect_if(fx_store_t *self, sqlite3_stmt *stmt, const char *what, size_t limit,
+                             size_t item_size, s_read_row_fn read,
+                             bool (*keep)(const void *, void *), void *arg, void **list_p,
+                             size_t *count_p)
 {
+    /* With keep, the rows it drops do not count: the statement runs to its end, or until limit
+     * rows are kept. */
     sqlite3_bind_int64(stmt, sqlite3_bind_parameter_count(stmt),
-                       limit > INT64_MAX ? INT64_MAX : (sqlite3_int64) limit);
+                       keep || limit > INT64_MAX ? INT64_MAX : (sqlite3_int64) limit);
     size_t cap = limit < 16 ? limit : 16, count = 0;
     char *list = fx_calloc(cap, item_size);
-    fx_err_t err;
-    for (;;) {
+    fx_err_t err = FX_OK;
+    while (count < limit) {
         bool row = false;
         if ((err = s_step(self, stmt, what, &row)) != FX_OK || !row)
             break;
@@ -595,12 +601,19 @@ static fx_err_t s_collect(fx_store_t *self, sqlite3_stmt *stmt, const char *what
         }
         if ((err = read(self, stmt, list + count * item_size)) != FX_OK)
             break;
-        count++;
+        if (!keep || keep(list + count * item_size, arg))
+            count++;
     }
     s_done(stmt);
     *list_p = list;
     *count_p = count;
     return err;
+}
+
+static fx_err_t s_collect(fx_store_t *self, sqlite3_stmt *stmt, const char *what, size_t limit,
+                          size_t item_size, s_read_row_fn read, void **list_p, size_t *count_p)
+{
+    return s_collect_if(self, stmt, what, limit, item_size, read, NULL, NULL, list_p, count_p);
 }
 
 /* --- Checked reads of stored columns ----------------------------------------------------- */
@@ -894,6 +907,22 @@ static int s_add_columns(sqlite3 *db, const char *table, const char *column, con
     return rc;
 }
 
+/* The exercise a referral belongs to (referrals.exercise, '' for live traffic), so that the
+ * REFERRALS answer keeps an exercise's referrals among its participants also after the message
+ * itself has expired and been pruned. The rows of a store from before it take the exercise of
+ * their message where the store still holds it; a referral whose message was pruned before is
+ * read as live ('': its message is gone, and so is what it said). */
+static int s_add_referral_exercise(sqlite3 *db)
+{
+    return s_add_columns(db, "referrals", "exercise",
+                         "BEGIN IMMEDIATE;"
+                         " ALTER TABLE referrals ADD COLUMN exercise TEXT NOT NULL DEFAULT '';"
+                         " UPDATE referrals SET exercise = (SELECT m.exercise FROM messages AS m"
+                         " WHERE m.msg_id = referrals.msg_id)"
+                         " WHERE msg_id IN (SELECT msg_id FROM messages WHERE exercise <> '');"
+                         " COMMIT;");
+}
+
 /* The audit entries that a delivery's DELIVER and RECEIVED appended (fx_store_delivery_sent,
  * _received), so that a message's entries are found through its deliveries without an index
  * entry each: both columns or neither. */
@@ -1103,7 +1132,8 @@ static fx_err_t s_connect(fx_store_t *self, fx_store_check_t check, char *why)
         goto cleanup;
     if ((rc = sqlite3_exec(self->db, s_schema_additions, NULL, NULL, NULL)) != SQLITE_OK ||
         (rc = s_add_delivery_entries(self->db)) != SQLITE_OK ||
-        (rc = s_add_answer_sender(self->db)) != SQLITE_OK) {
+        (rc = s_add_answer_sender(self->db)) != SQLITE_OK ||
+        (rc = s_add_referral_exercise(self->db)) != SQLITE_OK) {
         s_why_sqlite(why, self->db, "cannot add to the schema", rc);
         goto cleanup;
     }
@@ -1130,7 +1160,8 @@ prepare:
         if (rc != SQLITE_OK && opt->read_only &&
             (i == ST_AUDIT_FILE_EXERCISE || i == ST_AUDIT_OF_EXERCISE || i == ST_AUDIT_LINKS ||
              i == ST_ANSWER_PUT || i == ST_ANSWER_GET || i == ST_DELIVERY_SENT ||
-             i == ST_DELIVERY_RECEIVED || i == ST_DELIVERY_RECEIVED_SEQ)) {
+             i == ST_DELIVERY_RECEIVED || i == ST_DELIVERY_RECEIVED_SEQ || i == ST_REF_ADD ||
+             i == ST_REF_GET || i == ST_REF_OVERDUE || i == ST_REF_LIST)) {
             self->st[i] = NULL;
             continue;
         }
@@ -2034,9 +2065,12 @@ fx_err_t fx_store_referral_add(fx_store_t *self, const fx_store_referral_t *refe
         return err;
     if (!referral || !s_array_text_ok(referral->sender, sizeof referral->sender) ||
         !s_array_text_ok(referral->agency, sizeof referral->agency) ||
+        strnlen(referral->exercise, sizeof referral->exercise) == sizeof referral->exercise ||
         !s_referral_state_ok(referral->state) || referral->urgency < 0)
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_REF_ADD];
+    if (!stmt) /* read-only, and older than referrals.exercise: nobody reads them there */
+        return FX_ERR_STORAGE;
     s_bind_blob(stmt, 1, referral->msg_id, FX_STORE_MSG_ID_BYTES);
     s_bind_text(stmt, 2, referral->agency);
     s_bind_text(stmt, 3, referral->sender);
@@ -2045,6 +2079,7 @@ fx_err_t fx_store_referral_add(fx_store_t *self, const fx_store_referral_t *refe
     sqlite3_bind_int64(stmt, 6, referral->deadline);
     sqlite3_bind_int(stmt, 7, referral->escalated ? 1 : 0);
     sqlite3_bind_int64(stmt, 8, fx_now_ms());
+    s_bind_text(stmt, 9, referral->exercise);
     err = s_step(self, stmt, "add referral", NULL);
     s_done(stmt);
     return err;
@@ -2108,7 +2143,9 @@ static fx_err_t s_read_referral(fx_store_t *self, sqlite3_stmt *stmt, void *ref_
         (err = s_col_int(self, stmt, 3, "referrals.urgency", &urgency)) != FX_OK ||
         (err = s_col_int(self, stmt, 4, "referrals.state", &state)) != FX_OK ||
         (err = s_col_int(self, stmt, 5, "referrals.deadline", &ref->deadline)) != FX_OK ||
-        (err = s_col_int(self, stmt, 6, "referrals.escalated", &escalated)) != FX_OK)
+        (err = s_col_int(self, stmt, 6, "referrals.escalated", &escalated)) != FX_OK ||
+        (err = s_col_copy(self, stmt, 7, ref->exercise, sizeof ref->exercise,
+                          "referrals.exercise")) != FX_OK)
         return err;
     if (!s_referral_state_ok(state) || urgency < 0 || urgency > INT32_MAX ||
         (escalated != 0 && escalated != 1))
@@ -2128,6 +2165,8 @@ fx_err_t fx_store_referral_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_M
     if (!msg_id || !s_text_ok(agency, FX_ID_MAX) || !referral)
         return FX_ERR_INVALID;
     sqlite3_stmt *stmt = self->st[ST_REF_GET];
+    if (!stmt) /* read-only, and older than referrals.exercise: nobody reads them there */
+        return FX_ERR_STORAGE;
     s_bind_blob(stmt, 1, msg_id, FX_STORE_MSG_ID_BYTES);
     s_bind_text(stmt, 2, agency);
     bool row = false;
@@ -2140,8 +2179,20 @@ fx_err_t fx_store_referral_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_M
     return err;
 }
 
+typedef struct {
+    fx_store_referral_keep_fn keep;
+    void *arg;
+} s_referral_keep_t;
+
+static bool s_referral_keep(const void *item, void *arg)
+{
+    const s_referral_keep_t *filter = arg;
+    return filter->keep(item, filter->arg);
+}
+
 fx_err_t fx_store_referrals_list(fx_store_t *self, const char *sender, const char *agency,
-                                 size_t limit, fx_store_referral_t **list_p, size_t *count_p)
+                                 fx_store_referral_keep_fn keep, void *arg, size_t limit,
+                                 fx_store_referral_t **list_p, size_t *count_p)
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
@@ -2152,12 +2203,15 @@ fx_err_t fx_store_referrals_list(fx_store_t *self, const char *sender, const cha
     *list_p = NULL;
     *count_p = 0;
     sqlite3_stmt *stmt = self->st[ST_REF_LIST];
+    if (!stmt) /* read-only, and older than referrals.exercise: nobody reads them there */
+        return FX_ERR_STORAGE;
     s_bind_text(stmt, 1, sender);
     s_bind_text(stmt, 2, agency);
     void *items;
     size_t count;
-    err = s_collect(self, stmt, "list referrals", limit, sizeof(fx_store_referral_t),
-                    s_read_referral, &items, &count);
+    s_referral_keep_t filter = {keep, arg};
+    err = s_collect_if(self, stmt, "list referrals", limit, sizeof(fx_store_referral_t),
+                       s_read_referral, keep ? s_referral_keep : NULL, &filter, &items, &count);
     if (err != FX_OK) {
         free(items);
         return err;
@@ -2178,6 +2232,8 @@ fx_err_t fx_store_referrals_overdue(fx_store_t *self, int64_t now_ms, size_t lim
     *list_p = NULL;
     *count_p = 0;
     sqlite3_stmt *stmt = self->st[ST_REF_OVERDUE];
+    if (!stmt) /* read-only, and older than referrals.exercise: nobody reads them there */
+        return FX_ERR_STORAGE;
     sqlite3_bind_int64(stmt, 1, now_ms);
     void *items;
     size_t count;

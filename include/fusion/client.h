@@ -143,8 +143,10 @@ fx_err_t fx_client_directory(fx_client_t *self, const uint8_t authority_key[FX_K
                              fx_answer_t *answer) FX_WUR;
 
 /* REFERRALS: the referrals this principal sent and those sent to its agency, as the broker
- * tracks them (checked for form: msg_ids, ids). *frame_p is the answer, whose `referrals` body
- * the caller reads and frees with fx_codec_free. */
+ * tracks them and its exercise segregation lets this principal see them, each with its exercise
+ * ("" for live traffic, and from a broker older than the field; such a broker refuses the
+ * request that asks for it, and it is asked again without). Checked for form: msg_ids, ids.
+ * *frame_p is the answer, whose `referrals` body the caller reads and frees with fx_codec_free. */
 fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **frame_p,
                              fx_answer_t *answer) FX_WUR;
 

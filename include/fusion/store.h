@@ -333,6 +333,7 @@ typedef struct {
     fx_referral_state_t state;
     int64_t deadline; /* ms; an answer is due by then */
     bool escalated;
+    char exercise[FX_STORE_EXERCISE_MAX]; /* the referral's exercise; "" for live traffic */
 } fx_store_referral_t;
 
 /* The lower-case name of a referral state ("need_info"), or NULL. */
@@ -355,11 +356,15 @@ fx_err_t fx_store_referral_set_escalated(fx_store_t *self,
 fx_err_t fx_store_referral_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                const char *agency, fx_store_referral_t *referral) FX_WUR;
 
+/* Whether a listed referral is kept (fx_store_referrals_list); arg is the caller's. */
+typedef bool (*fx_store_referral_keep_fn)(const fx_store_referral_t *referral, void *arg);
+
 /* Lists up to limit referrals that sender sent or that were sent to agency (each may be ""),
- * most recently changed first, into a new array (caller frees with free()). */
+ * most recently changed first, into a new array (caller frees with free()). With keep (else
+ * NULL), only those it keeps, up to limit of them. */
 fx_err_t fx_store_referrals_list(fx_store_t *self, const char *sender, const char *agency,
-                                 size_t limit, fx_store_referral_t **list_p,
-                                 size_t *count_p) FX_WUR;
+                                 fx_store_referral_keep_fn keep, void *arg, size_t limit,
+                                 fx_store_referral_t **list_p, size_t *count_p) FX_WUR;
 
 /* Lists up to limit unacknowledged, not yet escalated referrals whose deadline <= now_ms,
  * earliest deadline first, into a new array (caller frees with free()). */

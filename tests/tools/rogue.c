@@ -23,7 +23,8 @@ static void s_help(void)
            "Connects to a Fusion broker the way a hostile client would, sends one message and\n"
            "prints the broker's answer on one line:\n"
            "  ERROR <code>: <reason> | REJECTED <code> [<rule>]: <reason> | ACCEPTED <msg_id>\n"
-           "  | DIRECTORY <n> certificates | <other body> | undecodable answer (<n> bytes)\n"
+           "  | DIRECTORY <n> certificates | REFERRALS <n> referrals, <m> marked with an\n"
+           "  exercise | <other body> | undecodable answer (<n> bytes)\n"
            "  | no answer   (nothing within the timeout: refused handshake, dropped, silent)\n\n"
            "IDENTITY (one of):\n"
            "  --no-curve        a plain connection without CURVE\n"
@@ -345,6 +346,14 @@ static void s_print_answer(const uint8_t *data, size_t len)
         }
         printf("PREPARED %zu sections, %zu allowed, %zu denied (%zu bytes)\n",
                frame->prepared->n_sections, allowed, denied, len);
+        break;
+    }
+    case FUSION__FRAME__BODY_REFERRALS: {
+        size_t marked = 0;
+        for (size_t i = 0; i < frame->referrals->n_referrals; i++)
+            marked += frame->referrals->referrals[i]->exercise[0] != '\0';
+        printf("REFERRALS %zu referrals, %zu marked with an exercise\n",
+               frame->referrals->n_referrals, marked);
         break;
     }
     default: {

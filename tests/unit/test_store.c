@@ -1016,6 +1016,78 @@ static void test_referral_deadlines(void **state)
     fx_store_destroy(&store);
 }
 
+/* Keeps the referrals of no exercise (the REFERRALS answer to a live officer, say). */
+static bool s_keep_live(const fx_store_referral_t *referral, void *arg)
+{
+    (*(int *) arg)++;
+    return referral->exercise[0] == '\0';
+}
+
+/* A referral keeps its exercise (referrals.exercise); a filter decides what is listed, and the
+ * limit counts what it keeps, not what it drops. A store from before the column gets it at its
+ * next writable open, filled from the messages it still holds. */
+static void test_referral_exercise(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    fx_store_referral_t refs[] = {
+        s_referral(1, "IDN.POLRI", FX_REFERRAL_SENT, 100),
+        s_referral(2, "IDN.POLRI", FX_REFERRAL_SENT, 100),
+        s_referral(3, "IDN.POLRI", FX_REFERRAL_SENT, 100),
+    };
+    snprintf(refs[0].exercise, sizeof refs[0].exercise, "%s", "EX-1");
+    snprintf(refs[1].exercise, sizeof refs[1].exercise, "%s", "EX-1");
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(fx_store_referral_add(store, &refs[i]), FX_OK);
+    fx_store_referral_t got;
+    assert_int_equal(fx_store_referral_get(store, refs[0].msg_id, "IDN.POLRI", &got), FX_OK);
+    assert_string_equal(got.exercise, "EX-1");
+    assert_int_equal(fx_store_referral_get(store, refs[2].msg_id, "IDN.POLRI", &got), FX_OK);
+    assert_string_equal(got.exercise, "");
+    /* Two exercise referrals changed after the live one: a limit of 1 still finds it. */
+    assert_int_equal(
+        fx_store_referral_set_state(store, refs[0].msg_id, "IDN.POLRI", FX_REFERRAL_DELIVERED),
+        FX_OK);
+    fx_store_referral_t *list = NULL;
+    size_t count = 0;
+    int asked = 0;
+    assert_int_equal(fx_store_referrals_list(store, "IDN.POLRI.fp2", "IDN.POLRI", s_keep_live,
+                                             &asked, 1, &list, &count),
+                     FX_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(s_msg_number(list[0].msg_id), 3);
+    assert_true(asked >= 2);
+    free(list);
+    assert_int_equal(
+        fx_store_referrals_list(store, "IDN.POLRI.fp2", "IDN.POLRI", NULL, NULL, 10, &list, &count),
+        FX_OK);
+    assert_int_equal(count, 3);
+    free(list);
+    /* An exercise id longer than the array holds is refused. */
+    fx_store_referral_t bad = s_referral(4, "IDN.POLRI", FX_REFERRAL_SENT, 100);
+    memset(bad.exercise, 'x', sizeof bad.exercise);
+    assert_int_equal(fx_store_referral_add(store, &bad), FX_ERR_INVALID);
+    /* The upgrade: message 1 is still held, in its exercise; message 2 was pruned. */
+    assert_int_equal(s_put_message(store, 1, FAR_FUTURE, 100), FX_OK);
+    fx_store_destroy(&store);
+    s_raw_sql(fx->path, "UPDATE messages SET exercise = 'EX-1';"
+                        " ALTER TABLE referrals DROP COLUMN exercise");
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_referral_get(store, refs[0].msg_id, "IDN.POLRI", &got), FX_OK);
+    assert_string_equal(got.exercise, "EX-1");
+    assert_int_equal(fx_store_referral_get(store, refs[1].msg_id, "IDN.POLRI", &got), FX_OK);
+    assert_string_equal(got.exercise, ""); /* its message is gone, and what it said with it */
+    assert_int_equal(fx_store_referral_get(store, refs[2].msg_id, "IDN.POLRI", &got), FX_OK);
+    assert_string_equal(got.exercise, "");
+    fx_store_destroy(&store);
+    /* Read-only, a store from before the column opens; its referrals are not read there. */
+    s_raw_sql(fx->path, "ALTER TABLE referrals DROP COLUMN exercise");
+    store = s_open(fx->path, &(fx_store_options_t){.read_only = true});
+    assert_int_equal(fx_store_referral_get(store, refs[0].msg_id, "IDN.POLRI", &got),
+                     FX_ERR_STORAGE);
+    fx_store_destroy(&store);
+}
+
 /* Who sees which referral: those a principal sent and those sent to its agency. */
 static void test_referral_list(void **state)
 {
@@ -1031,24 +1103,29 @@ static void test_referral_list(void **state)
     fx_store_referral_t *list = NULL;
     size_t count = 0;
     /* The sender sees what it sent, whatever the agency. */
-    assert_int_equal(fx_store_referrals_list(store, SENDER, "THA.RTP", 10, &list, &count), FX_OK);
+    assert_int_equal(
+        fx_store_referrals_list(store, SENDER, "THA.RTP", NULL, NULL, 10, &list, &count), FX_OK);
     assert_int_equal(count, 2);
     free(list);
     /* IDN.POLRI sees both referrals to it, from anyone, and nothing else. */
     assert_int_equal(
-        fx_store_referrals_list(store, "IDN.POLRI.fp9", "IDN.POLRI", 10, &list, &count), FX_OK);
+        fx_store_referrals_list(store, "IDN.POLRI.fp9", "IDN.POLRI", NULL, NULL, 10, &list, &count),
+        FX_OK);
     assert_int_equal(count, 2);
     for (size_t i = 0; i < count; i++)
         assert_string_equal(list[i].agency, "IDN.POLRI");
     free(list);
-    assert_int_equal(fx_store_referrals_list(store, "AUS.ABF.x", "AUS.ABF", 10, &list, &count),
-                     FX_OK);
+    assert_int_equal(
+        fx_store_referrals_list(store, "AUS.ABF.x", "AUS.ABF", NULL, NULL, 10, &list, &count),
+        FX_OK);
     assert_int_equal(count, 0);
     free(list);
-    assert_int_equal(fx_store_referrals_list(store, SENDER, "", 1, &list, &count), FX_OK);
+    assert_int_equal(fx_store_referrals_list(store, SENDER, "", NULL, NULL, 1, &list, &count),
+                     FX_OK);
     assert_int_equal(count, 1);
     free(list);
-    assert_int_equal(fx_store_referrals_list(store, SENDER, "", 0, &list, &count), FX_ERR_INVALID);
+    assert_int_equal(fx_store_referrals_list(store, SENDER, "", NULL, NULL, 0, &list, &count),
+                     FX_ERR_INVALID);
     fx_store_destroy(&store);
 }
 
@@ -2251,6 +2328,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subscriptions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_referral_deadlines, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_referral_list, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_referral_exercise, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_message_get, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reply_find, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_audit_trail, s_setup, s_teardown),
