@@ -13,7 +13,9 @@ typedef struct {
     const char *sender;
     zlistx_t *candidates; /* const fx_cert_t * */
     zhashx_t *seen;       /* principal id -> 1 */
-    zlistx_t *unknown;    /* ids named in a direct draft that are not valid principals */
+    zhashx_t *named;      /* principal id -> 1: named by its id in a direct draft */
+    bool sender_simulated;
+    zlistx_t *unknown; /* ids named in a direct draft that are not valid principals */
 } resolve_t;
 
 static void s_candidate(resolve_t *r, const fx_cert_t *cert)
@@ -99,9 +101,10 @@ static int s_resolve(resolve_t *r, const Fusion__Prepare *prepare, char *why)
         for (size_t i = 0; i < prepare->n_recipients; i++) {
             const char *name = prepare->recipients[i];
             const fx_cert_t *cert = fx_directory_find(r->self->directory, name);
-            if (cert)
+            if (cert) {
                 s_candidate(r, cert);
-            else if (s_is_agency(name))
+                zhashx_insert(r->named, fx_cert_id(cert), (void *) 1);
+            } else if (s_is_agency(name))
                 s_candidates_where(r, 0, name);
             else
                 zlistx_add_end(r->unknown, (void *) name);
@@ -136,12 +139,30 @@ int prepare_audience(server_t *self, const char *sender, const Fusion__Header *h
                    .sender = sender,
                    .candidates = candidates,
                    .seen = zhashx_new(),
+                   .named = zhashx_new(),
                    .unknown = zlistx_new()};
     char why[512];
     int rc = s_resolve(&r, &prepare, why);
     zlistx_destroy(&r.unknown);
+    zhashx_destroy(&r.named);
     zhashx_destroy(&r.seen);
     return rc;
+}
+
+/* A simulated principal that the sender of a live draft did not name by its id (it came with an
+ * agency, focal_points, route or taskforce audience) and that the policy denies only for that
+ * (exercise_segregation: live traffic never reaches a simulated principal). It takes no part in
+ * live traffic, as one outside a taskforce takes no part in it: PREPARED does not list it, so
+ * the exercises' synthetic principals, enrolled for 30 days, are not shown to every live sender.
+ * For the audiences route, focal_points and taskforce the `accepted` audit entry still lists it
+ * under denied (PUBLISH resolves the audience again; a direct message's entry lists no denials).
+ * A simulated sender's live draft is denied to everyone for that, and is listed as it is. */
+static int s_unasked_simulated(const resolve_t *r, const Fusion__Header *draft,
+                               const fx_cert_t *cert, const fx_policy_decision_t *decision)
+{
+    return !decision->allow && decision->code == FX_POLICY_EXERCISE_SEGREGATION &&
+           !draft->exercise[0] && !r->sender_simulated &&
+           fx_cert_has_role(cert, FX_ROLE_SIMULATED) && !zhashx_lookup(r->named, fx_cert_id(cert));
 }
 
 static int s_valid_draft(const Fusion__Header *draft, char *why)
@@ -195,6 +216,7 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
                    .sender = session->principal,
                    .candidates = zlistx_new(),
                    .seen = zhashx_new(),
+                   .named = zhashx_new(),
                    .unknown = zlistx_new()};
     fx_policy_query_t *query = NULL;
     size_t n_sections = draft->n_sections, n = 0;
@@ -215,6 +237,7 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
     server_policy_message(draft, policy_sections, &message);
     fx_policy_principal_t from;
     server_principal(fx_directory_find(self->directory, session->principal), &from);
+    r.sender_simulated = (from.roles >> FX_ROLE_SIMULATED) & 1u;
     if (fx_policy_query_new(self->policy, &from, &message, fx_now_ms(), &query, why, sizeof why) !=
         FX_OK) {
         server_error(self, session, request_id, FX_ERR_INVALID, why);
@@ -252,9 +275,22 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
         out->section_id = draft->sections[s]->id;
         out->allowed = cert_ptrs + used_certs;
         out->denied = denial_ptrs + used_denials;
+        /* The simulated principals of a live draft's audience are left out when anyone else is
+         * listed (s_unasked_simulated); when no one else is, they say why nothing can go. */
+        int show_simulated = 1;
+        for (size_t i = 0; i < added && show_simulated; i++) {
+            fx_policy_decision_t decision;
+            fx_policy_decide(query, i, s, &decision);
+            show_simulated = s_unasked_simulated(&r, draft, by_index[i], &decision) ||
+                             (draft->audience == FUSION__AUDIENCE__AUDIENCE_TASKFORCE &&
+                              decision.code == FX_POLICY_AUDIENCE_MISMATCH);
+        }
+        show_simulated = show_simulated && n_unknown == 0;
         for (size_t i = 0; i < added; i++) {
             fx_policy_decision_t decision;
             fx_policy_decide(query, i, s, &decision);
+            if (!show_simulated && s_unasked_simulated(&r, draft, by_index[i], &decision))
+                continue;
             if (decision.allow) {
                 s_certificate(by_index[i], &certs[used_certs]);
                 cert_ptrs[used_certs] = &certs[used_certs];
@@ -309,6 +345,7 @@ cleanup:
     free(sections);
     fx_policy_query_destroy(&query);
     zlistx_destroy(&r.unknown);
+    zhashx_destroy(&r.named);
     zhashx_destroy(&r.seen);
     zlistx_destroy(&r.candidates);
 }
