@@ -458,9 +458,10 @@ int agent_audit_consistency(int argc, char **argv)
         fx_cli_error(AGENT_PROG, "audit-consistency: takes no arguments (try --help)");
         return FX_EXIT_USAGE;
     }
+    /* Connected after the local check of what it kept: a refusal there opens no connection. */
     agent_session_t session;
-    int status =
-        agent_session_open(&session, "audit-consistency", agent_config_path(config), timeout_ms);
+    int status = agent_session_open_unconnected(&session, "audit-consistency",
+                                                agent_config_path(config), timeout_ms);
     Fusion__Frame *frame = NULL;
     char path[4096];
     if (status != FX_EXIT_OK)
@@ -477,9 +478,13 @@ int agent_audit_consistency(int argc, char **argv)
         status = FX_EXIT_NO;
         goto cleanup;
     }
+    fx_err_t rc = agent_session_connect(&session);
+    if (rc != FX_OK) {
+        status = fx_err_exit(rc);
+        goto cleanup;
+    }
     fx_answer_t answer;
-    fx_err_t rc =
-        fx_client_consistency(session.client, kept.tree_size, timeout_ms, &frame, &answer);
+    rc = fx_client_consistency(session.client, kept.tree_size, timeout_ms, &frame, &answer);
     if (rc == FX_ERR_UNAVAILABLE && !answer.refused) {
         status = agent_session_unreachable(&session);
         goto cleanup;

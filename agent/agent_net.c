@@ -1,6 +1,7 @@
 /* fusion-agent's network plumbing and its small commands: the session every network command
  * opens, sealing for a PREPARED answer, and flushing the outbox (`flush`). Route subscriptions
  * are in agent_subs.c. */
+#include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -151,23 +152,31 @@ static int s_open_local(agent_session_t *self, const char *command, const char *
     return FX_EXIT_OK;
 }
 
-static int s_open(agent_session_t *self, const char *command, const char *config_path,
-                  int timeout_ms)
+/* Everything but the connection. */
+static int s_open_unconnected(agent_session_t *self, const char *command, const char *config_path,
+                              int timeout_ms)
 {
+    /* CZMQ's handlers, which making a socket installs: SIGINT and SIGTERM only set the flag
+     * fx_client_interrupted reads, from here on, connected or not (exercise run saves its
+     * progress when stopped while it enrols). */
+    zsys_init();
     int status = s_open_local(self, command, config_path);
     if (status == FX_EXIT_OK)
         status = s_load_broker_cert(self);
-    if (status != FX_EXIT_OK)
-        return status;
     self->timeout_ms = timeout_ms;
+    return status;
+}
+
+fx_err_t agent_session_connect(agent_session_t *self)
+{
+    if (self->client)
+        return FX_OK;
     const agent_config_t *c = self->config;
     fx_err_t rc = fx_client_new(c->broker, self->keys, self->broker_cert, &self->client);
-    if (rc != FX_OK) {
-        fx_cli_error(AGENT_PROG, "%s: cannot set up a connection to %s: %s", command, c->broker,
-                     fx_strerror(rc));
-        return fx_err_exit(rc);
-    }
-    return FX_EXIT_OK;
+    if (rc != FX_OK)
+        fx_cli_error(AGENT_PROG, "%s: cannot set up a connection to %s: %s", self->command,
+                     c->broker, fx_strerror(rc));
+    return rc;
 }
 
 /* The open functions leave nothing allocated when they fail. */
@@ -189,10 +198,23 @@ int agent_session_open_local(agent_session_t *self, const char *command, const c
     return status;
 }
 
+int agent_session_open_unconnected(agent_session_t *self, const char *command,
+                                   const char *config_path, int timeout_ms)
+{
+    int status = s_open_unconnected(self, command, config_path, timeout_ms);
+    if (status != FX_EXIT_OK)
+        agent_session_close(self);
+    return status;
+}
+
 int agent_session_open(agent_session_t *self, const char *command, const char *config_path,
                        int timeout_ms)
 {
-    int status = s_open(self, command, config_path, timeout_ms);
+    int status = s_open_unconnected(self, command, config_path, timeout_ms);
+    if (status == FX_EXIT_OK) {
+        fx_err_t rc = agent_session_connect(self);
+        status = rc == FX_OK ? FX_EXIT_OK : fx_err_exit(rc);
+    }
     if (status != FX_EXIT_OK)
         agent_session_close(self);
     return status;
@@ -210,6 +232,10 @@ void agent_session_close(agent_session_t *self)
 
 int agent_session_unreachable(const agent_session_t *self)
 {
+    if (!self->client) { /* not reached: nothing asked it to connect */
+        fx_cli_error(AGENT_PROG, "%s: no connection to the broker was made", self->command);
+        return FX_EXIT_UNAVAILABLE;
+    }
     if (fx_client_key_refused(self->client)) {
         fx_cli_error(AGENT_PROG, "%s: %s", self->command, fx_client_status(self->client));
         return FX_EXIT_REFUSED;
@@ -231,9 +257,12 @@ fx_err_t agent_session_directory(agent_session_t *self)
 {
     if (self->directory)
         return FX_OK;
+    fx_err_t rc = agent_session_connect(self);
+    if (rc != FX_OK)
+        return rc;
     fx_answer_t answer;
-    fx_err_t rc = fx_client_directory(self->client, self->authority, fx_now_ms(), self->timeout_ms,
-                                      &self->directory, &answer);
+    rc = fx_client_directory(self->client, self->authority, fx_now_ms(), self->timeout_ms,
+                             &self->directory, &answer);
     if (rc == FX_ERR_UNAVAILABLE)
         return rc;
     if (rc != FX_OK) {
@@ -381,6 +410,8 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
         goto cleanup;
     }
     agent_msg_id_hex(fx_envelope_msg_id(env), hex);
+    if ((rc = agent_session_connect(self)) != FX_OK)
+        goto cleanup;
     /* Larger than the broker takes: its transport would drop the connection at every try, with
      * no answer. Refused here for good, as a rejection of the broker's is. */
     char why[FX_CLIENT_REASON_MAX - 64];
@@ -608,7 +639,8 @@ void agent_flush_outbox(agent_session_t *self, int64_t max_id, FILE *out, agent_
             fx_err_t rc = FX_OK;
             if (state == FX_OUTBOX_QUEUED)
                 rc = s_seal_queued(self, entry, out);
-            else if (state == FX_OUTBOX_SEALED && fx_client_max_frame(self->client) == 0)
+            else if (state == FX_OUTBOX_SEALED && (rc = agent_session_connect(self)) == FX_OK &&
+                     fx_client_max_frame(self->client) == 0)
                 rc = agent_session_directory(self); /* its answer says the broker's limit */
             fx_outbox_entry_destroy(&entry);
             if (state == FX_OUTBOX_ACCEPTED || state == FX_OUTBOX_REJECTED)
@@ -660,7 +692,7 @@ static void s_flush_help(void)
            "A message larger than the broker takes (its max_message_bytes, which it tells the\n"
            "agent) is not sent: it is rejected here, code too_large, as the broker's transport\n"
            "would only drop it. Prints one line per message: 'accepted: msg_id HEX' or\n"
-           "'rejected: ...'.\n\n"
+           "'rejected: ...'. With nothing to send it does not connect to the broker.\n\n"
            "Options:\n"
            "  --timeout S    seconds to wait for each answer (default %d)\n"
            "  --config FILE  agent configuration (default: $%s, else ./%s)\n"
@@ -704,8 +736,12 @@ int agent_flush(int argc, char **argv)
         fx_cli_error(AGENT_PROG, "flush: unexpected argument '%s' (try --help)", argv[optind]);
         return FX_EXIT_USAGE;
     }
+    /* Connected only when an entry is to be prepared or sent: an empty outbox, or entries
+     * refused here (expired, damaged), open no connection the broker would see closed before
+     * its handshake, as a refused one. */
     agent_session_t session;
-    int status = agent_session_open(&session, "flush", agent_config_path(config), timeout_ms);
+    int status =
+        agent_session_open_unconnected(&session, "flush", agent_config_path(config), timeout_ms);
     if (status == FX_EXIT_OK) {
         agent_flush_t result;
         agent_flush_outbox(&session, 0, stdout, &result);

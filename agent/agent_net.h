@@ -28,8 +28,6 @@ typedef struct {
     int timeout_ms;            /* for each request */
 } agent_session_t;
 
-/* Opens a session from the configuration file config_path: loads and checks everything and
- * connects. Returns FX_EXIT_OK, or the exit code after printing what is wrong. */
 /* The local half of agent_session_open, for commands that read the inbox without the broker:
  * the configuration, the keys (checked against the configured id), the authority key and the
  * mailbox. FX_EXIT_OK, or the exit code after printing why; close with agent_session_close. */
@@ -37,8 +35,20 @@ int agent_session_open_local(agent_session_t *self, const char *command, const c
 /* Less again, for what is checked offline (receipt --verify): the configuration, the authority
  * key and the broker's certificate verified against it; no keys, no mailbox, no connection. */
 int agent_session_open_offline(agent_session_t *self, const char *command, const char *config_path);
+/* Opens a session from the configuration file config_path: loads and checks everything and
+ * connects. Returns FX_EXIT_OK, or the exit code after printing what is wrong. */
 int agent_session_open(agent_session_t *self, const char *command, const char *config_path,
                        int timeout_ms);
+/* agent_session_open without the connection, for a command that may stop on what it decides
+ * locally: a connection closed before its CURVE handshake completes is, for the broker, a
+ * refused one (logged, audited, counted). agent_session_connect makes it when a request is
+ * due; agent_session_directory, agent_publish_entry and agent_flush_outbox make it themselves
+ * when they need it. */
+int agent_session_open_unconnected(agent_session_t *self, const char *command,
+                                   const char *config_path, int timeout_ms);
+/* Sets up the session's connection (self->client) unless it is there: FX_OK, or the error after
+ * printing it. */
+fx_err_t agent_session_connect(agent_session_t *self);
 
 /* Closes the connection and the mailbox and frees the session. */
 void agent_session_close(agent_session_t *self);

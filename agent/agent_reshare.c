@@ -283,7 +283,9 @@ int agent_forward(int argc, char **argv)
             goto cleanup;
         }
     }
-    rc = agent_session_open(&s, "forward", agent_config_path(o.config), o.timeout_ms);
+    /* Connected once there is something to send (workflow_send): a forward refused below
+     * opens no connection. */
+    rc = agent_session_open_unconnected(&s, "forward", agent_config_path(o.config), o.timeout_ms);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     for (size_t i = 0; i < fx_envelope_section_count(m.env); i++) {
@@ -440,7 +442,10 @@ static int s_reshare(const char *command, int grant, reshare_opts_t *o, const ch
     }
     char label[64];
     snprintf(label, sizeof label, "%s %.8s", command, hex);
-    rc = agent_session_open(&s, command, config, o->timeout_ms);
+    /* Connected only for the directory (workflow_reshare_to_check), after the checks that need
+     * no broker: one refused by them opens no connection, which the broker would see closed
+     * before its handshake and count as refused. */
+    rc = agent_session_open_unconnected(&s, command, config, o->timeout_ms);
     int64_t entry = 0;
     const char *state = NULL;
     if (rc == FX_EXIT_OK && grant && workflow_granted(&s, orig->msg_id.data, &entry, &state)) {

@@ -1845,8 +1845,12 @@ int exercise_run(const exercise_options_t *opt)
     for (size_t i = 0; i < r->n_actors; i++)
         r->actors[i].p = fx_scenario_participant(r->scenario, i);
 
-    status = agent_session_open(&r->trainer, "exercise run", agent_config_path(opt->config),
-                                AGENT_DEFAULT_TIMEOUT_S * 1000);
+    /* Connected once the run is to wait for the broker: a run refused before (--resume without
+     * progress, a live principal to simulate ...) opens no connection, which the broker would
+     * see closed before its handshake and count as refused. */
+    status =
+        agent_session_open_unconnected(&r->trainer, "exercise run", agent_config_path(opt->config),
+                                       AGENT_DEFAULT_TIMEOUT_S * 1000);
     if (status != FX_EXIT_OK)
         goto done;
     status = FX_EXIT_SYSTEM;
@@ -1878,6 +1882,11 @@ int exercise_run(const exercise_options_t *opt)
     if (enrolled)
         fprintf(stderr, "%s: exercise run: enrolled %zu simulated participant(s) in %s\n",
                 AGENT_PROG, enrolled, opt->region);
+    fx_err_t connected = agent_session_connect(&r->trainer);
+    if (connected != FX_OK) {
+        status = fx_err_exit(connected);
+        goto done;
+    }
     int admitted = s_wait_admitted(r);
     if (admitted == ADMIT_STOPPED || admitted == ADMIT_TIMED_OUT) {
         /* Stopped, or given up, before the first inject: the progress of a run that has not
