@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,17 +35,18 @@
 
 extern char **environ;
 
-#define TICK_MS          20   /* a delivery poll per actor per round, at most */
-#define SIM_CERT_DAYS    "30" /* simulated participants' certificates */
-#define PUBLISH_ATTEMPTS 3
-#define MIN_GRACE_REAL   3000   /* real ms the run goes on after the last inject, at least */
-#define GRACE_SCENARIO   600000 /* scenario ms after the last inject or deadline */
-#define MAX_ACTIONS      1024   /* pending standing-behaviour answers */
-#define AUDIT_POLL_MS    250    /* real ms between polls of the exercise's audit trail */
-#define AUDIT_TIMEOUT_MS 3000   /* for one poll */
-#define AUDIT_ROUNDS     64     /* answers taken in one poll, at most */
-#define WINDOW           64     /* DELIVERs of the exercise in flight to a played participant */
-#define WINDOW_BROKER    256    /* the widest window a broker opens (broker/handle_subscribe.c) */
+#define TICK_MS            20   /* a delivery poll per actor per round, at most */
+#define PROGRESS_REDRAW_MS 250  /* real ms between redraws of the progress line on a terminal */
+#define SIM_CERT_DAYS      "30" /* simulated participants' certificates */
+#define PUBLISH_ATTEMPTS   3
+#define MIN_GRACE_REAL     3000   /* real ms the run goes on after the last inject, at least */
+#define GRACE_SCENARIO     600000 /* scenario ms after the last inject or deadline */
+#define MAX_ACTIONS        1024   /* pending standing-behaviour answers */
+#define AUDIT_POLL_MS      250    /* real ms between polls of the exercise's audit trail */
+#define AUDIT_TIMEOUT_MS   3000   /* for one poll */
+#define AUDIT_ROUNDS       64     /* answers taken in one poll, at most */
+#define WINDOW             64     /* DELIVERs of the exercise in flight to a played participant */
+#define WINDOW_BROKER      256    /* the widest window a broker opens (broker/handle_subscribe.c) */
 
 /* One participant as the runner sees it. */
 typedef struct {
@@ -69,8 +71,8 @@ typedef struct {
     json_t *doc;         /* the results: progress and, at the end, the results file */
     char *progress_path, *results_path, *report_dir;
     int tty;
-    char last_progress[256];
-    char last_clock[24];
+    char last_progress[512];
+    int64_t last_drawn;   /* real ms the terminal's line was last drawn */
     int audit_refused;    /* the broker refused the trainer the exercise's audit trail */
     int64_t audit_next;   /* real ms of the next poll of the audit trail */
     int64_t resumed_real; /* real ms when this run started or resumed */
@@ -1668,6 +1670,76 @@ static size_t s_evaluate(run_t *r, int64_t now, int final)
 
 /* ---- Progress ------------------------------------------------------------------------------- */
 
+static int64_t s_end_ms(run_t *r);
+
+/* What the run waits for next, into buf: the next inject, or the expectation of a sent inject
+ * due first (one without a deadline waits for the end of the run), or the end of the run. */
+static void s_waiting(run_t *r, size_t next, char *buf, size_t size)
+{
+    int64_t due = INT64_MAX;
+    json_t *first = NULL, *x;
+    size_t i;
+    json_array_foreach(json_object_get(r->doc, "expectations"), i, x)
+    {
+        int64_t within = json_integer_value(json_object_get(x, "within_ms"));
+        if (strcmp(json_string_value(json_object_get(x, "outcome")), "pending") != 0 || within <= 0)
+            continue;
+        int index =
+            fx_scenario_find_inject(r->scenario, json_string_value(json_object_get(x, "inject")));
+        json_t *o = s_inject_json(r, (size_t) index);
+        if (strcmp(json_string_value(json_object_get(o, "status")), "pending") == 0)
+            continue; /* not sent yet: the inject comes first */
+        json_t *sent = json_object_get(o, "sent_ms");
+        int64_t t0 = json_is_integer(sent) ? json_integer_value(sent)
+                                           : fx_scenario_inject(r->scenario, (size_t) index)->at_ms;
+        if (t0 + within < due) {
+            due = t0 + within;
+            first = x;
+        }
+    }
+    char t[24];
+    size_t count = fx_scenario_inject_count(r->scenario);
+    if (next < count && fx_scenario_inject(r->scenario, next)->at_ms <= due) {
+        fx_scenario_time_text(fx_scenario_inject(r->scenario, next)->at_ms, t);
+        snprintf(buf, size, "waiting for inject %zu, at %s", next + 1, t);
+        return;
+    }
+    if (!first) {
+        fx_scenario_time_text(s_end_ms(r), t);
+        snprintf(buf, size, "waiting for the end of the run, at %s", t);
+        return;
+    }
+    const char *kind = json_string_value(json_object_get(first, "kind"));
+    const char *who = json_string_value(json_object_get(first, "principal"));
+    size_t n = (size_t) fx_scenario_find_inject(
+                   r->scenario, json_string_value(json_object_get(first, "inject"))) +
+               1;
+    fx_scenario_time_text(due, t);
+    if (strcmp(kind, "delivered") == 0 || strcmp(kind, "escalated") == 0)
+        snprintf(buf, size, "waiting for the %s of inject %zu to %s, due %s",
+                 kind[0] == 'd' ? "delivery" : "escalation", n, who, t);
+    else if (strcmp(kind, "not_delivered") == 0)
+        snprintf(buf, size, "waiting to see inject %zu not delivered to %s, until %s", n, who, t);
+    else {
+        const char *verb = strcmp(kind, "acknowledged") == 0 ? "acknowledge"
+                           : strcmp(kind, "accepted") == 0   ? "accept"
+                           : strcmp(kind, "declined") == 0   ? "decline"
+                                                             : NULL;
+        if (verb)
+            snprintf(buf, size, "waiting for %s to %s inject %zu, due %s", who, verb, n, t);
+        else
+            snprintf(buf, size, "waiting for the %s expectation of inject %zu about %s, due %s",
+                     kind, n, who, t);
+    }
+}
+
+/* The width of the terminal on standard error, or 0 when it does not say. */
+static size_t s_columns(void)
+{
+    struct winsize ws;
+    return ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+}
+
 static void s_progress(run_t *r, size_t done_injects, int force)
 {
     size_t met = 0, missed = 0, designed = 0, total = 0, i;
@@ -1680,23 +1752,66 @@ static void s_progress(run_t *r, size_t done_injects, int force)
         missed += strcmp(o, "missed") == 0;
         designed += strcmp(o, "missed_as_designed") == 0;
     }
-    char t[24], line[256];
-    fx_scenario_time_text(s_now(r) / 60000 * 60000, t);
+    char waiting[160] = "", line[512];
+    if (!force) /* the run is over when forced */
+        s_waiting(r, done_injects, waiting, sizeof waiting);
     snprintf(line, sizeof line,
              "inject %zu of %zu  expectations: %zu met, %zu missed, %zu missed as designed, "
-             "%zu of %zu decided",
+             "%zu of %zu decided%s%s",
              done_injects, fx_scenario_inject_count(r->scenario), met, missed, designed,
-             met + missed + designed, total);
-    /* On a terminal the line is redrawn as the clock moves; in a log, one line per change. */
-    int same = strcmp(line, r->last_progress) == 0;
-    if (!force && same && !r->tty)
+             met + missed + designed, total, waiting[0] ? "  " : "", waiting);
+    int64_t now = s_now(r);
+    if (!r->tty) {
+        /* In a log, one line per change, the clock in minutes. */
+        if (!force && strcmp(line, r->last_progress) == 0)
+            return;
+        snprintf(r->last_progress, sizeof r->last_progress, "%s", line);
+        char t[24];
+        fx_scenario_time_text(now / 60000 * 60000, t);
+        fprintf(stderr, "%s %s  %s\n", fx_scenario_exercise(r->scenario), t, line);
         return;
-    if (!force && same && strcmp(t, r->last_clock) == 0)
+    }
+    /* On a terminal the line is redrawn as the clock moves, in seconds, a few times a second at
+     * most, and fits the terminal's width (a line that wraps cannot be redrawn): the counts are
+     * shortened, then left out, before what the run waits for is cut. */
+    int64_t real = fx_now_ms();
+    if (!force && real - r->last_drawn < PROGRESS_REDRAW_MS)
         return;
-    snprintf(r->last_progress, sizeof r->last_progress, "%s", line);
-    snprintf(r->last_clock, sizeof r->last_clock, "%s", t);
-    fprintf(stderr, r->tty ? "\r%s %s  %s\033[K" : "%s %s  %s\n", fx_scenario_exercise(r->scenario),
-            t, line);
+    r->last_drawn = real;
+    char clock[32], text[640];
+    int64_t sec = now / 1000;
+    snprintf(clock, sizeof clock, "+%02lld:%02lld:%02lld", (long long) (sec / 3600),
+             (long long) (sec / 60 % 60), (long long) (sec % 60));
+    const char *exercise = fx_scenario_exercise(r->scenario);
+    size_t columns = s_columns(), width = columns > 1 ? columns - 1 : SIZE_MAX;
+    size_t n = fx_scenario_inject_count(r->scenario), decided = met + missed + designed;
+    for (int form = 0; form < 5; form++) {
+        if (form == 0)
+            snprintf(text, sizeof text,
+                     "%s %s  inject %zu of %zu  expectations: %zu met, %zu missed, %zu missed as "
+                     "designed, %zu of %zu decided",
+                     exercise, clock, done_injects, n, met, missed, designed, decided, total);
+        else if (form == 1)
+            snprintf(text, sizeof text,
+                     "%s %s  inject %zu of %zu  %zu met, %zu missed, %zu as designed, %zu of %zu "
+                     "decided",
+                     exercise, clock, done_injects, n, met, missed, designed, decided, total);
+        else if (form == 2)
+            snprintf(text, sizeof text, "%s %s  inject %zu of %zu  %zu of %zu decided", exercise,
+                     clock, done_injects, n, decided, total);
+        else if (form == 3) /* the exercise is named in the line before */
+            snprintf(text, sizeof text, "%s  inject %zu of %zu  %zu of %zu decided", clock,
+                     done_injects, n, decided, total);
+        else
+            snprintf(text, sizeof text, "%s  %zu of %zu decided", clock, decided, total);
+        if (waiting[0])
+            snprintf(text + strlen(text), sizeof text - strlen(text), "  %s", waiting);
+        if (strlen(text) <= width)
+            break;
+    }
+    if (strlen(text) > width)
+        text[width] = '\0';
+    fprintf(stderr, "\r%s\033[K", text);
 }
 
 /* ---- The run -------------------------------------------------------------------------------- */

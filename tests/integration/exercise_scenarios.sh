@@ -9,7 +9,8 @@
 # live message reaches no simulated principal. Escalation on the exercise's clock: the test's
 # policy shortens the urgent deadline to 45 minutes and gives EX-SCAM-RETURN the run's speed, so
 # the scam scenario's unanswered urgent referral escalates within the run (its `escalated`
-# expectation is met), while a live urgent referral sent before it, on real time, does not.
+# expectation is met), while a live urgent referral sent before it, on real time, does not. The
+# progress line says what the run waits for (the next inject, the escalation) and until when.
 # Usage: FUSION_BIN=build/bin sh tests/integration/exercise_scenarios.sh   (from the repository root)
 set -u
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -141,6 +142,11 @@ check "a live message to a simulated principal is refused" 3 agent IDN.POLRI.fp1
 contains "$work/out.txt" "IDN.POLRI.sim1: exercise_segregation" "the sender sees the segregation denial"
 finish_run scam 0
 check_report scam deploy/exercises/scam-compound-repatriation.yaml
+# The progress (a line per change, standard error not being a terminal) says what the run waits
+# for and until when: the first inject, and, after the last, the unanswered referral's escalation.
+contains "$work/scam.err" "inject 0 of 7  .*  waiting for inject 1, at +00:05$" "scam: the progress waits for the first inject"
+contains "$work/scam.err" "inject 7 of 7  .*  waiting for the escalation of inject 7 to IDN.POLRI.sim1, due +10:20" \
+    "scam: the progress waits for the escalation"
 r=$work/scam/report/report.json
 jq -e '[.expectations[] | select(.designed_to_fail and .outcome == "missed_as_designed")] | length >= 1' "$r" >/dev/null ||
     fail "scam: the designed-to-fail expectation is not reported as missed as designed"
