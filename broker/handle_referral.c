@@ -215,6 +215,9 @@ static int s_check_to_originator(server_t *self, const Fusion__Header *h, zlistx
     s_hex(h->in_reply_to.data, hex); /* every refusal below names it */
     if (!s_was_recipient(self, h->in_reply_to.data, h->sender))
         refused = s_refuse(r, FX_ERR_FORBIDDEN, "%s did not receive message %s", h->sender, hex);
+    else if (strcmp(fx_envelope_header(m.env)->exercise, h->exercise) != 0)
+        refused = s_refuse(r, FX_ERR_INVALID, "a%s %s stays in the exercise of message %s",
+                           (int) h->kind == FX_KIND_ALERT_FEEDBACK ? "n" : "", kind, hex);
     else if ((int) h->kind == FX_KIND_ALERT_FEEDBACK &&
              (int) fx_envelope_header(m.env)->kind != FX_KIND_CASE_ALERT)
         refused = s_refuse(r, FX_ERR_INVALID, "alert_feedback answers a case_alert; %s is a %s",
@@ -284,6 +287,9 @@ static int s_check_grant(server_t *self, const Fusion__Header *h, zlistx_t *reci
                            "reshare_request %s was not addressed to %s: only the originator of "
                            "the information may grant it",
                            hex, h->sender);
+    else if (strcmp(rh->exercise, h->exercise) != 0)
+        refused = s_refuse(r, FX_ERR_INVALID,
+                           "a reshare_grant stays in the exercise of reshare_request %s", hex);
     else
         refused = s_granted_already(self, h->in_reply_to.data, hex, r);
     for (size_t i = 0; i < h->n_reshare_to && !refused; i++) {

@@ -105,4 +105,11 @@ forge IDN.POLRI.fp1
 grep -q "^REJECTED invalid: referral $ex is in exercise 'EX-2026-11', and this referral_response is live traffic" \
     "$work/forged" || fail "the trainee's live response is not refused naming both: $(cat "$work/forged")"
 [ "$(state_of "$ex")" = "$before" ] || fail "a refused response changed the referral: $before -> $(state_of "$ex")"
+# Nor does a live reshare_request about the exercise's referral leave the exercise.
+"$FUSION_TOOLS/forge_workflow" --endpoint "$endpoint" --key "$work/keys/IDN.POLRI.fp1.key" \
+    --to "$work/keys/THA.RTP.fp1.key" --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+    --authority "$work/region/authority.pub" --in-reply-to "$ex" --reshare-to IDN.POLRI.fp2 \
+    reshare_request >"$work/forged" 2>&1
+grep -q "^REJECTED invalid: a reshare_request stays in the exercise of message $ex" "$work/forged" ||
+    fail "a live reshare_request about an exercise's referral was not refused: $(cat "$work/forged")"
 finish exercise_referrals
