@@ -409,6 +409,8 @@ static void s_position(const pairs_t *pairs, size_t mark_line, size_t mark_colum
 static size_t s_offset(const uint8_t *data, size_t len, size_t line, size_t column)
 {
     size_t i = 0, at_line = 0, at_column = 0;
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+        i = 3; /* a UTF-8 byte-order mark is not a column to libyaml */
     while (i < len && (at_line < line || at_column < column)) {
         size_t brk = s_break(data, len, i);
         if (brk) {

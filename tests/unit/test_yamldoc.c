@@ -134,6 +134,9 @@ static void test_yaml_surrogate_escapes(void **state)
          "no surrogates: write the character itself or YAML's 8-digit escape for it, such as "
          "\\U0001F690"},
         {"a: \"\\ude90\\ud83d\"\n", 1, 5, "the escape \\ude90 is half of a UTF-16 surrogate pair"},
+        /* After a UTF-8 byte-order mark (as Notepad saves), which is no column. */
+        {"\xef\xbb\xbftitle: \"van \\ud83d\\ude90\"\n", 1, 13,
+         "the escape \\ud83d\\ude90 is a UTF-16 surrogate pair"},
         {"a: \"\\U0000D83D\"\n", 1, 5, "the escape \\U0000D83D is half of a UTF-16 surrogate"},
         /* A JSON text up to its first mistake: the pair before it reads, the one after is named. */
         {"{\"a\": \"\\ud83d\\ude90\", b: \"\\ud83d\\ude90\"}\n", 1, 27,
@@ -166,6 +169,7 @@ static void test_long_key(void **state)
         unsigned line, column, colon;
     } cases[] = {
         {"title: x\n%s: 1\n", 2, 1, 1101},
+        {"\xef\xbb\xbf%s: 1\n", 1, 1, 1101}, /* after a byte-order mark, no column */
         {"title: x\n\"%s\": 1\n", 2, 1, 1103},
         {"title: x\nmap:\n  %s: 1\n", 3, 3, 1103},
         {"- %s: 1\n", 1, 3, 1103},
