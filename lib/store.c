@@ -909,18 +909,23 @@ static int s_add_columns(sqlite3 *db, const char *table, const char *column, con
 
 /* The exercise a referral belongs to (referrals.exercise, '' for live traffic), so that the
  * REFERRALS answer keeps an exercise's referrals among its participants also after the message
- * itself has expired and been pruned. The rows of a store from before it take the exercise of
- * their message where the store still holds it; a referral whose message was pruned before is
- * read as live ('': its message is gone, and so is what it said). */
+ * itself has expired and been pruned. Referral rows marked live whose message the store holds in
+ * an exercise take that exercise, at every open and not only the one that adds the column: rows
+ * of a store from before it, and rows an older broker wrote since (it knows no column, and the
+ * default is ''). A referral whose message was pruned before is read as live ('': its message is
+ * gone, and so is what it said). */
 static int s_add_referral_exercise(sqlite3 *db)
 {
-    return s_add_columns(db, "referrals", "exercise",
-                         "BEGIN IMMEDIATE;"
-                         " ALTER TABLE referrals ADD COLUMN exercise TEXT NOT NULL DEFAULT '';"
-                         " UPDATE referrals SET exercise = (SELECT m.exercise FROM messages AS m"
-                         " WHERE m.msg_id = referrals.msg_id)"
-                         " WHERE msg_id IN (SELECT msg_id FROM messages WHERE exercise <> '');"
-                         " COMMIT;");
+    int rc = s_add_columns(db, "referrals", "exercise",
+                           "ALTER TABLE referrals ADD COLUMN exercise TEXT NOT NULL DEFAULT ''");
+    if (rc != SQLITE_OK)
+        return rc;
+    return sqlite3_exec(db,
+                        "UPDATE referrals SET exercise = (SELECT m.exercise FROM messages AS m"
+                        " WHERE m.msg_id = referrals.msg_id)"
+                        " WHERE exercise = '' AND EXISTS (SELECT 1 FROM messages AS m"
+                        " WHERE m.msg_id = referrals.msg_id AND m.exercise <> '')",
+                        NULL, NULL, NULL);
 }
 
 /* The audit entries that a delivery's DELIVER and RECEIVED appended (fx_store_delivery_sent,

@@ -1080,6 +1080,15 @@ static void test_referral_exercise(void **state)
     assert_int_equal(fx_store_referral_get(store, refs[2].msg_id, "IDN.POLRI", &got), FX_OK);
     assert_string_equal(got.exercise, "");
     fx_store_destroy(&store);
+    /* An older broker run on the upgraded store since wrote the row as live (it knows no
+     * column): the next open marks it again from its message. */
+    s_raw_sql(fx->path, "UPDATE referrals SET exercise = ''");
+    store = s_open(fx->path, NULL);
+    assert_int_equal(fx_store_referral_get(store, refs[0].msg_id, "IDN.POLRI", &got), FX_OK);
+    assert_string_equal(got.exercise, "EX-1");
+    assert_int_equal(fx_store_referral_get(store, refs[1].msg_id, "IDN.POLRI", &got), FX_OK);
+    assert_string_equal(got.exercise, "");
+    fx_store_destroy(&store);
     /* Read-only, a store from before the column opens; its referrals are not read there. */
     s_raw_sql(fx->path, "ALTER TABLE referrals DROP COLUMN exercise");
     store = s_open(fx->path, &(fx_store_options_t){.read_only = true});
