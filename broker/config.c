@@ -158,6 +158,44 @@ static void s_heartbeats(fx_diag_t *diag, const broker_config_t *config,
             (double) config->heartbeat_timeout / 1000, fx_yaml_text(heartbeat));
 }
 
+/* HOST:PORT split at its last ':' into host (without [ ]) and the port; 0 when there is none. */
+static unsigned long s_host_port(const char *address, char *host, size_t size)
+{
+    const char *colon = strrchr(address, ':');
+    if (!colon)
+        return 0;
+    const char *start = address, *end = colon;
+    if (*start == '[' && end > start && end[-1] == ']') {
+        start++;
+        end--;
+    }
+    snprintf(host, size, "%.*s", (int) (end - start), start);
+    char *rest;
+    unsigned long port = strtoul(colon + 1, &rest, 10);
+    return *rest ? 0 : port;
+}
+
+static bool s_loopback(const char *host)
+{
+    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "::1") == 0;
+}
+
+/* Whether a tcp:// endpoint and the metrics address (on loopback) would bind one port: the same
+ * port on the same host, a wildcard host, or loopback both. */
+static bool s_same_port(const char *endpoint, const char *metrics)
+{
+    char ehost[256], mhost[256];
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return false;
+    unsigned long eport = s_host_port(endpoint + 6, ehost, sizeof ehost);
+    unsigned long mport = s_host_port(metrics, mhost, sizeof mhost);
+    if (eport == 0 || eport != mport)
+        return false;
+    return strcmp(ehost, "*") == 0 || strcmp(ehost, "0.0.0.0") == 0 || strcmp(ehost, "::") == 0 ||
+           strcmp(ehost, mhost) == 0 || (s_loopback(ehost) && s_loopback(mhost));
+}
+
 /* A message may be created up to replay_window before the broker's clock (a sender whose clock is
  * behind, or transit): with a maximum time to live no longer than that, such a message, accepted
  * by the window, would already have expired, and the agents' messages would be refused as
@@ -310,6 +348,11 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             const char *problem = address ? metrics_address_problem(address) : NULL;
             if (problem)
                 fx_yaml_error(diag, found[METRICS], "metrics '%s' %s", address, problem);
+            else if (address && config->endpoint && s_same_port(config->endpoint, address))
+                fx_yaml_error(diag, found[METRICS],
+                              "metrics '%s' is on the endpoint's port (%s): the broker cannot "
+                              "listen on both; pick another port",
+                              address, config->endpoint);
             else if (address)
                 config->metrics = fx_strdup(address);
         }

@@ -87,6 +87,11 @@ audit: {checkpoint_interval: 1s}\n' "$(cat "$config")" >"$work/short.yaml"
 check "the shortest values accepted" 0 "$broker" --config "$work/short.yaml" --check
 printf '%s\nworkers: 0\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a bad worker count" "9:10" "workers"
+printf '%s\nmetrics: 127.0.0.1:27700\n' "$(sed 's|^endpoint: .*|endpoint: tcp://*:27700|' "$config")" >"$work/bad.yaml"
+bad "metrics on the endpoint's port" "9:10" "metrics '127.0.0.1:27700' is on the endpoint's port (tcp://\*:27700)"
+printf '%s\nmetrics: 127.0.0.1:27701\n' "$(sed 's|^endpoint: .*|endpoint: tcp://*:27700|' "$config")" >"$work/good.yaml"
+check "metrics on a port of its own" 0 "$broker" --config "$work/good.yaml" --check
+rm -f "$work/good.yaml"
 printf 'id: [a, b\n' >"$work/bad.yaml"
 bad "a YAML syntax error" "2:1" "YAML syntax error"
 check "a missing file" 2 "$broker" --config "$work/nothing.yaml" --check
