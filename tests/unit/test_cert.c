@@ -537,6 +537,21 @@ static void test_revocations(void **state)
 /* ---------------------------------------------------------------------------------------------
  * Directory */
 
+/* CERTS/ID.cert: a certificate the authority issued. */
+static void s_write_cert(const fx_keys_t *authority, const char *certs, const char *id,
+                         uint64_t serial, int64_t from, int64_t until)
+{
+    uint8_t *data;
+    size_t len;
+    char name[FX_ID_MAX + 8];
+    snprintf(name, sizeof name, "%s.cert", id);
+    char *path = tu_path(certs, name);
+    s_issue(authority, id, serial, from, until, &data, &len);
+    s_write_bytes(path, data, len);
+    free(data);
+    free(path);
+}
+
 /* A region with THA.RTP.fp1 (valid), IDN.POLRI.lo2 (revoked), LKA.CID.x1 (expired) and
  * MMR.MPF.ht1 (not yet valid). */
 static char *s_region(const fx_keys_t *authority)
@@ -553,18 +568,9 @@ static char *s_region(const fx_keys_t *authority)
         {"LKA.CID.x1", 3, T2020, T2020 + DAY},
         {"MMR.MPF.ht1", 4, T2100 - DAY, T2100},
     };
-    for (size_t i = 0; i < sizeof principals / sizeof principals[0]; i++) {
-        uint8_t *data;
-        size_t len;
-        char name[FX_ID_MAX + 8];
-        snprintf(name, sizeof name, "%s.cert", principals[i].id);
-        char *path = tu_path(certs, name);
-        s_issue(authority, principals[i].id, principals[i].serial, principals[i].from,
-                principals[i].until, &data, &len);
-        s_write_bytes(path, data, len);
-        free(data);
-        free(path);
-    }
+    for (size_t i = 0; i < sizeof principals / sizeof principals[0]; i++)
+        s_write_cert(authority, certs, principals[i].id, principals[i].serial, principals[i].from,
+                     principals[i].until);
     fx_revocations_t *list = fx_revocations_new(NULL);
     assert_int_equal(fx_revocations_add(list, 2), FX_OK);
     uint8_t *data;
@@ -716,17 +722,8 @@ static void test_directory_revoked_by(void **state)
         const char *id;
         uint64_t serial;
     } changes[] = {{"VNM.MPS.new", 5}, {"MMR.MPF.ht1", 6}}; /* an addition, a replacement */
-    for (size_t i = 0; i < 2; i++) {
-        uint8_t *data;
-        size_t len;
-        char name[FX_ID_MAX + 8];
-        snprintf(name, sizeof name, "%s.cert", changes[i].id);
-        char *path = tu_path(certs, name);
-        s_issue(authority, changes[i].id, changes[i].serial, T2020, T2100, &data, &len);
-        s_write_bytes(path, data, len);
-        free(data);
-        free(path);
-    }
+    for (size_t i = 0; i < 2; i++)
+        s_write_cert(authority, certs, changes[i].id, changes[i].serial, T2020, T2100);
     fx_revocations_t *list = fx_revocations_new(fx_directory_revocations(old));
     assert_int_equal(fx_revocations_add(list, 1), FX_OK); /* THA.RTP.fp1 */
     uint8_t *data;
