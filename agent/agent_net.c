@@ -240,8 +240,12 @@ int agent_session_unreachable(const agent_session_t *self)
         fx_cli_error(AGENT_PROG, "%s: %s", self->command, fx_client_status(self->client));
         return FX_EXIT_REFUSED;
     }
-    fx_cli_error(AGENT_PROG, "%s: the broker did not answer within %d s (%s)", self->command,
-                 self->timeout_ms / 1000, fx_client_status(self->client));
+    if (fx_client_interrupted()) /* Ctrl-C or SIGTERM while it waited: not a timeout */
+        fx_cli_error(AGENT_PROG, "%s: stopped by a signal before the broker answered (%s)",
+                     self->command, fx_client_status(self->client));
+    else
+        fx_cli_error(AGENT_PROG, "%s: the broker did not answer within %d s (%s)", self->command,
+                     self->timeout_ms / 1000, fx_client_status(self->client));
     return FX_EXIT_UNAVAILABLE;
 }
 
