@@ -16,18 +16,19 @@
 #include "frame_limit.h"
 #include "server_internal.h"
 
-#define BATCH_MAX       256        /* frames handled in one group */
-#define BATCH_BYTES     (16 << 20) /* frames received at once, checked, then handled */
-#define TICK_MS         1000       /* housekeeping timer */
-#define SESSION_IDLE_MS (3 * 60 * 1000)
-/* An address another process holds may be free at the next start (exit 5, which the unit
- * restarts); any other bind failure is the configuration's (exit 2). */
-#define IN_USE_HINT       " (another process holds it: exit 5, and systemd tries again)"
+#define BATCH_MAX         256        /* frames handled in one group */
+#define BATCH_BYTES       (16 << 20) /* frames received at once, checked, then handled */
+#define TICK_MS           1000       /* housekeeping timer */
+#define SESSION_IDLE_MS   (3 * 60 * 1000)
 #define DELIVER_BATCH     32          /* envelopes read from the store per delivery round */
 #define IN_FLIGHT_BYTES   (32u << 20) /* DELIVER bytes in flight to one session at most */
 #define REFUSALS_PER_TICK 20   /* authentication refusals logged and audited one by one per tick */
 #define GAUGES_MS         5000 /* the store's figures for GET /metrics are counted this often */
 #define COMMIT_LINGER_MS  5    /* a group that promises nothing waits this long for company */
+
+/* An address another process holds may be free at the next start (exit 5, which the unit
+ * restarts); any other bind failure is the configuration's (exit 2). */
+#define IN_USE_HINT " (another process holds it: exit 5, and systemd tries again)"
 
 /* An answer waiting for the group commit. */
 typedef struct {
@@ -1130,11 +1131,6 @@ static const char *s_body_name(Fusion__Frame__BodyCase body)
     }
 }
 
-/* Logs a frame refused before any handler saw it (one that does not decode, a message of more
- * than one part, a body the broker does not take from agents): one line naming the principal,
- * what it sent and the code it was answered with. Only a principal's first refusal of each tick
- * is logged; the tick reports how many more (s_refusals_report), so a flood of bad frames, which
- * the rate limit already bounds, cannot flood the log. */
 /* true for a principal's first note in table this tick (it is to be logged); otherwise counts
  * it, for the tick's report. */
 static bool s_first_this_tick(zhashx_t *table, const char *principal)
@@ -1148,6 +1144,11 @@ static bool s_first_this_tick(zhashx_t *table, const char *principal)
     return true;
 }
 
+/* Logs a frame refused before any handler saw it (one that does not decode, a message of more
+ * than one part, a body the broker does not take from agents): one line naming the principal,
+ * what it sent and the code it was answered with. Only a principal's first refusal of each tick
+ * is logged; the tick reports how many more (s_refusals_report), so a flood of bad frames, which
+ * the rate limit already bounds, cannot flood the log. */
 static void s_frame_refused(server_t *self, const session_t *session, const char *what,
                             fx_err_t code)
 {
