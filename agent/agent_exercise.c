@@ -112,15 +112,20 @@ static int s_validate(int argc, char **argv)
 
 static void s_run_help(void)
 {
-    printf("Usage: %s exercise run SCENARIO --region REGION --config TRAINER_CONFIG\n"
-           "                    [--speed N] [--state DIR] [--report DIR] [--policy FILE]\n"
-           "                    [--play-trainees KEYDIR] [--resume] [--wait S]\n"
-           "                    [--take-over]\n\n"
+    printf("Usage: %s exercise run SCENARIO --config TRAINER_CONFIG\n"
+           "                    [--region REGION] [--speed N] [--state DIR] [--report DIR]\n"
+           "                    [--policy FILE] [--play-trainees KEYDIR] [--resume]\n"
+           "                    [--wait S] [--take-over]\n\n"
            "Plays an exercise scenario against the running broker on an accelerated clock.\n"
-           "Simulated participants get keys in STATE/keys and are enrolled in REGION (with the\n"
-           "role simulated) through fusion-admin; the broker admits them once it has reloaded\n"
-           "its directory (systemctl reload fusion-broker, or SIGHUP; if it reads another copy\n"
-           "of the region, copy REGION/directory/*.cert to it first): the run waits for that.\n"
+           "Simulated participants get keys in STATE/keys and certificates with their roles\n"
+           "and the role simulated. With --region (on the authority's machine) the runner\n"
+           "enrols them in REGION through fusion-admin. Without it (the region kept off the\n"
+           "network) it checks the broker's directory and writes what is to be enrolled\n"
+           "into STATE/enrol: their requests (no secret key) and enroll.sh, to run on the\n"
+           "authority's machine as 'sh enroll.sh REGION'. The broker admits them once it\n"
+           "has reloaded its directory (systemctl reload fusion-broker, or SIGHUP; if it\n"
+           "reads another copy of the region, copy REGION/directory/*.cert and\n"
+           "REGION/revocations.crl to it first): the run waits for that.\n"
            "A simulated id enrolled with keys another state directory holds is not enrolled\n"
            "again (that would stop the other run) unless --take-over is given.\n"
            "Every message carries the scenario's exercise id. A progress line shows the inject,\n"
@@ -132,6 +137,7 @@ static void s_run_help(void)
            "trail, when the configuration's principal is a trainer listed in the exercise.\n\n"
            "Options:\n"
            "  --region REGION   the region whose authority enrols the simulated participants\n"
+           "                    (without it: the enrolment bundle STATE/enrol)\n"
            "  --config FILE     the trainer's agent configuration (broker, authority, key)\n"
            "  --speed N         exercise seconds per real second (default: the policy's\n"
            "                    speed for the exercise, on which the broker escalates its\n"
@@ -139,7 +145,8 @@ static void s_run_help(void)
            "  --state DIR       keys, progress and results (default ./exercise-ID)\n"
            "  --report DIR      where the report goes (default STATE/report)\n"
            "  --policy FILE     the policy, for the guidelines named in the report\n"
-           "                    (default REGION/policy.yaml when it exists)\n"
+           "                    (default REGION/policy.yaml when it exists; none\n"
+           "                    without --region)\n"
            "  --play-trainees KEYDIR\n"
            "                    also play the trainees, with their keys KEYDIR/ID.key\n"
            "                    (rehearsals and tests); their live traffic is not\n"
@@ -147,8 +154,8 @@ static void s_run_help(void)
            "  --resume          continue a stopped run from STATE/progress.json\n"
            "  --wait S          seconds to wait for the broker to admit the simulated\n"
            "                    participants (default 120; then the progress is saved:\n"
-           "                    copy the certificates if needed, reload the broker and\n"
-           "                    --resume)\n"
+           "                    enrol them if needed, copy the certificates, reload the\n"
+           "                    broker and --resume)\n"
            "  --take-over       enrol new keys for simulated participants whose certificate\n"
            "                    certifies keys another state directory holds (the other\n"
            "                    run's keys stop working)\n"
@@ -157,7 +164,8 @@ static void s_run_help(void)
     printf("\nExits 0 when every expectation came out as designed (met, or missed where the\n"
            "scenario designed it to be), 1 when some did not, 2 for a usage or scenario error\n"
            "(and a simulated id a live principal or another state directory's keys hold), 5\n"
-           "when the run was stopped (resume it) or the broker did not admit the participants.\n");
+           "when the run was stopped (resume it), the broker did not admit the participants\n"
+           "or, without --region, did not answer.\n");
     fx_cli_print_exit_codes();
 }
 
@@ -232,11 +240,6 @@ static int s_run(int argc, char **argv)
         return FX_EXIT_USAGE;
     }
     o.scenario_path = argv[optind];
-    if (!o.region) {
-        fx_cli_error(AGENT_PROG, "exercise run: --region REGION is required (its authority "
-                                 "enrols the simulated participants)");
-        return FX_EXIT_USAGE;
-    }
     char state[512];
     if (!o.state_dir) {
         /* ./exercise-ID, from the scenario's exercise id (read once more by the runner). */

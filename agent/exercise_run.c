@@ -1,6 +1,7 @@
 /* fusion-agent exercise run: plays a scenario against the running broker on an accelerated
  * clock. It enrols the simulated participants (keys generated into the state directory, signed
- * with the region's authority through fusion-admin), waits until the broker has loaded them,
+ * with the region's authority through fusion-admin with --region; without, on the authority's
+ * machine, from the bundle it writes into STATE/enrol), waits until the broker has loaded them,
  * then sends each inject as its participant (every message carries the exercise id), lets the
  * simulated participants act on what they receive (standing behaviour), observes deliveries,
  * denials, responses and escalations, decides each expectation, and keeps everything as JSON
@@ -9,6 +10,7 @@
  * What depends on the referral workflow is kept together under "Referral responses and
  * escalations" below: how a response's status and an escalation are recognised. */
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -221,18 +223,211 @@ static int s_enroll(const char *region, const char *request, const char *roles, 
     return rc == 0 && status == 0 ? 0 : -1;
 }
 
-/* Generates keys for the simulated participants that have none in STATE/keys, and enrols each
- * whose certificate in the region is missing or certifies another key. *enrolled_p counts them.
+/* Whether a simulated participant is to be enrolled, and with what: its roles and simulated, as
+ * fusion-admin enroll --roles takes them, into roles. 1 when cert (its certificate in the
+ * directory the run checks against; NULL: none) is missing, certifies another key or other
+ * roles, else 0. Both ways of enrolling take the roles from here and the validity from
+ * SIM_CERT_DAYS: fusion-admin run here (--region), and the bundle's enroll.sh run on the
+ * authority's machine (without). */
+static int s_enrolment_due(const actor_t *a, const fx_cert_t *cert, char *roles, size_t size)
+{
+    uint32_t want = a->p->roles | 1u << FX_ROLE_SIMULATED;
+    roles[0] = '\0';
+    for (int v = 1; v < fx_vocab_size(FX_VOCAB_ROLE); v++)
+        if (want & 1u << v) {
+            size_t used = strlen(roles);
+            snprintf(roles + used, size - used, "%s%s", used ? "," : "",
+                     fx_vocab_name(FX_VOCAB_ROLE, v));
+        }
+    return !cert ||
+           sodium_memcmp(fx_cert_sign_key(cert), fx_keys_sign_public(a->keys), FX_KEY_BYTES) != 0 ||
+           fx_cert_roles(cert) != want;
+}
+
+/* ---- The enrolment bundle (a run without --region) ----------------------------------------- */
+
+#define BUNDLE_DIR    "enrol"
+#define BUNDLE_SCRIPT "enroll.sh"
+
+/* Writes s to f between single quotes, for sh (ids are validated, but quoted all the same). */
+static void s_sh_quote(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    fputc('\'', f);
+}
+
+/* Removes what an earlier run wrote into the bundle directory dir (its requests and enroll.sh),
+ * and dir itself when nothing else is left in it: an old bundle must never enrol what is no
+ * longer needed. 0, or -1 (said). */
+static int s_bundle_clear(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        fx_cli_error(AGENT_PROG, "exercise run: %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    DIR *d = S_ISDIR(st.st_mode) ? opendir(dir) : NULL;
+    if (!d) {
+        fx_cli_error(AGENT_PROG, "exercise run: %s: %s", dir,
+                     S_ISDIR(st.st_mode) ? strerror(errno)
+                                         : "not a directory (the enrolment bundle goes there)");
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strcmp(e->d_name, BUNDLE_SCRIPT) != 0 &&
+            (n <= 8 || strcmp(e->d_name + n - 8, ".request") != 0))
+            continue;
+        char *path = s_join(dir, e->d_name);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            fx_cli_error(AGENT_PROG, "exercise run: cannot remove %s: %s", path, strerror(errno));
+            rc = -1;
+        }
+        free(path);
+    }
+    closedir(d);
+    if (rc == 0)
+        (void) rmdir(dir); /* kept when something else is in it */
+    return rc;
+}
+
+/* The start of enroll.sh: run on the authority's machine as `sh enroll.sh REGION` (or with
+ * $FUSION_REGION), it enrols each request next to it (enrol ID ROLES), with --replace when the
+ * region holds a certificate for the id already, unless that is a live principal's. */
+static const char s_script_head[] =
+    "set -e\n"
+    "region=${1:-${FUSION_REGION:-}}\n"
+    "if [ -z \"$region\" ] || [ ! -d \"$region/directory\" ]; then\n"
+    "    echo \"usage: sh enroll.sh REGION (or set FUSION_REGION), on the authority's machine, as "
+    "the region's user\" >&2\n"
+    "    exit 2\n"
+    "fi\n"
+    "here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
+    "admin=${FUSION_ADMIN:-fusion-admin}\n"
+    "count=0\n"
+    "enrol() { # ID ROLES\n"
+    "    if [ -e \"$region/directory/$1.cert\" ]; then\n"
+    "        roles=$(\"$admin\" directory --region \"$region\" | awk -v id=\"$1\" "
+    "'$1 == id && $NF == \"valid\" { print $2 }')\n"
+    "        case \",$roles,\" in\n"
+    "        ,, | *,simulated,*) ;;\n"
+    "        *)\n"
+    "            echo \"enroll.sh: $1 is a live principal in $region (roles $roles): not "
+    "replaced\" >&2\n"
+    "            exit 3\n"
+    "            ;;\n"
+    "        esac\n"
+    "        \"$admin\" enroll --region \"$region\" \"$here/$1.request\" --roles \"$2\" "
+    "--days " SIM_CERT_DAYS " --replace\n"
+    "    else\n"
+    "        \"$admin\" enroll --region \"$region\" \"$here/$1.request\" --roles \"$2\" "
+    "--days " SIM_CERT_DAYS "\n"
+    "    fi\n"
+    "    count=$((count + 1))\n"
+    "}\n";
+
+static const char s_script_tail[] =
+    "echo \"enroll.sh: $count simulated participant(s) enrolled in $region. Copy "
+    "$region/directory/*.cert and $region/revocations.crl to the broker's copy of the region "
+    "(operator's guide, section 4), then reload the broker (systemctl reload fusion-broker, or "
+    "kill -HUP): the exercise runner waits for that.\"\n";
+
+/* Copies the request of each simulated participant whose mark in due is set into bundle and
+ * writes bundle/enroll.sh, which enrols them with the roles in roles[i]. 0 or -1 (said). */
+static int s_bundle_write(run_t *r, const char *keydir, const char *bundle, const int *due,
+                          char (*roles)[256])
+{
+    if (fx_mkdir_p(bundle) != 0) {
+        fx_cli_error(AGENT_PROG, "exercise run: %s: %s", bundle, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        fx_cli_error(AGENT_PROG, "exercise run: %s", strerror(errno));
+        return -1;
+    }
+    fprintf(f,
+            "#!/bin/sh\n"
+            "# Enrols the simulated participants of exercise %s in the region (written by\n"
+            "# fusion-agent exercise run). On the authority's machine, as the region's user:\n"
+            "#   sh enroll.sh REGION     (or with $FUSION_REGION; $FUSION_ADMIN for another\n"
+            "#                            fusion-admin)\n"
+            "# The .request files are enrolment requests: no secret key is in this directory.\n",
+            fx_scenario_exercise(r->scenario));
+    fputs(s_script_head, f);
+    int rc = 0;
+    for (size_t i = 0; i < r->n_actors && rc == 0; i++) {
+        if (!due[i])
+            continue;
+        const char *id = r->actors[i].p->id;
+        char name[FX_ID_MAX + 16];
+        snprintf(name, sizeof name, "%s.request", id);
+        char *from = s_join(keydir, name), *to = s_join(bundle, name);
+        uint8_t *req = NULL;
+        size_t req_len = 0;
+        fx_err_t err = fx_file_read(from, 1 << 20, &req, &req_len);
+        if (err != FX_OK)
+            fx_cli_error(AGENT_PROG, "exercise run: the request of %s, %s: %s", id, from,
+                         err == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(err));
+        else if ((err = fx_file_write(to, req, req_len, 0644, 0)) != FX_OK)
+            fx_cli_error(AGENT_PROG, "exercise run: cannot write %s: %s", to,
+                         fx_file_write_strerror(to, err));
+        rc = err == FX_OK ? 0 : -1;
+        free(req);
+        free(from);
+        free(to);
+        fputs("enrol ", f);
+        s_sh_quote(f, id);
+        fputc(' ', f);
+        s_sh_quote(f, roles[i]);
+        fputc('\n', f);
+    }
+    fputs(s_script_tail, f);
+    if (fclose(f) != 0 && rc == 0) {
+        fx_cli_error(AGENT_PROG, "exercise run: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0) {
+        char *path = s_join(bundle, BUNDLE_SCRIPT);
+        fx_err_t err = fx_file_write(path, text, len, 0644, 0);
+        if (err != FX_OK) {
+            fx_cli_error(AGENT_PROG, "exercise run: cannot write %s: %s", path,
+                         fx_file_write_strerror(path, err));
+            rc = -1;
+        }
+        free(path);
+    }
+    free(text);
+    return rc;
+}
+
+/* Generates keys for the simulated participants that have none in STATE/keys, and has each
+ * whose certificate is missing, certifies another key or other roles enrolled. With --region
+ * the certificates checked are the region's, and fusion-admin enrols them there (*enrolled_p
+ * counts them). Without, they are the broker's directory, and the runner writes the enrolment
+ * bundle STATE/enrol for the authority's machine (*bundled_p counts them; an older bundle is
+ * removed first, and none is left when nobody is to be enrolled).
  * Before anything is generated or enrolled it refuses (exit 2, naming every id):
  * - an id a live principal holds (a valid certificate without the role simulated): its
  *   enrolment would revoke that officer's certificate;
  * - an id whose valid certificate certifies a key this state directory does not hold: another
  *   state directory enrolled it (another run of the exercise, or one stopped and waiting for
  *   --resume), whose keys a new enrolment would revoke; unless --take-over says to.
- * FX_EXIT_OK, or the exit code. */
-static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
+ * FX_EXIT_OK, or the exit code (5 when the broker does not answer, said). */
+static int s_enrol_simulated(run_t *r, size_t *enrolled_p, size_t *bundled_p)
 {
-    *enrolled_p = 0;
+    *enrolled_p = *bundled_p = 0;
     char *keydir = s_join(r->opt->state_dir, "keys");
     int status = 0;
     if (fx_mkdir_p(keydir) != 0) {
@@ -242,13 +437,28 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
     }
     chmod(keydir, 0700);
     fx_directory_t *region = NULL;
-    if (fx_directory_load(r->opt->region, r->trainer.authority, fx_now_ms(), &region) != FX_OK) {
-        fx_cli_error(AGENT_PROG,
-                     "exercise run: --region %s is not a region of the authority the trainer's "
-                     "configuration pins",
-                     r->opt->region);
-        free(keydir);
-        return FX_EXIT_USAGE;
+    const fx_directory_t *dir = NULL; /* the certificates checked: the region's or the broker's */
+    char where[PATH_MAX + 8] = "at the broker";
+    if (r->opt->region) {
+        if (fx_directory_load(r->opt->region, r->trainer.authority, fx_now_ms(), &region) !=
+            FX_OK) {
+            fx_cli_error(AGENT_PROG,
+                         "exercise run: --region %s is not a region of the authority the "
+                         "trainer's configuration pins",
+                         r->opt->region);
+            free(keydir);
+            return FX_EXIT_USAGE;
+        }
+        dir = region;
+        snprintf(where, sizeof where, "in %s", r->opt->region);
+    } else {
+        fx_err_t rc = agent_session_directory(&r->trainer);
+        if (rc != FX_OK) {
+            free(keydir);
+            return rc == FX_ERR_UNAVAILABLE ? agent_session_unreachable(&r->trainer)
+                                            : fx_err_exit(rc);
+        }
+        dir = r->trainer.directory;
     }
     /* The keys this state directory holds, and the ids it may not enrol. */
     char held_elsewhere[1024] = "";
@@ -267,7 +477,7 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
             status = FX_EXIT_SYSTEM;
         }
         free(key_path);
-        const fx_cert_t *cert = fx_directory_find(region, a->p->id);
+        const fx_cert_t *cert = fx_directory_find(dir, a->p->id);
         if (status || !cert)
             continue;
         if (!(fx_cert_roles(cert) & 1u << FX_ROLE_SIMULATED)) {
@@ -287,14 +497,18 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
     }
     if (status == 0 && n_elsewhere && !r->opt->take_over) {
         fx_cli_error(AGENT_PROG,
-                     "exercise run: %s %s enrolled in %s with keys that %s/keys does not hold: "
+                     "exercise run: %s %s enrolled %s with keys that %s/keys does not hold: "
                      "another run of the exercise (or one stopped, waiting for --resume) uses "
                      "them; run with the --state that holds their keys, or add --take-over to "
                      "enrol new keys for them (the other run's keys then stop working)",
-                     held_elsewhere, n_elsewhere > 1 ? "are" : "is", r->opt->region,
-                     r->opt->state_dir);
+                     held_elsewhere, n_elsewhere > 1 ? "are" : "is", where, r->opt->state_dir);
         status = FX_EXIT_USAGE;
     }
+    char *bundle = s_join(r->opt->state_dir, BUNDLE_DIR);
+    int *due = fx_calloc(r->n_actors ? r->n_actors : 1, sizeof *due);
+    char(*roles)[256] = fx_calloc(r->n_actors ? r->n_actors : 1, sizeof *roles);
+    if (status == 0 && !r->opt->region && s_bundle_clear(bundle) != 0)
+        status = FX_EXIT_SYSTEM;
     for (size_t i = 0; i < r->n_actors && status == 0; i++) {
         actor_t *a = &r->actors[i];
         if (!a->p->simulated)
@@ -318,26 +532,18 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
             fx_cli_error(AGENT_PROG, "exercise run: keys of %s in %s: %s", a->p->id, key_path,
                          fx_strerror(rc));
             status = FX_EXIT_SYSTEM;
-        } else {
-            const fx_cert_t *cert = fx_directory_find(region, a->p->id);
-            uint32_t want = a->p->roles | 1u << FX_ROLE_SIMULATED;
-            if (!cert ||
-                sodium_memcmp(fx_cert_sign_key(cert), fx_keys_sign_public(a->keys), FX_KEY_BYTES) !=
-                    0 ||
-                fx_cert_roles(cert) != want) {
-                char roles[256] = "";
-                for (int v = 1; v < fx_vocab_size(FX_VOCAB_ROLE); v++)
-                    if (want & 1u << v) {
-                        if (roles[0])
-                            strcat(roles, ",");
-                        strcat(roles, fx_vocab_name(FX_VOCAB_ROLE, v));
-                    }
+        } else if (s_enrolment_due(a, fx_directory_find(dir, a->p->id), roles[i],
+                                   sizeof roles[i])) {
+            if (!r->opt->region) {
+                due[i] = 1; /* in the bundle, written below */
+                (*bundled_p)++;
+            } else {
                 char cert_name[FX_ID_MAX + 16];
                 snprintf(cert_name, sizeof cert_name, "directory/%s.cert", a->p->id);
                 char *cert_path = s_join(r->opt->region, cert_name);
                 int exists = access(cert_path, F_OK) == 0;
                 free(cert_path);
-                if (s_enroll(r->opt->region, req_path, roles, exists) != 0)
+                if (s_enroll(r->opt->region, req_path, roles[i], exists) != 0)
                     status = FX_EXIT_SYSTEM;
                 else
                     (*enrolled_p)++;
@@ -346,11 +552,17 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p)
         free(key_path);
         free(req_path);
     }
+    if (status == 0 && *bundled_p && s_bundle_write(r, keydir, bundle, due, roles) != 0)
+        status = FX_EXIT_SYSTEM;
+    free(due);
+    free(roles);
+    free(bundle);
     if (status == 0 && n_elsewhere)
         fprintf(stderr,
-                "%s: exercise run: --take-over: %s %s enrolled with the keys of %s/keys; a run "
+                "%s: exercise run: --take-over: %s %s %s with the keys of %s/keys; a run "
                 "with the keys they had can no longer connect as %s\n",
-                AGENT_PROG, held_elsewhere, n_elsewhere > 1 ? "are" : "is", r->opt->state_dir,
+                AGENT_PROG, held_elsewhere, n_elsewhere > 1 ? "are" : "is",
+                r->opt->region ? "enrolled" : "to be enrolled", r->opt->state_dir,
                 n_elsewhere > 1 ? "them" : "it");
     fx_directory_destroy(&region);
     free(keydir);
@@ -393,24 +605,38 @@ static int s_wait_admitted(run_t *r)
                 return ADMITTED;
             }
             fx_directory_destroy(&dir);
-            if (!said) {
+            if (!said && r->opt->region)
                 fprintf(stderr,
                         "%s: exercise run: %zu participant(s) are enrolled in %s but not yet "
                         "loaded by the broker: if it reads another copy of the region, copy "
                         "their certificates (directory/*.cert) to it; then reload it (systemctl "
                         "reload fusion-broker, or kill -HUP its process); waiting up to %d s\n",
                         AGENT_PROG, missing, r->opt->region, r->opt->timeout_s);
-                said = 1;
-            }
+            else if (!said)
+                fprintf(stderr,
+                        "%s: exercise run: %zu participant(s) are not yet loaded by the broker "
+                        "(enrolled with %s/" BUNDLE_DIR "/" BUNDLE_SCRIPT " on the authority's "
+                        "machine, their certificates copied to the broker, and the broker "
+                        "reloaded); waiting up to %d s\n",
+                        AGENT_PROG, missing, r->opt->state_dir, r->opt->timeout_s);
+            said = 1;
         } else if (rc != FX_ERR_UNAVAILABLE) {
             fx_cli_error(AGENT_PROG, "exercise run: the broker's directory: %s", fx_strerror(rc));
             return ADMIT_FAILED;
         }
         if (fx_now_ms() > deadline) {
-            fx_cli_error(AGENT_PROG,
-                         "exercise run: the broker did not load the exercise's participants "
-                         "within %d s (was it reloaded? does it use the region %s?)",
-                         r->opt->timeout_s, r->opt->region);
+            if (r->opt->region)
+                fx_cli_error(AGENT_PROG,
+                             "exercise run: the broker did not load the exercise's participants "
+                             "within %d s (was it reloaded? does it use the region %s?)",
+                             r->opt->timeout_s, r->opt->region);
+            else
+                fx_cli_error(AGENT_PROG,
+                             "exercise run: the broker did not load the exercise's participants "
+                             "within %d s (were they enrolled with %s/" BUNDLE_DIR "/" BUNDLE_SCRIPT
+                             ", their certificates copied to the broker, and "
+                             "the broker reloaded?)",
+                             r->opt->timeout_s, r->opt->state_dir);
             return ADMIT_TIMED_OUT;
         }
         zclock_sleep(300);
@@ -1874,9 +2100,10 @@ static void s_choose_speed(run_t *r, const char *policy_path)
                 AGENT_PROG, policy_path, exercise, policy_speed, r->speed, consequence);
     } else if (!listed && escalations)
         fprintf(stderr,
-                "%s: exercise run: without the policy (--policy or REGION/policy.yaml), the "
-                "speed at which the broker escalates %s's referrals is not known\n",
-                AGENT_PROG, exercise);
+                "%s: exercise run: without the policy (%s), the speed at which the broker "
+                "escalates %s's referrals is not known\n",
+                AGENT_PROG, r->opt->region ? "--policy or REGION/policy.yaml" : "--policy",
+                exercise);
 }
 
 /* Escalation notices are messages of the exercise from the broker's principal: the policy must
@@ -1925,11 +2152,13 @@ int exercise_run(const exercise_options_t *opt)
     r->tty = isatty(STDERR_FILENO);
     int status = FX_EXIT_SYSTEM;
     /* The policy, for the guidelines in the report and the exercise's clock: --policy, else
-     * REGION/policy.yaml. With it, the scenario is checked as validate --policy checks it (the
-     * exercise one it lists, every participant one of the exercise's) before anyone is
-     * enrolled. */
-    char *policy_path = opt->policy ? fx_strdup(opt->policy) : s_join(opt->region, "policy.yaml");
-    if ((opt->policy || access(policy_path, R_OK) == 0) &&
+     * REGION/policy.yaml (without --region, none: as when that file does not exist). With it,
+     * the scenario is checked as validate --policy checks it (the exercise one it lists, every
+     * participant one of the exercise's) before anyone is enrolled. */
+    char *policy_path = opt->policy   ? fx_strdup(opt->policy)
+                        : opt->region ? s_join(opt->region, "policy.yaml")
+                                      : NULL;
+    if (policy_path && (opt->policy || access(policy_path, R_OK) == 0) &&
         fx_policy_load(policy_path, &r->policy, NULL) != FX_OK)
         fprintf(stderr,
                 "%s: exercise run: %s is not a valid policy; the report names rules without "
@@ -1960,9 +2189,10 @@ int exercise_run(const exercise_options_t *opt)
     for (size_t i = 0; i < r->n_actors; i++)
         r->actors[i].p = fx_scenario_participant(r->scenario, i);
 
-    /* Connected once the run is to wait for the broker: a run refused before (--resume without
-     * progress, a live principal to simulate ...) opens no connection, which the broker would
-     * see closed before its handshake and count as refused. */
+    /* Connected once the run is to wait for the broker (without --region, once it asks the
+     * broker's directory who is enrolled): a run refused before (--resume without progress, a
+     * live principal to simulate ...) opens no connection, which the broker would see closed
+     * before its handshake and count as refused. */
     status =
         agent_session_open_unconnected(&r->trainer, "exercise run", agent_config_path(opt->config),
                                        AGENT_DEFAULT_TIMEOUT_S * 1000);
@@ -1986,8 +2216,8 @@ int exercise_run(const exercise_options_t *opt)
         }
         r->doc = doc;
     }
-    size_t enrolled = 0;
-    int enrol = s_enrol_simulated(r, &enrolled);
+    size_t enrolled = 0, bundled = 0;
+    int enrol = s_enrol_simulated(r, &enrolled, &bundled);
     if (enrol != FX_EXIT_OK) {
         status = enrol;
         goto done;
@@ -1997,6 +2227,16 @@ int exercise_run(const exercise_options_t *opt)
     if (enrolled)
         fprintf(stderr, "%s: exercise run: enrolled %zu simulated participant(s) in %s\n",
                 AGENT_PROG, enrolled, opt->region);
+    if (bundled) /* without --region: the authority's machine enrols them */
+        fprintf(stderr,
+                "%s: exercise run: %zu simulated participant(s) to enrol: carry %s/" BUNDLE_DIR
+                " (their enrolment requests and " BUNDLE_SCRIPT
+                ", no secret key) to the authority's machine and run 'sh " BUNDLE_SCRIPT
+                " REGION' there; copy REGION/directory/*.cert and REGION/revocations.crl to the "
+                "broker's copy of the region (operator's guide, section 4) and reload the broker "
+                "(systemctl reload fusion-broker, or kill -HUP its process); the run waits for "
+                "that\n",
+                AGENT_PROG, bundled, opt->state_dir);
     fx_err_t connected = agent_session_connect(&r->trainer);
     if (connected != FX_OK) {
         status = fx_err_exit(connected);

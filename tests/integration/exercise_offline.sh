@@ -1,0 +1,142 @@
+#!/bin/sh
+# An exercise run by a trainer away from the authority's machine (the operator's guide keeps the
+# region off the network): without --region the runner asks the broker's directory who is
+# enrolled, generates the simulated participants' keys in STATE/keys as with --region, and writes
+# an enrolment bundle, STATE/enrol: a copy of each enrolment request (never a secret key) and
+# enroll.sh, which the authority's machine runs as `sh enroll.sh REGION`. The run waits for the
+# broker to admit them (--wait), saves its progress when the wait runs out (exit 5), and
+# --resume, still without --region, plays once the bundle is enrolled and the broker reloaded. A
+# stale bundle is replaced, and removed when nobody is to be enrolled; a second run with the same
+# state plays at once. Refused, as with --region but against the broker's directory: a live
+# principal named as simulated, a simulated id enrolled with keys the state does not hold (exit
+# 2, no bundle). enroll.sh never replaces a live principal's certificate. The broker unreachable:
+# exit 5. (Before, a run without --region was refused at once, exit 2.)
+# Usage: FUSION_BIN=build/bin sh tests/integration/exercise_offline.sh   (from the repository root)
+set -u
+. "$(dirname "$0")/../lib/broker.sh"
+
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police NZL.NZP.tr1:trainer ||
+    { echo "FAIL: region setup"; exit 1; }
+broker_start || exit 1
+agent_config NZL.NZP.tr1 # sets $config: the trainer's configuration
+trainer=$config
+
+# A simulated Cambodian focal point alerts an Indonesian trainee, whom the runner plays too.
+cat >"$work/scenario.yaml" <<'YAML'
+fusion_scenario: 1
+exercise: EX-2026-11
+title: An exercise run away from the authority's machine
+speed: 60
+participants:
+  - id: IDN.POLRI.fp1
+  - id: KHM.NCCT.sim1
+    simulated: true
+    roles: [focal_point, police]
+injects:
+  - id: alert
+    at: "+00:01"
+    from: KHM.NCCT.sim1
+    send:
+      kind: case_alert
+      audience: direct
+      recipients: [IDN.POLRI.fp1]
+      purpose: investigation
+      sections:
+        - {id: 1, tlp: amber, categories: [operational], text: "Exercise alert for Indonesia."}
+    expect:
+      - {delivered: IDN.POLRI.fp1, within: 10m}
+YAML
+state=$work/ex
+bundle=$state/enrol
+offline() { # ARGS...: the run without --region
+    "$agent" exercise run "$work/scenario.yaml" --config "$trainer" --speed 300 \
+        --play-trainees "$work/keys" "$@"
+}
+
+# --- the first run: a bundle, nothing enrolled, the wait runs out ------------------------------
+check "a run without --region, not yet enrolled" 5 offline --state "$state" --wait 1
+contains "$work/err.txt" "1 simulated participant(s) to enrol: carry $bundle" "the run says what to carry"
+contains "$work/err.txt" "run 'sh enroll.sh REGION' there" "the run says what to run on the authority's machine"
+contains "$work/err.txt" "not yet loaded by the broker" "the run waits for the broker"
+contains "$work/err.txt" "progress saved in $state/progress.json" "the run saves its progress"
+[ "$(grep -c "to enrol: carry" "$work/err.txt")" = 1 ] || fail "the instructions are not printed once"
+[ -f "$bundle/enroll.sh" ] || fail "no $bundle/enroll.sh"
+cmp -s "$bundle/KHM.NCCT.sim1.request" "$state/keys/KHM.NCCT.sim1.request" ||
+    fail "the bundle does not hold the simulated participant's request"
+[ -f "$state/keys/KHM.NCCT.sim1.key" ] || fail "no key generated in STATE/keys"
+[ -z "$(find "$bundle" -name '*.key')" ] || fail "a secret key is in the bundle: $(ls "$bundle")"
+[ ! -e "$work/region/directory/KHM.NCCT.sim1.cert" ] || fail "the run enrolled in the region itself"
+jq -e '.complete == false and .elapsed_ms == 0' "$state/progress.json" >/dev/null 2>&1 ||
+    fail "no progress saved before admission"
+
+# --- a stale bundle is replaced --------------------------------------------------------------------
+cp "$bundle/KHM.NCCT.sim1.request" "$bundle/AUS.ABF.sim9.request"
+echo "enrol 'AUS.ABF.sim9' 'police,simulated'" >>"$bundle/enroll.sh"
+check "a resumed run without --region, still not enrolled" 5 offline --state "$state" --wait 1 --resume
+[ -e "$bundle/AUS.ABF.sim9.request" ] && fail "a stale request was left in the bundle"
+grep -q "AUS.ABF.sim9" "$bundle/enroll.sh" && fail "enroll.sh still enrols what is no longer needed"
+cmp -s "$bundle/KHM.NCCT.sim1.request" "$state/keys/KHM.NCCT.sim1.request" ||
+    fail "the replaced bundle does not hold the request"
+
+# --- enroll.sh never replaces a live principal's certificate --------------------------------------
+mkdir "$work/hostile"
+sed 's/KHM\.NCCT\.sim1/IDN.POLRI.fp1/g' "$bundle/enroll.sh" >"$work/hostile/enroll.sh"
+cp "$work/keys/IDN.POLRI.fp1.request" "$work/hostile/"
+cp "$work/region/directory/IDN.POLRI.fp1.cert" "$work/live.cert"
+check "enroll.sh for a live principal's id" 3 env FUSION_ADMIN="$admin" sh "$work/hostile/enroll.sh" "$work/region"
+contains "$work/err.txt" "IDN.POLRI.fp1 is a live principal" "enroll.sh names the live principal"
+cmp -s "$work/live.cert" "$work/region/directory/IDN.POLRI.fp1.cert" ||
+    fail "enroll.sh replaced a live principal's certificate"
+
+# --- the authority's machine runs the bundle; the broker reloads; --resume plays -----------------
+check "enroll.sh without a region" 2 env PATH="$bin:$PATH" sh "$bundle/enroll.sh"
+(cd "$work" && cp -r "$bundle" carried) # as carried to another machine
+check "enroll.sh on the authority's machine" 0 env PATH="$bin:$PATH" sh "$work/carried/enroll.sh" "$work/region"
+contains "$work/out.txt" "1 simulated participant(s) enrolled in $work/region" "enroll.sh says what it enrolled"
+contains "$work/out.txt" "revocations.crl to the broker" "enroll.sh says what to copy to the broker"
+"$admin" directory --region "$work/region" >"$work/directory.txt"
+contains "$work/directory.txt" "^KHM.NCCT.sim1 *focal_point,police,simulated " "the simulated participant is enrolled as simulated"
+kill -HUP "$broker_pid"
+check "the resumed run without --region, once enrolled" 0 offline --state "$state" --wait 30 --resume
+contains "$work/err.txt" "(resumed)" "the run resumed"
+lacks "$work/err.txt" "to enrol" "the enrolled run writes no bundle"
+[ -e "$bundle" ] && fail "the stale bundle was left once nobody is to be enrolled: $(ls "$bundle")"
+jq -e '.complete and ([.expectations[] | select(.outcome != "met")] | length == 0)' \
+    "$state/results.json" >/dev/null 2>&1 || fail "the expectation was not met"
+
+# --- a second run with the same state plays at once -------------------------------------------------
+check "a second run without --region" 0 offline --state "$state" --wait 30
+lacks "$work/err.txt" "to enrol" "the second run writes no bundle"
+lacks "$work/err.txt" "not yet loaded" "the second run does not wait"
+[ -e "$bundle" ] && fail "the second run wrote a bundle"
+
+# --- refusals against the broker's directory: no bundle --------------------------------------------
+check "a run whose simulated id the broker holds with other keys" 2 offline --state "$work/other" --wait 5
+contains "$work/err.txt" "KHM.NCCT.sim1 is enrolled at the broker with keys that $work/other/keys does not hold" \
+    "the refusal names the id held elsewhere"
+[ -e "$work/other/enrol" ] && fail "a refused run wrote a bundle"
+[ -e "$work/other/keys/KHM.NCCT.sim1.key" ] && fail "keys were generated for a refused run"
+# With --take-over its bundle enrols new keys for the id: enroll.sh replaces the simulated
+# participant's certificate (--replace, as the region holds one).
+check "a run without --region taking an id over" 5 offline --state "$work/other" --wait 1 --take-over
+contains "$work/err.txt" "--take-over: KHM.NCCT.sim1 is to be enrolled with the keys of $work/other/keys" \
+    "the run says which id it takes over"
+cp "$work/region/directory/KHM.NCCT.sim1.cert" "$work/sim1.cert"
+check "enroll.sh replacing a simulated participant's certificate" 0 \
+    env FUSION_ADMIN="$admin" sh "$work/other/enrol/enroll.sh" "$work/region"
+cmp -s "$work/sim1.cert" "$work/region/directory/KHM.NCCT.sim1.cert" && fail "enroll.sh did not replace the certificate"
+"$admin" directory --region "$work/region" >"$work/directory.txt"
+contains "$work/directory.txt" "^KHM.NCCT.sim1 *focal_point,police,simulated " "the replaced certificate is a simulated one"
+sed -e 's/KHM\.NCCT\.sim1/THA.RTP.fp1/g' "$work/scenario.yaml" >"$work/hijack.yaml"
+check "a run that would make a live principal simulated" 2 "$agent" exercise run "$work/hijack.yaml" \
+    --config "$trainer" --state "$work/hijack" --wait 5
+contains "$work/err.txt" "THA.RTP.fp1 is a live principal" "the refusal names the live principal"
+[ -e "$work/hijack/enrol" ] && fail "a run refused for a live principal wrote a bundle"
+
+# --- the broker unreachable ----------------------------------------------------------------------------
+broker_stop || fail "the broker did not stop"
+check "a run without --region, the broker down" 5 offline --state "$work/down" --wait 5
+contains "$work/err.txt" "the broker did not answer" "the run says the broker did not answer"
+[ -e "$work/down/enrol" ] && fail "a run that reached no broker wrote a bundle"
+
+finish exercise_offline
