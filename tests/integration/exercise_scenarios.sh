@@ -35,7 +35,8 @@ done
 check "validate an invalid scenario" 2 "$agent" exercise validate tests/fuzz/corpus/scenario/errors.yaml
 contains "$work/err.txt" "errors.yaml:1:18: fusion_scenario must be 1" "validate names the line and column"
 contains "$work/err.txt" "errors.yaml:5:17: at must be" "validate reports every problem"
-check "run without --region" 2 "$agent" exercise run deploy/exercises/lao-route-shift.yaml --config /nonexistent
+check "run with a configuration that does not exist" 2 "$agent" exercise run deploy/exercises/lao-route-shift.yaml --config /nonexistent
+contains "$work/err.txt" "/nonexistent" "the missing configuration is named"
 
 region_setup THA.RTP.fp1:focal_point,police LKA.DIE.smpu1:focal_point,immigration \
     NZL.NZP.tr1:trainer MYS.RMP.live1:liaison_officer,police IDN.POLRI.fp1:focal_point,police ||
