@@ -366,6 +366,30 @@ int agent_too_large(const fx_client_t *client, const fx_envelope_t *env, char *w
     return 1;
 }
 
+const char *agent_too_large_fix(const Fusion__Header *header)
+{
+    /* Only forward sets forwarded_from (a draft file has no such field). */
+    if (header && header->forwarded_from.len)
+        return "a forward passes on the sections of the message you can read as they are, with a "
+               "key for each recipient in each: forward it to fewer recipients at a time, or, if "
+               "it is too large even for one, it cannot be forwarded through this broker: ask its "
+               "sender to share it in smaller messages";
+    /* These kinds come from their commands or from a draft file: the advice fits both. */
+    switch (header ? (int) header->kind : 0) {
+    case FX_KIND_REFERRAL_RESPONSE:
+        return "shorten its text (respond's --reason or --outcome)";
+    case FX_KIND_ALERT_FEEDBACK:
+        return "shorten its text (feedback's --observation or --location)";
+    case FX_KIND_RESHARE_REQUEST:
+        return "shorten its text (reshare-request's --reason)";
+    case FX_KIND_RESHARE_GRANT:
+        return "shorten its text (reshare-grant's names every recipient asked for: ask the "
+               "requester to ask for fewer at a time)";
+    default:
+        return "send its sections as several messages, or shorten them";
+    }
+}
+
 /* ---- The outbox ----------------------------------------------------------------------------- */
 
 static void s_entry_name(const fx_outbox_entry_t *entry, char *buf, size_t size)
@@ -421,7 +445,8 @@ fx_err_t agent_publish_entry(agent_session_t *self, int64_t id, FILE *out, fx_an
     char why[FX_CLIENT_REASON_MAX - 64];
     if (agent_too_large(self->client, env, why, sizeof why)) {
         answer->refused = 1;
-        snprintf(answer->reason, sizeof answer->reason, "%s; " AGENT_TOO_LARGE_FIX, why);
+        snprintf(answer->reason, sizeof answer->reason, "%s; %s", why,
+                 agent_too_large_fix(fx_envelope_header(env)));
         snprintf(answer->code, sizeof answer->code, "%s", fx_err_code(FX_ERR_TOO_LARGE));
         rc = fx_mailbox_outbox_reject(self->mailbox, id, answer->code, "", answer->reason,
                                       fx_now_ms());
@@ -597,8 +622,9 @@ static fx_err_t s_seal_queued(agent_session_t *self, const fx_outbox_entry_t *en
     }
     rc = agent_seal_draft(self, draft, name, out, &env, &refusal);
     if (rc == FX_ERR_TOO_LARGE) /* refused for good, as a rejection of the broker's is */
-        strncat(refusal.reason, "; " AGENT_TOO_LARGE_FIX,
-                sizeof refusal.reason - strlen(refusal.reason) - 1);
+        snprintf(refusal.reason + strlen(refusal.reason),
+                 sizeof refusal.reason - strlen(refusal.reason), "; %s",
+                 agent_too_large_fix(fx_draft_header(draft)));
     if (rc == FX_ERR_FORBIDDEN || rc == FX_ERR_TOO_LARGE) {
         rc = agent_refuse_entry(self, entry, refusal.code, refusal.reason, out);
         rc = rc == FX_OK ? FX_ERR_FORBIDDEN : rc;

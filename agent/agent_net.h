@@ -73,11 +73,18 @@ fx_err_t agent_seal_prepared(const fx_keys_t *keys, const Fusion__Header *header
                              size_t *n_dropped_p);
 
 /* 1 when env's PUBLISH frame is larger than the broker client is connected to takes (as it
- * said: fx_client_max_frame), with the sentence naming both sizes in why (AGENT_TOO_LARGE_FIX
+ * said: fx_client_max_frame), with the sentence naming both sizes in why (agent_too_large_fix
  * says what to do); 0 when it fits or the limit is unknown. fx_client_publish refuses such an
  * envelope with FX_ERR_TOO_LARGE, nothing sent. */
-#define AGENT_TOO_LARGE_FIX "send its sections as several messages, or shorten them"
 int agent_too_large(const fx_client_t *client, const fx_envelope_t *env, char *why, size_t size);
+
+/* What its sender can do about a message under header that is larger than the broker takes,
+ * by what made it: a forward passes on sections its sender did not write, as they are, so only
+ * its recipients can change; a referral_response, alert_feedback, reshare_request or reshare_grant
+ * names what in its command makes its text; any other message is split or shortened. Used
+ * wherever a message is refused as too large (send, the workflow commands, flush), so a queued
+ * one gets the same advice. */
+const char *agent_too_large_fix(const Fusion__Header *header);
 
 /* Why a draft was not sealed for sending: a code (as the broker's: no_recipient, too_large, or
  * the code of the broker's refusal to prepare it) and a sentence. */

@@ -282,7 +282,8 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
      * every try. Input over a limit, as a section's file over its limit: exit 2. */
     char why[FX_CLIENT_REASON_MAX];
     if (agent_too_large(s->client, env, why, sizeof why)) {
-        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: " AGENT_TOO_LARGE_FIX, s->command, why);
+        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: %s", s->command, why,
+                     agent_too_large_fix(fx_envelope_header(env)));
         status = FX_EXIT_USAGE;
         goto cleanup;
     }
@@ -314,7 +315,8 @@ static int s_send(agent_session_t *s, const char *path, const fx_draft_t *draft,
                                      : FX_EXIT_SYSTEM;
     } else if (answer.refused && agent_too_large(s->client, env, why, sizeof why)) {
         /* The broker's limit changed since the check above (a restart): refused in the outbox */
-        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: " AGENT_TOO_LARGE_FIX, s->command, why);
+        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: %s", s->command, why,
+                     agent_too_large_fix(fx_envelope_header(env)));
         status = FX_EXIT_USAGE;
     } else if (answer.refused) {
         fx_cli_error(AGENT_PROG, "%s: the broker rejected the message: %s%s%s%s: %s", s->command,

@@ -395,8 +395,8 @@ int workflow_send(agent_session_t *s, const fx_draft_t *draft, const char *label
     agent_refusal_t refusal;
     fx_err_t rc = agent_seal_draft(s, draft, label, stdout, &env, &refusal);
     if (rc == FX_ERR_TOO_LARGE) {
-        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: " AGENT_TOO_LARGE_FIX, s->command,
-                     refusal.reason);
+        fx_cli_error(AGENT_PROG, "%s: %s; nothing was sent: %s", s->command, refusal.reason,
+                     agent_too_large_fix(fx_draft_header(draft)));
         return FX_EXIT_USAGE;
     }
     if (rc == FX_ERR_UNAVAILABLE)

@@ -114,22 +114,31 @@ sed -i 's/^limits: .*/limits: {max_message_bytes: 8192}/' "$work/broker.yaml"
 broker_start || exit 1
 long=$(head -c 12000 /dev/zero | tr '\0' x)
 rows() { sqlite3 -readonly "$work/state/agent-$1/mailbox.db" "SELECT count(*) FROM outbox"; }
-workflow_too_large() { # NAME ID COMMAND ARGS...: refused before anything is sent or queued
-    local name=$1 id=$2 before
-    shift 2
+# Each says what its user can do: a forward passes on what its sender did not write, so not
+# "send its sections as several messages" (which every command said), but fewer recipients or
+# the sender; the others name the options that hold their text.
+workflow_too_large() { # NAME ADVICE ID COMMAND ARGS...: refused before anything is sent or queued
+    local name=$1 advice=$2 id=$3 before
+    shift 3
     before=$(rows "$id")
     check "$name" 2 agent "$id" "$@" --timeout 5
-    contains "$work/err.txt" "$1: the sealed message is a frame of [0-9]* bytes, larger than the 8159 bytes the broker takes (its max_message_bytes, less 33 bytes of CURVE framing); nothing was sent" \
-        "$name: both sizes are named"
+    contains "$work/err.txt" "$1: the sealed message is a frame of [0-9]* bytes, larger than the 8159 bytes the broker takes (its max_message_bytes, less 33 bytes of CURVE framing); nothing was sent: $advice" \
+        "$name: both sizes are named, and what to do"
     lacks "$work/err.txt" "refused" "$name: not reported as refused"
     lacks "$work/out.txt" "msg_id" "$name: nothing went to the broker"
     [ "$(rows "$id")" = "$before" ] || fail "$name: something was left in the outbox"
 }
-workflow_too_large "a response too large" IDN.POLRI.fp1 respond "$referral" accept --reason "$long"
-workflow_too_large "feedback too large" IDN.POLRI.fp1 feedback "$big_alert" --observation "$long"
-workflow_too_large "a forward too large" IDN.POLRI.fp1 forward "$big_alert" --to MYS.RMP.fp1
-workflow_too_large "a reshare request too large" IDN.POLRI.fp1 reshare-request "$big_alert" \
-    --to MYS.RMP.fp1 --reason "$long"
+workflow_too_large "a response too large" "shorten its text (respond's --reason or --outcome)" \
+    IDN.POLRI.fp1 respond "$referral" accept --reason "$long"
+workflow_too_large "feedback too large" \
+    "shorten its text (feedback's --observation or --location)" \
+    IDN.POLRI.fp1 feedback "$big_alert" --observation "$long"
+workflow_too_large "a forward too large" \
+    "a forward passes on the sections of the message you can read as they are, with a key for each recipient in each: forward it to fewer recipients at a time, or, if it is too large even for one, it cannot be forwarded through this broker: ask its sender to share it in smaller messages" \
+    IDN.POLRI.fp1 forward "$big_alert" --to MYS.RMP.fp1
+lacks "$work/err.txt" "several messages" "a forward is not told to send its sections as several messages"
+workflow_too_large "a reshare request too large" "shorten its text (reshare-request's --reason)" \
+    IDN.POLRI.fp1 reshare-request "$big_alert" --to MYS.RMP.fp1 --reason "$long"
 # What fits still goes (a short answer), through the outbox as before.
 check "a response that fits" 0 agent IDN.POLRI.fp1 respond "$referral" acknowledge --timeout 5
 contains "$work/out.txt" "accepted: msg_id" "a response that fits is accepted"
