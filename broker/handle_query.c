@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "frame_limit.h"
 #include "fusion/explain.h"
 #include "server_internal.h"
 
@@ -64,6 +65,16 @@ void handle_explain(server_t *self, session_t *session, uint64_t request_id,
 
 void handle_directory(server_t *self, session_t *session, uint64_t request_id)
 {
+    /* A region's directory grows with its principals: past what an agent reads in one frame,
+     * an ERROR it can read says so, instead of a frame it cannot. Sized before it is decoded:
+     * the codec decodes no directory over 8 MiB, which was answered ERROR invalid. The broker
+     * warned its operator when it installed it (s_warn_directory_size). */
+    char why[320];
+    if (!broker_directory_within(self->directory_frame_len, request_id,
+                                 BROKER_DIRECTORY_TOO_LARGE_HINT, why, sizeof why)) {
+        server_error(self, session, request_id, FX_ERR_TOO_LARGE, why);
+        return;
+    }
     Fusion__Directory *directory = NULL;
     if (fx_codec_decode(FX_MSG_DIRECTORY, self->directory_frame, self->directory_frame_len,
                         (void **) &directory) != FX_OK) {
@@ -74,10 +85,6 @@ void handle_directory(server_t *self, session_t *session, uint64_t request_id)
     frame.request_id = request_id;
     frame.body_case = FUSION__FRAME__BODY_DIRECTORY;
     frame.directory = directory;
-    /* A region's directory grows with its principals: past what an agent reads in one frame,
-     * an ERROR it can read says so, instead of a frame it cannot. */
-    server_answer_within_frame(self, session, &frame,
-                               "the region's directory has outgrown one answer; tell the "
-                               "broker's operator");
+    server_answer_within_frame(self, session, &frame, BROKER_DIRECTORY_TOO_LARGE_HINT);
     fx_codec_free(directory);
 }

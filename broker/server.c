@@ -150,10 +150,31 @@ static fx_err_t s_load_policy(server_t *self, fx_policy_t **policy_p, uint8_t di
     return rc;
 }
 
+/* Warns the operator, once per directory installed (at start, --check included, and at every
+ * reload that installs one, after s_install_directory), when its DIRECTORY answer is over what an
+ * agent reads in one frame: every agent that asks for it is then answered ERROR too_large
+ * (handle_directory, with the same size), and nothing else would say so until one asks. Sized
+ * from the cached encoding's length with the largest request id: nothing decoded or encoded. */
+static void s_warn_directory_size(server_t *self)
+{
+    char why[320];
+    if (!broker_directory_within(self->directory_frame_len, UINT64_MAX,
+                                 "every agent that asks for it gets ERROR too_large; take expired "
+                                 "and revoked principals' certificates out of the region's "
+                                 "directory",
+                                 why, sizeof why))
+        server_log(self,
+                   "warning: the directory of %zu certificates does not fit in one DIRECTORY "
+                   "answer: %s",
+                   fx_directory_count(self->directory), why);
+}
+
 /* Maps CURVE keys to principals and writes the public certificates zauth admits. */
 static int s_install_directory(server_t *self)
 {
     zhashx_purge(self->by_curve_key);
+    free(self->directory_frame);
+    fx_directory_encode(self->directory, &self->directory_frame, &self->directory_frame_len);
     if (self->config->check_only)
         return 0;
     char dir[4096];
@@ -192,8 +213,6 @@ static int s_install_directory(server_t *self)
             return -1;
         }
     }
-    free(self->directory_frame);
-    fx_directory_encode(self->directory, &self->directory_frame, &self->directory_frame_len);
     return 0;
 }
 
@@ -297,6 +316,7 @@ static fx_err_t s_reload(server_t *self, int first)
         server_log(self, "%s directory with %zu certificates (revocations sequence %llu)",
                    first ? "loaded" : "reloaded", fx_directory_count(directory),
                    (unsigned long long) fx_directory_revocations_sequence(directory));
+        s_warn_directory_size(self);
         if (self->store && server_begin(self))
             server_audit(self, first ? "directory_loaded" : "directory_reloaded", "broker",
                          self->config->region, NULL, NULL,
