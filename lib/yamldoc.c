@@ -535,7 +535,10 @@ static yaml_mark_t s_scalar_before(const uint8_t *data, size_t len, size_t index
 /* libyaml refuses a key longer than YAML_MAX_KEY with an error about whatever it met next
  * ("could not find expected ':'", "mapping values are not allowed in this context", "did not find
  * expected ',' or '}'"), at the ':'. The key before that ':' is taken for the cause only when the
- * same text with a one-character key in its place reads past the ':'. 1 when reported. */
+ * same text with a one-character key in its place reads past the ':'. A key over several lines
+ * (plain, or quoted, folded at its line breaks) is measured as libyaml measures it, in
+ * characters from its start, its line breaks included: YAML wants it on one line as well, which
+ * the message then says. 1 when reported. */
 static int s_long_key(fx_diag_t *diag, const yaml_parser_t *parser, const uint8_t *data, size_t len,
                       const pairs_t *pairs)
 {
@@ -546,8 +549,8 @@ static int s_long_key(fx_diag_t *diag, const yaml_parser_t *parser, const uint8_
     yaml_mark_t start = parser->context && !strcmp(parser->context, "while scanning a simple key")
                             ? parser->context_mark
                             : s_scalar_before(data, len, colon.index);
-    if (start.index == SIZE_MAX || start.line != colon.line ||
-        colon.column - start.column <= YAML_MAX_KEY)
+    if (start.index == SIZE_MAX || start.index >= colon.index ||
+        colon.index - start.index <= YAML_MAX_KEY)
         return 0;
     size_t start_at = s_offset(data, len, start.line, start.column), end_at = colon_at;
     while (end_at > start_at && (data[end_at - 1] == ' ' || data[end_at - 1] == '\t'))
@@ -571,11 +574,15 @@ static int s_long_key(fx_diag_t *diag, const yaml_parser_t *parser, const uint8_
     unsigned line, column, colon_line, colon_column;
     s_position(pairs, start.line, start.column, &line, &column);
     s_position(pairs, colon.line, colon.column, &colon_line, &colon_column);
+    /* In the file's characters: each surrogate pair between them was 2 more than libyaml read. */
+    size_t moved = s_pair_at_or_after(pairs, colon.line, colon.column) -
+                   s_pair_at_or_after(pairs, start.line, start.column);
     fx_diag_add(diag, line, column,
-                "a key longer than %d characters: %u from here to its ':' at line %u, column %u; "
-                "YAML allows at most %d in a key (a ': ' in a long text makes what comes before "
+                "a key longer than %d characters: %zu from here to its ':' at line %u, column %u; "
+                "YAML allows at most %d in a key%s (a ': ' in a long text makes what comes before "
                 "it a key: quote the text)",
-                YAML_MAX_KEY, colon_column - column, colon_line, colon_column, YAML_MAX_KEY);
+                YAML_MAX_KEY, colon.index - start.index + 2 * moved, colon_line, colon_column,
+                YAML_MAX_KEY, colon.line != start.line ? ", on one line" : "");
     return 1;
 }
 

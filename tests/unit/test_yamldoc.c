@@ -156,7 +156,7 @@ static void test_yaml_surrogate_escapes(void **state)
  * longer one with an error about whatever it met next; it is named instead, at the key's
  * line:column, in a block mapping, under a list item, in a nested mapping and in JSON. A key
  * of exactly 1024 characters reads, and another mistake at a long key's ':' is not blamed on
- * the key. */
+ * the key. A key over several lines (plain or quoted) is named the same way. */
 static void test_long_key(void **state)
 {
     (void) state;
@@ -190,6 +190,45 @@ static void test_long_key(void **state)
             fail_msg("'%s' does not contain '%s'", fx_diag_text(diag, 0), expected);
         fx_diag_destroy(&diag);
     }
+    /* A key over several lines, plain or quoted (folded at its line breaks), is named the same
+     * way at its start, measured as libyaml measures it (its line breaks and indentation
+     * included: 600 + 1 + 2 + 600 characters, and the quotes), adding that YAML wants it on one
+     * line; libyaml's own error ("could not find expected ':'", "did not find expected ',' or
+     * '}'") was shown at the ':'. */
+    char half[601];
+    memset(half, 'k', 600);
+    half[600] = '\0';
+    const struct {
+        const char *format;
+        unsigned line, column, length, colon_line, colon;
+    } folded[] = {
+        {"title: x\n%s\n  %s: 1\n", 2, 1, 1203, 3, 603},
+        {"title: x\n\"%s\n  %s\": 1\n", 2, 1, 1205, 3, 604},
+        {"title: x\n'%s\n  %s': 1\n", 2, 1, 1205, 3, 604},
+        {"map:\n  \"%s\n   %s\": 1\n", 2, 3, 1206, 3, 605},
+        {"{\"a\": 1, \"%s\n  %s\": 2}\n", 1, 10, 1205, 2, 604},
+        {"{a: 1, %s\n  %s: 2}\n", 1, 8, 1203, 2, 603},
+    };
+    for (size_t i = 0; i < sizeof folded / sizeof folded[0]; i++) {
+        snprintf(text, sizeof text, folded[i].format, half, half);
+        fx_diag_t *diag;
+        assert_null(s_parse(text, &diag));
+        s_expect_one(diag, folded[i].line, folded[i].column, "a key longer than 1024 characters: ");
+        char expected[200];
+        snprintf(expected, sizeof expected,
+                 "%u from here to its ':' at line %u, column %u; YAML allows at most 1024 in a "
+                 "key, on one line",
+                 folded[i].length, folded[i].colon_line, folded[i].colon);
+        if (!strstr(fx_diag_text(diag, 0), expected))
+            fail_msg("case %zu: '%s' does not contain '%s'", i, fx_diag_text(diag, 0), expected);
+        fx_diag_destroy(&diag);
+    }
+    /* A value over several lines that holds ': ' is not a key: libyaml's error, at the ':'. */
+    snprintf(text, sizeof text, "note: %s\n  %s: more\n", half, half);
+    fx_diag_t *not_key;
+    assert_null(s_parse(text, &not_key));
+    s_expect_one(not_key, 2, 603, "YAML syntax error: mapping values are not allowed");
+    fx_diag_destroy(&not_key);
     /* 1024 characters are a key; so is a longer one written as '? KEY'. */
     key[1024] = '\0';
     snprintf(text, sizeof text, "title: x\n%s: 1\n? %s%s\n: 2\n", key, key, key);
