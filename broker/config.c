@@ -83,6 +83,7 @@ static const struct {
     {"heartbeat_timeout", 100, "100ms", HOUR_MS, "1h"},
     {"handshake", 100, "100ms", 600 * SECOND_MS, "10m"},
     {"checkpoint_interval", SECOND_MS, "1s", DAY_MS, "1d"},
+    {"slow_frame", 1, "1ms", HOUR_MS, "1h"},
 };
 
 static void s_duration(fx_diag_t *diag, const fx_yaml_node_t *node, const char *key, int64_t *ms_p)
@@ -233,6 +234,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
     config->workers = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : cpus;
     config->rate = RATE_DEFAULT;
     config->burst = BURST_DEFAULT;
+    config->slow_frame = 100;
 
     size_t before = fx_diag_count(diag);
     fx_yaml_t *doc = fx_yaml_load(path, CONFIG_MAX_BYTES, diag);
@@ -315,13 +317,14 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             else if (endpoint)
                 config->endpoint = fx_strdup(endpoint);
         }
-        const fx_yaml_node_t *in[6];
+        const fx_yaml_node_t *in[7];
         if (found[LIMITS]) {
             static const char *const k[] = {
                 "max_message_bytes", "replay_window", "max_ttl", "rate", "burst",
-                "max_subscriptions"};
-            int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl, NULL, NULL, NULL};
-            if (s_section(diag, found[LIMITS], "limits", k, 6, d, config, in) == 0 && in[2])
+                "max_subscriptions", "slow_frame"};
+            int64_t *d[] = {NULL, &config->replay_window, &config->max_ttl, NULL, NULL,
+                            NULL, &config->slow_frame};
+            if (s_section(diag, found[LIMITS], "limits", k, 7, d, config, in) == 0 && in[2])
                 s_max_ttl(diag, config, in[1], in[2]);
         }
         if (found[DELIVERY]) {

@@ -35,6 +35,7 @@ typedef struct {
     double rate;                 /* frames per second a principal may send, on average ... */
     long long burst;             /* ... and at once (limits: {rate: N/s, burst: M}) */
     long long max_subscriptions; /* route subscriptions one principal may hold */
+    int64_t slow_frame;          /* ms: a handler taking longer is logged and counted */
     int64_t checkpoint_interval; /* ms: the audit tree is signed this often when it grew */
     char *metrics;               /* HOST:PORT on loopback for GET /metrics, or NULL: none */
     int check_only;              /* --check: load and verify, open and bind nothing */

@@ -232,6 +232,11 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
         server_error(self, session, request_id, FX_ERR_INVALID, why);
         goto cleanup;
     }
+    /* Charged by the decisions it will make, one per (section, candidate), now that the
+     * audience is resolved and before any is made (server_charge): a focal_points or taskforce
+     * audience over a large directory is up to 16 x 10,000 of them. */
+    if (!server_charge(self, session, request_id, n_sections * zlistx_size(r.candidates)))
+        goto cleanup;
     fx_policy_section_t policy_sections[FX_ENVELOPE_MAX_SECTIONS];
     fx_policy_message_t message;
     server_policy_message(draft, policy_sections, &message);

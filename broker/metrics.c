@@ -140,6 +140,9 @@ char *metrics_render(const metrics_t *self, const metrics_gauges_t *g)
              "Frames of authenticated principals refused unread: not decoding, of more than one "
              "part, or a body the broker does not take from agents.");
     s_add(&t, "fusion_frames_refused_total %llu\n", (unsigned long long) self->frames_refused);
+    s_metric(&t, "fusion_slow_frames_total", "counter",
+             "Frames whose handler held the broker's thread longer than limits.slow_frame.");
+    s_add(&t, "fusion_slow_frames_total %llu\n", (unsigned long long) self->slow_frames);
     s_metric(&t, "fusion_storage_errors_total", "counter", "Failed writes, commits or fsyncs.");
     s_add(&t, "fusion_storage_errors_total %llu\n", (unsigned long long) self->storage_errors);
     s_metric(&t, "fusion_storage_failed", "gauge",

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t reloads, reloads_refused;
     uint64_t auth_refused;   /* refused handshakes and frames */
     uint64_t frames_refused; /* from principals: undecodable, multi-part, a body not for agents */
+    uint64_t slow_frames;    /* frames whose handler took more than limits.slow_frame */
     uint64_t storage_errors; /* failed writes, commits or fsyncs */
     /* PUBLISH received -> ACCEPTED/REJECTED sent, in seconds (cumulative buckets at render). */
     uint64_t latency[METRICS_BUCKETS + 1];

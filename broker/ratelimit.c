@@ -54,10 +54,9 @@ static void s_fill(const broker_ratelimit_t *self, bucket_t *bucket, int64_t now
     bucket->filled_at = now_ms;
 }
 
-bool broker_ratelimit_take(broker_ratelimit_t *self, const char *principal, int64_t now_ms,
-                           bool *episode_p)
+/* The principal's bucket, filled up to now_ms (a new one is full). */
+static bucket_t *s_bucket(broker_ratelimit_t *self, const char *principal, int64_t now_ms)
 {
-    *episode_p = false;
     bucket_t *bucket = zhashx_lookup(self->by_id, principal);
     if (!bucket) {
         bucket = fx_calloc(1, sizeof *bucket);
@@ -66,10 +65,12 @@ bool broker_ratelimit_take(broker_ratelimit_t *self, const char *principal, int6
         zhashx_insert(self->by_id, principal, bucket);
     }
     s_fill(self, bucket, now_ms);
-    if (bucket->tokens >= 1.0) {
-        bucket->tokens -= 1.0;
-        return true;
-    }
+    return bucket;
+}
+
+/* A refusal: the first of an episode sets *episode_p, the others are counted for the report. */
+static bool s_refuse(bucket_t *bucket, bool *episode_p)
+{
     if (!bucket->limited) {
         bucket->limited = true;
         *episode_p = true;
@@ -77,6 +78,37 @@ bool broker_ratelimit_take(broker_ratelimit_t *self, const char *principal, int6
         bucket->refused++;
     }
     return false;
+}
+
+bool broker_ratelimit_take(broker_ratelimit_t *self, const char *principal, int64_t now_ms,
+                           bool *episode_p)
+{
+    *episode_p = false;
+    bucket_t *bucket = s_bucket(self, principal, now_ms);
+    if (bucket->tokens >= 1.0) {
+        bucket->tokens -= 1.0;
+        return true;
+    }
+    return s_refuse(bucket, episode_p);
+}
+
+bool broker_ratelimit_charge(broker_ratelimit_t *self, const char *principal, int64_t now_ms,
+                             double cost, bool *episode_p)
+{
+    *episode_p = false;
+    if (cost <= 1.0)
+        return true; /* the frame's own token paid for it */
+    bucket_t *bucket = s_bucket(self, principal, now_ms);
+    bucket->tokens += 1.0; /* the token the frame took is part of its cost */
+    /* A cost over what a full bucket holds cannot wait for that many tokens: it goes when the
+     * bucket is full and leaves it in debt, which the rate pays back before anything else goes. */
+    double need = cost < self->burst ? cost : self->burst;
+    if (bucket->tokens >= need) {
+        bucket->tokens -= cost;
+        return true;
+    }
+    bucket->tokens -= 1.0; /* refused, the frame still took its token */
+    return s_refuse(bucket, episode_p);
 }
 
 void broker_ratelimit_report(broker_ratelimit_t *self, int64_t now_ms, broker_ratelimit_fn *fn,

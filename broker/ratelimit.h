@@ -1,8 +1,10 @@
 /* Per-principal rate limiting: a token bucket for each authenticated principal, filled at
  * `rate` tokens per second up to `burst`. Every frame a principal sends, apart from the flow
  * control that answers the broker's own deliveries (CREDIT, RECEIVED), takes one token; a frame
- * that finds none is refused with rate_limited. Refusals are reported per episode, so a flood
- * costs one log line and one audit entry when it starts and at most one per report after. */
+ * that finds none is refused with rate_limited. A frame whose work grows with what it asks
+ * (EXPLAIN, PREPARE) is then charged the rest of its cost by its handler. Refusals are reported per
+ * episode, so a flood costs one log line and one audit entry when it starts and at most one per
+ * report after. */
 #ifndef FUSION_BROKER_RATELIMIT_H
 #define FUSION_BROKER_RATELIMIT_H
 
@@ -23,6 +25,14 @@ void broker_ratelimit_destroy(broker_ratelimit_t **self_p);
  * caller logs and audits that one). */
 bool broker_ratelimit_take(broker_ratelimit_t *self, const char *principal, int64_t now_ms,
                            bool *episode_p);
+
+/* Charges a frame that took its one token (broker_ratelimit_take) the rest of its cost, in
+ * tokens, once its handler knows it (an EXPLAIN or PREPARE by the decisions it will make): true
+ * if the bucket holds cost tokens, the frame's own included. A cost over burst goes when the
+ * bucket is full and leaves it in debt. A refusal leaves the bucket as broker_ratelimit_take's
+ * refusal does (the frame's one token taken, nothing more) and sets *episode_p the same way. */
+bool broker_ratelimit_charge(broker_ratelimit_t *self, const char *principal, int64_t now_ms,
+                             double cost, bool *episode_p);
 
 /* Called by broker_ratelimit_report for each principal refused since the last report. */
 typedef void(broker_ratelimit_fn)(const char *principal, size_t refused, void *arg);

@@ -3,6 +3,7 @@
  * durability (ACCEPTED, SUBSCRIBED) go out only after it committed. */
 #include "server.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -934,6 +935,30 @@ static void s_rate_limited_report(const char *principal, size_t refused, void *a
         json_decref(details);
 }
 
+/* What one token of the rate limit buys of the work whose amount a frame chooses: policy
+ * decisions, one per (section, recipient), as EXPLAIN and PREPARE make them. One decision costs
+ * the loop thread about 18 us (an EXPLAIN of 16 sections x 1024 recipients, 16,384 decisions,
+ * took 0.3 s), and every principal waits on that thread. At one token per 25 decisions the
+ * default limits (rate 200/s, burst 2000) let one principal take at most 200 x 25 x 18 us = 90 ms
+ * of each second (9%) for as long as it keeps at it, and 2000 x 25 x 18 us = 0.9 s once with a
+ * full bucket; a frame counting one token, as before, let one principal queue ten minutes of
+ * work at once and hold the thread for good at a tenth of its rate. The largest EXPLAIN costs
+ * 656 tokens: an operator asking one every few seconds never meets the limit. */
+#define DECISIONS_PER_TOKEN 25
+
+bool server_charge(server_t *self, session_t *session, uint64_t request_id, size_t decisions)
+{
+    size_t cost = (decisions + DECISIONS_PER_TOKEN - 1) / DECISIONS_PER_TOKEN;
+    bool episode = false;
+    if (broker_ratelimit_charge(self->limits, session->principal, fx_now_ms(), (double) cost,
+                                &episode))
+        return true;
+    if (episode)
+        s_rate_limited_report(session->principal, 0, self);
+    server_error(self, session, request_id, FX_ERR_RATE_LIMITED, fx_strerror(FX_ERR_RATE_LIMITED));
+    return false;
+}
+
 /* ---- Frames ------------------------------------------------------------------------------- */
 
 /* One frame of a batch: received, decoded and (a PUBLISH) checked before any is handled. */
@@ -1203,42 +1228,20 @@ static void s_refusals_report(server_t *self)
                        "first such RECEIVED of each second is logged)",
                        *more, (const char *) zhashx_cursor(self->received_unmatched));
     zhashx_purge(self->received_unmatched);
+    for (size_t *more = zhashx_first(self->slow_frames); more;
+         more = zhashx_next(self->slow_frames))
+        if (*more > 0)
+            server_log(self,
+                       "%zu more frames of %s took more than limits.slow_frame (%lld ms) each (a "
+                       "principal's first such frame of each second is logged)",
+                       *more, (const char *) zhashx_cursor(self->slow_frames),
+                       (long long) self->config->slow_frame);
+    zhashx_purge(self->slow_frames);
 }
 
-static void s_handle(server_t *self, batch_item_t *item)
+/* Hands a decoded frame to its handler. */
+static void s_dispatch(server_t *self, session_t *session, Fusion__Frame *frame, batch_item_t *item)
 {
-    zmsg_t *msg = item->msg;
-    if (item->parts == 0)
-        return; /* a routing id alone: nothing an agent sent */
-    zframe_t *routing_id = zmsg_first(msg);
-    zframe_t *payload = zmsg_next(msg);
-    session_t *session = s_session_for(self, routing_id, payload, item->request_id);
-    if (!session)
-        return;
-    Fusion__Frame *frame = item->frame;
-    if (item->limited) {
-        s_refuse_rate_limited(self, session, frame, item->request_id);
-        return;
-    }
-    if (item->parts != 1) {
-        /* Nothing of it is read: which part would be the frame? The ERROR carries the first
-         * part's request_id if it can be read, the one the agent most likely waits for. */
-        char what[96];
-        snprintf(what, sizeof what, "a message of %zu parts (every message is one part)",
-                 item->parts);
-        s_frame_refused(self, session, what, FX_ERR_MALFORMED);
-        server_error(self, session, item->request_id, FX_ERR_MALFORMED,
-                     "every message to the broker is exactly one part: one encoded Frame");
-        return;
-    }
-    if (item->decoded != FX_OK) {
-        char what[160];
-        snprintf(what, sizeof what, "a frame that does not decode (%s)",
-                 fx_strerror(item->decoded));
-        s_frame_refused(self, session, what, item->decoded);
-        server_error(self, session, item->request_id, item->decoded, NULL);
-        return;
-    }
     uint64_t id = frame->request_id;
     switch (frame->body_case) {
     case FUSION__FRAME__BODY_PUBLISH:
@@ -1290,6 +1293,77 @@ static void s_handle(server_t *self, batch_item_t *item)
                      "the broker does not take this kind of frame from agents");
     } break;
     }
+}
+
+/* The name a frame's body has in the protocol (EXPLAIN, PUBLISH, ...), for the log. */
+static void s_frame_name(Fusion__Frame__BodyCase body, char *out, size_t size)
+{
+    const ProtobufCFieldDescriptor *field =
+        protobuf_c_message_descriptor_get_field(&fusion__frame__descriptor, (unsigned) body);
+    const char *name = field ? field->name : "frame";
+    size_t i = 0;
+    for (; name[i] && i + 1 < size; i++)
+        out[i] = (char) toupper((unsigned char) name[i]);
+    out[i] = '\0';
+}
+
+/* A handler that held the loop thread, which every principal waits on, for more than
+ * limits.slow_frame: counted (fusion_slow_frames_total) and logged, naming the principal and
+ * the frame's type; a principal's first of each tick is a line of its own, the rest a count in
+ * the tick's report (s_refusals_report), so a principal sending many cannot flood the log. */
+static void s_slow_frame(server_t *self, const session_t *session, Fusion__Frame__BodyCase body,
+                         int64_t took_us)
+{
+    if (took_us <= self->config->slow_frame * 1000)
+        return;
+    self->metrics.slow_frames++;
+    char name[64];
+    s_frame_name(body, name, sizeof name);
+    if (s_first_this_tick(self->slow_frames, session->principal))
+        server_log(self,
+                   "%s's %s took %lld ms of the broker's thread (limits.slow_frame: %lld ms): "
+                   "every principal waited meanwhile",
+                   session->principal, name, (long long) (took_us / 1000),
+                   (long long) self->config->slow_frame);
+}
+
+static void s_handle(server_t *self, batch_item_t *item)
+{
+    zmsg_t *msg = item->msg;
+    if (item->parts == 0)
+        return; /* a routing id alone: nothing an agent sent */
+    zframe_t *routing_id = zmsg_first(msg);
+    zframe_t *payload = zmsg_next(msg);
+    session_t *session = s_session_for(self, routing_id, payload, item->request_id);
+    if (!session)
+        return;
+    Fusion__Frame *frame = item->frame;
+    if (item->limited) {
+        s_refuse_rate_limited(self, session, frame, item->request_id);
+        return;
+    }
+    if (item->parts != 1) {
+        /* Nothing of it is read: which part would be the frame? The ERROR carries the first
+         * part's request_id if it can be read, the one the agent most likely waits for. */
+        char what[96];
+        snprintf(what, sizeof what, "a message of %zu parts (every message is one part)",
+                 item->parts);
+        s_frame_refused(self, session, what, FX_ERR_MALFORMED);
+        server_error(self, session, item->request_id, FX_ERR_MALFORMED,
+                     "every message to the broker is exactly one part: one encoded Frame");
+        return;
+    }
+    if (item->decoded != FX_OK) {
+        char what[160];
+        snprintf(what, sizeof what, "a frame that does not decode (%s)",
+                 fx_strerror(item->decoded));
+        s_frame_refused(self, session, what, item->decoded);
+        server_error(self, session, item->request_id, item->decoded, NULL);
+        return;
+    }
+    int64_t started_us = zclock_usecs();
+    s_dispatch(self, session, frame, item);
+    s_slow_frame(self, session, frame->body_case, zclock_usecs() - started_us);
 }
 
 /* A frame whose writes promise nothing to anyone: a RECEIVED (the delivery's state and its
@@ -1846,6 +1920,8 @@ void broker_server_actor(zsock_t *pipe, void *args)
     zhashx_set_destructor(self.refusals, s_in_flight_free); /* frees a size_t as well */
     self.received_unmatched = zhashx_new();
     zhashx_set_destructor(self.received_unmatched, s_in_flight_free);
+    self.slow_frames = zhashx_new();
+    zhashx_set_destructor(self.slow_frames, s_in_flight_free);
 
     self.loop = zloop_new();
     zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
@@ -1876,6 +1952,7 @@ void broker_server_actor(zsock_t *pipe, void *args)
     broker_ratelimit_destroy(&self.limits);
     zhashx_destroy(&self.refusals);
     zhashx_destroy(&self.received_unmatched);
+    zhashx_destroy(&self.slow_frames);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);
     zstr_free(&self.endpoint);

@@ -123,6 +123,8 @@ typedef struct {
     /* The same for RECEIVED frames that name no delivery of their principal's
      * (server_received_unmatched). */
     zhashx_t *received_unmatched;
+    /* The same for frames whose handler took longer than limits.slow_frame (s_slow_frame). */
+    zhashx_t *slow_frames;
     int64_t next_prune;
     struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
 } server_t;
@@ -193,6 +195,11 @@ void server_error(server_t *self, session_t *session, uint64_t request_id, fx_er
  * decision is made: false, with the figure and the maximum in why, when one is over. */
 bool server_within_message_limits(size_t n_sections, size_t n_recipients, const char *what,
                                   char *why, size_t why_size);
+/* Charges the session's principal, whose frame took one token of its rate limit, for the policy
+ * decisions its handler is about to make (one token per DECISIONS_PER_TOKEN, server.c), before
+ * it makes them: true to go on; false when its bucket does not hold them, after answering ERROR
+ * rate_limited and reporting the refusal as any frame over the limit is. */
+bool server_charge(server_t *self, session_t *session, uint64_t request_id, size_t decisions);
 /* Sends an answer the way server_answer does if its encoding fits in what an agent accepts
  * (FX_MAX_FRAME_BYTES); otherwise answers ERROR too_large naming its size, the maximum and
  * what to ask instead (hint), and returns false. */

@@ -52,6 +52,8 @@ static void s_help(void)
            "                    ids of this principal's agency that need not exist (needs\n"
            "                    --key), each padded to L characters if given; an answer prints\n"
            "                    'PREPARED <s> sections, <a> allowed, <d> denied (<bytes> bytes)'\n"
+           "  prepare-agency S  a PREPARE of a direct draft with S sections naming this\n"
+           "                    principal's agency (every enrolled principal of it a candidate)\n"
            "  publish           a valid PUBLISH of one operational alert to --to KEYFILE's\n"
            "                    principal (its public half); --save FILE keeps the frame, so\n"
            "                    'raw FILE' replays it: expect the first answer again\n"
@@ -255,7 +257,8 @@ static void s_explain(const fx_keys_t *from, long n_recipients, long n_sections,
 }
 
 /* A PREPARE frame: a direct draft with n_sections sections naming n_recipients principal ids of
- * from's agency, each padded with 'x' to length characters (0: as they come). */
+ * from's agency, each padded with 'x' to length characters (0: as they come); n_recipients -1
+ * names the agency itself. */
 static void s_prepare(const fx_keys_t *from, long n_recipients, long n_sections, long length,
                       uint8_t **data_p, size_t *len_p)
 {
@@ -278,8 +281,15 @@ static void s_prepare(const fx_keys_t *from, long n_recipients, long n_sections,
     }
     draft.n_sections = (size_t) n_sections;
     draft.sections = desc_ptrs;
+    bool whole_agency = n_recipients < 0;
+    if (whole_agency)
+        n_recipients = 1;
     char **names = calloc((size_t) n_recipients + 1, sizeof *names);
     for (long i = 0; i < n_recipients; i++) {
+        if (whole_agency) {
+            names[i] = strdup(agency);
+            continue;
+        }
         char name[FX_ID_MAX + 24];
         int n = snprintf(name, sizeof name, "%s.r%ld", agency, i);
         names[i] = calloc(1, (size_t) (length > n ? length : n) + 1);
@@ -735,6 +745,13 @@ int main(int argc, char **argv)
             s_explain(keys, n_recipients, n_sections, &data, &len);
         else
             s_prepare(keys, n_recipients, n_sections, length, &data, &len);
+    } else if (strcmp(attack, "prepare-agency") == 0 && arg && keys) {
+        long n_sections = atol(arg);
+        if (n_sections < 1 || n_sections > 255) {
+            fprintf(stderr, "rogue: prepare-agency wants 1..255 sections\n");
+            goto cleanup;
+        }
+        s_prepare(keys, -1, n_sections, 0, &data, &len);
     } else if (strcmp(attack, "directory") == 0) {
         Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
         Fusion__Frame frame = FUSION__FRAME__INIT;

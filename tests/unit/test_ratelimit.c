@@ -71,11 +71,46 @@ static void test_reports_and_episodes(void **state)
     broker_ratelimit_destroy(&limits);
 }
 
+/* A frame charged by its cost (broker_ratelimit_charge) after it took its one token: it goes
+ * while the bucket holds the whole cost; refused, it keeps only its one token taken and starts
+ * an episode as any refusal does; a cost over the burst goes only from a full bucket and leaves
+ * it in debt, which the rate pays back before any frame goes again. */
+static void test_charge_by_cost(void **state)
+{
+    (void) state;
+    broker_ratelimit_t *limits = broker_ratelimit_new(10, 20); /* 10/s, burst 20 */
+    bool episode = false;
+    const char *p = "THA.RTP.fp1";
+    assert_true(broker_ratelimit_take(limits, p, 0, &episode));
+    assert_true(broker_ratelimit_charge(limits, p, 0, 15, &episode)); /* 20 -> 5 */
+    assert_true(broker_ratelimit_take(limits, p, 0, &episode));
+    assert_false(broker_ratelimit_charge(limits, p, 0, 6, &episode)); /* 5 < 6: refused */
+    assert_true(episode);
+    /* It took its one token: 4 are left, so a cost of 4 goes and nothing is left. */
+    assert_true(broker_ratelimit_take(limits, p, 0, &episode));
+    assert_true(broker_ratelimit_charge(limits, p, 0, 4, &episode));
+    assert_false(broker_ratelimit_take(limits, p, 0, &episode));
+    assert_false(episode); /* the same episode */
+    /* A cost of 1, or none, is the frame's own token. */
+    assert_true(broker_ratelimit_take(limits, p, 100, &episode)); /* 1 token refilled */
+    assert_true(broker_ratelimit_charge(limits, p, 100, 1, &episode));
+    assert_true(broker_ratelimit_charge(limits, p, 100, 0, &episode));
+    /* Over the burst: refused until the bucket is full, then it goes, into debt. */
+    assert_true(broker_ratelimit_take(limits, p, 1000, &episode)); /* 10 tokens */
+    assert_false(broker_ratelimit_charge(limits, p, 1000, 50, &episode));
+    assert_true(broker_ratelimit_take(limits, p, 5000, &episode));       /* full: 20 */
+    assert_true(broker_ratelimit_charge(limits, p, 5000, 50, &episode)); /* 20 - 50 = -30 */
+    assert_false(broker_ratelimit_take(limits, p, 7000, &episode));      /* -10 after 2 s */
+    assert_true(broker_ratelimit_take(limits, p, 8100, &episode));       /* 1 after 3.1 s */
+    broker_ratelimit_destroy(&limits);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_rate),
         cmocka_unit_test(test_reports_and_episodes),
+        cmocka_unit_test(test_charge_by_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

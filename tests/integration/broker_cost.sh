@@ -1,0 +1,65 @@
+#!/bin/sh
+# What one principal can make the broker's only thread do is bounded by its rate limit, charged
+# by cost: an EXPLAIN by its (section, recipient) decisions, a PREPARE by the decisions its
+# resolved audience will take, one token per 25 (server.c, DECISIONS_PER_TOKEN), each frame one
+# at least. A principal past its budget is refused rate_limited (logged and audited as any
+# frame over the limit), its cheap frames still go while its bucket holds them, and another
+# principal is served throughout. A handler that holds the thread longer than
+# limits.slow_frame is logged naming the principal and the frame's type.
+# The bucket (rate 1/h: nothing refills while this runs, burst 700) goes:
+#   EXPLAIN 1024x16 (16,384 decisions, 656 tokens)  700 -> 44   answered (and slow: over 1 ms)
+#   PREPARE of THA.RTP, 16 sections x 10 candidates (160 decisions, 7 tokens)  44 -> 37  answered
+#   EXPLAIN 20x16 (320 decisions, 13 tokens)        37 -> 24 -> 11, then refused (11 < 13)
+#   EXPLAIN 5x16 (4 tokens)                         10 -> 6     answered
+#   PREPARE of THA.RTP (7 tokens)                   refused (6 < 7)
+#   EXPLAIN 1x1 (1 token)                           5 -> 4      answered
+# Counting frames alone, as the limiter did, every one of these was answered.
+set -u
+. "$(dirname "$0")/../lib/broker.sh"
+tools=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}
+rogue=$tools/rogue
+BROKER_EXTRA="limits: {rate: 1/h, burst: 700, slow_frame: 1ms}"
+units=""
+for i in 1 2 3 4 5 6 7 8 9 10; do units="$units THA.RTP.u$i:police"; done
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police $units || exit 1
+broker_start || exit 1
+curve="--broker-cert $work/region/directory/RSO.FUSION.broker.cert --authority $work/region/authority.pub"
+tha="--key $work/keys/THA.RTP.fp1.key $curve"
+
+serving() { # the broker answers another principal
+    "$rogue" --endpoint "$endpoint" --key "$work/keys/IDN.POLRI.fp1.key" $curve directory |
+        grep -q "^DIRECTORY" || fail "$1: the broker stopped serving IDN.POLRI.fp1"
+}
+ask() { # name expected-answer-prefix rogue-args...
+    local name=$1 want=$2 got
+    shift 2
+    got=$("$rogue" --endpoint "$endpoint" --timeout 30000 "$@" 2>&1)
+    case "$got" in
+    "$want"*) echo "$name: $got" ;;
+    *) fail "$name: got '$got', expected '$want...'" ;;
+    esac
+    serving "$name"
+}
+
+ask "the largest EXPLAIN" "EXPLAINED 16384 decisions" $tha explain 1024x16
+ask "a PREPARE of the agency" "PREPARED 16 sections, " $tha prepare-agency 16
+ask "an EXPLAIN of 320 decisions" "EXPLAINED 320 decisions" $tha explain 20x16
+ask "another EXPLAIN of 320 decisions" "EXPLAINED 320 decisions" $tha explain 20x16
+ask "an EXPLAIN over the budget left" "ERROR rate_limited" $tha explain 20x16
+ask "a cheaper EXPLAIN within it" "EXPLAINED 80 decisions" $tha explain 5x16
+ask "a PREPARE over the budget left" "ERROR rate_limited" $tha prepare-agency 16
+ask "an EXPLAIN of one decision" "EXPLAINED 1 decisions" $tha explain 1x1
+ask "the largest EXPLAIN, over budget" "ERROR rate_limited" $tha explain 1024x16
+
+contains "$work/broker.log" "THA.RTP.fp1 is over its rate limit" "the refusals by cost are logged as rate_limited"
+[ "$(grep -c "over its rate limit" "$work/broker.log")" -le 3 ] ||
+    fail "every refusal by cost was logged: $(grep -c "over its rate limit" "$work/broker.log") lines"
+# The slow frame: 16,384 decisions take far more than 1 ms. Logged with the principal and type.
+wait_for 10 grep -q "THA.RTP.fp1's EXPLAIN took [0-9]* ms of the broker's thread" "$work/broker.log" ||
+    fail "the slow EXPLAIN was not logged: $(grep -i slow "$work/broker.log")"
+lacks "$work/broker.log" "IDN.POLRI.fp1's DIRECTORY_REQUEST took" "a DIRECTORY logged as slow"
+broker_stop || fail "the broker did not stop cleanly"
+"$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" >"$work/audit.jsonl" 2>"$work/err.txt" ||
+    fail "audit export: $(cat "$work/err.txt")"
+grep -q '"rate_limited"' "$work/audit.jsonl" || fail "no rate_limited audit entry for the refusals by cost"
+finish "cost: EXPLAIN and PREPARE charged by their decisions, refused rate_limited past the budget while another principal is served; slow frames logged"
