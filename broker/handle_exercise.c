@@ -2,7 +2,8 @@
  * trainer of that exercise, so the exercise runner can observe what happens to the trainees it
  * does not play (deliveries, receipts, answers, denials, escalations). Only a principal with the
  * role `trainer` whom the signed policy lists as a participant of the exercise may ask; anyone
- * else is refused (forbidden) and the refusal is audited. Entries never hold content, and the
+ * else is refused (forbidden) and the refusal is audited (a principal's first of each second, then
+ * one entry with the count). Entries never hold content, and the
  * store's query takes only the exercise's own (never live traffic, never another exercise's).
  * The answer waits for the group commit: it may name entries written in this group. */
 #include <jansson.h>
@@ -59,11 +60,9 @@ void handle_exercise_audit(server_t *self, session_t *session, uint64_t request_
         return;
     }
     if (!s_trainer_of(self, session, exercise)) {
-        /* The same answer whether or not the policy lists the exercise. */
-        if (server_begin(self))
-            server_audit(self, "exercise_audit_refused", session->principal, exercise, NULL, NULL,
-                         json_pack("{s:s}", "code", fx_err_code(FX_ERR_FORBIDDEN)));
-        server_log(self, "%s was refused the audit trail of an exercise", session->principal);
+        /* The same answer whether or not the policy lists the exercise. Audited and logged,
+         * a principal's first of each second, then a count (server_exercise_audit_refused). */
+        server_exercise_audit_refused(self, session, exercise);
         server_error(self, session, request_id, FX_ERR_FORBIDDEN,
                      "only a trainer whom the sharing policy lists as a participant of the "
                      "exercise may read its audit trail");

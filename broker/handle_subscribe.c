@@ -58,37 +58,44 @@ typedef struct {
     const char *pattern, *exercise;
     long long count;
     bool held;
+    uint32_t stages, kinds; /* the held one's */
 } subscription_count_t;
 
 static int s_count(const fx_store_subscription_t *row, void *arg)
 {
     subscription_count_t *c = arg;
     c->count++;
-    if (strcmp(row->pattern, c->pattern) == 0 && strcmp(row->exercise, c->exercise) == 0)
+    if (strcmp(row->pattern, c->pattern) == 0 && strcmp(row->exercise, c->exercise) == 0) {
         c->held = true;
+        c->stages = row->stages;
+        c->kinds = row->kinds;
+    }
     return 0;
 }
 
 /* A principal holds at most limits.max_subscriptions: each is memory in the route index, a
- * stored row and an audit entry, and nothing else bounds how many one agent makes. */
+ * stored row and an audit entry, and nothing else bounds how many one agent makes. *c receives
+ * what it holds (whether this pattern, and with which stages and kinds). */
 static bool s_within_limit(server_t *self, session_t *session, uint64_t request_id,
-                           const char *pattern, const char *exercise)
+                           const char *pattern, const char *exercise, subscription_count_t *c_p)
 {
-    subscription_count_t c = {pattern, exercise, 0, false};
+    subscription_count_t c = {pattern, exercise, 0, false, 0, 0};
+    bool ok = true;
     if (fx_store_subscription_each(self->store, session->principal, s_count, &c) != FX_OK) {
         server_storage_failed(self);
         server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
-        return false;
+        ok = false;
+    } else if (!c.held && c.count >= self->config->max_subscriptions) {
+        char reason[256];
+        snprintf(reason, sizeof reason,
+                 "%s holds %lld route subscriptions, the most this broker keeps for one "
+                 "principal (limits: max_subscriptions): unsubscribe from one first",
+                 session->principal, c.count);
+        server_error(self, session, request_id, FX_ERR_LIMIT, reason);
+        ok = false;
     }
-    if (c.held || c.count < self->config->max_subscriptions)
-        return true;
-    char reason[256];
-    snprintf(reason, sizeof reason,
-             "%s holds %lld route subscriptions, the most this broker keeps for one principal "
-             "(limits: max_subscriptions): unsubscribe from one first",
-             session->principal, c.count);
-    server_error(self, session, request_id, FX_ERR_LIMIT, reason);
-    return false;
+    *c_p = c;
+    return ok;
 }
 
 void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
@@ -122,7 +129,15 @@ void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
         return;
     }
     const char *text = fx_route_pattern_text(pattern);
-    if (!s_within_limit(self, session, request_id, text, subscribe->exercise)) {
+    subscription_count_t held;
+    if (!s_within_limit(self, session, request_id, text, subscribe->exercise, &held)) {
+        fx_route_pattern_destroy(&pattern);
+        return;
+    }
+    if (held.held && held.stages == stages && held.kinds == kinds) {
+        /* Held already, as asked: nothing changes, so nothing is written, audited or logged
+         * (a principal repeating it grew the audit trail by an entry each time). */
+        s_answer_subscribed(self, session, request_id, text, true);
         fx_route_pattern_destroy(&pattern);
         return;
     }

@@ -1209,8 +1209,19 @@ void server_received_unmatched(server_t *self, const session_t *session, const c
         server_log(self, "%s sent a RECEIVED %s", session->principal, what);
 }
 
-/* The tick's report of the refusals s_frame_refused, and the RECEIVED frames
- * server_received_unmatched, did not log one by one. */
+void server_exercise_audit_refused(server_t *self, const session_t *session, const char *exercise)
+{
+    if (!s_first_this_tick(self->audit_refused, session->principal))
+        return;
+    if (server_begin(self))
+        server_audit(self, "exercise_audit_refused", session->principal, exercise, NULL, NULL,
+                     json_pack("{s:s}", "code", fx_err_code(FX_ERR_FORBIDDEN)));
+    server_log(self, "%s was refused the audit trail of an exercise", session->principal);
+}
+
+/* The tick's report of the refusals s_frame_refused, the RECEIVED frames
+ * server_received_unmatched, and the exercise audit requests server_exercise_audit_refused did
+ * not log (and audit) one by one. */
 static void s_refusals_report(server_t *self)
 {
     for (size_t *more = zhashx_first(self->refusals); more; more = zhashx_next(self->refusals))
@@ -1237,6 +1248,21 @@ static void s_refusals_report(server_t *self)
                        *more, (const char *) zhashx_cursor(self->slow_frames),
                        (long long) self->config->slow_frame);
     zhashx_purge(self->slow_frames);
+    for (size_t *more = zhashx_first(self->audit_refused); more;
+         more = zhashx_next(self->audit_refused)) {
+        if (*more == 0)
+            continue;
+        const char *principal = zhashx_cursor(self->audit_refused);
+        server_log(self,
+                   "%s was refused the audit trail of an exercise %zu more times (a principal's "
+                   "first such refusal of each second is logged and audited)",
+                   principal, *more);
+        if (server_begin(self))
+            server_audit(self, "exercise_audit_refused", principal, NULL, NULL, NULL,
+                         json_pack("{s:s, s:I}", "code", fx_err_code(FX_ERR_FORBIDDEN), "refused",
+                                   (json_int_t) *more));
+    }
+    zhashx_purge(self->audit_refused);
 }
 
 /* Hands a decoded frame to its handler. */
@@ -1922,6 +1948,8 @@ void broker_server_actor(zsock_t *pipe, void *args)
     zhashx_set_destructor(self.received_unmatched, s_in_flight_free);
     self.slow_frames = zhashx_new();
     zhashx_set_destructor(self.slow_frames, s_in_flight_free);
+    self.audit_refused = zhashx_new();
+    zhashx_set_destructor(self.audit_refused, s_in_flight_free);
 
     self.loop = zloop_new();
     zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
@@ -1953,6 +1981,7 @@ void broker_server_actor(zsock_t *pipe, void *args)
     zhashx_destroy(&self.refusals);
     zhashx_destroy(&self.received_unmatched);
     zhashx_destroy(&self.slow_frames);
+    zhashx_destroy(&self.audit_refused);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);
     zstr_free(&self.endpoint);

@@ -125,6 +125,9 @@ typedef struct {
     zhashx_t *received_unmatched;
     /* The same for frames whose handler took longer than limits.slow_frame (s_slow_frame). */
     zhashx_t *slow_frames;
+    /* The same for EXERCISE_AUDIT_REQUESTs refused (server_exercise_audit_refused), whose first
+     * of each tick is audited too, and the rest one entry with the count. */
+    zhashx_t *audit_refused;
     int64_t next_prune;
     struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
 } server_t;
@@ -150,6 +153,12 @@ void handle_received(server_t *self, session_t *session, uint64_t request_id,
  * RECEIVED "): only a principal's first of each tick is a line of its own, the rest a count in
  * the tick's report, so a flood of them cannot flood the log. */
 void server_received_unmatched(server_t *self, const session_t *session, const char *what);
+/* Logs and audits (exercise_audit_refused) an EXERCISE_AUDIT_REQUEST refused to the session's
+ * principal: only its first of each tick is a line and an entry of its own, the rest are one line
+ * and one entry with their count ("refused") in the tick's report, as refusals over the rate
+ * limit are, so a principal repeating the request cannot grow the audit trail a second time
+ * per request. */
+void server_exercise_audit_refused(server_t *self, const session_t *session, const char *exercise);
 void handle_explain(server_t *self, session_t *session, uint64_t request_id,
                     const Fusion__Explain *explain);
 void handle_directory(server_t *self, session_t *session, uint64_t request_id);

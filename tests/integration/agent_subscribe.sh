@@ -49,6 +49,16 @@ jq -e '.subscriptions == [{"pattern": "MMR>**>MYS", "stages": ["pre_travel"], "k
 expect 0 "subscribe again with the same limits" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --stage pre_travel
 contains "$work/out" "unchanged: it was subscribed to already, with stages pre_travel, kinds all" \
     "subscribe says nothing changed"
+# A subscription held already, as asked, changes nothing: no audit entry (the first and the
+# replacement have one each), however often it is repeated.
+entries() { # EVENT: the audit entries of MYS.RMP.lo1 for it
+    "$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" |
+        jq -s --arg e "$1" '[.[] | select(.event == $e and .actor == "MYS.RMP.lo1")] | length'
+}
+expect 0 "subscribe a third time with the same limits" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --stage pre_travel
+contains "$work/out" "unchanged" "subscribe says nothing changed, again"
+[ "$(entries subscribed)" -eq 2 ] ||
+    fail "a subscription repeated unchanged was audited: $(entries subscribed) subscribed entries, not 2"
 
 # --- exercises: only one the policy lists, only for its participants -------------------------
 expect 3 "a non-participant subscribes for an exercise" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --exercise EX-2026-11
@@ -73,6 +83,8 @@ jq -e '.subscriptions | length == 2 and (map(.exercise) | sort) == [null, "EX-20
 expect 1 "unsubscribe from a pattern not subscribed to" MYS.RMP.lo1 unsubscribe 'LKA>**'
 contains "$work/err" "unsubscribe: the broker refused to unsubscribe: not_found: no such subscription" \
     "the refusal in one line"
+[ "$(entries unsubscribed)" -eq 0 ] ||
+    fail "an unsubscribe from a pattern not held was audited: $(entries unsubscribed) entries"
 one_line "no such subscription"
 
 # --- at most max_subscriptions for one principal; a held pattern can still change -------------

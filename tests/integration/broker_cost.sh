@@ -57,9 +57,37 @@ contains "$work/broker.log" "THA.RTP.fp1 is over its rate limit" "the refusals b
 # The slow frame: 16,384 decisions take far more than 1 ms. Logged with the principal and type.
 wait_for 10 grep -q "THA.RTP.fp1's EXPLAIN took [0-9]* ms of the broker's thread" "$work/broker.log" ||
     fail "the slow EXPLAIN was not logged: $(grep -i slow "$work/broker.log")"
-lacks "$work/broker.log" "IDN.POLRI.fp1's DIRECTORY_REQUEST took" "a DIRECTORY logged as slow"
-broker_stop || fail "the broker did not stop cleanly"
-"$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db" >"$work/audit.jsonl" 2>"$work/err.txt" ||
-    fail "audit export: $(cat "$work/err.txt")"
+audit() { "$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db"; }
+audit >"$work/audit.jsonl" 2>"$work/err.txt" || fail "audit export: $(cat "$work/err.txt")"
 grep -q '"rate_limited"' "$work/audit.jsonl" || fail "no rate_limited audit entry for the refusals by cost"
+
+# Refused EXERCISE_AUDIT_REQUESTs grow the audit trail as refusals over the rate limit do: a
+# principal's first of each second is an entry (and a log line), the rest one entry per second
+# with their count. 1 + 100 sent at once by a principal that is no trainer (each answered
+# forbidden) are counted in full, in a handful of entries, not 101.
+idn="--key $work/keys/IDN.POLRI.fp1.key $curve"
+got=$("$rogue" --endpoint "$endpoint" $idn --save "$work/audit-request" exercise-audit EX-2026-11 2>&1)
+case "$got" in
+"ERROR forbidden: only a trainer"*) ;;
+*) fail "an exercise audit request of a non-trainer: got '$got'" ;;
+esac
+got=$("$rogue" --endpoint "$endpoint" $idn --timeout 10000 flood 100 "$work/audit-request" 2>&1)
+[ "$got" = "FLOOD 100: accepted 0, directory 0, rate_limited 0, other 100, no answer 0" ] ||
+    fail "100 exercise audit requests at once: got '$got'"
+refused_counted() { # the refusals the exercise_audit_refused entries account for
+    audit | jq -s '[.[] | select(.event == "exercise_audit_refused") |
+        (.details | if type == "string" then fromjson else . end | .refused // 1)] | add' 2>/dev/null
+}
+tries=0 # the tick reports the count within a second: polled as wait_for does
+while [ "$(refused_counted)" != 101 ] && [ "$tries" -lt 100 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+done
+[ "$(refused_counted)" = 101 ] || fail "the refusal entries count $(refused_counted) refusals, not 101"
+entries=$(audit | jq -s '[.[] | select(.event == "exercise_audit_refused")] | length')
+[ "$entries" -le 20 ] || fail "101 refused exercise audit requests made $entries audit entries"
+lines=$(grep -c "IDN.POLRI.fp1 was refused the audit trail" "$work/broker.log")
+[ "$lines" -le 20 ] || fail "101 refused exercise audit requests made $lines log lines"
+echo "101 refused exercise audit requests: $entries audit entries, $lines log lines"
+broker_stop || fail "the broker did not stop cleanly"
 finish "cost: EXPLAIN and PREPARE charged by their decisions, refused rate_limited past the budget while another principal is served; slow frames logged"

@@ -79,6 +79,8 @@ static void s_help(void)
            "                    turn; prints 'FLIPS <n>: accepted <a>, rejected <r> (<code>\n"
            "                    <count> ...), errors <e>, no answer <x>' and, with --save FILE,\n"
            "                    writes the msg_ids of the accepted ones there\n"
+           "  exercise-audit ID an EXERCISE_AUDIT_REQUEST for exercise ID; --save FILE keeps\n"
+           "                    the frame (for 'flood N FILE')\n"
            "  flood N [FILE]    N frames at once without waiting (FILE's bytes, PUBLISHes to\n"
            "                    --to KEYFILE, or DIRECTORY requests), then every answer: prints\n"
            "                    'FLOOD <n>: accepted <a>, directory <d>, rate_limited <r>,\n"
@@ -752,6 +754,18 @@ int main(int argc, char **argv)
             goto cleanup;
         }
         s_prepare(keys, -1, n_sections, 0, &data, &len);
+    } else if (strcmp(attack, "exercise-audit") == 0 && arg) {
+        Fusion__ExerciseAuditRequest ask = FUSION__EXERCISE_AUDIT_REQUEST__INIT;
+        ask.exercise = (char *) arg;
+        Fusion__Frame frame = FUSION__FRAME__INIT;
+        frame.request_id = 1;
+        frame.body_case = FUSION__FRAME__BODY_EXERCISE_AUDIT_REQUEST;
+        frame.exercise_audit_request = &ask;
+        fx_codec_encode(&frame, &data, &len);
+        if (save_path && fx_file_write(save_path, data, len, 0600, 0) != FX_OK) {
+            fprintf(stderr, "rogue: cannot write %s\n", save_path);
+            goto cleanup;
+        }
     } else if (strcmp(attack, "directory") == 0) {
         Fusion__DirectoryRequest ask = FUSION__DIRECTORY_REQUEST__INIT;
         Fusion__Frame frame = FUSION__FRAME__INIT;
