@@ -26,7 +26,11 @@ static subscription_t *s_lookup(server_t *self, int64_t id)
     return zhashx_lookup(self->subscriptions, key);
 }
 
-/* Parses the pattern and checks the exercise; answers ERROR and returns NULL when invalid. */
+/* Parses the pattern and checks the exercise; answers ERROR and returns NULL when invalid. An
+ * exercise's traffic goes only between its participants (exercise_segregation): a subscription
+ * of anyone else would never match, and is refused. A principal that is no participant is
+ * answered the same whether or not the policy lists the exercise (EXERCISE_AUDIT_REQUEST does the
+ * same): the answer does not tell which exercise ids exist. */
 static fx_route_pattern_t *s_pattern(server_t *self, session_t *session, uint64_t request_id,
                                      const char *text, const char *exercise)
 {
@@ -36,20 +40,27 @@ static fx_route_pattern_t *s_pattern(server_t *self, session_t *session, uint64_
         server_error(self, session, request_id, FX_ERR_INVALID, why);
         return NULL;
     }
-    if (exercise[0] && !fx_policy_has_exercise(self->policy, exercise)) {
-        /* Echoed only as the text it should be: an answer's reason is a protobuf string. */
-        size_t len = strlen(exercise);
-        bool printable = len <= 256 && fx_utf8_valid((const uint8_t *) exercise, len);
-        for (size_t i = 0; i < len && printable; i++)
-            printable = (unsigned char) exercise[i] >= 0x20 && exercise[i] != 0x7f;
-        char reason[400];
-        snprintf(reason, sizeof reason, "the policy lists no exercise %s%s%s", printable ? "'" : "",
-                 printable ? exercise : "of that id (not text of at most 256 bytes)",
-                 printable ? "'" : "");
-        server_error(self, session, request_id, FX_ERR_INVALID, reason);
-        fx_route_pattern_destroy(&pattern);
+    if (!exercise[0] || fx_policy_exercise_participant(self->policy, exercise, session->principal))
+        return pattern;
+    /* Echoed only as the text it should be: an answer's reason is a protobuf string. No listed
+     * exercise has an id that is not. */
+    size_t len = strlen(exercise);
+    bool printable = len <= 256 && fx_utf8_valid((const uint8_t *) exercise, len);
+    for (size_t i = 0; i < len && printable; i++)
+        printable = (unsigned char) exercise[i] >= 0x20 && exercise[i] != 0x7f;
+    if (!printable) {
+        server_error(self, session, request_id, FX_ERR_INVALID,
+                     "the policy lists no exercise of that id (not text of at most 256 bytes)");
+    } else {
+        char reason[512];
+        snprintf(reason, sizeof reason,
+                 "%s is not a participant of exercise '%s' (the policy lists each exercise's "
+                 "participants; its traffic goes only between them)",
+                 session->principal, exercise);
+        server_error(self, session, request_id, FX_ERR_FORBIDDEN, reason);
     }
-    return pattern;
+    fx_route_pattern_destroy(&pattern);
+    return NULL;
 }
 
 /* How many route subscriptions a principal holds, and whether one of them is this pattern in
@@ -105,19 +116,6 @@ void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
         s_pattern(self, session, request_id, subscribe->pattern, subscribe->exercise);
     if (!pattern)
         return;
-    /* An exercise's traffic goes only between its participants (exercise_segregation): a
-     * subscription of anyone else would never match, and is refused, saying why. */
-    if (subscribe->exercise[0] &&
-        !fx_policy_exercise_participant(self->policy, subscribe->exercise, session->principal)) {
-        char reason[512];
-        snprintf(reason, sizeof reason,
-                 "%s is not a participant of exercise '%.256s' (the policy lists its "
-                 "participants; its traffic goes only between them)",
-                 session->principal, subscribe->exercise);
-        server_error(self, session, request_id, FX_ERR_FORBIDDEN, reason);
-        fx_route_pattern_destroy(&pattern);
-        return;
-    }
     uint32_t stages = 0, kinds = 0;
     for (size_t i = 0; i < subscribe->n_stages; i++)
         stages |= 1u << subscribe->stages[i];

@@ -2,8 +2,8 @@
 # Route subscriptions against a real broker with the example policy: subscribing again to a
 # pattern replaces its stages and kinds, and subscribe says what they were and what they are now
 # (or that nothing changed); a subscription for an exercise is refused (exit 3, one line: the
-# code, then the broker's reason) for an exercise the policy does not list and for a principal
-# that takes no part in it, and nothing is stored then; a participant subscribes for it, apart
+# code, then the broker's reason) for a principal that takes no part in it, with the same answer
+# for an exercise the policy does not list, and nothing is stored then; a participant subscribes for it, apart
 # from its live subscription to the same pattern.
 # Usage: FUSION_BIN=build/bin sh tests/integration/agent_subscribe.sh   (from the repository root)
 set -u
@@ -66,8 +66,13 @@ contains "$work/err" "subscribe: the broker refused the subscription: forbidden:
     "the refusal names the principal and the exercise"
 one_line "a non-participant"
 expect 3 "an exercise the policy does not list" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --exercise EX-NOPE
-contains "$work/err" "subscribe: the broker refused the subscription: invalid: the policy lists no exercise 'EX-NOPE'" \
-    "the refusal names the exercise"
+# The same answer as for an exercise the policy lists: it does not tell which exercises exist.
+contains "$work/err" "subscribe: the broker refused the subscription: forbidden: MYS.RMP.lo1 is not a participant of exercise 'EX-NOPE' (the policy lists each exercise's participants; its traffic goes only between them)" \
+    "the refusal of an unknown exercise is a non-participant's"
+cp "$work/err" "$work/err-unknown"
+expect 3 "a non-participant subscribes for a listed exercise, again" MYS.RMP.lo1 subscribe 'MMR>**>MYS' --exercise EX-2026-11
+[ "$(sed 's/EX-2026-11/EX-NOPE/' "$work/err")" = "$(cat "$work/err-unknown")" ] ||
+    fail "a listed and an unlisted exercise are refused differently: $(cat "$work/err") / $(cat "$work/err-unknown")"
 one_line "an unknown exercise"
 expect 0 "subscriptions after the refusals" MYS.RMP.lo1 subscriptions --json
 jq -e '.subscriptions | length == 1 and .[0].exercise == null' "$work/out" >/dev/null ||
