@@ -15,7 +15,8 @@ typedef struct {
     zhashx_t *seen;       /* principal id -> 1 */
     zhashx_t *named;      /* principal id -> 1: named by its id in a direct draft */
     bool sender_simulated;
-    zlistx_t *unknown; /* ids named in a direct draft that are not valid principals */
+    bool sender_participant; /* of the draft's exercise (false for a live draft) */
+    zlistx_t *unknown;       /* ids named in a direct draft that are not valid principals */
 } resolve_t;
 
 static void s_candidate(resolve_t *r, const fx_cert_t *cert)
@@ -149,20 +150,32 @@ int prepare_audience(server_t *self, const char *sender, const Fusion__Header *h
     return rc;
 }
 
-/* A simulated principal that the sender of a live draft did not name by its id (it came with an
- * agency, focal_points, route or taskforce audience) and that the policy denies only for that
- * (exercise_segregation: live traffic never reaches a simulated principal). It takes no part in
- * live traffic, as one outside a taskforce takes no part in it: PREPARED does not list it, so
- * the exercises' synthetic principals, enrolled for 30 days, are not shown to every live sender.
- * For the audiences route, focal_points and taskforce the `accepted` audit entry still lists it
- * under denied (PUBLISH resolves the audience again; a direct message's entry lists no denials).
- * A simulated sender's live draft is denied to everyone for that, and is listed as it is. */
-static int s_unasked_simulated(const resolve_t *r, const Fusion__Header *draft,
-                               const fx_cert_t *cert, const fx_policy_decision_t *decision)
+/* A candidate the sender did not name by its id (it came with an agency, focal_points, route or
+ * taskforce audience) that the policy denies only for exercise_segregation, where that
+ * segregation is what keeps the candidate hidden from the sender:
+ * - in a live draft, a simulated principal, to a sender that is not one (live traffic never
+ *   reaches a simulated principal): it takes no part in live traffic, as one outside a taskforce
+ *   takes no part in it, so the exercises' synthetic principals, enrolled for 30 days, are not
+ *   shown to every live sender. When no one else is listed, they are, to say why nothing can
+ *   go. A simulated sender's live draft is denied to everyone for that, and is
+ *   listed as it is.
+ * - in an exercise's draft, anyone, to a sender that is not a participant of the exercise: an
+ *   exercise's subscribers are not shown to those outside it, as its referrals and subscriptions
+ *   are not (a non-participant's SUBSCRIBE is refused the same whether or not the exercise
+ *   exists), so never, not even when no one else is listed.
+ * PREPARED does not list it. For the audiences route, focal_points and taskforce the `accepted`
+ * audit entry still lists it under denied (PUBLISH resolves the audience again; a direct
+ * message's entry lists no denials). A recipient named by its id is always listed, with its
+ * code. */
+static int s_unasked_segregated(const resolve_t *r, const Fusion__Header *draft,
+                                const fx_cert_t *cert, const fx_policy_decision_t *decision)
 {
-    return !decision->allow && decision->code == FX_POLICY_EXERCISE_SEGREGATION &&
-           !draft->exercise[0] && !r->sender_simulated &&
-           fx_cert_has_role(cert, FX_ROLE_SIMULATED) && !zhashx_lookup(r->named, fx_cert_id(cert));
+    if (decision->allow || decision->code != FX_POLICY_EXERCISE_SEGREGATION ||
+        zhashx_lookup(r->named, fx_cert_id(cert)))
+        return 0;
+    if (draft->exercise[0])
+        return !r->sender_participant;
+    return !r->sender_simulated && fx_cert_has_role(cert, FX_ROLE_SIMULATED);
 }
 
 static int s_valid_draft(const Fusion__Header *draft, char *why)
@@ -243,6 +256,9 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
     fx_policy_principal_t from;
     server_principal(fx_directory_find(self->directory, session->principal), &from);
     r.sender_simulated = (from.roles >> FX_ROLE_SIMULATED) & 1u;
+    r.sender_participant =
+        draft->exercise[0] &&
+        fx_policy_exercise_participant(self->policy, draft->exercise, session->principal) == 1;
     if (fx_policy_query_new(self->policy, &from, &message, fx_now_ms(), &query, why, sizeof why) !=
         FX_OK) {
         server_error(self, session, request_id, FX_ERR_INVALID, why);
@@ -281,20 +297,21 @@ void handle_prepare(server_t *self, session_t *session, uint64_t request_id,
         out->allowed = cert_ptrs + used_certs;
         out->denied = denial_ptrs + used_denials;
         /* The simulated principals of a live draft's audience are left out when anyone else is
-         * listed (s_unasked_simulated); when no one else is, they say why nothing can go. */
-        int show_simulated = 1;
-        for (size_t i = 0; i < added && show_simulated; i++) {
+         * listed (s_unasked_segregated); when no one else is, they say why nothing can go. Those
+         * an exercise keeps from a sender outside it are left out always. */
+        int show_segregated = !draft->exercise[0];
+        for (size_t i = 0; i < added && show_segregated; i++) {
             fx_policy_decision_t decision;
             fx_policy_decide(query, i, s, &decision);
-            show_simulated = s_unasked_simulated(&r, draft, by_index[i], &decision) ||
-                             (draft->audience == FUSION__AUDIENCE__AUDIENCE_TASKFORCE &&
-                              decision.code == FX_POLICY_AUDIENCE_MISMATCH);
+            show_segregated = s_unasked_segregated(&r, draft, by_index[i], &decision) ||
+                              (draft->audience == FUSION__AUDIENCE__AUDIENCE_TASKFORCE &&
+                               decision.code == FX_POLICY_AUDIENCE_MISMATCH);
         }
-        show_simulated = show_simulated && n_unknown == 0;
+        show_segregated = show_segregated && n_unknown == 0;
         for (size_t i = 0; i < added; i++) {
             fx_policy_decision_t decision;
             fx_policy_decide(query, i, s, &decision);
-            if (!show_simulated && s_unasked_simulated(&r, draft, by_index[i], &decision))
+            if (!show_segregated && s_unasked_segregated(&r, draft, by_index[i], &decision))
                 continue;
             if (decision.allow) {
                 s_certificate(by_index[i], &certs[used_certs]);

@@ -191,5 +191,27 @@ jq -e '.subscriptions | length == 1' "$work/out" >/dev/null || fail "unsubscribe
 expect 1 "unsubscribing again: no such subscription" MYS.RMP.lo1 unsubscribe 'LKA:CMB>**'
 contains "$work/err" "no such subscription" "the broker's reason is shown"
 
+# --- an exercise's route: its subscribers are not shown to a sender outside it -------------
+# IDN.POLRI and THA.RTP take part in EX-2026-11, MYS.RMP does not. A non-participant's PREPARE
+# for the exercise's route lists no one (its subscriber was listed as denied for
+# exercise_segregation, which named it); a participant's lists the subscriber (denied here by the
+# route rules, which only liaison officers follow: no_permit); one named by its
+# id is listed with its denial, as the contract says.
+expect 0 "a participant follows a route in the exercise" IDN.POLRI.fp1 subscribe 'MMR>**' \
+    --exercise EX-2026-11
+expect 1 "a non-participant asks about the exercise's route" MYS.RMP.fp1 can-share \
+    --route 'MMR>THA>MYS' --exercise EX-2026-11 --section green --categories operational
+lacks "$work/out" "IDN.POLRI.fp1" "the exercise's subscriber shown to a non-participant"
+lacks "$work/err" "IDN.POLRI.fp1" "the exercise's subscriber shown to a non-participant"
+expect 1 "the same as JSON" MYS.RMP.fp1 can-share --json \
+    --route 'MMR>THA>MYS' --exercise EX-2026-11 --section green --categories operational
+lacks "$work/out" "IDN.POLRI.fp1" "the exercise's subscriber shown to a non-participant (JSON)"
+expect 1 "a participant asks about the exercise's route" THA.RTP.fp1 can-share \
+    --route 'MMR>THA>MYS' --exercise EX-2026-11 --section green --categories operational
+contains "$work/out" "IDN.POLRI.fp1:" "the exercise's subscriber is shown to a participant"
+expect 1 "a non-participant names the subscriber itself" MYS.RMP.fp1 can-share \
+    --to IDN.POLRI.fp1 --exercise EX-2026-11 --section green --categories operational
+contains "$work/out" "exercise_segregation" "a recipient named by its id is listed with its code"
+
 grep -q "Sanitizer\|runtime error" "$work/broker.log" && fail "broker sanitizer report"
 finish agent_canshare
