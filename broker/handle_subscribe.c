@@ -26,13 +26,16 @@ static subscription_t *s_lookup(server_t *self, int64_t id)
     return zhashx_lookup(self->subscriptions, key);
 }
 
-/* Parses the pattern and checks the exercise; answers ERROR and returns NULL when invalid. An
- * exercise's traffic goes only between its participants (exercise_segregation): a subscription
- * of anyone else would never match, and is refused. A principal that is no participant is
- * answered the same whether or not the policy lists the exercise (EXERCISE_AUDIT_REQUEST does the
- * same): the answer does not tell which exercise ids exist. */
+/* Parses the pattern and, for a subscription, checks the exercise; answers ERROR and returns
+ * NULL when invalid. An exercise's traffic goes only between its participants
+ * (exercise_segregation): a subscription of anyone else would never match, and is refused. A
+ * principal that is no participant is answered the same whether or not the policy lists the
+ * exercise (EXERCISE_AUDIT_REQUEST does the same): the answer does not tell which exercise ids
+ * exist. Removing a subscription checks no exercise: a principal may always drop its own, also
+ * after a policy took it out of the exercise or dropped the exercise (it answers not_found
+ * alike for any exercise it holds nothing in). */
 static fx_route_pattern_t *s_pattern(server_t *self, session_t *session, uint64_t request_id,
-                                     const char *text, const char *exercise)
+                                     const char *text, const char *exercise, bool subscribing)
 {
     fx_route_pattern_t *pattern = NULL;
     char why[FX_ROUTE_WHY_SIZE];
@@ -40,7 +43,8 @@ static fx_route_pattern_t *s_pattern(server_t *self, session_t *session, uint64_
         server_error(self, session, request_id, FX_ERR_INVALID, why);
         return NULL;
     }
-    if (!exercise[0] || fx_policy_exercise_participant(self->policy, exercise, session->principal))
+    if (!subscribing || !exercise[0] ||
+        fx_policy_exercise_participant(self->policy, exercise, session->principal))
         return pattern;
     /* Echoed only as the text it should be: an answer's reason is a protobuf string. No listed
      * exercise has an id that is not. */
@@ -113,7 +117,7 @@ void handle_subscribe(server_t *self, session_t *session, uint64_t request_id,
                       const Fusion__Subscribe *subscribe)
 {
     fx_route_pattern_t *pattern =
-        s_pattern(self, session, request_id, subscribe->pattern, subscribe->exercise);
+        s_pattern(self, session, request_id, subscribe->pattern, subscribe->exercise, true);
     if (!pattern)
         return;
     uint32_t stages = 0, kinds = 0;
@@ -183,7 +187,7 @@ void handle_unsubscribe(server_t *self, session_t *session, uint64_t request_id,
                         const Fusion__Unsubscribe *unsubscribe)
 {
     fx_route_pattern_t *pattern =
-        s_pattern(self, session, request_id, unsubscribe->pattern, unsubscribe->exercise);
+        s_pattern(self, session, request_id, unsubscribe->pattern, unsubscribe->exercise, false);
     if (!pattern)
         return;
     int64_t id = 0;

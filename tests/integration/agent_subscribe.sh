@@ -107,5 +107,24 @@ jq -e '.subscriptions | length == 3' "$work/out" >/dev/null || fail "over the li
 expect 0 "unsubscribe makes room" MYS.RMP.lo1 unsubscribe 'BGD>**>MYS'
 expect 0 "then a new one is taken" MYS.RMP.lo1 subscribe 'NPL>**>MYS'
 
+# --- a principal drops its own exercise subscription after the policy took it out ------------
+# THA.RTP is no longer a participant of EX-2026-11: its subscription there never matches again,
+# and it can still remove it (it used to be refused as a non-participant's, and stayed forever).
+sed 's/participants: \[THA.RTP, /participants: [/' deploy/policy/bali-process.yaml >"$work/region/policy.yaml"
+"$FUSION_BIN/fusion-admin" policy sign --region "$work/region" "$work/region/policy.yaml" >/dev/null ||
+    fail "signing the policy without THA.RTP in EX-2026-11"
+reloads=$(grep -c "reloaded policy" "$work/broker.log")
+kill -HUP "$broker_pid"
+wait_for 30 sh -c "[ \$(grep -c 'reloaded policy' '$work/broker.log') -gt $reloads ]" ||
+    fail "the policy without THA.RTP in EX-2026-11 was not reloaded"
+expect 3 "a former participant cannot subscribe again" THA.RTP.fp1 subscribe 'MYS>**' --exercise EX-2026-11
+expect 0 "a former participant drops its exercise subscription" THA.RTP.fp1 unsubscribe 'MMR>**' --exercise EX-2026-11
+expect 0 "its subscriptions" THA.RTP.fp1 subscriptions --json
+jq -e '[.subscriptions[] | select(.exercise == "EX-2026-11")] | length == 0' "$work/out" >/dev/null ||
+    fail "the exercise subscription is still held: $(cat "$work/out")"
+expect 1 "dropping it again: no such subscription" THA.RTP.fp1 unsubscribe 'MMR>**' --exercise EX-2026-11
+expect 1 "an exercise the policy does not list holds nothing either" THA.RTP.fp1 unsubscribe 'MMR>**' --exercise EX-NOPE
+contains "$work/err" "not_found: no such subscription" "not_found, whatever the exercise"
+
 grep -q -e 'Sanitizer' -e 'runtime error' "$work/broker.log" && fail "sanitizer report in the broker log"
 finish agent_subscribe
