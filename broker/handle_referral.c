@@ -632,16 +632,64 @@ void referral_received(server_t *self, const char *principal, const uint8_t *msg
                  json_pack("{s:s, s:s}", "from", "sent", "state", "delivered"));
 }
 
-/* Whom an escalation notice goes to: the referral's sender and the recipient agency's focal
- * points that the referral did not reach, valid and unrevoked, and (for an exercise) only
- * those the exercise segregation lets receive it. */
-static zlistx_t *s_escalation_recipients(server_t *self, const fx_store_referral_t *ref,
-                                         const fx_envelope_t *orig)
+/* The escalation notice of a referral as the broker signs it: its header and its one section
+ * (TLP amber, operational). The policy decides its recipients on this header, as it decides a
+ * PUBLISH's, and s_send_notice seals it, so both see the same message. */
+typedef struct {
+    Fusion__Header header;
+    Fusion__SectionDescriptor section;
+    Fusion__SectionDescriptor *sections[1];
+    Fusion__Category categories[1];
+} notice_t;
+
+static void s_notice_init(server_t *self, notice_t *n, const fx_store_referral_t *ref,
+                          const Fusion__Header *oh, int64_t now)
 {
-    zlistx_t *to = zlistx_new(); /* const fx_cert_t * owned by the directory */
+    int64_t ttl = self->config->max_ttl < NOTICE_TTL_MS ? self->config->max_ttl : NOTICE_TTL_MS;
+    fusion__header__init(&n->header);
+    fusion__section_descriptor__init(&n->section);
+    n->categories[0] = FUSION__CATEGORY__CATEGORY_OPERATIONAL;
+    n->section.id = 1;
+    n->section.tlp = FUSION__TLP__TLP_AMBER;
+    n->section.n_categories = 1;
+    n->section.categories = n->categories;
+    n->sections[0] = &n->section;
+    n->header.sender = (char *) fx_keys_id(self->keys);
+    n->header.kind = FUSION__KIND__KIND_NOTICE;
+    n->header.urgency = (Fusion__Urgency) ref->urgency;
+    n->header.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
+    n->header.exercise = oh->exercise;
+    n->header.case_ref = oh->case_ref;
+    n->header.in_reply_to = (ProtobufCBinaryData){FX_MSG_ID_BYTES, (uint8_t *) ref->msg_id};
+    n->header.created_at = (uint64_t) now;
+    n->header.expires_at = (uint64_t) (now + ttl);
+    n->header.n_sections = 1;
+    n->header.sections = n->sections;
+}
+
+static void s_deny(json_t *denied, const char *id, const char *code, const char *rule)
+{
+    json_t *entry = json_pack("{s:s, s:s}", "recipient", id, "code", code);
+    if (rule)
+        json_object_set_new(entry, "rule", json_string(rule));
+    json_array_append_new(denied, entry);
+}
+
+/* Whom an escalation notice goes to: of the referral's sender and the recipient agency's focal
+ * points that the referral did not reach (valid and unrevoked), those the policy lets receive
+ * the notice, decided for its own header (kind notice, TLP amber, operational, direct, the
+ * referral's exercise or live traffic, from the broker's principal) as for any message: live
+ * notices never reach a simulated principal (check 1), and a rule such as the example's
+ * trainers-exercise-traffic-only holds. Each one denied goes into denied ({recipient, code,
+ * rule}); the others still get the notice. */
+static zlistx_t *s_escalation_recipients(server_t *self, const fx_store_referral_t *ref,
+                                         const fx_envelope_t *orig, const Fusion__Header *notice,
+                                         json_t *denied)
+{
+    zlistx_t *candidates = zlistx_new(); /* const fx_cert_t * owned by the directory */
     const fx_cert_t *sender = fx_directory_find(self->directory, ref->sender);
     if (sender)
-        zlistx_add_end(to, (void *) sender);
+        zlistx_add_end(candidates, (void *) sender);
     for (size_t i = 0; i < fx_directory_count(self->directory); i++) {
         const fx_cert_t *cert = fx_directory_at(self->directory, i);
         const char *id = fx_cert_id(cert);
@@ -654,58 +702,58 @@ static zlistx_t *s_escalation_recipients(server_t *self, const fx_store_referral
         for (size_t s = 0; s < fx_envelope_section_count(orig) && !reached; s++)
             reached = fx_envelope_is_recipient(orig, fx_envelope_section_id(orig, s), id);
         if (!reached)
-            zlistx_add_end(to, (void *) cert);
+            zlistx_add_end(candidates, (void *) cert);
     }
-    const char *exercise = fx_envelope_header(orig)->exercise;
+    zlistx_t *to = zlistx_new();
     const fx_cert_t *broker = fx_directory_find(self->directory, fx_keys_id(self->keys));
-    if (!exercise[0] || !broker)
-        return to;
-    fx_policy_section_t section = {
-        .id = 1, .tlp = FX_TLP_AMBER, .categories = 1u << FX_CATEGORY_OPERATIONAL};
-    fx_policy_message_t message = {.kind = FX_KIND_NOTICE,
-                                   .audience = FX_AUDIENCE_DIRECT,
-                                   .exercise = exercise,
-                                   .sections = &section,
-                                   .section_count = 1};
+    fx_policy_section_t sections[FX_ENVELOPE_MAX_SECTIONS];
+    fx_policy_message_t message;
+    server_policy_message(notice, sections, &message);
     fx_policy_principal_t from;
-    server_principal(broker, &from);
     fx_policy_query_t *query = NULL;
     char why[256];
-    if (fx_policy_query_new(self->policy, &from, &message, fx_now_ms(), &query, why, sizeof why) !=
-        FX_OK) {
-        zlistx_purge(to); /* cannot check the segregation: notify nobody (fail closed) */
-        return to;
+    if (broker) {
+        server_principal(broker, &from);
+        if (fx_policy_query_new(self->policy, &from, &message, fx_now_ms(), &query, why,
+                                sizeof why) != FX_OK) {
+            server_log(self, "cannot decide the escalation notice's recipients: %s", why);
+            query = NULL; /* fail closed: every candidate is denied */
+        }
     }
-    for (const fx_cert_t *cert = zlistx_first(to); cert;) {
+    /* Without its own certificate the broker signs no notice (s_send_notice): nobody to decide. */
+    for (const fx_cert_t *cert = broker ? zlistx_first(candidates) : NULL; cert;
+         cert = zlistx_next(candidates)) {
         fx_policy_principal_t p;
         server_principal(cert, &p);
         size_t index;
         fx_policy_decision_t decision = {0};
-        int keep = fx_policy_query_add_recipient(query, &p, &index, why, sizeof why) == FX_OK;
-        if (keep) {
+        bool decided =
+            query && fx_policy_query_add_recipient(query, &p, &index, why, sizeof why) == FX_OK;
+        if (decided)
             fx_policy_decide(query, index, 0, &decision);
-            keep = decision.allow || decision.code != FX_POLICY_EXERCISE_SEGREGATION;
-        }
-        void *handle = zlistx_cursor(to);
-        cert = zlistx_next(to);
-        if (!keep)
-            zlistx_delete(to, handle);
+        if (decided && decision.allow)
+            zlistx_add_end(to, (void *) cert);
+        else if (decided)
+            s_deny(denied, fx_cert_id(cert), fx_policy_code_name(decision.code), decision.rule);
+        else
+            s_deny(denied, fx_cert_id(cert), fx_err_code(FX_ERR_INVALID), NULL);
     }
     fx_policy_query_destroy(&query);
+    zlistx_destroy(&candidates);
     return to;
 }
 
-/* Seals, signs and stores the escalation notice as the broker's own principal; its deliveries
- * go out after the commit. false on a storage error; *notice_id filled when one was stored. */
-static bool s_send_notice(server_t *self, const fx_store_referral_t *ref, const fx_envelope_t *orig,
+/* Seals, signs and stores the escalation notice (its header n) as the broker's own principal;
+ * its deliveries go out after the commit. false on a storage error; *notice_id filled when one
+ * was stored. */
+static bool s_send_notice(server_t *self, const fx_store_referral_t *ref, const notice_t *n,
                           zlistx_t *to, uint8_t notice_id[FX_MSG_ID_BYTES], bool *sent)
 {
     *sent = false;
     const fx_cert_t *broker = fx_directory_find(self->directory, fx_keys_id(self->keys));
-    size_t n = zlistx_size(to);
-    if (n == 0 || !broker)
+    size_t count = zlistx_size(to);
+    if (count == 0 || !broker)
         return true;
-    const Fusion__Header *oh = fx_envelope_header(orig);
     char hex[HEX_SIZE], deadline[FX_TIME_BUFSIZE], text[NOTICE_TEXT_SIZE];
     fx_time_format(ref->deadline, deadline);
     snprintf(text, sizeof text,
@@ -722,25 +770,17 @@ static bool s_send_notice(server_t *self, const fx_store_referral_t *ref, const 
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     fx_content_encode(&content, &plain, &plain_len);
-    fx_recipient_t *recipients = fx_calloc(n, sizeof *recipients);
+    fx_recipient_t *recipients = fx_calloc(count, sizeof *recipients);
     size_t i = 0;
     for (const fx_cert_t *cert = zlistx_first(to); cert; cert = zlistx_next(to), i++)
         recipients[i] = (fx_recipient_t){fx_cert_id(cert), fx_cert_box_key(cert)};
     fx_section_draft_t section = {
-        1, FX_TLP_AMBER, 1u << FX_CATEGORY_OPERATIONAL, plain, plain_len, recipients, n};
-    int64_t now = fx_now_ms();
-    int64_t ttl = self->config->max_ttl < NOTICE_TTL_MS ? self->config->max_ttl : NOTICE_TTL_MS;
-    Fusion__Header draft = FUSION__HEADER__INIT;
-    draft.kind = FUSION__KIND__KIND_NOTICE;
-    draft.urgency = (Fusion__Urgency) ref->urgency;
-    draft.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
-    draft.exercise = oh->exercise;
-    draft.case_ref = oh->case_ref;
-    draft.in_reply_to = (ProtobufCBinaryData){FX_MSG_ID_BYTES, (uint8_t *) ref->msg_id};
-    draft.created_at = (uint64_t) now;
-    draft.expires_at = (uint64_t) (now + ttl);
+        n->section.id, (int) n->section.tlp, 1u << n->categories[0], plain, plain_len, recipients,
+        count};
+    const Fusion__Header *draft = &n->header;
+    int64_t now = (int64_t) draft->created_at;
     fx_envelope_t *env = NULL;
-    fx_err_t rc = fx_envelope_seal(self->keys, &draft, &section, 1, &env);
+    fx_err_t rc = fx_envelope_seal(self->keys, draft, &section, 1, &env);
     free(recipients);
     free(plain);
     if (rc != FX_OK) {
@@ -756,10 +796,10 @@ static bool s_send_notice(server_t *self, const fx_store_referral_t *ref, const 
                                   .kind = FX_KIND_NOTICE,
                                   .urgency = ref->urgency,
                                   .created_at = now,
-                                  .expires_at = now + ttl,
+                                  .expires_at = (int64_t) draft->expires_at,
                                   .envelope = bytes,
                                   .envelope_len = len,
-                                  .exercise = oh->exercise,
+                                  .exercise = draft->exercise,
                                   .has_in_reply_to = true};
     memcpy(message.msg_id, fx_envelope_msg_id(env), FX_MSG_ID_BYTES);
     memcpy(message.in_reply_to, ref->msg_id, FX_MSG_ID_BYTES);
@@ -776,7 +816,7 @@ static bool s_send_notice(server_t *self, const fx_store_referral_t *ref, const 
         ok = server_audit(self, "accepted", message.sender, NULL, message.msg_id,
                           message.header_digest,
                           json_pack("{s:s, s:i, s:I}", "kind", "notice", "sections", 1,
-                                    "recipients", (json_int_t) n));
+                                    "recipients", (json_int_t) count));
     if (ok) {
         for (const fx_cert_t *cert = zlistx_first(to); cert; cert = zlistx_next(to))
             server_note_delivery(self, fx_cert_id(cert));
@@ -796,10 +836,16 @@ static bool s_escalate(server_t *self, const fx_store_referral_t *ref)
     fx_err_t rc = s_stored(self, ref->msg_id, &orig);
     if (rc == FX_ERR_STORAGE)
         return false;
-    zlistx_t *to = rc == FX_OK ? s_escalation_recipients(self, ref, orig.env) : zlistx_new();
+    json_t *denied = json_array();
+    notice_t n;
+    memset(&n, 0, sizeof n);
+    if (rc == FX_OK)
+        s_notice_init(self, &n, ref, fx_envelope_header(orig.env), fx_now_ms());
+    zlistx_t *to = rc == FX_OK ? s_escalation_recipients(self, ref, orig.env, &n.header, denied)
+                               : zlistx_new();
     uint8_t notice_id[FX_MSG_ID_BYTES];
     bool sent = false;
-    bool ok = rc != FX_OK || s_send_notice(self, ref, orig.env, to, notice_id, &sent);
+    bool ok = rc != FX_OK || s_send_notice(self, ref, &n, to, notice_id, &sent);
     if (ok && fx_store_referral_set_escalated(self->store, ref->msg_id, ref->agency) != FX_OK) {
         server_storage_failed(self);
         ok = false;
@@ -811,9 +857,10 @@ static bool s_escalate(server_t *self, const fx_store_referral_t *ref)
                 json_array_append_new(notified, json_string(fx_cert_id(cert)));
         char deadline[FX_TIME_BUFSIZE], notice_hex[HEX_SIZE];
         fx_time_format(ref->deadline, deadline);
-        json_t *details = json_pack("{s:s, s:s, s:s, s:o}", "agency", ref->agency, "state",
+        size_t n_denied = json_array_size(denied);
+        json_t *details = json_pack("{s:s, s:s, s:s, s:o, s:O}", "agency", ref->agency, "state",
                                     fx_referral_state_name(ref->state), "deadline", deadline,
-                                    "notified", notified);
+                                    "notified", notified, "denied", denied);
         if (sent)
             json_object_set_new(details, "notice", json_string(s_hex(notice_id, notice_hex)));
         if (rc != FX_OK)
@@ -822,9 +869,13 @@ static bool s_escalate(server_t *self, const fx_store_referral_t *ref)
         ok = server_audit(self, "escalated", "broker", ref->agency, ref->msg_id, NULL, details);
         if (ok)
             self->metrics.escalations++;
-        server_log(self, "escalated referral %s to %s (%s): notice to %zu principal(s)", hex,
-                   ref->agency, fx_referral_state_name(ref->state), sent ? zlistx_size(to) : 0);
+        server_log(self,
+                   "escalated referral %s to %s (%s): notice to %zu principal(s), %zu denied by "
+                   "the policy",
+                   hex, ref->agency, fx_referral_state_name(ref->state), sent ? zlistx_size(to) : 0,
+                   n_denied);
     }
+    json_decref(denied);
     zlistx_destroy(&to);
     s_stored_clear(&orig);
     return ok;

@@ -3,7 +3,8 @@
 # deadlines: a referral THA -> IDN under the Indonesia-Thailand agreement goes out, is delivered,
 # acknowledged and accepted (the states show in `referrals` on both sides); an urgent one left
 # unanswered escalates once, to its sender and the other focal points of IDN.POLRI and nobody
-# else, and not again after the broker is killed and restarted; respond to an unknown msg_id is a clear error and
+# else (a live notice is decided by the policy as any message: not to a focal point that is also
+# `simulated` or a `trainer`, and the audit entry names them as denied), and not again after the broker is killed and restarted; respond to an unknown msg_id is a clear error and
 # sends nothing.
 # Usage: FUSION_BIN=build/bin sh tests/integration/referral_workflow.sh   (from the repository root)
 set -u
@@ -71,7 +72,9 @@ audit_count() { # EVENT MSGID: audit entries of that event for that msg_id
 BROKER_EXTRA="metrics: 127.0.0.1:0" # the escalation counter of GET /metrics is checked too
 region_setup THA.RTP.fp1:focal_point,police THA.RTP.fp2:focal_point,police \
     IDN.POLRI.fp1:focal_point,police IDN.POLRI.fp2:focal_point,police \
-    IDN.POLRI.off1:police MYS.RMP.fp1:focal_point,police || { echo "FAIL: region setup"; exit 1; }
+    IDN.POLRI.off1:police MYS.RMP.fp1:focal_point,police \
+    IDN.POLRI.sim1:focal_point,police,simulated IDN.POLRI.tr1:focal_point,police,trainer ||
+    { echo "FAIL: region setup"; exit 1; }
 broker_start || exit 1
 drafts=$work/drafts
 mkdir -p "$drafts"
@@ -202,11 +205,18 @@ nothing_for IDN.POLRI.fp1 "the referral's own recipient gets no notice"
 nothing_for IDN.POLRI.off1 "a police officer who is not a focal point"
 nothing_for THA.RTP.fp2 "another focal point of the sender's agency"
 nothing_for MYS.RMP.fp1 "a focal point of another agency"
+# Live traffic never reaches a simulated principal (policy check 1), nor a trainer under the
+# example policy's trainers-exercise-traffic-only: the live notice is not theirs.
+nothing_for IDN.POLRI.sim1 "a simulated focal point (live notice)"
+nothing_for IDN.POLRI.tr1 "a trainer focal point (live notice)"
 [ "$(audit_count escalated "$second")" -eq 1 ] || fail "not exactly one escalation in the audit trail"
 sqlite3 -readonly "$work/state/broker.db" \
     "SELECT details FROM audit WHERE event = 'escalated' AND lower(hex(msg_id)) = '$second'" >"$work/esc.json"
 [ "$(jq -c '.notified | sort' "$work/esc.json")" = '["IDN.POLRI.fp2","THA.RTP.fp1"]' ] ||
     fail "the escalation names the wrong people: $(cat "$work/esc.json")"
+[ "$(jq -c '[.denied[] | [.recipient, .code, .rule]] | sort' "$work/esc.json")" = \
+    '[["IDN.POLRI.sim1","exercise_segregation",null],["IDN.POLRI.tr1","forbidden","trainers-exercise-traffic-only"]]' ] ||
+    fail "the escalation does not record whom the policy denied the notice: $(cat "$work/esc.json")"
 [ "$(audit_count escalated "$first")" -eq 0 ] || fail "the acknowledged referral was escalated"
 [ "$("$admin" status --config "$work/broker.yaml" --json | jq .referral_escalations)" = 1 ] ||
     fail "the metrics do not count the escalation"
