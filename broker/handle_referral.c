@@ -152,8 +152,12 @@ static int s_check_reshare_to(server_t *self, const Fusion__Header *h, const cha
 
 /* ---- Checks before a message is stored ------------------------------------------------------- */
 
+/* A referral_response: about a referral sent to the responder's agency, in its exercise, not
+ * closed, and to the referral's sender only (the labels of its wrapped keys), as respond
+ * addresses it: a response to anyone else would move the referral's state (and stop its
+ * escalation) without its sender ever getting an answer. */
 static int s_check_response(server_t *self, const Fusion__Header *h, const char *agency,
-                            refusal_t *r)
+                            zlistx_t *recipients, refusal_t *r)
 {
     char hex[HEX_SIZE];
     if (h->in_reply_to.len != FX_MSG_ID_BYTES)
@@ -190,6 +194,12 @@ static int s_check_response(server_t *self, const Fusion__Header *h, const char 
     if (referral.state == FX_REFERRAL_CLOSED)
         return s_refuse(r, FX_ERR_INVALID, "referral %s to %s is closed already",
                         s_hex(h->in_reply_to.data, hex), agency);
+    for (const char *to = zlistx_first(recipients); to; to = zlistx_next(recipients))
+        if (strcmp(to, referral.sender) != 0)
+            return s_refuse(r, FX_ERR_FORBIDDEN,
+                            "a referral_response to referral %s goes only to its sender %s, "
+                            "not to %s",
+                            s_hex(h->in_reply_to.data, hex), referral.sender, to);
     return 0;
 }
 
@@ -471,7 +481,7 @@ int workflow_check(server_t *self, const fx_envelope_t *env, const fx_cert_t *se
     else if (h->reshare_grant.len && !h->forwarded_from.len)
         rc = s_refuse(&r, FX_ERR_INVALID, "reshare_grant is only for a forward (forwarded_from)");
     else if (kind == FX_KIND_REFERRAL_RESPONSE)
-        rc = s_check_response(self, h, fx_cert_agency(sender), &r);
+        rc = s_check_response(self, h, fx_cert_agency(sender), recipients, &r);
     else if (kind == FX_KIND_ALERT_FEEDBACK || kind == FX_KIND_RESHARE_REQUEST)
         rc = s_check_to_originator(self, h, recipients, &r);
     else if (kind == FX_KIND_RESHARE_GRANT)

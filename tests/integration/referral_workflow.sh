@@ -127,6 +127,44 @@ receive THA.RTP.fp1 2 "$work/responses.json"
 [ "$(jq -r .in_reply_to "$work/responses.json" | sort -u)" = "$first" ] || fail "responses are not in reply to the referral"
 [ "$(audit_count referral_state "$first")" -eq 3 ] || fail "delivered, acknowledged, accepted are not 3 audit entries"
 
+# --- a response goes to the referral's sender only: one addressed elsewhere is refused --------
+# (It would close the referral, and stop its escalation, without THA ever getting an answer.)
+forge() { # AS TO STATUS: a referral_response to the first referral, from AS to TO only
+    "$FUSION_TOOLS/forge_workflow" --endpoint "$endpoint" --key "$work/keys/$1.key" \
+        --to "$work/keys/$2.key" --broker-cert "$work/region/directory/RSO.FUSION.broker.cert" \
+        --authority "$work/region/authority.pub" --in-reply-to "$first" --status "$3" \
+        referral_response >"$work/forged" 2>&1
+}
+states=$(audit_count referral_state "$first")
+forge IDN.POLRI.off1 IDN.POLRI.fp2 5
+grep -q "^REJECTED forbidden: a referral_response to referral $first goes only to its sender THA.RTP.fp1, not to IDN.POLRI.fp2$" \
+    "$work/forged" || fail "a close addressed to a colleague is not refused: $(cat "$work/forged")"
+forge IDN.POLRI.fp2 IDN.POLRI.fp2 2
+grep -q "^REJECTED forbidden: .* goes only to its sender THA.RTP.fp1, not to IDN.POLRI.fp2$" "$work/forged" ||
+    fail "a response addressed to its own sender is not refused: $(cat "$work/forged")"
+# With the agent, to the sender and one more: the response is refused as a whole, nothing sent.
+cat >"$drafts/close-cc.yaml" <<YAML
+kind: referral_response
+audience: direct
+recipients: [THA.RTP.fp1, THA.RTP.fp2]
+in_reply_to: $first
+purpose: victim_protection
+sections:
+  - id: 1
+    tlp: amber
+    categories: operational
+    content:
+      referral_response: {status: closed, outcome: Closed with a copy to a colleague.}
+YAML
+run 3 "a response to the sender and another principal" IDN.POLRI.fp2 send "$drafts/close-cc.yaml" --yes
+contains "$work/err" "goes only to its sender THA.RTP.fp1, not to THA.RTP.fp2" "the refusal names whom a response goes to"
+[ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = accepted ] || fail "a refused response changed the referral's state"
+[ "$(audit_count referral_state "$first")" = "$states" ] || fail "a refused response was recorded as a state change"
+[ "$(sqlite3 -readonly "$work/state/broker.db" \
+    "SELECT count(*) FROM messages WHERE lower(hex(in_reply_to)) = '$first'")" = 2 ] ||
+    fail "a refused response was stored"
+nothing_for THA.RTP.fp2 "the refused response's other recipient"
+
 # --- a response from a draft file (send) moves the state too; nothing follows 'closed' --------
 cat >"$drafts/close.yaml" <<YAML
 kind: referral_response
