@@ -210,7 +210,10 @@ static void s_referrals_help(void)
            "null in --json). Open referrals only (not declined or closed) unless --all.\n"
            "A referral of an exercise is shown only to its sender and the exercise's\n"
            "participants, marked with a line 'exercise ID' under it (\"exercise\" in --json,\n"
-           "null for live traffic).\n\n"
+           "null for live traffic). The broker answers at most 1000, those awaiting an answer\n"
+           "first (nearest deadline first), then the other open ones, then the declined and\n"
+           "closed ones; when it holds more, a last line says 'showing the first 1000 of more\n"
+           "referrals' (on stderr with --json, which prints the array as before).\n\n"
            "Options:\n"
            "  --all          also declined and closed referrals\n"
            "  --json         one JSON array of objects\n"
@@ -369,6 +372,15 @@ int agent_referrals(int argc, char **argv)
     } else if (shown == 0) {
         printf("no %sreferrals\n", all ? "" : "open ");
     }
+    /* The broker answers a limited list, open referrals first: say when it was cut (in --json
+     * on stderr, so stdout stays one array). */
+    if (frame->referrals->more)
+        fprintf(json ? stderr : stdout,
+                "%sshowing the first %zu of more referrals: the broker answers at most %zu, those "
+                "awaiting an answer first (nearest deadline first), then the other open ones, "
+                "then the declined and closed, each most recently changed first\n",
+                json ? AGENT_PROG ": referrals: " : "", frame->referrals->n_referrals,
+                frame->referrals->n_referrals);
     rc = FX_EXIT_OK;
 cleanup:
     fx_codec_free(frame);

@@ -13,7 +13,7 @@
 
 #define HEX_SIZE         (2 * FX_MSG_ID_BYTES + 1)
 #define ESCALATE_BATCH   32   /* overdue referrals escalated per tick */
-#define LIST_MAX         1000 /* referrals in one REFERRALS answer */
+#define LIST_MAX         1000 /* referrals in one REFERRALS answer (protocol.md, Referrals.more) */
 #define NOTICE_TTL_MS    (7 * 24 * 3600 * 1000LL)
 #define NO_DEADLINE      INT64_MAX /* the policy sets no referral_deadlines */
 #define NOTICE_TEXT_SIZE 1024
@@ -945,12 +945,16 @@ void handle_referrals(server_t *self, session_t *session, uint64_t request_id,
                        !cert || (fx_cert_roles(cert) & (1u << FX_ROLE_SIMULATED))};
     fx_store_referral_t *list = NULL;
     size_t count = 0;
+    /* One more than the answer carries tells whether there are more. */
     if (fx_store_referrals_list(self->store, session->principal, agency, s_visible, &viewer,
-                                LIST_MAX, &list, &count) != FX_OK) {
+                                LIST_MAX + 1, &list, &count) != FX_OK) {
         server_storage_failed(self);
         server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
         return;
     }
+    bool more = count > LIST_MAX;
+    if (more)
+        count = LIST_MAX;
     Fusion__ReferralStatus *items = fx_calloc(count ? count : 1, sizeof *items);
     Fusion__ReferralStatus **ptrs = fx_calloc(count ? count : 1, sizeof *ptrs);
     for (size_t i = 0; i < count; i++) {
@@ -969,6 +973,7 @@ void handle_referrals(server_t *self, session_t *session, uint64_t request_id,
     Fusion__Referrals referrals = FUSION__REFERRALS__INIT;
     referrals.n_referrals = count;
     referrals.referrals = ptrs;
+    referrals.more = request->with_more && more; /* an older agent would drop the answer */
     Fusion__Frame frame = FUSION__FRAME__INIT;
     frame.request_id = request_id;
     frame.body_case = FUSION__FRAME__BODY_REFERRALS;

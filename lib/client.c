@@ -1056,14 +1056,21 @@ fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **
     *frame_p = NULL;
     Fusion__ReferralsRequest ask = FUSION__REFERRALS_REQUEST__INIT;
     ask.with_exercise = 1;
+    ask.with_more = 1;
     Fusion__Frame request = FUSION__FRAME__INIT;
     request.body_case = FUSION__FRAME__BODY_REFERRALS_REQUEST;
     request.referrals_request = &ask;
     Fusion__Frame *frame = NULL;
     fx_err_t rc =
         s_request_for(self, &request, FUSION__FRAME__BODY_REFERRALS, timeout_ms, &frame, answer);
-    /* A broker older than ReferralStatus.exercise refuses the field that asks for it: ask as it
-     * knows (its answer marks no exercise). */
+    /* A broker older than Referrals.more, or than ReferralStatus.exercise too, refuses the field
+     * that asks for it: ask as it knows (its answer says nothing of more, or marks no exercise
+     * either). */
+    if (rc != FX_OK && answer->refused && strcmp(answer->code, "unknown_field") == 0) {
+        ask.with_more = 0;
+        rc = s_request_for(self, &request, FUSION__FRAME__BODY_REFERRALS, timeout_ms, &frame,
+                           answer);
+    }
     if (rc != FX_OK && answer->refused && strcmp(answer->code, "unknown_field") == 0) {
         ask.with_exercise = 0;
         rc = s_request_for(self, &request, FUSION__FRAME__BODY_REFERRALS, timeout_ms, &frame,

@@ -311,7 +311,9 @@ static const char *const s_sql[ST_COUNT_] = {
         " ORDER BY deadline LIMIT ?2",
     [ST_REF_LIST] = "SELECT msg_id, sender, agency, urgency, state, deadline, escalated,"
                     " exercise FROM referrals WHERE sender = ?1 OR agency = ?2"
-                    " ORDER BY updated_at DESC, msg_id, agency LIMIT ?3",
+                    " ORDER BY CASE WHEN state <= 2 THEN 0 WHEN state IN (5, 7) THEN 2 ELSE 1 END,"
+                    " CASE WHEN state <= 2 THEN deadline END, updated_at DESC, msg_id, agency"
+                    " LIMIT ?3",
     [ST_REPLY_FIND] = "SELECT msg_id FROM messages WHERE in_reply_to = ?1 AND kind = ?2"
                       " ORDER BY id LIMIT 1",
     [ST_MESSAGE_GET] = "SELECT 0, 0, msg_id, header_digest, sender, sender_serial, kind,"

@@ -145,7 +145,9 @@ fx_err_t fx_client_directory(fx_client_t *self, const uint8_t authority_key[FX_K
 /* REFERRALS: the referrals this principal sent and those sent to its agency, as the broker
  * tracks them and its exercise segregation lets this principal see them, each with its exercise
  * ("" for live traffic, and from a broker older than the field; such a broker refuses the
- * request that asks for it, and it is asked again without). Checked for form: msg_ids, ids.
+ * request that asks for it, and it is asked again without), and `more` when the broker holds
+ * more than it answered (asked for the same way: a broker older than it refuses, and it is
+ * asked again without). Checked for form: msg_ids, ids.
  * *frame_p is the answer, whose `referrals` body the caller reads and frees with fx_codec_free. */
 fx_err_t fx_client_referrals(fx_client_t *self, int timeout_ms, Fusion__Frame **frame_p,
                              fx_answer_t *answer) FX_WUR;

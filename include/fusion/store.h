@@ -360,8 +360,11 @@ fx_err_t fx_store_referral_get(fx_store_t *self, const uint8_t msg_id[FX_STORE_M
 typedef bool (*fx_store_referral_keep_fn)(const fx_store_referral_t *referral, void *arg);
 
 /* Lists up to limit referrals that sender sent or that were sent to agency (each may be ""),
- * most recently changed first, into a new array (caller frees with free()). With keep (else
- * NULL), only those it keeps, up to limit of them. */
+ * into a new array (caller frees with free()): first those awaiting an answer (sent,
+ * delivered), the nearest deadline first; then the other open ones (acknowledged, accepted,
+ * need_info), then the declined and closed ones, each most recently changed first. So a flood
+ * of answered or closed referrals never pushes an open one out of a limited list. With keep
+ * (else NULL), only those it keeps, up to limit of them. */
 fx_err_t fx_store_referrals_list(fx_store_t *self, const char *sender, const char *agency,
                                  fx_store_referral_keep_fn keep, void *arg, size_t limit,
                                  fx_store_referral_t **list_p, size_t *count_p) FX_WUR;

@@ -1138,6 +1138,63 @@ static void test_referral_list(void **state)
     fx_store_destroy(&store);
 }
 
+/* The order of a limited list: those awaiting an answer first, nearest deadline first (none
+ * last), then the other open ones, then the declined and closed, so a flood of closed or
+ * answered referrals changed after them never pushes an open one out of the list. */
+static void test_referral_list_order(void **state)
+{
+    fixture_t *fx = *state;
+    fx_store_t *store = s_open(fx->path, NULL);
+    fx_store_referral_t open[] = {
+        s_referral(1, "IDN.POLRI", FX_REFERRAL_SENT, 300),
+        s_referral(2, "IDN.POLRI", FX_REFERRAL_DELIVERED, 200),
+        s_referral(3, "IDN.POLRI", FX_REFERRAL_SENT, INT64_MAX), /* no deadline */
+        s_referral(4, "IDN.POLRI", FX_REFERRAL_SENT, 100),
+        s_referral(5, "IDN.POLRI", FX_REFERRAL_ACKNOWLEDGED, 50),
+    };
+    for (size_t i = 0; i < sizeof open / sizeof open[0]; i++)
+        assert_int_equal(fx_store_referral_add(store, &open[i]), FX_OK);
+    /* The flood: 40 closed or declined, 10 accepted, all changed after the open ones. */
+    for (int n = 100; n < 150; n++) {
+        fx_store_referral_t r = s_referral(n, "IDN.POLRI", FX_REFERRAL_SENT, 10);
+        snprintf(r.sender, sizeof r.sender, "%s", "MYS.RMP.fp1");
+        assert_int_equal(fx_store_referral_add(store, &r), FX_OK);
+        fx_referral_state_t to = n < 120   ? FX_REFERRAL_CLOSED
+                                 : n < 140 ? FX_REFERRAL_DECLINED
+                                           : FX_REFERRAL_ACCEPTED;
+        assert_int_equal(fx_store_referral_set_state(store, r.msg_id, "IDN.POLRI", to), FX_OK);
+    }
+    fx_store_referral_t *list = NULL;
+    size_t count = 0;
+    assert_int_equal(
+        fx_store_referrals_list(store, "IDN.POLRI.fp1", "IDN.POLRI", NULL, NULL, 4, &list, &count),
+        FX_OK);
+    assert_int_equal(count, 4);
+    assert_int_equal(s_msg_number(list[0].msg_id), 4); /* deadline 100 */
+    assert_int_equal(s_msg_number(list[1].msg_id), 2); /* 200, delivered */
+    assert_int_equal(s_msg_number(list[2].msg_id), 1); /* 300 */
+    assert_int_equal(s_msg_number(list[3].msg_id), 3); /* no deadline */
+    free(list);
+    /* Then the acknowledged and accepted ones, before any closed or declined. */
+    assert_int_equal(
+        fx_store_referrals_list(store, "IDN.POLRI.fp1", "IDN.POLRI", NULL, NULL, 15, &list, &count),
+        FX_OK);
+    assert_int_equal(count, 15);
+    for (size_t i = 4; i < count; i++) {
+        assert_true(list[i].state == FX_REFERRAL_ACKNOWLEDGED ||
+                    list[i].state == FX_REFERRAL_ACCEPTED);
+    }
+    free(list);
+    assert_int_equal(fx_store_referrals_list(store, "IDN.POLRI.fp1", "IDN.POLRI", NULL, NULL, 100,
+                                             &list, &count),
+                     FX_OK);
+    assert_int_equal(count, 55);
+    for (size_t i = 15; i < count; i++)
+        assert_true(list[i].state == FX_REFERRAL_CLOSED || list[i].state == FX_REFERRAL_DECLINED);
+    free(list);
+    fx_store_destroy(&store);
+}
+
 /* One stored message read back whole, checked against its hash; an unknown one is not found. */
 static void test_message_get(void **state)
 {
@@ -2337,6 +2394,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subscriptions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_referral_deadlines, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_referral_list, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_referral_list_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_referral_exercise, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_message_get, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reply_find, s_setup, s_teardown),
