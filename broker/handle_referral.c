@@ -686,10 +686,11 @@ static void s_deny(json_t *denied, const char *id, const char *code, const char 
 }
 
 /* Whom an escalation notice goes to: of the referral's sender and the recipient agency's focal
- * points that the referral did not reach (valid and unrevoked), those the policy lets receive
+ * points that the referral did not reach (valid and unrevoked), those the policy does not refuse
  * the notice, decided for its own header (kind notice, TLP amber, operational, direct, the
- * referral's exercise or live traffic, from the broker's principal) as for any message: live
- * notices never reach a simulated principal (check 1), and a rule such as the example's
+ * referral's exercise or live traffic, from the broker's principal) as for any message, except
+ * that it needs no permit rule (no_permit does not keep it from anyone): live notices never
+ * reach a simulated principal (check 1), and a forbid rule such as the example's
  * trainers-exercise-traffic-only holds. Each one denied goes into denied ({recipient, code,
  * rule}); the others still get the notice. */
 static zlistx_t *s_escalation_recipients(server_t *self, const fx_store_referral_t *ref,
@@ -741,7 +742,10 @@ static zlistx_t *s_escalation_recipients(server_t *self, const fx_store_referral
             query && fx_policy_query_add_recipient(query, &p, &index, why, sizeof why) == FX_OK;
         if (decided)
             fx_policy_decide(query, index, 0, &decision);
-        if (decided && decision.allow)
+        /* The broker's own notice needs no permit rule (DESIGN.md: it goes to the sender and
+         * the agency's other focal points): only what the policy refuses outright keeps it
+         * from someone, the segregation and checks 2 to 4 or a forbid rule. */
+        if (decided && (decision.allow || decision.code == FX_POLICY_NO_PERMIT))
             zlistx_add_end(to, (void *) cert);
         else if (decided)
             s_deny(denied, fx_cert_id(cert), fx_policy_code_name(decision.code), decision.rule);
