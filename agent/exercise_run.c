@@ -919,7 +919,10 @@ static void s_send_draft(run_t *r, actor_t *a, const fx_draft_t *draft, int inde
          * and the broker say it) or unavailable (no answer) ... */
         char why[FX_CLIENT_REASON_MAX];
         if (rc == FX_ERR_TOO_LARGE && agent_too_large(a->client, env, why, sizeof why))
-            snprintf(detail, sizeof detail, "%s: %s; nothing was sent", fx_err_code(rc), why);
+            snprintf(detail, sizeof detail,
+                     "%s: %s; nothing was sent: shorten the inject's sections in the scenario, or "
+                     "split them over several injects",
+                     fx_err_code(rc), why);
         else
             snprintf(detail, sizeof detail, "%s%s%s",
                      answer.refused ? answer.code : fx_strerror(rc), answer.refused ? ": " : "",

@@ -435,6 +435,8 @@ jq -e '[.events[] | select(.type == "rejection" and .inject == "too-large" and .
     "$r" >/dev/null || fail "limit: the inject larger than the broker takes is not labelled too_large: $(jq -c '[.events[] | select(.type == "rejection")]' "$r")"
 jq -e '[.injects[] | select(.id == "too-large" and .status == "rejected" and (.detail | startswith("too_large: ")))] | length == 1' \
     "$r" >/dev/null || fail "limit: the inject's status does not say too_large: $(jq -c '.injects' "$r")"
+jq -e '[.injects[] | select(.id == "too-large" and (.detail | endswith("nothing was sent: shorten the inject'"'"'s sections in the scenario, or split them over several injects")))] | length == 1' \
+    "$r" >/dev/null || fail "limit: the trainer is not told what to change in the scenario: $(jq -c '.injects' "$r")"
 grep -q unavailable "$r" && fail "limit: the report still says unavailable"
 jq -e '[.expectations[] | select(.inject == "fits" and .outcome == "met")] | length == 1' "$r" >/dev/null ||
     fail "limit: the inject after the one too large was not delivered"
