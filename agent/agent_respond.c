@@ -189,6 +189,12 @@ int agent_respond(int argc, char **argv)
         rc = workflow_send(&s, draft, label);
     if (rc == FX_EXIT_OK)
         printf("answered referral %s from %s: %s\n", hex, to[0], s_statuses[status - 1].alias);
+    else if (rc == FX_EXIT_REFUSED)
+        fprintf(stderr,
+                "%s: respond: when the referral's sender cannot receive a response (its "
+                "certificate revoked, or no focal point), answer a focal point of its agency "
+                "with a draft file (docs/referrals.md, Responses)\n",
+                AGENT_PROG);
 cleanup:
     fx_draft_destroy(&draft);
     workflow_message_clear(&m);

@@ -153,9 +153,11 @@ static int s_check_reshare_to(server_t *self, const Fusion__Header *h, const cha
 /* ---- Checks before a message is stored ------------------------------------------------------- */
 
 /* A referral_response: about a referral sent to the responder's agency, in its exercise, not
- * closed, and to the referral's sender only (the labels of its wrapped keys), as respond
- * addresses it: a response to anyone else would move the referral's state (and stop its
- * escalation) without its sender ever getting an answer. */
+ * closed, and only to the agency that sent the referral (the labels of its wrapped keys): its
+ * sender, as respond addresses it, or others of the sender's agency when the sender cannot
+ * receive it (revoked, or a sender who is no focal point, whom the policy may not let receive
+ * it): a response to anyone else would move the referral's state (and stop its escalation)
+ * without the sending agency ever getting an answer. */
 static int s_check_response(server_t *self, const Fusion__Header *h, const char *agency,
                             zlistx_t *recipients, refusal_t *r)
 {
@@ -194,12 +196,19 @@ static int s_check_response(server_t *self, const Fusion__Header *h, const char 
     if (referral.state == FX_REFERRAL_CLOSED)
         return s_refuse(r, FX_ERR_INVALID, "referral %s to %s is closed already",
                         s_hex(h->in_reply_to.data, hex), agency);
-    for (const char *to = zlistx_first(recipients); to; to = zlistx_next(recipients))
-        if (strcmp(to, referral.sender) != 0)
+    char sending[FX_ID_MAX];
+    fx_principal_agency(referral.sender, sending);
+    size_t len = strlen(sending);
+    for (const char *to = zlistx_first(recipients); to; to = zlistx_next(recipients)) {
+        /* to is a label as the sender wrote it: compared, never parsed. */
+        bool of_sending = strncmp(to, sending, len) == 0 && to[len] == '.';
+        if (strcmp(to, referral.sender) != 0 && !of_sending)
             return s_refuse(r, FX_ERR_FORBIDDEN,
-                            "a referral_response to referral %s goes only to its sender %s, "
-                            "not to %s",
-                            s_hex(h->in_reply_to.data, hex), referral.sender, to);
+                            "a referral_response to referral %s goes only to the agency that sent "
+                            "it, %s (its sender %s, or when the sender cannot receive it, others "
+                            "of %s), not to %s",
+                            s_hex(h->in_reply_to.data, hex), sending, referral.sender, sending, to);
+    }
     return 0;
 }
 

@@ -72,7 +72,7 @@ audit_count() { # EVENT MSGID: audit entries of that event for that msg_id
 BROKER_EXTRA="metrics: 127.0.0.1:0" # the escalation counter of GET /metrics is checked too
 region_setup THA.RTP.fp1:focal_point,police THA.RTP.fp2:focal_point,police \
     IDN.POLRI.fp1:focal_point,police IDN.POLRI.fp2:focal_point,police \
-    IDN.POLRI.off1:police MYS.RMP.fp1:focal_point,police \
+    IDN.POLRI.off1:police THA.RTP.off1:police MYS.RMP.fp1:focal_point,police \
     IDN.POLRI.sim1:focal_point,police,simulated IDN.POLRI.tr1:focal_point,police,trainer ||
     { echo "FAIL: region setup"; exit 1; }
 broker_start || exit 1
@@ -127,7 +127,7 @@ receive THA.RTP.fp1 2 "$work/responses.json"
 [ "$(jq -r .in_reply_to "$work/responses.json" | sort -u)" = "$first" ] || fail "responses are not in reply to the referral"
 [ "$(audit_count referral_state "$first")" -eq 3 ] || fail "delivered, acknowledged, accepted are not 3 audit entries"
 
-# --- a response goes to the referral's sender only: one addressed elsewhere is refused --------
+# --- a response goes to the agency that sent the referral only: elsewhere it is refused -------
 # (It would close the referral, and stop its escalation, without THA ever getting an answer.)
 forge() { # AS TO STATUS: a referral_response to the first referral, from AS to TO only
     "$FUSION_TOOLS/forge_workflow" --endpoint "$endpoint" --key "$work/keys/$1.key" \
@@ -137,16 +137,16 @@ forge() { # AS TO STATUS: a referral_response to the first referral, from AS to 
 }
 states=$(audit_count referral_state "$first")
 forge IDN.POLRI.off1 IDN.POLRI.fp2 5
-grep -q "^REJECTED forbidden: a referral_response to referral $first goes only to its sender THA.RTP.fp1, not to IDN.POLRI.fp2$" \
+grep -q "^REJECTED forbidden: a referral_response to referral $first goes only to the agency that sent it, THA.RTP (its sender THA.RTP.fp1, or when the sender cannot receive it, others of THA.RTP), not to IDN.POLRI.fp2$" \
     "$work/forged" || fail "a close addressed to a colleague is not refused: $(cat "$work/forged")"
 forge IDN.POLRI.fp2 IDN.POLRI.fp2 2
-grep -q "^REJECTED forbidden: .* goes only to its sender THA.RTP.fp1, not to IDN.POLRI.fp2$" "$work/forged" ||
+grep -q "^REJECTED forbidden: .* goes only to the agency that sent it, THA.RTP .*, not to IDN.POLRI.fp2$" "$work/forged" ||
     fail "a response addressed to its own sender is not refused: $(cat "$work/forged")"
-# With the agent, to the sender and one more: the response is refused as a whole, nothing sent.
+# With the agent, to the sender and another agency: the response is refused as a whole, nothing sent.
 cat >"$drafts/close-cc.yaml" <<YAML
 kind: referral_response
 audience: direct
-recipients: [THA.RTP.fp1, THA.RTP.fp2]
+recipients: [THA.RTP.fp1, MYS.RMP.fp1]
 in_reply_to: $first
 purpose: victim_protection
 sections:
@@ -156,14 +156,43 @@ sections:
     content:
       referral_response: {status: closed, outcome: Closed with a copy to a colleague.}
 YAML
-run 3 "a response to the sender and another principal" IDN.POLRI.fp2 send "$drafts/close-cc.yaml" --yes
-contains "$work/err" "goes only to its sender THA.RTP.fp1, not to THA.RTP.fp2" "the refusal names whom a response goes to"
+run 3 "a response to the sender and another agency" IDN.POLRI.fp2 send "$drafts/close-cc.yaml" --yes
+contains "$work/err" "goes only to the agency that sent it, THA.RTP (its sender THA.RTP.fp1, or when the sender cannot receive it, others of THA.RTP), not to MYS.RMP.fp1" "the refusal names whom a response goes to"
 [ "$(state THA.RTP.fp1 "$first" IDN.POLRI)" = accepted ] || fail "a refused response changed the referral's state"
 [ "$(audit_count referral_state "$first")" = "$states" ] || fail "a refused response was recorded as a state change"
 [ "$(sqlite3 -readonly "$work/state/broker.db" \
     "SELECT count(*) FROM messages WHERE lower(hex(in_reply_to)) = '$first'")" = 2 ] ||
     fail "a refused response was stored"
-nothing_for THA.RTP.fp2 "the refused response's other recipient"
+nothing_for MYS.RMP.fp1 "the refused response's other recipient"
+
+# A sender who is no focal point cannot receive a response under the example policy (only focal
+# points may): the sending agency's focal point can, and the referral is answered.
+sed 's/"recipients": \["IDN.POLRI"\]/"recipients": ["IDN.POLRI.fp1"]/' tests/data/drafts/referral.json \
+    >"$drafts/referral-off.json"
+run 0 "an officer who is no focal point sends a referral" THA.RTP.off1 send "$drafts/referral-off.json" --yes
+off=$(msg_id "$work/out")
+receive IDN.POLRI.fp1 1 "$work/referral-off.json"
+run 3 "respond to it: its sender may not receive a response" IDN.POLRI.fp1 respond "$off" accept --reason ok
+contains "$work/err" "answer a focal point of its agency with a draft file" "respond says how to answer the agency"
+cat >"$drafts/answer-agency.yaml" <<YAML
+kind: referral_response
+audience: direct
+recipients: [THA.RTP.fp1]
+in_reply_to: $off
+purpose: victim_protection
+sections:
+  - id: 1
+    tlp: amber
+    categories: operational
+    content:
+      referral_response: {status: accepted, reason: Answered to the sending agency's focal point.}
+YAML
+run 0 "the response to the sending agency's focal point" IDN.POLRI.fp1 send "$drafts/answer-agency.yaml" --yes
+[ "$(state THA.RTP.off1 "$off" IDN.POLRI)" = accepted ] ||
+    fail "the response to the sending agency did not answer the referral: $(state THA.RTP.off1 "$off" IDN.POLRI)"
+receive THA.RTP.fp1 1 "$work/answer-agency.json"
+jq -e --arg id "$off" '.kind == "referral_response" and .in_reply_to == $id' "$work/answer-agency.json" \
+    >/dev/null || fail "the sending agency's focal point got: $(cat "$work/answer-agency.json")"
 
 # --- a response from a draft file (send) moves the state too; nothing follows 'closed' --------
 cat >"$drafts/close.yaml" <<YAML
