@@ -100,9 +100,17 @@ bool broker_ratelimit_charge(broker_ratelimit_t *self, const char *principal, in
         return true; /* the frame's own token paid for it */
     bucket_t *bucket = s_bucket(self, principal, now_ms);
     bucket->tokens += 1.0; /* the token the frame took is part of its cost */
-    /* A cost over what a full bucket holds cannot wait for that many tokens: it goes when the
-     * bucket is full and leaves it in debt, which the rate pays back before anything else goes. */
-    double need = cost < self->burst ? cost : self->burst;
+    /* A cost up to half the burst goes when the bucket holds it. A larger one goes when the
+     * bucket holds at least half the burst, and leaves it in debt, which the rate pays back
+     * before anything else goes: a cost over the burst could never wait for that many tokens,
+     * and asking for a full bucket made it depend on timing, as a client sends frames of its own
+     * just before (an agent's DIRECTORY request before each PREPARE, its PREPARE before its
+     * PUBLISH), each a token the rate has not given back yet. Half the burst tolerates any few
+     * of them. It changes nothing of the principal's share in the long run (a debt is paid at
+     * the rate, and nothing goes while there is one); what it can take at once is half the burst
+     * and then one such frame's cost. */
+    double half = self->burst / 2.0;
+    double need = cost < half ? cost : half;
     if (bucket->tokens >= need) {
         bucket->tokens -= cost;
         return true;

@@ -27,10 +27,12 @@ bool broker_ratelimit_take(broker_ratelimit_t *self, const char *principal, int6
                            bool *episode_p);
 
 /* Charges a frame that took its one token (broker_ratelimit_take) the rest of its cost, in
- * tokens, once its handler knows it (an EXPLAIN or PREPARE by the decisions it will make): true
- * if the bucket holds cost tokens, the frame's own included. A cost over burst goes when the
- * bucket is full and leaves it in debt. A refusal leaves the bucket as broker_ratelimit_take's
- * refusal does (the frame's one token taken, nothing more) and sets *episode_p the same way. */
+ * tokens, once its handler knows it (an EXPLAIN or PREPARE by the decisions it will
+ * make): true if the bucket holds cost tokens, the frame's own included. A cost over half the
+ * burst goes when the bucket holds half the burst and leaves it in debt (so the client's own
+ * frames just before it do not make it wait for a full bucket). A refusal leaves the bucket as
+ * broker_ratelimit_take's refusal does (the frame's one token taken, nothing more) and sets
+ * *episode_p the same way. */
 bool broker_ratelimit_charge(broker_ratelimit_t *self, const char *principal, int64_t now_ms,
                              double cost, bool *episode_p);
 

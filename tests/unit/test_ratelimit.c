@@ -73,8 +73,9 @@ static void test_reports_and_episodes(void **state)
 
 /* A frame charged by its cost (broker_ratelimit_charge) after it took its one token: it goes
  * while the bucket holds the whole cost; refused, it keeps only its one token taken and starts
- * an episode as any refusal does; a cost over the burst goes only from a full bucket and leaves
- * it in debt, which the rate pays back before any frame goes again. */
+ * an episode as any refusal does; a cost over the burst goes only from a bucket holding half the
+ * burst (test_charge_over_half) and leaves it in debt, which the rate pays back before any frame
+ * goes again. */
 static void test_charge_by_cost(void **state)
 {
     (void) state;
@@ -95,7 +96,8 @@ static void test_charge_by_cost(void **state)
     assert_true(broker_ratelimit_take(limits, p, 100, &episode)); /* 1 token refilled */
     assert_true(broker_ratelimit_charge(limits, p, 100, 1, &episode));
     assert_true(broker_ratelimit_charge(limits, p, 100, 0, &episode));
-    /* Over the burst: refused until the bucket is full, then it goes, into debt. */
+    /* Over the burst: refused while the bucket holds less than half of it (9 < 10), then it
+     * goes, into debt. */
     assert_true(broker_ratelimit_take(limits, p, 1000, &episode)); /* 10 tokens */
     assert_false(broker_ratelimit_charge(limits, p, 1000, 50, &episode));
     assert_true(broker_ratelimit_take(limits, p, 5000, &episode));       /* full: 20 */
@@ -105,12 +107,56 @@ static void test_charge_by_cost(void **state)
     broker_ratelimit_destroy(&limits);
 }
 
+/* A cost over half the burst goes when the bucket holds half the burst (the frame's own token
+ * included), into debt; below that it is refused. The client's own frames just before it (an
+ * agent's DIRECTORY request before its PREPARE) do not make it wait for a full bucket. */
+static void test_charge_over_half(void **state)
+{
+    (void) state;
+    broker_ratelimit_t *limits = broker_ratelimit_new(10, 20); /* 10/s, burst 20: half 10 */
+    bool episode = false;
+    /* A DIRECTORY request, then a PREPARE of 50 at once: 19 held, it goes (was: refused, not
+     * full). */
+    const char *p = "THA.RTP.fp1";
+    assert_true(broker_ratelimit_take(limits, p, 0, &episode));
+    assert_true(broker_ratelimit_take(limits, p, 0, &episode));
+    assert_true(broker_ratelimit_charge(limits, p, 0, 50, &episode)); /* 19 -> -31 */
+    assert_false(broker_ratelimit_take(limits, p, 3000, &episode));   /* -1 after 3 s */
+    /* The boundary: exactly half the burst held goes. */
+    const char *q = "THA.RTP.fp2";
+    assert_true(broker_ratelimit_take(limits, q, 0, &episode));
+    assert_true(broker_ratelimit_charge(limits, q, 0, 10, &episode)); /* 20 -> 10 */
+    assert_true(broker_ratelimit_take(limits, q, 0, &episode));
+    assert_true(broker_ratelimit_charge(limits, q, 0, 11, &episode)); /* 10 -> -1 */
+    assert_false(episode);
+    assert_false(broker_ratelimit_take(limits, q, 0, &episode));
+    /* One token less is refused, and the bucket keeps only the frame's own token taken. */
+    const char *r = "THA.RTP.fp3";
+    assert_true(broker_ratelimit_take(limits, r, 0, &episode));
+    assert_true(broker_ratelimit_charge(limits, r, 0, 11, &episode)); /* 20 -> 9 */
+    assert_true(broker_ratelimit_take(limits, r, 0, &episode));
+    assert_false(broker_ratelimit_charge(limits, r, 0, 11, &episode)); /* 9 < 10: refused */
+    assert_true(episode);
+    /* A cost up to half the burst still needs all of it: 8 held (the refused frame took its
+     * token), 9 is refused; then 7 held, 7 goes. */
+    assert_true(broker_ratelimit_take(limits, r, 0, &episode));
+    assert_false(broker_ratelimit_charge(limits, r, 0, 9, &episode)); /* 8 < 9 */
+    assert_true(broker_ratelimit_take(limits, r, 0, &episode));
+    assert_true(broker_ratelimit_charge(limits, r, 0, 7, &episode)); /* 7 -> 0 */
+    assert_false(broker_ratelimit_take(limits, r, 0, &episode));
+    /* Half the burst again after 1 s: it goes. */
+    assert_true(broker_ratelimit_take(limits, r, 1000, &episode));
+    assert_true(broker_ratelimit_charge(limits, r, 1000, 30, &episode)); /* 10 -> -20 */
+    broker_ratelimit_destroy(&limits);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_rate),
         cmocka_unit_test(test_reports_and_episodes),
         cmocka_unit_test(test_charge_by_cost),
+        cmocka_unit_test(test_charge_over_half),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
