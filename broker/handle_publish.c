@@ -258,17 +258,12 @@ static int s_store(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zl
 
 /* The audience's principals the policy denies a section that they hold no key for, as PREPARE
  * would have told the sender, into denied: [{recipient, sections: [{section, code, rule,
- * agreement}]}]. Outside a taskforce is not a denial (the principal is not in it). Audience
- * direct names nobody beyond the wrapped keys, so it has none (docs/audit.md). */
-static void s_audience_denials(server_t *self, const Fusion__Header *header,
-                               const fx_cert_t *sender, fx_policy_query_t *query, zhashx_t *keyed,
-                               json_t *denied)
+ * agreement}]}]; candidates are the audience's principals (prepare_audience). Outside a taskforce
+ * is not a denial (the principal is not in it). Audience direct names nobody beyond the wrapped
+ * keys, so it has none (docs/audit.md). */
+static void s_audience_denials(const Fusion__Header *header, zlistx_t *candidates,
+                               fx_policy_query_t *query, zhashx_t *keyed, json_t *denied)
 {
-    zlistx_t *candidates = zlistx_new();
-    if (prepare_audience(self, fx_cert_id(sender), header, candidates) != 0) {
-        zlistx_destroy(&candidates);
-        return;
-    }
     for (const fx_cert_t *c = zlistx_first(candidates); c; c = zlistx_next(candidates)) {
         json_t *sections = NULL;
         size_t index = SIZE_MAX;
@@ -302,14 +297,14 @@ static void s_audience_denials(server_t *self, const Fusion__Header *header,
             json_array_append_new(
                 denied, json_pack("{s:s, s:o}", "recipient", fx_cert_id(c), "sections", sections));
     }
-    zlistx_destroy(&candidates);
 }
 
 /* Checks every (section, wrapped key) pair against the policy; on the first denial rejects the
  * whole message (fail closed) and returns -1. Fills recipients (unique, first-seen order) and,
- * per recipient, what allowed it. */
+ * per recipient, what allowed it, and denied with the denials among candidates, the audience's
+ * principals. */
 static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, zlistx_t *recipients,
-                    json_t *denied)
+                    zlistx_t *candidates, json_t *denied)
 {
     server_t *self = p->self;
     const Fusion__Header *header = fx_envelope_header(env);
@@ -387,7 +382,7 @@ static int s_decide(publish_t *p, fx_envelope_t *env, const fx_cert_t *sender, z
         }
     }
     if (rc == 0)
-        s_audience_denials(self, header, sender, query, keyed, denied);
+        s_audience_denials(header, candidates, query, keyed, denied);
     zhashx_destroy(&keyed);
     zhashx_destroy(&index_of);
     fx_policy_query_destroy(&query);
@@ -421,6 +416,7 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
     publish_t p = {.self = self, .session = session, .request_id = request_id};
     fx_envelope_t *env = NULL;
     zlistx_t *recipients = zlistx_new(); /* labels owned by env */
+    zlistx_t *candidates = zlistx_new(); /* the audience's principals (not owned) */
     json_t *denied = json_array();
     if (self->failed) {
         s_answer_rejected(&p, fx_err_code(FX_ERR_STORAGE), fx_strerror(FX_ERR_STORAGE), NULL);
@@ -516,8 +512,26 @@ void handle_publish(server_t *self, session_t *session, uint64_t request_id,
         s_reject_err(&p, FX_ERR_LIMIT, why);
         goto cleanup;
     }
+    /* The rate limit, charged by the decisions 7 makes before it makes any (server_charge): one
+     * per wrapped key (a section to a recipient), and for an audience the broker resolves again
+     * (route, focal_points, taskforce) one per section and candidate, for the denials the
+     * accepted entry lists. 16 sections x 1024 keys are 40-60 ms of the thread every principal
+     * waits on. Over the budget left: REJECTED rate_limited as a PUBLISH over the limit is,
+     * nothing stored and the answer not remembered (it may be sent again later); the refusal is
+     * logged and audited as any over the limit. A draft PREPARE would refuse (no audience)
+     * resolves to no candidate, as before. */
+    if (prepare_audience(self, session->principal, header, candidates) != 0)
+        zlistx_purge(candidates);
+    size_t decisions = header->n_sections * zlistx_size(candidates);
+    for (size_t s = 0; s < fx_envelope_section_count(env); s++)
+        decisions += fx_envelope_recipient_count(env, s);
+    if (!server_charge_decisions(self, session, decisions)) {
+        s_answer_rejected(&p, fx_err_code(FX_ERR_RATE_LIMITED), fx_strerror(FX_ERR_RATE_LIMITED),
+                          NULL);
+        goto cleanup;
+    }
     /* 7. Every (section, recipient) pair against the policy, failing closed. */
-    if (s_decide(&p, env, sender, recipients, denied) != 0)
+    if (s_decide(&p, env, sender, recipients, candidates, denied) != 0)
         goto cleanup;
     /* 8. Workflow links: what a response, feedback, reshare or forward refers to. */
     char code[FX_STORE_CODE_MAX], reason[FX_STORE_REASON_MAX];
@@ -541,5 +555,6 @@ cleanup:
     json_decref(denied);
     free(p.allowed);
     zlistx_destroy(&recipients);
+    zlistx_destroy(&candidates);
     fx_envelope_destroy(&env);
 }

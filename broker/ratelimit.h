@@ -2,9 +2,9 @@
  * `rate` tokens per second up to `burst`. Every frame a principal sends, apart from the flow
  * control that answers the broker's own deliveries (CREDIT, RECEIVED), takes one token; a frame
  * that finds none is refused with rate_limited. A frame whose work grows with what it asks
- * (EXPLAIN, PREPARE) is then charged the rest of its cost by its handler. Refusals are reported per
- * episode, so a flood costs one log line and one audit entry when it starts and at most one per
- * report after. */
+ * (EXPLAIN, PREPARE, PUBLISH) is then charged the rest of its cost by its handler. Refusals are
+ * reported per episode, so a flood costs one log line and one audit entry when it starts and at
+ * most one per report after. */
 #ifndef FUSION_BROKER_RATELIMIT_H
 #define FUSION_BROKER_RATELIMIT_H
 
@@ -27,7 +27,7 @@ bool broker_ratelimit_take(broker_ratelimit_t *self, const char *principal, int6
                            bool *episode_p);
 
 /* Charges a frame that took its one token (broker_ratelimit_take) the rest of its cost, in
- * tokens, once its handler knows it (an EXPLAIN or PREPARE by the decisions it will
+ * tokens, once its handler knows it (an EXPLAIN, PREPARE or PUBLISH by the decisions it will
  * make): true if the bucket holds cost tokens, the frame's own included. A cost over half the
  * burst goes when the bucket holds half the burst and leaves it in debt (so the client's own
  * frames just before it do not make it wait for a full bucket). A refusal leaves the bucket as

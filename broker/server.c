@@ -936,17 +936,21 @@ static void s_rate_limited_report(const char *principal, size_t refused, void *a
 }
 
 /* What one token of the rate limit buys of the work whose amount a frame chooses: policy
- * decisions, one per (section, recipient), as EXPLAIN and PREPARE make them. One decision costs
- * the loop thread about 18 us (an EXPLAIN of 16 sections x 1024 recipients, 16,384 decisions,
- * took 0.3 s), and every principal waits on that thread. At one token per 25 decisions the
- * default limits (rate 200/s, burst 2000) let one principal take at most 200 x 25 x 18 us = 90 ms
- * of each second (9%) for as long as it keeps at it, and 2000 x 25 x 18 us = 0.9 s once with a
- * full bucket; a frame counting one token, as before, let one principal queue ten minutes of
- * work at once and hold the thread for good at a tenth of its rate. The largest EXPLAIN costs
- * 656 tokens: an operator asking one every few seconds never meets the limit. */
+ * decisions, one per (section, recipient), as EXPLAIN, PREPARE and PUBLISH make them. A decision
+ * costs the loop thread, which every principal waits on, about 18 us in an EXPLAIN (16 sections
+ * x 1024 recipients, 16,384 decisions, took 0.3 s), the dearest; about 7-9 us in a PUBLISH (16
+ * sections x 402 recipients took 40-60 ms, its delivery rows and audit entries included) and
+ * about 2.3 us in a PREPARE (the same audience: 15 ms). One constant for all, priced for
+ * EXPLAIN: at one token per 25 decisions the default limits (rate 200/s, burst 2000) let one
+ * principal take at most 200 x 25 x 18 us = 90 ms of each second (9%) for as long as it keeps at
+ * it, and 2000 x 25 x 18 us = 0.9 s once with a full bucket (then one frame's cost more, into
+ * debt: ratelimit.c); PUBLISHes and PREPAREs alone stay under that. A frame counting one token,
+ * as before, let one principal queue ten minutes of work at once and hold the thread for good
+ * at a tenth of its rate. The largest EXPLAIN costs 656 tokens: an operator asking one every
+ * few seconds never meets the limit. */
 #define DECISIONS_PER_TOKEN 25
 
-bool server_charge(server_t *self, session_t *session, uint64_t request_id, size_t decisions)
+bool server_charge_decisions(server_t *self, const session_t *session, size_t decisions)
 {
     size_t cost = (decisions + DECISIONS_PER_TOKEN - 1) / DECISIONS_PER_TOKEN;
     bool episode = false;
@@ -955,6 +959,13 @@ bool server_charge(server_t *self, session_t *session, uint64_t request_id, size
         return true;
     if (episode)
         s_rate_limited_report(session->principal, 0, self);
+    return false;
+}
+
+bool server_charge(server_t *self, session_t *session, uint64_t request_id, size_t decisions)
+{
+    if (server_charge_decisions(self, session, decisions))
+        return true;
     server_error(self, session, request_id, FX_ERR_RATE_LIMITED, fx_strerror(FX_ERR_RATE_LIMITED));
     return false;
 }

@@ -209,6 +209,9 @@ bool server_within_message_limits(size_t n_sections, size_t n_recipients, const 
  * it makes them: true to go on; false when its bucket does not hold them, after answering ERROR
  * rate_limited and reporting the refusal as any frame over the limit is. */
 bool server_charge(server_t *self, session_t *session, uint64_t request_id, size_t decisions);
+/* The same charge, answering nothing: false when refused, after reporting the refusal (a
+ * PUBLISH answers REJECTED rate_limited itself). */
+bool server_charge_decisions(server_t *self, const session_t *session, size_t decisions);
 /* Sends an answer the way server_answer does if its encoding fits in what an agent accepts
  * (FX_MAX_FRAME_BYTES); otherwise answers ERROR too_large naming its size, the maximum and
  * what to ask instead (hint), and returns false. */

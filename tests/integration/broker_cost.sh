@@ -1,8 +1,8 @@
 #!/bin/sh
 # What one principal can make the broker's only thread do is bounded by its rate limit, charged
 # by cost: an EXPLAIN by its (section, recipient) decisions, a PREPARE by the decisions its
-# resolved audience will take, one token per 25 (server.c, DECISIONS_PER_TOKEN), each frame one
-# at least. A principal past its budget is refused rate_limited (logged and audited as any
+# resolved audience will take, a PUBLISH by its wrapped keys (a section to a recipient), one
+# token per 25 (server.c, DECISIONS_PER_TOKEN), each frame one at least. A principal past its budget is refused rate_limited (logged and audited as any
 # frame over the limit), its cheap frames still go while its bucket holds them, and another
 # principal is served throughout. A handler that holds the thread longer than
 # limits.slow_frame is logged naming the principal and the frame's type.
@@ -13,6 +13,9 @@
 #   EXPLAIN 5x16 (4 tokens)                         10 -> 6     answered
 #   PREPARE of THA.RTP (7 tokens)                   refused (6 < 7)
 #   EXPLAIN 1x1 (1 token)                           5 -> 4      answered
+#   EXPLAIN 1024x16 (656 tokens)                    refused (4 < 350, half the burst): 3 left
+#   PUBLISH 16 sections x 5 recipients (80 decisions, 4 tokens)  refused (3 < 4), not stored
+#   PUBLISH 16 sections x 3 recipients (48 decisions, 2 tokens)  2 -> 0  accepted
 # Counting frames alone, as the limiter did, every one of these was answered.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
@@ -21,7 +24,9 @@ rogue=$tools/rogue
 BROKER_EXTRA="limits: {rate: 1/h, burst: 700, slow_frame: 1ms}"
 units=""
 for i in 1 2 3 4 5 6 7 8 9 10; do units="$units THA.RTP.u$i:police"; done
-region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police $units || exit 1
+region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police $units \
+    IDN.POLRI.u1:focal_point,police IDN.POLRI.u2:focal_point,police \
+    IDN.POLRI.u3:focal_point,police IDN.POLRI.u4:focal_point,police || exit 1
 broker_start || exit 1
 curve="--broker-cert $work/region/directory/RSO.FUSION.broker.cert --authority $work/region/authority.pub"
 tha="--key $work/keys/THA.RTP.fp1.key $curve"
@@ -50,6 +55,13 @@ ask "a cheaper EXPLAIN within it" "EXPLAINED 80 decisions" $tha explain 5x16
 ask "a PREPARE over the budget left" "ERROR rate_limited" $tha prepare-agency 16
 ask "an EXPLAIN of one decision" "EXPLAINED 1 decisions" $tha explain 1x1
 ask "the largest EXPLAIN, over budget" "ERROR rate_limited" $tha explain 1024x16
+# A PUBLISH is charged by its wrapped keys before any is decided: over the budget left it is
+# REJECTED rate_limited (counting one token, it was accepted), and nothing of it is stored.
+idn_keys="--to $work/keys/IDN.POLRI.fp1.key --also $work/keys/IDN.POLRI.u1.key"
+idn_keys="$idn_keys --also $work/keys/IDN.POLRI.u2.key"
+ask "a PUBLISH of 16 sections to 5 over the budget left" "REJECTED rate_limited" $tha $idn_keys \
+    --also "$work/keys/IDN.POLRI.u3.key" --also "$work/keys/IDN.POLRI.u4.key" --sections 16 publish
+ask "a PUBLISH of 16 sections to 3 within it" "ACCEPTED" $tha $idn_keys --sections 16 publish
 
 contains "$work/broker.log" "THA.RTP.fp1 is over its rate limit" "the refusals by cost are logged as rate_limited"
 [ "$(grep -c "over its rate limit" "$work/broker.log")" -le 3 ] ||
@@ -60,6 +72,10 @@ wait_for 10 grep -q "THA.RTP.fp1's EXPLAIN took [0-9]* ms of the broker's thread
 audit() { "$FUSION_BIN/fusion-admin" audit export "$work/state/broker.db"; }
 audit >"$work/audit.jsonl" 2>"$work/err.txt" || fail "audit export: $(cat "$work/err.txt")"
 grep -q '"rate_limited"' "$work/audit.jsonl" || fail "no rate_limited audit entry for the refusals by cost"
+accepted=$(jq -s '[.[] | select(.event == "accepted" and .actor == "THA.RTP.fp1")] | length' "$work/audit.jsonl")
+[ "$accepted" = 1 ] || fail "THA.RTP.fp1 has $accepted accepted entries, not 1 (the PUBLISH within the budget)"
+rejected=$(jq -s '[.[] | select(.event == "rejected")] | length' "$work/audit.jsonl")
+[ "$rejected" = 0 ] || fail "the PUBLISH refused rate_limited was audited as rejected (remembered)"
 
 # Refused EXERCISE_AUDIT_REQUESTs grow the audit trail as refusals over the rate limit do: a
 # principal's first of each second is an entry (and a log line), the rest one entry per second
@@ -90,4 +106,4 @@ lines=$(grep -c "IDN.POLRI.fp1 was refused the audit trail" "$work/broker.log")
 [ "$lines" -le 20 ] || fail "101 refused exercise audit requests made $lines log lines"
 echo "101 refused exercise audit requests: $entries audit entries, $lines log lines"
 broker_stop || fail "the broker did not stop cleanly"
-finish "cost: EXPLAIN and PREPARE charged by their decisions, refused rate_limited past the budget while another principal is served; slow frames logged"
+finish "cost: EXPLAIN, PREPARE and PUBLISH charged by their decisions, refused rate_limited past the budget while another principal is served; slow frames logged"

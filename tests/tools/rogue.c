@@ -62,6 +62,8 @@ static void s_help(void)
            "                    --msg-id HEX (32 hex digits) publishes under that msg_id (the\n"
            "                    header re-signed; recipients cannot open its section)\n"
            "                    --pad BYTES makes its text that long (in sections of 3 MiB)\n"
+           "                    --sections N gives it N sections (1..16), --also KEYFILE (up\n"
+           "                    to 64 times) more recipients, each with a key to every section\n"
            "  stale             the same, created an hour ago: expect stale\n"
            "  expired           the same, expired a minute ago: expect expired\n"
            "  hold SECONDS      opens a window of 1024 (CREDIT) and then reads nothing for\n"
@@ -139,6 +141,10 @@ static int s_publish_msg_id(const fx_keys_t *from, const char *hex, int forge, u
 
 #define PAD_SECTION_BYTES (3u << 20)
 static size_t s_pad; /* --pad BYTES: the text of publish, instead of "rogue" */
+#define ALSO_MAX 64
+static fx_keys_t *s_also[ALSO_MAX]; /* --also KEYFILE: more recipients of publish */
+static size_t s_n_also;
+static size_t s_sections; /* --sections N: publish's sections (0: one, or as --pad needs) */
 
 /* A PUBLISH frame around an envelope from `from` with one operational section for `to`; with
  * forge set, the signature is altered after sealing. created_at and expires_at: 0 for now and
@@ -152,9 +158,14 @@ static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, int6
     draft.purpose = FUSION__PURPOSE__PURPOSE_INVESTIGATION;
     draft.created_at = (uint64_t) created_at;
     draft.expires_at = (uint64_t) expires_at;
-    fx_recipient_t recipient = {fx_keys_id(to), fx_keys_box_public(to)};
+    fx_recipient_t recipients[1 + ALSO_MAX];
+    recipients[0] = (fx_recipient_t){fx_keys_id(to), fx_keys_box_public(to)};
+    for (size_t i = 0; i < s_n_also; i++)
+        recipients[1 + i] = (fx_recipient_t){fx_keys_id(s_also[i]), fx_keys_box_public(s_also[i])};
     /* --pad: that many bytes of text, in sections of at most PAD_SECTION_BYTES. */
     size_t n_sections = s_pad ? (s_pad + PAD_SECTION_BYTES - 1) / PAD_SECTION_BYTES : 1;
+    if (s_sections && !s_pad)
+        n_sections = s_sections;
     fx_section_draft_t sections[FX_ENVELOPE_MAX_SECTIONS];
     uint8_t *plains[FX_ENVELOPE_MAX_SECTIONS] = {NULL};
     if (n_sections > FX_ENVELOPE_MAX_SECTIONS)
@@ -174,13 +185,9 @@ static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, int6
         size_t plain_len = 0;
         fx_codec_encode(&content, &plains[i], &plain_len);
         free(text);
-        sections[i] = (fx_section_draft_t){(uint32_t) i + 1,
-                                           FX_TLP_GREEN,
-                                           1u << FX_CATEGORY_OPERATIONAL,
-                                           plains[i],
-                                           plain_len,
-                                           &recipient,
-                                           1};
+        sections[i] = (fx_section_draft_t){
+            (uint32_t) i + 1, FX_TLP_GREEN, 1u << FX_CATEGORY_OPERATIONAL, plains[i], plain_len,
+            recipients,       1 + s_n_also};
     }
     fx_envelope_t *env = NULL;
     fx_err_t sealed = fx_envelope_seal(from, &draft, sections, n_sections, &env);
@@ -541,6 +548,8 @@ int main(int argc, char **argv)
         {"expires-in", required_argument, NULL, 'E'},
         {"msg-id", required_argument, NULL, 'M'},
         {"pad", required_argument, NULL, 'P'},
+        {"sections", required_argument, NULL, 'N'},
+        {"also", required_argument, NULL, 'L'},
         {"show-request-id", no_argument, NULL, 'R'},
         {"after", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
@@ -599,6 +608,21 @@ int main(int argc, char **argv)
             break;
         case 'P':
             s_pad = (size_t) strtoull(optarg, NULL, 10);
+            break;
+        case 'N':
+            s_sections = (size_t) strtoull(optarg, NULL, 10);
+            if (s_sections < 1 || s_sections > FX_ENVELOPE_MAX_SECTIONS) {
+                fprintf(stderr, "rogue: --sections wants 1..%d\n", FX_ENVELOPE_MAX_SECTIONS);
+                return 2;
+            }
+            break;
+        case 'L':
+            if (s_n_also == ALSO_MAX || fx_keys_load(optarg, &s_also[s_n_also]) != FX_OK) {
+                fprintf(stderr, "rogue: cannot load %s (or more than %d --also)\n", optarg,
+                        ALSO_MAX);
+                return 2;
+            }
+            s_n_also++;
             break;
         case 'R':
             s_show_rid = 1;
@@ -933,5 +957,7 @@ cleanup:
     fx_keys_destroy(&keys);
     fx_keys_destroy(&claimed);
     fx_keys_destroy(&to);
+    for (size_t i = 0; i < s_n_also; i++)
+        fx_keys_destroy(&s_also[i]);
     return status;
 }
