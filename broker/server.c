@@ -1345,9 +1345,10 @@ static void s_frame_name(Fusion__Frame__BodyCase body, char *out, size_t size)
 }
 
 /* A handler that held the loop thread, which every principal waits on, for more than
- * limits.slow_frame: counted (fusion_slow_frames_total) and logged, naming the principal and
- * the frame's type; a principal's first of each tick is a line of its own, the rest a count in
- * the tick's report (s_refusals_report), so a principal sending many cannot flood the log. */
+ * limits.slow_frame: counted (fusion_slow_frames_total) and logged, naming the principal, the
+ * frame's type and the time; a principal's first of each tick is a line of its own, the rest a
+ * count in the tick's report (s_refusals_report), so a principal sending many cannot flood the
+ * log. */
 static void s_slow_frame(server_t *self, const session_t *session, Fusion__Frame__BodyCase body,
                          int64_t took_us)
 {
@@ -1356,12 +1357,21 @@ static void s_slow_frame(server_t *self, const session_t *session, Fusion__Frame
     self->metrics.slow_frames++;
     char name[64];
     s_frame_name(body, name, sizeof name);
-    if (s_first_this_tick(self->slow_frames, session->principal))
-        server_log(self,
-                   "%s's %s took %lld ms of the broker's thread (limits.slow_frame: %lld ms): "
-                   "every principal waited meanwhile",
-                   session->principal, name, (long long) (took_us / 1000),
-                   (long long) self->config->slow_frame);
+    if (!s_first_this_tick(self->slow_frames, session->principal))
+        return;
+    /* In us below 10 ms, else in ms with one decimal rounded up: the limit is whole ms, so the
+     * time always reads over it (whole ms truncated, a frame over a 1 ms limit read "took 1
+     * ms"). */
+    char took[32];
+    if (took_us < 10000)
+        snprintf(took, sizeof took, "%lld us", (long long) took_us);
+    else
+        snprintf(took, sizeof took, "%lld.%lld ms", (long long) ((took_us + 99) / 1000),
+                 (long long) ((took_us + 99) / 100 % 10));
+    server_log(self,
+               "%s's %s took %s of the broker's thread (limits.slow_frame: %lld ms): every "
+               "principal waited meanwhile",
+               session->principal, name, took, (long long) self->config->slow_frame);
 }
 
 static void s_handle(server_t *self, batch_item_t *item)
