@@ -301,8 +301,13 @@ static int s_bundle_clear(const char *dir)
 }
 
 /* The start of enroll.sh: run on the authority's machine as `sh enroll.sh REGION` (or with
- * $FUSION_REGION), it enrols each request next to it (enrol ID ROLES), with --replace when the
- * region holds a certificate for the id already, unless that is a live principal's. */
+ * $FUSION_REGION), it enrols each request next to it (enrol ID ROLES FINGERPRINT, the request's
+ * fingerprint, which fusion-admin enroll --fingerprint checks), with --replace when the region
+ * holds a certificate for the id already. It refuses (exit 3) to replace one that is valid and a
+ * live principal's, or valid, simulated and for another key than the request's (another run of
+ * the exercise holds the id) unless the bundle was written under --take-over (take_over=1, set
+ * before this), or one fusion-admin directory does not list (cannot tell whose it is). Revoked,
+ * expired and not yet valid certificates are replaced, as the --region path does. */
 static const char s_script_head[] =
     "set -e\n"
     "region=${1:-${FUSION_REGION:-}}\n"
@@ -314,23 +319,40 @@ static const char s_script_head[] =
     "here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
     "admin=${FUSION_ADMIN:-fusion-admin}\n"
     "count=0\n"
-    "enrol() { # ID ROLES\n"
+    "enrol() { # ID ROLES FINGERPRINT (the request's)\n"
     "    if [ -e \"$region/directory/$1.cert\" ]; then\n"
-    "        roles=$(\"$admin\" directory --region \"$region\" | awk -v id=\"$1\" "
-    "'$1 == id && $NF == \"valid\" { print $2 }')\n"
-    "        case \",$roles,\" in\n"
-    "        ,, | *,simulated,*) ;;\n"
-    "        *)\n"
-    "            echo \"enroll.sh: $1 is a live principal in $region (roles $roles): not "
+    "        # Whose certificate it is: its line in the listing (id, roles unless none, "
+    "fingerprint,\n"
+    "        # valid until, status).\n"
+    "        line=$(\"$admin\" directory --region \"$region\" |\n"
+    "            awk -v id=\"$1\" '$1 == id { print; exit }')\n"
+    "        cert_status=$(printf '%s\\n' \"$line\" | awk '{ print $NF }')\n"
+    "        cert_key=$(printf '%s\\n' \"$line\" | awk 'NF >= 4 { print $(NF - 2) }')\n"
+    "        roles=$(printf '%s\\n' \"$line\" | awk 'NF == 5 { print $2 }')\n"
+    "        if [ \"$cert_status\" = valid ]; then\n"
+    "            case \",$roles,\" in\n"
+    "            *,simulated,*) ;;\n"
+    "            *)\n"
+    "                echo \"enroll.sh: $1 is a live principal in $region (roles $roles): not "
     "replaced\" >&2\n"
-    "            exit 3\n"
-    "            ;;\n"
-    "        esac\n"
+    "                exit 3\n"
+    "                ;;\n"
+    "            esac\n"
+    "            if [ \"$cert_key\" != \"$3\" ] && [ \"$take_over\" != 1 ]; then\n"
+    "                echo \"enroll.sh: $1 is enrolled in $region for another key (fingerprint "
+    "$cert_key, this request's $3): another run of the exercise holds it; not replaced (run the "
+    "exercise again with --take-over to take the id over, and carry that bundle)\" >&2\n"
+    "                exit 3\n"
+    "            elif [ \"$cert_key\" != \"$3\" ]; then\n"
+    "                echo \"enroll.sh: --take-over: $1 was enrolled for another key (fingerprint "
+    "$cert_key); the run that holds it can no longer connect as $1\"\n"
+    "            fi\n"
+    "        fi\n"
     "        \"$admin\" enroll --region \"$region\" \"$here/$1.request\" --roles \"$2\" "
-    "--days " SIM_CERT_DAYS " --replace\n"
+    "--days " SIM_CERT_DAYS " --fingerprint \"$3\" --replace\n"
     "    else\n"
     "        \"$admin\" enroll --region \"$region\" \"$here/$1.request\" --roles \"$2\" "
-    "--days " SIM_CERT_DAYS "\n"
+    "--days " SIM_CERT_DAYS " --fingerprint \"$3\"\n"
     "    fi\n"
     "    count=$((count + 1))\n"
     "}\n";
@@ -365,6 +387,12 @@ static int s_bundle_write(run_t *r, const char *keydir, const char *bundle, cons
             "#                            fusion-admin)\n"
             "# The .request files are enrolment requests: no secret key is in this directory.\n",
             fx_scenario_exercise(r->scenario));
+    /* Written under --take-over: enroll.sh may replace a simulated participant's certificate
+     * for another key (a bundle written without refuses to). */
+    fprintf(f,
+            "take_over=%d # 1: written under --take-over, may replace a simulated certificate "
+            "for another key\n",
+            r->opt->take_over ? 1 : 0);
     fputs(s_script_head, f);
     int rc = 0;
     for (size_t i = 0; i < r->n_actors && rc == 0; i++) {
@@ -387,10 +415,14 @@ static int s_bundle_write(run_t *r, const char *keydir, const char *bundle, cons
         free(req);
         free(from);
         free(to);
+        char fp[FX_FINGERPRINT_BUFSIZE];
+        fx_fingerprint(fx_keys_sign_public(r->actors[i].keys), fp);
         fputs("enrol ", f);
         s_sh_quote(f, id);
         fputc(' ', f);
         s_sh_quote(f, roles[i]);
+        fputc(' ', f);
+        s_sh_quote(f, fp);
         fputc('\n', f);
     }
     fputs(s_script_tail, f);
@@ -416,8 +448,8 @@ static int s_bundle_write(run_t *r, const char *keydir, const char *bundle, cons
  * whose certificate is missing, certifies another key or other roles enrolled. With --region
  * the certificates checked are the region's, and fusion-admin enrols them there (*enrolled_p
  * counts them). Without, they are the broker's directory, and the runner writes the enrolment
- * bundle STATE/enrol for the authority's machine (*bundled_p counts them; an older bundle is
- * removed first, and none is left when nobody is to be enrolled).
+ * bundle STATE/enrol for the authority's machine (*bundled_p counts them; exercise_run removed
+ * any older bundle before, so none is left when nobody is to be enrolled).
  * Before anything is generated or enrolled it refuses (exit 2, naming every id):
  * - an id a live principal holds (a valid certificate without the role simulated): its
  *   enrolment would revoke that officer's certificate;
@@ -507,8 +539,6 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p, size_t *bundled_p)
     char *bundle = s_join(r->opt->state_dir, BUNDLE_DIR);
     int *due = fx_calloc(r->n_actors ? r->n_actors : 1, sizeof *due);
     char(*roles)[256] = fx_calloc(r->n_actors ? r->n_actors : 1, sizeof *roles);
-    if (status == 0 && !r->opt->region && s_bundle_clear(bundle) != 0)
-        status = FX_EXIT_SYSTEM;
     for (size_t i = 0; i < r->n_actors && status == 0; i++) {
         actor_t *a = &r->actors[i];
         if (!a->p->simulated)
@@ -2154,6 +2184,15 @@ int exercise_run(const exercise_options_t *opt)
     r->opt = opt;
     r->tty = isatty(STDERR_FILENO);
     int status = FX_EXIT_SYSTEM;
+    /* An older bundle goes first, before anything can refuse the run (the broker not answering,
+     * an id held elsewhere or now a live principal's, a bad scenario ...): carried to the
+     * authority's machine, it would enrol what this run did not decide, such as an id another
+     * run now holds. Only a run that writes a new bundle leaves one. */
+    char *old_bundle = s_join(opt->state_dir, BUNDLE_DIR);
+    int cleared = s_bundle_clear(old_bundle);
+    free(old_bundle);
+    if (cleared != 0)
+        return FX_EXIT_SYSTEM;
     /* The policy, for the guidelines in the report and the exercise's clock: --policy, else
      * REGION/policy.yaml (without --region, none: as when that file does not exist). With it,
      * the scenario is checked as validate --policy checks it (the exercise one it lists, every

@@ -9,8 +9,10 @@
 # stale bundle is replaced, and removed when nobody is to be enrolled; a second run with the same
 # state plays at once. Refused, as with --region but against the broker's directory: a live
 # principal named as simulated, a simulated id enrolled with keys the state does not hold (exit
-# 2, no bundle). enroll.sh never replaces a live principal's certificate. The broker unreachable:
-# exit 5. (Before, a run without --region was refused at once, exit 2.)
+# 2, no bundle). enroll.sh never replaces a live principal's certificate, nor a simulated one for
+# another key unless written under --take-over. The broker unreachable: exit 5. Any refused run
+# removes an older bundle (carried, it would take over an id another run now holds). (Before, a
+# run without --region was refused at once, exit 2.)
 # Usage: FUSION_BIN=build/bin sh tests/integration/exercise_offline.sh   (from the repository root)
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
@@ -69,6 +71,11 @@ cmp -s "$bundle/KHM.NCCT.sim1.request" "$state/keys/KHM.NCCT.sim1.request" ||
 jq -e '.complete == false and .elapsed_ms == 0' "$state/progress.json" >/dev/null 2>&1 ||
     fail "no progress saved before admission"
 
+# Another state directory writes its own bundle for the same id, carried before the first is
+# enrolled (two trainers preparing the same exercise).
+check "another state's run, not yet enrolled" 5 offline --state "$work/stale" --wait 1
+cp -r "$work/stale/enrol" "$work/stale-carried"
+
 # --- a stale bundle is replaced --------------------------------------------------------------------
 cp "$bundle/KHM.NCCT.sim1.request" "$bundle/AUS.ABF.sim9.request"
 echo "enrol 'AUS.ABF.sim9' 'police,simulated'" >>"$bundle/enroll.sh"
@@ -110,6 +117,21 @@ lacks "$work/err.txt" "to enrol" "the second run writes no bundle"
 lacks "$work/err.txt" "not yet loaded" "the second run does not wait"
 [ -e "$bundle" ] && fail "the second run wrote a bundle"
 
+# --- a refused run leaves no older bundle; an older bundle never takes an id over ------------------
+check "a resumed run whose simulated id another state now holds" 2 offline --state "$work/stale" --wait 5 --resume
+contains "$work/err.txt" "KHM.NCCT.sim1 is enrolled at the broker with keys that $work/stale/keys does not hold" \
+    "the refusal names the id held elsewhere"
+[ -e "$work/stale/enrol" ] && fail "a refused run left its older bundle: $(ls "$work/stale/enrol")"
+# Carried all the same (a copy made before), the older bundle refuses to replace the certificate
+# that another run's key holds: only a bundle written under --take-over may.
+cp "$work/region/directory/KHM.NCCT.sim1.cert" "$work/held.cert"
+check "an older bundle for an id enrolled for another key" 3 \
+    env FUSION_ADMIN="$admin" sh "$work/stale-carried/enroll.sh" "$work/region"
+contains "$work/err.txt" "KHM.NCCT.sim1 is enrolled in $work/region for another key" "enroll.sh names the id held for another key"
+contains "$work/err.txt" "with --take-over" "enroll.sh says how to take the id over"
+cmp -s "$work/held.cert" "$work/region/directory/KHM.NCCT.sim1.cert" ||
+    fail "an older bundle replaced the certificate another run's key holds"
+
 # --- refusals against the broker's directory: no bundle --------------------------------------------
 check "a run whose simulated id the broker holds with other keys" 2 offline --state "$work/other" --wait 5
 contains "$work/err.txt" "KHM.NCCT.sim1 is enrolled at the broker with keys that $work/other/keys does not hold" \
@@ -125,18 +147,25 @@ cp "$work/region/directory/KHM.NCCT.sim1.cert" "$work/sim1.cert"
 check "enroll.sh replacing a simulated participant's certificate" 0 \
     env FUSION_ADMIN="$admin" sh "$work/other/enrol/enroll.sh" "$work/region"
 cmp -s "$work/sim1.cert" "$work/region/directory/KHM.NCCT.sim1.cert" && fail "enroll.sh did not replace the certificate"
+contains "$work/out.txt" "--take-over: KHM.NCCT.sim1 was enrolled for another key" "enroll.sh says it takes the id over"
 "$admin" directory --region "$work/region" >"$work/directory.txt"
 contains "$work/directory.txt" "^KHM.NCCT.sim1 *focal_point,police,simulated " "the replaced certificate is a simulated one"
 sed -e 's/KHM\.NCCT\.sim1/THA.RTP.fp1/g' "$work/scenario.yaml" >"$work/hijack.yaml"
+mkdir -p "$work/hijack/enrol" && cp "$work/stale-carried/"* "$work/hijack/enrol/" # an older bundle
 check "a run that would make a live principal simulated" 2 "$agent" exercise run "$work/hijack.yaml" \
     --config "$trainer" --state "$work/hijack" --wait 5
 contains "$work/err.txt" "THA.RTP.fp1 is a live principal" "the refusal names the live principal"
-[ -e "$work/hijack/enrol" ] && fail "a run refused for a live principal wrote a bundle"
+[ -e "$work/hijack/enrol" ] && fail "a run refused for a live principal left a bundle: $(ls "$work/hijack/enrol")"
+mkdir -p "$work/hijack/enrol" && cp "$work/stale-carried/"* "$work/hijack/enrol/"
+check "a run of a scenario that does not exist" 2 "$agent" exercise run "$work/none.yaml" \
+    --config "$trainer" --state "$work/hijack" --wait 5
+[ -e "$work/hijack/enrol" ] && fail "a run refused for its scenario left a bundle: $(ls "$work/hijack/enrol")"
 
 # --- the broker unreachable ----------------------------------------------------------------------------
 broker_stop || fail "the broker did not stop"
+mkdir -p "$work/down/enrol" && cp "$work/stale-carried/"* "$work/down/enrol/" # an older bundle
 check "a run without --region, the broker down" 5 offline --state "$work/down" --wait 5
 contains "$work/err.txt" "the broker did not answer" "the run says the broker did not answer"
-[ -e "$work/down/enrol" ] && fail "a run that reached no broker wrote a bundle"
+[ -e "$work/down/enrol" ] && fail "a run that reached no broker left a bundle: $(ls "$work/down/enrol")"
 
 finish exercise_offline
