@@ -10,9 +10,10 @@
 # state plays at once. Refused, as with --region but against the broker's directory: a live
 # principal named as simulated, a simulated id enrolled with keys the state does not hold (exit
 # 2, no bundle). enroll.sh never replaces a live principal's certificate, nor a simulated one for
-# another key unless written under --take-over. The broker unreachable: exit 5. Any refused run
-# removes an older bundle (carried, it would take over an id another run now holds). (Before, a
-# run without --region was refused at once, exit 2.)
+# another key unless written under --take-over, nor one whose holder fusion-admin directory
+# cannot tell (exit 3); it runs by a relative path with CDPATH set. The broker unreachable: exit
+# 5. Any refused run removes an older bundle (carried, it would take over an id another run now
+# holds). (Before, a run without --region was refused at once, exit 2.)
 # Usage: FUSION_BIN=build/bin sh tests/integration/exercise_offline.sh   (from the repository root)
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
@@ -87,9 +88,26 @@ cmp -s "$bundle/KHM.NCCT.sim1.request" "$state/keys/KHM.NCCT.sim1.request" ||
 
 # --- enroll.sh never replaces a live principal's certificate --------------------------------------
 mkdir "$work/hostile"
-sed 's/KHM\.NCCT\.sim1/IDN.POLRI.fp1/g' "$bundle/enroll.sh" >"$work/hostile/enroll.sh"
+# A bundle for the live principal's id, with its request and fingerprint (as read from the region).
+fp=$("$admin" directory --region "$work/region" | awk '$1 == "IDN.POLRI.fp1" { print $3 }')
+sed -e 's/KHM\.NCCT\.sim1/IDN.POLRI.fp1/g' -e "s/^\(enrol .*\) '[^']*'\$/\1 '$fp'/" "$bundle/enroll.sh" \
+    >"$work/hostile/enroll.sh"
+grep -q "^enrol 'IDN.POLRI.fp1' '[a-z_,]*' '$fp'\$" "$work/hostile/enroll.sh" || fail "no bundle for IDN.POLRI.fp1 made"
 cp "$work/keys/IDN.POLRI.fp1.request" "$work/hostile/"
 cp "$work/region/directory/IDN.POLRI.fp1.cert" "$work/live.cert"
+# A fusion-admin whose directory fails: enroll.sh cannot tell whose the certificate is, and refuses.
+cat >"$work/admin-nodir" <<EOF
+#!/bin/sh
+if [ "\$1" = directory ]; then echo "fusion-admin: directory: failing on purpose" >&2; exit 4; fi
+exec "$admin" "\$@"
+EOF
+chmod +x "$work/admin-nodir"
+check "enroll.sh for a live principal's id, fusion-admin directory failing" 3 \
+    env FUSION_ADMIN="$work/admin-nodir" sh "$work/hostile/enroll.sh" "$work/region"
+contains "$work/err.txt" "IDN.POLRI.fp1.cert exists but whose it is cannot be read" "enroll.sh says why it refuses"
+contains "$work/err.txt" "directory' failed, exit 4" "enroll.sh names the failing command"
+cmp -s "$work/live.cert" "$work/region/directory/IDN.POLRI.fp1.cert" ||
+    fail "enroll.sh replaced a live principal's certificate when fusion-admin directory failed"
 check "enroll.sh for a live principal's id" 3 env FUSION_ADMIN="$admin" sh "$work/hostile/enroll.sh" "$work/region"
 contains "$work/err.txt" "IDN.POLRI.fp1 is a live principal" "enroll.sh names the live principal"
 cmp -s "$work/live.cert" "$work/region/directory/IDN.POLRI.fp1.cert" ||
@@ -98,7 +116,9 @@ cmp -s "$work/live.cert" "$work/region/directory/IDN.POLRI.fp1.cert" ||
 # --- the authority's machine runs the bundle; the broker reloads; --resume plays -----------------
 check "enroll.sh without a region" 2 env PATH="$bin:$PATH" sh "$bundle/enroll.sh"
 (cd "$work" && cp -r "$bundle" carried) # as carried to another machine
-check "enroll.sh on the authority's machine" 0 env PATH="$bin:$PATH" sh "$work/carried/enroll.sh" "$work/region"
+# Run by a relative path as the guide does, with CDPATH set: cd would print the directory.
+check "enroll.sh on the authority's machine, CDPATH set" 0 env CDPATH="$work" PATH="$bin:$PATH" \
+    sh -c 'cd "$1" && sh carried/enroll.sh "$1/region"' sh "$work"
 contains "$work/out.txt" "1 simulated participant(s) enrolled in $work/region" "enroll.sh says what it enrolled"
 contains "$work/out.txt" "revocations.crl to the broker" "enroll.sh says what to copy to the broker"
 "$admin" directory --region "$work/region" >"$work/directory.txt"
