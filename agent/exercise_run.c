@@ -307,7 +307,9 @@ static int s_bundle_clear(const char *dir)
  * live principal's, or valid, simulated and for another key than the request's (another run of
  * the exercise holds the id) unless the bundle was written under --take-over (take_over=1, set
  * before this), or one fusion-admin directory does not list (cannot tell whose it is). Revoked,
- * expired and not yet valid certificates are replaced, as the --region path does. */
+ * expired and not yet valid certificates are replaced, as the --region path does. A valid
+ * simulated certificate for the request's key and roles is kept ("already enrolled with this
+ * key"): run again, the script re-issues nothing, which would revoke certificates for nothing. */
 static const char s_script_head[] =
     "set -e\n"
     "region=${1:-${FUSION_REGION:-}}\n"
@@ -319,6 +321,7 @@ static const char s_script_head[] =
     "here=$(CDPATH='' cd -P -- \"$(dirname -- \"$0\")\" >/dev/null && pwd -P)\n"
     "admin=${FUSION_ADMIN:-fusion-admin}\n"
     "count=0\n"
+    "kept=0\n"
     "enrol() { # ID ROLES FINGERPRINT (the request's)\n"
     "    if [ -e \"$region/directory/$1.cert\" ]; then\n"
     "        # Whose certificate it is: its line in the listing (id, roles unless none, "
@@ -349,7 +352,12 @@ static const char s_script_head[] =
     "                exit 3\n"
     "                ;;\n"
     "            esac\n"
-    "            if [ \"$cert_key\" != \"$3\" ] && [ \"$take_over\" != 1 ]; then\n"
+    "            if [ \"$cert_key\" = \"$3\" ] && [ \"$roles\" = \"$2\" ]; then\n"
+    "                echo \"enroll.sh: $1 is already enrolled with this key (fingerprint $3, "
+    "roles $2): not enrolled again\"\n"
+    "                kept=$((kept + 1))\n"
+    "                return 0\n"
+    "            elif [ \"$cert_key\" != \"$3\" ] && [ \"$take_over\" != 1 ]; then\n"
     "                echo \"enroll.sh: $1 is enrolled in $region for another key (fingerprint "
     "$cert_key, this request's $3): another run of the exercise holds it; not replaced (run the "
     "exercise again with --take-over to take the id over, and carry that bundle)\" >&2\n"
@@ -369,7 +377,8 @@ static const char s_script_head[] =
     "}\n";
 
 static const char s_script_tail[] =
-    "echo \"enroll.sh: $count simulated participant(s) enrolled in $region. Copy "
+    "echo \"enroll.sh: $count simulated participant(s) enrolled in $region, $kept already "
+    "enrolled with their keys. Copy "
     "$region/directory/*.cert and $region/revocations.crl to the broker's copy of the region "
     "(operator's guide, section 4), then reload the broker (systemctl reload fusion-broker, or "
     "kill -HUP): the exercise runner waits for that.\"\n";

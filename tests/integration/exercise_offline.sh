@@ -3,7 +3,8 @@
 # region off the network): without --region the runner asks the broker's directory who is
 # enrolled, generates the simulated participants' keys in STATE/keys as with --region, and writes
 # an enrolment bundle, STATE/enrol: a copy of each enrolment request (never a secret key) and
-# enroll.sh, which the authority's machine runs as `sh enroll.sh REGION`. The run waits for the
+# enroll.sh, which the authority's machine runs as `sh enroll.sh REGION` (run again, it issues
+# nothing for an id already enrolled with the request's key). The run waits for the
 # broker to admit them (--wait), saves its progress when the wait runs out (exit 5), and
 # --resume, still without --region, plays once the bundle is enrolled and the broker reloaded. A
 # stale bundle is replaced, and removed when nobody is to be enrolled; a second run with the same
@@ -121,6 +122,18 @@ check "enroll.sh on the authority's machine, CDPATH set" 0 env CDPATH="$work" PA
     sh -c 'cd "$1" && sh carried/enroll.sh "$1/region"' sh "$work"
 contains "$work/out.txt" "1 simulated participant(s) enrolled in $work/region" "enroll.sh says what it enrolled"
 contains "$work/out.txt" "revocations.crl to the broker" "enroll.sh says what to copy to the broker"
+# Run again (the trainer asks for it, or the broker's copy was not made yet): the certificate
+# is already the request's key's, so nothing is issued or revoked, and it says so per id.
+region_state() { (cd "$work/region" && cksum serial revocations.crl directory/*); }
+region_state >"$work/region-before.txt"
+check "enroll.sh run again, everyone enrolled with these keys" 0 \
+    env FUSION_ADMIN="$admin" sh "$work/carried/enroll.sh" "$work/region"
+contains "$work/out.txt" "KHM.NCCT.sim1 is already enrolled with this key" "enroll.sh says the id is enrolled already"
+contains "$work/out.txt" "0 simulated participant(s) enrolled in $work/region, 1 already enrolled" \
+    "enroll.sh says it enrolled nothing"
+lacks "$work/out.txt" "^Enrolled " "enroll.sh run again enrolled someone"
+region_state | cmp -s - "$work/region-before.txt" ||
+    fail "enroll.sh run again changed the region (serial, revocations or certificates)"
 "$admin" directory --region "$work/region" >"$work/directory.txt"
 contains "$work/directory.txt" "^KHM.NCCT.sim1 *focal_point,police,simulated " "the simulated participant is enrolled as simulated"
 kill -HUP "$broker_pid"
