@@ -263,22 +263,43 @@ static void s_sh_quote(FILE *f, const char *s)
 
 /* Removes what an earlier run wrote into the bundle directory dir (its requests and enroll.sh),
  * and dir itself when nothing else is left in it: an old bundle must never enrol what is no
- * longer needed. 0, or -1 (said). */
-static int s_bundle_clear(const char *dir)
+ * longer needed. FX_EXIT_OK; FX_EXIT_USAGE when dir (STATE/enrol, the runner's) or the state
+ * directory is there but not a directory, which the user moves away; else FX_EXIT_SYSTEM (all
+ * said). */
+static int s_bundle_clear(const char *dir, const char *state_dir)
 {
     struct stat st;
     if (lstat(dir, &st) != 0) {
         if (errno == ENOENT)
-            return 0;
+            return FX_EXIT_OK;
+        if (errno == ENOTDIR) {
+            fx_cli_error(AGENT_PROG,
+                         "exercise run: --state %s is not a directory, or lies under a file: "
+                         "the run keeps its keys, progress and results there (name a directory, "
+                         "or one to be created)",
+                         state_dir);
+            return FX_EXIT_USAGE;
+        }
         fx_cli_error(AGENT_PROG, "exercise run: %s: %s", dir, strerror(errno));
-        return -1;
+        return FX_EXIT_SYSTEM;
     }
-    DIR *d = S_ISDIR(st.st_mode) ? opendir(dir) : NULL;
+    if (!S_ISDIR(st.st_mode)) {
+        fx_cli_error(AGENT_PROG,
+                     "exercise run: %s is %s, not a directory: the run writes its enrolment "
+                     "bundle there and removes an older one; move it out of the state directory "
+                     "(nothing was changed)",
+                     dir,
+                     S_ISREG(st.st_mode)    ? "a regular file"
+                     : S_ISLNK(st.st_mode)  ? "a symbolic link"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "a device");
+        return FX_EXIT_USAGE;
+    }
+    DIR *d = opendir(dir);
     if (!d) {
-        fx_cli_error(AGENT_PROG, "exercise run: %s: %s", dir,
-                     S_ISDIR(st.st_mode) ? strerror(errno)
-                                         : "not a directory (the enrolment bundle goes there)");
-        return -1;
+        fx_cli_error(AGENT_PROG, "exercise run: %s: %s", dir, strerror(errno));
+        return FX_EXIT_SYSTEM;
     }
     int rc = 0;
     struct dirent *e;
@@ -297,7 +318,7 @@ static int s_bundle_clear(const char *dir)
     closedir(d);
     if (rc == 0)
         (void) rmdir(dir); /* kept when something else is in it */
-    return rc;
+    return rc == 0 ? FX_EXIT_OK : FX_EXIT_SYSTEM;
 }
 
 /* The start of enroll.sh: run on the authority's machine as `sh enroll.sh REGION` (or with
@@ -2209,10 +2230,10 @@ int exercise_run(const exercise_options_t *opt)
      * authority's machine, it would enrol what this run did not decide, such as an id another
      * run now holds. Only a run that writes a new bundle leaves one. */
     char *old_bundle = s_join(opt->state_dir, BUNDLE_DIR);
-    int cleared = s_bundle_clear(old_bundle);
+    int cleared = s_bundle_clear(old_bundle, opt->state_dir);
     free(old_bundle);
-    if (cleared != 0)
-        return FX_EXIT_SYSTEM;
+    if (cleared != FX_EXIT_OK)
+        return cleared;
     /* The policy, for the guidelines in the report and the exercise's clock: --policy, else
      * REGION/policy.yaml (without --region, none: as when that file does not exist). With it,
      * the scenario is checked as validate --policy checks it (the exercise one it lists, every

@@ -14,7 +14,8 @@
 # another key unless written under --take-over, nor one whose holder fusion-admin directory
 # cannot tell (exit 3); it runs by a relative path with CDPATH set. The broker unreachable: exit
 # 5. Any refused run removes an older bundle (carried, it would take over an id another run now
-# holds). (Before, a run without --region was refused at once, exit 2.)
+# holds). Anything at STATE/enrol but a directory is refused (exit 2, naming it), as is a
+# --state that is a file. (Before, a run without --region was refused at once, exit 2.)
 # Usage: FUSION_BIN=build/bin sh tests/integration/exercise_offline.sh   (from the repository root)
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
@@ -193,6 +194,20 @@ mkdir -p "$work/hijack/enrol" && cp "$work/stale-carried/"* "$work/hijack/enrol/
 check "a run of a scenario that does not exist" 2 "$agent" exercise run "$work/none.yaml" \
     --config "$trainer" --state "$work/hijack" --wait 5
 [ -e "$work/hijack/enrol" ] && fail "a run refused for its scenario left a bundle: $(ls "$work/hijack/enrol")"
+
+# --- STATE/enrol is the runner's: anything there but a directory is refused (exit 2) -----------------
+mkdir -p "$work/fileenrol" && echo "not a bundle" >"$work/fileenrol/enrol"
+check "a run whose STATE/enrol is a regular file" 2 offline --state "$work/fileenrol" --wait 5
+contains "$work/err.txt" "$work/fileenrol/enrol is a regular file, not a directory" "the refusal names the path"
+contains "$work/err.txt" "move it out of the state directory" "the refusal says what to do"
+[ "$(cat "$work/fileenrol/enrol")" = "not a bundle" ] || fail "the run changed the file at STATE/enrol"
+[ -e "$work/fileenrol/keys" ] && fail "a run refused for STATE/enrol generated keys"
+mkdir -p "$work/linkenrol" "$work/elsewhere" && ln -s "$work/elsewhere" "$work/linkenrol/enrol"
+check "a run whose STATE/enrol is a symbolic link" 2 offline --state "$work/linkenrol" --wait 5
+contains "$work/err.txt" "$work/linkenrol/enrol is a symbolic link, not a directory" "the refusal names the link"
+[ -L "$work/linkenrol/enrol" ] || fail "the run removed the symbolic link at STATE/enrol"
+check "a run whose --state is a regular file" 2 offline --state "$work/fileenrol/enrol" --wait 5
+contains "$work/err.txt" "--state $work/fileenrol/enrol is not a directory" "the refusal names --state"
 
 # --- the broker unreachable ----------------------------------------------------------------------------
 broker_stop || fail "the broker did not stop"
