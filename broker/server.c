@@ -1220,10 +1220,42 @@ void server_received_unmatched(server_t *self, const session_t *session, const c
         server_log(self, "%s sent a RECEIVED %s", session->principal, what);
 }
 
+/* The exercise ids a count entry of exercise_audit_refused names, each with its refusals; the
+ * refusals for any other id are counted in unlisted ("and N more"), so a principal asking for
+ * many ids cannot make the entry large. */
+#define AUDIT_REFUSED_IDS 3
+
+/* A principal's EXERCISE_AUDIT_REQUESTs refused this tick after its first (audit_refused). */
+typedef struct {
+    size_t more; /* first, as s_first_this_tick counts */
+    size_t n_ids;
+    char ids[AUDIT_REFUSED_IDS][FX_STORE_EXERCISE_MAX];
+    size_t id_refused[AUDIT_REFUSED_IDS];
+    size_t unlisted;
+} audit_refused_t;
+
 void server_exercise_audit_refused(server_t *self, const session_t *session, const char *exercise)
 {
-    if (!s_first_this_tick(self->audit_refused, session->principal))
+    audit_refused_t *r = zhashx_lookup(self->audit_refused, session->principal);
+    if (r) {
+        r->more++;
+        size_t i = 0;
+        while (i < r->n_ids && strcmp(r->ids[i], exercise) != 0)
+            i++;
+        /* An id jansson does not take as a string (not UTF-8) is counted, never named. */
+        json_t *text = i == r->n_ids && i < AUDIT_REFUSED_IDS ? json_string(exercise) : NULL;
+        if (text) {
+            snprintf(r->ids[i], sizeof r->ids[i], "%s", exercise);
+            r->n_ids++;
+            json_decref(text);
+        }
+        if (i < r->n_ids)
+            r->id_refused[i]++;
+        else
+            r->unlisted++;
         return;
+    }
+    zhashx_insert(self->audit_refused, session->principal, fx_calloc(1, sizeof *r));
     if (server_begin(self))
         server_audit(self, "exercise_audit_refused", session->principal, exercise, NULL, NULL,
                      json_pack("{s:s}", "code", fx_err_code(FX_ERR_FORBIDDEN)));
@@ -1259,19 +1291,28 @@ static void s_refusals_report(server_t *self)
                        *more, (const char *) zhashx_cursor(self->slow_frames),
                        (long long) self->config->slow_frame);
     zhashx_purge(self->slow_frames);
-    for (size_t *more = zhashx_first(self->audit_refused); more;
-         more = zhashx_next(self->audit_refused)) {
-        if (*more == 0)
+    for (audit_refused_t *r = zhashx_first(self->audit_refused); r;
+         r = zhashx_next(self->audit_refused)) {
+        if (r->more == 0)
             continue;
         const char *principal = zhashx_cursor(self->audit_refused);
         server_log(self,
                    "%s was refused the audit trail of an exercise %zu more times (a principal's "
                    "first such refusal of each second is logged and audited)",
-                   principal, *more);
+                   principal, r->more);
+        /* The exercises asked for, as the first entry names its own in its subject: at most
+         * AUDIT_REFUSED_IDS with their counts, the refusals for others in unlisted. */
+        json_t *ids = json_object();
+        for (size_t i = 0; i < r->n_ids; i++)
+            json_object_set_new(ids, r->ids[i], json_integer((json_int_t) r->id_refused[i]));
+        json_t *details = json_pack("{s:s, s:I, s:o}", "code", fx_err_code(FX_ERR_FORBIDDEN),
+                                    "refused", (json_int_t) r->more, "exercises", ids);
+        if (details && r->unlisted > 0)
+            json_object_set_new(details, "unlisted", json_integer((json_int_t) r->unlisted));
         if (server_begin(self))
-            server_audit(self, "exercise_audit_refused", principal, NULL, NULL, NULL,
-                         json_pack("{s:s, s:I}", "code", fx_err_code(FX_ERR_FORBIDDEN), "refused",
-                                   (json_int_t) *more));
+            server_audit(self, "exercise_audit_refused", principal, NULL, NULL, NULL, details);
+        else
+            json_decref(details);
     }
     zhashx_purge(self->audit_refused);
 }

@@ -83,8 +83,9 @@ static void s_help(void)
            "                    writes the msg_ids of the accepted ones there\n"
            "  exercise-audit ID an EXERCISE_AUDIT_REQUEST for exercise ID; --save FILE keeps\n"
            "                    the frame (for 'flood N FILE')\n"
-           "  flood N [FILE]    N frames at once without waiting (FILE's bytes, PUBLISHes to\n"
-           "                    --to KEYFILE, or DIRECTORY requests), then every answer: prints\n"
+           "  flood N [FILE...] N frames at once without waiting (FILE's bytes, each FILE in\n"
+           "                    turn when several, PUBLISHes to --to KEYFILE, or DIRECTORY\n"
+           "                    requests), then every answer: prints\n"
            "                    'FLOOD <n>: accepted <a>, directory <d>, rate_limited <r>,\n"
            "                    other <o>, no answer <x>'\n\n"
            "  --timeout MS      how long to wait for the answer (default 2000)\n"
@@ -481,14 +482,19 @@ static int s_flip_each(zsock_t *sock, const fx_keys_t *keys, const fx_keys_t *to
     return 0;
 }
 
-/* flood: n frames at once, then every answer. */
+#define FLOOD_FILES 16 /* flood N FILE...: at most this many files, sent in turn */
+
+/* flood: n frames at once, then every answer. With files (n_raw of them), frame i is the bytes
+ * of file i % n_raw. */
 static int s_flood(zsock_t *sock, const fx_keys_t *keys, const fx_keys_t *to, size_t n, int timeout,
-                   const uint8_t *raw, size_t raw_len)
+                   uint8_t *const *raws, const size_t *raw_lens, size_t n_raw)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t *data = NULL;
         size_t len = 0;
-        if (raw) {
+        if (n_raw) {
+            const uint8_t *raw = raws[i % n_raw];
+            size_t raw_len = raw_lens[i % n_raw];
             data = fx_malloc(raw_len + 1);
             memcpy(data, raw, raw_len);
             len = raw_len;
@@ -564,6 +570,8 @@ int main(int argc, char **argv)
     int drain = 0, wrong_server_key = 0, flip_each = 0;
     uint32_t window = 0; /* the window attack's */
     long flood = 0;
+    uint8_t *flood_raws[FLOOD_FILES] = {NULL}; /* flood N FILE...: the files' bytes */
+    size_t flood_lens[FLOOD_FILES] = {0}, flood_files = 0;
     long long created_offset = 0, expires_in = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
@@ -722,13 +730,22 @@ int main(int argc, char **argv)
     } else if (strcmp(attack, "flood") == 0 && arg && atol(arg) > 0 && atol(arg) <= 100000 &&
                keys) {
         flood = atol(arg);
-        if (optind + 2 < argc) { /* flood N FILE: FILE's bytes, N times */
-            if (fx_file_read(argv[optind + 2], 64u << 20, &data, &len) != FX_OK) {
-                fprintf(stderr, "rogue: cannot read %s\n", argv[optind + 2]);
+        /* flood N FILE...: the files' bytes in turn, N frames */
+        for (int a = optind + 2; a < argc; a++) {
+            if (flood_files == FLOOD_FILES) {
+                fprintf(stderr, "rogue: flood takes at most %d files\n", FLOOD_FILES);
                 goto cleanup;
             }
-            if (!data)
-                data = fx_malloc(1); /* an empty file: N empty messages */
+            uint8_t *bytes = NULL;
+            size_t n_bytes = 0;
+            if (fx_file_read(argv[a], 64u << 20, &bytes, &n_bytes) != FX_OK) {
+                fprintf(stderr, "rogue: cannot read %s\n", argv[a]);
+                goto cleanup;
+            }
+            if (!bytes)
+                bytes = fx_malloc(1); /* an empty file: empty messages */
+            flood_raws[flood_files] = bytes;
+            flood_lens[flood_files++] = n_bytes;
         }
     } else if (strcmp(attack, "oversized") == 0 && arg && atol(arg) > 0) {
         len = (size_t) atol(arg);
@@ -850,7 +867,8 @@ int main(int argc, char **argv)
     }
     if (flip_each || flood) {
         status = flip_each ? s_flip_each(sock, keys, to, timeout, save_path)
-                           : s_flood(sock, keys, to, (size_t) flood, timeout, data, len);
+                           : s_flood(sock, keys, to, (size_t) flood, timeout, flood_raws,
+                                     flood_lens, flood_files);
         zsock_destroy(&sock);
         goto cleanup;
     }
@@ -953,6 +971,8 @@ int main(int argc, char **argv)
 cleanup:
     zmsg_destroy(&parts);
     free(data);
+    for (size_t i = 0; i < flood_files; i++)
+        free(flood_raws[i]);
     fx_cert_destroy(&broker_cert);
     fx_keys_destroy(&keys);
     fx_keys_destroy(&claimed);
