@@ -24,7 +24,8 @@ static void s_validate_help(void)
            "Checks an exercise scenario (YAML; see docs/exercises.md): its participants, the\n"
            "message drafts its injects send and their expectations. Every problem is printed\n"
            "as FILE:LINE:COLUMN: message. With --policy, the exercise must be listed in the\n"
-           "policy's exercises and every participant must be one of that exercise's.\n\n"
+           "policy's exercises, every participant must be one of that exercise's, and an\n"
+           "'escalated' expectation needs a referral deadline for its referral's urgency.\n\n"
            "Options:\n"
            "  --policy FILE  the sharing policy the exercise will run under\n"
            "  -h, --help     this help\n",

@@ -433,6 +433,18 @@ static int s_expectation(loader_t *ld, const fx_yaml_node_t *item, const fx_inje
                       name);
         return -1;
     }
+    /* The broker escalates a referral only after the policy's deadline for its urgency
+     * (referral_deadlines): without one, nothing is ever escalated. */
+    if (e->kind == FX_EXPECT_ESCALATED && ld->policy &&
+        fx_policy_referral_deadline(ld->policy, inj->urgency) <= 0) {
+        const char *urgency = inj->urgency == FX_URGENCY_URGENT ? "urgent" : "normal";
+        fx_yaml_error(ld->diag, item,
+                      "the policy %s sets no referral deadline for %s referrals "
+                      "(referral_deadlines.%s), so the broker never escalates this one: add "
+                      "the deadline to the policy, or leave 'escalated' out",
+                      fx_policy_name(ld->policy), urgency, urgency);
+        return -1;
+    }
     if (e->kind != FX_EXPECT_DENIED && e->kind != FX_EXPECT_NOT_DELIVERED &&
         e->kind != FX_EXPECT_ESCALATED && !fx_scenario_find_participant(ld->s, e->principal)) {
         fx_yaml_error(ld->diag, who,
@@ -510,6 +522,7 @@ static void s_send(loader_t *ld, const fx_yaml_node_t *node, fx_inject_t *inj)
     const Fusion__Header *h = fx_draft_header(draft);
     inj->draft = node;
     inj->message_kind = (int) h->kind;
+    inj->urgency = (int) h->urgency;
     if (h->exercise && h->exercise[0] && ld->s->exercise && strcmp(h->exercise, ld->s->exercise))
         fx_yaml_error(ld->diag, node,
                       "the draft names exercise %s, but the scenario is exercise %s (leave "

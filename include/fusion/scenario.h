@@ -79,6 +79,7 @@ typedef struct {
     fx_inject_kind_t kind;
     const fx_yaml_node_t *draft; /* send: the embedded draft (parsed again when sent) */
     int message_kind;            /* send: the draft's kind (FX_KIND_*); respond/feedback too */
+    int urgency;                 /* send: the draft's urgency (FX_URGENCY_*, 0 none given) */
     const char *to;              /* respond, feedback: the id of the inject answered */
     int status;                  /* respond: FUSION__RESPONSE_STATUS__* */
     const char *reason;          /* respond: declined, need_info */

@@ -35,6 +35,13 @@ done
 check "validate an invalid scenario" 2 "$agent" exercise validate tests/fuzz/corpus/scenario/errors.yaml
 contains "$work/err.txt" "errors.yaml:1:18: fusion_scenario must be 1" "validate names the line and column"
 contains "$work/err.txt" "errors.yaml:5:17: at must be" "validate reports every problem"
+# An `escalated` expectation under a policy without a deadline for the referral's urgency can
+# never be met (the broker escalates after that deadline): named at the expectation.
+sed '/^  urgent: 8h$/d' deploy/policy/bali-process.yaml >"$work/no-urgent.yaml"
+check "validate an escalation the policy never makes" 2 "$agent" exercise validate \
+    deploy/exercises/scam-compound-repatriation.yaml --policy "$work/no-urgent.yaml"
+contains "$work/err.txt" "scam-compound-repatriation.yaml:219:9: the policy .* sets no referral deadline for urgent referrals" \
+    "validate names the escalated expectation the policy never meets"
 check "run with a configuration that does not exist" 2 "$agent" exercise run deploy/exercises/lao-route-shift.yaml --config /nonexistent
 contains "$work/err.txt" "/nonexistent" "the missing configuration is named"
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fusion/codec.h"
+#include "fusion/policy.h"
 #include "fusion/scenario.h"
 #include "fusion/vocab.h"
 #include "testutil.h"
@@ -328,6 +329,75 @@ static void test_shipped_and_policy(void **state)
     fx_policy_destroy(&policy);
 }
 
+/* An 'escalated' expectation against a policy: the broker escalates a referral only after the
+ * policy's deadline for its urgency, so one without that deadline is an error at the
+ * expectation; on an inject that sends no referral it is one with or without a policy. */
+static void test_escalated_against_policy(void **state)
+{
+    (void) state;
+    static const char policy_yaml[] = "fusion_policy: 1\n"
+                                      "default: forbid\n"
+                                      "referral_deadlines: {urgent: 8h}\n"
+                                      "exercises:\n"
+                                      "  - id: EX-2026-11\n"
+                                      "    participants: [THA.RTP, KHM.NCCT]\n";
+    fx_policy_t *policy = NULL;
+    assert_int_equal(fx_policy_load_buffer("no-normal.yaml", (const uint8_t *) policy_yaml,
+                                           strlen(policy_yaml), &policy, NULL),
+                     FX_OK);
+    assert_int_equal(fx_policy_referral_deadline(policy, FX_URGENCY_NORMAL), 0);
+    /* The valid scenario's referral has no urgency (normal): never escalated. */
+    fx_diag_t *diag = fx_diag_new("s.yaml");
+    assert_null(s_parse(s_valid, policy, diag));
+    assert_int_equal(fx_diag_count(diag), 1);
+    assert_int_equal(fx_diag_line(diag, 0), 36);
+    assert_int_equal(fx_diag_column(diag, 0), 9);
+    assert_non_null(strstr(fx_diag_message(diag, 0),
+                           "sets no referral deadline for normal referrals "
+                           "(referral_deadlines.normal), so the broker never escalates"));
+    fx_diag_destroy(&diag);
+    /* Urgent, it is escalated after 8h: valid. */
+    char *urgent = malloc(sizeof s_valid + 32);
+    const char *at = strstr(s_valid, "      purpose: victim_protection\n");
+    assert_non_null(at);
+    snprintf(urgent, sizeof s_valid + 32, "%.*s      urgency: urgent\n%s", (int) (at - s_valid),
+             s_valid, at);
+    diag = fx_diag_new("s.yaml");
+    fx_scenario_t *s = s_parse(urgent, policy, diag);
+    if (!s)
+        fx_diag_print(diag, stderr, "unexpected: ");
+    assert_non_null(s);
+    assert_int_equal(fx_scenario_inject(s, 1)->urgency, FX_URGENCY_URGENT);
+    fx_scenario_destroy(&s);
+    fx_diag_destroy(&diag);
+    free(urgent);
+    fx_policy_destroy(&policy);
+    /* On an alert, with or without a policy: it applies to a referral. */
+    static const char alert[] = "fusion_scenario: 1\n"
+                                "exercise: EX-2026-11\n"
+                                "title: t\n"
+                                "participants: [{id: THA.RTP.fp1}, {id: KHM.NCCT.fp1}]\n"
+                                "injects:\n"
+                                "  - id: a\n"
+                                "    at: '+00:01'\n"
+                                "    from: THA.RTP.fp1\n"
+                                "    send:\n"
+                                "      kind: case_alert\n"
+                                "      audience: direct\n"
+                                "      recipients: [KHM.NCCT.fp1]\n"
+                                "      purpose: investigation\n"
+                                "      sections: [{id: 1, tlp: amber, categories: operational, "
+                                "text: x}]\n"
+                                "    expect:\n"
+                                "      - {escalated: THA.RTP.fp1, within: 8h}\n";
+    diag = fx_diag_new("a.yaml");
+    assert_null(s_parse(alert, NULL, diag));
+    assert_int_equal(fx_diag_line(diag, 0), 16);
+    assert_int_equal(fx_diag_column(diag, 0), 9);
+    assert_non_null(strstr(fx_diag_message(diag, 0), "'escalated' applies to a referral"));
+    fx_diag_destroy(&diag);
+}
+
 static void test_file_errors(void **state)
 {
     (void) state;
@@ -353,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_and_policy),
+        cmocka_unit_test(test_escalated_against_policy),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_route_pattern_in_any_case),
     };
