@@ -80,6 +80,36 @@ static int s_was_recipient(server_t *self, const uint8_t *msg_id, const char *pr
     return fx_store_delivery_state(self->store, msg_id, principal, &state, &attempts) == FX_OK;
 }
 
+/* The one refusal of a message principal may not refer to: one the broker does not hold
+ * (unknown, or expired and pruned) and one it holds but did not address to principal get the
+ * same code and the same text, so that no principal learns from a refusal which msg_ids the
+ * broker holds, nor their kind, exercise or sender (docs/referrals.md). */
+static int s_refuse_unseen(refusal_t *r, const uint8_t *msg_id, const char *principal)
+{
+    char hex[HEX_SIZE];
+    return s_refuse(r, FX_ERR_FORBIDDEN,
+                    "message %s is not held by the broker for %s (unknown, expired, or not "
+                    "addressed to it)",
+                    s_hex(msg_id, hex), principal);
+}
+
+/* The stored message msg_id that principal refers to, read only when principal may see it: a
+ * recipient of it (it holds a delivery of it), or with sent_ok its sender. 0 with *m filled;
+ * -1 with the refusal otherwise (s_refuse_unseen, or a storage error), *m cleared. Checked
+ * before anything that tells of the message. */
+static int s_stored_seen(server_t *self, const uint8_t *msg_id, const char *principal, bool sent_ok,
+                         stored_t *m, refusal_t *r)
+{
+    fx_err_t rc = s_stored(self, msg_id, m);
+    if (rc == FX_ERR_STORAGE)
+        return s_refuse(r, rc, "%s", fx_strerror(rc));
+    if (rc == FX_OK && (s_was_recipient(self, msg_id, principal) ||
+                        (sent_ok && strcmp(fx_envelope_sender(m->env), principal) == 0)))
+        return 0;
+    s_stored_clear(m);
+    return s_refuse_unseen(r, msg_id, principal);
+}
+
 static fx_referral_state_t s_state_of(int status)
 {
     switch (status) {
@@ -222,19 +252,12 @@ static int s_check_to_originator(server_t *self, const Fusion__Header *h, zlistx
         return s_refuse(r, FX_ERR_INVALID, "%s must name the message it is about (in_reply_to)",
                         kind);
     stored_t m;
-    fx_err_t rc = s_stored(self, h->in_reply_to.data, &m);
-    if (rc != FX_OK)
-        return rc == FX_ERR_STORAGE
-                   ? s_refuse(r, rc, "%s", fx_strerror(rc))
-                   : s_refuse(r, FX_ERR_INVALID,
-                              "message %s is not held by the broker (unknown, or expired)",
-                              s_hex(h->in_reply_to.data, hex));
+    if (s_stored_seen(self, h->in_reply_to.data, h->sender, false, &m, r) != 0)
+        return -1;
     int refused = 0;
     const char *originator = fx_envelope_sender(m.env);
     s_hex(h->in_reply_to.data, hex); /* every refusal below names it */
-    if (!s_was_recipient(self, h->in_reply_to.data, h->sender))
-        refused = s_refuse(r, FX_ERR_FORBIDDEN, "%s did not receive message %s", h->sender, hex);
-    else if (strcmp(fx_envelope_header(m.env)->exercise, h->exercise) != 0)
+    if (strcmp(fx_envelope_header(m.env)->exercise, h->exercise) != 0)
         refused = s_refuse(r, FX_ERR_INVALID, "a%s %s stays in the exercise of message %s",
                            (int) h->kind == FX_KIND_ALERT_FEEDBACK ? "n" : "", kind, hex);
     else if ((int) h->kind == FX_KIND_ALERT_FEEDBACK &&
@@ -288,24 +311,16 @@ static int s_check_grant(server_t *self, const Fusion__Header *h, zlistx_t *reci
         return s_refuse(r, FX_ERR_INVALID,
                         "a reshare_grant must name the reshare_request it answers (in_reply_to) "
                         "and who may receive the information (reshare_to)");
+    /* Only a request addressed to the grantor (so about its own message) can be granted; any
+     * other is answered as one not held, before its kind is told. */
     stored_t req;
-    fx_err_t rc = s_stored(self, h->in_reply_to.data, &req);
-    if (rc != FX_OK)
-        return rc == FX_ERR_STORAGE
-                   ? s_refuse(r, rc, "%s", fx_strerror(rc))
-                   : s_refuse(r, FX_ERR_INVALID,
-                              "message %s is not held by the broker (unknown, or expired)",
-                              s_hex(h->in_reply_to.data, hex));
+    if (s_stored_seen(self, h->in_reply_to.data, h->sender, false, &req, r) != 0)
+        return -1;
     const Fusion__Header *rh = fx_envelope_header(req.env);
     int refused = 0;
     s_hex(h->in_reply_to.data, hex);
     if ((int) rh->kind != FX_KIND_RESHARE_REQUEST)
         refused = s_refuse(r, FX_ERR_INVALID, "message %s is not a reshare_request", hex);
-    else if (!s_was_recipient(self, h->in_reply_to.data, h->sender))
-        refused = s_refuse(r, FX_ERR_FORBIDDEN,
-                           "reshare_request %s was not addressed to %s: only the originator of "
-                           "the information may grant it",
-                           hex, h->sender);
     else if (strcmp(rh->exercise, h->exercise) != 0)
         refused = s_refuse(r, FX_ERR_INVALID,
                            "a reshare_grant stays in the exercise of reshare_request %s", hex);
@@ -347,29 +362,22 @@ static int s_check_grant_for(server_t *self, const Fusion__Header *h, const stor
     s_hex(fx_envelope_msg_id(orig->env), orig_hex);
     stored_t grant = {0}, req = {0};
     int refused = 0;
-    fx_err_t rc = s_stored(self, h->reshare_grant.data, &grant);
     s_hex(h->reshare_grant.data, hex);
-    if (rc != FX_OK) {
-        refused = rc == FX_ERR_STORAGE
-                      ? s_refuse(r, rc, "%s", fx_strerror(rc))
-                      : s_refuse(r, FX_ERR_FORBIDDEN,
-                                 "reshare_grant %s is not held by the broker (unknown, or "
-                                 "expired)",
-                                 hex);
+    if (s_stored_seen(self, h->reshare_grant.data, h->sender, false, &grant, r) != 0) {
+        refused = -1;
         goto done;
     }
     const Fusion__Header *gh = fx_envelope_header(grant.env);
     if ((int) gh->kind != FX_KIND_RESHARE_GRANT ||
         strcmp(gh->sender, fx_envelope_sender(orig->env)) != 0 ||
-        grant.row->expires_at <= fx_now_ms() ||
-        !s_was_recipient(self, gh->msg_id.data, h->sender)) {
+        grant.row->expires_at <= fx_now_ms()) {
         refused = s_refuse(r, FX_ERR_FORBIDDEN,
                            "message %s is not a reshare_grant of %s (the originator of %s) to %s "
                            "that is still valid",
                            hex, fx_envelope_sender(orig->env), orig_hex, h->sender);
         goto done;
     }
-    rc = s_stored(self, gh->in_reply_to.data, &req);
+    fx_err_t rc = s_stored(self, gh->in_reply_to.data, &req);
     if (rc == FX_ERR_STORAGE) {
         refused = s_refuse(r, rc, "%s", fx_strerror(rc));
         goto done;
@@ -401,21 +409,13 @@ static int s_check_forward(server_t *self, const Fusion__Header *h, zlistx_t *re
 {
     char hex[HEX_SIZE];
     stored_t m;
-    fx_err_t rc = s_stored(self, h->forwarded_from.data, &m);
+    if (s_stored_seen(self, h->forwarded_from.data, h->sender, true, &m, r) != 0)
+        return -1;
     s_hex(h->forwarded_from.data, hex);
-    if (rc != FX_OK)
-        return rc == FX_ERR_STORAGE
-                   ? s_refuse(r, rc, "%s", fx_strerror(rc))
-                   : s_refuse(r, FX_ERR_FORBIDDEN,
-                              "the original message %s is not held by the broker (unknown, or "
-                              "expired), so its markings cannot be checked",
-                              hex);
     const Fusion__Header *mh = fx_envelope_header(m.env);
     int own = strcmp(mh->sender, h->sender) == 0, refused = 0, restricted = 0;
     const char *why = NULL;
-    if (!own && !s_was_recipient(self, h->forwarded_from.data, h->sender))
-        refused = s_refuse(r, FX_ERR_FORBIDDEN, "%s did not receive message %s", h->sender, hex);
-    else if (strcmp(mh->exercise, h->exercise) != 0)
+    if (strcmp(mh->exercise, h->exercise) != 0)
         refused = s_refuse(r, FX_ERR_INVALID, "a forward stays in the exercise of message %s", hex);
     uint32_t handling = 0, orig_handling = 0;
     for (size_t i = 0; i < h->n_handling; i++)

@@ -5,7 +5,9 @@
 # grant and the forward are in the broker's audit trail; a message without restrictions is
 # forwarded at once; forward and feedback of an unknown msg_id are clear errors and send nothing;
 # a request or grant for someone not in the directory, the requester or the originator, and a
-# second grant of one request, are refused by the agent and the broker.
+# second grant of one request, are refused by the agent and the broker; a feedback, request,
+# grant or forward about a held message one was not addressed to is refused exactly as one about
+# a random msg_id.
 # Usage: FUSION_BIN=build/bin sh tests/integration/referral_reshare.sh   (from the repository root)
 set -u
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -130,7 +132,7 @@ receive MYS.RMP.fp1 1 "$work/plain.json"
 # it is the originator's consent. Refused as for a restricted original; nothing stored.
 run 3 "a forward naming a made-up grant" IDN.POLRI.fp1 forward "$alert" --to MYS.RMP.fp1 \
     --grant 11111111111111111111111111111111
-contains "$work/err" "forbidden.*reshare_grant 11111111111111111111111111111111 is not held by the broker" \
+contains "$work/err" "forbidden.*message 11111111111111111111111111111111 is not held by the broker for IDN.POLRI.fp1" \
     "a made-up grant is refused"
 run 3 "a forward naming its original as the grant" IDN.POLRI.fp1 forward "$alert" --to MYS.RMP.fp1 \
     --grant "$alert"
@@ -171,7 +173,8 @@ forged "a forward that lowers the TLP" "keeps the TLP and categories"
 forge IDN.POLRI.fp1 MYS.RMP.fp1 --in-reply-to "$alert" alert_feedback
 forged "feedback to someone else than the originator" "goes only to the originator"
 forge MYS.RMP.fp1 THA.RTP.fp1 --in-reply-to "$alert" alert_feedback
-forged "feedback on an alert one did not receive" "MYS.RMP.fp1 did not receive"
+forged "feedback on an alert one did not receive" \
+    "forbidden: message $alert is not held by the broker for MYS.RMP.fp1 (unknown, expired, or not addressed to it)"
 forge IDN.POLRI.fp1 THA.RTP.fp1 --in-reply-to "$alert" --status 2 referral_response
 forged "a response to something that is not a referral to one's agency" "is not a referral sent to your agency"
 nothing_for MYS.RMP.fp1 "refused forwards"
@@ -254,6 +257,40 @@ forged "restricted information forwarded onwards again" "is itself a forward of 
 run 3 "restricted information forwarded onwards by the agent" MYS.RMP.fp1 forward "$forward_red" --to MYS.RMP.fp2
 contains "$work/err" "is itself a forward of restricted information" "the agent says why"
 nothing_for MYS.RMP.fp2 "forged forwards"
+
+# --- a refusal tells nobody which msg_ids the broker holds ------------------------------------
+# A message one was not addressed to is refused as one the broker does not hold: the same code
+# and reason (the msg_id aside) for a held message and for a random msg_id, whatever its kind.
+random=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+# unseen NAME HELD AS TO OPTIONS... (MSGID in the options stands for the msg_id asked about)
+unseen() {
+    local name=$1 held=$2 as=$3 to=$4 id
+    shift 4
+    for id in "$held" "$random"; do
+        # shellcheck disable=SC2046 # the options hold no spaces
+        forge "$as" "$to" $(printf '%s\n' "$*" | sed "s/MSGID/$id/g")
+        sed "s/$id/MSGID/g" "$work/forged" >"$work/unseen.$id"
+    done
+    grep -q "^REJECTED forbidden: message MSGID is not held by the broker for $as " "$work/unseen.$random" ||
+        fail "$name: a random msg_id: $(cat "$work/unseen.$random")"
+    cmp -s "$work/unseen.$held" "$work/unseen.$random" ||
+        fail "$name: the broker answers a held message otherwise than a random msg_id:
+    held:   $(cat "$work/unseen.$held")
+    random: $(cat "$work/unseen.$random")"
+}
+unseen "feedback on an alert one did not receive" "$alert" MYS.RMP.fp1 THA.RTP.fp1 \
+    --in-reply-to MSGID alert_feedback
+unseen "a request about a message one did not receive" "$red" MYS.RMP.fp1 THA.RTP.fp1 \
+    --in-reply-to MSGID --reshare-to MYS.RMP.fp2 reshare_request
+unseen "a grant of a request made to someone else" "$request" MYS.RMP.fp1 IDN.POLRI.fp1 \
+    --in-reply-to MSGID --reshare-to MYS.RMP.fp2 reshare_grant
+unseen "a grant of a message one did not receive (not a request)" "$alert" MYS.RMP.fp1 IDN.POLRI.fp1 \
+    --in-reply-to MSGID --reshare-to MYS.RMP.fp2 reshare_grant
+unseen "a forward of a message one did not receive" "$alert" MYS.RMP.fp1 IDN.POLRI.fp1 \
+    --forwarded-from MSGID --tlp amber case_alert
+unseen "a forward naming a message one did not receive as its grant" "$request" IDN.POLRI.fp1 MYS.RMP.fp1 \
+    --forwarded-from "$red" --grant MSGID --tlp red case_alert
+nothing_for MYS.RMP.fp1 "refusals about messages one did not receive"
 
 # --- the audit trail ---------------------------------------------------------------------------
 [ "$(audit "event = 'reshare_requested' AND lower(hex(msg_id)) = '$request'" | jq -r '.in_reply_to')" = "$red" ] ||
