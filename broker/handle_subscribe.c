@@ -254,17 +254,32 @@ void handle_received(server_t *self, session_t *session, uint64_t request_id,
                                             server_audited(&entry));
         changed = rc == FX_OK;
     }
-    if (rc == FX_ERR_NOT_FOUND)
-        rc = fx_store_delivery_received(self->store, received->msg_id.data, session->principal,
-                                        server_audited(&entry), &changed);
     if (rc == FX_ERR_NOT_FOUND) {
-        /* Pruned, or never for this principal: nothing to do, but said (an agent acknowledges
-         * only what it was delivered). A repeated RECEIVED of a delivery received already is
-         * not: a retried DELIVER crossing the first RECEIVED makes one. */
-        char what[160];
+        /* Without a DELIVER in flight, only a delivery the broker sent before (in an earlier
+         * session or before a restart: attempts counts the DELIVERs, and a reconnection makes
+         * the delivery pending again) or one received already is acknowledged. A pending
+         * delivery never sent (outside the credit window, or to no session yet) is not marked
+         * received and audited so: the message would never be delivered. Should a DELIVER have
+         * gone out just before a crash lost its record, the refusal costs one redelivery, which
+         * the agent acknowledges again. */
+        fx_delivery_state_t state;
+        int attempts = 0;
+        rc = fx_store_delivery_state(self->store, received->msg_id.data, session->principal, &state,
+                                     &attempts);
+        if (rc == FX_OK && state == FX_DELIVERY_PENDING && attempts == 0)
+            rc = FX_ERR_NOT_FOUND;
+        else if (rc == FX_OK)
+            rc = fx_store_delivery_received(self->store, received->msg_id.data, session->principal,
+                                            server_audited(&entry), &changed);
+    }
+    if (rc == FX_ERR_NOT_FOUND) {
+        /* Pruned, never for this principal, or not sent to it yet: nothing to do, but said (an
+         * agent acknowledges only what it was delivered). A repeated RECEIVED of a delivery
+         * received already is not: a retried DELIVER crossing the first RECEIVED makes one. */
+        char what[200];
         snprintf(what, sizeof what,
-                 "for msg_id %s, which names no delivery to it (no such message, one pruned, or "
-                 "another principal's): ignored",
+                 "for msg_id %s, which names no delivery to it (no such message, one pruned, "
+                 "another principal's, or one the broker has not sent it yet): ignored",
                  key);
         server_received_unmatched(self, session, what);
         return;

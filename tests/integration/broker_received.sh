@@ -1,7 +1,8 @@
 #!/bin/sh
 # A RECEIVED that names no delivery of its sender's (a msg_id that is not 16 bytes, one never
-# published, another principal's message) is answered as before (ERROR malformed, or nothing) and
-# now logged: the principal, what was wrong, the msg_id in hex when it is one, nothing of any
+# published, another principal's message, or one of its own deliveries the broker has not sent it
+# yet, which is not taken as received) is answered as before (ERROR malformed, or nothing) and
+# logged: the principal, what was wrong, the msg_id in hex when it is one, nothing of any
 # content. RECEIVED is not rate limited (it answers the broker's own deliveries), so a flood of
 # them is bounded in the log as refused frames are: a principal's first of each second is a line,
 # the rest a count. The broker keeps serving, and a real acknowledgement is not logged as one.
@@ -42,6 +43,16 @@ got=$(as AUS.ABF.fp1 --timeout 500 raw "$work/others")
 wait_for 10 grep -q "AUS.ABF.fp1 sent a RECEIVED for msg_id $id, which names no delivery to it" \
     "$work/broker.log" || fail "a RECEIVED of another principal's message was not logged"
 serving "another's msg_id"
+
+# The recipient's own RECEIVED of a delivery the broker has not sent it yet (it opened no
+# window: no CREDIT, so no DELIVER) is not taken as received, nor audited: it is logged as naming
+# no delivery, and the message still reaches the recipient below.
+got=$(as IDN.POLRI.fp1 --timeout 500 raw "$work/others")
+[ "$got" = "no answer" ] || fail "a RECEIVED of a delivery not sent yet was answered: $got"
+wait_for 10 grep -q "IDN.POLRI.fp1 sent a RECEIVED for msg_id $id, which names no delivery to it" \
+    "$work/broker.log" || fail "a RECEIVED of a delivery not sent yet was not logged"
+serving "a delivery not sent yet"
+unsent_lines=$(grep -c . "$work/broker.log")
 
 # A msg_id never published.
 unknown=00112233445566778899aabbccddeeff
@@ -84,5 +95,10 @@ agent IDN.POLRI.fp1 listen --json --count 1 --timeout 5 >"$work/got.json" 2>"$wo
     fail "the recipient did not get the message: $(cat "$work/listen.err")"
 wait_for 10 sh -c "[ \"\$(sqlite3 '$work/state/broker.db' \"SELECT count(*) FROM deliveries WHERE recipient = 'IDN.POLRI.fp1' AND state = 2\")\" -eq 1 ]" ||
     fail "the recipient's RECEIVED was not recorded"
-grep -q "IDN.POLRI.fp1 sent a RECEIVED" "$work/broker.log" && fail "a real acknowledgement was logged as naming no delivery"
+tail -n +$((unsent_lines + 1)) "$work/broker.log" | grep -q "IDN.POLRI.fp1 sent a RECEIVED" &&
+    fail "a real acknowledgement was logged as naming no delivery"
+# Audited once, when it was: delivered, then received (not received before it was delivered).
+events=$(sqlite3 -readonly "$work/state/broker.db" "SELECT event FROM audit WHERE event IN ('delivered', 'received')
+    AND 'IDN.POLRI.fp1' IN (actor, subject) ORDER BY seq" | tr '\n' ' ')
+[ "$events" = "delivered received " ] || fail "the recipient's delivery was audited as: $events"
 finish "received: RECEIVED frames naming no delivery logged, bounded; the broker kept serving"
