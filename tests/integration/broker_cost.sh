@@ -17,13 +17,21 @@
 #   PUBLISH 16 sections x 5 recipients (80 decisions, 4 tokens)  refused (3 < 4), not stored
 #   PUBLISH 16 sections x 3 recipients (48 decisions, 2 tokens)  2 -> 0  accepted
 # Counting frames alone, as the limiter did, every one of these was answered.
+# A PUBLISH to the audience focal_points is charged for its candidates too (16 sections x the 15
+# other focal points, resolved by the broker, plus its 16 wrapped keys: 256 decisions, 11
+# tokens), from IDN.POLRI.u1's own bucket:
+#   EXPLAIN 1024x16, 20x16 twice, 5x16             700 -> 14
+#   PUBLISH focal_points, 16 sections, 1 key each   14 -> 3   accepted
+#   the same again                                  refused (3 < 11): 2 left
+#   PUBLISH direct, 16 sections, 1 key each (1 token)  2 -> 1  accepted
+# Charging its wrapped keys alone (1 token), the second focal_points PUBLISH was accepted.
 set -u
 . "$(dirname "$0")/../lib/broker.sh"
 tools=${FUSION_TOOLS:?FUSION_TOOLS must name the directory of the test tools}
 rogue=$tools/rogue
 BROKER_EXTRA="limits: {rate: 1/h, burst: 700, slow_frame: 1ms}"
 units=""
-for i in 1 2 3 4 5 6 7 8 9 10; do units="$units THA.RTP.u$i:police"; done
+for i in 1 2 3 4 5 6 7 8 9 10; do units="$units THA.RTP.u$i:focal_point,police"; done
 region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police $units \
     IDN.POLRI.u1:focal_point,police IDN.POLRI.u2:focal_point,police \
     IDN.POLRI.u3:focal_point,police IDN.POLRI.u4:focal_point,police || exit 1
@@ -63,9 +71,23 @@ ask "a PUBLISH of 16 sections to 5 over the budget left" "REJECTED rate_limited"
     --also "$work/keys/IDN.POLRI.u3.key" --also "$work/keys/IDN.POLRI.u4.key" --sections 16 publish
 ask "a PUBLISH of 16 sections to 3 within it" "ACCEPTED" $tha $idn_keys --sections 16 publish
 
+# The candidates of a focal_points audience are charged as well as the keys (a route or
+# taskforce audience's the same way, prepare_audience resolving them).
+u1="--key $work/keys/IDN.POLRI.u1.key $curve"
+fp1="--to $work/keys/IDN.POLRI.fp1.key --sections 16"
+ask "IDN.POLRI.u1: the largest EXPLAIN" "EXPLAINED 16384 decisions" $u1 explain 1024x16
+ask "IDN.POLRI.u1: an EXPLAIN of 320 decisions" "EXPLAINED 320 decisions" $u1 explain 20x16
+ask "IDN.POLRI.u1: another EXPLAIN of 320 decisions" "EXPLAINED 320 decisions" $u1 explain 20x16
+ask "IDN.POLRI.u1: an EXPLAIN of 80 decisions" "EXPLAINED 80 decisions" $u1 explain 5x16
+ask "a focal_points PUBLISH of 16 sections within the budget" "ACCEPTED" $u1 $fp1 --focal-points publish
+ask "the same PUBLISH again, over the budget left by its candidates" "REJECTED rate_limited" \
+    $u1 $fp1 --focal-points publish
+ask "a direct PUBLISH of the same 16 keys" "ACCEPTED" $u1 $fp1 publish
+
 contains "$work/broker.log" "THA.RTP.fp1 is over its rate limit" "the refusals by cost are logged as rate_limited"
-[ "$(grep -c "over its rate limit" "$work/broker.log")" -le 3 ] ||
-    fail "every refusal by cost was logged: $(grep -c "over its rate limit" "$work/broker.log") lines"
+[ "$(grep -c "THA.RTP.fp1 is over its rate limit" "$work/broker.log")" -le 3 ] ||
+    fail "every refusal by cost was logged: $(grep -c "THA.RTP.fp1 is over its rate limit" "$work/broker.log") lines"
+contains "$work/broker.log" "IDN.POLRI.u1 is over its rate limit" "the refused focal_points PUBLISH is logged"
 # The slow frame: 16,384 decisions take far more than 1 ms. Logged with the principal and type.
 # The time has one decimal, so it never reads as the limit itself ("took 1 ms" against 1 ms).
 wait_for 10 grep -q "THA.RTP.fp1's EXPLAIN took [0-9]*\.[0-9] ms of the broker's thread" "$work/broker.log" ||

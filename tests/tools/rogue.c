@@ -64,6 +64,8 @@ static void s_help(void)
            "                    --pad BYTES makes its text that long (in sections of 3 MiB)\n"
            "                    --sections N gives it N sections (1..16), --also KEYFILE (up\n"
            "                    to 64 times) more recipients, each with a key to every section\n"
+           "                    --focal-points gives it the audience focal_points (every focal\n"
+           "                    point a candidate the broker decides), not direct\n"
            "  stale             the same, created an hour ago: expect stale\n"
            "  expired           the same, expired a minute ago: expect expired\n"
            "  hold SECONDS      opens a window of 1024 (CREDIT) and then reads nothing for\n"
@@ -145,7 +147,8 @@ static size_t s_pad; /* --pad BYTES: the text of publish, instead of "rogue" */
 #define ALSO_MAX 64
 static fx_keys_t *s_also[ALSO_MAX]; /* --also KEYFILE: more recipients of publish */
 static size_t s_n_also;
-static size_t s_sections; /* --sections N: publish's sections (0: one, or as --pad needs) */
+static size_t s_sections;  /* --sections N: publish's sections (0: one, or as --pad needs) */
+static int s_focal_points; /* --focal-points: publish's audience is focal_points */
 
 /* A PUBLISH frame around an envelope from `from` with one operational section for `to`; with
  * forge set, the signature is altered after sealing. created_at and expires_at: 0 for now and
@@ -155,7 +158,8 @@ static int s_publish(const fx_keys_t *from, const fx_keys_t *to, int forge, int6
 {
     Fusion__Header draft = FUSION__HEADER__INIT;
     draft.kind = FUSION__KIND__KIND_CASE_ALERT;
-    draft.audience = FUSION__AUDIENCE__AUDIENCE_DIRECT;
+    draft.audience = s_focal_points ? FUSION__AUDIENCE__AUDIENCE_FOCAL_POINTS
+                                    : FUSION__AUDIENCE__AUDIENCE_DIRECT;
     draft.purpose = FUSION__PURPOSE__PURPOSE_INVESTIGATION;
     draft.created_at = (uint64_t) created_at;
     draft.expires_at = (uint64_t) expires_at;
@@ -556,6 +560,7 @@ int main(int argc, char **argv)
         {"pad", required_argument, NULL, 'P'},
         {"sections", required_argument, NULL, 'N'},
         {"also", required_argument, NULL, 'L'},
+        {"focal-points", no_argument, NULL, 'F'},
         {"show-request-id", no_argument, NULL, 'R'},
         {"after", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
@@ -631,6 +636,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             s_n_also++;
+            break;
+        case 'F':
+            s_focal_points = 1;
             break;
         case 'R':
             s_show_rid = 1;
