@@ -77,7 +77,8 @@ static int s_was_recipient(server_t *self, const uint8_t *msg_id, const char *pr
 {
     fx_delivery_state_t state;
     int attempts;
-    return fx_store_delivery_state(self->store, msg_id, principal, &state, &attempts) == FX_OK;
+    return fx_store_delivery_state(self->store, msg_id, principal, &state, &attempts, NULL) ==
+           FX_OK;
 }
 
 /* The one refusal of a message principal may not refer to: one the broker does not hold
@@ -588,11 +589,21 @@ static bool s_record_response(server_t *self, const Fusion__Header *h, const cha
         server_storage_failed(self);
         return false;
     }
+    /* The entry names the referral, with its header digest while the broker holds it. */
+    fx_store_pending_t *row = NULL;
+    fx_err_t got = fx_store_message_get(self->store, h->in_reply_to.data, &row);
+    if (got != FX_OK && got != FX_ERR_NOT_FOUND) {
+        server_storage_failed(self);
+        return false;
+    }
     char hex[HEX_SIZE];
-    return server_audit(self, "referral_state", h->sender, agency, h->in_reply_to.data, NULL,
-                        json_pack("{s:s, s:s, s:s}", "response", s_hex(h->msg_id.data, hex), "from",
-                                  fx_referral_state_name(referral.state), "state",
-                                  fx_referral_state_name(state)));
+    bool audited = server_audit(self, "referral_state", h->sender, agency, h->in_reply_to.data,
+                                row ? row->header_digest : NULL,
+                                json_pack("{s:s, s:s, s:s}", "response", s_hex(h->msg_id.data, hex),
+                                          "from", fx_referral_state_name(referral.state), "state",
+                                          fx_referral_state_name(state)));
+    fx_store_pending_free(&row, 1);
+    return audited;
 }
 
 bool workflow_record(server_t *self, const fx_envelope_t *env, const uint8_t *digest,
@@ -634,7 +645,8 @@ bool workflow_record(server_t *self, const fx_envelope_t *env, const uint8_t *di
 /* ---- Delivery, escalation and the REFERRALS view -----------------------------------------------
  */
 
-void referral_received(server_t *self, const char *principal, const uint8_t *msg_id)
+void referral_received(server_t *self, const char *principal, const uint8_t *msg_id,
+                       const uint8_t *header_digest)
 {
     char agency[FX_ID_MAX];
     fx_principal_agency(principal, agency);
@@ -647,7 +659,7 @@ void referral_received(server_t *self, const char *principal, const uint8_t *msg
         server_storage_failed(self);
         return;
     }
-    server_audit(self, "referral_state", principal, agency, msg_id, NULL,
+    server_audit(self, "referral_state", principal, agency, msg_id, header_digest,
                  json_pack("{s:s, s:s}", "from", "sent", "state", "delivered"));
 }
 

@@ -241,6 +241,8 @@ void handle_received(server_t *self, session_t *session, uint64_t request_id,
     bool changed = false;
     if (!server_begin(self))
         return;
+    /* with the message's header digest, as every entry that names a message (DESIGN.md) */
+    uint8_t digest[FX_STORE_DIGEST_BYTES];
     fx_store_audit_entry_t entry = {
         .event = "received", .actor = session->principal, .msg_id = received->msg_id.data};
     /* A DELIVER of this session names its delivery row; any other RECEIVED (one from before a
@@ -250,6 +252,7 @@ void handle_received(server_t *self, session_t *session, uint64_t request_id,
     in_flight_t *flight = zhashx_lookup(session->in_flight, key);
     fx_err_t rc = FX_ERR_NOT_FOUND;
     if (flight) {
+        entry.header_digest = flight->header_digest;
         rc = fx_store_delivery_received_seq(self->store, flight->seq, session->principal,
                                             server_audited(&entry));
         changed = rc == FX_OK;
@@ -265,7 +268,8 @@ void handle_received(server_t *self, session_t *session, uint64_t request_id,
         fx_delivery_state_t state;
         int attempts = 0;
         rc = fx_store_delivery_state(self->store, received->msg_id.data, session->principal, &state,
-                                     &attempts);
+                                     &attempts, digest);
+        entry.header_digest = digest;
         if (rc == FX_OK && state == FX_DELIVERY_PENDING && attempts == 0)
             rc = FX_ERR_NOT_FOUND;
         else if (rc == FX_OK)
@@ -290,7 +294,7 @@ void handle_received(server_t *self, session_t *session, uint64_t request_id,
     }
     if (changed) {
         self->metrics.received++;
-        referral_received(self, session->principal, received->msg_id.data);
+        referral_received(self, session->principal, received->msg_id.data, entry.header_digest);
     }
     if (flight) {
         session->in_flight_bytes -= flight->bytes;

@@ -879,6 +879,7 @@ void server_deliver(server_t *self, const char *principal)
         int64_t sent_at = fx_now_ms(); /* one time for the store and the window (s_retry_due) */
         in_flight_t *flight = fx_calloc(1, sizeof *flight);
         *flight = (in_flight_t){.bytes = len, .seq = p->seq, .sent_at = sent_at};
+        memcpy(flight->header_digest, p->header_digest, sizeof flight->header_digest);
         if (zhashx_insert(session->in_flight, key, flight) == 0)
             session->in_flight_bytes += len;
         else

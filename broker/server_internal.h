@@ -25,6 +25,7 @@ typedef struct {
     size_t bytes;    /* its frame's */
     int64_t seq;     /* its delivery's (fx_store_pending_t.seq) */
     int64_t sent_at; /* the attempt's time, as the store recorded it (fx_store_delivery_sent) */
+    uint8_t header_digest[FX_STORE_DIGEST_BYTES]; /* its message's, for the "received" entry */
 } in_flight_t;
 
 /* One connection of a principal (a ROUTER routing id). */
@@ -187,7 +188,8 @@ int workflow_check(server_t *self, const fx_envelope_t *env, const fx_cert_t *se
                    zlistx_t *recipients, char *code, char *reason);
 bool workflow_record(server_t *self, const fx_envelope_t *env, const uint8_t *digest,
                      zlistx_t *recipients);
-void referral_received(server_t *self, const char *principal, const uint8_t *msg_id);
+void referral_received(server_t *self, const char *principal, const uint8_t *msg_id,
+                       const uint8_t *header_digest);
 void referral_escalate(server_t *self, int64_t now);
 void handle_referrals(server_t *self, session_t *session, uint64_t request_id,
                       const Fusion__ReferralsRequest *request);

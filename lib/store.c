@@ -276,7 +276,7 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_DELIVERY_RECEIVED_SEQ] =
         "UPDATE deliveries SET state = 2, received_at = ?3, received_entry = ?4"
         " WHERE seq = ?1 AND recipient = ?2 AND state <> 2",
-    [ST_DELIVERY_STATE] = "SELECT d.state, d.attempts FROM deliveries AS d"
+    [ST_DELIVERY_STATE] = "SELECT d.state, d.attempts, m.header_digest FROM deliveries AS d"
                           " JOIN messages AS m ON m.id = d.message"
                           " WHERE m.msg_id = ?1 AND d.recipient = ?2",
     [ST_DELIVERY_RESET] = "UPDATE deliveries SET state = 0"
@@ -1738,7 +1738,7 @@ void fx_store_pending_free(fx_store_pending_t **list_p, size_t count)
 
 fx_err_t fx_store_delivery_state(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                  const char *recipient, fx_delivery_state_t *state_p,
-                                 int *attempts_p)
+                                 int *attempts_p, uint8_t header_digest[FX_STORE_DIGEST_BYTES])
 {
     fx_err_t err = s_usable(self);
     if (err != FX_OK)
@@ -1755,7 +1755,9 @@ fx_err_t fx_store_delivery_state(fx_store_t *self, const uint8_t msg_id[FX_STORE
         err = FX_ERR_NOT_FOUND;
     if (err == FX_OK &&
         ((err = s_col_int(self, stmt, 0, "deliveries.state", &state)) != FX_OK ||
-         (err = s_col_int(self, stmt, 1, "deliveries.attempts", &attempts)) != FX_OK))
+         (err = s_col_int(self, stmt, 1, "deliveries.attempts", &attempts)) != FX_OK ||
+         (header_digest && (err = s_col_blob(self, stmt, 2, header_digest, FX_STORE_DIGEST_BYTES,
+                                             "messages.header_digest")) != FX_OK)))
         goto cleanup;
     if (err == FX_OK && (state < FX_DELIVERY_PENDING || state > FX_DELIVERY_RECEIVED ||
                          attempts < 0 || attempts > INT32_MAX)) {
@@ -1879,7 +1881,7 @@ fx_err_t fx_store_delivery_received(fx_store_t *self, const uint8_t msg_id[FX_ST
     fx_err_t err =
         msg_id ? s_delivery_received(self, msg_id, 0, recipient, entry, &changes) : FX_ERR_INVALID;
     if (err == FX_OK && changes == 0) /* RECEIVED already, or no such delivery */
-        err = fx_store_delivery_state(self, msg_id, recipient, NULL, NULL);
+        err = fx_store_delivery_state(self, msg_id, recipient, NULL, NULL, NULL);
     if (changed_p)
         *changed_p = err == FX_OK && changes > 0;
     return err;

@@ -269,10 +269,12 @@ fx_err_t fx_store_delivery_received_seq(fx_store_t *self, int64_t seq, const cha
 fx_err_t fx_store_delivery_reset(fx_store_t *self, const char *recipient, int64_t sent_before_ms,
                                  size_t *count_p) FX_WUR;
 
-/* The state of one delivery: FX_OK, or FX_ERR_NOT_FOUND. */
+/* The state of one delivery: FX_OK, or FX_ERR_NOT_FOUND. Each out parameter may be NULL;
+ * header_digest gets its message's (for the audit entry that records a change of it). */
 fx_err_t fx_store_delivery_state(fx_store_t *self, const uint8_t msg_id[FX_STORE_MSG_ID_BYTES],
                                  const char *recipient, fx_delivery_state_t *state_p,
-                                 int *attempts_p) FX_WUR;
+                                 int *attempts_p,
+                                 uint8_t header_digest[FX_STORE_DIGEST_BYTES]) FX_WUR;
 
 /* How many deliveries are not RECEIVED yet (PENDING or SENT, expired ones until pruned), for
  * recipient or, with recipient NULL, for everyone. */

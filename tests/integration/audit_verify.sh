@@ -111,6 +111,12 @@ for event in accepted delivered received; do
     jq -s -e "map(select(.event == \"$event\")) | length > 0" "$work/show.jsonl" >/dev/null ||
         fail "the route alert's history has no '$event' entry"
 done
+# Every entry that names a message carries its header digest (DESIGN.md), the same in each.
+jq -s -e 'map(select(.msg_id != null)) | length > 0 and all(.header_digest != null)' \
+    "$work/export.jsonl" >/dev/null ||
+    fail "entries name a message without its header digest: $(jq -r 'select(.msg_id != null and .header_digest == null) | .event' "$work/export.jsonl" | sort -u | tr '\n' ' ')"
+[ "$(jq -r '.header_digest' "$work/show.jsonl" | sort -u | wc -l)" -eq 1 ] ||
+    fail "the route alert's entries disagree on its header digest"
 # The accepted entry names the recipients with their rules and the audience's denials.
 [ "$(jq -r 'select(.event == "accepted") | [.details.allowed[] | "\(.recipient) \(.sections | map(.section) | join(","))"] | join("; ")' "$work/show.jsonl")" = "MYS.RMP.lo1 1,2; IDN.IMI.lo2 1" ] ||
     fail "the route alert's allowed recipient is not audited: $(grep accepted "$work/show.jsonl")"

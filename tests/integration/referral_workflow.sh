@@ -126,6 +126,12 @@ receive THA.RTP.fp1 2 "$work/responses.json"
     fail "the responses' content: $(cat "$work/responses.json")"
 [ "$(jq -r .in_reply_to "$work/responses.json" | sort -u)" = "$first" ] || fail "responses are not in reply to the referral"
 [ "$(audit_count referral_state "$first")" -eq 3 ] || fail "delivered, acknowledged, accepted are not 3 audit entries"
+# Each names the referral with its header digest, as its accepted entry does (DESIGN.md).
+[ "$(sqlite3 -readonly "$work/state/broker.db" "SELECT count(DISTINCT hex(header_digest)) || ' ' ||
+    count(header_digest) || ' ' || count(*) FROM audit
+    WHERE event IN ('accepted', 'referral_state', 'received')
+    AND lower(hex(msg_id)) = '$first'")" = "1 5 5" ] ||
+    fail "the referral's entries do not all carry its header digest"
 
 # --- a response goes to the agency that sent the referral only: elsewhere it is refused -------
 # (It would close the referral, and stop its escalation, without THA ever getting an answer.)

@@ -694,10 +694,15 @@ static void test_delivery_order_and_states(void **state)
     s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){1, 4, 2}, 3);
     fx_delivery_state_t dstate;
     int attempts = -1;
-    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, &attempts), FX_OK);
+    uint8_t digest[FX_STORE_DIGEST_BYTES], expected[FX_STORE_DIGEST_BYTES];
+    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, &attempts, digest),
+                     FX_OK);
     assert_int_equal(dstate, FX_DELIVERY_SENT);
     assert_int_equal(attempts, 1);
-    assert_int_equal(fx_store_delivery_state(store, id[2], RECIPIENT2, &dstate, NULL),
+    /* with its message's header digest, for the entry that records a change of it */
+    crypto_generichash(expected, sizeof expected, (const uint8_t *) "header 5", 8, NULL, 0);
+    assert_memory_equal(digest, expected, sizeof expected);
+    assert_int_equal(fx_store_delivery_state(store, id[2], RECIPIENT2, &dstate, NULL, NULL),
                      FX_ERR_NOT_FOUND);
     assert_int_equal(fx_store_delivery_sent(store, 9999, 7000, NULL), FX_ERR_NOT_FOUND);
 
@@ -714,18 +719,21 @@ static void test_delivery_order_and_states(void **state)
                      FX_ERR_NOT_FOUND);
     /* A late DELIVER of a received message does not bring it back. */
     assert_int_equal(fx_store_delivery_sent(store, seq5, 8000, NULL), FX_OK);
-    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, &attempts), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, &attempts, NULL),
+                     FX_OK);
     assert_int_equal(dstate, FX_DELIVERY_RECEIVED);
     assert_int_equal(attempts, 1);
 
     /* A retry resets only what was last sent before its bound: 3 was sent at 7000, so a bound
      * of 7000 leaves it alone. */
     size_t reset = 0;
-    assert_int_equal(fx_store_delivery_state(store, id[3], RECIPIENT1, &dstate, &attempts), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[3], RECIPIENT1, &dstate, &attempts, NULL),
+                     FX_OK);
     assert_int_equal(dstate, FX_DELIVERY_SENT);
     assert_int_equal(fx_store_delivery_reset(store, RECIPIENT1, 7000, &reset), FX_OK);
     assert_int_equal(reset, 0);
-    assert_int_equal(fx_store_delivery_state(store, id[3], RECIPIENT1, &dstate, &attempts), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[3], RECIPIENT1, &dstate, &attempts, NULL),
+                     FX_OK);
     assert_int_equal(dstate, FX_DELIVERY_SENT);
     /* Reconnect: the sent-but-not-received one (3) is pending again, in its place. */
     assert_int_equal(fx_store_delivery_reset(store, RECIPIENT1, INT64_MAX, &reset), FX_OK);
@@ -734,7 +742,8 @@ static void test_delivery_order_and_states(void **state)
     assert_int_equal(fx_store_delivery_reset(store, RECIPIENT1, INT64_MAX, &reset), FX_OK);
     assert_int_equal(reset, 0);
     assert_int_equal(fx_store_delivery_sent(store, seq3, 9000, NULL), FX_OK);
-    assert_int_equal(fx_store_delivery_state(store, id[3], RECIPIENT1, &dstate, &attempts), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[3], RECIPIENT1, &dstate, &attempts, NULL),
+                     FX_OK);
     assert_int_equal(attempts, 2);
 
     size_t count = 0;
@@ -755,7 +764,7 @@ static void test_delivery_order_and_states(void **state)
     assert_int_equal(fx_store_delivery_received_seq(store, seq1, RECIPIENT1, NULL),
                      FX_ERR_NOT_FOUND);
     assert_int_equal(fx_store_delivery_received_seq(store, seq1, RECIPIENT2, NULL), FX_OK);
-    assert_int_equal(fx_store_delivery_state(store, id[1], RECIPIENT2, &dstate, NULL), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[1], RECIPIENT2, &dstate, NULL, NULL), FX_OK);
     assert_int_equal(dstate, FX_DELIVERY_RECEIVED);
     assert_int_equal(fx_store_delivery_received_seq(store, seq1, RECIPIENT2, NULL),
                      FX_ERR_NOT_FOUND);
@@ -769,7 +778,7 @@ static void test_delivery_order_and_states(void **state)
     /* States survive a restart. */
     store = s_open(fx->path, NULL);
     s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){1, 4, 2}, 3);
-    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, NULL), FX_OK);
+    assert_int_equal(fx_store_delivery_state(store, id[5], RECIPIENT1, &dstate, NULL, NULL), FX_OK);
     assert_int_equal(dstate, FX_DELIVERY_RECEIVED);
     fx_store_pending_t *list = NULL;
     assert_int_equal(fx_store_pending_list(store, RECIPIENT1, 0, 0, &list, &count), FX_ERR_INVALID);
@@ -827,7 +836,7 @@ static void test_expiry_and_prune(void **state)
                          n == 4 || n == 5 ? FX_OK : FX_ERR_NOT_FOUND);
     }
     s_msg_id(2, msg_id);
-    assert_int_equal(fx_store_delivery_state(store, msg_id, RECIPIENT1, NULL, NULL),
+    assert_int_equal(fx_store_delivery_state(store, msg_id, RECIPIENT1, NULL, NULL, NULL),
                      FX_ERR_NOT_FOUND);
     s_expect_pending(store, RECIPIENT1, 0, 10, (const int[]){4, 5}, 2);
     assert_int_equal(fx_store_prune(store, 200000, 0, &pruned), FX_OK);
