@@ -2259,6 +2259,7 @@ int exercise_run(const exercise_options_t *opt)
     fx_diag_destroy(&diag);
     s_choose_speed(r, policy_path);
     free(policy_path);
+    bool made_state = access(opt->state_dir, F_OK) != 0;
     if (fx_mkdir_p(opt->state_dir) != 0) {
         fx_cli_error(AGENT_PROG, "exercise run: --state %s: %s", opt->state_dir, strerror(errno));
         fx_scenario_destroy(&r->scenario);
@@ -2429,6 +2430,14 @@ int exercise_run(const exercise_options_t *opt)
     printf("%zu expectation(s) did not come out as designed\n", off);
     status = off ? FX_EXIT_NO : FX_EXIT_OK;
 done:
+    if (made_state && status != FX_EXIT_OK) {
+        /* A run refused before it wrote anything leaves no state directory behind (the default
+         * one is in the working directory); rmdir removes only what is empty. */
+        char *keydir = s_join(opt->state_dir, "keys");
+        (void) rmdir(keydir);
+        free(keydir);
+        (void) rmdir(opt->state_dir);
+    }
     s_free_run(r);
     return status;
 }

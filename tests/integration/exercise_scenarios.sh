@@ -42,7 +42,12 @@ check "validate an escalation the policy never makes" 2 "$agent" exercise valida
     deploy/exercises/scam-compound-repatriation.yaml --policy "$work/no-urgent.yaml"
 contains "$work/err.txt" "scam-compound-repatriation.yaml:219:9: the policy .* sets no referral deadline for urgent referrals" \
     "validate names the escalated expectation the policy never meets"
-check "run with a configuration that does not exist" 2 "$agent" exercise run deploy/exercises/lao-route-shift.yaml --config /nonexistent
+# Run from another working directory, where the default state directory would go: a refused
+# run leaves none behind.
+mkdir "$work/cwd"
+check "run with a configuration that does not exist" 2 sh -c 'cd "$1" && shift && exec "$@"' sh \
+    "$work/cwd" "$agent" exercise run "$PWD/deploy/exercises/lao-route-shift.yaml" --config /nonexistent
+[ -z "$(ls -A "$work/cwd")" ] || fail "a refused run left $(ls -A "$work/cwd") in the working directory"
 contains "$work/err.txt" "/nonexistent" "the missing configuration is named"
 
 region_setup THA.RTP.fp1:focal_point,police LKA.DIE.smpu1:focal_point,immigration \
