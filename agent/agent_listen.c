@@ -29,7 +29,9 @@ static void s_help(void)
            "section hashes against the certificate), committed to the inbox and only then\n"
            "acknowledged, and shown: sender and fingerprint, kind, msg_id, every section you\n"
            "were given, and the sections you were not. A message delivered twice is shown once.\n"
-           "The outbox is flushed when the connection comes up and every %d s.\n\n"
+           "The outbox is flushed when the connection comes up and every %d s. If the broker\n"
+           "refuses this principal while connected (revoked and reloaded, or its certificate\n"
+           "expired), listen stops at once with a line saying why, exit 3.\n\n"
            "Options:\n"
            "  --json         one JSON object per message and line\n"
            "  --summary      one line per new message without its content (msg_id, kind,\n"
@@ -727,6 +729,14 @@ static int s_listen_loop(agent_session_t *s, const listen_opts_t *o)
         agent_keep_pushed_checkpoint(s); /* an auditor keeps what the broker signs */
         if (rc == FX_ERR_UNAVAILABLE)
             continue;
+        if ((rc == FX_ERR_REVOKED || rc == FX_ERR_UNAUTHENTICATED || rc == FX_ERR_CERT_EXPIRED) &&
+            fx_client_key_refused(s->client)) {
+            /* Revoked (or expired) while connected: the broker refuses every frame of this
+             * connection, so nothing more can arrive; stopping says so (exit 3), where waiting
+             * would end in a silent 0 at --timeout, or never under systemd. */
+            fx_cli_error(AGENT_PROG, "listen: %s", fx_client_status(s->client));
+            return fx_err_exit(rc);
+        }
         if (rc != FX_OK) {
             fx_cli_error(AGENT_PROG,
                          "listen: the broker delivered something that is not a "

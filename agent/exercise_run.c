@@ -57,6 +57,7 @@ typedef struct {
     fx_client_t *client; /* connected when keys are */
     size_t left;         /* messages not of the exercise it left unacknowledged */
     int window_full;     /* they fill the widest window: said once */
+    int refused;         /* the broker refused its key on the open connection: said once */
 } actor_t;
 
 typedef struct {
@@ -1288,6 +1289,15 @@ static int s_receive(run_t *r, actor_t *a, int timeout_ms)
         if (rc == FX_ERR_UNAVAILABLE)
             break;
         timeout_ms = 0;
+        if (rc != FX_OK && fx_client_key_refused(a->client)) {
+            /* Revoked (or expired) during the run: nothing more reaches it on this connection
+             * (said once; what it sends is refused as any request is). */
+            if (!a->refused)
+                fx_cli_error(AGENT_PROG, "exercise run: %s: %s", a->p->id,
+                             fx_client_status(a->client));
+            a->refused = 1;
+            break;
+        }
         if (rc != FX_OK)
             continue; /* undecodable: dropped by the client; it may be sent again */
         char hex[2 * FX_MSG_ID_BYTES + 1];

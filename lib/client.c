@@ -503,13 +503,30 @@ static Fusion__Frame *s_dequeue(fx_client_t *self)
     return frame;
 }
 
-/* An ERROR without request_id about the connection itself. */
+/* An ERROR refusing this principal itself, whatever frame it answers: the broker sends these
+ * codes only when the key behind the connection is no valid principal any more (not enrolled,
+ * revoked, or its certificate expired; server.c, s_authenticated), for a request as for a
+ * CREDIT or RECEIVED, which wait for no answer. Any other ERROR is about one request. */
 static int s_connection_error(const Fusion__Frame *frame)
 {
-    return frame->body_case == FUSION__FRAME__BODY_ERROR && frame->request_id == 0 &&
-           frame->error->code &&
+    return frame->body_case == FUSION__FRAME__BODY_ERROR && frame->error && frame->error->code &&
            (strcmp(frame->error->code, "unauthenticated") == 0 ||
-            strcmp(frame->error->code, "revoked") == 0);
+            strcmp(frame->error->code, "revoked") == 0 ||
+            strcmp(frame->error->code, "cert_expired") == 0);
+}
+
+/* Notes a refusal of s_connection_error: fx_client_key_refused is 1 and the status says why,
+ * until a handshake succeeds again. */
+static void s_note_refused(fx_client_t *self, const Fusion__Frame *frame)
+{
+    char code[FX_CLIENT_CODE_MAX], reason[160];
+    s_copy_shown(code, sizeof code, frame->error->code);
+    s_copy_shown(reason, sizeof reason, frame->error->reason);
+    self->key_refused = 1;
+    int len = snprintf(self->status, sizeof self->status,
+                       "the broker at %s refused this principal on its open connection: %s%s%s%s",
+                       self->endpoint, code, reason[0] ? " (" : "", reason, reason[0] ? ")" : "");
+    (void) len; /* a long endpoint cuts the reason short, which the code still gives */
 }
 
 /* Sends request (its body set) and waits for the frame answering it, queueing DELIVERs that
@@ -565,6 +582,7 @@ static fx_err_t s_request(fx_client_t *self, Fusion__Frame *request, int timeout
                 }
                 goto done;
             } else if (s_connection_error(frame)) {
+                s_note_refused(self, frame);
                 rc = s_refused(answer, frame->error->code, "", frame->error->reason);
                 fx_codec_free(frame);
                 goto done;
@@ -1242,6 +1260,14 @@ fx_err_t fx_client_receive(fx_client_t *self, int timeout_ms, fx_delivery_t **de
         while (ready && (frame = s_read_frame(self)) != NULL) {
             if (frame->body_case == FUSION__FRAME__BODY_DELIVER && frame->request_id == 0)
                 return s_delivery_new(frame, delivery_p);
+            if (s_connection_error(frame)) {
+                /* The broker refuses this principal (it answers the CREDIT each call re-sends):
+                 * nothing more will be delivered on this connection. */
+                s_note_refused(self, frame);
+                fx_err_t rc = s_err_from_code(frame->error->code);
+                fx_codec_free(frame);
+                return rc;
+            }
             if (!s_keep_checkpoint(self, frame))
                 fx_codec_free(frame); /* no request is waiting: a late answer, or noise */
         }

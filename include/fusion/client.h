@@ -64,7 +64,9 @@ void fx_client_destroy(fx_client_t **self_p);
 const char *fx_client_status(const fx_client_t *self);
 
 /* 1 when the broker's last answer to a CURVE handshake was a refusal of this principal's key
- * (ZAP: not enrolled, revoked or expired), until a handshake succeeds. */
+ * (ZAP: not enrolled, revoked or expired), or when it answered a frame on the open connection
+ * with ERROR unauthenticated, revoked or cert_expired (the principal was revoked, or its
+ * certificate expired, while connected), until a handshake succeeds. */
 int fx_client_key_refused(const fx_client_t *self);
 
 /* 1 once the process received SIGINT or SIGTERM (CZMQ's handler records them; the waits below
@@ -190,7 +192,11 @@ fx_err_t fx_client_set_window(fx_client_t *self, uint32_t window);
 
 /* Waits up to timeout_ms for a DELIVER (a queued one first). FX_ERR_UNAVAILABLE on timeout;
  * FX_ERR_MALFORMED (or the envelope's decoding errors) for a DELIVER whose envelope does not
- * decode: it cannot be acknowledged, and the call may be repeated. *delivery_p is new. */
+ * decode: it cannot be acknowledged, and the call may be repeated. FX_ERR_UNAUTHENTICATED,
+ * FX_ERR_REVOKED or FX_ERR_CERT_EXPIRED when the broker answered a frame of this connection (a
+ * CREDIT) with that ERROR: it refuses this principal, as it would any request (exit 3);
+ * fx_client_key_refused is 1 and fx_client_status says so. Any other ERROR (a late answer to
+ * an earlier request) is ignored. *delivery_p is new. */
 fx_err_t fx_client_receive(fx_client_t *self, int timeout_ms, fx_delivery_t **delivery_p) FX_WUR;
 
 /* RECEIVED: tells the broker that the message is committed locally. Does not wait; a lost

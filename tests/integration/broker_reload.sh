@@ -38,7 +38,14 @@ lines_before=$(grep -c . "$work/broker.log")
 kill -HUP "$broker_pid"
 wait_for 10 sh -c "tail -n +$lines_before '$work/broker.log' | grep -q 'reloaded policy'" || fail "the revocation was not reloaded"
 wait_for 15 grep -q "refused a frame from IDN.POLRI.fp1" "$work/broker.log" || fail "the revoked listener's next frame was not refused"
-kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null
+# The listener learns it from the broker's ERROR revoked (to the CREDIT it re-sends) and stops:
+# exit 3 and one line naming the reason, not a silent 0 at its --timeout (never, under systemd).
+wait "$listener"
+status=$?
+[ "$status" -eq 3 ] || fail "the revoked listener exited $status, not 3: $(cat "$work/idn.err")"
+grep -q "^fusion-agent: listen: the broker at .* refused this principal on its open connection: revoked (the certificate has been revoked)$" "$work/idn.err" ||
+    fail "the revoked listener does not say why it stopped: $(cat "$work/idn.err")"
+[ "$(grep -c . "$work/idn.err")" -eq 1 ] || fail "the revoked listener said more than one line: $(cat "$work/idn.err")"
 agent IDN.POLRI.fp1 listen --count 1 --timeout 3 >"$work/out" 2>&1 && fail "a revoked principal could still listen"
 # A listen without --count is refused in the handshake too: exit 3, saying so, not a silent 0.
 agent IDN.POLRI.fp1 listen --timeout 3 >"$work/out" 2>&1
