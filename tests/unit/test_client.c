@@ -43,6 +43,10 @@ static volatile int s_received = 0;
 static volatile int s_credits = 0;
 static volatile int s_publishes = 0;
 static int s_subscription_lists = 0; /* SUBSCRIPTIONS_REQUESTs answered (actor thread only) */
+/* How the fake answers a CREDIT: 0 not at all (as the broker), 1 with ERRORs that refuse no
+ * principal (one to the CREDIT, one to an unrelated request_id), 2 with ERROR revoked (as the
+ * broker does once the principal is revoked and reloaded). Set by the test. */
+static volatile int s_credit_answer = 0;
 
 static void s_issue(int who, int by, uint64_t serial, uint32_t roles)
 {
@@ -351,10 +355,27 @@ static void s_handle(zsock_t *router, zframe_t *identity, const Fusion__Frame *r
         fx_codec_free(crl);
         return;
     }
-    case FUSION__FRAME__BODY_CREDIT:
+    case FUSION__FRAME__BODY_CREDIT: {
         s_window = req->credit->messages;
         s_credits++;
+        Fusion__Error error = FUSION__ERROR__INIT;
+        answer.body_case = FUSION__FRAME__BODY_ERROR;
+        answer.error = &error;
+        if (s_credit_answer == 1) {
+            error.code = "rate_limited";
+            error.reason = "over the rate limit";
+            s_reply(router, identity, &answer);
+            answer.request_id = req->request_id + 1000;
+            error.code = "malformed";
+            error.reason = "an answer to some other request";
+            s_reply(router, identity, &answer);
+        } else if (s_credit_answer == 2) {
+            error.code = "revoked";
+            error.reason = "the certificate has been revoked";
+            s_reply(router, identity, &answer);
+        }
         return;
+    }
     case FUSION__FRAME__BODY_RECEIVED:
         if (req->received->msg_id.len == FX_MSG_ID_BYTES &&
             memcmp(req->received->msg_id.data, s_f.deliver_id, FX_MSG_ID_BYTES) == 0)
@@ -640,6 +661,43 @@ static void test_requests_and_answers(void **state)
     zactor_destroy(&broker);
 }
 
+/* While receiving, an ERROR that refuses the principal (the broker's answer to the CREDIT of
+ * a principal revoked while connected) is returned as the request path returns it, and the
+ * status says so; any other ERROR, whatever request it answers, is ignored. */
+static void test_refused_while_receiving(void **state)
+{
+    (void) state;
+    char endpoint[64];
+    zactor_t *broker = s_start(endpoint, sizeof endpoint);
+    fx_cert_t *broker_cert = s_verified(BROKER);
+    fx_client_t *client = NULL;
+    assert_int_equal(fx_client_new(endpoint, s_f.keys[ME], broker_cert, &client), FX_OK);
+    char *json = NULL;
+    fx_answer_t answer;
+    assert_int_equal(fx_client_explain(client, "{}", TIMEOUT, &json, &answer), FX_OK); /* up */
+    free(json);
+    s_credit_answer = 1;
+    int credits = s_credits;
+    assert_int_equal(fx_client_set_window(client, 3), FX_OK);
+    fx_delivery_t *none = NULL;
+    assert_int_equal(fx_client_receive(client, FX_CLIENT_CREDIT_INTERVAL_MS + 500, &none),
+                     FX_ERR_UNAVAILABLE);
+    assert_true(s_credits >= credits + 2); /* each answered with the two ERRORs */
+    assert_false(fx_client_key_refused(client));
+    s_credit_answer = 2;
+    assert_int_equal(fx_client_receive(client, FX_CLIENT_CREDIT_INTERVAL_MS + 500, &none),
+                     FX_ERR_REVOKED);
+    assert_null(none);
+    assert_true(fx_client_key_refused(client));
+    assert_non_null(strstr(fx_client_status(client),
+                           "refused this principal on its open connection: revoked (the "
+                           "certificate has been revoked)"));
+    s_credit_answer = 0;
+    fx_client_destroy(&client);
+    fx_cert_destroy(&broker_cert);
+    zactor_destroy(&broker);
+}
+
 /* EXERCISE_AUDIT: a good answer, a refusal, and answers that break the protocol. */
 static void test_exercise_audit_answers(void **state)
 {
@@ -867,6 +925,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests_and_answers),
         cmocka_unit_test(test_exercise_audit_answers),
+        cmocka_unit_test(test_refused_while_receiving),
         cmocka_unit_test(test_unreachable_and_wrong_key),
         cmocka_unit_test(test_broker_frame_limit),
         cmocka_unit_test(test_largest_answer),
