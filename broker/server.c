@@ -23,9 +23,10 @@
 #define SESSION_IDLE_MS   (3 * 60 * 1000)
 #define DELIVER_BATCH     32          /* envelopes read from the store per delivery round */
 #define IN_FLIGHT_BYTES   (32u << 20) /* DELIVER bytes in flight to one session at most */
-#define REFUSALS_PER_TICK 20   /* authentication refusals logged and audited one by one per tick */
-#define GAUGES_MS         5000 /* the store's figures for GET /metrics are counted this often */
-#define COMMIT_LINGER_MS  5    /* a group that promises nothing waits this long for company */
+#define REFUSALS_PER_TICK 20    /* authentication refusals logged and audited one by one per tick */
+#define REFUSED_REPORT_MS 60000 /* a refused connection's count is logged this often, at most */
+#define GAUGES_MS         5000  /* the store's figures for GET /metrics are counted this often */
+#define COMMIT_LINGER_MS  5     /* a group that promises nothing waits this long for company */
 
 /* An address another process holds may be free at the next start (exit 5, which the unit
  * restarts); any other bind failure is the configuration's (exit 2). */
@@ -418,17 +419,32 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
     if (!cert) {
         self->metrics.auth_refused++;
         /* A revoked principal keeps its established connection (a ROUTER cannot close it) and
-         * is not rate limited (it is no principal any more): bounded as refused handshakes
-         * are, or each of its frames would be a log line and an audit entry. */
-        if (self->refused_this_tick++ < REFUSALS_PER_TICK) {
-            server_log(self, "refused a frame from %s: %s",
-                       principal ? principal : "an unknown key", fx_strerror(why));
+         * is not rate limited (it is no principal any more). Only the first refused frame of a
+         * connection is logged and audited; the rest are counted (refused_peer_t), reported by
+         * the tick (s_refusals_report), so an agent left running, whose CREDIT comes every few
+         * seconds, or a flood, adds one entry per connection, not one per frame. First frames
+         * are bounded as refused handshakes are, across all connections. */
+        refused_peer_t *peer = zhashx_lookup(self->refused_peers, key);
+        if (peer) {
+            peer->more++;
+            peer->last_seen = now;
+        } else if (self->refused_this_tick++ < REFUSALS_PER_TICK) {
+            const char *who = principal ? principal : "an unknown key";
+            server_log(self,
+                       "refused a frame from %s: %s (its connection's later frames are refused "
+                       "too, and counted)",
+                       who, fx_strerror(why));
             if (server_begin(self))
                 server_audit(self, "auth_refused",
                              principal ? principal
                              : user_id ? user_id
                                        : "?",
                              NULL, NULL, NULL, json_pack("{s:s}", "code", fx_err_code(why)));
+            peer = fx_calloc(1, sizeof *peer);
+            snprintf(peer->principal, sizeof peer->principal, "%s", who);
+            peer->why = why;
+            peer->last_seen = now;
+            zhashx_insert(self->refused_peers, key, peer);
         } else {
             self->refused_suppressed++;
         }
@@ -438,6 +454,14 @@ static session_t *s_session_for(server_t *self, zframe_t *routing_id, zframe_t *
         server_error(self, &stranger, request_id, why, fx_strerror(why));
         free(key);
         return NULL;
+    }
+    refused_peer_t *was_refused =
+        zhashx_size(self->refused_peers) > 0 ? zhashx_lookup(self->refused_peers, key) : NULL;
+    if (was_refused) { /* admitted again (a reload): a later refusal is logged afresh */
+        if (was_refused->more > 0)
+            server_log(self, "refused %zu more frames of %s before it was admitted again",
+                       was_refused->more, was_refused->principal);
+        zhashx_delete(self->refused_peers, key);
     }
     if (session && strcmp(session->principal, principal) != 0) {
         s_session_drop(self, session); /* a routing id reused by another principal */
@@ -1316,6 +1340,33 @@ static void s_refusals_report(server_t *self)
             json_decref(details);
     }
     zhashx_purge(self->audit_refused);
+    /* Refused connections (s_session_for): the frames refused after the first, at most once a
+     * REFUSED_REPORT_MS, and what is left when one has been silent for SESSION_IDLE_MS, when it
+     * is forgotten (its next frame, if it comes, is logged and audited again). */
+    if (zhashx_size(self->refused_peers) == 0)
+        return;
+    int64_t now = fx_now_ms();
+    zlistx_t *idle = zlistx_new(); /* the keys, copied: deleting an entry frees its key */
+    zlistx_set_duplicator(idle, (zlistx_duplicator_fn *) strdup);
+    zlistx_set_destructor(idle, (zlistx_destructor_fn *) zstr_free);
+    for (refused_peer_t *p = zhashx_first(self->refused_peers); p;
+         p = zhashx_next(self->refused_peers)) {
+        bool silent = now - p->last_seen > SESSION_IDLE_MS;
+        if (p->more > 0 && (silent || now - p->reported_at >= REFUSED_REPORT_MS)) {
+            server_log(self,
+                       "refused %zu more frames of %s on a connection refused before (%s; a "
+                       "connection's first refused frame is logged and audited, the rest "
+                       "counted in fusion_auth_refused_total)",
+                       p->more, p->principal, fx_err_code(p->why));
+            p->more = 0;
+            p->reported_at = now;
+        }
+        if (silent)
+            zlistx_add_end(idle, (void *) zhashx_cursor(self->refused_peers));
+    }
+    for (const char *key = zlistx_first(idle); key; key = zlistx_next(idle))
+        zhashx_delete(self->refused_peers, key);
+    zlistx_destroy(&idle);
 }
 
 /* Hands a decoded frame to its handler. */
@@ -2013,6 +2064,8 @@ void broker_server_actor(zsock_t *pipe, void *args)
     zhashx_set_destructor(self.slow_frames, s_in_flight_free);
     self.audit_refused = zhashx_new();
     zhashx_set_destructor(self.audit_refused, s_in_flight_free);
+    self.refused_peers = zhashx_new();
+    zhashx_set_destructor(self.refused_peers, s_in_flight_free);
 
     self.loop = zloop_new();
     zsock_signal(pipe, 0); /* zactor_new's handshake; the second signal says how start went */
@@ -2045,6 +2098,7 @@ void broker_server_actor(zsock_t *pipe, void *args)
     zhashx_destroy(&self.received_unmatched);
     zhashx_destroy(&self.slow_frames);
     zhashx_destroy(&self.audit_refused);
+    zhashx_destroy(&self.refused_peers);
     zactor_destroy(&self.monitor);
     zsock_destroy(&self.router);
     zstr_free(&self.endpoint);

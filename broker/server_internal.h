@@ -78,6 +78,15 @@ void publish_check_run(publish_check_t *check);
 /* Frees what the check holds and zeroes it. */
 void publish_check_clear(publish_check_t *check);
 
+/* A connection refused in s_session_for (server_t.refused_peers). */
+typedef struct {
+    char principal[FX_ID_MAX]; /* or "an unknown key" */
+    fx_err_t why;
+    size_t more;         /* frames refused since the first, or since the last report */
+    int64_t last_seen;   /* ms: forgotten after SESSION_IDLE_MS of silence */
+    int64_t reported_at; /* ms: the count is logged every REFUSED_REPORT_MS at most */
+} refused_peer_t;
+
 typedef struct {
     broker_config_t *config;
     zsock_t *pipe;
@@ -129,6 +138,11 @@ typedef struct {
     /* The same for EXERCISE_AUDIT_REQUESTs refused (server_exercise_audit_refused), whose first
      * of each tick is audited too, and the rest one entry with the count. */
     zhashx_t *audit_refused;
+    /* Connections whose frames are refused because their key is no valid principal any more
+     * (revoked, expired, gone from the directory; s_session_for): routing id (hex) ->
+     * refused_peer_t. The first refused frame is logged and audited, the rest counted and
+     * reported by the tick (s_refusals_report). */
+    zhashx_t *refused_peers;
     int64_t next_prune;
     struct audit_tree *audit; /* the audit trail's Merkle tree and checkpoints (audit_tree.c) */
 } server_t;
