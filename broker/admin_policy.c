@@ -128,9 +128,10 @@ static void s_explain_help(void)
     printf(
         "Usage: %s explain --policy FILE [--text] [QUERY|-]\n\n"
         "Evaluates a query against the policy and prints one decision per (recipient,\n"
-        "section), in recipient order then section order. QUERY is a JSON file; without it,\n"
-        "or with -, the query is read from standard input. The query's \"at\" (RFC 3339 or\n"
-        "YYYY-MM-DD) defaults to now.\n\n"
+        "section), in recipient order then section order. QUERY is a JSON file, or the\n"
+        "query's JSON itself when it starts with '{' (a file named so: ./{...}); without\n"
+        "it, or with -, the query is read from standard input. The query's \"at\" (RFC 3339\n"
+        "or YYYY-MM-DD) defaults to now.\n\n"
         "Options:\n"
         "  --policy FILE  the sharing policy to evaluate against (required)\n"
         "  --text         one plain line per decision instead of JSON\n\n"
@@ -180,7 +181,16 @@ static int s_explain(int argc, char **argv)
     status = s_load("policy explain", policy_path, &policy);
     if (status != FX_EXIT_OK)
         goto cleanup;
-    fx_err_t rc = strcmp(query_path, "-") == 0
+    /* QUERY is the query's JSON itself when it starts with '{' (after blanks): no file name
+     * does unless written so (./{...} names such a file). */
+    const char *inline_query = query_path + strspn(query_path, " \t\r\n");
+    if (*inline_query != '{')
+        inline_query = NULL;
+    const char *source = inline_query                   ? "the query argument"
+                         : strcmp(query_path, "-") == 0 ? "standard input"
+                                                        : query_path;
+    fx_err_t rc = inline_query ? FX_OK
+                  : strcmp(query_path, "-") == 0
                       ? fx_stdin_read(QUERY_MAX_BYTES, &data, &len)
                       : fx_file_read(query_path, QUERY_MAX_BYTES, &data, &len);
     if (rc != FX_OK) {
@@ -197,16 +207,18 @@ static int s_explain(int argc, char **argv)
         goto cleanup;
     }
     json_error_t jerr;
-    query = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &jerr);
+    query = inline_query ? json_loads(inline_query, JSON_REJECT_DUPLICATES, &jerr)
+                         : json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!query) {
-        fx_cli_error(ADMIN_PROG, "policy explain: invalid query: not JSON (line %d, column %d: %s)",
-                     jerr.line, jerr.column, jerr.text);
+        fx_cli_error(ADMIN_PROG,
+                     "policy explain: invalid query in %s: not JSON (line %d, column %d: %s)",
+                     source, jerr.line, jerr.column, jerr.text);
         status = FX_EXIT_USAGE;
         goto cleanup;
     }
     char why[FX_EXPLAIN_WHY_SIZE];
     if (fx_explain(policy, query, fx_now_ms(), &answer, why, sizeof why) != FX_OK) {
-        fx_cli_error(ADMIN_PROG, "policy explain: invalid query: %s", why);
+        fx_cli_error(ADMIN_PROG, "policy explain: invalid query in %s: %s", source, why);
         status = FX_EXIT_USAGE;
         goto cleanup;
     }

@@ -76,5 +76,37 @@ if [ "$found" -lt 1 ]; then
     fail "queries: no query files in $data"
 fi
 
+# 3. QUERY may be the query's JSON itself (DESIGN.md: policy explain --policy FILE [QUERY|-]):
+# an argument whose first non-blank character is '{'. It was read as a file name only ("File
+# name too long", exit 2). The answer is the file's; a file whose name starts with '{' is still
+# read as ./{...; errors name "the query argument".
+query=$data/03-route-alert-green.json
+checks=$((checks + 1))
+"$admin" policy explain --policy "$policy" "$query" >"$work/inline.want" 2>&1
+check "an inline query" 0 "$admin" policy explain --policy "$policy" " $(cat "$query")"
+cmp -s "$work/out.txt" "$work/inline.want" || fail "an inline query: not the file's answer"
+check "an inline query, --text" 0 "$admin" policy explain --policy "$policy" --text \
+    "$(jq -c . "$query")"
+contains "$work/out.txt" "^MYS.RMP.lo1, section 1: allowed by rule" "an inline query, --text"
+cp "$query" "$work/{q}.json"
+check "a file named {q}.json, as ./{q}.json" 0 sh -c 'cd "$1" && shift && "$@"' sh "$work" \
+    "$admin" policy explain --policy "$PWD/$policy" "./{q}.json"
+cmp -s "$work/out.txt" "$work/inline.want" || fail "./{q}.json: not the file's answer"
+check "an inline query that is not JSON" 2 "$admin" policy explain --policy "$policy" '{"at": '
+contains "$work/err.txt" "^fusion-admin: policy explain: invalid query in the query argument: not JSON (line 1" \
+    "an inline query that is not JSON"
+check "an inline query with an unknown key" 2 "$admin" policy explain --policy "$policy" \
+    "$(jq -c '.colour = "red"' "$query")"
+contains "$work/err.txt" "^fusion-admin: policy explain: invalid query in the query argument: unknown key 'colour' in the query$" \
+    "an inline query with an unknown key"
+jq '.colour = "red"' "$query" >"$work/bad.json"
+check "a query file with an unknown key" 2 "$admin" policy explain --policy "$policy" "$work/bad.json"
+contains "$work/err.txt" "^fusion-admin: policy explain: invalid query in $work/bad.json: unknown key 'colour' in the query$" \
+    "a query file with an unknown key names the file"
+check "a query on standard input with an unknown key" 2 sh -c '"$1" policy explain --policy "$2" - <"$3"' \
+    sh "$admin" "$policy" "$work/bad.json"
+contains "$work/err.txt" "invalid query in standard input: unknown key" \
+    "a query on standard input names standard input"
+
 echo "$((checks - failures)) of $checks checks passed"
 finish example_policy
