@@ -112,6 +112,22 @@ static int s_enum(query_t *q, const json_t *obj, const char *key, const char *pa
     return s_word(q, text, vocab, where);
 }
 
+/* An enumeration member the query must give: absent is "PATH has no KEY", null not a word. */
+static int s_required_enum(query_t *q, const json_t *obj, const char *key, const char *path,
+                           fx_vocab_t vocab)
+{
+    if (!json_object_get(obj, key)) {
+        s_invalid(q, "%s has no %s", path, key);
+        return 0;
+    }
+    const char *text = s_string(q, obj, key, path, 0);
+    if (!text)
+        return 0;
+    char where[96];
+    snprintf(where, sizeof where, "%s.%s", path, key);
+    return s_word(q, text, vocab, where);
+}
+
 /* A list of enumeration words (absent or null: empty) into a mask; one_ok also takes one word. */
 static uint32_t s_enum_mask(query_t *q, const json_t *obj, const char *key, const char *path,
                             fx_vocab_t vocab, int one_ok)
@@ -220,6 +236,10 @@ static void s_sections(query_t *q, const json_t *message)
         }
         s_only_keys(q, s, path, keys);
         json_t *id = json_object_get(s, "id");
+        if (!id) {
+            s_invalid(q, "%s has no id", path);
+            return;
+        }
         if (!json_is_integer(id) || json_integer_value(id) < 0 ||
             json_integer_value(id) > UINT32_MAX) {
             s_invalid(q, "%s.id must be a whole number", path);
@@ -234,6 +254,17 @@ static void s_sections(query_t *q, const json_t *message)
         char where[64];
         snprintf(where, sizeof where, "%s.tlp", path);
         q->sections[i].tlp = s_word(q, tlp, FX_VOCAB_TLP, where);
+        /* Required, as the other keys of a section (DESIGN.md: exactly the keys shown): a
+         * section without them is not taken as one without protected data. */
+        json_t *categories = json_object_get(s, "categories");
+        if (!categories) {
+            s_invalid(q, "%s has no categories (write [] for none)", path);
+            return;
+        }
+        if (json_is_null(categories)) {
+            s_invalid(q, "%s.categories must be a list of words ([] for none)", path);
+            return;
+        }
         q->sections[i].categories = s_enum_mask(q, s, "categories", path, FX_VOCAB_CATEGORY, 0);
     }
 }
@@ -244,13 +275,16 @@ static void s_message(query_t *q, const json_t *message)
         "kind",      "audience",  "route",    "stage",    "purpose", "subject_role", "consent",
         "taskforce", "agreement", "exercise", "sections", "urgency", "handling",     NULL};
     if (!json_is_object(message)) {
-        s_invalid(q, message ? "message must be an object" : "the message has no sections");
+        s_invalid(q, message ? "message must be an object" : "the query has no message");
         return;
     }
     s_only_keys(q, message, "message", keys);
     fx_policy_message_t *m = &q->message;
-    m->kind = s_enum(q, message, "kind", "message", FX_VOCAB_KIND);
-    m->audience = s_enum(q, message, "audience", "message", FX_VOCAB_AUDIENCE);
+    /* kind and audience are required (DESIGN.md: exactly the keys shown); the keys DESIGN.md
+     * lets be null (route ... exercise), consent (false) and urgency and handling may be left
+     * out. */
+    m->kind = s_required_enum(q, message, "kind", "message", FX_VOCAB_KIND);
+    m->audience = s_required_enum(q, message, "audience", "message", FX_VOCAB_AUDIENCE);
     m->stage = s_enum(q, message, "stage", "message", FX_VOCAB_STAGE);
     m->purpose = s_enum(q, message, "purpose", "message", FX_VOCAB_PURPOSE);
     m->subject_role = s_enum(q, message, "subject_role", "message", FX_VOCAB_SUBJECT_ROLE);
@@ -291,10 +325,13 @@ static void s_query(query_t *q, const json_t *query)
         s_invalid(q, "the query has no sender");
     else
         s_principal(q, sender, "sender", &q->sender);
+    /* recipients is required; [] (no recipients) gives no decisions. */
     json_t *recipients = json_object_get(query, "recipients");
-    if (recipients && !json_is_null(recipients)) {
+    if (!recipients) {
+        s_invalid(q, "the query has no recipients (write [] for none)");
+    } else {
         if (!json_is_array(recipients)) {
-            s_invalid(q, "recipients must be a list");
+            s_invalid(q, "recipients must be a list ([] for none)");
         } else if (json_array_size(recipients) > FX_EXPLAIN_MAX_RECIPIENTS) {
             s_invalid(q, "the query has more than %d recipients", FX_EXPLAIN_MAX_RECIPIENTS);
         } else {

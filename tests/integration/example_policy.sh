@@ -108,5 +108,16 @@ check "a query on standard input with an unknown key" 2 sh -c '"$1" policy expla
 contains "$work/err.txt" "invalid query in standard input: unknown key" \
     "a query on standard input names standard input"
 
+# 4. A query without a key DESIGN.md shows and does not let be null is invalid, exit 2, named
+# with its path; it was evaluated with a default (no kind, no audience, no categories).
+check "a query without message.kind" 2 "$admin" policy explain --policy "$policy" \
+    "$(jq -c 'del(.message.kind)' "$query")"
+contains "$work/err.txt" "^fusion-admin: policy explain: invalid query in the query argument: message has no kind$" \
+    "a query without message.kind"
+check "a query without a section's categories" 2 "$admin" policy explain --policy "$policy" \
+    "$(jq -c 'del(.message.sections[0].categories)' "$query")"
+contains "$work/err.txt" "message.sections\[0\] has no categories (write \[\] for none)$" \
+    "a query without a section's categories"
+
 echo "$((checks - failures)) of $checks checks passed"
 finish example_policy

@@ -184,7 +184,8 @@ static void test_answer_shape_and_order(void **state)
     /* Sections in the message's order, whatever their ids. */
     d = s_explain(policy,
                   "{'message': {'sections': [{'id': 9, 'tlp': 'green', 'categories': []},"
-                  " {'id': 3, 'tlp': 'red'}]}, 'recipients': [{'id': 'THA.DSI.fp1', 'roles': "
+                  " {'id': 3, 'tlp': 'red', 'categories': []}]}, 'recipients': [{'id': "
+                  "'THA.DSI.fp1', 'roles': "
                   "['focal_point']}]}",
                   &answer);
     assert_int_equal(json_array_size(d), 2);
@@ -198,9 +199,9 @@ static void test_no_recipients(void **state)
 {
     (void) state;
     fx_policy_t *policy = s_policy();
-    const char *patches[] = {"{'recipients': []}", "{'recipients': '$delete'}",
-                             "{'recipients': null}"};
-    for (size_t i = 0; i < 3; i++) {
+    /* [] only: recipients left out or null are invalid (test_missing_keys). */
+    const char *patches[] = {"{'recipients': []}"};
+    for (size_t i = 0; i < 1; i++) {
         json_t *answer = NULL;
         json_t *d = s_explain(policy, patches[i], &answer);
         assert_int_equal(json_array_size(d), 0);
@@ -275,8 +276,13 @@ static void test_null_and_empty_values(void **state)
          0, NULL, "focal"},
         {"{'message': {'urgency': null, 'handling': 'no_onward_sharing_without_consent'}}", 0, NULL,
          "focal"},
-        {"{'message': {'purpose': null, 'subject_role': null, 'kind': null, 'consent': null}}", 0,
-         NULL, "focal"},
+        {"{'message': {'purpose': null, 'subject_role': null, 'consent': null}}", 0, NULL, "focal"},
+        /* What DESIGN.md lets be null, or what is derived, may also be left out. */
+        {"{'at': '$delete', 'message': {'route': '$delete', 'stage': '$delete', 'purpose': "
+         "'$delete', 'subject_role': '$delete', 'consent': '$delete', 'taskforce': '$delete', "
+         "'agreement': '$delete', 'exercise': '$delete'}}",
+         0, NULL, "focal"},
+        {"{'recipients': [{'id': 'IDN.POLRI.fp1', 'roles': ['focal_point']}]}", 0, NULL, "focal"},
         {"{'message': {'purpose': null, 'sections': [{'id': 1, 'tlp': 'amber', 'categories': "
          "['victim_identity']}]}}",
          0, "no_agreement", NULL},
@@ -319,7 +325,7 @@ static void test_invalid_queries(void **state)
         {"{'message': {'sections': []}}", "no sections"},
         {"{'message': {'sections': null}}", "no sections"},
         {"{'message': {'sections': '$delete'}}", "no sections"},
-        {"{'message': '$delete'}", "no sections"},
+        {"{'message': '$delete'}", "the query has no message"},
         {"{'message': {'sections': {'id': 1}}}", "sections must be a list"},
         {"{'message': 5}", "message must be an object"},
         {"{'message': {'kind': 'alert'}}", "message.kind: unknown kind 'alert'"},
@@ -376,7 +382,8 @@ static void test_invalid_queries(void **state)
     for (int n = 255; n <= 256; n++) {
         json_t *query = s_query(NULL), *sections = json_array(), *answer = NULL;
         for (int i = 0; i < n; i++)
-            json_array_append_new(sections, json_pack("{s:i, s:s}", "id", i + 1, "tlp", "green"));
+            json_array_append_new(
+                sections, json_pack("{s:i, s:s, s:[]}", "id", i + 1, "tlp", "green", "categories"));
         json_object_set_new(json_object_get(query, "message"), "sections", sections);
         char why[FX_EXPLAIN_WHY_SIZE];
         fx_err_t rc = fx_explain(policy, query, 0, &answer, why, sizeof why);
@@ -390,6 +397,49 @@ static void test_invalid_queries(void **state)
     json_t *query = s_query("[]"), *answer = NULL;
     assert_int_equal(fx_explain(policy, query, 0, &answer, NULL, 0), FX_ERR_INVALID);
     json_decref(query);
+    fx_policy_destroy(&policy);
+}
+
+/* A query has exactly the keys DESIGN.md shows: those it does not let be null or derive are
+ * required, each named with its path when missing (they were taken as null, empty or false). */
+static void test_missing_keys(void **state)
+{
+    (void) state;
+    fx_policy_t *policy = s_policy();
+    struct {
+        const char *patch;
+        const char *why;
+    } cases[] = {
+        {"{'message': {'kind': '$delete'}}", "message has no kind"},
+        {"{'message': {'kind': null}}", "message.kind must be a string"},
+        {"{'message': {'audience': '$delete'}}", "message has no audience"},
+        {"{'message': {'audience': null}}", "message.audience must be a string"},
+        {"{'sender': '$delete'}", "the query has no sender"},
+        {"{'recipients': '$delete'}", "the query has no recipients (write [] for none)"},
+        {"{'recipients': null}", "recipients must be a list ([] for none)"},
+        {"{'message': '$delete'}", "the query has no message"},
+        {"{'message': {'sections': [{'tlp': 'green', 'categories': []}]}}",
+         "message.sections[0] has no id"},
+        {"{'message': {'sections': [{'id': 1, 'categories': []}]}}",
+         "message.sections[0] has no tlp"},
+        {"{'message': {'sections': [{'id': 1, 'tlp': 'green', 'categories': []}, {'id': 2, "
+         "'tlp': 'green'}]}}",
+         "message.sections[1] has no categories (write [] for none)"},
+        {"{'message': {'sections': [{'id': 1, 'tlp': 'green', 'categories': null}]}}",
+         "message.sections[0].categories must be a list of words"},
+        {"{'sender': {'id': '$delete'}}", "sender has no id"},
+        {"{'recipients': [{'country': 'IDN'}]}", "recipients[0] has no id"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *query = s_query(cases[i].patch), *answer = NULL;
+        char why[FX_EXPLAIN_WHY_SIZE] = "";
+        fx_err_t rc = fx_explain(policy, query, 0, &answer, why, sizeof why);
+        if (rc != FX_ERR_INVALID || !strstr(why, cases[i].why))
+            fail_msg("case %zu %s: rc %d why '%s', expected '%s'", i, cases[i].patch, rc, why,
+                     cases[i].why);
+        assert_null(answer);
+        json_decref(query);
+    }
     fx_policy_destroy(&policy);
 }
 
@@ -474,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_at),
         cmocka_unit_test(test_null_and_empty_values),
         cmocka_unit_test(test_invalid_queries),
+        cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_decision_text),
         cmocka_unit_test(test_country_case_in_ids),
     };
