@@ -26,15 +26,16 @@ static void s_receipt_help(void)
 {
     printf("Usage: %s receipt MSGID [--json] [--save FILE] [--timeout S] [--config FILE]\n"
            "       %s receipt MSGID --verify FILE [--json] [--config FILE]\n\n"
-           "Asks the broker for the audit entries of one of your own messages, with their\n"
-           "inclusion proofs against a checkpoint signed by the broker, and checks them here\n"
-           "against the broker's certificate (pinned by the authority): each entry must be in\n"
-           "the signed tree. Prints who was allowed which sections under which rule, who was\n"
-           "denied (code, rule, agreement), and when it was delivered and received.\n"
+           "Asks the broker for the audit entries of one of your agency's messages (sent by\n"
+           "you or by another principal of your agency), with their inclusion proofs against\n"
+           "a checkpoint signed by the broker, and checks them here against the broker's\n"
+           "certificate (pinned by the authority): each entry must be in the signed tree.\n"
+           "Prints who was allowed which sections under which rule, who was denied (code,\n"
+           "rule, agreement), and when it was delivered and received.\n"
            "--save FILE keeps the receipt as received; --verify FILE checks a saved receipt\n"
            "offline. Exit 0 when it verifies, 1 when it does not (saying what does not hold)\n"
-           "or the broker has no receipt of that message for you, 2 when the --verify FILE is\n"
-           "not there or is not a saved receipt.\n",
+           "or the broker has no receipt of that message for your agency, 2 when the\n"
+           "--verify FILE is not there or is not a saved receipt.\n",
            AGENT_PROG, AGENT_PROG);
     fx_cli_print_exit_codes();
 }

@@ -1,4 +1,5 @@
-/* RECEIPT_REQUEST: the audit entries of one of the asking principal's own messages, each with
+/* RECEIPT_REQUEST: the audit entries of one of the asking principal's agency's messages (DESIGN.md:
+ * an agency checks the receipts of its own messages), each with
  * its inclusion proof against a signed checkpoint that covers them all (a fresh one is signed
  * only when the latest does not reach them). CONSISTENCY_REQUEST: a proof that the tree of
  * first_size entries is a prefix of the tree of the latest checkpoint. Both answers wait for the
@@ -11,28 +12,37 @@
 
 #define RECEIPT_MAX_ENTRIES 4096 /* keeps a receipt well under the frame cap */
 
-/* Whose message a msg_id is: the sender of its `accepted` entry, when it has one. Anyone may
- * put a msg_id they saw into a PUBLISH of their own that is rejected (a bad signature is checked
- * before the msg_id is looked up), so a `rejected` entry proves only that its actor was
- * rejected: the owner of an accepted message gets every entry but other principals' rejections,
- * and the sender of a message never accepted only its own rejections. */
+/* Whose message a msg_id is: the agency (COUNTRY.AGENCY) of the sender of its `accepted` entry,
+ * when it has one, so that any principal of that agency (a focal point on the next shift) gets
+ * the same receipt. Anyone may put a msg_id they saw into a PUBLISH of their own that is rejected
+ * (a bad signature is checked before the msg_id is looked up), so a `rejected` entry proves only
+ * that its actor was rejected: the owning agency of an accepted message gets every entry but
+ * other agencies' rejections, and the agency of a message never accepted only its own
+ * principals' rejections. */
 typedef struct {
-    const char *principal;
-    bool accepted;      /* the msg_id has an accepted entry ... */
-    bool accepted_mine; /* ... whose actor is the principal */
-    bool collecting;    /* the second walk: entries are kept */
-    bool owned;         /* an entry was kept */
-    bool too_many;      /* more entries than one receipt carries */
+    char agency[FX_ID_MAX]; /* the asking principal's */
+    bool accepted;          /* the msg_id has an accepted entry ... */
+    bool accepted_mine;     /* ... whose actor is of the agency */
+    bool collecting;        /* the second walk: entries are kept */
+    bool owned;             /* an entry was kept */
+    bool too_many;          /* more entries than one receipt carries */
     size_t count;
     Fusion__AuditEntry *entries;
 } receipt_walk_t;
+
+/* Whether actor is a principal of agency: COUNTRY.AGENCY.UNIT with that prefix. */
+static bool s_of_agency(const char *actor, const char *agency)
+{
+    size_t n = strlen(agency);
+    return n > 0 && strncmp(actor, agency, n) == 0 && actor[n] == '.';
+}
 
 static int s_find_owner(const fx_store_audit_entry_t *entry, void *arg)
 {
     receipt_walk_t *w = arg;
     if (strcmp(entry->event, "accepted") == 0) {
         w->accepted = true;
-        w->accepted_mine = strcmp(entry->actor, w->principal) == 0;
+        w->accepted_mine = s_of_agency(entry->actor, w->agency);
         return 1;
     }
     return 0;
@@ -42,7 +52,7 @@ static int s_collect(const fx_store_audit_entry_t *entry, void *arg)
 {
     receipt_walk_t *w = arg;
     bool rejection = strcmp(entry->event, "rejected") == 0;
-    bool mine = strcmp(entry->actor, w->principal) == 0;
+    bool mine = s_of_agency(entry->actor, w->agency);
     if (w->accepted ? rejection && !mine : !(rejection && mine))
         return 0;
     w->owned = true;
@@ -62,8 +72,8 @@ void handle_receipt_request(server_t *self, session_t *session, uint64_t request
         server_error(self, session, request_id, FX_ERR_INVALID, "a msg_id is 16 bytes");
         return;
     }
-    receipt_walk_t w = {.principal = session->principal,
-                        .entries = fx_calloc(RECEIPT_MAX_ENTRIES, sizeof *w.entries)};
+    receipt_walk_t w = {.entries = fx_calloc(RECEIPT_MAX_ENTRIES, sizeof *w.entries)};
+    fx_principal_agency(session->principal, w.agency);
     fx_err_t rc = fx_store_audit_of_message(self->store, request->msg_id.data, s_find_owner, &w);
     if (rc == FX_OK && !(w.accepted && !w.accepted_mine))
         rc = fx_store_audit_of_message(self->store, request->msg_id.data, s_collect, &w);
@@ -72,10 +82,10 @@ void handle_receipt_request(server_t *self, session_t *session, uint64_t request
         server_error(self, session, request_id, FX_ERR_STORAGE, NULL);
         goto cleanup;
     }
-    /* The same answer whether the message does not exist or is someone else's. */
+    /* The same answer whether the message does not exist or is another agency's. */
     if (!w.owned) {
         server_error(self, session, request_id, FX_ERR_NOT_FOUND,
-                     "no receipt: this is not a message you sent through this broker");
+                     "no receipt: this is not a message your agency sent through this broker");
         goto cleanup;
     }
     if (w.too_many) {

@@ -280,6 +280,13 @@ static bool s_field_ok(const char *text, size_t max)
     return text && strlen(text) < max;
 }
 
+/* Whether actor is a principal of agency (COUNTRY.AGENCY): the same id's prefix up to its dot. */
+static bool s_of_agency(const char *actor, const char *agency)
+{
+    size_t n = strlen(agency);
+    return n > 0 && strncmp(actor, agency, n) == 0 && actor[n] == '.';
+}
+
 fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t msg_id[16],
                                  const uint8_t broker_key[FX_KEY_BYTES], const char *broker_id,
                                  const char *sender, fx_audit_checkpoint_t *checkpoint,
@@ -299,6 +306,15 @@ fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t m
     if (receipt->n_entries == 0 || receipt->n_proofs != receipt->n_entries)
         return s_why(FX_ERR_MALFORMED, why, why_size, "the receipt has %zu entries and %zu proofs",
                      receipt->n_entries, receipt->n_proofs);
+    /* The sender's agency: COUNTRY.AGENCY of a principal id, or the agency given as such. */
+    char agency[FX_ID_MAX] = "";
+    const char *dot = strchr(sender, '.');
+    dot = dot ? strchr(dot + 1, '.') : NULL;
+    size_t agency_len = dot ? (size_t) (dot - sender) : strlen(sender);
+    if (agency_len < sizeof agency) {
+        memcpy(agency, sender, agency_len);
+        agency[agency_len] = '\0';
+    }
     json_t *entries = json_array();
     uint64_t last_seq = 0;
     bool sender_named = false, accepted = false;
@@ -359,7 +375,7 @@ fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t m
             break;
         }
         if ((strcmp(e->event, "accepted") == 0 || strcmp(e->event, "rejected") == 0) &&
-            strcmp(e->actor, sender) == 0)
+            s_of_agency(e->actor, agency))
             sender_named = true;
         if (strcmp(e->event, "accepted") == 0) {
             accepted = true;
@@ -376,7 +392,9 @@ fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t m
     }
     if (rc == FX_OK && !sender_named)
         rc = s_why(FX_ERR_INVALID, why, why_size,
-                   "the receipt does not show the message accepted or rejected from %s", sender);
+                   "the receipt does not show the message accepted or rejected from a principal "
+                   "of %s",
+                   agency);
     if (rc == FX_OK && accepted && recipients != allowed)
         rc = s_why(FX_ERR_INVALID, why, why_size,
                    "the broker accepted the message for %lld recipients but the receipt lists "

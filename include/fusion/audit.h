@@ -62,10 +62,12 @@ char **fx_audit_accepted_details(const char *kind, size_t sections,
                                  const char *const *denied, size_t n_denied, size_t budget);
 void fx_audit_details_free(char **texts);
 
-/* Verifies a receipt (a Receipt frame body) for msg_id, as its sender, offline: the checkpoint
- * is signed by the pinned broker key for broker_id; every entry is about msg_id, numbered in
- * increasing order, hashes (fx_store_audit_leaf_hash) to a leaf whose inclusion proof leads to
- * the checkpoint's root at its tree size; the message's accepted or rejected entry names sender;
+/* Verifies a receipt (a Receipt frame body) for msg_id, as a principal of its sender's agency,
+ * offline: the checkpoint is signed by the pinned broker key for broker_id; every entry is about
+ * msg_id, numbered in increasing order, hashes (fx_store_audit_leaf_hash) to a leaf whose
+ * inclusion proof leads to the checkpoint's root at its tree size; the message's accepted or
+ * rejected entry names a principal of the agency of sender (a principal id, or COUNTRY.AGENCY:
+ * DESIGN.md, an agency checks the receipts of its own messages);
  * and an accepted message lists as many allowed recipients (in its accepted entry and any
  * "recipients" entries continuing it) as it says it has. On FX_OK
  * *checkpoint gets the checkpoint and *entries_p (may be NULL) a new JSON array of the entries

@@ -3,7 +3,8 @@
 # that verifies against the broker's pinned certificate and says who was allowed which section,
 # who was denied (code), and who received it; the saved receipt verifies offline, and fails once
 # altered in transit (an entry changed, the checkpoint's body changed, or the checkpoint signed
-# by another key); another principal gets no receipt of a message it did not send. An auditor
+# by another key); a colleague of the sender's agency gets the same receipt, and a principal of
+# another agency gets no receipt of a message its agency did not send. An auditor
 # keeps checkpoints and checks each newer one is consistent with the one it kept, which fails
 # once the broker's tree was rewritten between runs.
 # Usage: FUSION_BIN=build/bin FUSION_TOOLS=build/tools sh tests/integration/audit_receipts.sh
@@ -32,7 +33,8 @@ expect() {
 }
 
 region_setup THA.RTP.fp1:focal_point,police MYS.RMP.lo1:liaison_officer,police \
-    IDN.IMI.lo2:liaison_officer,immigration RSO.AUDIT.a1:auditor ||
+    IDN.IMI.lo2:liaison_officer,immigration RSO.AUDIT.a1:auditor THA.RTP.fp2:focal_point,police \
+    THA.DSI.x1:focal_point,police ||
     { echo "FAIL: region setup"; exit 1; }
 broker_start || exit 1
 db=$work/state/broker.db
@@ -77,6 +79,31 @@ expect 0 "receipt --json" THA.RTP.fp1 receipt "$id" --json
 [ "$(jq -r '.entries[] | select(.event == "received") | .actor' "$work/out")" = MYS.RMP.lo1 ] ||
     fail "--json: received by"
 [ "$(jq -r '.checkpoint.broker' "$work/out")" = RSO.FUSION.broker ] || fail "--json: broker"
+jq -c .entries "$work/out" >"$work/sender-entries.json"
+# DESIGN.md: an agency checks the receipts of its own messages. A colleague of the sender (a
+# focal point on the next shift) gets the same receipt, and it verifies for that colleague; it
+# was told "not a message you sent". Another agency of the same country gets the refusal that an
+# unknown msg_id gets.
+expect 0 "a colleague of the sender gets the receipt" THA.RTP.fp2 receipt "$id" --json
+[ "$(jq -r .verified "$work/out")" = true ] || fail "the colleague's receipt: not verified: $(cat "$work/out")"
+jq -c .entries "$work/out" | cmp -s - "$work/sender-entries.json" ||
+    fail "the colleague's receipt holds other entries than the sender's: $(cat "$work/out")"
+expect 0 "the colleague's receipt in words" THA.RTP.fp2 receipt "$id" --save "$work/colleague.bin"
+contains "$work/out" "receipt of $id verified" "the colleague's receipt verified"
+contains "$work/out" "allowed to MYS.RMP.lo1: section 1" "the colleague's receipt: allowed"
+expect 0 "the colleague's saved receipt verifies offline" THA.RTP.fp2 receipt "$id" --verify "$work/colleague.bin"
+expect 0 "the sender verifies the colleague's saved receipt" THA.RTP.fp1 receipt "$id" --verify "$work/colleague.bin"
+expect 1 "another Thai agency asks for the receipt" THA.DSI.x1 receipt "$id"
+contains "$work/err" "no receipt: this is not a message your agency sent through this broker" \
+    "another agency: the refusal"
+cp "$work/err" "$work/other-agency.err"
+expect 1 "another Thai agency asks for an unknown message" THA.DSI.x1 receipt 0123456789abcdef0123456789abcdef
+sed 's/0123456789abcdef0123456789abcdef/MSGID/' "$work/err" >"$work/unknown.err"
+sed "s/$id/MSGID/" "$work/other-agency.err" | cmp -s - "$work/unknown.err" ||
+    fail "another agency's refusal differs from an unknown msg_id's: $(cat "$work/other-agency.err" "$work/unknown.err")"
+expect 1 "the other agency cannot verify the sender's saved receipt as its own" THA.DSI.x1 receipt "$id" --verify "$work/receipt.bin"
+contains "$work/out" "does NOT verify: the receipt does not show the message accepted or rejected from a principal of THA.DSI" \
+    "another agency's --verify: says why"
 expect 0 "the saved receipt verifies offline" THA.RTP.fp1 receipt "$id" --verify "$work/receipt.bin"
 # Offline means no connection: one dropped mid-handshake would be an auth_refused entry. (Under
 # AddressSanitizer, its leak check cannot run in a process strace already traces: it is off here.)
@@ -129,6 +156,9 @@ expect 0 "the sender's receipt of a rejected message" THA.RTP.fp1 receipt "$reje
 [ "$(jq -r '.entries[0].details.code' "$work/out")" = limit ] ||
     fail "rejected: the entry's code: $(cat "$work/out")"
 expect 1 "no receipt of someone else's rejected message" MYS.RMP.lo1 receipt "$rejected_id"
+expect 0 "a colleague's receipt of the rejected message" THA.RTP.fp2 receipt "$rejected_id" --json
+[ "$(jq -r '[.entries[] | .event] | join(",")' "$work/out")" = rejected ] ||
+    fail "rejected, the colleague: $(cat "$work/out")"
 
 # A larger tree: the proof of an early entry then takes complete subtrees of 256 entries and
 # more from the broker's memory (audit_tree.c, KEPT_LEVEL 8) and the rest from the stored leaves.

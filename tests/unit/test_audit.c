@@ -242,6 +242,18 @@ static void test_altered_entries(void **state)
                                              "RSO.FUSION.broker", "IDN.POLRI.fp1", &cp, NULL, why,
                                              sizeof why),
                      FX_ERR_INVALID);
+    /* An agency checks its own messages' receipts (DESIGN.md): a colleague of the sender, or
+     * the agency itself, verifies it; another agency of the same country, one whose name only
+     * starts alike, does not. */
+    const char *askers[] = {"THA.RTP.fp2", "THA.RTP", "THA.DSI.fp1", "THA.RTPX.fp1", "THA.RT"};
+    for (size_t i = 0; i < 5; i++) {
+        fx_err_t rc =
+            fx_audit_receipt_verify(&f->receipt, f->msg_id, fx_keys_sign_public(f->broker),
+                                    "RSO.FUSION.broker", askers[i], &cp, NULL, why, sizeof why);
+        if (rc != (i < 2 ? FX_OK : FX_ERR_INVALID))
+            fail_msg("%s: rc %d (%s)", askers[i], rc, why);
+    }
+    assert_non_null(strstr(why, "accepted or rejected from a principal of THA.RT"));
     f->entries[0].details = (char *) "[1]";
     assert_int_equal(s_verify(f, why), FX_ERR_MALFORMED);
     s_build(f);
