@@ -350,7 +350,7 @@ int broker_config_load(const char *path, broker_config_t *config, fx_diag_t *dia
             const char *address = fx_yaml_scalar(diag, found[METRICS], "metrics");
             const char *problem = address ? metrics_address_problem(address) : NULL;
             if (problem)
-                fx_yaml_error(diag, found[METRICS], "metrics '%s' %s", address, problem);
+                fx_yaml_error(diag, found[METRICS], "metrics '%s': %s", address, problem);
             else if (address && config->endpoint && s_same_port(config->endpoint, address))
                 fx_yaml_error(diag, found[METRICS],
                               "metrics '%s' is on the endpoint's port (%s): the broker cannot "

@@ -312,7 +312,8 @@ static const char *s_parse(const char *address, struct sockaddr_storage *ss, soc
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *) ss;
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         if ((ntohl(v4->sin_addr.s_addr) >> 24) != 127)
-            return "metrics are served on loopback only (127.0.0.1, [::1] or localhost)";
+            return "not a loopback address (they are served on 127.0.0.1, [::1] or localhost "
+                   "only)";
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t) port);
         *len = sizeof *v4;
@@ -322,7 +323,8 @@ static const char *s_parse(const char *address, struct sockaddr_storage *ss, soc
         host[hlen - 1] = '\0';
         if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) == 1) {
             if (!IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
-                return "metrics are served on loopback only (127.0.0.1, [::1] or localhost)";
+                return "not a loopback address (they are served on 127.0.0.1, [::1] or localhost "
+                       "only)";
             v6->sin6_family = AF_INET6;
             v6->sin6_port = htons((uint16_t) port);
             *len = sizeof *v6;

@@ -989,7 +989,12 @@ static void s_document(loader_t *ld, const fx_yaml_node_t *root)
                       "missing required key 'fusion_policy' (write fusion_policy: 1)");
     else if (fx_yaml_type(f[0]) != FX_YAML_SCALAR || fx_yaml_is_null(f[0]))
         fx_yaml_error(ld->diag, f[0], "fusion_policy must be 1, found %s", fx_yaml_type_name(f[0]));
-    else if (!fx_yaml_plain(f[0]) || strcmp(fx_yaml_text(f[0]), "1") != 0)
+    else if (!fx_yaml_plain(f[0])) /* "1" was called an unsupported version '1' */
+        fx_yaml_error(ld->diag, f[0],
+                      "fusion_policy must be the integer 1, not the string '%s' (write "
+                      "fusion_policy: 1, without quotes)",
+                      fx_yaml_shown(fx_yaml_text(f[0]), fx_yaml_length(f[0]), shown));
+    else if (strcmp(fx_yaml_text(f[0]), "1") != 0)
         fx_yaml_error(ld->diag, f[0],
                       "unsupported policy version '%s' (this version reads fusion_policy: 1)",
                       fx_yaml_shown(fx_yaml_text(f[0]), fx_yaml_length(f[0]), shown));

@@ -89,6 +89,11 @@ printf '%s\nworkers: 0\n' "$(cat "$config")" >"$work/bad.yaml"
 bad "a bad worker count" "9:10" "workers"
 printf '%s\nmetrics: 127.0.0.1:27700\n' "$(sed 's|^endpoint: .*|endpoint: tcp://*:27700|' "$config")" >"$work/bad.yaml"
 bad "metrics on the endpoint's port" "9:10" "metrics '127.0.0.1:27700' is on the endpoint's port (tcp://\*:27700)"
+# One sentence ("metrics '0.0.0.0:9464' metrics are served on loopback only", review s18 F7).
+printf '%s\nmetrics: 0.0.0.0:9464\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "metrics not on loopback" "9:10" "metrics '0.0.0.0:9464': not a loopback address (they are served on 127.0.0.1, \[::1\] or localhost only)$"
+printf '%s\nmetrics: 127.0.0.1:99999\n' "$(cat "$config")" >"$work/bad.yaml"
+bad "a metrics port out of range" "9:10" "metrics '127.0.0.1:99999': the port must be 0 to 65535$"
 printf '%s\nmetrics: 127.0.0.1:27701\n' "$(sed 's|^endpoint: .*|endpoint: tcp://*:27700|' "$config")" >"$work/good.yaml"
 check "metrics on a port of its own" 0 "$broker" --config "$work/good.yaml" --check
 rm -f "$work/good.yaml"

@@ -15,7 +15,8 @@ region_setup THA.RTP.fp1:focal_point,police IDN.POLRI.fp1:focal_point,police \
 cp "$work/broker.yaml" "$work/public.yaml"
 echo "metrics: 0.0.0.0:9464" >>"$work/public.yaml"
 check "a public metrics address is refused" 2 "$bin/fusion-broker" --config "$work/public.yaml" --check
-contains "$work/err.txt" "public.yaml:.*loopback only" "the error names the file and the rule"
+contains "$work/err.txt" "public.yaml:.*: metrics '0.0.0.0:9464': not a loopback address (they are served on 127.0.0.1, \[::1\] or localhost only)$" \
+    "the error names the file and the rule"
 
 echo "metrics: 127.0.0.1:0" >>"$work/broker.yaml"
 broker_start || exit 1

@@ -41,7 +41,11 @@ static const bad_case_t s_bad[] = {
     {"default: forbid\n", 1, 1, "missing required key 'fusion_policy'"},
     {"fusion_policy: 1\n", 1, 1, "missing required key 'default'"},
     {"fusion_policy: 2\ndefault: forbid\n", 1, 16, "unsupported policy version '2'"},
-    {"fusion_policy: \"1\"\ndefault: forbid\n", 1, 16, "unsupported policy version '1'"},
+    {"fusion_policy: \"1\"\ndefault: forbid\n", 1, 16,
+     "fusion_policy must be the integer 1, not the string '1' (write fusion_policy: 1, without "
+     "quotes)"},
+    {"fusion_policy: '2'\ndefault: forbid\n", 1, 16,
+     "fusion_policy must be the integer 1, not the string '2'"},
     {"fusion_policy: [1]\ndefault: forbid\n", 1, 16, "fusion_policy must be 1, found a list"},
     {"fusion_policy: 1\ndefault: allow\n", 2, 10, "default must be permit or forbid"},
     {"fusion_policy: 1\ndefault:\n", 2, 9, "default must be a single value, found nothing"},
