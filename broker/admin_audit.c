@@ -28,8 +28,7 @@ static void s_usage(void)
 {
     printf(
         "fusion-admin audit: check and read a broker's audit trail (docs/audit.md).\n\n"
-        "Usage: fusion-admin audit verify DB (--broker-cert FILE [--region REGION] | --key HEX |\n"
-        "                                     --region REGION)\n"
+        "Usage: fusion-admin audit verify DB (--broker-cert FILE [--region REGION] | --key HEX)\n"
         "       fusion-admin audit verify [DB] --config BROKER.yaml\n"
         "       fusion-admin audit export DB\n"
         "       fusion-admin audit show DB --msg MSGID [--json]\n\n"
@@ -43,10 +42,8 @@ static void s_usage(void)
         "           region's authority.pub; REGION from --region, FUSION_REGION, or the\n"
         "           region the certificate is in, REGION/directory/ID.cert) or its Ed25519\n"
         "           public key in hex. --config takes the broker's id, region and\n"
-        "           authority (and DB, when not given) from its configuration;\n"
-        "           --region alone takes REGION/directory/ID.cert for the broker ID the\n"
-        "           trail's checkpoints name (said on the first line; to pin the broker,\n"
-        "           give --broker-cert or --config).\n"
+        "           authority (and DB, when not given) from its configuration. Never\n"
+        "           the broker the trail names: the trail is what is being checked.\n"
         "  export   write every entry as one JSON object per line (never content)\n"
         "  show     the history of one message: accepted (who was allowed, who denied) or "
         "rejected,\n"
@@ -234,75 +231,6 @@ static int s_verify_entry(const fx_store_audit_entry_t *entry, void *arg)
     return s_checkpoints_due(v);
 }
 
-/* The broker ids the trail's checkpoints are signed for, read from their bodies without a key:
- * only to find a certificate, which is then verified against the authority, and every
- * checkpoint against its key. */
-typedef struct {
-    char ids[2][FX_ID_MAX];
-    size_t n; /* distinct ids seen, counted up to 3 */
-} trail_brokers_t;
-
-static int s_trail_broker(const fx_store_checkpoint_t *checkpoint, void *arg)
-{
-    trail_brokers_t *t = arg;
-    Fusion__CheckpointBody *body = NULL;
-    if (fx_codec_decode(FX_MSG_CHECKPOINT_BODY, checkpoint->body, checkpoint->body_len,
-                        (void **) &body) != FX_OK)
-        return 0;
-    if (body->broker && body->broker[0] && strlen(body->broker) < FX_ID_MAX &&
-        !(t->n > 0 && strcmp(t->ids[0], body->broker) == 0) &&
-        !(t->n > 1 && strcmp(t->ids[1], body->broker) == 0)) {
-        if (t->n < 2)
-            snprintf(t->ids[t->n], FX_ID_MAX, "%s", body->broker);
-        t->n++;
-    }
-    fx_codec_free(body);
-    return t->n > 2;
-}
-
-/* --region REGION without --broker-cert: REGION/directory/ID.cert for the one broker ID the
- * trail's checkpoints name, into path. The exit code; 2, saying what to give, when the trail
- * names none or several. */
-static int s_cert_of_trail(const char *db, const char *region, char *path, size_t size)
-{
-    fx_store_t *store = NULL;
-    int status = s_open("verify", db, &store);
-    if (status != FX_EXIT_OK)
-        return status;
-    trail_brokers_t t = {.n = 0};
-    fx_err_t rc = fx_store_checkpoint_each(store, s_trail_broker, &t);
-    fx_store_destroy(&store);
-    if (rc != FX_OK) {
-        fx_cli_error(ADMIN_PROG, "audit verify: cannot read the checkpoints of %s: %s", db,
-                     fx_strerror(rc));
-        return FX_EXIT_SYSTEM;
-    }
-    if (t.n != 1) {
-        char named[2 * FX_ID_MAX + 16] = "";
-        if (t.n > 1)
-            snprintf(named, sizeof named, " (%s, %s%s)", t.ids[0], t.ids[1],
-                     t.n > 2 ? ", ..." : "");
-        fx_cli_error(ADMIN_PROG,
-                     "audit verify: --region cannot tell which certificate in %s/directory is the "
-                     "broker's: %s%s. Give --broker-cert %s/directory/BROKER-ID.cert, or "
-                     "--config BROKER.yaml",
-                     region,
-                     t.n == 0 ? "the trail has no signed checkpoint naming its broker"
-                              : "the trail's checkpoints name several brokers",
-                     named, region);
-        return FX_EXIT_USAGE;
-    }
-    snprintf(path, size, "%s/directory/%s.cert", region, t.ids[0]);
-    if (access(path, F_OK) != 0) {
-        fx_cli_error(ADMIN_PROG,
-                     "audit verify: the trail's checkpoints name broker %s, but %s has no "
-                     "certificate of it (%s): give --broker-cert FILE or --config BROKER.yaml",
-                     t.ids[0], region, path);
-        return FX_EXIT_USAGE;
-    }
-    return FX_EXIT_OK;
-}
-
 static int s_verify(int argc, char **argv)
 {
     static const struct option options[] = {{"broker-cert", required_argument, NULL, 'c'},
@@ -339,17 +267,25 @@ static int s_verify(int argc, char **argv)
     }
     if (s_operands("verify", argc, argv, &db) != FX_EXIT_OK)
         return FX_EXIT_USAGE;
-    /* The broker's key: --key, --broker-cert, --config (its id, region and authority), or
-     * --region alone (the broker the trail names). */
+    /* The broker's key: --key, --broker-cert, or --config (its id, region and authority).
+     * Never the broker the trail's checkpoints name: whoever can write the database could name
+     * any principal whose key they hold and sign every checkpoint as it. */
     int ways = (cert_path != NULL) + (key_hex != NULL) + (config_path != NULL);
-    if (ways > 1 || (config_path && region_opt) || (!db && !config_path) ||
-        (ways == 0 && !region_opt)) {
+    if (ways == 0 && region_opt && db) {
         fx_cli_error(ADMIN_PROG,
-                     "audit verify: expected DB and one of --broker-cert FILE, --key HEX, "
-                     "--region REGION or --config BROKER.yaml (try --help)");
+                     "audit verify: --region only says where a --broker-cert's authority is; "
+                     "name the broker to check the trail against: --broker-cert "
+                     "%s/directory/BROKER-ID.cert, or --config BROKER.yaml (the trail cannot "
+                     "be trusted to name its own broker)",
+                     region_opt);
         return FX_EXIT_USAGE;
     }
-    char trail_cert[4096], config_cert[4096], authority_path[4096] = "", config_db[4096];
+    if (ways != 1 || (config_path && region_opt) || (!db && !config_path)) {
+        fx_cli_error(ADMIN_PROG, "audit verify: expected DB and one of --broker-cert FILE, --key "
+                                 "HEX or --config BROKER.yaml (try --help)");
+        return FX_EXIT_USAGE;
+    }
+    char config_cert[4096], authority_path[4096] = "", config_db[4096];
     char config_id[FX_ID_MAX] = "";
     const char *named_by = NULL; /* how the certificate was found, when not given */
     if (config_path) {
@@ -374,12 +310,6 @@ static int s_verify(int argc, char **argv)
         broker_config_free(&config);
         cert_path = config_cert;
         named_by = "the broker's configuration";
-    } else if (!cert_path && !key_hex) {
-        int status = s_cert_of_trail(db, region_opt, trail_cert, sizeof trail_cert);
-        if (status != FX_EXIT_OK)
-            return status;
-        cert_path = trail_cert;
-        named_by = "the broker the trail's checkpoints name";
     }
     uint8_t key[FX_KEY_BYTES];
     fx_cert_t *cert = NULL;
