@@ -136,33 +136,33 @@ audit | jq -s -e '[.[] | select(.event == "exercise_audit_refused" and .actor ==
 # Asking for six exercises in turn, a count entry names at most three, with their refusals, and
 # counts the refusals for the others in unlisted ("and N more"), so the entry stays small.
 # 120 frames at once cover all six within a second's count unless they spread over 18 seconds.
-u1="--key $work/keys/IDN.POLRI.u1.key $curve"
+u3="--key $work/keys/IDN.POLRI.u3.key $curve" # a bucket of its own
 asks=""
 for ex in EX-A EX-B EX-C EX-D EX-E EX-F; do
-    "$rogue" --endpoint "$endpoint" $u1 --save "$work/audit-$ex" exercise-audit "$ex" >/dev/null 2>&1
+    "$rogue" --endpoint "$endpoint" $u3 --save "$work/audit-$ex" exercise-audit "$ex" >/dev/null 2>&1
     asks="$asks $work/audit-$ex"
 done
-got=$("$rogue" --endpoint "$endpoint" $u1 --timeout 10000 flood 120 $asks 2>&1)
+got=$("$rogue" --endpoint "$endpoint" $u3 --timeout 10000 flood 120 $asks 2>&1)
 [ "$got" = "FLOOD 120: accepted 0, directory 0, rate_limited 0, other 120, no answer 0" ] ||
     fail "120 exercise audit requests for six exercises at once: got '$got'"
-u1_refusals() { # the refusals of IDN.POLRI.u1 the entries account for
-    audit | jq -s '[.[] | select(.event == "exercise_audit_refused" and .actor == "IDN.POLRI.u1") |
+u3_refusals() { # the refusals of IDN.POLRI.u3 the entries account for
+    audit | jq -s '[.[] | select(.event == "exercise_audit_refused" and .actor == "IDN.POLRI.u3") |
         (.details | if type == "string" then fromjson else . end | .refused // 1)] | add' 2>/dev/null
 }
 tries=0
-while [ "$(u1_refusals)" != 126 ] && [ "$tries" -lt 100 ]; do
+while [ "$(u3_refusals)" != 126 ] && [ "$tries" -lt 100 ]; do
     sleep 0.1
     tries=$((tries + 1))
 done
-[ "$(u1_refusals)" = 126 ] || fail "the refusal entries count $(u1_refusals) refusals of six exercises, not 126"
-audit | jq -s '[.[] | select(.event == "exercise_audit_refused" and .actor == "IDN.POLRI.u1") |
+[ "$(u3_refusals)" = 126 ] || fail "the refusal entries count $(u3_refusals) refusals of six exercises, not 126"
+audit | jq -s '[.[] | select(.event == "exercise_audit_refused" and .actor == "IDN.POLRI.u3") |
     (.details | if type == "string" then fromjson else . end) | select(.refused != null)]' \
-    >"$work/u1-counts.json"
+    >"$work/u3-counts.json"
 jq -e 'length > 0 and all((.exercises | length) <= 3 and
         ([.exercises | to_entries[] | .value] | add // 0) + (.unlisted // 0) == .refused and
-        all(.exercises | keys[]; test("^EX-[A-F]$")))' "$work/u1-counts.json" >/dev/null ||
-    fail "a count entry names more than three exercises, another id, or does not add up: $(cat "$work/u1-counts.json")"
-jq -e 'any((.exercises | length) == 3 and .unlisted > 0)' "$work/u1-counts.json" >/dev/null ||
-    fail "no count entry says how many more were refused for exercises it does not name: $(cat "$work/u1-counts.json")"
+        all(.exercises | keys[]; test("^EX-[A-F]$")))' "$work/u3-counts.json" >/dev/null ||
+    fail "a count entry names more than three exercises, another id, or does not add up: $(cat "$work/u3-counts.json")"
+jq -e 'any((.exercises | length) == 3 and .unlisted > 0)' "$work/u3-counts.json" >/dev/null ||
+    fail "no count entry says how many more were refused for exercises it does not name: $(cat "$work/u3-counts.json")"
 broker_stop || fail "the broker did not stop cleanly"
 finish "cost: EXPLAIN, PREPARE and PUBLISH charged by their decisions, refused rate_limited past the budget while another principal is served; slow frames logged"
