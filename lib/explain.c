@@ -325,11 +325,9 @@ static void s_query(query_t *q, const json_t *query)
         s_invalid(q, "the query has no sender");
     else
         s_principal(q, sender, "sender", &q->sender);
-    /* recipients is required; [] (no recipients) gives no decisions. */
+    /* No recipients (left out, null or []) gives no decisions (DESIGN.md). */
     json_t *recipients = json_object_get(query, "recipients");
-    if (!recipients) {
-        s_invalid(q, "the query has no recipients (write [] for none)");
-    } else {
+    if (recipients && !json_is_null(recipients)) {
         if (!json_is_array(recipients)) {
             s_invalid(q, "recipients must be a list ([] for none)");
         } else if (json_array_size(recipients) > FX_EXPLAIN_MAX_RECIPIENTS) {

@@ -199,9 +199,10 @@ static void test_no_recipients(void **state)
 {
     (void) state;
     fx_policy_t *policy = s_policy();
-    /* [] only: recipients left out or null are invalid (test_missing_keys). */
-    const char *patches[] = {"{'recipients': []}"};
-    for (size_t i = 0; i < 1; i++) {
+    /* Left out, null or []: DESIGN.md's "No recipients gives {"decisions": []}". */
+    const char *patches[] = {"{'recipients': []}", "{'recipients': null}",
+                             "{'recipients': '$delete'}"};
+    for (size_t i = 0; i < sizeof patches / sizeof patches[0]; i++) {
         json_t *answer = NULL;
         json_t *d = s_explain(policy, patches[i], &answer);
         assert_int_equal(json_array_size(d), 0);
@@ -415,8 +416,7 @@ static void test_missing_keys(void **state)
         {"{'message': {'audience': '$delete'}}", "message has no audience"},
         {"{'message': {'audience': null}}", "message.audience must be a string"},
         {"{'sender': '$delete'}", "the query has no sender"},
-        {"{'recipients': '$delete'}", "the query has no recipients (write [] for none)"},
-        {"{'recipients': null}", "recipients must be a list ([] for none)"},
+        {"{'recipients': 3}", "recipients must be a list ([] for none)"},
         {"{'message': '$delete'}", "the query has no message"},
         {"{'message': {'sections': [{'tlp': 'green', 'categories': []}]}}",
          "message.sections[0] has no id"},
