@@ -30,19 +30,12 @@ typedef struct {
     Fusion__AuditEntry *entries;
 } receipt_walk_t;
 
-/* Whether actor is a principal of agency: COUNTRY.AGENCY.UNIT with that prefix. */
-static bool s_of_agency(const char *actor, const char *agency)
-{
-    size_t n = strlen(agency);
-    return n > 0 && strncmp(actor, agency, n) == 0 && actor[n] == '.';
-}
-
 static int s_find_owner(const fx_store_audit_entry_t *entry, void *arg)
 {
     receipt_walk_t *w = arg;
     if (strcmp(entry->event, "accepted") == 0) {
         w->accepted = true;
-        w->accepted_mine = s_of_agency(entry->actor, w->agency);
+        w->accepted_mine = fx_principal_of_agency(entry->actor, w->agency);
         return 1;
     }
     return 0;
@@ -52,7 +45,7 @@ static int s_collect(const fx_store_audit_entry_t *entry, void *arg)
 {
     receipt_walk_t *w = arg;
     bool rejection = strcmp(entry->event, "rejected") == 0;
-    bool mine = s_of_agency(entry->actor, w->agency);
+    bool mine = fx_principal_of_agency(entry->actor, w->agency);
     if (w->accepted ? rejection && !mine : !(rejection && mine))
         return 0;
     w->owned = true;

@@ -280,13 +280,6 @@ static bool s_field_ok(const char *text, size_t max)
     return text && strlen(text) < max;
 }
 
-/* Whether actor is a principal of agency (COUNTRY.AGENCY): the same id's prefix up to its dot. */
-static bool s_of_agency(const char *actor, const char *agency)
-{
-    size_t n = strlen(agency);
-    return n > 0 && strncmp(actor, agency, n) == 0 && actor[n] == '.';
-}
-
 fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t msg_id[16],
                                  const uint8_t broker_key[FX_KEY_BYTES], const char *broker_id,
                                  const char *sender, fx_audit_checkpoint_t *checkpoint,
@@ -375,7 +368,7 @@ fx_err_t fx_audit_receipt_verify(const Fusion__Receipt *receipt, const uint8_t m
             break;
         }
         if ((strcmp(e->event, "accepted") == 0 || strcmp(e->event, "rejected") == 0) &&
-            s_of_agency(e->actor, agency))
+            fx_principal_of_agency(e->actor, agency))
             sender_named = true;
         if (strcmp(e->event, "accepted") == 0) {
             accepted = true;

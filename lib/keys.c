@@ -345,3 +345,9 @@ void fx_principal_agency(const char *id, char agency[FX_ID_MAX])
     memcpy(agency, id, len);
     agency[len] = '\0';
 }
+
+bool fx_principal_of_agency(const char *id, const char *agency)
+{
+    size_t n = strlen(agency);
+    return n > 0 && strncmp(id, agency, n) == 0 && id[n] == '.';
+}

@@ -4,6 +4,7 @@
 #ifndef FUSION_KEYS_H
 #define FUSION_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,5 +89,8 @@ void fx_party_country_upper(char *id);
 
 /* Copies the COUNTRY.AGENCY prefix of a valid principal id into agency (FX_ID_MAX bytes). */
 void fx_principal_agency(const char *id, char agency[FX_ID_MAX]);
+
+/* Whether id names a principal of agency (COUNTRY.AGENCY): agency, a dot, then its unit. */
+bool fx_principal_of_agency(const char *id, const char *agency);
 
 #endif
