@@ -102,8 +102,8 @@ done
 contains "$work/units/fusion-broker.service" "^ExecReload=/bin/kill -HUP" "broker unit: ExecReload"
 contains "$work/units/fusion-broker.service" "^RestartPreventExitStatus=2 3 4$" \
     "broker unit: no restart after a security refusal (exit 3) or a storage error (exit 4) either"
-contains "$work/units/fusion-agent@.service" "^RestartPreventExitStatus=2 3$" \
-    "agent unit: no restart after a security refusal (exit 3) either"
+contains "$work/units/fusion-agent@.service" "^RestartPreventExitStatus=2 3 4$" \
+    "agent unit: no restart after a security refusal (exit 3) or a storage error (exit 4) either"
 contains "$work/units/fusion-agent@.service" "^ExecStart=.*/fusion-agent listen --summary --config " \
     "agent unit: listen --summary, so no content goes to the journal"
 for setting in Type=notify ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes \
