@@ -1171,6 +1171,14 @@ const char *fx_policy_rule_guideline(const fx_policy_t *self, const char *rule_i
     return NULL;
 }
 
+bool fx_policy_has_forbid_rule(const fx_policy_t *self, const char *rule_id)
+{
+    for (uint32_t i = 0; rule_id && i < self->nrules; i++)
+        if (strcmp(self->rules[i].id, rule_id) == 0)
+            return !self->rules[i].permit;
+    return false;
+}
+
 void fx_policy_summary(const fx_policy_t *self, char *buf, size_t size)
 {
     uint32_t permits = 0;

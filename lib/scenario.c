@@ -399,6 +399,21 @@ static int s_expectation(loader_t *ld, const fx_yaml_node_t *item, const fx_inje
         }
         if (f[E_RULE] && !(e->rule = s_id(ld, f[E_RULE], "rule")))
             err = 1;
+        /* A denial names a rule only when a forbid rule decided it (DESIGN.md): any other
+         * rule, or a rule the policy does not have, could never be observed. */
+        if (!err && e->rule && strcmp(e->code, "forbidden") != 0) {
+            fx_yaml_error(ld->diag, f[E_RULE],
+                          "only a 'forbidden' denial names a rule (the forbid rule that "
+                          "decided it); a %s denial has none: leave rule out",
+                          e->code);
+            err = 1;
+        } else if (!err && e->rule && ld->policy &&
+                   !fx_policy_has_forbid_rule(ld->policy, e->rule)) {
+            fx_yaml_error(ld->diag, f[E_RULE],
+                          "the policy %s has no forbid rule %s, so no denial can name it",
+                          fx_policy_name(ld->policy), e->rule);
+            err = 1;
+        }
     } else {
         for (int k = E_CODE; k <= E_RULE; k++)
             if (f[k]) {

@@ -4,6 +4,7 @@
 #ifndef FUSION_POLICY_H
 #define FUSION_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,8 @@ int fx_policy_exercise_participant(const fx_policy_t *self, const char *exercise
 int fx_policy_exercise_speed(const fx_policy_t *self, const char *exercise);
 /* The guideline text of the rule with this id, or NULL (for "default" too). Policy-owned. */
 const char *fx_policy_rule_guideline(const fx_policy_t *self, const char *rule_id);
+/* Whether the policy has a forbid rule with this id (the only rule a denial names). */
+bool fx_policy_has_forbid_rule(const fx_policy_t *self, const char *rule_id);
 /* Writes a one-line summary ("default forbid; 4 rules, 1 agreement, ...") into buf. */
 void fx_policy_summary(const fx_policy_t *self, char *buf, size_t size);
 

@@ -332,6 +332,54 @@ static void test_shipped_and_policy(void **state)
 /* An 'escalated' expectation against a policy: the broker escalates a referral only after the
  * policy's deadline for its urgency, so one without that deadline is an error at the
  * expectation; on an inject that sends no referral it is one with or without a policy. */
+/* A denial names a rule only when a forbid rule decided it: one with another code, or one the
+ * policy does not have as a forbid rule, is an error at the rule. */
+static void test_denied_rule(void **state)
+{
+    (void) state;
+    static const char policy_yaml[] = "fusion_policy: 1\n"
+                                      "default: forbid\n"
+                                      "referral_deadlines: {normal: 72h}\n"
+                                      "exercises:\n"
+                                      "  - id: EX-2026-11\n"
+                                      "    participants: [THA.RTP, KHM.NCCT]\n"
+                                      "rules:\n"
+                                      "  - id: nonpunishment-victim-data\n"
+                                      "    effect: permit\n"
+                                      "    guideline: G\n";
+    fx_policy_t *policy = NULL;
+    assert_int_equal(fx_policy_load_buffer("permit.yaml", (const uint8_t *) policy_yaml,
+                                           strlen(policy_yaml), &policy, NULL),
+                     FX_OK);
+    const char *rule = strstr(s_valid, "rule: nonpunishment-victim-data}");
+    assert_non_null(rule);
+    int line = 1, column = (int) (rule - s_valid);
+    for (const char *c = s_valid; c < rule; c++)
+        if (*c == '\n') {
+            line++;
+            column = (int) (rule - c);
+        }
+    /* The rule is a permit rule of this policy. */
+    fx_diag_t *diag = fx_diag_new("s.yaml");
+    assert_null(s_parse(s_valid, policy, diag));
+    assert_int_equal(fx_diag_count(diag), 1);
+    assert_int_equal(fx_diag_line(diag, 0), line);
+    assert_int_equal(fx_diag_column(diag, 0), column + 6);
+    assert_non_null(
+        strstr(fx_diag_message(diag, 0), "has no forbid rule nonpunishment-victim-data"));
+    fx_diag_destroy(&diag);
+    fx_policy_destroy(&policy);
+    /* With another code, with or without a policy. */
+    char *other = fx_strdup(s_valid);
+    memcpy(strstr(other, "code: forbidden"), "code: no_permit", 15);
+    diag = fx_diag_new("s.yaml");
+    assert_null(s_parse(other, NULL, diag));
+    assert_int_equal(fx_diag_count(diag), 1);
+    assert_non_null(strstr(fx_diag_message(diag, 0), "only a 'forbidden' denial names a rule"));
+    fx_diag_destroy(&diag);
+    free(other);
+}
+
 static void test_escalated_against_policy(void **state)
 {
     (void) state;
@@ -340,7 +388,12 @@ static void test_escalated_against_policy(void **state)
                                       "referral_deadlines: {urgent: 8h}\n"
                                       "exercises:\n"
                                       "  - id: EX-2026-11\n"
-                                      "    participants: [THA.RTP, KHM.NCCT]\n";
+                                      "    participants: [THA.RTP, KHM.NCCT]\n"
+                                      "rules:\n"
+                                      "  - id: nonpunishment-victim-data\n"
+                                      "    effect: forbid\n"
+                                      "    guideline: G\n"
+                                      "    when: {categories: {any_of: [victim_identity]}}\n";
     fx_policy_t *policy = NULL;
     assert_int_equal(fx_policy_load_buffer("no-normal.yaml", (const uint8_t *) policy_yaml,
                                            strlen(policy_yaml), &policy, NULL),
@@ -424,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_and_policy),
         cmocka_unit_test(test_escalated_against_policy),
+        cmocka_unit_test(test_denied_rule),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_route_pattern_in_any_case),
     };
