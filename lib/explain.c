@@ -100,27 +100,16 @@ static int s_word(query_t *q, const char *text, fx_vocab_t vocab, const char *pa
     return 0;
 }
 
-/* An enumeration member that may be absent or null (0). */
+/* An enumeration member: one that may be absent or null is 0 then; a required one absent is
+ * "PATH has no KEY", and null is not a word. */
 static int s_enum(query_t *q, const json_t *obj, const char *key, const char *path,
-                  fx_vocab_t vocab)
+                  fx_vocab_t vocab, bool required)
 {
-    const char *text = s_string(q, obj, key, path, 1);
-    if (!text)
-        return 0;
-    char where[96];
-    snprintf(where, sizeof where, "%s.%s", path, key);
-    return s_word(q, text, vocab, where);
-}
-
-/* An enumeration member the query must give: absent is "PATH has no KEY", null not a word. */
-static int s_required_enum(query_t *q, const json_t *obj, const char *key, const char *path,
-                           fx_vocab_t vocab)
-{
-    if (!json_object_get(obj, key)) {
+    if (required && !json_object_get(obj, key)) {
         s_invalid(q, "%s has no %s", path, key);
         return 0;
     }
-    const char *text = s_string(q, obj, key, path, 0);
+    const char *text = s_string(q, obj, key, path, !required);
     if (!text)
         return 0;
     char where[96];
@@ -283,12 +272,12 @@ static void s_message(query_t *q, const json_t *message)
     /* kind and audience are required (DESIGN.md: exactly the keys shown); the keys DESIGN.md
      * lets be null (route ... exercise), consent (false) and urgency and handling may be left
      * out. */
-    m->kind = s_required_enum(q, message, "kind", "message", FX_VOCAB_KIND);
-    m->audience = s_required_enum(q, message, "audience", "message", FX_VOCAB_AUDIENCE);
-    m->stage = s_enum(q, message, "stage", "message", FX_VOCAB_STAGE);
-    m->purpose = s_enum(q, message, "purpose", "message", FX_VOCAB_PURPOSE);
-    m->subject_role = s_enum(q, message, "subject_role", "message", FX_VOCAB_SUBJECT_ROLE);
-    m->urgency = s_enum(q, message, "urgency", "message", FX_VOCAB_URGENCY);
+    m->kind = s_enum(q, message, "kind", "message", FX_VOCAB_KIND, true);
+    m->audience = s_enum(q, message, "audience", "message", FX_VOCAB_AUDIENCE, true);
+    m->stage = s_enum(q, message, "stage", "message", FX_VOCAB_STAGE, false);
+    m->purpose = s_enum(q, message, "purpose", "message", FX_VOCAB_PURPOSE, false);
+    m->subject_role = s_enum(q, message, "subject_role", "message", FX_VOCAB_SUBJECT_ROLE, false);
+    m->urgency = s_enum(q, message, "urgency", "message", FX_VOCAB_URGENCY, false);
     m->handling = s_enum_mask(q, message, "handling", "message", FX_VOCAB_HANDLING, 1);
     m->route = s_string(q, message, "route", "message", 1);
     /* DESIGN.md: an empty route is an error; only taskforce, agreement and exercise take "" for
