@@ -155,8 +155,14 @@ static int s_run(int argc, char **argv)
     int started = zsock_wait(server);
     if (started != 0) {
         status = started; /* the exit code; the reason is in the log */
-    } else if (check) {
+    } else if (check && config.check_skipped == 0) {
         printf("%s: configuration, signed policy and directory are valid\n", config_path);
+    } else if (check) {
+        /* As at start: skipping a certificate only refuses its principal (fx_directory_load). */
+        printf("%s: configuration and signed policy are valid; the directory is loaded without "
+               "%zu certificate(s) that do not verify (named above): their principals are "
+               "refused until the files are replaced\n",
+               config_path, config.check_skipped);
     } else {
         struct sigaction sa = {.sa_handler = s_on_sighup};
         sigemptyset(&sa.sa_mask);

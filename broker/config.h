@@ -39,6 +39,7 @@ typedef struct {
     int64_t checkpoint_interval; /* ms: the audit tree is signed this often when it grew */
     char *metrics;               /* HOST:PORT on loopback for GET /metrics, or NULL: none */
     int check_only;              /* --check: load and verify, open and bind nothing */
+    size_t check_skipped; /* --check: the directory's certificates skipped (the server sets it) */
     broker_config_at_t database_at, state_dir_at, endpoint_file_at;
 } broker_config_t;
 

@@ -106,6 +106,7 @@ static fx_err_t s_load_directory(server_t *self, fx_directory_t **dir_p)
         fx_directory_problem(*dir_p, i, &source, &detail);
         server_log(self, "directory: skipped %s: %s", source, detail);
     }
+    self->config->check_skipped = fx_directory_problem_count(*dir_p);
     return FX_OK;
 }
 

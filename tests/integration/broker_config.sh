@@ -17,6 +17,22 @@ check "an unknown option" 2 "$broker" --config "$config" --frobnicate
 check "--check on a valid configuration" 0 "$broker" --config "$config" --check
 [ ! -e "$work/state/endpoint" ] || fail "--check bound a socket (it wrote the endpoint file)"
 [ ! -e "$work/state/broker.db" ] || fail "--check created the database"
+contains "$work/out.txt" "configuration, signed policy and directory are valid" "--check: valid"
+# A certificate that does not verify is skipped, as at start (its principal refused), and
+# --check does not call that directory valid: it names the file and says so, still exit 0.
+cp -r "$work/region" "$work/region-bad"
+byte=$(od -An -tu1 -j40 -N1 "$work/region-bad/directory/THA.RTP.fp1.cert" | tr -d ' ')
+# shellcheck disable=SC2059 # the octal escape of another byte than the one there
+printf "\\$(printf %o $(((byte + 1) % 256)))" |
+    dd of="$work/region-bad/directory/THA.RTP.fp1.cert" bs=1 seek=40 conv=notrunc 2>/dev/null
+cmp -s "$work/region/directory/THA.RTP.fp1.cert" "$work/region-bad/directory/THA.RTP.fp1.cert" &&
+    fail "the certificate was not altered"
+sed "s|^region: .*|region: region-bad|" "$config" >"$work/bad-cert.yaml"
+check "--check with a certificate that does not verify" 0 "$broker" --config "$work/bad-cert.yaml" --check
+contains "$work/err.txt" "directory: skipped .*THA.RTP.fp1.cert" "--check names the skipped certificate"
+contains "$work/out.txt" "the directory is loaded without 1 certificate(s) that do not verify" \
+    "--check says the directory is loaded without it"
+grep -q "directory are valid" "$work/out.txt" && fail "--check calls a directory with a forged certificate valid"
 
 # --check writes nothing at all: not the state directory, not its CURVE directory.
 listing() { # NAME: every path under $work, into $work/NAME.listing
