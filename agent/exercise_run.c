@@ -58,6 +58,8 @@ typedef struct {
     size_t left;         /* messages not of the exercise it left unacknowledged */
     int window_full;     /* they fill the widest window: said once */
     int refused;         /* the broker refused its key on the open connection: said once */
+    int have_serial;     /* with --region: the serial of its certificate there is known */
+    uint64_t serial;     /* that serial: the certificate the broker must hold to admit it */
 } actor_t;
 
 typedef struct {
@@ -486,6 +488,31 @@ static int s_bundle_write(run_t *r, const char *keydir, const char *bundle, cons
     return rc;
 }
 
+/* With --region, after the enrolments: notes the serial of each simulated participant's
+ * certificate in the region (*region_p, reloaded: it was read before the enrolments), the one the
+ * broker must hold before the run plays it. A re-enrolment keeps the keys, so the broker's older
+ * certificate (other roles; revoked in the region, but not at the broker until it reloads)
+ * certifies the same key: only the serial tells them apart. A participant whose certificate
+ * cannot be read again keeps no serial, and s_admitted checks its key and roles. */
+static void s_note_serials(run_t *r, fx_directory_t **region_p)
+{
+    fx_directory_t *now = NULL;
+    if (fx_directory_load(r->opt->region, r->trainer.authority, fx_now_ms(), &now) != FX_OK)
+        return;
+    fx_directory_destroy(region_p);
+    *region_p = now;
+    for (size_t i = 0; i < r->n_actors; i++) {
+        actor_t *a = &r->actors[i];
+        const fx_cert_t *c = NULL;
+        fx_cert_status_t st = fx_directory_status(now, a->p->id, &c);
+        a->have_serial =
+            a->p->simulated && a->keys && c &&
+            (st == FX_CERT_STATUS_VALID || st == FX_CERT_STATUS_NOT_YET_VALID) &&
+            sodium_memcmp(fx_cert_sign_key(c), fx_keys_sign_public(a->keys), FX_KEY_BYTES) == 0;
+        a->serial = a->have_serial ? fx_cert_serial(c) : 0;
+    }
+}
+
 /* Generates keys for the simulated participants that have none in STATE/keys, and has each
  * whose certificate is missing, certifies another key or other roles enrolled. With --region
  * the certificates checked are the region's, and fusion-admin enrols them there (*enrolled_p
@@ -626,6 +653,8 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p, size_t *bundled_p)
     }
     if (status == 0 && *bundled_p && s_bundle_write(r, keydir, bundle, due, roles) != 0)
         status = FX_EXIT_SYSTEM;
+    if (status == 0 && r->opt->region)
+        s_note_serials(r, &region);
     free(due);
     free(roles);
     free(bundle);
@@ -644,10 +673,31 @@ static int s_enrol_simulated(run_t *r, size_t *enrolled_p, size_t *bundled_p)
 /* What s_wait_admitted found. */
 enum { ADMITTED = 0, ADMIT_FAILED = -1, ADMIT_STOPPED = -2, ADMIT_TIMED_OUT = -3 };
 
-/* Waits until the broker's directory holds the certificate of every simulated participant's key
- * (the broker loads new certificates when it reloads: SIGHUP). ADMITTED; ADMIT_FAILED on an
- * error (said); ADMIT_STOPPED when interrupted (SIGINT, SIGTERM); ADMIT_TIMED_OUT when --wait
- * passed first (said). */
+/* Whether c, the broker's valid certificate of a played participant (NULL: none; valid means
+ * signed, in its window and not on the broker's revocation list), is the one the run plays it
+ * with: for its key, and for a simulated participant the certificate this run had enrolled:
+ * with --region the region's, by serial; without, where the runner cannot know the serial (the
+ * bundle is enrolled on the authority's machine), one with the scenario's roles. A broker that
+ * has not reloaded since a re-enrolment with other roles (same keys) still holds the older
+ * certificate, its revocation not yet loaded: playing then would have the policy decide on the
+ * old roles. (A bundle re-enrols an id only for other keys or other roles, or when the broker
+ * holds no valid certificate of it, so key and roles are what tell the new one apart.) */
+static int s_admitted(const actor_t *a, const fx_cert_t *c)
+{
+    if (!c || sodium_memcmp(fx_cert_sign_key(c), fx_keys_sign_public(a->keys), FX_KEY_BYTES) != 0)
+        return 0;
+    if (!a->p->simulated)
+        return 1; /* a trainee played with its own keys and certificate */
+    if (fx_cert_roles(c) != (a->p->roles | 1u << FX_ROLE_SIMULATED))
+        return 0;
+    return !a->have_serial || fx_cert_serial(c) == a->serial;
+}
+
+/* Waits until the broker's directory holds the certificate of every played participant's key,
+ * for a simulated one the certificate the run enrolled (s_admitted; the broker loads new
+ * certificates and revocations when it reloads: SIGHUP). ADMITTED; ADMIT_FAILED on an error
+ * (said); ADMIT_STOPPED when interrupted (SIGINT, SIGTERM); ADMIT_TIMED_OUT when --wait passed
+ * first (said). */
 static int s_wait_admitted(run_t *r)
 {
     int64_t deadline = fx_now_ms() + (int64_t) r->opt->timeout_s * 1000;
@@ -665,10 +715,7 @@ static int s_wait_admitted(run_t *r)
             size_t missing = 0;
             for (size_t i = 0; i < r->n_actors; i++) {
                 actor_t *a = &r->actors[i];
-                const fx_cert_t *c = a->keys ? fx_directory_find(dir, a->p->id) : NULL;
-                if (a->keys &&
-                    (!c || sodium_memcmp(fx_cert_sign_key(c), fx_keys_sign_public(a->keys),
-                                         FX_KEY_BYTES) != 0))
+                if (a->keys && !s_admitted(a, fx_directory_find(dir, a->p->id)))
                     missing++;
             }
             if (missing == 0) {

@@ -8,7 +8,9 @@
 # broker to admit them (--wait), saves its progress when the wait runs out (exit 5), and
 # --resume, still without --region, plays once the bundle is enrolled and the broker reloaded. A
 # stale bundle is replaced, and removed when nobody is to be enrolled; a second run with the same
-# state plays at once. Refused, as with --region but against the broker's directory: a live
+# state plays at once. A scenario giving the simulated participant other roles (re-enrolled, same
+# keys) waits, without and with --region, until the broker has loaded the new certificate (its
+# old one, not yet revoked there, certifies the same key), and then plays with the new roles. Refused, as with --region but against the broker's directory: a live
 # principal named as simulated, a simulated id enrolled with keys the state does not hold (exit
 # 2, no bundle). enroll.sh never replaces a live principal's certificate, nor a simulated one for
 # another key unless written under --take-over, nor one whose holder fusion-admin directory
@@ -150,6 +152,81 @@ check "a second run without --region" 0 offline --state "$state" --wait 30
 lacks "$work/err.txt" "to enrol" "the second run writes no bundle"
 lacks "$work/err.txt" "not yet loaded" "the second run does not wait"
 [ -e "$bundle" ] && fail "the second run wrote a bundle"
+
+# --- other roles for a simulated participant: the run waits for the broker to load them ----------
+# A scenario that gives KHM.NCCT.sim1 other roles re-enrols it with the same keys: a new
+# certificate, the old one revoked. Until the broker reloads it still holds the old one (the
+# revocation not loaded either), which certifies the same key: the run must wait for the new one,
+# not play at once with the policy deciding on the old roles (it did: the key alone admitted it).
+# The trainee sends KHM.NCCT.sim1 an alert the policy lets go to a focal point only.
+roles_scenario() { # FILE ROLES EXPECTATION
+    cat >"$1" <<YAML
+fusion_scenario: 1
+exercise: EX-2026-11
+title: A simulated participant with other roles
+speed: 60
+participants:
+  - id: IDN.POLRI.fp1
+  - id: KHM.NCCT.sim1
+    simulated: true
+    roles: [$2]
+injects:
+  - id: to-sim1
+    at: "+00:01"
+    from: IDN.POLRI.fp1
+    send:
+      kind: case_alert
+      audience: direct
+      recipients: [KHM.NCCT.sim1]
+      purpose: investigation
+      sections:
+        - {id: 1, tlp: amber, categories: [operational], text: "Exercise alert for Cambodia."}
+    expect:
+      - $3
+YAML
+}
+roles_scenario "$work/police.yaml" police "{denied: KHM.NCCT.sim1, code: no_permit}"
+roles_scenario "$work/fp.yaml" "focal_point, police" "{delivered: KHM.NCCT.sim1, within: 10m}"
+# not_played FILE NAME: the run saved its progress with no inject played.
+not_played() {
+    jq -e '.complete == false and ([.injects[] | select(.status != "pending")] | length == 0)' \
+        "$1" >/dev/null 2>&1 || fail "$2: an inject was played before the broker loaded the new certificate: $(jq -c '.injects' "$1")"
+}
+# Without --region: a bundle for the new roles. Enrolled on the authority's machine but the broker
+# not reloaded, the run still waits: the broker's certificate has the old roles.
+check "a run without --region, other roles" 5 "$agent" exercise run "$work/police.yaml" \
+    --config "$trainer" --speed 300 --play-trainees "$work/keys" --state "$state" --wait 1
+contains "$work/err.txt" "1 simulated participant(s) to enrol: carry $bundle" "other roles: a bundle"
+contains "$work/err.txt" "not yet loaded by the broker" "other roles: the run waits for the broker"
+not_played "$state/progress.json" "other roles, not enrolled"
+check "enroll.sh for the other roles" 0 env FUSION_ADMIN="$admin" sh "$bundle/enroll.sh" "$work/region"
+"$admin" directory --region "$work/region" >"$work/directory.txt"
+contains "$work/directory.txt" "^KHM.NCCT.sim1 *police,simulated .* valid" "other roles: enrolled with the new roles"
+check "other roles enrolled, the broker not reloaded" 5 "$agent" exercise run "$work/police.yaml" \
+    --config "$trainer" --speed 300 --play-trainees "$work/keys" --state "$state" --wait 1 --resume
+contains "$work/err.txt" "not yet loaded by the broker" "other roles, not reloaded: the run waits for the broker"
+not_played "$state/progress.json" "other roles, not reloaded"
+kill -HUP "$broker_pid"
+check "other roles, the broker reloaded" 0 "$agent" exercise run "$work/police.yaml" \
+    --config "$trainer" --speed 300 --play-trainees "$work/keys" --state "$state" --wait 30 --resume
+jq -e '([.injects[] | select(.id == "to-sim1" and .status == "denied")] | length == 1) and
+       ([.expectations[] | select(.outcome != "met")] | length == 0)' "$state/results.json" >/dev/null 2>&1 ||
+    fail "other roles: the policy did not decide on the new roles: $(jq -c '[.injects, .expectations]' "$state/results.json")"
+# With --region the runner enrols the roles back itself (same keys, a new serial, the old
+# certificate revoked in the region): it waits for the broker to load that certificate.
+check "a run with --region, other roles, the broker not reloaded" 5 "$agent" exercise run "$work/fp.yaml" \
+    --region "$work/region" --config "$trainer" --speed 300 --play-trainees "$work/keys" --state "$state" --wait 1
+contains "$work/err.txt" "enrolled 1 simulated participant(s) in $work/region" "--region, other roles: enrolled"
+contains "$work/err.txt" "not yet loaded by the broker" "--region, other roles: the run waits for the broker"
+not_played "$state/progress.json" "--region, other roles"
+kill -HUP "$broker_pid"
+check "a run with --region, other roles, the broker reloaded" 0 "$agent" exercise run "$work/fp.yaml" \
+    --region "$work/region" --config "$trainer" --speed 300 --play-trainees "$work/keys" --state "$state" \
+    --wait 30 --resume
+lacks "$work/err.txt" "enrolled 1" "--region, other roles: enrolled again on --resume"
+jq -e '([.injects[] | select(.id == "to-sim1" and .status == "sent")] | length == 1) and
+       ([.expectations[] | select(.outcome != "met")] | length == 0)' "$state/results.json" >/dev/null 2>&1 ||
+    fail "--region, other roles: the policy did not decide on the new roles: $(jq -c '[.injects, .expectations]' "$state/results.json")"
 
 # --- a refused run leaves no older bundle; an older bundle never takes an id over ------------------
 check "a resumed run whose simulated id another state now holds" 2 offline --state "$work/stale" --wait 5 --resume
