@@ -120,6 +120,41 @@ static int64_t s_sent(const json_t *doc, const char *inject)
     return 0;
 }
 
+/* The inject of that id in doc's injects, or NULL. */
+static const json_t *s_inject_by_id(const json_t *doc, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(doc, "injects"), i, v)
+    {
+        if (strcmp(s_str(v, "id"), id) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+/* What became of an inject, as every part of the report states it: its status, and its detail
+ * when it has one ("denied: the policy allows no recipient for any section"). A new string. */
+static char *s_inject_status_text(const json_t *inj)
+{
+    const char *status = s_str(inj, "status");
+    if (!json_is_string(json_object_get(inj, "detail")))
+        return fx_strdup(status);
+    const char *detail = s_str(inj, "detail");
+    size_t n = strlen(status) + strlen(detail) + 3;
+    char *text = fx_malloc(n);
+    snprintf(text, n, "%s: %s", status, detail);
+    return text;
+}
+
+/* Whether an inject was sent by the runner (or, a subscription, done): what the timeline draws
+ * as a filled mark. Denied, rejected, skipped, failed and the trainee's own are not. */
+static bool s_inject_went(const json_t *inj)
+{
+    const char *status = s_str(inj, "status");
+    return strcmp(status, "sent") == 0 || strcmp(status, "done") == 0;
+}
+
 /* A duration in scenario time for people: "4 min 30 s", "45 s", "1 h 05 min". */
 static void s_dur(int64_t ms, char *buf, size_t size)
 {
@@ -508,6 +543,7 @@ typedef struct {
 
 static const marker_t s_markers[] = {
     {"inject", "inject (sent)", "#1f5fa8"},
+    {"inject_not_sent", "inject (not sent by the runner)", "#1f5fa8"},
     {"delivery", "delivered", "#17663a"},
     {"response", "answer (as received)", "#6a3fa0"},
     {"answer", "answer (as sent)", "#9c7ad1"},
@@ -531,6 +567,11 @@ static void s_shape(FILE *f, const marker_t *m, double x, double y)
 {
     if (strcmp(m->type, "inject") == 0)
         fprintf(f, "<path d='M%.1f %.1fl6 6-6 6-6-6z' fill='%s'/>", x, y - 6, m->color);
+    else if (strcmp(m->type, "inject_not_sent") == 0)
+        fprintf(f,
+                "<path d='M%.1f %.1fl5 5-5 5-5-5z' fill='#ffffff' stroke='%s' "
+                "stroke-width='2'/>",
+                x, y - 5, m->color);
     else if (strcmp(m->type, "denial") == 0 || strcmp(m->type, "rejection") == 0 ||
              strcmp(m->type, "segregation_breach") == 0)
         fprintf(f,
@@ -587,7 +628,7 @@ static void s_timeline(FILE *f, const json_t *rep)
     end = (end / step + 1) * step;
     const double left = 150, right = 24, top = 30, lane_h = 34, width = 1040;
     double plot = width - left - right;
-    double height = top + lane_h * (double) n_lanes + 76;
+    double height = top + lane_h * (double) n_lanes + 32 + 22 * (double) ((N_MARKERS + 3) / 4);
 #define X(ms) (left + plot * (double) (ms) / (double) end)
     fprintf(f,
             "<div class='tl'><svg width='%.0f' "
@@ -641,6 +682,13 @@ static void s_timeline(FILE *f, const json_t *rep)
         {
             const marker_t *m = s_marker(s_str(v, "type"));
             const char *p = s_str(v, "participant");
+            /* An inject's mark follows what became of it, as its heading below states it (the
+             * event is written when the inject's time comes, before that is known). */
+            const json_t *inj = m && strcmp(m->type, "inject") == 0
+                                    ? s_inject_by_id(rep, s_str(v, "inject"))
+                                    : NULL;
+            if (inj && !s_inject_went(inj))
+                m = s_marker("inject_not_sent");
             size_t k = 0;
             while (k < n_lanes && strcmp(lanes[k], p) != 0)
                 k++;
@@ -653,7 +701,15 @@ static void s_timeline(FILE *f, const json_t *rep)
             char t[24];
             s_time(s_int(v, "t_ms"), t);
             fputs("<g><title>", f);
-            fprintf(f, "%s %s: ", t, m->label);
+            if (inj) {
+                char *what = s_inject_status_text(inj);
+                fprintf(f, "%s inject (", t);
+                s_html(f, what);
+                fputs("): ", f);
+                free(what);
+            } else {
+                fprintf(f, "%s %s: ", t, m->label);
+            }
             s_html(f, p);
             if (s_str(v, "inject")[0]) {
                 fputs(" (", f);
@@ -672,7 +728,7 @@ static void s_timeline(FILE *f, const json_t *rep)
             s_shape(f, m, X(s_int(v, "t_ms")), top + lane_h * (double) k + lane_h / 2 - lift);
             fputs("</g>", f);
         }
-    /* The legend: two rows of four. */
+    /* The legend: rows of four. */
     for (size_t k = 0; k < N_MARKERS; k++) {
         double lx = left + (double) (k % 4) * 210,
                ly = top + lane_h * (double) n_lanes + 28 + (double) (k / 4) * 22;
@@ -975,11 +1031,9 @@ static void s_injects(const out_t *o, const json_t *rep)
         s_text(o, json_is_string(json_object_get(v, "message_kind")) ? s_str(v, "message_kind")
                                                                      : s_str(v, "action"));
         s_raw(o, "; ");
-        s_text(o, s_str(v, "status"));
-        if (json_is_string(json_object_get(v, "detail"))) {
-            s_raw(o, ": ");
-            s_text(o, s_str(v, "detail"));
-        }
+        char *what = s_inject_status_text(v);
+        s_text(o, what);
+        free(what);
         s_raw(o, fmt->html ? ")</span>" : ")");
         s_raw(o, fmt->h3[1]);
         if (json_is_string(json_object_get(v, "description")))

@@ -212,6 +212,14 @@ check "other roles, the broker reloaded" 0 "$agent" exercise run "$work/police.y
 jq -e '([.injects[] | select(.id == "to-sim1" and .status == "denied")] | length == 1) and
        ([.expectations[] | select(.outcome != "met")] | length == 0)' "$state/results.json" >/dev/null 2>&1 ||
     fail "other roles: the policy did not decide on the new roles: $(jq -c '[.injects, .expectations]' "$state/results.json")"
+# The report's timeline marks the inject denied, as its heading says, with a hollow mark: not
+# "inject (sent)", as every inject was, whatever became of it.
+html=$state/report/report.html
+contains "$html" "<title>+00:01:[0-9]* inject (denied: the policy allows no recipient for any section): IDN.POLRI.fp1 (to-sim1)</title><path [^>]*fill='#ffffff'" \
+    "the timeline marks the denied inject denied"
+lacks "$html" "inject (sent): IDN.POLRI.fp1" "the timeline calls the denied inject sent"
+contains "$state/report/report.md" "to-sim1 (IDN.POLRI.fp1, case\\\\_alert; denied: the policy allows no recipient for any section)" \
+    "report.md says the inject was denied"
 # With --region the runner enrols the roles back itself (same keys, a new serial, the old
 # certificate revoked in the region): it waits for the broker to load that certificate.
 check "a run with --region, other roles, the broker not reloaded" 5 "$agent" exercise run "$work/fp.yaml" \
@@ -227,6 +235,8 @@ lacks "$work/err.txt" "enrolled 1" "--region, other roles: enrolled again on --r
 jq -e '([.injects[] | select(.id == "to-sim1" and .status == "sent")] | length == 1) and
        ([.expectations[] | select(.outcome != "met")] | length == 0)' "$state/results.json" >/dev/null 2>&1 ||
     fail "--region, other roles: the policy did not decide on the new roles: $(jq -c '[.injects, .expectations]' "$state/results.json")"
+contains "$state/report/report.html" "<title>+00:01:[0-9]* inject (sent): IDN.POLRI.fp1 (to-sim1)</title><path [^>]*fill='#1f5fa8'" \
+    "the timeline marks the sent inject sent"
 
 # --- a refused run leaves no older bundle; an older bundle never takes an id over ------------------
 check "a resumed run whose simulated id another state now holds" 2 offline --state "$work/stale" --wait 5 --resume

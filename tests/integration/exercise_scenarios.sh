@@ -3,7 +3,8 @@
 # completion at high clock speed (the runner plays the trainees too, as in a rehearsal), and its
 # after-action report lists every expectation with the outcome the scenario designed, including
 # the designed-to-fail ones; a run stopped by SIGTERM resumes with --resume; the report is
-# regenerated from the results; the HTML report is one file without external references; the
+# regenerated from the results; the HTML report is one file without external references, its
+# timeline marking each inject as what became of it (sent, rejected, skipped); the
 # JSON report validates against docs/exercise-report.schema.json. Segregation: during an
 # exercise a live liaison officer subscribed to every route ('**') receives nothing of it, and a
 # live message reaches no simulated principal. Escalation on the exercise's clock: the test's
@@ -190,6 +191,17 @@ contains "$work/hostile/report.html" "&lt;script&gt;alert(1)&lt;/script&gt;" "th
 # ... and in the Markdown, where the markup and the note's '|' (a table cell's end) are escaped.
 contains "$work/hostile/report.md" '\\<script\\>alert(1)\\</script\\>' "the hostile title is escaped in report.md"
 contains "$work/hostile/report.md" '\\| \\[*]md\\[*]' "the hostile note is escaped in report.md"
+# The timeline marks an inject as what became of it, as its heading says (every inject was
+# "inject (sent)", a filled mark, skipped or denied alike): here one made skipped.
+jq '.injects[1] |= (.status = "skipped" | .detail = "the message it answers was not sent or not seen, so it has no msg_id")' \
+    "$work/scam/results.json" >"$work/skipped.json"
+skipped=$(jq -r '.injects[1] | "\(.from) (\(.id))"' "$work/skipped.json")
+check "exercise report of a skipped inject" 0 "$agent" exercise report "$work/skipped.json" --out "$work/skipped"
+contains "$work/skipped/report.html" "<title>+[0-9:]* inject (skipped: the message it answers was not sent or not seen, so it has no msg_id): $skipped</title><path [^>]*fill='#ffffff'" \
+    "the timeline marks the skipped inject skipped"
+lacks "$work/skipped/report.html" "inject (sent): $skipped" "the timeline calls the skipped inject sent"
+contains "$work/skipped/report.md" "; skipped: the message it answers was not sent or not seen, so it has no msg\\\\_id)" \
+    "report.md says the inject was skipped"
 echo '{"fusion_exercise_results": 2}' >"$work/bad.json"
 check "exercise report refuses what is not results" 2 "$agent" exercise report "$work/bad.json" --out "$work/bad"
 # A report file that is a symbolic link is refused and left alone, not replaced or written through.
@@ -450,6 +462,12 @@ jq -e '[.injects[] | select(.id == "too-large" and .status == "rejected" and (.d
 jq -e '[.injects[] | select(.id == "too-large" and (.detail | endswith("nothing was sent: shorten the inject'"'"'s sections in the scenario, or split them over several injects")))] | length == 1' \
     "$r" >/dev/null || fail "limit: the trainer is not told what to change in the scenario: $(jq -c '.injects' "$r")"
 grep -q unavailable "$r" && fail "limit: the report still says unavailable"
+# Its mark in the timeline says rejected, as its heading does; the next one's says sent.
+contains "$work/limit/report/report.html" "inject (rejected: too_large: [^<]*): KHM.NCCT.sim1 (too-large)</title><path [^>]*fill='#ffffff'" \
+    "limit: the timeline marks the inject too large rejected"
+lacks "$work/limit/report/report.html" "inject (sent): KHM.NCCT.sim1 (too-large)" "limit: the timeline calls the rejected inject sent"
+contains "$work/limit/report/report.html" "inject (sent): KHM.NCCT.sim1 (fits)</title><path [^>]*fill='#1f5fa8'" \
+    "limit: the timeline marks the inject that fits sent"
 jq -e '[.expectations[] | select(.inject == "fits" and .outcome == "met")] | length == 1' "$r" >/dev/null ||
     fail "limit: the inject after the one too large was not delivered"
 node tests/lib/json-schema-check.js docs/exercise-report.schema.json "$r" >"$work/schema.out" 2>&1 ||
