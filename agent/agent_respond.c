@@ -50,6 +50,9 @@ static void s_respond_help(void)
     printf("Usage: %s respond MSGID acknowledge|accept|decline|need-info|close\n"
            "                    [--reason TEXT] [--outcome TEXT] [--timeout S] [--config FILE]\n\n"
            "Answers the referral MSGID of your inbox with a referral_response to its sender.\n"
+           "A focal point the referral did not reach answers it the same way once the\n"
+           "broker's escalation notice about it is in the inbox: the broker names the\n"
+           "referral's sender (the response is TLP amber, as the notice).\n"
            "The broker tracks the referral's state from it (acknowledged, accepted, declined,\n"
            "need_info, closed); an answer after 'accept', 'decline' or 'need-info' keeps that\n"
            "answer, and nothing may follow 'close'. decline and need-info need --reason, close\n"
@@ -63,9 +66,10 @@ static void s_respond_help(void)
            "  -h, --help      this help\n",
            AGENT_PROG, AGENT_DEFAULT_TIMEOUT_S, AGENT_CONFIG_ENV, AGENT_CONFIG_DEFAULT);
     printf("\nExits 0 when the broker accepted the response, 2 for a bad argument, a msg_id that\n"
-           "is not a referral in the inbox or a response larger than the broker takes (nothing\n"
-           "is sent or queued), 3 when it was refused, 5 when it waits in the outbox because\n"
-           "the broker could not be reached.\n");
+           "is not a referral in the inbox (nor named by an escalation notice there) or a\n"
+           "response larger than the broker takes (nothing is sent or queued), 3 when it was\n"
+           "refused, 5 when it waits in the outbox because the broker could not be reached\n"
+           "(answering from a notice, nothing is queued then: run it again).\n");
     fx_cli_print_exit_codes();
 }
 
@@ -79,6 +83,62 @@ static const struct {
     {"need-info", "need_info", FUSION__RESPONSE_STATUS__RESPONSE_NEED_INFO},
     {"close", "closed", FUSION__RESPONSE_STATUS__RESPONSE_CLOSED},
 };
+
+/* The sender of referral msg_id (hex) to this principal's agency as the broker tracks it (its
+ * REFERRALS answer), for a referral known from its escalation notice only. FX_EXIT_OK with it in
+ * sender, or the exit code after saying why (nothing was sent or queued). */
+static int s_tracked_sender(agent_session_t *s, const uint8_t msg_id[FX_MSG_ID_BYTES],
+                            const char *hex, char sender[FX_ID_MAX])
+{
+    char agency[FX_ID_MAX];
+    fx_principal_agency(s->config->id, agency);
+    Fusion__Frame *frame = NULL;
+    fx_answer_t answer;
+    fx_err_t err = fx_client_referrals(s->client, s->timeout_ms, &frame, &answer);
+    int rc = FX_EXIT_OK;
+    if (err == FX_ERR_UNAVAILABLE) {
+        rc = agent_session_unreachable(s);
+        fx_cli_error(AGENT_PROG,
+                     "respond: referral %s is known here from its escalation notice only: the "
+                     "broker names its sender; nothing was sent or queued, run respond again",
+                     hex);
+    } else if (err != FX_OK) {
+        if (answer.refused)
+            fx_cli_error(AGENT_PROG, "respond: the broker refused to list the referrals: %s: %s",
+                         answer.code, answer.reason);
+        else
+            fx_cli_error(AGENT_PROG, "respond: the broker's answer broke the protocol (%s)",
+                         fx_strerror(err));
+        rc = answer.refused ? fx_err_exit(err) : FX_EXIT_SYSTEM;
+    }
+    const Fusion__ReferralStatus *found = NULL, *mine = NULL;
+    for (size_t i = 0; rc == FX_EXIT_OK && i < frame->referrals->n_referrals; i++) {
+        const Fusion__ReferralStatus *r = frame->referrals->referrals[i];
+        if (r->msg_id.len != FX_MSG_ID_BYTES || memcmp(r->msg_id.data, msg_id, FX_MSG_ID_BYTES))
+            continue;
+        if (strcmp(r->agency, agency) == 0)
+            found = r;
+        else if (strcmp(r->sender, s->config->id) == 0)
+            mine = r;
+    }
+    if (rc == FX_EXIT_OK && found)
+        snprintf(sender, FX_ID_MAX, "%s", found->sender);
+    else if (rc == FX_EXIT_OK && mine) {
+        fx_cli_error(AGENT_PROG,
+                     "respond: you sent referral %s: a focal point of %s answers it; nothing was "
+                     "sent",
+                     hex, mine->agency);
+        rc = FX_EXIT_USAGE;
+    } else if (rc == FX_EXIT_OK) {
+        fx_cli_error(AGENT_PROG,
+                     "respond: referral %s is not among the referrals the broker tracks for "
+                     "your agency %s (see 'fusion-agent referrals --all'); nothing was sent",
+                     hex, agency);
+        rc = FX_EXIT_USAGE;
+    }
+    fx_codec_free(frame);
+    return rc;
+}
 
 int agent_respond(int argc, char **argv)
 {
@@ -152,11 +212,23 @@ int agent_respond(int argc, char **argv)
     workflow_message_t m = {0};
     fx_draft_t *draft = NULL;
     memset(&s, 0, sizeof s); /* opened only once there is something to send */
+    int via_notice = 0;
     int rc =
-        workflow_inbox_read_kind("respond", agent_config_path(o.config), hex, FX_KIND_REFERRAL, &m);
+        workflow_inbox_read_referral("respond", agent_config_path(o.config), hex, &m, &via_notice);
     if (rc != FX_EXIT_OK)
         goto cleanup;
     const Fusion__Header *orig = fx_envelope_header(m.env);
+    /* The referral's sender: its own signature, or for one known from its escalation notice,
+     * as the broker tracks it (asked before anything is built, so nothing is queued). */
+    char referral_sender[FX_ID_MAX];
+    snprintf(referral_sender, sizeof referral_sender, "%s", fx_cert_id(m.sender));
+    if (via_notice) {
+        rc = agent_session_open(&s, "respond", agent_config_path(o.config), o.timeout_ms);
+        if (rc == FX_EXIT_OK)
+            rc = s_tracked_sender(&s, msg_id, hex, referral_sender);
+        if (rc != FX_EXIT_OK)
+            goto cleanup;
+    }
     Fusion__ReferralResponse response = FUSION__REFERRAL_RESPONSE__INIT;
     response.status = status;
     response.reason = (char *) (reason ? reason : "");
@@ -167,13 +239,18 @@ int agent_respond(int argc, char **argv)
     uint8_t *plain = NULL;
     size_t len = 0;
     fx_content_encode(&content, &plain, &len);
-    /* As restricted as the referral it answers, and at least amber. */
+    /* As restricted as the referral it answers, and at least amber (from a notice: amber, as
+     * the notice; the referral's markings are not known to whoever did not receive it). */
     int tlp = workflow_max_tlp(m.env) > FX_TLP_AMBER ? workflow_max_tlp(m.env) : FX_TLP_AMBER;
     fx_draft_section_t section = {1, tlp, 1u << FX_CATEGORY_OPERATIONAL, plain, len};
     Fusion__Header h;
+    /* A notice carries the referral's urgency, exercise and case_ref (handle_referral.c), and
+     * names the referral in its in_reply_to. */
     s_reply_header(orig, FUSION__KIND__KIND_REFERRAL_RESPONSE, &h);
+    if (via_notice)
+        h.in_reply_to = orig->in_reply_to;
     h.response_status = status;
-    const char *to[1] = {fx_cert_id(m.sender)};
+    const char *to[1] = {referral_sender};
     char why[256];
     fx_err_t err = fx_draft_new(&h, to, 1, &section, 1, fx_now_ms(), &draft, why, sizeof why);
     free(plain);
@@ -184,7 +261,8 @@ int agent_respond(int argc, char **argv)
     }
     char label[64];
     snprintf(label, sizeof label, "respond %.8s %s", hex, word);
-    rc = agent_session_open(&s, "respond", agent_config_path(o.config), o.timeout_ms);
+    if (!via_notice) /* else open already */
+        rc = agent_session_open(&s, "respond", agent_config_path(o.config), o.timeout_ms);
     if (rc == FX_EXIT_OK)
         rc = workflow_send(&s, draft, label);
     if (rc == FX_EXIT_OK)

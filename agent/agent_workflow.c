@@ -192,6 +192,78 @@ int workflow_inbox_read_kind(const char *command, const char *config_path, const
     return FX_EXIT_USAGE;
 }
 
+/* The newest escalation notice of the broker (broker, its certificate) about referral msg_id in
+ * the inbox: 1 with it in m, 0 none, -1 after printing a storage error. */
+static int s_notice_about(const char *command, agent_session_t *l, const fx_cert_t *broker,
+                          const uint8_t msg_id[FX_MSG_ID_BYTES], workflow_message_t *m)
+{
+    uint8_t(*ids)[FX_MSG_ID_BYTES] = NULL;
+    size_t count = 0;
+    if (fx_mailbox_inbox_from(l->mailbox, "notice", fx_cert_id(broker), 10000, &ids, &count) !=
+        FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: mailbox %s: cannot read the inbox", command,
+                     fx_mailbox_path(l->mailbox));
+        return -1;
+    }
+    int found = 0;
+    for (size_t i = 0; i < count && !found; i++) {
+        char hex[2 * FX_MSG_ID_BYTES + 1];
+        fx_hex(ids[i], FX_MSG_ID_BYTES, hex);
+        if (s_inbox_read(command, l->mailbox, l->config->id, l->authority, hex, m) != FX_EXIT_OK)
+            continue; /* one that does not verify any more was said; it counts for nothing */
+        const Fusion__Header *h = fx_envelope_header(m->env);
+        found = (int) h->kind == FX_KIND_NOTICE &&
+                strcmp(fx_cert_id(m->sender), fx_cert_id(broker)) == 0 &&
+                h->in_reply_to.len == FX_MSG_ID_BYTES &&
+                memcmp(h->in_reply_to.data, msg_id, FX_MSG_ID_BYTES) == 0;
+        if (!found)
+            workflow_message_clear(m);
+    }
+    free(ids);
+    return found;
+}
+
+int workflow_inbox_read_referral(const char *command, const char *config_path, const char *hex,
+                                 workflow_message_t *m, int *notice_p)
+{
+    memset(m, 0, sizeof *m);
+    *notice_p = 0;
+    uint8_t msg_id[FX_MSG_ID_BYTES];
+    if (workflow_msg_id(command, hex, msg_id) != 0)
+        return FX_EXIT_USAGE;
+    agent_session_t l;
+    int status = agent_session_open_local(&l, command, config_path);
+    if (status != FX_EXIT_OK)
+        return status;
+    fx_inbox_entry_t *entry = NULL;
+    fx_err_t rc = fx_mailbox_inbox_get(l.mailbox, msg_id, &entry);
+    fx_inbox_entry_destroy(&entry);
+    if (rc != FX_ERR_NOT_FOUND) { /* the referral itself (or the error reading it) */
+        agent_session_close(&l);
+        return workflow_inbox_read_kind(command, config_path, hex, FX_KIND_REFERRAL, m);
+    }
+    fx_cert_t *broker = NULL;
+    rc = fx_broker_cert_load(l.config->broker_cert, l.authority, fx_now_ms(), &broker);
+    int found = rc == FX_OK ? s_notice_about(command, &l, broker, msg_id, m) : 0;
+    if (rc != FX_OK) {
+        fx_cli_error(AGENT_PROG, "%s: broker_cert %s: %s", command, l.config->broker_cert,
+                     rc == FX_ERR_NOT_FOUND ? "no such file" : fx_strerror(rc));
+        status = fx_err_exit(rc);
+    } else if (found < 0)
+        status = FX_EXIT_SYSTEM;
+    else if (!found) {
+        fx_cli_error(AGENT_PROG,
+                     "%s: there is no message %s in the inbox of %s, nor an escalation notice "
+                     "of the broker about it (see 'fusion-agent listen'); nothing was sent",
+                     command, hex, l.config->id);
+        status = FX_EXIT_USAGE;
+    } else
+        *notice_p = 1;
+    fx_cert_destroy(&broker);
+    agent_session_close(&l);
+    return status;
+}
+
 int workflow_text_ok(const char *command, const char *option, const char *text)
 {
     size_t len = strlen(text);

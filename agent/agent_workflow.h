@@ -33,6 +33,15 @@ int workflow_inbox_read_kind(const char *command, const char *config_path, const
                              int kind, workflow_message_t *m);
 void workflow_message_clear(workflow_message_t *m);
 
+/* The referral hex of the inbox, for respond: workflow_inbox_read_kind of a referral, or, when
+ * the inbox does not hold message hex, the broker's escalation notice about it (DESIGN.md: it
+ * goes to the recipient agency's focal points the referral did not reach): a notice signed by
+ * the broker's principal (the configured broker_cert) whose in_reply_to is hex, the newest
+ * one, in m with *notice_p 1. FX_EXIT_OK, or the exit code after printing the problem
+ * (FX_EXIT_USAGE when the inbox holds neither). */
+int workflow_inbox_read_referral(const char *command, const char *config_path, const char *hex,
+                                 workflow_message_t *m, int *notice_p);
+
 /* 1 when every recipient in to is covered by the grant's reshare_to (the same id, or a
  * principal of a granted agency); else 0 with the first one that is not in *missing_p. */
 int workflow_grant_covers(const Fusion__Header *grant, char **to, size_t n, const char **missing_p);

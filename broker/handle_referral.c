@@ -794,9 +794,10 @@ static bool s_send_notice(server_t *self, const fx_store_referral_t *ref, const 
     snprintf(text, sizeof text,
              "Escalation: the %s referral %s from %s to %s was not acknowledged by its deadline "
              "%s (the policy's referral_deadlines). Please make sure a focal point of %s "
-             "acknowledges it ('fusion-agent respond %s acknowledge').",
+             "acknowledges it: any focal point of %s can, the referral or this notice in its "
+             "inbox, with 'fusion-agent respond %s acknowledge'.",
              ref->urgency == FX_URGENCY_URGENT ? "urgent" : "normal", s_hex(ref->msg_id, hex),
-             ref->sender, ref->agency, deadline, ref->agency, hex);
+             ref->sender, ref->agency, deadline, ref->agency, ref->agency, hex);
     Fusion__Notice notice = FUSION__NOTICE__INIT;
     notice.text = text;
     Fusion__SectionContent content = FUSION__SECTION_CONTENT__INIT;

@@ -4,8 +4,9 @@
 # acknowledged and accepted (the states show in `referrals` on both sides); an urgent one left
 # unanswered escalates once, to its sender and the other focal points of IDN.POLRI and nobody
 # else (a live notice is decided by the policy as any message: not to a focal point that is also
-# `simulated` or a `trainer`, and the audit entry names them as denied), and not again after the broker is killed and restarted; respond to an unknown msg_id is a clear error and
-# sends nothing.
+# `simulated` or a `trainer`, and the audit entry names them as denied), and not again after the broker is killed and restarted; the other focal point answers it with the
+# command the notice gives (respond, from the notice in its inbox); respond to an unknown msg_id
+# is a clear error and sends nothing.
 # Usage: FUSION_BIN=build/bin sh tests/integration/referral_workflow.sh   (from the repository root)
 set -u
 command -v jq >/dev/null || { echo "FAIL: jq is needed"; exit 1; }
@@ -291,6 +292,28 @@ sqlite3 -readonly "$work/state/broker.db" \
     '[["IDN.POLRI.sim1","exercise_segregation",null],["IDN.POLRI.tr1","forbidden","trainers-exercise-traffic-only"]]' ] ||
     fail "the escalation does not record whom the policy denied the notice: $(cat "$work/esc.json")"
 [ "$(audit_count escalated "$first")" -eq 0 ] || fail "the acknowledged referral was escalated"
+
+# --- the notice can be acted on: the command it gives works for the focal point it reached ----
+# IDN.POLRI.fp2 never received the referral, only the notice (its inbox holds it, committed by
+# listen); the notice's own command answers the referral to its sender.
+cmd=$(jq -r '.sections[0].notice.text' "$work/notice-fp2.json" |
+    sed -n "s/.*'fusion-agent \(respond [0-9a-f]* acknowledge\)'.*/\1/p")
+[ "$cmd" = "respond $second acknowledge" ] || fail "the notice gives no respond command: $cmd"
+states=$(audit_count referral_state "$second")
+# shellcheck disable=SC2086 # the command as the notice words it
+run 0 "the notified focal point runs the notice's command" IDN.POLRI.fp2 $cmd
+contains "$work/out" "answered referral $second from THA.RTP.fp1: acknowledged" "respond from the notice answers the referral's sender"
+[ "$(state THA.RTP.fp1 "$second" IDN.POLRI)" = acknowledged ] ||
+    fail "the response from the notice did not acknowledge the referral: $(state THA.RTP.fp1 "$second" IDN.POLRI)"
+[ "$(audit_count referral_state "$second")" -eq $((states + 1)) ] || fail "the acknowledgement is not audited"
+receive THA.RTP.fp1 1 "$work/notice-answer.json"
+jq -e --arg id "$second" '.kind == "referral_response" and .sender == "IDN.POLRI.fp2" and
+    .in_reply_to == $id and .response_status == "acknowledged"' "$work/notice-answer.json" >/dev/null ||
+    fail "the referral's sender got: $(cat "$work/notice-answer.json")"
+# The sender holds the notice too, but the referral is not its to answer: nothing is sent.
+run 2 "the sender runs the notice's command" THA.RTP.fp1 respond "$second" accept
+contains "$work/err" "you sent referral $second: a focal point of IDN.POLRI answers it; nothing was sent" "the sender is told it is not its to answer"
+[ "$(state THA.RTP.fp1 "$second" IDN.POLRI)" = acknowledged ] || fail "the sender's respond changed the state"
 [ "$("$admin" status --config "$work/broker.yaml" --json | jq .referral_escalations)" = 1 ] ||
     fail "the metrics do not count the escalation"
 
