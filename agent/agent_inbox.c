@@ -61,10 +61,7 @@ static void s_words(const fx_delivery_t *d, words_t *w)
     if (!w->kind)
         w->kind = "";
     w->sender = fx_envelope_sender(env);
-    /* A header without urgency is normal, as inbox and show say. */
-    w->urgency = h->urgency ? fx_vocab_name(FX_VOCAB_URGENCY, (int) h->urgency) : NULL;
-    if (!w->urgency)
-        w->urgency = "normal";
+    w->urgency = agent_urgency_word((int) h->urgency);
     w->tlp = s_max_tlp(env);
     w->exercise = h->exercise ? h->exercise : "";
 }
@@ -227,8 +224,9 @@ static void s_print_rows(row_t *rows, size_t n, int json)
         agent_msg_id_hex(fx_inbox_entry_msg_id(e), hex);
         fx_time_format(fx_inbox_entry_received_at(e), when);
         const char *state = fx_inbox_state_name(fx_inbox_entry_state(e));
-        /* A header without urgency is normal (its referral's deadline is normal's). */
-        const char *urgency = fx_inbox_entry_urgency(e)[0] ? fx_inbox_entry_urgency(e) : "normal";
+        /* The word the mailbox keeps ("" for a header without urgency), as every view says it. */
+        const char *urgency =
+            agent_urgency_word(fx_vocab_parse(FX_VOCAB_URGENCY, fx_inbox_entry_urgency(e)));
         if (json) {
             json_t *o =
                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "msg_id", hex, "received_at", when,

@@ -475,6 +475,11 @@ typedef struct {
     const char *exec; /* a command to run per new message (agent_inbox.c), or NULL */
 } listen_opts_t;
 
+const char *agent_urgency_word(int urgency)
+{
+    return urgency == FX_URGENCY_URGENT ? "urgent" : "normal";
+}
+
 int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, int64_t received_at)
 {
     int unopened = 0;
@@ -494,7 +499,7 @@ int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, in
         if (fx_delivery_sender_expired_since(d))
             json_object_set_new(obj, "sender_certificate_expired_since", json_true());
         s_jset(obj, "kind", s_word(FX_VOCAB_KIND, (int) h->kind));
-        s_jset(obj, "urgency", s_word(FX_VOCAB_URGENCY, (int) h->urgency));
+        json_object_set_new(obj, "urgency", json_string(agent_urgency_word((int) h->urgency)));
         s_jset(obj, "audience", s_word(FX_VOCAB_AUDIENCE, (int) h->audience));
         s_jtime(obj, "created_at", h->created_at);
         s_jtime(obj, "expires_at", h->expires_at);
@@ -528,9 +533,7 @@ int agent_show_delivery(agent_session_t *s, const fx_delivery_t *d, int json, in
                fx_cert_id(sender), fp,
                fx_delivery_sender_expired_since(d) ? " [sender's certificate has expired since]"
                                                    : "");
-        printf("msg_id %s, sent %s", hex, when);
-        if (h->urgency)
-            printf(", %s", s_word(FX_VOCAB_URGENCY, (int) h->urgency));
+        printf("msg_id %s, sent %s, %s", hex, when, agent_urgency_word((int) h->urgency));
         printf(", audience %s\n", s_word(FX_VOCAB_AUDIENCE, (int) h->audience));
         /* The header's consent: the sender records the subject's consent (it decides what the
          * policy allows, e.g. a victim's identity for social services). Said when it is given,

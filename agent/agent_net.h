@@ -159,4 +159,8 @@ void agent_run_hook(const char *command, const fx_delivery_t *d);
  * highest TLP given and exercise, as --exec is told (listen --summary; agent_inbox.c). */
 void agent_print_summary(const fx_delivery_t *d);
 
+/* The word every view of a message or referral gives its urgency (FX_URGENCY_*): "urgent", or
+ * "normal" for normal and for a header without one, as the broker's deadline takes it. */
+const char *agent_urgency_word(int urgency);
+
 #endif

@@ -406,7 +406,7 @@ int agent_referrals(int argc, char **argv)
         char hex[2 * FX_MSG_ID_BYTES + 1], left[64], due[FX_TIME_BUFSIZE] = "";
         agent_msg_id_hex(r->msg_id.data, hex);
         const char *direction = strcmp(r->sender, s.config->id) == 0 ? "sent" : "received";
-        const char *urgency = fx_vocab_name(FX_VOCAB_URGENCY, (int) r->urgency);
+        const char *urgency = agent_urgency_word((int) r->urgency);
         /* An answered referral's acknowledgement was on time or escalated: nothing counts down. */
         int counting = s_awaiting_answer(r->state);
         if (counting)
@@ -419,7 +419,7 @@ int agent_referrals(int argc, char **argv)
             json_t *item =
                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "msg_id", hex, "direction",
                           direction, "sender", r->sender, "agency", r->agency, "state", r->state,
-                          "urgency", urgency ? urgency : "normal", "escalated", r->escalated);
+                          "urgency", urgency, "escalated", r->escalated);
             if (r->deadline)
                 fx_time_format((int64_t) r->deadline, due);
             json_object_set_new(item, "deadline", r->deadline ? json_string(due) : json_null());
@@ -435,8 +435,7 @@ int agent_referrals(int argc, char **argv)
                 printf("%-32s  %-8s  %-15s  %-15s  %-12s  %-7s  %s\n", "MSG_ID", "WAY", "FROM",
                        "TO AGENCY", "STATE", "URGENCY", "DUE");
             printf("%-32s  %-8s  %-15s  %-15s  %-12s  %-7s  %s%s%s%s\n", hex, direction, r->sender,
-                   r->agency, r->state, urgency ? urgency : "normal", left, due[0] ? " (" : "", due,
-                   due[0] ? ")" : "");
+                   r->agency, r->state, urgency, left, due[0] ? " (" : "", due, due[0] ? ")" : "");
             if (r->exercise[0])
                 printf("%-32s  exercise %s: not live traffic (its deadline runs on the "
                        "exercise's clock)\n",

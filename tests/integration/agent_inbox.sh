@@ -75,6 +75,10 @@ grep -q "^$(sed -n 5p "$work/sent") case_alert THA.RTP.fp1 [a-z]* normal$" "$wor
 grep -q "^$(sed -n 6p "$work/sent") .* urgent$" "$work/hooks" ||
     { fail "--exec: FUSION_URGENCY urgent"; cat "$work/hooks"; }
 grep -q "Alert number" "$work/hooks" && fail "--exec must never see content"
+# listen --json says it as inbox --json and --exec do: the fifth, without urgency, is normal.
+jq -e -s 'map(.urgency) == ["normal", "normal", "normal", "normal", "normal", "urgent"]' \
+    "$work/got.json" >/dev/null ||
+    { fail "listen --json: urgency normal when the header has none"; jq -c -s 'map(.urgency)' "$work/got.json"; }
 [ "$(grep -c "exec command failed" "$work/listen.err")" -eq 6 ] ||
     { fail "each failing command is logged and listening goes on"; cat "$work/listen.err"; }
 # Nothing comes twice, even after a restart.
@@ -121,7 +125,7 @@ expect 2 "inbox --route with a bad pattern" IDN.POLRI.fp1 inbox --route 'THA>*:B
 contains "$work/err" "hop 2" "names the hop"
 
 # --- show -------------------------------------------------------------------------------------
-sixth=$(sed -n 6p "$work/sent")
+fifth=$(sed -n 5p "$work/sent") sixth=$(sed -n 6p "$work/sent")
 expect 0 "show" IDN.POLRI.fp1 show "$sixth"
 contains "$work/out" "^\[ TLP:AMBER \] limited disclosure" "TLP banner, without colour in a file"
 lacks "$work/out" "$(printf '\033')" "no escape sequences when not a terminal"
@@ -145,6 +149,10 @@ jq -e --arg id "$sixth" '.msg_id == $id and .sender == "THA.RTP.fp1" and (.finge
     { fail "show --json"; cat "$work/out"; }
 expect 0 "shown messages are read" IDN.POLRI.fp1 inbox --json --unread
 jq -e '.messages | length == 4' "$work/out" >/dev/null || fail "--unread after show"
+expect 0 "show --json of the message without urgency" IDN.POLRI.fp1 show "$fifth" --json
+jq -e '.urgency == "normal"' "$work/out" >/dev/null || fail "show --json: urgency normal when the header has none"
+expect 0 "show of the message without urgency" IDN.POLRI.fp1 show "$fifth"
+contains "$work/out" "^msg_id $fifth, sent [^,]*, normal, audience direct" "show: urgency normal when the header has none"
 # On a terminal: colour, unless NO_COLOR is set.
 cfg=$work/agent-IDN.POLRI.fp1.yaml
 env -u NO_COLOR script -qec "'$FUSION_BIN/fusion-agent' show $sixth --config '$cfg'" /dev/null \
