@@ -131,7 +131,9 @@ char *metrics_render(const metrics_t *self, const metrics_gauges_t *g)
     s_add(&t, "fusion_publish_latency_seconds_sum %.6f\n", self->latency_sum);
     s_add(&t, "fusion_publish_latency_seconds_count %llu\n",
           (unsigned long long) self->latency_count);
-    s_metric(&t, "fusion_principals_connected", "gauge", "Principals with an open session.");
+    s_metric(&t, "fusion_principals_connected", "gauge",
+             "Principals connected: heard from within the heartbeat timeout (a listening agent "
+             "always).");
     s_add(&t, "fusion_principals_connected %lld\n", (long long) g->connected);
     s_metric(&t, "fusion_auth_refused_total", "counter",
              "Refused CURVE handshakes and frames from unknown or revoked principals.");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fusion/cert.h"
+#include "fusion/client.h"
 #include "audit_tree.h"
 #include "frame_limit.h"
 #include "server_internal.h"
@@ -27,6 +28,9 @@
 #define REFUSED_REPORT_MS 60000 /* a refused connection's count is logged this often, at most */
 #define GAUGES_MS         5000  /* the store's figures for GET /metrics are counted this often */
 #define COMMIT_LINGER_MS  5     /* a group that promises nothing waits this long for company */
+/* A listening agent re-sends CREDIT every FX_CLIENT_CREDIT_INTERVAL_MS: it is never silent this
+ * long, whatever transport.heartbeat_timeout is (s_connected). */
+#define CONNECTED_MIN_MS (2 * FX_CLIENT_CREDIT_INTERVAL_MS)
 
 /* An address another process holds may be free at the next start (exit 5, which the unit
  * restarts); any other bind failure is the configuration's (exit 2). */
@@ -1815,6 +1819,24 @@ static int s_bind(server_t *self)
     return 0;
 }
 
+/* fusion_principals_connected: the principals heard from within transport.heartbeat_timeout
+ * (CONNECTED_MIN_MS at least), a listening agent always. A session is kept longer
+ * (SESSION_IDLE_MS), for its deliveries in flight, but one that went (a command that ended, an
+ * agent stopped or cut off) is not counted: libzmq 4.3 tells the broker of a closed connection
+ * only by a file descriptor (the socket monitor), never by routing id, unless built with its
+ * draft API (ZMQ_ROUTER_NOTIFY). */
+static int64_t s_connected(server_t *self, int64_t now)
+{
+    int64_t limit = self->config->heartbeat_timeout > CONNECTED_MIN_MS
+                        ? self->config->heartbeat_timeout
+                        : CONNECTED_MIN_MS;
+    int64_t count = 0;
+    for (session_t *s = zhashx_first(self->session_of); s; s = zhashx_next(self->session_of))
+        if (now - s->last_seen <= limit)
+            count++;
+    return count;
+}
+
 /* The gauges of GET /metrics. Counting the store is linear in its rows, so its figures are
  * refreshed at most every GAUGES_MS; the connected principals are always current. */
 static void s_gauges(void *arg, metrics_gauges_t *gauges)
@@ -1835,7 +1857,7 @@ static void s_gauges(void *arg, metrics_gauges_t *gauges)
         }
     }
     *gauges = self->gauges;
-    gauges->connected = (int64_t) zhashx_size(self->session_of);
+    gauges->connected = s_connected(self, now);
     gauges->storage_failed = self->failed;
 }
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Metrics: the broker serves its figures in the Prometheus text format on a loopback port, and
 # they move as messages flow (published, accepted, rejected by code, replayed, delivered,
-# acknowledged, reloads, latency, connected principals); `fusion-admin status` shows the same
+# acknowledged, reloads, latency, connected principals: those heard from within the heartbeat
+# timeout, so one whose command ended or that stopped answering leaves the count, and comes back
+# to it with what was sent to it meanwhile); `fusion-admin status` shows the same
 # figures as text and JSON; a metrics address that is not loopback is a configuration error.
 # Usage: FUSION_BIN=build/bin sh tests/integration/broker_metrics.sh
 set -u
@@ -19,6 +21,8 @@ contains "$work/err.txt" "public.yaml:.*: metrics '0.0.0.0:9464': not a loopback
     "the error names the file and the rule"
 
 echo "metrics: 127.0.0.1:0" >>"$work/broker.yaml"
+# Short heartbeats: a connection that stops answering is dropped, and uncounted, within 3 s.
+printf 'transport:\n  heartbeat: 1s\n  heartbeat_timeout: 3s\n' >>"$work/broker.yaml"
 broker_start || exit 1
 status() { "$admin" status --config "$work/broker.yaml" "$@"; }
 value() { status --json | jq -r "$1"; }
@@ -94,6 +98,37 @@ check "status as text" 0 status
 contains "$work/out.txt" "accepted 2, rejected 1 (stale 1), replayed 1" "status text: accepted, rejected and replayed"
 contains "$work/out.txt" "0 refused, 1 frames refused unread" "status text: frames refused"
 contains "$work/out.txt" "storage      ok" "status text: storage"
+
+# --- connected principals: those heard from within the heartbeat timeout -----------------------
+# Every command above has ended: nobody is connected (a session used to be counted until it had
+# been silent for 3 minutes). A listening agent re-sends CREDIT every 3 s: always counted.
+connected_is() { [ "$(value .connected)" = "$1" ]; }
+wait_for 10 connected_is 0 || fail "principals counted connected after every command ended: $(value .connected)"
+agent_bg IDN.POLRI.fp1 listen --json --timeout 60 >/dev/null 2>"$work/listener.err"
+listener=$!
+wait_for 10 connected_is 1 || fail "a listening principal is not counted: $(value .connected)"
+kill "$listener"
+wait "$listener"
+wait_for 10 connected_is 0 || fail "a listener that stopped is still counted: $(value .connected)"
+# A listener that stops answering (its process stopped: the connection stays open, nothing comes
+# from it) is uncounted after transport.heartbeat_timeout (6 s at least, two CREDIT intervals);
+# what was sent to it meanwhile reaches it, once, when it comes back.
+acknowledged=$(value .acknowledged)
+agent_bg IDN.POLRI.fp1 listen --json --count 1 --timeout 60 >"$work/back.json" 2>"$work/listener.err"
+listener=$!
+wait_for 10 connected_is 1 || fail "the second listener is not counted: $(value .connected)"
+kill -STOP "$listener"
+direct_draft "$work/while-stopped.yaml" IDN.POLRI.fp1 "sent while the listener was stopped"
+check "send to the stopped listener" 0 agent THA.RTP.fp1 send "$work/while-stopped.yaml" --yes
+wait_for 15 connected_is 0 ||
+    fail "a listener that stopped answering is still counted past the heartbeat timeout: $(value .connected)"
+kill -CONT "$listener"
+wait "$listener" || { fail "the listener that came back did not get the message"; cat "$work/listener.err"; }
+[ "$(jq -r '.sections[0].text' "$work/back.json")" = "sent while the listener was stopped" ] ||
+    fail "the listener that came back got: $(cat "$work/back.json")"
+wait_for 10 sh -c "[ \"\$($admin status --config $work/broker.yaml --json | jq -r .acknowledged)\" = $((acknowledged + 1)) ]" ||
+    fail "the message to the listener that came back was not acknowledged once: $(value .acknowledged)"
+wait_for 10 connected_is 0 || fail "connected after the last listener ended: $(value .connected)"
 
 # Unreachable: exit 5 with the reason.
 broker_stop || fail "the broker did not stop"
