@@ -215,7 +215,7 @@ jq -e '([.injects[] | select(.id == "to-sim1" and .status == "denied")] | length
 # The report's timeline marks the inject denied, as its heading says, with a hollow mark: not
 # "inject (sent)", as every inject was, whatever became of it.
 html=$state/report/report.html
-contains "$html" "<title>+00:01:[0-9]* inject (denied: the policy allows no recipient for any section): IDN.POLRI.fp1 (to-sim1)</title><path [^>]*fill='#ffffff'" \
+contains "$html" "<title>+00:01[:0-9]* inject (denied: the policy allows no recipient for any section): IDN.POLRI.fp1 (to-sim1)</title><path [^>]*fill='#ffffff'" \
     "the timeline marks the denied inject denied"
 lacks "$html" "inject (sent): IDN.POLRI.fp1" "the timeline calls the denied inject sent"
 contains "$state/report/report.md" "to-sim1 (IDN.POLRI.fp1, case\\\\_alert; denied: the policy allows no recipient for any section)" \
@@ -235,7 +235,7 @@ lacks "$work/err.txt" "enrolled 1" "--region, other roles: enrolled again on --r
 jq -e '([.injects[] | select(.id == "to-sim1" and .status == "sent")] | length == 1) and
        ([.expectations[] | select(.outcome != "met")] | length == 0)' "$state/results.json" >/dev/null 2>&1 ||
     fail "--region, other roles: the policy did not decide on the new roles: $(jq -c '[.injects, .expectations]' "$state/results.json")"
-contains "$state/report/report.html" "<title>+00:01:[0-9]* inject (sent): IDN.POLRI.fp1 (to-sim1)</title><path [^>]*fill='#1f5fa8'" \
+contains "$state/report/report.html" "<title>+00:01[:0-9]* inject (sent): IDN.POLRI.fp1 (to-sim1)</title><path [^>]*fill='#1f5fa8'" \
     "the timeline marks the sent inject sent"
 
 # --- a refused run leaves no older bundle; an older bundle never takes an id over ------------------
