@@ -183,11 +183,19 @@ int workflow_inbox_read_kind(const char *command, const char *config_path, const
     int status = workflow_inbox_read(command, config_path, hex, m);
     if (status != FX_EXIT_OK)
         return status;
-    int got = (int) fx_envelope_header(m->env)->kind;
+    const Fusion__Header *h = fx_envelope_header(m->env);
+    int got = (int) h->kind;
     if (got == kind)
         return FX_EXIT_OK;
-    fx_cli_error(AGENT_PROG, "%s: message %s is of kind %s, not %s; nothing was sent", command, hex,
-                 fx_vocab_name(FX_VOCAB_KIND, got), fx_vocab_name(FX_VOCAB_KIND, kind));
+    /* A notice names the message it is about (an escalation notice, its referral): say so. */
+    char about[96] = "";
+    if (got == FX_KIND_NOTICE && h->in_reply_to.len == FX_MSG_ID_BYTES) {
+        char ref[2 * FX_MSG_ID_BYTES + 1];
+        snprintf(about, sizeof about, " (it is about message %s: give that msg_id)",
+                 fx_hex(h->in_reply_to.data, FX_MSG_ID_BYTES, ref));
+    }
+    fx_cli_error(AGENT_PROG, "%s: message %s is of kind %s, not %s%s; nothing was sent", command,
+                 hex, fx_vocab_name(FX_VOCAB_KIND, got), fx_vocab_name(FX_VOCAB_KIND, kind), about);
     workflow_message_clear(m);
     return FX_EXIT_USAGE;
 }

@@ -310,6 +310,11 @@ receive THA.RTP.fp1 1 "$work/notice-answer.json"
 jq -e --arg id "$second" '.kind == "referral_response" and .sender == "IDN.POLRI.fp2" and
     .in_reply_to == $id and .response_status == "acknowledged"' "$work/notice-answer.json" >/dev/null ||
     fail "the referral's sender got: $(cat "$work/notice-answer.json")"
+# respond given the notice's own msg_id points to the referral it is about.
+notice_id=$(jq -r .msg_id "$work/notice-fp2.json")
+run 2 "respond to the notice itself" IDN.POLRI.fp2 respond "$notice_id" acknowledge
+contains "$work/err" "message $notice_id is of kind notice, not referral (it is about message $second: give that msg_id); nothing was sent" \
+    "respond to the notice names the referral it is about"
 # The sender holds the notice too, but the referral is not its to answer: nothing is sent.
 run 2 "the sender runs the notice's command" THA.RTP.fp1 respond "$second" accept
 contains "$work/err" "you sent referral $second: a focal point of IDN.POLRI answers it; nothing was sent" "the sender is told it is not its to answer"
